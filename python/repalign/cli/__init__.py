@@ -1,0 +1,32 @@
+"""The ``repalign`` command line. Each stage registers its commands in its own
+module under ``repalign.cli``; this module only assembles them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from repalign.errors import RepalignError
+
+app = typer.Typer(
+    name="repalign",
+    help="Measure and explain representational alignment between networks and humans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Stage command groups. Every module listed here must exist; a missing one is a bug.
+from repalign.cli import data as _data  # noqa: E402
+
+app.add_typer(_data.app, name="data")
+
+
+def main() -> None:
+    """Entry point: RepalignErrors print as one clear line and exit 1."""
+    try:
+        app()
+    except RepalignError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)

@@ -1,0 +1,39 @@
+"""Shared fixtures. Real-data tests use the ``real_data`` fixture (or the ``data``
+marker): they skip when REPALIGN_DATA_DIR is unset, and fail instead when
+REPALIGN_REQUIRE_DATA=1 (as in CI), so real-data tests can never be skipped silently."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _data_dir() -> Path | None:
+    value = os.environ.get("REPALIGN_DATA_DIR")
+    return Path(value) if value and Path(value).is_dir() else None
+
+
+def _missing_data(reason: str) -> None:
+    if os.environ.get("REPALIGN_REQUIRE_DATA") == "1":
+        pytest.fail(f"real data required (REPALIGN_REQUIRE_DATA=1) but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real-data mirror (``REPALIGN_DATA_DIR``)."""
+    root = _data_dir()
+    if root is None:
+        _missing_data("REPALIGN_DATA_DIR is not set to an existing directory")
+    return root  # type: ignore[return-value]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("data") and "real_data" not in getattr(item, "fixturenames", ()):
+            item.fixturenames.append("real_data")
