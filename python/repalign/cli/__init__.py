@@ -22,6 +22,10 @@ from repalign.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
 
+from repalign.cli import run as _run  # noqa: E402
+
+app.command("run")(_run.run)
+
 
 def main() -> None:
     """Entry point: RepalignErrors print as one clear line and exit 1."""

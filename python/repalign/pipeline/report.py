@@ -1,0 +1,144 @@
+"""One self-contained HTML report per run: what was run (config, versions, data
+hashes), task outcomes, the metrics table, R model tables, figures, findings and
+warnings (shown, never hidden)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from repalign.config import Config
+from repalign.store import table_info
+
+PACKAGES = ("repalign", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "torchvision",
+            "open_clip_torch", "timm", "dask", "distributed", "rpy2")
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #444} h2{margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0} td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
+th{background:#f0f0f0} td:first-child,th:first-child{text-align:left} pre{background:#f7f7f7;padding:.8em;overflow:auto}
+.warn{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em} .fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
+.finding{background:#e8f4fd;border-left:4px solid #0a6ebd;padding:.5em 1em;font-size:15px}
+img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+"""
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        r = subprocess.run(["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True, timeout=30)
+        if r.returncode == 0:
+            out["R"] = r.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return out
+
+
+def _data_hashes() -> list[dict]:
+    """One combined sha256 per dataset whose files are present locally."""
+    from repalign.datasets import registry as reg
+
+    rows = []
+    for name in reg.dataset_names():
+        fs = reg.files(name)
+        present = [f for f in fs if reg.local_path(f).is_file()]
+        if not present:
+            continue
+        h = hashlib.sha256("".join(f.sha256 for f in present).encode()).hexdigest()[:16]
+        rows.append({"dataset": name, "files": f"{len(present)}/{len(fs)}", "registry sha256 (combined)": h,
+                     "source": f"{fs[0].repo}@{fs[0].commit[:7]}"})
+    return rows
+
+
+def _table_html(df: pd.DataFrame, max_rows: int = 200) -> str:
+    if len(df) > max_rows:
+        note = f"<p>first {max_rows} of {len(df)} rows</p>"
+        df = df.head(max_rows)
+    else:
+        note = ""
+    return note + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+
+
+def collect_metrics(output: Path) -> pd.DataFrame:
+    frames = []
+    for p in sorted(output.rglob("*.parquet")):
+        try:
+            if table_info(p)["kind"] == "metrics":
+                frames.append(pd.read_parquet(p))
+        except Exception:  # a non-repalign parquet file: not part of the report
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path:
+    out = config.output
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>repalign: {html.escape(config.name)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>repalign report: {html.escape(config.name)}</h1>"]
+    failed = {k: v for k, v in status.items() if v.startswith("failed")}
+    parts.append(f"<p>{len(status)} tasks in {elapsed:.1f} s; output directory <code>{html.escape(str(out))}</code></p>")
+    if failed:
+        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in failed.items())
+        parts.append(f"<div class='fail'><b>{len(failed)} task(s) failed</b><ul>{items}</ul></div>")
+
+    findings = out / "findings.json"
+    if findings.is_file():
+        parts.append("<h2>Findings</h2>")
+        for f in json.loads(findings.read_text()):
+            parts.append(f"<div class='finding'>{html.escape(str(f))}</div>")
+
+    warnings = []
+    for p in sorted(out.rglob("warnings*.txt")) + sorted(out.rglob("*diagnostics*.csv")):
+        if p.suffix == ".txt":
+            warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
+        else:
+            df = pd.read_csv(p)
+            cols = [c for c in df.columns if c.lower() in ("warning", "warnings", "message", "messages")]
+            for c in cols:
+                warnings += [f"{p.name}: {w}" for w in df[c].dropna().astype(str) if w and w != "NA"]
+    if warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings[:200])
+        parts.append(f"<h2>Warnings</h2><div class='warn'><ul>{items}</ul></div>")
+
+    metrics = collect_metrics(out)
+    if len(metrics):
+        parts.append("<h2>Metrics</h2>" + _table_html(metrics))
+
+    csvs = sorted(p for p in (out / "r").rglob("*.csv")) if (out / "r").is_dir() else []
+    if csvs:
+        parts.append("<h2>Model tables (R)</h2>")
+        for p in csvs:
+            parts.append(f"<h3>{html.escape(p.stem)}</h3>" + _table_html(pd.read_csv(p), max_rows=60))
+    pngs = sorted(out.rglob("*.png"))
+    if pngs:
+        parts.append("<h2>Figures</h2>")
+        for p in pngs:
+            b64 = base64.b64encode(p.read_bytes()).decode()
+            parts.append(f"<h3>{html.escape(p.stem)}</h3><img alt='{html.escape(p.stem)}' src='data:image/png;base64,{b64}'>")
+
+    parts.append("<h2>What was run</h2><h3>Config</h3><pre>" + html.escape(config.path.read_text()) + "</pre>")
+    parts.append("<h3>Versions</h3>" + _table_html(pd.DataFrame([_versions()]).T.reset_index().set_axis(["package", "version"], axis=1)))
+    hashes = _data_hashes()
+    if hashes:
+        parts.append("<h3>Data</h3>" + _table_html(pd.DataFrame(hashes)))
+    st = pd.DataFrame(sorted(status.items()), columns=["task", "status"])
+    parts.append("<h3>Tasks</h3>" + _table_html(st, max_rows=500))
+    parts.append("</body></html>")
+    path = out / "report.html"
+    tmp = path.with_suffix(".html.partial")
+    tmp.write_text("\n".join(parts))
+    tmp.replace(path)
+    return path
