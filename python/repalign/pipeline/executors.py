@@ -25,7 +25,7 @@ EXECUTOR_KEYS = (
     "kind", "scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker",
     # SLURM (dask-jobqueue)
     "queue", "account", "cores", "processes", "memory", "walltime", "max_jobs", "job_extra_directives",
-    "local_directory", "log_directory", "python",
+    "local_directory", "log_directory", "python", "scheduler_host",
 )
 KINDS = ("local", "dask", "slurm")
 
@@ -83,6 +83,11 @@ def slurm_cluster(settings: ExecutorSettings):
         python=s.pop("python", None),
     )
     max_jobs = s.pop("max_jobs", None)
+    host = s.pop("scheduler_host", None)  # address the workers reach the scheduler on
+    if host:
+        kwargs["scheduler_options"] = {"host": host, "dashboard_address": f"{host}:0"}
+    if s:
+        raise ValidationError(f"[executor]: keys {sorted(s)} are not used by the slurm executor")
     cluster = SLURMCluster(**{k: v for k, v in kwargs.items() if v is not None})
     if max_jobs:
         cluster.adapt(minimum_jobs=0, maximum_jobs=int(max_jobs))
