@@ -21,6 +21,8 @@ app = typer.Typer(
 from repalign.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
+from repalign.cli import dynamics as _dynamics  # noqa: E402
+app.command("dynamics")(_dynamics.dynamics)
 
 from repalign.cli import run as _run  # noqa: E402
 
