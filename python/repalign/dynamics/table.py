@@ -65,15 +65,15 @@ def check_dynamics_table(df: pd.DataFrame, where: str = "dynamics table",
                          required: Iterable[str] = ("agent", "run", "epoch", "phase", "correct")) -> pd.DataFrame:
     """Validate a trial table for the analyses; return it with canonical dtypes.
 
-    Raises SchemaError naming the table and the offending column. A table without
-    ``agent_type`` gets it from the agent name (``agent_type_of``).
+    Raises SchemaError naming the table and the offending column. Rows without
+    ``agent_type`` get it from the agent name (``agent_type_of``).
     """
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise SchemaError(f"{where}: missing column(s) {missing}; required: {list(required)}")
     df = df.copy()
-    if "agent_type" not in df.columns:
-        df["agent_type"] = df["agent"].astype(str).map(agent_type_of)
+    default_type = df["agent"].astype(str).map(agent_type_of)
+    df["agent_type"] = df["agent_type"].fillna(default_type) if "agent_type" in df.columns else default_type
     bad = sorted(set(df["agent_type"]) - set(AGENT_TYPES))
     if bad:
         raise SchemaError(f"{where}: column 'agent_type' has value(s) {bad}; allowed: {list(AGENT_TYPES)}")
