@@ -24,6 +24,7 @@ app.add_typer(_data.app, name="data")
 from repalign.cli import dynamics as _dynamics  # noqa: E402
 app.command("dynamics")(_dynamics.dynamics)
 
+from repalign.cli import metrics as _metrics; app.command("metrics")(_metrics.metrics)  # noqa: E402,E702
 from repalign.cli import run as _run  # noqa: E402
 
 app.command("run")(_run.run)
