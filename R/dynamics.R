@@ -244,6 +244,7 @@ dynamics_interaction_test <- function(fit) {
 plot_dynamics_curves <- function(df, band = dynamics_chance_band(), chance = 1 / 3) {
   s <- if (all(c("mean", "sd") %in% names(df))) df else dynamics_accuracy(df)
   s$sd[is.na(s$sd)] <- 0
+  s$phase <- factor(s$phase, levels = c("train", "test"))
   ggplot2::ggplot(s, ggplot2::aes(x = .data$epoch, y = .data$mean, colour = .data$phase, fill = .data$phase)) +
     ggplot2::annotate("rect", xmin = -Inf, xmax = Inf, ymin = band[[1]], ymax = band[[2]],
                       fill = "grey80", alpha = 0.6) +

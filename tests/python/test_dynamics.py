@@ -261,3 +261,28 @@ def test_cli_prints_lag_for_every_agent(tmp_path):
     assert "0.003" in res.output and "0.256" in res.output  # human and efficientnet lags
     assert "0.469 → 0.665" in res.output
     assert len(list((tmp_path / "dynamics").glob("*/lag.parquet"))) == 1
+
+
+def _have_r_package() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    return subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('repalign', quietly = TRUE))"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.data
+def test_plan_with_r_glmm(tmp_path):
+    if not _have_r_package():
+        pytest.skip("the repalign R package is not installed (make install-rpkg)")
+    tasks = plan_dynamics(_config(tmp_path, {"agents": ["human", "vit"], "glmm": True}))
+    assert tasks[-1].deps[-1] == tasks[-2].key  # the GLMM figure needs the lag table
+    run_local(tasks, progress=False)
+    out = tasks[-1].outputs[0].parent
+    assert {"glmm.csv", "slopes.csv", "curves.pdf", "lag.pdf"} <= {p.name for p in out.iterdir()}
+    slopes = pd.read_csv(out / "slopes.csv").set_index(["agent", "quantity"])
+    # same estimates as the seven-agent fit in tests/testthat/test-dynamics.R
+    assert abs(slopes.loc[("human", "test_minus_train"), "statistic"]) < 2
+    assert slopes.loc[("vit", "test_minus_train"), "estimate"] == pytest.approx(-2.51, abs=0.01)

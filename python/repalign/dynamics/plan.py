@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -119,7 +120,7 @@ def write_analyses(trial_paths: Sequence[str], outdir: str, params: Mapping[str,
     return out
 
 
-def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0) -> str:
+def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: str | None = None) -> str:
     """Task: the R GLMM (``repalign::dynamics_report``) on the trial tables.
 
     Writes ``glmm.csv`` (tidy fixed effects), ``curves.pdf`` and ``lag.pdf`` into
@@ -128,12 +129,19 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0) -> str:
     rscript = shutil.which("Rscript")
     if rscript is None:
         raise RepalignError("dynamics glmm = true needs Rscript on PATH (make install)")
-    code = ("res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
-            "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')))")
+    code = ("lag <- Sys.getenv('REPALIGN_DYN_LAG'); "
+            "res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
+            "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')), "
+            "lag = if (nzchar(lag)) lag else NULL)")
     env = dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
-               REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq))
+               REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or ""))
+    # R reads Parquet through reticulate: point it at this Python (which has repalign) unless set.
+    env.setdefault("RETICULATE_PYTHON", sys.executable)
     proc = subprocess.run([rscript, "-e", code], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
+        if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
+            raise RepalignError("dynamics glmm = true needs the repalign R package: run `make install-rpkg` "
+                                "and put its library on R_LIBS (the Makefile uses .rlib)")
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise RepalignError("R dynamics GLMM failed: " + " | ".join(tail))
     return str(Path(outdir) / "glmm.csv")
@@ -171,12 +179,14 @@ def plan_dynamics(config: Config) -> list[Task]:
                  "params": {k: v for k, v in params.items() if k not in ("agents", "glmm")}})
     outdir = root / akey
     prov = {"producer": "repalign.dynamics.write_analyses", "params": params, "trials": trial_paths, "key": akey}
-    tasks.append(Task(f"dynamics:analyses:{akey}", "dynamics", tuple(outdir / f"{n}.parquet" for n in ANALYSES),
-                      write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency"))
+    analyses = Task(f"dynamics:analyses:{akey}", "dynamics", tuple(outdir / f"{n}.parquet" for n in ANALYSES),
+                    write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency")
+    tasks.append(analyses)
     if params["glmm"]:
         glmm_dir = outdir / f"glmm-nagq{params['glmm_nagq']}"
         tasks.append(Task(f"dynamics:glmm:{akey}:{params['glmm_nagq']}", "dynamics", (glmm_dir / "glmm.csv",),
-                          fit_glmm, (trial_paths, str(glmm_dir), params["glmm_nagq"]), deps=deps, label="R GLMM"))
+                          fit_glmm, (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
+                          deps=deps + (analyses.key,), label="R GLMM"))
     return tasks
 
 
