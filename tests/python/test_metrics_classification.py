@@ -45,7 +45,9 @@ def test_error_consistency():
     rng = np.random.default_rng(0)
     x, y = rng.random(200000) < 0.7, rng.random(200000) < 0.8  # independent observers
     assert abs(error_consistency(x, y)) < 0.01
-    assert np.isnan(error_consistency(np.ones(5, bool), a[:5]))
+    # An always-correct observer: its agreement is exactly what accuracies predict.
+    assert error_consistency(np.ones(5, bool), a[:5]) == 0.0
+    assert np.isnan(error_consistency(np.ones(5, bool), np.ones(5, bool)))  # c_exp = 1: undefined
 
 
 def test_bad_input():
