@@ -21,10 +21,15 @@ app = typer.Typer(
 from repalign.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
+from repalign.cli import models as _models  # noqa: E402
+app.add_typer(_models.app, name="models")
+from repalign.cli import features as _features  # noqa: E402
+app.command("features")(_features.features)
 from repalign.cli import dynamics as _dynamics  # noqa: E402
 app.command("dynamics")(_dynamics.dynamics)
 
 from repalign.cli import metrics as _metrics; app.command("metrics")(_metrics.metrics)  # noqa: E402,E702
+from repalign.cli import embed as _embed; app.command("embed")(_embed.embed)  # noqa: E402,E702
 from repalign.cli import run as _run  # noqa: E402
 
 app.command("run")(_run.run)
