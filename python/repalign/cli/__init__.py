@@ -29,6 +29,7 @@ from repalign.cli import dynamics as _dynamics  # noqa: E402
 app.command("dynamics")(_dynamics.dynamics)
 
 from repalign.cli import metrics as _metrics; app.command("metrics")(_metrics.metrics)  # noqa: E402,E702
+from repalign.cli import simulate as _simulate; app.command("simulate")(_simulate.simulate)  # noqa: E402,E702
 from repalign.cli import embed as _embed; app.command("embed")(_embed.embed)  # noqa: E402,E702
 from repalign.cli import run as _run  # noqa: E402
 

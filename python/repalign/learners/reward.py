@@ -1,0 +1,252 @@
+"""Reward learner: trial-by-trial Bayesian linear regression of option rewards,
+batched over participants and trials.
+
+Semantics (Demircan et al. 2024, made exact). Each trial shows two options
+(left, right); after the choice both rewards are observed. The value of option o
+at trial t is the posterior-mean prediction of a Bayesian linear regression
+fitted on all option/reward pairs of trials 1..t−1 (2(t−1) samples; features
+standardised by those samples' mean and population s.d., constant feature → 1),
+with the noise and weight precisions set by evidence maximisation exactly as in
+scikit-learn's ``BayesianRidge()`` with default settings (Gamma(1e-6, 1e-6) priors,
+α₀ = 1/Var(y), λ₀ = 1, intercept by centring, stop when the L1 change of the
+coefficients is < 1e-3 or after 300 iterations, then a final update). Values are
+0 on trial 1. ``ard=True`` uses ``ARDRegression()`` instead (one precision per
+feature; computed per trial with scikit-learn — exact but not batched).
+
+How it is computed. For every (participant, trial) the MacKay fixed point only
+needs the eigen-decomposition of the training Gram matrix Z Zᵀ (n×n, when n ≤ d)
+or of ZᵀZ (d×d, when n > d): each iteration is then O(n) per element, all
+elements iterate together, and each element stops at its own iteration exactly
+where scikit-learn's loop would. Coefficients in feature space (needed only for
+scikit-learn's L1 stopping rule) are formed only when a cheap bound cannot decide
+that rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from repalign.datasets import Embedding, RewardTask
+from repalign.errors import ValidationError
+from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+
+__all__ = ["RewardLearner", "reward_values"]
+
+_EPS = float(np.finfo(np.float64).eps)
+_A1 = _A2 = _L1 = _L2 = 1e-6  # BayesianRidge defaults
+_TOL, _MAX_ITER = 1e-3, 300
+
+
+def _evidence_loop(e, c, q, yy, yvar, n, l1_coef, tol=_TOL, max_iter=_MAX_ITER):
+    """Run BayesianRidge's MacKay updates for a batch of eigen-problems.
+
+    e: (E, k) eigenvalues of the data matrix's Gram (≥ 0); c: (E, k) projections
+    of the centred targets on the eigenvectors (Gram route) or of Zᵀy (covariance
+    route); q: (E, k) weights so that ‖coef‖² = Σ q u², u = c/(e + λ/α);
+    yy: ‖y‖² (E,); yvar: Var(y) (E,); n: samples (E,); l1_coef(idx, du) → Σ|M du|
+    over feature space for the elements ``idx``. Returns u at the final α, λ (E, k).
+    """
+    alpha = 1.0 / (yvar + _EPS)
+    lam = torch.ones_like(alpha)
+    active = torch.ones_like(alpha, dtype=torch.bool)
+    u_old = None
+    for it in range(max_iter):
+        r = (lam / alpha).unsqueeze(-1)
+        u = c / (e + r)
+        coef2 = (q * u * u).sum(-1)
+        sse = (yy - (c * c * q * (e + 2 * r) / (e + r) ** 2).sum(-1)).clamp_min(0.0)
+        gamma = (alpha.unsqueeze(-1) * e / (lam.unsqueeze(-1) + alpha.unsqueeze(-1) * e)).sum(-1)
+        lam_new = (gamma + 2 * _L1) / (coef2 + 2 * _L2)
+        alpha_new = (n - gamma + 2 * _A1) / (sse + 2 * _A2)
+        lam = torch.where(active, lam_new, lam)
+        alpha = torch.where(active, alpha_new, alpha)
+        if it != 0:
+            du = u_old - u
+            l2 = (q * du * du).sum(-1).sqrt()  # ‖Δcoef‖₂ ≤ ‖Δcoef‖₁ ≤ √d‖Δcoef‖₂
+            conv = l2 * l1_coef.sqrt_d < tol
+            undecided = active & ~conv & (l2 < tol)
+            if bool(undecided.any()):
+                idx = undecided.nonzero().squeeze(-1)
+                conv[idx] = l1_coef(idx, du[idx]) < tol
+            active = active & ~conv
+        if not bool(active.any()):
+            break
+        u_old = u
+    r = (lam / alpha).unsqueeze(-1)
+    return c / (e + r)
+
+
+class _CoefL1:
+    """Σ|Δcoef| for selected elements, from the coefficient map of each route."""
+
+    def __init__(self, fn, d):
+        self.fn, self.sqrt_d = fn, float(np.sqrt(d))
+
+    def __call__(self, idx, du):
+        return self.fn(idx, du)
+
+
+def reward_values(X: torch.Tensor, R: torch.Tensor, max_elems: int = 2**25) -> torch.Tensor:
+    """Option values for a batch of equal-length sequences.
+
+    X: (B, T, 2, d) float64 option features; R: (B, T, 2) rewards. Returns
+    (B, T, 2): value of each option at trial t from trials < t (0 at t = 0).
+    ``max_elems`` bounds the size of the per-chunk work tensors (memory).
+    """
+    B, T, _, d = X.shape
+    dev = X.device
+    out = torch.zeros((B, T, 2), dtype=DTYPE, device=dev)
+    t = 1
+    while t < T:
+        # a chunk of consecutive trials t..t_end-1, padded to the largest sample
+        # count; its size bounds the coefficient maps (E, d, k) kept for the L1 rule
+        t_end = t + 1
+        while t_end < T and t_end - t < 32 and B * (t_end + 1 - t) * d * min(2 * t_end, d) <= max_elems:
+            t_end += 1
+        ts = list(range(t, t_end))
+        nm = 2 * (t_end - 1)
+        gram = nm <= d
+        E = B * len(ts)
+        k = nm if gram else d
+        e_all = torch.zeros((E, k), dtype=DTYPE, device=dev)
+        c_all = torch.zeros((E, k), dtype=DTYPE, device=dev)
+        h_all = torch.zeros((E, k, 2), dtype=DTYPE, device=dev)
+        Ms = []  # coefficient maps: Gram → (Zᵀ U), covariance → V
+        yy = torch.zeros(E, dtype=DTYPE, device=dev)
+        yvar = torch.zeros(E, dtype=DTYPE, device=dev)
+        ymean = torch.zeros(E, dtype=DTYPE, device=dev)
+        nn = torch.zeros(E, dtype=DTYPE, device=dev)
+        for j, tt in enumerate(ts):
+            n = 2 * tt
+            sl = slice(j * B, (j + 1) * B)
+            y = R[:, :tt].reshape(B, n)
+            Z, zt = standardize(X[:, :tt].reshape(B, n, d), X[:, tt])
+            ym = y.mean(-1, keepdim=True)
+            yc = y - ym
+            yy[sl] = (yc * yc).sum(-1)
+            yvar[sl] = ((y - ym) ** 2).mean(-1)
+            ymean[sl] = ym.squeeze(-1)
+            nn[sl] = n
+            if gram:
+                G = Z @ Z.transpose(-1, -2)
+                ev, U = torch.linalg.eigh(G)
+                e_all[sl, :n] = ev.clamp_min(0)
+                c_all[sl, :n] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
+                h_all[sl, :n] = U.transpose(-1, -2) @ (Z @ zt.transpose(-1, -2))
+                M = Z.transpose(-1, -2) @ U  # (B, d, n)
+                if n < nm:
+                    M = torch.nn.functional.pad(M, (0, nm - n))
+            else:
+                S = Z.transpose(-1, -2) @ Z
+                ev, V = torch.linalg.eigh(S)
+                e_all[sl] = ev.clamp_min(0)
+                c_all[sl] = (V.transpose(-1, -2) @ (Z.transpose(-1, -2) @ yc.unsqueeze(-1))).squeeze(-1)
+                h_all[sl] = V.transpose(-1, -2) @ zt.transpose(-1, -2)
+                M = V
+            Ms.append(M)
+        M_all = torch.cat(Ms, 0)
+        q = e_all if gram else torch.ones_like(e_all)
+        l1 = _CoefL1(lambda idx, du: (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1), d)
+        u = _evidence_loop(e_all, c_all, q, yy, yvar, nn, l1)
+        vals = (h_all * u.unsqueeze(-1)).sum(-2) + ymean.unsqueeze(-1)  # (E, 2)
+        for j, tt in enumerate(ts):
+            out[:, tt] = vals[j * B : (j + 1) * B]
+        t = t_end
+    return out
+
+
+def _ard_values(X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Per-trial scikit-learn ARDRegression (exact, slow): X (T, 2, d), R (T, 2)."""
+    from sklearn.linear_model import ARDRegression
+    from sklearn.preprocessing import StandardScaler
+
+    T, _, d = X.shape
+    out = np.zeros((T, 2))
+    for t in range(1, T):
+        Xt, yt = X[:t].reshape(2 * t, d), R[:t].reshape(2 * t)
+        sc = StandardScaler().fit(Xt)
+        out[t] = ARDRegression().fit(sc.transform(Xt), yt).predict(sc.transform(X[t]))
+    return out
+
+
+@dataclass
+class RewardLearner:
+    """Trial-by-trial reward learner (see the module docstring).
+
+    ard: ARD prior (one precision per feature) instead of one shared precision.
+    pca: project features on k principal components of the task's stimuli.
+    key: "concept" (THINGS concept ids, e.g. SPoSE) or "image" (image path stems).
+    batch_size: tasks per batch; device: torch device (None → CUDA if present).
+    """
+
+    ard: bool = False
+    pca: int | None = None
+    key: str = "concept"
+    batch_size: int = 32
+    device: str | None = None
+
+    def stimulus_ids(self, task: RewardTask) -> np.ndarray:
+        if self.key == "concept":
+            return np.asarray(task.concepts, dtype=object)
+        if self.key == "image":
+            f = np.vectorize(lambda s: s.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0], otypes=[object])
+            return f(np.asarray(task.images, dtype=object))
+        raise ValidationError(f"RewardLearner: key must be 'concept' or 'image', got {self.key!r}")
+
+    def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
+        """Trial table (``trials`` schema): task, participant (task id, or the
+        human's id for THINGSDecisions), trial (1-based), model, layer, left, right
+        (stimulus ids), value_left, value_right, value = value_right − value_left,
+        reward_left, reward_right, and choice (human, 1 = right) when the task has one."""
+        tasks = as_task_list(task_or_tasks, RewardTask, "RewardLearner")
+        for t in tasks:
+            n = len(t)
+            if n < 1 or np.shape(t.rewards) != (n, 2) or np.shape(t.concepts) != (n, 2) or np.shape(t.images) != (n, 2):
+                raise ValidationError(f"reward task {t.task_id!r}: concepts, images and rewards must all be (n_trials, 2)")
+            if not np.isfinite(np.asarray(t.rewards, dtype=np.float64)).all():
+                raise ValidationError(f"reward task {t.task_id!r}: rewards hold NaN/inf")
+            if t.choices is not None and np.shape(t.choices) != (n,):
+                raise ValidationError(f"reward task {t.task_id!r}: {np.size(t.choices)} choices for {n} trials")
+        dev = resolve_device(self.device)
+        frames = [None] * len(tasks)
+        for group in group_by(tasks, len):
+            for start in range(0, len(group), self.batch_size):
+                idx = group[start : start + self.batch_size]
+                ids = [self.stimulus_ids(tasks[i]) for i in idx]
+                X = np.stack(
+                    [
+                        task_features(s.reshape(-1), features, self.pca, f"reward task {tasks[i].task_id!r}").reshape(len(s), 2, -1)
+                        for s, i in zip(ids, idx)
+                    ]
+                )
+                Rw = np.stack([np.asarray(tasks[i].rewards, dtype=np.float64) for i in idx])
+                if self.ard:
+                    V = np.stack([_ard_values(X[j], Rw[j]) for j in range(len(idx))])
+                else:
+                    V = reward_values(torch.as_tensor(X, device=dev), torch.as_tensor(Rw, device=dev)).cpu().numpy()
+                for j, i in enumerate(idx):
+                    task = tasks[i]
+                    df = pd.DataFrame(
+                        {
+                            "task": task.task_id,
+                            "participant": task.participant if task.participant is not None else task.task_id,
+                            "trial": np.arange(1, len(task) + 1, dtype=np.int64),
+                            "model": model,
+                            "layer": layer,
+                            "left": ids[j][:, 0].astype(str),
+                            "right": ids[j][:, 1].astype(str),
+                            "value_left": V[j, :, 0],
+                            "value_right": V[j, :, 1],
+                            "value": V[j, :, 1] - V[j, :, 0],
+                            "reward_left": Rw[j, :, 0],
+                            "reward_right": Rw[j, :, 1],
+                        }
+                    )
+                    if task.choices is not None:
+                        df["choice"] = np.asarray(task.choices, dtype=np.int64)
+                    frames[i] = df
+        return pd.concat(frames, ignore_index=True)
