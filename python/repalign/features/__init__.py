@@ -2,7 +2,7 @@
 features (streamed, cached, resumable), concept averages, text features, and
 the config plan (``plan_features``, ``resolve_representations``)."""
 
-from repalign.features.extract import (
+from repalign.features.extractor import (
     FORMAT_VERSION, POOLINGS, cache_key, extract, feature_path, is_current, pool, select_device,
 )
 from repalign.features.io import concept_features, load_features

@@ -41,7 +41,7 @@ import numpy as np
 from repalign.config import Config, check_keys
 from repalign.datasets import Embedding, StimulusSet
 from repalign.errors import ValidationError
-from repalign.features.extract import POOLINGS, cache_key, extract, feature_path, select_device
+from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
 from repalign.features.io import concept_features, load_features
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec
@@ -177,7 +177,7 @@ def _text_key(ids, words) -> str:
 
 def run_text_task(path: str, key: str) -> str:
     """Task body: MiniLM embeddings of the THINGS concept words → features file."""
-    from repalign.features.extract import _arrow_table
+    from repalign.features.extractor import _arrow_table
     from repalign.features.text import text_features
 
     ids, words = _things_words()
