@@ -1,0 +1,60 @@
+"""``repalign embed --config FILE``: train the ``[[embed]]`` SPoSE/VICE embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def embed(
+    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
+                                help="Study config (TOML) with [[embed]] entries."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table."),
+) -> None:
+    """Train sparse non-negative embeddings (SPoSE/VICE) from human or simulated
+    odd-one-out triplets; evaluate them and match their dimensions with references.
+
+    Each entry writes OUTPUT/embed/<name>-<key>/{embedding,curve,evaluation,matching}.parquet,
+    reused when its inputs are unchanged.
+    """
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from repalign.config import load_config
+    from repalign.embeddings.plan import plan_embed
+    from repalign.store import read_table, table_info
+    from repalign.task import TaskFailed, run_local
+
+    cfg = load_config(config)
+    tasks = plan_embed(cfg)
+    if not tasks:
+        typer.secho("no [[embed]] entries in the config", fg="yellow", err=True)
+        raise typer.Exit(1)
+    if any(t.deps for t in tasks):  # representations that must be extracted first
+        from repalign.features import plan_features
+
+        tasks = list(plan_features(cfg)) + tasks
+    try:
+        run_local(tasks, progress=not quiet)
+    except TaskFailed as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1)
+    if quiet:
+        return
+    table = Table("embedding", "method", "dims", "epochs", "dataset / reference", "metric", "value", "n", "output")
+    for t in tasks:
+        if t.stage != "embed":
+            continue
+        emb_path = next(p for p in t.outputs if p.name == "embedding.parquet")
+        prov = table_info(emb_path)["provenance"]
+        ev: pd.DataFrame = read_table(emb_path.with_name("evaluation.parquet"), kind="metrics")
+        first = True
+        for r in ev.itertuples():
+            table.add_row(t.args[0]["name"] if first else "", t.args[0]["method"] if first else "",
+                          str(prov.get("n_dims", "")) if first else "", str(prov.get("epochs", "")) if first else "",
+                          r.dataset, f"{r.metric} ({r.model})", f"{r.value:.4f}", str(r.n),
+                          str(emb_path.parent) if first else "")
+            first = False
+    Console().print(table)
