@@ -259,3 +259,38 @@ lr = 0.03
     before = {p: p.stat().st_mtime_ns for p in tasks[0].outputs}
     res = CliRunner().invoke(app, ["embed", "--config", str(path), "--quiet"])
     assert res.exit_code == 0 and before == {p: p.stat().st_mtime_ns for p in tasks[0].outputs}
+
+
+@pytest.mark.data
+def test_embed_plan_on_non_things_objects_has_no_human_evaluation(tmp_path):
+    from repalign.store import read_table
+    from repalign.task import run_local
+
+    body = """
+[[stimuli]]
+name = "mur92"
+source = "mur92"
+
+[[representations]]
+name = "noise"
+source = "random"
+dims = 16
+stimuli = "mur92"
+
+[[embed]]
+name = "noise-spose"
+source = "noise"
+n_triplets = 5000
+n_dims = 6
+l1 = 0.1
+max_epochs = 2
+"""
+    tasks = plan_embed(load_config(_write_config(tmp_path, body)))
+    assert run_local(tasks, progress=False) == {tasks[0].key: "done"}
+    out = tasks[0].outputs[0].parent
+    emb = read_table(out / "embedding.parquet", kind="embedding")
+    assert len(emb) == 92 and emb["stimulus_id"].iloc[0] == "mur92_01"
+    ev = read_table(out / "evaluation.parquet", kind="metrics")
+    # no THINGS objects: no human triplets and no SPoSE-49 reference
+    assert ev["dataset"].tolist() == ["simulated_heldout"] and ev["n"].tolist() == [1000]
+    assert read_table(out / "matching.parquet").empty

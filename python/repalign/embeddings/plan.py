@@ -31,7 +31,8 @@ Keys (defaults in ``DEFAULTS``)::
     similarity = "dot"          # representation: dot | cosine | euclidean
     temperature = 1.0           # representation, softmax choice rule
     compare_to = ["spose49"]    # reference embeddings (representation names; "spose49"
-                                # and "spose14" work without a [[representations]] entry)
+                                # and "spose14" work without a [[representations]] entry);
+                                # default: spose49 when the objects are THINGS concepts
     n_dims = 50 ; lr = 0.01 ; batch_size = 256 ; max_epochs = 100 ; patience = 5
     val_fraction = 0.1 ; init_scale = 0.1 ; seed = <run seed> ; device = "auto"
     l1 = 1.0 ; prune_threshold = 0.1                               # spose
@@ -90,9 +91,7 @@ def embed_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str,
         spec["seed"] = seed
     if isinstance(spec["train"], str):
         spec["train"] = [spec["train"]]
-    if spec["compare_to"] is None:
-        spec["compare_to"] = ["spose49"]
-    elif isinstance(spec["compare_to"], str):
+    if isinstance(spec["compare_to"], str):
         spec["compare_to"] = [spec["compare_to"]]
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(spec["name"])):
         raise ValidationError(f"{where}: name {spec['name']!r} may only hold letters, digits, '_', '.', '-'")
@@ -183,7 +182,7 @@ def _human_triplets_for(ids: tuple[str, ...]) -> np.ndarray | None:
     return rows[load_triplets("noise_ceiling").triplets]
 
 
-def run_embed(spec: dict, ref: Any, references: dict[str, Any], out_dir: str, provenance: dict) -> str:
+def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: str, provenance: dict) -> str:
     """Task body: load or simulate the triplets, fit, evaluate, match, write the tables
     (the embedding last, so that its presence marks a finished task)."""
     from repalign.datasets import Embedding
@@ -195,6 +194,10 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any], out_dir: str, pr
         ids, train, evals = _human_data(spec)
     else:
         ids, train, evals = _network_data(spec, ref.load())
+    if references is None:  # default: SPoSE-49 for THINGS objects, else nothing
+        from repalign.datasets import load_things_ids
+
+        references = {"spose49": None} if set(ids) <= set(load_things_ids()) else {}
     model = make_model(spec).fit(train, len(ids))
     X = model.embedding_
     name, method = spec["name"], spec["method"]
@@ -276,7 +279,7 @@ def plan_embed(config: Config) -> list[Task]:
         if spec["name"] in names:
             raise ValidationError(f"{where}: duplicate embed name {spec['name']!r}")
         names.add(spec["name"])
-        needed = ([] if spec["source"] == "human" else [spec["source"]]) + list(spec["compare_to"])
+        needed = ([] if spec["source"] == "human" else [spec["source"]]) + list(spec["compare_to"] or [])
         if refs is None and any(n not in BUILTIN_REFERENCES or n == spec["source"] for n in needed):
             from repalign.features import resolve_representations
 
@@ -288,13 +291,14 @@ def plan_embed(config: Config) -> list[Task]:
                                   f"{', '.join(sorted(known)) or 'none'} (built-in references: "
                                   f"{', '.join(BUILTIN_REFERENCES)})")
         ref = known.get(spec["source"]) if spec["source"] != "human" else None
-        references = {n: known.get(n) for n in spec["compare_to"]}
+        references = None if spec["compare_to"] is None else {n: known.get(n) for n in spec["compare_to"]}
         identity = {"version": _VERSION, "spec": spec,
                     "source": _ref_identity(ref, spec["source"]) if ref is not None else "human",
-                    "references": {n: _ref_identity(r, n) for n, r in references.items()}}
+                    "references": None if references is None else {n: _ref_identity(r, n) for n, r in references.items()}}
         key = _key(identity)
         out = output_dir(config, spec, key)
-        deps = tuple(sorted({r.task for r in [ref, *references.values()] if r is not None and getattr(r, "task", None)}))
+        deps = tuple(sorted({r.task for r in [ref, *(references or {}).values()]
+                             if r is not None and getattr(r, "task", None)}))
         provenance = {"producer": "repalign.embeddings", "stage": "embed", "cache_key": key, **identity}
         tasks.append(Task(
             key=f"embed:{spec['name']}:{key}", stage="embed",
