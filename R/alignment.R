@@ -1,0 +1,272 @@
+# Hierarchical alignment models: why some networks predict people better.
+
+#' Join alignment scores (or trials) with model metadata and intrinsic dimensionality
+#'
+#' @param data Alignment scores ([alignment_scores()]) or a trial table; needs
+#'   `model` (and `layer` when `metrics` is given).
+#' @param models Model metadata (`data/models.csv`): `name`, `family`,
+#'   `objective`, `train_size` (number of training examples).
+#' @param metrics Metrics table (`metrics` schema) holding the intrinsic
+#'   dimensionality of each (model, layer); `NULL` to skip.
+#' @param id_metric Name of the intrinsic-dimensionality metric in `metrics`.
+#' @param id_dataset Dataset whose intrinsic dimensionality to use when the
+#'   metrics table has several for a (model, layer); `NULL`: there must be one.
+#' @return `data` with columns `family`, `objective`, `train_size` and (with
+#'   `metrics`) `intrinsic_dim` added. A model without metadata, or a
+#'   (model, layer) without intrinsic dimensionality, is an error naming it.
+#' @export
+alignment_data <- function(data, models, metrics = NULL, id_metric = "id_twonn", id_dataset = NULL) {
+  check_columns(data, "model", "alignment data")
+  check_columns(models, c("name", "family", "objective", "train_size"), "model metadata")
+  models <- as.data.frame(models)
+  if (anyDuplicated(models$name)) {
+    stop(sprintf("model metadata: duplicated name(s) %s",
+                 paste(unique(models$name[duplicated(models$name)]), collapse = ", ")), call. = FALSE)
+  }
+  missing <- setdiff(unique(as.character(data$model)), models$name)
+  if (length(missing)) {
+    stop(sprintf("model(s) without metadata: %s (add them to the model metadata, e.g. data/models.csv)",
+                 paste(missing, collapse = ", ")), call. = FALSE)
+  }
+  idx <- match(as.character(data$model), models$name)
+  out <- data
+  for (col in c("family", "objective")) out[[col]] <- as.character(models[[col]][idx])
+  out$train_size <- suppressWarnings(as.numeric(models$train_size[idx]))
+  if (!is.null(metrics)) {
+    check_columns(data, c("model", "layer"), "alignment data")
+    check_columns(metrics, c("model", "layer", "metric", "value"), "metrics")
+    m <- as.data.frame(metrics)
+    m <- m[m$metric == id_metric, , drop = FALSE]
+    if (!is.null(id_dataset)) {
+      check_columns(m, "dataset", "metrics")
+      m <- m[m$dataset == id_dataset, , drop = FALSE]
+    }
+    key_m <- paste(m$model, m$layer, sep = "\r")
+    if (anyDuplicated(key_m)) {
+      dup <- m[duplicated(key_m), ][1, ]
+      stop(sprintf("metrics: several '%s' values for model %s, layer %s (datasets: %s); choose one with id_dataset",
+                   id_metric, dup$model, dup$layer,
+                   paste(unique(m$dataset[key_m == key_m[duplicated(key_m)][1]]), collapse = ", ")),
+           call. = FALSE)
+    }
+    key_d <- paste(data$model, data$layer, sep = "\r")
+    j <- match(key_d, key_m)
+    if (anyNA(j)) {
+      miss <- unique(key_d[is.na(j)])
+      stop(sprintf("metrics: no '%s' for (model, layer) %s", id_metric,
+                   paste(sub("\r", "/", miss), collapse = ", ")), call. = FALSE)
+    }
+    out$intrinsic_dim <- m$value[j]
+  }
+  out
+}
+
+#' Default formulas of the alignment models
+#'
+#' @param level `"model"`: one row per (model, layer, task) with its
+#'   cross-validated pseudo-R²; `"trial"`: one row per human trial.
+#' @return A formula.
+#' @export
+default_alignment_formula <- function(level = c("model", "trial")) {
+  switch(match.arg(level),
+         model = pseudo_r2 ~ log10(train_size) + objective + scale(intrinsic_dim) + (1 | task) + (1 | family),
+         trial = choice ~ value * (log10(train_size) + objective + scale(intrinsic_dim)) +
+           (value | participant) + (value | model))
+}
+
+#' Default weakly informative priors of the brms alignment models
+#'
+#' Model level (Gaussian, pseudo-R² is on a 0–1 scale): `normal(0, 0.5)` on
+#' the coefficients, `student_t(3, 0, 0.5)` on the intercept, on group s.d.s
+#' and on the residual s.d. Trial level (Bernoulli, logit): `normal(0, 2.5)` on
+#' coefficients, `student_t(3, 0, 2.5)` on s.d.s, `lkj(2)` on correlations.
+#'
+#' @param level `"model"` or `"trial"`.
+#' @return A `brmsprior` data frame.
+#' @export
+default_alignment_priors <- function(level = c("model", "trial")) {
+  level <- match.arg(level)
+  if (level == "model") {
+    c(brms::set_prior("normal(0, 0.5)", class = "b"),
+      brms::set_prior("student_t(3, 0, 0.5)", class = "Intercept"),
+      brms::set_prior("student_t(3, 0, 0.5)", class = "sd"),
+      brms::set_prior("student_t(3, 0, 0.5)", class = "sigma"))
+  } else {
+    c(brms::set_prior("normal(0, 2.5)", class = "b"),
+      brms::set_prior("student_t(3, 0, 2.5)", class = "sd"),
+      brms::set_prior("lkj(2)", class = "cor"))
+  }
+}
+
+# Drop random-effect terms whose grouping factor has fewer than 2 levels and
+# fixed factors with one level (lme4 and brms cannot fit them); say which.
+simplify_formula <- function(formula, data) {
+  dropped <- character()
+  bars <- lme4::findbars(formula)
+  fixed <- lme4::nobars(formula)
+  keep_bars <- list()
+  for (b in bars) {
+    grp <- all.vars(b[[3]])
+    nlev <- length(unique(interaction(data[grp], drop = TRUE)))
+    if (nlev < 2L) {
+      dropped <- c(dropped, sprintf("(%s) [%s has %d level]", deparse(b), paste(grp, collapse = ":"), nlev))
+    } else {
+      keep_bars <- c(keep_bars, list(b))
+    }
+  }
+  tl <- attr(stats::terms(fixed), "term.labels")
+  drop_fixed <- character()
+  for (v in intersect(all.vars(fixed[[3]]), names(data))) {
+    x <- data[[v]]
+    if ((is.character(x) || is.factor(x)) && length(unique(x)) < 2L) {
+      drop_fixed <- c(drop_fixed, v)
+      dropped <- c(dropped, sprintf("%s [1 level]", v))
+    }
+  }
+  if (length(drop_fixed)) {
+    bad <- vapply(tl, function(t) any(all.vars(str2lang(t)) %in% drop_fixed), TRUE)
+    tl <- tl[!bad]
+  }
+  rhs <- c(if (length(tl)) tl else "1", vapply(keep_bars, function(b) sprintf("(%s)", deparse(b)), ""))
+  if (attr(stats::terms(fixed), "intercept") == 0) rhs <- c("0", rhs)
+  f <- stats::as.formula(paste(deparse(formula[[2]]), "~", paste(rhs, collapse = " + ")),
+                         env = environment(formula))
+  list(formula = f, dropped = dropped)
+}
+
+#' Fit a hierarchical alignment model (lme4 or brms)
+#'
+#' (a) `level = "model"`: a linear mixed model of the cross-validated
+#' pseudo-R² of each (model, layer, task) on the model's training-set size,
+#' objective and intrinsic dimensionality, with random intercepts for task and
+#' model family. (b) `level = "trial"`: a logistic mixed model of every human
+#' choice on the learner's standardised value, interacting with the same model
+#' properties, with random slopes per participant and per model.
+#'
+#' Terms that cannot be estimated (a grouping factor or a factor with one
+#' level) are dropped and listed in the diagnostics. lme4 fits record
+#' convergence and singularity; brms fits record max R-hat, divergent
+#' transitions and minimum bulk ESS. Neither is hidden: a fit that did not
+#' converge gives a warning and `converged = FALSE` in [tidy_alignment_model()].
+#'
+#' @param data For `"model"`: [alignment_data()] of alignment scores. For
+#'   `"trial"`: [alignment_data()] of a trial table (`value` raw: it is
+#'   standardised within each (model, layer, task) here).
+#' @param level `"model"` or `"trial"`.
+#' @param engine `"lme4"` or `"brms"`.
+#' @param formula Model formula (default [default_alignment_formula()]).
+#' @param prior brms priors (default [default_alignment_priors()]).
+#' @param chains,iter,warmup,cores,seed brms sampling settings.
+#' @param cache_dir brms: directory where fits are cached (re-used when data,
+#'   formula and priors are unchanged); `NULL` for no cache.
+#' @return An object of class `repalign_alignment_fit`: `fit`, `engine`,
+#'   `level`, `formula`, `data`, `diagnostics` (list).
+#' @export
+fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("lme4", "brms"),
+                                formula = NULL, prior = NULL, chains = 4L, iter = 2000L,
+                                warmup = floor(iter / 2), cores = 1L, seed = 1L, cache_dir = NULL) {
+  level <- match.arg(level)
+  engine <- match.arg(engine)
+  if (is.null(formula)) formula <- default_alignment_formula(level)
+  data <- as.data.frame(data)
+  check_columns(data, setdiff(all.vars(formula), "scale"), sprintf("%s-level alignment data", level))
+  if (level == "trial") {
+    data$choice <- check_binary(data$choice, "column 'choice'")
+    by <- intersect(c("model", "layer", "task"), names(data))
+    for (r in group_rows(data, by)) data$value[r] <- as.numeric(standardise(data$value[r]))
+  }
+  if ("train_size" %in% all.vars(formula)) {
+    bad <- !is.finite(data$train_size) | data$train_size <= 0
+    if (any(bad)) {
+      stop(sprintf("train_size must be a positive number; missing or invalid for model(s) %s",
+                   paste(unique(data$model[bad]), collapse = ", ")), call. = FALSE)
+    }
+  }
+  simp <- simplify_formula(formula, data)
+  f <- simp$formula
+  diag <- list(dropped = simp$dropped)
+  if (engine == "lme4") {
+    res <- collect_warnings(suppressMessages(
+      if (level == "model") lme4::lmer(f, data = data, REML = TRUE)
+      else lme4::glmer(f, data = data, family = stats::binomial(),
+                       control = lme4::glmerControl(optimizer = "bobyqa"))))
+    fit <- res$value
+    d <- lme4_diagnostics(fit)
+    msgs <- c(if (nzchar(d$messages)) d$messages, res$warnings)
+    diag$converged <- d$converged && !any(grepl("converge", res$warnings, ignore.case = TRUE))
+    diag$singular <- d$singular
+    diag$messages <- paste(unique(msgs), collapse = "; ")
+  } else {
+    if (!requireNamespace("brms", quietly = TRUE)) stop("engine = \"brms\" needs the R package 'brms'", call. = FALSE)
+    if (is.null(prior)) prior <- default_alignment_priors(level)
+    # Keep only priors for classes the (possibly simplified) formula has.
+    family <- if (level == "model") stats::gaussian() else brms::bernoulli()
+    valid <- brms::get_prior(f, data = data, family = family)
+    prior <- prior[paste(prior$class) %in% paste(valid$class), ]
+    file <- NULL
+    if (!is.null(cache_dir)) {
+      dir.create(cache_dir, recursive = TRUE, showWarnings = FALSE)
+      file <- file.path(cache_dir, sprintf("alignment-%s", level))
+    }
+    res <- collect_warnings(suppressMessages(brms::brm(
+      f, data = data, family = family, prior = prior, chains = chains, iter = iter,
+      warmup = warmup, cores = cores, seed = seed, refresh = 0, silent = 2,
+      file = file, file_refit = "on_change")))
+    fit <- res$value
+    np <- brms::nuts_params(fit)
+    rhat <- suppressWarnings(max(brms::rhat(fit), na.rm = TRUE))
+    ess <- suppressWarnings(min(posterior::summarise_draws(fit, "ess_bulk")$ess_bulk, na.rm = TRUE))
+    div <- sum(np$Value[np$Parameter == "divergent__"])
+    diag$rhat_max <- rhat
+    diag$ess_bulk_min <- ess
+    diag$divergent <- div
+    diag$converged <- is.finite(rhat) && rhat < 1.01 && div == 0
+    diag$singular <- NA
+    diag$messages <- paste(unique(c(sprintf("max R-hat %.3f, %d divergent transition(s), min bulk ESS %.0f",
+                                            rhat, div, ess), res$warnings)), collapse = "; ")
+  }
+  if (length(diag$dropped)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)],
+                                                     paste("dropped:", paste(diag$dropped, collapse = ", "))),
+                                                   collapse = "; ")
+  if (!diag$converged) warning(sprintf("%s-level alignment model (%s) did not converge: %s", level, engine,
+                                       diag$messages), call. = FALSE)
+  structure(list(fit = fit, engine = engine, level = level, formula = f, data = data, diagnostics = diag),
+            class = "repalign_alignment_fit")
+}
+
+#' @export
+print.repalign_alignment_fit <- function(x, ...) {
+  cat(sprintf("repalign %s-level alignment model (%s)\n", x$level, x$engine))
+  print(tidy_alignment_model(x)[c("term", "estimate", "std.error", "conf.low", "conf.high")])
+  cat("diagnostics:", x$diagnostics$messages, "\n")
+  invisible(x)
+}
+
+#' Tidy coefficient table of an alignment model
+#'
+#' Fixed effects with intervals: Wald intervals for lme4 fits, posterior
+#' intervals (`conf.level`) for brms fits (via broom.mixed).
+#'
+#' @param x A [fit_alignment_model()] result.
+#' @param conf.level Interval level.
+#' @return A tibble: level, engine, term, estimate, std.error, conf.low,
+#'   conf.high, converged, singular, messages.
+#' @export
+tidy_alignment_model <- function(x, conf.level = 0.95) {
+  tab <- suppressWarnings(suppressMessages(
+    broom.mixed::tidy(x$fit, effects = "fixed", conf.int = TRUE, conf.level = conf.level)))
+  if (x$engine == "brms") {
+    # brms strips brackets from term names; give them lme4's names back.
+    lme4_names <- colnames(stats::model.matrix(lme4::nobars(x$formula), x$data))
+    stripped <- gsub("[ ()\\[\\],\"'?]", "", lme4_names)
+    tab$term <- sub("^b_", "", tab$term)
+    j <- match(tab$term, stripped)
+    tab$term[!is.na(j)] <- lme4_names[j[!is.na(j)]]
+    tab$term[tab$term == "Intercept"] <- "(Intercept)"
+  }
+  out <- tibble::tibble(level = x$level, engine = x$engine, term = tab$term, estimate = tab$estimate,
+                        std.error = tab$std.error, conf.low = tab$conf.low, conf.high = tab$conf.high,
+                        converged = x$diagnostics$converged, singular = x$diagnostics$singular,
+                        messages = x$diagnostics$messages)
+  out
+}
