@@ -43,18 +43,17 @@ def embed(
         raise typer.Exit(1)
     if quiet:
         return
-    table = Table("embedding", "method", "dims", "epochs", "dataset / reference", "metric", "value", "n", "output")
+    console = Console()
     for t in tasks:
         if t.stage != "embed":
             continue
+        spec = t.args[0]
         emb_path = next(p for p in t.outputs if p.name == "embedding.parquet")
         prov = table_info(emb_path)["provenance"]
+        console.print(f"[bold]{spec['name']}[/bold]: {spec['method']}, {prov.get('n_dims')} dimensions, "
+                      f"{prov.get('epochs')} epochs → {emb_path.parent}")
         ev: pd.DataFrame = read_table(emb_path.with_name("evaluation.parquet"), kind="metrics")
-        first = True
+        table = Table("model", "dataset / reference", "metric", "value", "n")
         for r in ev.itertuples():
-            table.add_row(t.args[0]["name"] if first else "", t.args[0]["method"] if first else "",
-                          str(prov.get("n_dims", "")) if first else "", str(prov.get("epochs", "")) if first else "",
-                          r.dataset, f"{r.metric} ({r.model})", f"{r.value:.4f}", str(r.n),
-                          str(emb_path.parent) if first else "")
-            first = False
-    Console().print(table)
+            table.add_row(r.model, r.dataset, r.metric, f"{r.value:.4f}", str(r.n))
+        console.print(table)
