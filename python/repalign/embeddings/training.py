@@ -250,7 +250,10 @@ class TripletEmbedding:
 
     def score(self, triplets: Any) -> float:
         """Odd-one-out accuracy of ``embedding_`` on ``triplets`` (odd item last)."""
-        return float(odd_one_out_accuracy(self.embedding_, as_triplet_array(triplets, self.embedding_.shape[0])))
+        X = self.embedding_
+        if X.shape[1] == 0:  # every dimension pruned: all similarities 0 (metric's tie rule)
+            X = np.zeros((X.shape[0], 1))
+        return float(odd_one_out_accuracy(X, as_triplet_array(triplets, X.shape[0])))
 
     def get_params(self) -> dict[str, Any]:
         import inspect
