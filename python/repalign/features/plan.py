@@ -7,7 +7,8 @@ Config keys::
     name = "mur92"                  # the set's name (default: source)
     source = "mur92"                # mur92 | learning-dynamics | texture-shape-edges |
                                     # texture-shape-filled-silhouettes | folder | skimage | digits
-    # path (folder), split (learning-dynamics: train|test), n (digits per class), limit (first N)
+    # path (folder), split (learning-dynamics: train|test), n (digits per class), limit (first N),
+    # optional = true: skip (with a warning) when the data are not available locally
 
     [[models]]
     name = "efficientnet_lite0"     # zoo name (repalign models list)
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ import numpy as np
 
 from repalign.config import Config, check_keys
 from repalign.datasets import Embedding, StimulusSet
-from repalign.errors import ValidationError
+from repalign.errors import DataError, ValidationError
 from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
 from repalign.features.io import concept_features, load_features
 from repalign.features.stimuli import load_stimulus_set
@@ -104,25 +106,39 @@ class Ref:
 _STIM_CACHE: dict[str, tuple[StimulusSet, str]] = {}
 
 
-def _stimuli(config: Config) -> dict[str, tuple[dict, StimulusSet, str]]:
-    """{name: (section, StimulusSet, manifest hash)} of every [[stimuli]] section."""
+def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+    """({name: (section, StimulusSet, manifest hash)}, names of skipped sets).
+
+    A section with ``optional = true`` whose data are not available (not in
+    REPALIGN_DATA_DIR and not downloadable) is skipped with a warning, and so
+    is every model × that set."""
     out: dict[str, tuple[dict, StimulusSet, str]] = {}
+    skipped: set[str] = set()
     for sec in config.section("stimuli", []) or []:
         sec = dict(sec)
+        optional = bool(sec.pop("optional", False))
         if "path" in sec:
             sec["path"] = str(config.resolve(sec["path"]))
         memo = json.dumps(sec, sort_keys=True)
         if memo not in _STIM_CACHE:
-            s = load_stimulus_set(sec)
+            try:
+                s = load_stimulus_set(sec)
+            except DataError as exc:
+                if not optional:
+                    raise
+                name = str(sec.get("name", sec.get("source")))
+                warnings.warn(f"optional stimulus set {name!r} skipped: {exc}", stacklevel=2)
+                skipped.add(name)
+                continue
             _STIM_CACHE[memo] = (s, s.manifest_hash())
         s, h = _STIM_CACHE[memo]
         if s.name in out:
             raise ValidationError(f"{config.path}: two [[stimuli]] sections named {s.name!r}")
         out[s.name] = (sec, s, h)
-    return out
+    return out, skipped
 
 
-def _model_entries(config: Config, stim: dict) -> list[dict]:
+def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) -> list[dict]:
     entries = []
     for i, m in enumerate(config.section("models", []) or []):
         where = f"{config.path} [[models]] #{i + 1} ({m.get('name', '?')})"
@@ -139,10 +155,13 @@ def _model_entries(config: Config, stim: dict) -> list[dict]:
         sets = m.get("stimuli", list(stim))
         if isinstance(sets, str):
             sets = [sets]
+        sets = [s for s in sets if s not in skipped]
         unknown = [s for s in sets if s not in stim]
         if unknown:
             raise ValidationError(f"{where}: unknown stimulus set(s) {unknown}; [[stimuli]] names: {', '.join(stim) or 'none'}")
         if not sets:
+            if skipped:
+                continue  # every set it asked for is an unavailable optional set
             raise ValidationError(f"{where}: no stimulus sets (add a [[stimuli]] section)")
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
                         "alias": str(m.get("alias", spec.name)), "batch_size": int(m.get("batch_size", 64)),
@@ -190,7 +209,7 @@ def run_text_task(path: str, key: str) -> str:
 
 # --- the public functions --------------------------------------------------------------------
 def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
-    stim = _stimuli(config)
+    stim, skipped = _stimuli(config)
     tasks: list[Task] = []
     refs: dict[str, Ref] = {}
 
@@ -199,7 +218,7 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
             raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
         refs[ref.name] = ref
 
-    for e in _model_entries(config, stim):
+    for e in _model_entries(config, stim, skipped):
         spec = e["spec"]
         _dev, dtype = select_device(e["device"])
         for sname in e["stimuli"]:

@@ -23,7 +23,7 @@ from repalign.errors import ValidationError
 
 SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-filled-silhouettes",
            "folder", "skimage", "digits")
-STIMULI_KEYS = ("name", "source", "path", "n", "limit", "split")
+STIMULI_KEYS = ("name", "source", "path", "n", "limit", "split", "optional")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # scikit-image sample images bundled in the wheel (no download)
 SKIMAGE_IMAGES = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
