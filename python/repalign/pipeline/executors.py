@@ -9,6 +9,7 @@ the run ends with ``TaskFailed`` listing every failure.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -138,7 +139,8 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
                         f"failed {len(failures)}", f"{time.monotonic() - started:.0f}s")
             return tab
 
-        with Live(table(), console=console, refresh_per_second=4, transient=False, disable=not progress) as live:
+        live_cm = Live(table(), console=console, refresh_per_second=4) if progress else contextlib.nullcontext()
+        with live_cm as live:
             for fut in as_completed(list(futures.values())):
                 key = by_future[fut.key]
                 if fut.status == "finished":
@@ -151,7 +153,8 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
                     status[key] = "blocked" if dep_failed else f"failed: {msg}"
                     if not dep_failed:
                         failures[key] = msg
-                live.update(table())
+                if live is not None:
+                    live.update(table())
         if failures:
             raise TaskFailed(failures)
         return status
