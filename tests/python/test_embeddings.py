@@ -247,6 +247,7 @@ lr = 0.03
     print(acc)
     assert acc[("spose-choices", "simulated_heldout")] > 0.45  # learning the network's choices
     assert acc[("spose-choices", "noise_ceiling")] > 0.4  # … which are human-like
+    assert acc[("spose", "noise_ceiling")] == acc[("spose49", "noise_ceiling")]  # the source itself
     if prov["n_dims"]:
         assert set(read_table(out / "matching.parquet")["reference"]) == {"spose49"}
     # deterministic: the same task written elsewhere gives byte-identical tables

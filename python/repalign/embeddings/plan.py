@@ -11,9 +11,9 @@ reference embeddings (default SPoSE-49) and writes under
 * ``embedding.parquet`` (kind ``embedding``): stimulus_id, embedding (float32, n_dims);
   provenance holds the entry, the fitted sizes and the evaluation numbers;
 * ``curve.parquet`` (generic): the training curve, one row per epoch;
-* ``evaluation.parquet`` (kind ``metrics``): odd-one-out accuracy of the embedding (and
-  of each reference, on the same triplets), RSA and mean matched-dimension correlation
-  against each reference;
+* ``evaluation.parquet`` (kind ``metrics``): odd-one-out accuracy of the embedding (and,
+  on the same human triplets, of the source representation with its ``similarity`` and of
+  each reference), RSA and mean matched-dimension correlation against each reference;
 * ``matching.parquet`` (generic): reference, dim, reference_dim, r — one row per matched
   pair of dimensions.
 
@@ -55,7 +55,7 @@ from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
 from repalign.task import Task
 
-_VERSION = 1  # bump when the numbers change for the same inputs
+_VERSION = 2  # bump when the outputs change for the same inputs
 
 METHODS = ("spose", "vice")
 CHOICE_RULES = ("argmax", "softmax")
@@ -126,12 +126,13 @@ def make_model(spec: Mapping[str, Any]):
 
 
 # --- task body ---------------------------------------------------------------------------------
-def _accuracy_row(name: str, layer: str, dataset: str, X: np.ndarray, triplets: np.ndarray) -> dict[str, Any]:
+def _accuracy_row(name: str, layer: str, dataset: str, X: np.ndarray, triplets: np.ndarray,
+                  similarity: str = "dot") -> dict[str, Any]:
     from repalign.metrics import odd_one_out_correct
 
     if X.shape[1] == 0:  # every dimension pruned: all similarities 0, the metric's tie rule applies
         X = np.zeros((X.shape[0], 1))
-    correct = odd_one_out_correct(X, triplets)
+    correct = odd_one_out_correct(X, triplets, similarity)
     k, n = int(correct.sum()), int(correct.size)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     return {"model": name, "layer": layer, "dataset": dataset, "metric": "odd_one_out_accuracy",
@@ -193,7 +194,8 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: 
     if spec["source"] == "human":
         ids, train, evals = _human_data(spec)
     else:
-        ids, train, evals = _network_data(spec, ref.load())
+        source = ref.load()
+        ids, train, evals = _network_data(spec, source)
     if references is None:  # default: SPoSE-49 for THINGS objects, else nothing
         from repalign.datasets import load_things_ids
 
@@ -202,6 +204,9 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: 
     X = model.embedding_
     name, method = spec["name"], spec["method"]
     rows = [_accuracy_row(name, method, ds, X, t) for ds, t in evals.items()]
+    if spec["source"] != "human":  # the representation's own choices on the human triplets
+        rows += [_accuracy_row(spec["source"], "", ds, source.values, t, spec["similarity"])
+                 for ds, t in evals.items() if ds != "simulated_heldout"]
     pairs = []
     for ref_name, ref_obj in references.items():
         R = _reference_values(ref_name, ref_obj, ids)
