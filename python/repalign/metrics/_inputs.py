@@ -50,7 +50,7 @@ def triplet_array(triplets: Any, n_objects: int | None = None, name: str = "trip
         if not np.issubdtype(t.dtype, np.floating) or not np.all(np.isfinite(t)) or np.any(t % 1 != 0):
             raise ValidationError(f"{name}: indices must be integers, got dtype {t.dtype}")
     t = t.astype(np.int64, copy=False)
-    if n_objects is not None:
+    if n_objects is not None and t.size and (t.min() < 0 or t.max() >= n_objects):  # fast path: two reductions
         out = np.flatnonzero(((t < 0) | (t >= n_objects)).any(axis=1))
         if out.size:
             raise ValidationError(

@@ -96,8 +96,29 @@ def odd_one_out_choices(X: Any, triplets: Any, similarity: str = "dot") -> np.nd
 
 
 def odd_one_out_correct(X: Any, triplets: Any, similarity: str = "dot") -> np.ndarray:
-    """Boolean (n,): does the representation pick the human's odd item (the last one)?"""
-    return odd_one_out_choices(X, triplets, similarity) == 2
+    """Boolean (n,): does the representation pick the human's odd item (the last one)?
+
+    Same as ``odd_one_out_choices(...) == 2`` (ties go to earlier positions, so the
+    last item wins only if its pair is strictly the most similar), computed chunk by
+    chunk without materialising the (n, 3) similarities.
+    """
+    _check_similarity(similarity)
+    Xa, t = features_and_triplets(X, triplets)
+    out = np.empty(t.shape[0], dtype=bool)
+    if Xa.shape[0] > MATRIX_LIMIT:
+        for i in range(0, t.shape[0], CHUNK // 8):
+            s = pair_similarities(Xa, t[i : i + CHUNK // 8], similarity)
+            out[i : i + CHUNK // 8] = (s[:, 2] > s[:, 0]) & (s[:, 2] > s[:, 1])
+        return out
+    S = similarity_matrix(Xa, similarity)
+    flat, n = S.ravel(), S.shape[0]
+    step = CHUNK // 4  # keeps the chunk's temporaries in cache
+    for i in range(0, t.shape[0], step):
+        a, b, c = np.ascontiguousarray(t[i : i + step].T)  # contiguous columns gather faster
+        an = a * n
+        s01 = flat[an + b]
+        out[i : i + step] = (s01 > flat[an + c]) & (s01 > flat[b * n + c])
+    return out
 
 
 def odd_one_out_accuracy(X: Any, triplets: Any, similarity: str = "dot", participant: Any = None) -> float | pd.Series:
