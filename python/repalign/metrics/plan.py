@@ -101,28 +101,39 @@ def _key(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _ref_identity(ref: Any, name: str) -> Any:
-    """What identifies a representation's numbers: its cache key where the ref has one."""
-    for attr in ("cache_key", "key", "task_key", "path"):
-        v = getattr(ref, attr, None)
-        if v:
-            return str(v)
-    return repr(ref) if ref is not None else name
+def _ref_identity(ref: Any) -> str:
+    """What identifies a representation's numbers. ``repalign.features.Ref`` is a frozen
+    dataclass whose repr holds its model, layer, stimuli, producing task (content-keyed)
+    and file path; a ref with an explicit ``cache_key`` uses that."""
+    key = getattr(ref, "cache_key", None)
+    return str(key) if key else repr(ref)
 
 
 def _ref_deps(ref: Any) -> tuple[str, ...]:
-    deps = getattr(ref, "deps", None)
-    if deps:
-        return tuple(deps) if not isinstance(deps, str) else (deps,)
-    k = getattr(ref, "task_key", None)
-    return (k,) if k else ()
+    """Key of the task that produces the representation (``Ref.task``), if any."""
+    k = getattr(ref, "task", None)
+    return (k,) if isinstance(k, str) and k else ()
 
 
-def _ref_names(ref: Any, name: str) -> tuple[str, str]:
-    """(model, layer) for the table: the ref's own where it names them, else (name, "")."""
+def _ref_names(ref: Any, name: str) -> tuple[str, str, str]:
+    """(model, layer, stimuli) for the table: the ref's own where it has them."""
     model = getattr(ref, "model", None) or name
     layer = getattr(ref, "layer", None) or ""
-    return str(model), str(layer)
+    return str(model), str(layer), str(getattr(ref, "stimuli", "") or "")
+
+
+def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Any]) -> list[str]:
+    """Without ``representations``: every representation of the stimuli the metric's
+    human data are about (THINGS concepts for triplets, the mur92 set for RSA), or
+    every representation for CKA and dimensionality."""
+    m = spec["metric"]
+    if m in ("odd_one_out", "probe") or (m == "separation" and spec["dataset"] == "things"):
+        want = "things"
+    elif m in ("rsa", "separation"):
+        want = "mur92"
+    else:
+        return sorted(n for n in refs if m != "cka" or n != spec["reference"])
+    return sorted(n for n, r in refs.items() if str(getattr(r, "stimuli", "")) == want)
 
 
 def _safe(s: str) -> str:
@@ -173,7 +184,7 @@ def plan_metrics(config: Config) -> list[Task]:
             tasks.append(Task(f"metrics:noise_ceiling:{key}", "metrics", (path,), run_metric,
                               (spec, None, None, "human", "", str(path), prov), label=f"noise ceiling {spec['dataset']}"))
             continue
-        names = spec["representations"] if spec["representations"] is not None else sorted(refs)
+        names = spec["representations"] if spec["representations"] is not None else _default_names(spec, refs)
         unknown = [n for n in names if n not in refs]
         if unknown:
             raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
@@ -186,16 +197,19 @@ def plan_metrics(config: Config) -> list[Task]:
             reference = refs[spec["reference"]]
         for name in names:
             ref = refs[name]
-            model, layer = _ref_names(ref, name)
-            ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"},
-                     "rep": _ref_identity(ref, name),
-                     "reference": _ref_identity(reference, spec.get("reference") or "") if reference is not None else None}
+            model, layer, stimuli = _ref_names(ref, name)
+            rspec = dict(spec)
+            if rspec["metric"] == "dimensionality" and not rspec["dataset"]:
+                rspec["dataset"] = stimuli or name
+            ident = {"v": _VERSION, "spec": {k: v for k, v in rspec.items() if k != "representations"},
+                     "rep": _ref_identity(ref),
+                     "reference": _ref_identity(reference) if reference is not None else None}
             key = _key(ident)
             path = root / f"{spec['metric']}-{_safe(name)}-{key}.parquet"
             deps = _ref_deps(ref) + (_ref_deps(reference) if reference is not None else ())
-            prov = {"producer": "repalign.metrics.run_metric", "spec": spec, "representation": name,
+            prov = {"producer": "repalign.metrics.run_metric", "spec": rspec, "representation": name,
                     "representation_key": ident["rep"], "key": key}
             tasks.append(Task(f"metrics:{spec['metric']}:{_safe(name)}:{key}", "metrics", (path,), run_metric,
-                              (spec, ref, reference, model, layer, str(path), prov), deps=tuple(dict.fromkeys(deps)),
+                              (rspec, ref, reference, model, layer, str(path), prov), deps=tuple(dict.fromkeys(deps)),
                               label=f"{spec['metric']} {name}"))
     return tasks

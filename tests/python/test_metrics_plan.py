@@ -1,0 +1,136 @@
+"""The [[metrics]] config section: validation, planning, and `repalign metrics` end to end."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from repalign.cli import app
+from repalign.config import load_config
+from repalign.errors import ValidationError
+from repalign.metrics import metrics_table
+from repalign.metrics.plan import metric_spec, plan_metrics
+from repalign.store import SCHEMAS, read_table, table_info
+from repalign.task import run_local
+
+CONFIG = """
+[run]
+output = "out"
+seed = 0
+
+[[stimuli]]
+name = "mur92"
+source = "mur92"
+
+[[representations]]
+name = "spose"
+source = "spose49"
+
+[[representations]]
+name = "noise"
+source = "random"
+dims = 16
+stimuli = "mur92"
+seed = 1
+
+[[metrics]]
+metric = "noise_ceiling"
+n_boot = 200
+
+[[metrics]]
+metric = "odd_one_out"
+dataset = "noise_ceiling"
+similarity = ["dot", "cosine"]
+fit_temperature = true
+
+[[metrics]]
+metric = "rsa"
+n_boot = 100
+
+[[metrics]]
+metric = "dimensionality"
+representations = ["spose"]
+methods = ["twonn", "pr"]
+"""
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "study.toml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_metric_specs_are_validated():
+    spec = metric_spec({"metric": "probe", "similarity": "cosine"}, "[[metrics]] #1")
+    assert spec["similarity"] == ["cosine"] and spec["n_folds"] == 3 and spec["penalty"] == "identity"
+    with pytest.raises(ValidationError, match=r"\[\[metrics\]\] #2: unknown key\(s\) \['alpha'\]; valid keys: .*alphas"):
+        metric_spec({"metric": "probe", "alpha": 1}, "[[metrics]] #2")
+    with pytest.raises(ValidationError, match="'metric' must be one of odd_one_out, noise_ceiling, probe"):
+        metric_spec({"metric": "accuracy"}, "x")
+    with pytest.raises(ValidationError, match="similarity = 'euclidean'; valid: dot, cosine"):
+        metric_spec({"metric": "probe", "similarity": "euclidean"}, "x")
+    with pytest.raises(ValidationError, match="missing required key.*reference"):
+        metric_spec({"metric": "cka"}, "x")
+    with pytest.raises(ValidationError, match="dataset = 'train'; valid: noise_ceiling, test_10, train_90"):
+        metric_spec({"metric": "odd_one_out", "dataset": "train"}, "x")
+
+
+def test_metrics_table_schema():
+    df = metrics_table([{"model": "m", "dataset": "d", "metric": "x", "value": 0.5}])
+    assert list(df.columns) == list(SCHEMAS["metrics"].columns)
+    assert df.loc[0, "layer"] == "" and np.isnan(df.loc[0, "ci_low"]) and df.loc[0, "n"] == 0
+    with pytest.raises(ValidationError, match=r"metrics row 0: missing \['value'\]"):
+        metrics_table([{"model": "m", "dataset": "d", "metric": "x"}])
+
+
+@pytest.mark.data
+def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
+    cfg_path = _write(tmp_path, CONFIG)
+    cfg = load_config(cfg_path)
+    tasks = plan_metrics(cfg)
+    labels = sorted(t.label for t in tasks)
+    # Defaults pick representations by their stimuli: spose for triplets, noise for mur92.
+    assert labels == ["dimensionality spose", "noise ceiling noise_ceiling", "odd_one_out spose", "rsa noise"]
+    assert all(t.deps == () for t in tasks)  # SPoSE and random need no extraction task
+    assert plan_metrics(cfg)[1].key == tasks[1].key  # deterministic, content-keyed
+
+    result = CliRunner().invoke(app, ["metrics", "--config", str(cfg_path), "--quiet", "--out", str(tmp_path / "all.parquet")])
+    assert result.exit_code == 0, result.output
+    df = read_table(tmp_path / "all.parquet", kind="metrics").set_index(["model", "metric"])
+    assert df.loc[("human", "noise_ceiling_majority"), "value"] == pytest.approx(0.672, abs=0.001)
+    row = df.loc[("spose49", "odd_one_out_dot")]
+    assert row["value"] == pytest.approx(0.630, abs=0.002) and row["n"] == 20000
+    assert row["ci_low"] < row["value"] < row["ci_high"] and row["ci_high"] - row["ci_low"] < 0.02
+    assert row["dataset"] == "noise_ceiling" and row["layer"] == "embedding"
+    assert df.loc[("spose49", "odd_one_out_dot_temperature"), "value"] > 0
+    assert df.loc[("spose49", "odd_one_out_dot_loglik"), "value"] > np.log(1 / 3)  # better than chance
+    rsa_row = df.loc[("random", "rsa_spearman")]
+    lo = df.loc[("human", "rsa_spearman_ceiling_lower"), "value"]
+    assert abs(rsa_row["value"]) < 0.1 < lo  # random features: no alignment; subjects: clear ceiling
+    assert df.loc[("spose49", "dimensionality_twonn"), "dataset"] == "things"
+    for t in tasks:
+        assert table_info(t.outputs[0])["kind"] == "metrics"
+    # A second run finds every output current and does nothing.
+    assert set(run_local(plan_metrics(cfg), progress=False).values()) == {"skipped"}
+    # A recomputed table is byte-identical (seeded bootstrap, deterministic provenance).
+    target = next(t for t in tasks if t.label == "odd_one_out spose").outputs[0]
+    before = target.read_bytes()
+    target.unlink()
+    assert run_local(plan_metrics(cfg), progress=False)[tasks[1].key] in ("done", "skipped")
+    assert target.read_bytes() == before
+
+
+def test_unknown_representation_is_an_error(tmp_path):
+    cfg = load_config(_write(tmp_path, """
+        [[representations]]
+        name = "spose"
+        source = "spose49"
+        [[metrics]]
+        metric = "odd_one_out"
+        representations = ["clip"]
+    """))
+    with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]; defined: spose"):
+        plan_metrics(cfg)
