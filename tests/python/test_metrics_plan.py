@@ -134,3 +134,25 @@ def test_unknown_representation_is_an_error(tmp_path):
     """))
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]; defined: spose"):
         plan_metrics(cfg)
+
+
+@pytest.mark.data
+def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representation(tmp_path, real_data):
+    from repalign.features import plan_features, resolve_representations
+
+    cfg = load_config(_write(tmp_path, """
+        [[representations]]
+        name = "words"
+        source = "minilm-things"
+        [[metrics]]
+        metric = "odd_one_out"
+        [[metrics]]
+        metric = "probe"
+        epochs = 2
+    """))
+    ref = resolve_representations(cfg)["words"]
+    assert ref.task
+    tasks = plan_metrics(cfg)
+    assert [t.deps for t in tasks] == [(ref.task,), (ref.task,)]
+    assert ref.task in {t.key for t in plan_features(cfg)}
+    assert tasks[1].args[0]["epochs"] == 2 and tasks[1].args[0]["alphas"] == [1e-3, 1e-2, 1e-1, 1.0]
