@@ -157,6 +157,8 @@ simplify_formula <- function(formula, data) {
 #' @param formula Model formula (default [default_alignment_formula()]).
 #' @param prior brms priors (default [default_alignment_priors()]).
 #' @param chains,iter,warmup,cores,seed brms sampling settings.
+#' @param adapt_delta brms/Stan target acceptance rate (raised from Stan's 0.8:
+#'   group s.d.s with few levels otherwise give divergent transitions).
 #' @param cache_dir brms: directory where fits are cached (re-used when data,
 #'   formula and priors are unchanged); `NULL` for no cache.
 #' @return An object of class `repalign_alignment_fit`: `fit`, `engine`,
@@ -164,7 +166,8 @@ simplify_formula <- function(formula, data) {
 #' @export
 fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("lme4", "brms"),
                                 formula = NULL, prior = NULL, chains = 4L, iter = 2000L,
-                                warmup = floor(iter / 2), cores = 1L, seed = 1L, cache_dir = NULL) {
+                                warmup = floor(iter / 2), cores = 1L, seed = 1L, cache_dir = NULL,
+                                adapt_delta = 0.95) {
   level <- match.arg(level)
   engine <- match.arg(engine)
   if (is.null(formula)) formula <- default_alignment_formula(level)
@@ -211,6 +214,7 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
     res <- collect_warnings(suppressMessages(brms::brm(
       f, data = data, family = family, prior = prior, chains = chains, iter = iter,
       warmup = warmup, cores = cores, seed = seed, refresh = 0, silent = 2,
+      control = list(adapt_delta = adapt_delta),
       file = file, file_refit = "on_change")))
     fit <- res$value
     np <- brms::nuts_params(fit)
@@ -258,7 +262,7 @@ tidy_alignment_model <- function(x, conf.level = 0.95) {
   if (x$engine == "brms") {
     # brms strips brackets from term names; give them lme4's names back.
     lme4_names <- colnames(stats::model.matrix(lme4::nobars(x$formula), x$data))
-    stripped <- gsub("[ ()\\[\\],\"'?]", "", lme4_names)
+    stripped <- gsub("[\\s()\\[\\],\"'?]", "", lme4_names, perl = TRUE)
     tab$term <- sub("^b_", "", tab$term)
     j <- match(tab$term, stripped)
     tab$term[!is.na(j)] <- lme4_names[j[!is.na(j)]]

@@ -345,23 +345,43 @@ loo_fast <- function(d, formula, workers, label) {
     # The quadratic model of the other participants is accurate to O(|p1 - phi|^2);
     # an influential row in a small data set moves the parameters far enough
     # for that to matter: finish with exact Newton steps on all rows.
+    ok <- TRUE
     if (max(abs(p1 - phi)) > exact_threshold) {
       wa <- w1
       wa[i] <- 0
-      for (it in 1:6) {
+      ok <- FALSE
+      for (it in 1:8) {
         step <- backsolve(Hchol, forwardsolve(t(Hchol), grad_rows(p1, all_rows, wa, cc)))
         p1[fj] <- p1[fj] - step
-        if (max(abs(step)) < 1e-8) break
+        if (max(abs(step)) < 1e-8) {
+          ok <- TRUE
+          break
+        }
       }
+      # A row that moves the variance parameters this far (a flat likelihood, few
+      # participants) is refitted with glmer instead.
+      ok <- ok && max(abs(p1 - phi)) < 0.05 && all(p1[diag_idx] > 0)
     }
     fit <- dev_rows(p1, rows, w, cc)
-    stats::plogis(fit$eta[rows == i])
+    c(stats::plogis(fit$eta[rows == i]), ok)
   }
   chunks <- split(all_rows, sort(rep_len(seq_len(max(1L, as.integer(workers))), n)))
-  prob <- unlist(par_lapply(chunks, function(rows) vapply(rows, one, 0), workers), use.names = FALSE)
+  res <- do.call(rbind, par_lapply(chunks, function(rows) t(vapply(rows, one, numeric(2))), workers))
+  prob <- unname(res[, 1])
+  refit <- which(res[, 2] == 0)
+  start <- list(theta = theta0, fixef = lme4::fixef(full))
+  for (i in refit) {
+    fit <- suppressWarnings(fit_choice_model(d[-i, , drop = FALSE], formula, start = start))
+    st <- attr(fit, "standardisation")
+    test <- d[i, , drop = FALSE]
+    test$value <- (test$value - st[["center"]]) / st[["scale"]]
+    prob[i] <- stats::predict(fit, newdata = test, type = "response")
+  }
   dg <- attr(full, "diagnostics")
   list(prob = prob, fold = all_rows, method = "loo-fast", converged = dg$converged,
-       messages = if (nzchar(dg$messages)) paste("full fit:", dg$messages) else "")
+       messages = paste(c(if (nzchar(dg$messages)) paste("full fit:", dg$messages),
+                          if (length(refit)) sprintf("%d influential row(s) refitted with glmer", length(refit))),
+                        collapse = "; "))
 }
 
 # ---- scores -----------------------------------------------------------------------------
