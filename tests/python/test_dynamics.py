@@ -286,3 +286,115 @@ def test_plan_with_r_glmm(tmp_path):
     # same estimates as the seven-agent fit in tests/testthat/test-dynamics.R
     assert abs(slopes.loc[("human", "test_minus_train"), "statistic"]) < 2
     assert slopes.loc[("vit", "test_minus_train"), "estimate"] == pytest.approx(-2.51, abs=0.01)
+
+
+# --- simulated agents (repalign.learners.MulticlassLearner on image features) ----------------
+
+from repalign.datasets import Embedding  # noqa: E402
+from repalign.dynamics.simulate import SIM_COLUMNS, simulate_dynamics  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def image_ids(real_data):
+    from repalign.datasets.learning_dynamics import _load_images
+
+    imgs = _load_images()
+    return list(imgs.ids), imgs.labels["category"].to_numpy()
+
+
+@pytest.mark.data
+def test_simulated_agent_with_planted_category_features(image_ids, trials):
+    ids, cats = image_ids
+    rng = np.random.default_rng(0)
+    onehot = np.eye(3)[pd.Series(cats).map({"p": 0, "q": 1, "v": 2}).to_numpy()]
+    # planted truth: two noise dimensions plus a clean category code → learnable in one epoch
+    feats = Embedding(tuple(ids), np.hstack([onehot, rng.normal(size=(len(ids), 2))]), "planted", {})
+    sim = simulate_dynamics(feats, "planted-learner", runs=[1], model="planted", layer="x")
+    assert list(sim.columns) == list(DYNAMICS_COLUMNS) + list(SIM_COLUMNS)
+    assert set(sim["agent_type"]) == {"learner"} and set(sim["run"]) == {1}
+    # same trials as the human's run 1, stimulus columns copied unchanged
+    src = trials[(trials["agent"] == "human") & (trials["run"] == 1)]
+    assert len(sim) == len(src) == 6 * (36 + 51)
+    key = ["run", "epoch", "phase", "trial"]
+    merged = sim.merge(src, on=key, suffixes=("", "_h"))
+    assert len(merged) == len(sim)
+    for col in ("image_name", "test_set", "category", "object_id", "axis", "angle", "seen_object"):
+        assert (merged[col] == merged[f"{col}_h"]).all(), col
+    assert (merged["source_prediction"] == merged["prediction_h"]).all()
+    assert np.allclose(sim[["prob_p", "prob_q", "prob_v"]].sum(axis=1), 1.0)
+    curves = accuracy_summary(sim).set_index(["epoch", "phase"])["mean"]
+    assert all(curves[(e, "test")] == 1.0 for e in range(2, 7))
+    assert all(curves[(e, "train")] == 1.0 for e in range(2, 7))
+    # the same lag code: train above chance from epoch 1, no lag (test is perfect)
+    lag = generalisation_lag(sim).iloc[0]
+    assert lag["agent_type"] == "learner" and lag["first_above_chance"] == 1
+    assert lag["lag"] == pytest.approx(np.mean([curves[(e, "train")] - curves[(e, "test")] for e in range(1, 7)]))
+    both = generalisation_lag(pd.concat([trials[trials["agent"] == "human"], sim], ignore_index=True))
+    assert set(both["agent"]) == {"human", "planted-learner"}
+
+
+@pytest.mark.data
+def test_simulated_agent_with_noise_features_is_at_chance(image_ids):
+    ids, _ = image_ids
+    feats = Embedding(tuple(ids), np.random.default_rng(1).normal(size=(len(ids), 5)), "noise", {})
+    sim = simulate_dynamics(feats, "noise-learner", runs=[1, 2])
+    test = sim[sim["phase"] == "test"]
+    # Features independent of the labels → P(correct) = 1/3 per trial. 612 test trials:
+    # binomial s.e. sqrt(1/3 * 2/3 / 612) = 0.019; allow 3 s.e.
+    assert test["correct"].mean() == pytest.approx(1 / 3, abs=3 * 0.019)
+
+
+def test_simulate_config_errors(tmp_path):
+    def plan(entry):
+        return plan_dynamics(_config(tmp_path, {"agents": [], "simulate": [entry]}))
+
+    with pytest.raises(ValidationError, match="exactly one of 'model'"):
+        plan({"model": "pixels:8", "features": "f.parquet"})
+    with pytest.raises(ValidationError, match=r"unknown key\(s\) \['modle'\]"):
+        plan({"modle": "pixels:8"})
+    with pytest.raises(ValidationError, match="clashes with an observed agent"):
+        plan({"model": "pixels:8", "name": "human"})
+    with pytest.raises(ValidationError, match="no features file at"):
+        plan({"features": "missing.parquet"})
+    with pytest.raises(ValidationError, match="sequences: unknown agent 'robot'"):
+        plan({"model": "pixels:8", "sequences": "robot"})
+    with pytest.raises(ValidationError, match="two entries are named"):
+        plan_dynamics(_config(tmp_path, {"simulate": [{"model": "pixels:8"}, {"model": "pixels:8"}]}))
+
+
+@pytest.mark.data
+def test_simulated_agent_from_extracted_pixel_features(tmp_path):
+    # Real images → features (repalign.features.extract) → learner → table → lag, via the plan.
+    cfg = _config(tmp_path, {"agents": ["human"], "simulate": [
+        {"name": "pixels-learner", "model": "pixels:16", "runs": [1], "pca": 8}]})
+    tasks = plan_dynamics(cfg)
+    assert [t.label for t in tasks][:2] == ["observed trials", "simulate pixels-learner"]
+    run_local(tasks, progress=False)
+    sim = read_table(tasks[1].outputs[0], kind="dynamics")
+    obs = read_table(tasks[0].outputs[0], kind="dynamics")
+    assert list(sim.columns[: len(obs.columns)]) == list(obs.columns)
+    assert (sim.dtypes[obs.columns] == obs.dtypes).all()
+    assert set(sim["model"]) == {"pixels:16"} and len(sim) == 6 * 87
+    lag = read_table(tasks[2].outputs[2]).set_index("agent")
+    assert lag.loc["pixels-learner", "agent_type"] == "learner"
+    assert set(lag.index) == {"human", "pixels-learner"}
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_simulated_agent_from_efficientnet_lite0(tmp_path):
+    """Acceptance: EfficientNet-Lite0 features → learner → same schema, lag and GLMM code."""
+    cfg = _config(tmp_path, {"agents": ["human"], "glmm": _have_r_package(), "simulate": [
+        {"name": "lite0-learner", "model": "efficientnet_lite0", "runs": [1, 2]}]})
+    tasks = plan_dynamics(cfg)
+    run_local(tasks, progress=False)
+    sim = read_table(tasks[1].outputs[0], kind="dynamics")
+    assert set(sim["layer"]) == {"penultimate"} and set(sim["agent_type"]) == {"learner"}
+    lag = read_table(tasks[2].outputs[2]).set_index("agent")
+    assert np.isfinite(lag.loc["lite0-learner", "lag"])
+    # ImageNet features separate the three object categories well above chance (0.33)
+    test = sim[sim["phase"] == "test"]
+    assert test["correct"].mean() > 0.5
+    if _have_r_package():
+        slopes = pd.read_csv(tasks[-1].outputs[0].parent / "slopes.csv")
+        assert "lite0-learner" in set(slopes["agent"])

@@ -53,7 +53,11 @@ def load_dynamics_table(agents: Iterable[str] = AGENTS) -> pd.DataFrame:
     ``agents``: any of ``repalign.datasets.learning_dynamics.AGENTS`` (default: all
     seven — humans and six networks). Returns ``len = 68,991`` rows for all seven.
     """
-    trials = load_learning_dynamics(tuple(agents)).trials
+    return dynamics_table_from(load_learning_dynamics(tuple(agents)).trials)
+
+
+def dynamics_table_from(trials: pd.DataFrame) -> pd.DataFrame:
+    """``LearningDynamics.trials`` (the loader's table) → the long dynamics table."""
     df = trials.drop(columns=["ground_truth"])  # identical to ``category`` (checked by the loader)
     df["agent_type"] = df["agent"].map(agent_type_of)
     # Within-block order as in the upstream files (they list trials in presentation order).
