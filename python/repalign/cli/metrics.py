@@ -50,4 +50,5 @@ def metrics(
         table = Table(*(c for c in ("model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n")))
         for r in df.itertuples():
             table.add_row(r.model, r.layer, r.dataset, r.metric, f"{r.value:.4f}", f"{r.ci_low:.4f}", f"{r.ci_high:.4f}", str(r.n))
-        Console().print(table)
+        console = Console()
+        Console(width=max(console.width, 140)).print(table)  # full metric names even when piped
