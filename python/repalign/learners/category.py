@@ -42,57 +42,62 @@ SELECTIONS = ("prequential", "train_accuracy")
 _STEPS = torch.tensor([2.0 ** -k for k in range(0, 31)], dtype=DTYPE)  # line-search step sizes
 
 
-def _newton(K: torch.Tensor, a: torch.Tensor, y01: torch.Tensor, C: torch.Tensor, tol: float, max_iter: int) -> torch.Tensor:
-    """Minimise ½aᵀKa + C Σ log(1+exp(−ỹ∘Ka)) over a, batched.
+def _objective(K, a, y01, C, mask):
+    """½aᵀKa + C Σ_i mask_i log(1 + exp(−ỹ_i (Ka)_i)), batched over the leading axis."""
+    f = (K @ a.unsqueeze(-1)).squeeze(-1)
+    return 0.5 * (a * f).sum(-1) + (C * mask * torch.nn.functional.softplus(-(2 * y01 - 1) * f)).sum(-1)
 
-    K: (B, 1, n, n) kernel (shared over the C axis); a: (B, nC, n) start;
-    y01: (B, 1, n) labels 0/1; C: (1, nC, 1). Returns the optimal a (B, nC, n).
-    Newton steps with a backtracking line search on the objective (monotone).
+
+def _newton(K, a, y01, C, mask, tol: float, max_iter: int) -> torch.Tensor:
+    """Minimise ½aᵀKa + C Σ mask_i log(1+exp(−ỹ_i (Ka)_i)) over a, batched.
+
+    K: (E, n, n) kernels, zero in padded rows/columns; a: (E, n) start (0 where
+    padded); y01: (E, n) labels 0/1; C: (E, 1); mask: (E, n) 1 for real trials.
+    Newton steps (Rasmussen & Williams alg. 3.1) with a backtracking line search
+    on the objective, each element until its own logits move by < tol; padded
+    entries stay exactly 0.
     """
-    sign = 2 * y01 - 1
+    a = a.clone()
+    f_all = (K @ a.unsqueeze(-1)).squeeze(-1)
+    idx = torch.arange(K.shape[0], device=K.device)
     eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
     steps = _STEPS.to(K.device)
-
-    def objective(quad, f):
-        return quad + (C * torch.nn.functional.softplus(-sign * f)).sum(-1)
-
-    f = (K @ a.unsqueeze(-1)).squeeze(-1)
     for _ in range(max_iter):
-        p = torch.sigmoid(f)
-        w = C * p * (1 - p)
+        Ki, ai, fi = K[idx], a[idx], f_all[idx]
+        Cm = C[idx] * mask[idx]
+        sign = 2 * y01[idx] - 1
+        p = torch.sigmoid(fi)
+        w = Cm * p * (1 - p)
         s = w.sqrt()
-        b = w * f + C * (y01 - p)
-        Kb = (K @ b.unsqueeze(-1)).squeeze(-1)
-        Bm = eye + s.unsqueeze(-1) * K * s.unsqueeze(-2)
-        L, info = torch.linalg.cholesky_ex(Bm)
+        b = w * fi + Cm * (y01[idx] - p)
+        Kb = (Ki @ b.unsqueeze(-1)).squeeze(-1)
+        Bm = eye + s.unsqueeze(-1) * Ki * s.unsqueeze(-2)
+        L, _ = torch.linalg.cholesky_ex(Bm)
         v = torch.cholesky_solve((s * Kb).unsqueeze(-1), L).squeeze(-1)
-        a_new = b - s * v
-        delta = a_new - a
-        Kd = (K @ delta.unsqueeze(-1)).squeeze(-1)
-        # objective along a + η·delta for every step size at once
-        q0 = 0.5 * (a * f).sum(-1, keepdim=True)
-        q1 = (delta * f).sum(-1, keepdim=True)
+        delta = b - s * v - ai
+        Kd = (Ki @ delta.unsqueeze(-1)).squeeze(-1)
+        # objective along a + η·delta: quadratic part in closed form
+        q0 = 0.5 * (ai * fi).sum(-1, keepdim=True)
+        q1 = (delta * fi).sum(-1, keepdim=True)
         q2 = 0.5 * (delta * Kd).sum(-1, keepdim=True)
-        eta = steps.view(1, 1, -1)
-        quad = q0 + eta * q1 + eta**2 * q2  # (B, nC, S)
-        fe = f.unsqueeze(-2) + eta.unsqueeze(-1) * Kd.unsqueeze(-2)  # (B, nC, S, n)
-        obj = quad + (C.unsqueeze(-1) * torch.nn.functional.softplus(-sign.unsqueeze(-2) * fe)).sum(-1)
-        base = objective(q0.squeeze(-1), f).unsqueeze(-1)
-        ok = obj <= base + 1e-12 * base.abs()
-        first = torch.where(ok.any(-1), ok.float().argmax(-1), torch.full_like(ok[..., 0], steps.numel(), dtype=torch.long))
-        step = torch.cat([steps, steps.new_zeros(1)])[first]
-        a = a + step.unsqueeze(-1) * delta
-        f_new = f + step.unsqueeze(-1) * Kd
-        change = (f_new - f).abs().max()
-        f = f_new
-        if change.item() < tol:
+        base = q0 + (Cm * torch.nn.functional.softplus(-sign * fi)).sum(-1, keepdim=True)
+        full = q0 + q1 + q2 + (Cm * torch.nn.functional.softplus(-sign * (fi + Kd))).sum(-1, keepdim=True)
+        if bool((full <= base + 1e-12 * base.abs()).all()):
+            step = torch.ones_like(base)
+        else:  # some elements need a shorter step: try every step size at once
+            eta = steps.view(1, -1)
+            fe = fi.unsqueeze(-2) + eta.unsqueeze(-1) * Kd.unsqueeze(-2)  # (E, S, n)
+            obj = q0 + eta * q1 + eta**2 * q2 + (Cm.unsqueeze(-2) * torch.nn.functional.softplus(-sign.unsqueeze(-2) * fe)).sum(-1)
+            ok = obj <= base + 1e-12 * base.abs()
+            first = torch.where(ok.any(-1), ok.to(torch.int64).argmax(-1), torch.full_like(ok[..., 0], steps.numel(), dtype=torch.int64))
+            step = torch.cat([steps, steps.new_zeros(1)])[first].unsqueeze(-1)
+        a[idx] = ai + step * delta
+        f_all[idx] = fi + step * Kd
+        going = (step * Kd).abs().amax(-1) >= tol
+        if not bool(going.any()):
             break
+        idx = idx[going]
     return a
-
-
-def _objective(K: torch.Tensor, a: torch.Tensor, y01: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    f = (K @ a.unsqueeze(-1)).squeeze(-1)
-    return 0.5 * (a * f).sum(-1) + (C * torch.nn.functional.softplus(-(2 * y01 - 1) * f)).sum(-1)
 
 
 def category_probabilities(
@@ -105,53 +110,73 @@ def category_probabilities(
     (B, nC)): p[b, c, t] predicts trial t from trials < t; the accuracy is that of
     the fit on all T trials on those same trials (the reference's selection rule).
 
-    Warm starts: at each trial the penalties are solved in ascending order; each
-    starts from whichever is better (lower objective) of its own solution at the
-    previous trial (extended by a zero) and the solution for the next-smaller C at
-    this trial. Without the second candidate, weakly penalised (large C) fits of
-    nearly separable data spend dozens of damped Newton steps after every error.
+    Warm starts and batching: the fit for (t trials, j-th smallest C) starts from
+    whichever is better (lower objective) of the fit (t−1, j) extended by a zero
+    and the fit (t, j−1). Without the second candidate, weakly penalised (large C)
+    fits of nearly separable data spend dozens of damped Newton steps after each
+    error. Both candidates lie on the previous anti-diagonal t + j − 1, so all
+    fits of one anti-diagonal (every participant and every C) are solved as one
+    batch, zero-padded to the largest t.
     """
     B, T, d = X.shape
     dev = X.device
-    order = np.argsort(np.asarray(Cs, dtype=np.float64), kind="stable")
     Cv = np.asarray(Cs, dtype=np.float64)
+    order = np.argsort(Cv, kind="stable")
     nC = len(Cv)
     yf = y.to(DTYPE)
     p = torch.full((B, nC, T), 0.5, dtype=DTYPE, device=dev)
-    seen1 = torch.cumsum(yf, 1)
-    seen0 = torch.cumsum(1 - yf, 1)
-    sols = [torch.zeros((B, 1, 0), dtype=DTYPE, device=dev) for _ in range(nC)]
+    both = (torch.cumsum(yf, 1) > 0) & (torch.cumsum(1 - yf, 1) > 0)  # (B, T): after trial t+1
     acc = torch.full((B, nC), float("nan"), dtype=DTYPE, device=dev)
-    for t in range(1, T + 1):  # t = number of training trials
-        both = (seen1[:, t - 1] > 0) & (seen0[:, t - 1] > 0)
-        sols = [torch.cat([a, a.new_zeros(B, 1, 1)], dim=-1) for a in sols]
-        if not bool(both.any()):
-            continue
-        if t < T:
-            Z, zt = standardize(X[:, :t], X[:, t : t + 1])
-        else:
-            (Z,) = standardize(X)
-            zt = None
-        K = (Z @ Z.transpose(-1, -2) + 1).unsqueeze(1)  # (B, 1, t, t)
-        yt = yf[:, None, :t]
-        below = None
-        for j in order:
-            C = torch.full((1, 1, 1), float(Cv[j]), dtype=DTYPE, device=dev)
-            start = sols[j]
-            if below is not None:
-                better = _objective(K, below, yt, C) < _objective(K, start, yt, C)
-                start = torch.where(better.unsqueeze(-1), below, start)
-            a = _newton(K, start, yt, C, tol, max_iter)
-            sols[j] = below = a
-        a = torch.cat(sols, dim=1)  # (B, nC, t)
-        if zt is not None:
-            k = (Z @ zt.transpose(-1, -2)).squeeze(-1) + 1  # (B, t)
-            f_t = (a * k.unsqueeze(1)).sum(-1)
-            p[:, :, t] = torch.where(both.view(B, 1), torch.sigmoid(f_t), p[:, :, t])
-        else:
-            f = (K @ a.unsqueeze(-1)).squeeze(-1)
-            acc = ((f > 0).to(DTYPE) == yf.unsqueeze(1)).to(DTYPE).mean(-1)
-            acc = torch.where(both.view(B, 1), acc, torch.full_like(acc, float("nan")))
+    kern: dict[int, tuple] = {}
+    sol: list = [None] * nC  # sol[r]: (B, t) fit of the r-th smallest C at its latest t
+    for step in range(1, T + nC):
+        if step <= T:
+            if step < T:
+                Z, zt = standardize(X[:, :step], X[:, step : step + 1])
+                kt = (Z @ zt.transpose(-1, -2)).squeeze(-1) + 1  # (B, t) kernel row of the predicted trial
+            else:
+                (Z,) = standardize(X)
+                kt = None
+            kern[step] = (Z @ Z.transpose(-1, -2) + 1, kt)
+        kern.pop(step - nC, None)
+        active = [(r, step - r) for r in range(nC) if 1 <= step - r <= T]
+        n = max(t for _, t in active)
+        E = B * len(active)
+        K = X.new_zeros(E, n, n)
+        mask = X.new_zeros(E, n)
+        ys = X.new_zeros(E, n)
+        C = X.new_empty(E, 1)
+        own = X.new_zeros(E, n)
+        lower = X.new_zeros(E, n)
+        has_lower = torch.zeros(E, dtype=torch.bool, device=dev)
+        for i, (r, t) in enumerate(active):
+            sl = slice(i * B, (i + 1) * B)
+            K[sl, :t, :t] = kern[t][0]
+            mask[sl, :t] = 1
+            ys[sl, :t] = yf[:, :t]
+            C[sl] = float(Cv[order[r]])
+            if sol[r] is not None:
+                own[sl, : t - 1] = sol[r]
+            if r > 0 and sol[r - 1] is not None and sol[r - 1].shape[-1] == t:
+                lower[sl, :t] = sol[r - 1]
+                has_lower[sl] = True
+        start = own
+        if bool(has_lower.any()):
+            better = has_lower & (_objective(K, lower, ys, C, mask) < _objective(K, own, ys, C, mask))
+            start = torch.where(better.unsqueeze(-1), lower, own)
+        a = _newton(K, start, ys, C, mask, tol, max_iter)
+        for i, (r, t) in enumerate(active):
+            sl = slice(i * B, (i + 1) * B)
+            sol[r] = a[sl, :t]
+            j = int(order[r])
+            Kt, kt = kern[t]
+            ok = both[:, t - 1]
+            if kt is not None:
+                p[:, j, t] = torch.where(ok, torch.sigmoid((sol[r] * kt).sum(-1)), p[:, j, t])
+            else:
+                f = (Kt @ sol[r].unsqueeze(-1)).squeeze(-1)
+                a_j = ((f > 0).to(DTYPE) == yf).to(DTYPE).mean(-1)
+                acc[:, j] = torch.where(ok, a_j, torch.full_like(a_j, float("nan")))
     return p, acc
 
 
@@ -159,7 +184,8 @@ def category_probabilities(
 class CategoryLearner:
     """Trial-by-trial binary category learner (see the module docstring).
 
-    C: inverse penalty when ``C_grid`` is None. C_grid: penalties to choose from,
+    C: inverse penalty when ``C_grid`` is None. C_grid: penalties to choose from
+    ("default" = ``DEFAULT_C_GRID``, 17 values 1e-4…1e4),
     per participant, by ``selection``: "prequential" (default; the summed
     log-probability of the trial-wise predictions of the true categories — uses
     no future trial) or "train_accuracy" (the reference rule: accuracy of the final
@@ -179,10 +205,17 @@ class CategoryLearner:
     device: str | None = None
     tol: float = 1e-9
 
+    def _grid(self) -> list[float] | None:
+        if isinstance(self.C_grid, str):
+            if self.C_grid != "default":
+                raise ValidationError(f"CategoryLearner: C_grid must be a list of C or 'default', got {self.C_grid!r}")
+            return list(DEFAULT_C_GRID)
+        return None if self.C_grid is None else [float(c) for c in self.C_grid]
+
     def _check(self) -> None:
         if self.selection not in SELECTIONS:
             raise ValidationError(f"CategoryLearner: selection must be one of {SELECTIONS}, got {self.selection!r}")
-        grid = self.C_grid if self.C_grid is not None else [self.C]
+        grid = self._grid() if self.C_grid is not None else [self.C]
         if len(grid) == 0 or any(not np.isfinite(c) or c <= 0 for c in grid):
             raise ValidationError(f"CategoryLearner: penalties C must be positive and finite, got {list(grid)}")
         if self.key not in ("concept", "image"):
@@ -205,7 +238,7 @@ class CategoryLearner:
                 raise ValidationError(f"category task {t.task_id!r}: needs ≥2 trials with one category each")
             if len(np.unique(cats)) < 2 or not np.isin(cats, (0, 1)).all():
                 raise ValidationError(f"category task {t.task_id!r}: categories must be 0/1 and both present")
-        grid = list(self.C_grid) if self.C_grid is not None else [float(self.C)]
+        grid = self._grid() if self.C_grid is not None else [float(self.C)]
         dev = resolve_device(self.device)
         frames = [None] * len(tasks)
         for group in group_by(tasks, len):

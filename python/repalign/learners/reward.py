@@ -14,8 +14,9 @@ coefficients is < 1e-3 or after 300 iterations, then a final update). Values are
 feature; computed per trial with scikit-learn — exact but not batched).
 
 How it is computed. For every (participant, trial) the MacKay fixed point only
-needs the eigen-decomposition of the training Gram matrix Z Zᵀ (n×n, when n ≤ d)
-or of ZᵀZ (d×d, when n > d): each iteration is then O(n) per element, all
+needs the thin SVD of the standardised training data Z (n×d, n = 2(t−1)), as
+scikit-learn's own loop, but never the full d×d basis that scikit-learn builds
+when n < d: each iteration is then O(min(n, d)) per element, all
 elements iterate together, and each element stops at its own iteration exactly
 where scikit-learn's loop would. Coefficients in feature space (needed only for
 scikit-learn's L1 stopping rule) are formed only when a cheap bound cannot decide
@@ -44,12 +45,15 @@ _TOL, _MAX_ITER = 1e-3, 300
 def _evidence_loop(e, c, q, yy, yvar, n, l1_coef, tol=_TOL, max_iter=_MAX_ITER):
     """Run BayesianRidge's MacKay updates for a batch of eigen-problems.
 
-    e: (E, k) eigenvalues of the data matrix's Gram (≥ 0); c: (E, k) projections
-    of the centred targets on the eigenvectors (Gram route) or of Zᵀy (covariance
-    route); q: (E, k) weights so that ‖coef‖² = Σ q u², u = c/(e + λ/α);
-    yy: ‖y‖² (E,); yvar: Var(y) (E,); n: samples (E,); l1_coef(idx, du) → Σ|M du|
-    over feature space for the elements ``idx``. Returns u at the final α, λ (E, k).
+    With the data's SVD Z = U S Vᵀ: e = S² (E, k); c = Uᵀy (E, k) for the
+    centred targets y; q: (E, k) weights so that ‖coef‖² = Σ q u² (q = e), with
+    u = c/(e + λ/α) and coef = V S u; yy: ‖y‖² (E,); yvar: Var(y) (E,); n: samples
+    (E,); l1_coef(idx, du) → Σ|V S du| for the elements ``idx``. Returns u at the
+    final α, λ (E, k).
     """
+    # residual outside the data's row space: r-independent; exactly 0 when the
+    # singular vectors span the samples (n ≤ d), where a difference would be noise
+    perp = torch.where(n <= l1_coef.d, torch.zeros_like(yy), (yy - (c * c).sum(-1)).clamp_min(0.0))
     alpha = 1.0 / (yvar + _EPS)
     lam = torch.ones_like(alpha)
     active = torch.ones_like(alpha, dtype=torch.bool)
@@ -58,7 +62,7 @@ def _evidence_loop(e, c, q, yy, yvar, n, l1_coef, tol=_TOL, max_iter=_MAX_ITER):
         r = (lam / alpha).unsqueeze(-1)
         u = c / (e + r)
         coef2 = (q * u * u).sum(-1)
-        sse = (yy - (c * c * q * (e + 2 * r) / (e + r) ** 2).sum(-1)).clamp_min(0.0)
+        sse = perp + (c * c * (r / (e + r)) ** 2).sum(-1)
         gamma = (alpha.unsqueeze(-1) * e / (lam.unsqueeze(-1) + alpha.unsqueeze(-1) * e)).sum(-1)
         lam_new = (gamma + 2 * _L1) / (coef2 + 2 * _L2)
         alpha_new = (n - gamma + 2 * _A1) / (sse + 2 * _A2)
@@ -84,7 +88,7 @@ class _CoefL1:
     """Σ|Δcoef| for selected elements, from the coefficient map of each route."""
 
     def __init__(self, fn, d):
-        self.fn, self.sqrt_d = fn, float(np.sqrt(d))
+        self.fn, self.d, self.sqrt_d = fn, d, float(np.sqrt(d))
 
     def __call__(self, idx, du):
         return self.fn(idx, du)
@@ -109,47 +113,36 @@ def reward_values(X: torch.Tensor, R: torch.Tensor, max_elems: int = 2**25) -> t
             t_end += 1
         ts = list(range(t, t_end))
         nm = 2 * (t_end - 1)
-        gram = nm <= d
         E = B * len(ts)
-        k = nm if gram else d
+        k = min(nm, d)
         e_all = torch.zeros((E, k), dtype=DTYPE, device=dev)
         c_all = torch.zeros((E, k), dtype=DTYPE, device=dev)
         h_all = torch.zeros((E, k, 2), dtype=DTYPE, device=dev)
-        Ms = []  # coefficient maps: Gram → (Zᵀ U), covariance → V
+        M_all = torch.zeros((E, d, k), dtype=DTYPE, device=dev)  # coef = M u
         yy = torch.zeros(E, dtype=DTYPE, device=dev)
         yvar = torch.zeros(E, dtype=DTYPE, device=dev)
         ymean = torch.zeros(E, dtype=DTYPE, device=dev)
         nn = torch.zeros(E, dtype=DTYPE, device=dev)
         for j, tt in enumerate(ts):
             n = 2 * tt
+            kk = min(n, d)
             sl = slice(j * B, (j + 1) * B)
             y = R[:, :tt].reshape(B, n)
             Z, zt = standardize(X[:, :tt].reshape(B, n, d), X[:, tt])
             ym = y.mean(-1, keepdim=True)
             yc = y - ym
             yy[sl] = (yc * yc).sum(-1)
-            yvar[sl] = ((y - ym) ** 2).mean(-1)
+            yvar[sl] = (yc * yc).mean(-1)
             ymean[sl] = ym.squeeze(-1)
             nn[sl] = n
-            if gram:
-                G = Z @ Z.transpose(-1, -2)
-                ev, U = torch.linalg.eigh(G)
-                e_all[sl, :n] = ev.clamp_min(0)
-                c_all[sl, :n] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
-                h_all[sl, :n] = U.transpose(-1, -2) @ (Z @ zt.transpose(-1, -2))
-                M = Z.transpose(-1, -2) @ U  # (B, d, n)
-                if n < nm:
-                    M = torch.nn.functional.pad(M, (0, nm - n))
-            else:
-                S = Z.transpose(-1, -2) @ Z
-                ev, V = torch.linalg.eigh(S)
-                e_all[sl] = ev.clamp_min(0)
-                c_all[sl] = (V.transpose(-1, -2) @ (Z.transpose(-1, -2) @ yc.unsqueeze(-1))).squeeze(-1)
-                h_all[sl] = V.transpose(-1, -2) @ zt.transpose(-1, -2)
-                M = V
-            Ms.append(M)
-        M_all = torch.cat(Ms, 0)
-        q = e_all if gram else torch.ones_like(e_all)
+            # SVD of the data, as scikit-learn: the eigenvalues S² of tiny directions
+            # (centring, repeated stimuli) come out ~0 as there, not ±eps·‖Z‖²
+            U, S, Vh = torch.linalg.svd(Z, full_matrices=False)
+            e_all[sl, :kk] = S * S
+            c_all[sl, :kk] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
+            h_all[sl, :kk] = S.unsqueeze(-1) * (Vh @ zt.transpose(-1, -2))
+            M_all[sl, :, :kk] = Vh.transpose(-1, -2) * S.unsqueeze(-2)
+        q = e_all
         l1 = _CoefL1(lambda idx, du: (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1), d)
         u = _evidence_loop(e_all, c_all, q, yy, yvar, nn, l1)
         vals = (h_all * u.unsqueeze(-1)).sum(-2) + ymean.unsqueeze(-1)  # (E, 2)

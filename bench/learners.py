@@ -1,0 +1,143 @@
+"""Benchmark: repalign's batched learners vs a plain per-trial scikit-learn
+reference (clone + fit at every trial), on the real task structures.
+
+* category: the first N Demircan condition files (120 trials), 17-value C grid
+  (every C's trial-wise sequence plus the final fits of the reference's selection
+  rule);
+* reward: N THINGSDecisions participants (150 trials, 2 options per trial).
+
+Features are "network-like" d-dimensional representations of the THINGS
+concepts: SPoSE-49 through a fixed random linear map to d dims plus noise
+(seeded), so the tasks are learnable as with real model features.
+
+The reference is slow (seconds to a minute per participant), so it is timed on
+``--ref-participants`` participants and extrapolated linearly to N (its cost is
+the same for every participant); max |Δ| is measured on those participants.
+For the category learner, the equal-output reference uses liblinear with
+tol=1e-10 (timed on ``--ref-participants``); scikit-learn's default tol=1e-4 (as
+the original code ran; timed on one participant) stops far from the optimum for
+large C, so its probabilities differ from the exact ones by up to ~0.5.
+
+Run: ``REPALIGN_DATA_DIR=… .venv/bin/python bench/learners.py`` (minutes). By
+default both sides use one thread (the machine is shared; comparable numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+
+def features(d: int, seed: int = 0):
+    from repalign.datasets import Embedding, load_spose
+
+    sp = load_spose(49)
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(49, d)) / np.sqrt(49)
+    values = sp.values @ A + 0.5 * rng.normal(size=(len(sp.ids), d))
+    return Embedding(sp.ids, values, f"spose-projected-{d}")
+
+
+def ref_category(X, y, C, tol=1e-4):
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    base = LogisticRegression(C=C, solver="liblinear", tol=tol, max_iter=100000)
+    p = np.full(len(y), 0.5)
+    for t in range(1, len(y)):
+        if len(set(y[:t])) < 2:
+            continue
+        sc = StandardScaler().fit(X[:t])
+        m = clone(base).fit(sc.transform(X[:t]), y[:t])
+        p[t] = m.predict_proba(sc.transform(X[t : t + 1]))[0, 1]
+    sc = StandardScaler().fit(X)  # the reference's selection: final fit's training accuracy
+    clone(base).fit(sc.transform(X), y).score(sc.transform(X), y)
+    return p
+
+
+def ref_reward(X, R):
+    from sklearn.base import clone
+    from sklearn.linear_model import BayesianRidge
+    from sklearn.preprocessing import StandardScaler
+
+    T, _, d = X.shape
+    out = np.zeros((T, 2))
+    for t in range(1, T):
+        Xt = X[:t].reshape(2 * t, d)
+        sc = StandardScaler().fit(Xt)
+        out[t] = clone(BayesianRidge()).fit(sc.transform(Xt), R[:t].reshape(2 * t)).predict(sc.transform(X[t]))
+    return out
+
+
+def bench_category(n: int, n_ref: int, d: int):
+    from repalign.datasets import load_category_tasks
+    from repalign.learners import DEFAULT_C_GRID
+    from repalign.learners.category import category_probabilities
+
+    emb = features(d)
+    tasks = load_category_tasks(range(1, n + 1))
+    X = np.stack([emb.values[emb.index_of(t.concepts)] for t in tasks])
+    y = np.stack([t.categories for t in tasks])
+    t0 = time.perf_counter()
+    p, _ = category_probabilities(torch.as_tensor(X), torch.as_tensor(y), DEFAULT_C_GRID)
+    fast = time.perf_counter() - t0
+    p = p.numpy()
+    t0 = time.perf_counter()
+    tight = np.stack([[ref_category(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
+    slow_tight = (time.perf_counter() - t0) / n_ref * n
+    t0 = time.perf_counter()
+    default = np.stack([ref_category(X[0], y[0], C) for C in DEFAULT_C_GRID])
+    slow_default = (time.perf_counter() - t0) * n
+    return fast, slow_tight, slow_default, np.abs(tight - p[:n_ref]).max(), np.abs(default - p[0]).max()
+
+
+def bench_reward(n: int, n_ref: int, d: int):
+    from repalign.datasets import load_things_decisions
+    from repalign.learners.reward import reward_values
+
+    emb = features(d)
+    tasks = load_things_decisions().tasks()[:n]
+    X = np.stack([emb.values[emb.index_of(t.concepts.reshape(-1))].reshape(len(t), 2, d) for t in tasks])
+    R = np.stack([t.rewards for t in tasks])
+    t0 = time.perf_counter()
+    V = reward_values(torch.as_tensor(X), torch.as_tensor(R)).numpy()
+    fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = np.stack([ref_reward(X[b], R[b]) for b in range(n_ref)])
+    slow = (time.perf_counter() - t0) / n_ref * n
+    return fast, slow, np.abs(ref - V[:n_ref]).max()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--participants", type=int, default=20)
+    ap.add_argument("--ref-participants", type=int, default=2)
+    ap.add_argument("--dims", type=int, nargs="+", default=[512, 1024])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--learners", nargs="+", default=["category", "reward"], choices=["category", "reward"])
+    args = ap.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    n, k = args.participants, args.ref_participants
+    print(f"{n} participants; reference timed on {k} and extrapolated; threads={args.threads}; "
+          f"device=cpu; torch {torch.__version__}")
+    with threadpool_limits(args.threads):
+        for d in args.dims:
+            if "category" in args.learners:
+                fast, slow_t, slow_d, dt, dd = bench_category(n, k, d)
+                print(f"category  d={d:5d}  17 C   repalign {fast:8.1f} s   reference tol=1e-10 {slow_t:8.1f} s "
+                      f"(speed-up {slow_t / fast:6.1f}x, max|Δp| {dt:.1e})   reference default tol {slow_d:8.1f} s "
+                      f"(speed-up {slow_d / fast:6.1f}x, max|Δp| {dd:.1e})   [references extrapolated]", flush=True)
+            if "reward" in args.learners:
+                fast, slow, dv = bench_reward(n, k, d)
+                print(f"reward    d={d:5d}         repalign {fast:8.1f} s   reference {slow:8.1f} s (extrapolated)   "
+                      f"speed-up {slow / fast:6.1f}x   max|Δvalue| {dv:.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
