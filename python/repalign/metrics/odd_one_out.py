@@ -19,7 +19,6 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
-from repalign.datasets.things import Triplets
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import features_and_triplets, participants_of, triplet_array
 
