@@ -339,3 +339,27 @@ def test_cli_features_dry_run_and_run(tmp_path, real_data):
     assert "1 task(s) run" in r.output
     r = CliRunner().invoke(app, ["features", "--config", str(p)])
     assert "0 task(s) run, 1 already done" in r.output
+
+
+def test_optional_stimulus_sets_missing_locally_are_skipped(tmp_path, monkeypatch):
+    import repalign.features.plan as plan
+    from repalign.errors import DatasetNotFoundError
+
+    real = plan.load_stimulus_set
+
+    def offline(sec):
+        if sec["source"] == "mur92":
+            raise DatasetNotFoundError("dataset 'mur92': not available offline")
+        return real(sec)
+
+    monkeypatch.setattr(plan, "_STIM_CACHE", {})
+    monkeypatch.setattr(plan, "load_stimulus_set", offline)
+    p = tmp_path / "c.toml"
+    p.write_text('[[stimuli]]\nsource = "digits"\nn = 1\n[[stimuli]]\nsource = "mur92"\noptional = true\n'
+                 '[[models]]\nname = "pixels:4"\n[[models]]\nname = "pixels:8"\nstimuli = ["mur92"]\n')
+    with pytest.warns(UserWarning, match="optional stimulus set 'mur92' skipped"):
+        tasks = plan_features(load_config(p))
+    assert [t.label for t in tasks] == ["pixels:4 on digits"]
+    p.write_text(p.read_text().replace("optional = true\n", ""))
+    with pytest.raises(DatasetNotFoundError, match="mur92"):
+        plan_features(load_config(p))

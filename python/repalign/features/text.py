@@ -11,7 +11,7 @@ import torch
 from repalign.datasets import Embedding
 from repalign.errors import ValidationError
 from repalign.models import get_spec, load_model
-from repalign.models.loading import _hub_offline, _offline_error, _seeded
+from repalign.models.loading import _hub_offline, _offline_error, _quiet_root_logger, _seeded
 
 
 def text_features(words: Sequence[str], ids: Sequence[str] | None = None, model: str = "minilm",
@@ -47,7 +47,7 @@ def _open_clip_text(spec, words, batch_size, dev) -> np.ndarray:
     import open_clip
 
     _hub_offline()
-    with _seeded(spec.seed):
+    with _seeded(spec.seed), _quiet_root_logger(spec.weights is None):
         try:
             m, _, _ = open_clip.create_model_and_transforms(spec.architecture, pretrained=spec.weights)
         except Exception as exc:

@@ -83,6 +83,20 @@ def _hub_offline() -> None:
 
 
 @contextlib.contextmanager
+def _quiet_root_logger(quiet: bool):
+    import logging
+
+    root = logging.getLogger()
+    old = root.level
+    if quiet:
+        root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(old)
+
+
+@contextlib.contextmanager
 def _seeded(seed: int | None):
     if seed is None:
         yield
@@ -150,7 +164,8 @@ def _build_open_clip(spec: ModelSpec):
     import open_clip
 
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(spec.architecture, pretrained=spec.weights)
+        with _quiet_root_logger(spec.weights is None):  # "initialized randomly" is the point of a twin
+            model, _, preprocess = open_clip.create_model_and_transforms(spec.architecture, pretrained=spec.weights)
     except Exception as exc:  # hub/offline errors come in several types
         if spec.weights is None:
             raise
