@@ -177,16 +177,31 @@ tidy_dynamics_glmm <- function(fit) {
 #' slowly than training accuracy: a generalisation lag.
 #'
 #' @param fit From `fit_dynamics_glmm()`.
+#' Logit slopes are unreliable when accuracy sits at a ceiling or floor: if in
+#' some epoch every trial of an agent and phase was correct (or every one
+#' wrong), the maximum-likelihood slope is pushed towards infinity (quasi-complete
+#' separation) and its Wald s.e. is meaningless. Such rows have `separated = TRUE`
+#' (for `test_minus_train`, when either phase is separated).
+#'
 #' @return Tibble: agent, quantity ("train_slope", "test_slope",
-#'   "test_minus_train"), estimate, std.error, statistic, p.value.
+#'   "test_minus_train"), estimate, std.error, statistic, p.value, separated.
 #' @export
 dynamics_slopes <- function(fit) {
   b <- lme4::fixef(fit)
   v <- as.matrix(stats::vcov(fit))
   mf <- stats::model.frame(fit)
   agents <- if ("agent" %in% names(mf)) levels(mf$agent) else "all"
+  d <- attr(fit, "glmm_data")
+  separated <- function(a, ph) {
+    if (is.null(d)) return(NA)
+    rows <- d$phase == ph & (if (identical(agents, "all")) TRUE else d$agent == a)
+    pooled <- tapply(d$n_correct[rows], d$epoch[rows], sum) / tapply(d$n_trials[rows], d$epoch[rows], sum)
+    any(pooled %in% c(0, 1))
+  }
   out <- list()
   for (a in agents) {
+    sep <- c(train_slope = separated(a, "train"), test_slope = separated(a, "test"))
+    sep["test_minus_train"] <- sep[["train_slope"]] || sep[["test_slope"]]
     w_train <- stats::setNames(numeric(length(b)), names(b))
     w_train["epoch_c"] <- 1
     ta <- paste0("epoch_c:agent", a)
@@ -202,7 +217,8 @@ dynamics_slopes <- function(fit) {
       se <- sqrt(drop(t(w) %*% v %*% w))
       out[[length(out) + 1]] <- tibble::tibble(agent = a, quantity = q[[1]], estimate = est,
                                                std.error = se, statistic = est / se,
-                                               p.value = 2 * stats::pnorm(-abs(est / se)))
+                                               p.value = 2 * stats::pnorm(-abs(est / se)),
+                                               separated = sep[[q[[1]]]])
     }
   }
   dplyr::bind_rows(out)
@@ -301,6 +317,11 @@ dynamics_report <- function(paths, outdir, nAGQ = 0, random = "intercept", lag =
   ggplot2::ggsave(file.path(outdir, "curves.pdf"), plot_dynamics_curves(df), width = 9, height = 6)
   if (!is.null(lag)) {
     ggplot2::ggsave(file.path(outdir, "lag.pdf"), plot_generalisation_lag(read_table(lag)), width = 6, height = 4)
+  }
+  if (any(slopes$separated %in% TRUE)) {
+    sep <- unique(slopes$agent[slopes$separated %in% TRUE])
+    message(sprintf("dynamics GLMM: accuracy at ceiling/floor in some epoch for %s; their slopes are unreliable (column 'separated')",
+                    paste(sep, collapse = ", ")))
   }
   write_csv_table(slopes, file.path(outdir, "slopes.csv"))
   write_csv_table(fixed, file.path(outdir, "glmm.csv"))

@@ -75,6 +75,9 @@ test_that("GLMM on the real data: networks show a negative phase x epoch interac
   expect_true(all(nets$p.value < 0.05))
   # both phases improve over epochs for every agent
   expect_true(all(sl$estimate[sl$quantity == "train_slope"] > 0))
+  # ViT's training accuracy is 1 in every run at epochs 4-6: its train slope is flagged
+  sep <- sl[sl$quantity == "train_slope", c("agent", "separated")]
+  expect_equal(sep$agent[sep$separated], "vit")
   lrt <- dynamics_interaction_test(fit)
   expect_equal(lrt$df, 7)
   expect_lt(lrt$p.value, 1e-10)
