@@ -76,7 +76,7 @@ def ref_reward(X, R):
 def bench_category(n: int, n_ref: int, d: int):
     from repalign.datasets import load_category_tasks
     from repalign.learners import DEFAULT_C_GRID
-    from repalign.learners.category import category_probabilities
+    from repalign.learners.category import _LADDER, category_probabilities, final_fit_accuracy
 
     emb = features(d)
     tasks = load_category_tasks(range(1, n + 1))
@@ -86,13 +86,23 @@ def bench_category(n: int, n_ref: int, d: int):
     p, _ = category_probabilities(torch.as_tensor(X), torch.as_tensor(y), DEFAULT_C_GRID)
     fast = time.perf_counter() - t0
     p = p.numpy()
+    # the reference rule end to end: choose C by the final fits' training accuracy,
+    # then only the chosen C's sequence (warm-started along a short C ladder)
+    t0 = time.perf_counter()
+    acc = final_fit_accuracy(torch.as_tensor(X), torch.as_tensor(y), DEFAULT_C_GRID).numpy()
+    best = np.argmax(acc, axis=1)
+    ladder = np.asarray(DEFAULT_C_GRID)[best][:, None] * _LADDER[None, :]
+    p_rule = category_probabilities(torch.as_tensor(X), torch.as_tensor(y), ladder)[0][:, -1].numpy()
+    fast_rule = time.perf_counter() - t0
     t0 = time.perf_counter()
     tight = np.stack([[ref_category(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
     slow_tight = (time.perf_counter() - t0) / n_ref * n
     t0 = time.perf_counter()
     default = np.stack([ref_category(X[0], y[0], C) for C in DEFAULT_C_GRID])
     slow_default = (time.perf_counter() - t0) * n
-    return fast, slow_tight, slow_default, np.abs(tight - p[:n_ref]).max(), np.abs(default - p[0]).max()
+    d_rule = max(np.abs(tight[b, best[b]] - p_rule[b]).max() for b in range(n_ref))
+    return (fast, slow_tight, slow_default, np.abs(tight - p[:n_ref]).max(), np.abs(default - p[0]).max(),
+            fast_rule, d_rule)
 
 
 def bench_reward(n: int, n_ref: int, d: int):
@@ -129,10 +139,13 @@ def main() -> None:
     with threadpool_limits(args.threads):
         for d in args.dims:
             if "category" in args.learners:
-                fast, slow_t, slow_d, dt, dd = bench_category(n, k, d)
-                print(f"category  d={d:5d}  17 C   repalign {fast:8.1f} s   reference tol=1e-10 {slow_t:8.1f} s "
-                      f"(speed-up {slow_t / fast:6.1f}x, max|Δp| {dt:.1e})   reference default tol {slow_d:8.1f} s "
-                      f"(speed-up {slow_d / fast:6.1f}x, max|Δp| {dd:.1e})   [references extrapolated]", flush=True)
+                fast, slow_t, slow_d, dt, dd, fast_rule, d_rule = bench_category(n, k, d)
+                print(f"category  d={d:5d}  all 17 C sequences: repalign {fast:7.1f} s | reference tol=1e-10 {slow_t:7.1f} s "
+                      f"-> {slow_t / fast:5.1f}x, max|Δp| {dt:.1e} | reference default tol {slow_d:7.1f} s "
+                      f"-> {slow_d / fast:5.1f}x, max|Δp| {dd:.1e}", flush=True)
+                print(f"category  d={d:5d}  reference rule (select C, chosen sequence): repalign {fast_rule:7.1f} s | "
+                      f"reference tol=1e-10 {slow_t:7.1f} s -> {slow_t / fast_rule:5.1f}x, max|Δp| {d_rule:.1e} | "
+                      f"default tol -> {slow_d / fast_rule:5.1f}x", flush=True)
             if "reward" in args.learners:
                 fast, slow, dv = bench_reward(n, k, d)
                 print(f"reward    d={d:5d}         repalign {fast:8.1f} s   reference {slow:8.1f} s (extrapolated)   "

@@ -106,7 +106,8 @@ def category_probabilities(
     """Trial-wise P(category 1) for a batch of sequences of equal length.
 
     X: (B, T, d) float64 features in trial order; y: (B, T) int 0/1 true
-    categories; Cs: penalties (nC,). Returns (p (B, nC, T), final_train_accuracy
+    categories; Cs: penalties (nC,), or (B, nC) with ascending rows (a grid per
+    sequence). Returns (p (B, nC, T), final_train_accuracy
     (B, nC)): p[b, c, t] predicts trial t from trials < t; the accuracy is that of
     the fit on all T trials on those same trials (the reference's selection rule).
 
@@ -121,8 +122,16 @@ def category_probabilities(
     B, T, d = X.shape
     dev = X.device
     Cv = np.asarray(Cs, dtype=np.float64)
-    order = np.argsort(Cv, kind="stable")
-    nC = len(Cv)
+    if Cv.ndim == 1:  # one grid for all: solve in ascending order
+        order = np.argsort(Cv, kind="stable")
+        Cmat = np.broadcast_to(Cv[order], (B, len(Cv)))
+    else:  # (B, nC): a grid per sequence, each row ascending
+        if Cv.shape[0] != B or (np.diff(Cv, axis=1) < 0).any():
+            raise ValueError("per-sequence penalties must have shape (B, nC) with ascending rows")
+        order = np.arange(Cv.shape[1])
+        Cmat = Cv
+    Ct = torch.as_tensor(np.ascontiguousarray(Cmat), dtype=DTYPE, device=dev)
+    nC = Cmat.shape[1]
     yf = y.to(DTYPE)
     p = torch.full((B, nC, T), 0.5, dtype=DTYPE, device=dev)
     both = (torch.cumsum(yf, 1) > 0) & (torch.cumsum(1 - yf, 1) > 0)  # (B, T): after trial t+1
@@ -154,7 +163,7 @@ def category_probabilities(
             K[sl, :t, :t] = kern[t][0]
             mask[sl, :t] = 1
             ys[sl, :t] = yf[:, :t]
-            C[sl] = float(Cv[order[r]])
+            C[sl] = Ct[:, r : r + 1]
             if sol[r] is not None:
                 own[sl, : t - 1] = sol[r]
             if r > 0 and sol[r - 1] is not None and sol[r - 1].shape[-1] == t:
@@ -178,6 +187,30 @@ def category_probabilities(
                 a_j = ((f > 0).to(DTYPE) == yf).to(DTYPE).mean(-1)
                 acc[:, j] = torch.where(ok, a_j, torch.full_like(a_j, float("nan")))
     return p, acc
+
+
+def final_fit_accuracy(X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-9, max_iter: int = 200) -> torch.Tensor:
+    """Training accuracy (B, nC) of the fit on all T trials for each C (the
+    reference's selection rule), without the trial-wise sequence: the C values
+    are solved in ascending order, each from the previous one's solution."""
+    B, T, d = X.shape
+    Cv = np.asarray(Cs, dtype=np.float64)
+    (Z,) = standardize(X)
+    K = Z @ Z.transpose(-1, -2) + 1
+    yf = y.to(DTYPE)
+    mask = torch.ones_like(yf)
+    a = torch.zeros_like(yf)
+    acc = torch.empty((B, len(Cv)), dtype=DTYPE, device=X.device)
+    for j in np.argsort(Cv, kind="stable"):
+        C = torch.full((B, 1), float(Cv[j]), dtype=DTYPE, device=X.device)
+        a = _newton(K, a, yf, C, mask, tol, max_iter)
+        f = (K @ a.unsqueeze(-1)).squeeze(-1)
+        acc[:, j] = ((f > 0).to(DTYPE) == yf).to(DTYPE).mean(-1)
+    return acc
+
+
+#: penalties below the chosen C solved only to warm-start it (factors of √10)
+_LADDER = 10.0 ** (-0.5 * np.arange(4, -1, -1))
 
 
 @dataclass
@@ -247,16 +280,24 @@ class CategoryLearner:
                 ids = [self.stimulus_ids(tasks[i]) for i in idx]
                 X = np.stack([task_features(s, features, self.pca, f"category task {tasks[i].task_id!r}") for s, i in zip(ids, idx)])
                 y = np.stack([np.asarray(tasks[i].categories, dtype=np.int64) for i in idx])
-                p, acc = category_probabilities(torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev), grid, tol=self.tol)
-                p, acc = p.cpu().numpy(), acc.cpu().numpy()
-                if len(grid) > 1:
-                    if self.selection == "prequential":
-                        score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
-                    else:
-                        score = acc
-                    best = np.argmax(score, axis=1)  # first maximum = first in grid order
+                Xt, yt = torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev)
+                if len(grid) > 1 and self.selection == "train_accuracy":
+                    # the rule needs only the final fits to choose C; then one
+                    # sequence per participant, warm-started along a short C ladder
+                    acc = final_fit_accuracy(Xt, yt, grid, tol=self.tol).cpu().numpy()
+                    best = np.argmax(acc, axis=1)  # first maximum = first in grid order
+                    ladder = np.asarray(grid)[best][:, None] * _LADDER[None, :]
+                    p = category_probabilities(Xt, yt, ladder, tol=self.tol)[0][:, -1:].cpu().numpy()
+                    pick = np.zeros(len(idx), dtype=np.int64)
                 else:
-                    best = np.zeros(len(idx), dtype=np.int64)
+                    p, _ = category_probabilities(Xt, yt, grid, tol=self.tol)
+                    p = p.cpu().numpy()
+                    if len(grid) > 1:  # prequential log-likelihood of the true categories
+                        score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
+                        best = np.argmax(score, axis=1)
+                    else:
+                        best = np.zeros(len(idx), dtype=np.int64)
+                    pick = best
                 for j, i in enumerate(idx):
                     task = tasks[i]
                     df = pd.DataFrame(
@@ -267,7 +308,7 @@ class CategoryLearner:
                             "model": model,
                             "layer": layer,
                             "stimulus_id": ids[j],
-                            "value": p[j, best[j]],
+                            "value": p[j, pick[j]],
                             "true_category": y[j],
                         }
                     )
