@@ -53,5 +53,15 @@ def dynamics(
     console.print(table)
     console.print("runs: the lag uses the human runs of \\[dynamics] human_runs (default: the 7 who learned); "
                   "test accuracies use all runs.")
+    if "glmm" in outputs:
+        slopes = pd.read_csv(Path(outputs["glmm"]).parent / "slopes.csv")
+        slopes.columns = [c.replace(".", "_") for c in slopes.columns]
+        d = slopes[slopes["quantity"] == "test_minus_train"]
+        gt = Table("agent", "test − train epoch slope (log-odds)", "s.e.", "z", "p", "note",
+                   title="GLMM phase × epoch interaction per agent (correct ~ epoch * phase * agent + (1 | run))")
+        for row in d.itertuples():
+            gt.add_row(row.agent, f"{row.estimate:.3f}", f"{row.std_error:.3f}", f"{row.statistic:.2f}",
+                       f"{row.p_value:.2g}", "ceiling/floor: unreliable" if getattr(row, "separated", False) is True else "")
+        console.print(gt)
     for name, path in outputs.items():
         console.print(f"{name}: {path}", soft_wrap=True)
