@@ -81,7 +81,9 @@ if (length(tables$trials)) {
           show$model[r], show$layer[r], show$task[r], show$pseudo_r2[r], show$ci_low[r], show$ci_high[r],
           show$nll[r], show$n_trials[r])
     }
-    fig(plot_learning_curves(trials[!is.na(trials$choice), ]), "learning_curves", width = 9, height = 6)
+    if (all(c("reward_left", "reward_right") %in% names(human)) || "true_category" %in% names(human)) {
+      fig(plot_learning_curves(human), "learning_curves", width = 9, height = 6)
+    }
   } else {
     say("trials have no human choices: no choice models")
   }
