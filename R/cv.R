@@ -192,6 +192,9 @@ laplace_deviance <- function(theta, beta, y, w, X, Z, g, u, tol = 1e-11, maxit =
   J <- nrow(u)
   q <- ncol(Z)
   eta0 <- drop(X %*% beta)
+  # Sums per group; one group (a participant's rows) needs no grouping.
+  rowsum <- if (J == 1L) function(v, ...) if (is.matrix(v)) matrix(colSums(v), 1L) else sum(v)
+            else function(v, ...) base::rowsum(v, g, reorder = TRUE)
   if (q == 1L) {
     a1 <- Z[, 1] * theta[1]
     for (it in seq_len(maxit)) {
@@ -265,13 +268,26 @@ loo_fast <- function(d, formula, workers, label) {
   h <- 1e-4
   # Deviance of rows `rows` (all of them, or one participant's) at parameters p,
   # with the standardised value mapped to c[2] * x + c[1] (re-standardisation).
-  dev_rows <- function(p, rows, w, cc = c(0, 1), u = NULL, grp = g[rows]) {
-    xr <- cc[2] * x[rows] + cc[1]
-    Xr <- aff$AX[rows, , drop = FALSE] + aff$BX[rows, , drop = FALSE] * xr
-    Zr <- aff$AZ[rows, , drop = FALSE] + aff$BZ[rows, , drop = FALSE] * xr
-    grp <- match(grp, sort(unique(grp)))
-    if (is.null(u)) u <- matrix(0, max(grp), q)
-    laplace_deviance(p[seq_len(ntheta)], p[-seq_len(ntheta)], y[rows], w, Xr, Zr, grp, u)
+  # Row subsets are all rows or one participant's: slice their matrices once.
+  blocks <- new.env()
+  block <- function(rows) {
+    key <- paste(rows[1], length(rows))
+    b <- blocks[[key]]
+    if (is.null(b)) {
+      grp <- g[rows]
+      b <- list(x = x[rows], y = y[rows], grp = match(grp, sort(unique(grp))),
+                AX = aff$AX[rows, , drop = FALSE], BX = aff$BX[rows, , drop = FALSE],
+                AZ = aff$AZ[rows, , drop = FALSE], BZ = aff$BZ[rows, , drop = FALSE])
+      b$u0 <- matrix(0, max(b$grp), q)
+      assign(key, b, envir = blocks)
+    }
+    b
+  }
+  dev_rows <- function(p, rows, w, cc = c(0, 1)) {
+    b <- block(rows)
+    xr <- cc[2] * b$x + cc[1]
+    laplace_deviance(p[seq_len(ntheta)], p[-seq_len(ntheta)], b$y, w, b$AX + b$BX * xr,
+                     b$AZ + b$BZ * xr, b$grp, b$u0)
   }
   grad_rows <- function(p, rows, w, cc = c(0, 1)) {
     vapply(fj, function(j) {
