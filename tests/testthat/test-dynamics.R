@@ -143,7 +143,7 @@ test_that("figures and the one-call report", {
   lag <- data.frame(agent = c("human", "vit"), agent_type = c("human", "network"), lag = c(0.003, 0.178))
   expect_s3_class(plot_generalisation_lag(lag), "ggplot")
   out <- file.path(tempdir(), "dyn-report")
-  res <- dynamics_report(.dyn_cache$path, out)
+  expect_message(res <- dynamics_report(.dyn_cache$path, out), "ceiling/floor in some epoch for vit")
   expect_true(all(file.exists(file.path(out, c("glmm.csv", "slopes.csv", "curves.pdf")))))
   glmm <- utils::read.csv(file.path(out, "glmm.csv"))
   expect_equal(nrow(glmm), 28)
