@@ -21,7 +21,8 @@ from repalign.learners.multiclass import multiclass_probabilities
 from repalign.learners.reward import reward_values
 
 # newton-cg at tol=1e-12 (the multiclass reference) reports line-search stalls at optimum
-pytestmark = pytest.mark.filterwarnings("ignore:Line Search failed")
+pytestmark = [pytest.mark.filterwarnings("ignore:Line Search failed"),
+              pytest.mark.filterwarnings("ignore:The line search algorithm did not converge")]
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -54,7 +54,8 @@ def _newton(K, a, y01, C, mask, tol: float, max_iter: int) -> torch.Tensor:
     K: (E, n, n) kernels, zero in padded rows/columns; a: (E, n) start (0 where
     padded); y01: (E, n) labels 0/1; C: (E, 1); mask: (E, n) 1 for real trials.
     Newton steps (Rasmussen & Williams alg. 3.1) with a backtracking line search
-    on the objective, each element until its own logits move by < tol; padded
+    on the objective, each element until its own full Newton step moves the
+    logits by < tol (the error left is then ~tol², quadratic convergence); padded
     entries stay exactly 0.
     """
     a = a.clone()
@@ -93,7 +94,9 @@ def _newton(K, a, y01, C, mask, tol: float, max_iter: int) -> torch.Tensor:
             step = torch.cat([steps, steps.new_zeros(1)])[first].unsqueeze(-1)
         a[idx] = ai + step * delta
         f_all[idx] = fi + step * Kd
-        going = (step * Kd).abs().amax(-1) >= tol
+        # stop on the full Newton step (not the damped one): near the optimum
+        # Newton converges quadratically, so the error left is ~ its square
+        going = Kd.abs().amax(-1) >= tol
         if not bool(going.any()):
             break
         idx = idx[going]
@@ -101,7 +104,7 @@ def _newton(K, a, y01, C, mask, tol: float, max_iter: int) -> torch.Tensor:
 
 
 def category_probabilities(
-    X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-9, max_iter: int = 200
+    X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Trial-wise P(category 1) for a batch of sequences of equal length.
 
@@ -166,6 +169,9 @@ def category_probabilities(
             C[sl] = Ct[:, r : r + 1]
             if sol[r] is not None:
                 own[sl, : t - 1] = sol[r]
+                # the new trial's coefficient from the optimality condition
+                # a_i = C (y_i − p_i) at the previous fit's prediction of it
+                own[sl, t - 1] = Ct[:, r] * (yf[:, t - 1] - p[:, int(order[r]), t - 1])
             if r > 0 and sol[r - 1] is not None and sol[r - 1].shape[-1] == t:
                 lower[sl, :t] = sol[r - 1]
                 has_lower[sl] = True
@@ -189,7 +195,7 @@ def category_probabilities(
     return p, acc
 
 
-def final_fit_accuracy(X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-9, max_iter: int = 200) -> torch.Tensor:
+def final_fit_accuracy(X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200) -> torch.Tensor:
     """Training accuracy (B, nC) of the fit on all T trials for each C (the
     reference's selection rule), without the trial-wise sequence: the C values
     are solved in ascending order, each from the previous one's solution."""
@@ -236,7 +242,7 @@ class CategoryLearner:
     key: str = "concept"
     batch_size: int = 64
     device: str | None = None
-    tol: float = 1e-9
+    tol: float = 1e-6
 
     def _grid(self) -> list[float] | None:
         if isinstance(self.C_grid, str):
