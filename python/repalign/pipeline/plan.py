@@ -22,7 +22,8 @@ def plan_all(config: Config) -> list[Task]:
     """Every task of the config, deduplicated by key, in dependency order."""
     tasks: dict[str, Task] = {}
     for sections, module, planner in STAGES:
-        if not any(config.section(s) for s in sections):
+        # a section switches its stage on even when empty (e.g. a bare [dynamics])
+        if not any(s in config.raw for s in sections):
             continue
         fn = getattr(importlib.import_module(module), planner)
         for t in fn(config):
