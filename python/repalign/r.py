@@ -27,7 +27,7 @@ from repalign.errors import RepalignError
 
 __all__ = [
     "RError", "RUnavailableError", "rlib_path", "fit_choice_model", "cv_choice_model", "alignment_scores",
-    "alignment_data", "fit_alignment_model", "score_choice_models",
+    "alignment_data", "fit_alignment_model", "score_choice_models", "plan_r", "run_fit_models",
 ]
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +205,102 @@ def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str
                 chains=int(chains), iter=int(iter), seed=int(seed),
                 cache_dir=None if cache_dir is None else str(cache_dir))
     return _call("tidy_alignment_model", fit)
+
+
+# ---- pipeline stage: the [r] config section -----------------------------------------------
+
+R_KEYS = ("input", "models", "engine", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
+          "chains", "iter", "workers")
+_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "id_twonn",
+               "chains": 4, "iter": 2000, "workers": 1}
+
+
+def plan_r(config, upstream: Sequence[Any] = ()) -> list:
+    """One task running ``Rscript analysis/fit_models.R`` on the run's tables.
+
+    ``[r]`` keys (all optional): ``input`` (directory of tables; default: the Parquet
+    outputs of ``upstream`` tasks, else the run's output directory), ``models``
+    (metadata CSV), ``engine`` (lme4|brms), ``cv`` (kfold|loo), ``k``, ``by`` (list of
+    columns), ``n_boot``, ``seed`` (default: the run's), ``id_metric``, ``id_dataset``,
+    ``chains``, ``iter``, ``workers``. The task is keyed by these options and the keys
+    of the upstream tasks (content keys), and writes ``<output>/r/<key>/`` atomically
+    (``summary.txt`` marks it done).
+    """
+    import hashlib
+    import json
+
+    from repalign.config import check_keys
+    from repalign.errors import ValidationError
+    from repalign.task import Task
+
+    sec = dict(config.section("r", {}) or {})
+    check_keys(sec, R_KEYS, "[r]")
+    opts = {**_R_DEFAULTS, "seed": config.seed, **sec}
+    if opts["engine"] not in ("lme4", "brms"):
+        raise ValidationError(f"[r] engine must be 'lme4' or 'brms', got {opts['engine']!r}")
+    if opts["cv"] not in ("kfold", "loo"):
+        raise ValidationError(f"[r] cv must be 'kfold' or 'loo', got {opts['cv']!r}")
+    for name in ("input", "models"):
+        if name in opts:
+            opts[name] = str(config.resolve(opts[name]))
+    inputs = sorted(str(p) for t in upstream for p in t.outputs if str(p).endswith(".parquet"))
+    if "input" not in opts and not inputs:
+        opts["input"] = str(config.output)
+    ident = json.dumps({"options": opts, "upstream": sorted(t.key for t in upstream)}, sort_keys=True)
+    key = hashlib.sha256(ident.encode()).hexdigest()[:16]
+    out = Path(config.output) / "r" / key
+    return [Task(key=f"r:{key}", stage="r", outputs=(out / "summary.txt",), fn=run_fit_models,
+                 kwargs={"output": str(out), "options": opts, "inputs": inputs},
+                 deps=tuple(t.key for t in upstream), label=f"R models ({opts['engine']})")]
+
+
+def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
+    """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
+    renamed into place); the script's summary goes to ``summary.txt``."""
+    import shutil as _sh
+    import subprocess
+    import sys
+
+    script = _PROJECT_ROOT / "analysis" / "fit_models.R"
+    if not script.is_file():
+        raise RUnavailableError(f"R analysis script not found: {script}")
+    _check_r()
+    out = Path(output)
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
+    _sh.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if inputs:
+            staging = tmp / "_input"
+            staging.mkdir()
+            for i, p in enumerate(inputs):
+                (staging / f"{i:03d}-{Path(p).name}").symlink_to(Path(p).resolve())
+            input_dir = staging
+        else:
+            input_dir = Path(options["input"])
+        args = ["Rscript", str(script), "--input", str(input_dir), "--output", str(tmp)]
+        flags = {"models": "--models", "engine": "--engine", "cv": "--cv", "k": "--k", "n_boot": "--n-boot",
+                 "seed": "--seed", "id_metric": "--id-metric", "id_dataset": "--id-dataset",
+                 "chains": "--chains", "iter": "--iter", "workers": "--workers"}
+        for k, flag in flags.items():
+            if options.get(k) is not None:
+                args += [flag, str(options[k])]
+        if options.get("by"):
+            args += ["--by", ",".join(options["by"])]
+        env = dict(os.environ, RETICULATE_PYTHON=os.environ.get("RETICULATE_PYTHON", sys.executable))
+        lib = rlib_path()
+        if lib.is_dir():
+            env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=_PROJECT_ROOT)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+            raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
+        if inputs:
+            _sh.rmtree(tmp / "_input")
+        (tmp / "summary.txt").write_text(proc.stdout)
+        if out.exists():
+            _sh.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        _sh.rmtree(tmp, ignore_errors=True)
+    return out

@@ -104,3 +104,29 @@ def test_things_decisions_spose_beats_random_features():
     assert s.loc["spose-49", "pseudo_r2"] > s.loc["random-49", "pseudo_r2"] + 0.05
     assert s.loc["spose-49", "pseudo_r2"] > 0.1
     assert (s["n_trials"] == 3750).all() and (s["n_participants"] == 25).all()
+
+
+def test_plan_r_runs_the_script_atomically_and_validates_its_section(tmp_path):
+    from repalign.config import load_config
+    from repalign.errors import ValidationError
+    from repalign.task import run_local
+
+    write_table(_simulated_trials(), tmp_path / "run" / "learners" / "trials.parquet", "trials", {})
+    cfg_path = tmp_path / "study.toml"
+    cfg_path.write_text('[run]\noutput = "run"\nseed = 3\n[r]\ninput = "run/learners"\nn_boot = 100\n')
+    config = load_config(cfg_path)
+    tasks = r.plan_r(config)
+    assert len(tasks) == 1 and tasks[0].stage == "r" and not tasks[0].done()
+    assert tasks[0].key == r.plan_r(config)[0].key  # deterministic
+    run_local(tasks)
+    out = tasks[0].outputs[0].parent
+    assert tasks[0].done() and "pseudo-R2" in (out / "summary.txt").read_text()
+    scores = pd.read_csv(out / "alignment_scores.csv")
+    assert sorted(scores["model"]) == ["good", "noise"]
+    assert not list(out.parent.glob("*.partial-*"))
+    cfg_path.write_text('[run]\noutput = "run"\n[r]\nengine = "stan"\n')
+    with pytest.raises(ValidationError, match="engine must be 'lme4' or 'brms'"):
+        r.plan_r(load_config(cfg_path))
+    cfg_path.write_text('[run]\noutput = "run"\n[r]\nfolds = 3\n')
+    with pytest.raises(ValidationError, match=r"unknown key\(s\) \['folds'\]; valid keys: input"):
+        r.plan_r(load_config(cfg_path))
