@@ -62,6 +62,13 @@ def standardize(train: torch.Tensor, *others: torch.Tensor):
     """Standardise by the mean and population s.d. of ``train`` (…, n, d), as
     scikit-learn's StandardScaler; features constant on ``train`` get s.d. 1.
     Returns the standardised ``train`` followed by each of ``others`` (…, m, d)."""
+    mu, sd = scaler_stats(train)
+    return ((train - mu) / sd, *[(o - mu) / sd for o in others])
+
+
+def scaler_stats(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, s.d.) of ``train`` (…, n, d) over samples, each (…, 1, d), as
+    StandardScaler (population s.d.; constant feature → 1)."""
     n = train.shape[-2]
     mu = train.mean(dim=-2, keepdim=True)
     var = ((train - mu) ** 2).mean(dim=-2, keepdim=True)
@@ -69,7 +76,7 @@ def standardize(train: torch.Tensor, *others: torch.Tensor):
     eps = torch.finfo(torch.float64).eps
     const = var <= n * eps * var + (n * mu * eps) ** 2
     sd = torch.where(const, torch.ones_like(var), var.sqrt())
-    return ((train - mu) / sd, *[(o - mu) / sd for o in others])
+    return mu, sd
 
 
 def check_same_length(tasks, where: str) -> None:

@@ -14,9 +14,9 @@ coefficients is < 1e-3 or after 300 iterations, then a final update). Values are
 feature; computed per trial with scikit-learn — exact but not batched).
 
 How it is computed. For every (participant, trial) the MacKay fixed point only
-needs the thin SVD of the standardised training data Z (n×d, n = 2(t−1)), as
-scikit-learn's own loop, but never the full d×d basis that scikit-learn builds
-when n < d: each iteration is then O(min(n, d)) per element, all
+needs the singular values and left singular vectors of the standardised training
+data Z (n×d, n = 2(t−1)) — from the n×n Gram matrix when n ≤ d, never the full
+d×d basis that scikit-learn builds then: each iteration is O(min(n, d)) per element, all
 elements iterate together, and each element stops at its own iteration exactly
 where scikit-learn's loop would. Coefficients in feature space (needed only for
 scikit-learn's L1 stopping rule) are formed only when a cheap bound cannot decide
@@ -33,7 +33,7 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, scaler_stats, task_features
 
 __all__ = ["RewardLearner", "reward_values"]
 
@@ -104,47 +104,78 @@ def reward_values(X: torch.Tensor, R: torch.Tensor, max_elems: int = 2**25) -> t
     B, T, _, d = X.shape
     dev = X.device
     out = torch.zeros((B, T, 2), dtype=DTYPE, device=dev)
+    Xrows = X.reshape(B, 2 * T, d)  # samples in order: trial 1 left, right, trial 2 …
     t = 1
     while t < T:
-        # a chunk of consecutive trials t..t_end-1, padded to the largest sample
-        # count; its size bounds the coefficient maps (E, d, k) kept for the L1 rule
+        # a chunk of consecutive trials t..t_end-1, padded to the largest sample count
         t_end = t + 1
-        while t_end < T and t_end - t < 32 and B * (t_end + 1 - t) * d * min(2 * t_end, d) <= max_elems:
+        while t_end < T and t_end - t < 32 and B * (t_end + 1 - t) * (2 * t_end) * min(2 * t_end, d) <= max_elems:
             t_end += 1
         ts = list(range(t, t_end))
         nm = 2 * (t_end - 1)
+        gram = nm <= d
         E = B * len(ts)
         k = min(nm, d)
-        e_all = torch.zeros((E, k), dtype=DTYPE, device=dev)
-        c_all = torch.zeros((E, k), dtype=DTYPE, device=dev)
-        h_all = torch.zeros((E, k, 2), dtype=DTYPE, device=dev)
-        M_all = torch.zeros((E, d, k), dtype=DTYPE, device=dev)  # coef = M u
-        yy = torch.zeros(E, dtype=DTYPE, device=dev)
-        yvar = torch.zeros(E, dtype=DTYPE, device=dev)
-        ymean = torch.zeros(E, dtype=DTYPE, device=dev)
-        nn = torch.zeros(E, dtype=DTYPE, device=dev)
+        e_all = X.new_zeros(E, k)
+        c_all = X.new_zeros(E, k)
+        h_all = X.new_zeros(E, k, 2)
+        yy, yvar, ymean, nn = X.new_zeros(E), X.new_zeros(E), X.new_zeros(E), X.new_zeros(E)
+        if gram:  # coef = Zᵀ U u = D⁻¹(Xᵀ v − μ Σv), v = U u: keep U, μ, D per element
+            U_all, mu_all, sd_all = X.new_zeros(E, nm, nm), X.new_zeros(E, d), X.new_zeros(E, d)
+        else:  # coef = V S u: keep V S (d × d) per element
+            M_all = X.new_zeros(E, d, k)
         for j, tt in enumerate(ts):
             n = 2 * tt
             kk = min(n, d)
             sl = slice(j * B, (j + 1) * B)
             y = R[:, :tt].reshape(B, n)
-            Z, zt = standardize(X[:, :tt].reshape(B, n, d), X[:, tt])
+            mu, sd = scaler_stats(Xrows[:, :n])
+            Z = (Xrows[:, :n] - mu) / sd
+            zt = (X[:, tt] - mu) / sd
             ym = y.mean(-1, keepdim=True)
             yc = y - ym
             yy[sl] = (yc * yc).sum(-1)
             yvar[sl] = (yc * yc).mean(-1)
             ymean[sl] = ym.squeeze(-1)
             nn[sl] = n
-            # SVD of the data, as scikit-learn: the eigenvalues S² of tiny directions
-            # (centring, repeated stimuli) come out ~0 as there, not ±eps·‖Z‖²
-            U, S, Vh = torch.linalg.svd(Z, full_matrices=False)
-            e_all[sl, :kk] = S * S
-            c_all[sl, :kk] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
-            h_all[sl, :kk] = S.unsqueeze(-1) * (Vh @ zt.transpose(-1, -2))
-            M_all[sl, :, :kk] = Vh.transpose(-1, -2) * S.unsqueeze(-2)
-        q = e_all
-        l1 = _CoefL1(lambda idx, du: (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1), d)
-        u = _evidence_loop(e_all, c_all, q, yy, yvar, nn, l1)
+            if gram:
+                # left singular vectors from the n×n Gram matrix (far cheaper than
+                # an SVD of Z). Its small eigenvalues carry ±eps·‖Z‖² noise, so they
+                # are recomputed as ‖Zᵀu‖²: tiny directions (centring, repeated
+                # stimuli) then get ~0 as in scikit-learn's SVD
+                ev, U = torch.linalg.eigh(Z @ Z.transpose(-1, -2))  # ascending
+                small = ev < 1e-6 * ev[:, -1:].clamp_min(1e-300)
+                r = int(small.sum(-1).max())
+                if r:
+                    Mr = Z.transpose(-1, -2) @ U[..., :r]
+                    ev = ev.clone()
+                    ev[:, :r] = torch.where(small[:, :r], (Mr * Mr).sum(-2), ev[:, :r])
+                e_all[sl, :kk] = ev.clamp_min(0)
+                c_all[sl, :kk] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
+                h_all[sl, :kk] = U.transpose(-1, -2) @ (Z @ zt.transpose(-1, -2))
+                U_all[sl, :n, :n] = U
+                mu_all[sl], sd_all[sl] = mu.squeeze(-2), sd.squeeze(-2)
+            else:  # n > d: thin SVD of the tall data, as scikit-learn
+                U, S, Vh = torch.linalg.svd(Z, full_matrices=False)
+                e_all[sl, :kk] = S * S
+                c_all[sl, :kk] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
+                h_all[sl, :kk] = S.unsqueeze(-1) * (Vh @ zt.transpose(-1, -2))
+                M_all[sl, :, :kk] = Vh.transpose(-1, -2) * S.unsqueeze(-2)
+        if gram:
+            def coef_l1(idx, du):
+                v = (U_all[idx] @ du.unsqueeze(-1)).squeeze(-1)  # (m, nm)
+                out_l1 = torch.empty(len(idx), dtype=DTYPE, device=dev)
+                part = idx % B
+                for b in part.unique().tolist():  # one matmul per participant
+                    sel = (part == b).nonzero().squeeze(-1)
+                    Xt = Xrows[b, :nm].transpose(0, 1) @ v[sel].transpose(0, 1)  # (d, m_b)
+                    coef = (Xt.transpose(0, 1) - mu_all[idx[sel]] * v[sel].sum(-1, keepdim=True)) / sd_all[idx[sel]]
+                    out_l1[sel] = coef.abs().sum(-1)
+                return out_l1
+        else:
+            def coef_l1(idx, du):
+                return (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1)
+        u = _evidence_loop(e_all, c_all, e_all, yy, yvar, nn, _CoefL1(coef_l1, d))
         vals = (h_all * u.unsqueeze(-1)).sum(-2) + ymean.unsqueeze(-1)  # (E, 2)
         for j, tt in enumerate(ts):
             out[:, tt] = vals[j * B : (j + 1) * B]
