@@ -14,7 +14,7 @@ STAGES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("learners",), "repalign.learners", "plan_learners"),
     (("embed",), "repalign.embeddings", "plan_embed"),
     (("dynamics",), "repalign.dynamics", "plan_dynamics"),
-    (("r",), "repalign.pipeline.rstage", "plan_r"),
+    (("r",), "repalign.r", "plan_r"),
 )
 
 
@@ -26,6 +26,8 @@ def plan_all(config: Config) -> list[Task]:
         if not any(s in config.raw for s in sections):
             continue
         fn = getattr(importlib.import_module(module), planner)
-        for t in fn(config):
+        # the R stage reads the tables of every task planned before it
+        planned = fn(config, upstream=list(tasks.values())) if planner == "plan_r" else fn(config)
+        for t in planned:
             tasks.setdefault(t.key, t)
     return order_tasks(list(tasks.values()))
