@@ -90,9 +90,17 @@ def test_things_decisions_spose_beats_random_features():
     spose = load_spose(49)
     rng = np.random.default_rng(0)
     random = Embedding(spose.ids, rng.normal(size=spose.values.shape), name="random-49")
+    import torch
+
     learner = RewardLearner()
-    trials = pd.concat([learner.simulate(tasks, spose, model="spose-49", layer="embedding"),
-                        learner.simulate(tasks, random, model="random-49", layer="embedding")], ignore_index=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # torch's small batched SVDs crawl when threads oversubscribe 2 shared cores
+    try:
+        trials = pd.concat([learner.simulate(tasks, spose, model="spose-49", layer="embedding"),
+                            learner.simulate(tasks, random, model="random-49", layer="embedding")],
+                           ignore_index=True)
+    finally:
+        torch.set_num_threads(threads)
     assert len(trials) == 2 * 25 * 150
     # Each person has their own task sequence: pool tasks, 5 participant folds.
     scores = r.score_choice_models(trials, by=["model", "layer"], k=5, n_boot=500)
