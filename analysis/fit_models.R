@@ -25,6 +25,8 @@ opts <- parse_args(OptionParser(option_list = list(
   make_option("--id-metric", dest = "id_metric", default = "id_twonn",
               help = "metric holding intrinsic dimensionality [default %default]"),
   make_option("--id-dataset", dest = "id_dataset", default = NULL, help = "dataset of that metric, if several"),
+  make_option("--levels", default = "model,trial",
+              help = "alignment models to fit: model, trial or both [default %default]; trial-level brms fits take long"),
   make_option("--cv", default = "kfold", help = "kfold or loo [default %default]"),
   make_option("--k", type = "integer", default = 5L, help = "participant folds [default %default]"),
   make_option("--by", default = NULL,
@@ -106,13 +108,19 @@ if (!is.null(scores) && !is.null(models_path) && length(unique(scores$model)) >=
   ad <- alignment_data(scores, models, if (has_id) metrics, opts$id_metric, opts$id_dataset)
   write_csv_table(ad, file.path(out, "alignment_data.csv"))
   cache <- opts$cache_dir %||% file.path(out, "brms-cache")
-  fits <- list(
-    model = fit_alignment_model(ad, "model", opts$engine, formula = f_model, chains = opts$chains,
-                                iter = opts$iter, seed = opts$seed, cache_dir = cache),
-    trial = fit_alignment_model(alignment_data(human[human$model %in% ad$model, ], models,
-                                               if (has_id) metrics, opts$id_metric, opts$id_dataset),
-                                "trial", opts$engine, formula = f_trial, chains = opts$chains,
-                                iter = opts$iter, seed = opts$seed, cache_dir = cache))
+  levels <- strsplit(opts$levels, ",")[[1]]
+  if (!length(levels) || !all(levels %in% c("model", "trial"))) stop("--levels: model, trial or model,trial", call. = FALSE)
+  fits <- list()
+  if ("model" %in% levels) {
+    fits$model <- fit_alignment_model(ad, "model", opts$engine, formula = f_model, chains = opts$chains,
+                                      iter = opts$iter, seed = opts$seed, cache_dir = cache)
+  }
+  if ("trial" %in% levels) {
+    fits$trial <- fit_alignment_model(alignment_data(human[human$model %in% ad$model, ], models,
+                                                     if (has_id) metrics, opts$id_metric, opts$id_dataset),
+                                      "trial", opts$engine, formula = f_trial, chains = opts$chains,
+                                      iter = opts$iter, seed = opts$seed, cache_dir = cache)
+  }
   coefs <- dplyr::bind_rows(lapply(fits, tidy_alignment_model))
   write_csv_table(coefs, file.path(out, "alignment_coefficients.csv"))
   for (f in fits) if (!isTRUE(f$diagnostics$converged)) {

@@ -209,7 +209,7 @@ def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str
 
 # ---- pipeline stage: the [r] config section -----------------------------------------------
 
-R_KEYS = ("input", "models", "engine", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
+R_KEYS = ("input", "models", "engine", "levels", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
           "chains", "iter", "workers")
 _R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "id_twonn",
                "chains": 4, "iter": 2000, "workers": 1}
@@ -220,7 +220,7 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
 
     ``[r]`` keys (all optional): ``input`` (directory of tables; default: the Parquet
     outputs of ``upstream`` tasks, else the run's output directory), ``models``
-    (metadata CSV), ``engine`` (lme4|brms), ``cv`` (kfold|loo), ``k``, ``by`` (list of
+    (metadata CSV), ``engine`` (lme4|brms), ``levels`` (["model", "trial"]), ``cv`` (kfold|loo), ``k``, ``by`` (list of
     columns), ``n_boot``, ``seed`` (default: the run's), ``id_metric``, ``id_dataset``,
     ``chains``, ``iter``, ``workers``. The task is keyed by these options and the keys
     of the upstream tasks (content keys), and writes ``<output>/r/<key>/`` atomically
@@ -285,6 +285,8 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         for k, flag in flags.items():
             if options.get(k) is not None:
                 args += [flag, str(options[k])]
+        if options.get("levels"):
+            args += ["--levels", ",".join(options["levels"])]
         if options.get("by"):
             args += ["--by", ",".join(options["by"])]
         env = dict(os.environ, RETICULATE_PYTHON=os.environ.get("RETICULATE_PYTHON", sys.executable))
