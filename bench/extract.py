@@ -76,7 +76,7 @@ def bench_model(name: str, root: Path, n: int, batch: int) -> dict:
             progress=False)
     e2e_ips = n / (time.perf_counter() - t)
 
-    k = max(8, n // 4)
+    k = max(8, n // 8)
     t = time.perf_counter()
     with torch.inference_mode():
         for i in range(k):
