@@ -88,6 +88,7 @@ features: install
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@for f in bench/*.R; do echo "== $$f"; Rscript $$f || exit 1; done
 
 clean:
 	rm -rf .stamp-* $(RLIB) out results

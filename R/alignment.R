@@ -15,7 +15,7 @@
 #'   `metrics`) `intrinsic_dim` added. A model without metadata, or a
 #'   (model, layer) without intrinsic dimensionality, is an error naming it.
 #' @export
-alignment_data <- function(data, models, metrics = NULL, id_metric = "id_twonn", id_dataset = NULL) {
+alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensionality_twonn", id_dataset = NULL) {
   check_columns(data, "model", "alignment data")
   check_columns(models, c("name", "family", "objective", "train_size"), "model metadata")
   models <- as.data.frame(models)

@@ -22,7 +22,7 @@ opts <- parse_args(OptionParser(option_list = list(
   make_option("--output", help = "directory for CSV tables and figures"),
   make_option("--engine", default = "lme4", help = "lme4 or brms [default %default]"),
   make_option("--models", default = NULL, help = "model metadata CSV [default INPUT/models.csv, else data/models.csv]"),
-  make_option("--id-metric", dest = "id_metric", default = "id_twonn",
+  make_option("--id-metric", dest = "id_metric", default = "dimensionality_twonn",
               help = "metric holding intrinsic dimensionality [default %default]"),
   make_option("--id-dataset", dest = "id_dataset", default = NULL, help = "dataset of that metric, if several"),
   make_option("--levels", default = "model,trial",

@@ -185,7 +185,7 @@ def score_choice_models(trials: pd.DataFrame, *, method: str = "kfold", k: int =
 
 
 def alignment_data(data: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
-                   id_metric: str = "id_twonn", id_dataset: str | None = None) -> pd.DataFrame:
+                   id_metric: str = "dimensionality_twonn", id_dataset: str | None = None) -> pd.DataFrame:
     """Join scores or trials with model metadata and intrinsic dimensionality
     (``repalign::alignment_data``)."""
     _robjects()
@@ -211,7 +211,7 @@ def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str
 
 R_KEYS = ("input", "models", "engine", "levels", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
           "chains", "iter", "workers")
-_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "id_twonn",
+_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "dimensionality_twonn",
                "chains": 4, "iter": 2000, "workers": 1}
 
 

@@ -16,7 +16,7 @@ simulate_model_scores <- function(seed = 2) {
   z <- (id - mean(id)) / stats::sd(id)
   d$pseudo_r2 <- 0.1 + 0.03 * log10(models$train_size[m]) + 0.05 * (models$objective[m] == "supervised") -
     0.02 * z[m] + fam_eff[m] + task_eff[d$task] + stats::rnorm(nrow(d), 0, 0.01)
-  metrics <- data.frame(model = models$name, layer = "penultimate", dataset = "things", metric = "id_twonn",
+  metrics <- data.frame(model = models$name, layer = "penultimate", dataset = "things", metric = "dimensionality_twonn",
                         value = id, ci_low = NA, ci_high = NA, n = 1854L)
   list(scores = d, models = models, metrics = metrics,
        truth = c(`log10(train_size)` = 0.03, objectivesupervised = 0.05, `scale(intrinsic_dim)` = -0.02))
@@ -30,7 +30,7 @@ test_that("alignment_data joins metadata and names models without metadata", {
   expect_error(alignment_data(sim$scores, sim$models[-(1:2), ], sim$metrics),
                "model\\(s\\) without metadata: net01, net02")
   expect_error(alignment_data(sim$scores, sim$models, sim$metrics[-5, ]),
-               "no 'id_twonn' for \\(model, layer\\) net05/penultimate")
+               "no 'dimensionality_twonn' for \\(model, layer\\) net05/penultimate")
   two <- rbind(sim$metrics, transform(sim$metrics, dataset = "mur92"))
   expect_error(alignment_data(sim$scores, sim$models, two), "choose one with id_dataset")
   expect_equal(nrow(alignment_data(sim$scores, sim$models, two, id_dataset = "mur92")), nrow(sim$scores))
@@ -62,7 +62,7 @@ test_that("trial-level alignment model (lme4) recovers planted interactions with
   models <- data.frame(name = sprintf("net%02d", 1:n_models), family = "f",
                        objective = rep(c("supervised", "contrastive"), 5),
                        train_size = 10^seq(4, 8.5, length.out = n_models))
-  metrics <- data.frame(model = models$name, layer = "l", metric = "id_twonn",
+  metrics <- data.frame(model = models$name, layer = "l", metric = "dimensionality_twonn",
                         value = c(12, 30, 8, 25, 17, 40, 22, 9, 35, 15))
   d <- expand.grid(trial = 1:40, participant = sprintf("p%02d", 1:10), model = models$name,
                    stringsAsFactors = FALSE)

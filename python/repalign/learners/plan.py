@@ -8,7 +8,8 @@ the task that produces its representation.
 Keys of a ``[[learners]]`` entry (defaults in brackets)::
 
     task            things-decisions | demircan-category | demircan-reward |
-                    learning-dynamics | demo-category | demo-reward   (required)
+                    learning-dynamics | demo-category | demo-reward |
+                    stimuli-category                                  (required)
     representations names                             [every representation]
     name            label written to the table's `entry` column        [""]
     tasks           task ids (list) or N = the first N condition files [all;
@@ -22,6 +23,18 @@ Keys of a ``[[learners]]`` entry (defaults in brackets)::
     key             concept | image (how tasks look up features)       [concept]
     simulate        {temperature, lapse, seed}: add simulated choices  [demo-*: {}]
     device          torch device                                       [auto]
+
+stimuli-category (category learning over any labelled [[stimuli]] set; the offline
+demo's model-recovery study)::
+
+    stimuli         name of a [[stimuli]] set                          (required)
+    label           label column defining the categories               [category]
+    positive        label values of category 1                         [seeded half]
+    participants, trials                                               [20, 100]
+    generating      representation whose learner values generate the
+                    simulated choices (needs `simulate`); every other
+                    representation's table gets those same choices, so
+                    choice models can recover the generating model     [none]
 """
 
 from __future__ import annotations
@@ -38,9 +51,11 @@ from repalign.task import Task
 __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
 
 _VERSION = 1  # bump when the learners' numbers change for the same inputs
-TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward")
+TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
+         "stimuli-category")
 KEYS = ("task", "representations", "name", "tasks", "runs", "agent", "C", "C_grid", "selection", "pca", "ard", "key",
-        "simulate", "device")
+        "simulate", "device", "stimuli", "label", "positive", "participants", "trials", "generating")
+STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
 SIM_KEYS = ("temperature", "lapse", "seed")
 
 
@@ -72,6 +87,20 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
         raise ValidationError(f"{where}: selection must be prequential or train_accuracy, got {spec['selection']!r}")
     if spec.get("key", "concept") not in ("concept", "image"):
         raise ValidationError(f"{where}: key must be concept or image, got {spec['key']!r}")
+    if task == "stimuli-category":
+        if "stimuli" not in spec:
+            raise ValidationError(f"{where}: task 'stimuli-category' needs 'stimuli' (a [[stimuli]] name)")
+        spec.setdefault("label", "category")
+        spec.setdefault("participants", 20)
+        spec.setdefault("trials", 100)
+        # the sequences are drawn once per entry: every representation sees the same ones
+        spec["_task_seed"] = int((spec.get("simulate") or {}).get("seed", seed))
+        if "generating" in spec and "simulate" not in spec:
+            raise ValidationError(f"{where}: 'generating' needs 'simulate' (temperature, lapse, seed)")
+    else:
+        bad = [k for k in STIMULI_TASK_KEYS if k in entry]
+        if bad:
+            raise ValidationError(f"{where}: key(s) {bad} apply only to task 'stimuli-category'")
     kind = _learner_kind(task)
     wrong = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
              "multiclass": ("C_grid", "selection", "ard", "tasks", "key")}[kind]
@@ -82,7 +111,7 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
 
 
 def _learner_kind(task: str) -> str:
-    if task in ("demircan-category", "demo-category"):
+    if task in ("demircan-category", "demo-category", "stimuli-category"):
         return "category"
     if task in ("demircan-reward", "things-decisions", "demo-reward"):
         return "reward"
@@ -102,6 +131,14 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
     from repalign.datasets import load_category_tasks, load_reward_tasks, load_things_decisions
 
     task = spec["task"]
+    if task == "stimuli-category":
+        from repalign.features.stimuli import load_stimulus_set
+        from repalign.learners.stimulus_tasks import stimulus_category_tasks
+
+        stim = load_stimulus_set(spec["_stimuli_section"])
+        return stimulus_category_tasks(stim, label=spec["label"], positive=spec.get("positive"),
+                                       participants=int(spec["participants"]), trials=int(spec["trials"]),
+                                       seed=int(spec["_task_seed"]))
     if task in ("demircan-category", "demo-category"):
         return load_category_tasks(_ids(spec.get("tasks"), 1050))
     if task in ("demircan-reward", "demo-reward"):
@@ -145,11 +182,26 @@ def run_learner(spec: dict, ref: Any, model: str, layer: str, path: str, provena
     df.insert(0, "task_kind", spec["task"])
     if spec.get("name"):
         df["entry"] = spec["name"]
-    if "simulate" in spec:
+    if spec.get("_choices_from"):
+        # model recovery: the choices simulated from the generating representation
+        df = _attach_choices(df, spec["_choices_from"])
+    elif "simulate" in spec:
         s = spec["simulate"]
         df = simulate_choices(df, s["temperature"], s["lapse"], s["seed"])
     write_table(df, path, kind="trials", provenance=provenance)
     return path
+
+
+def _attach_choices(df, path: str):
+    """Add the ``choice`` column of the generating representation's table (same
+    task, participant, trial and stimulus)."""
+    from repalign.store import read_table
+
+    gen = read_table(path, kind="trials")[["task", "participant", "trial", "stimulus_id", "choice"]]
+    out = df.merge(gen, on=["task", "participant", "trial"], how="left", suffixes=("", "_generating"), validate="one_to_one")
+    if out["choice"].isna().any() or (out["stimulus_id"] != out["stimulus_id_generating"]).any():
+        raise ValidationError(f"learner table does not line up with the generating table {path}")
+    return out.drop(columns="stimulus_id_generating").astype({"choice": "int64"})
 
 
 def _key(obj: Any) -> str:
@@ -182,24 +234,50 @@ def plan_learners(config: Config) -> list[Task]:
     refs = dict(resolve_representations(config))
     tasks: list[Task] = []
     root = config.output / "learners"
+    stimuli_sections = {str(s.get("name", s.get("source"))): dict(s) for s in (config.section("stimuli") or [])}
     for i, spec in enumerate(specs):
         where = f"[[learners]] #{i + 1}"
+        if spec["task"] == "stimuli-category":
+            if spec["stimuli"] not in stimuli_sections:
+                raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli_sections) or 'none'}")
+            sec = stimuli_sections[spec["stimuli"]]
+            sec.pop("optional", None)
+            if "path" in sec:
+                sec["path"] = str(config.resolve(sec["path"]))
+            spec["_stimuli_section"] = sec
         names = spec.get("representations") or sorted(refs)
         unknown = [n for n in names if n not in refs]
         if unknown:
             raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
         if not names:
             raise ValidationError(f"{where}: no representations (define [[models]] or [[representations]])")
+        generating = spec.get("generating")
+        if generating is not None:
+            if generating not in names:
+                raise ValidationError(f"{where}: generating representation {generating!r} is not among {names}")
+            names = [generating] + [n for n in names if n != generating]
+        gen_task = None
         for name in names:
             ref = refs[name]
             model, layer = str(getattr(ref, "model", name) or name), str(getattr(ref, "layer", "") or "")
-            ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k not in ("representations", "device")},
+            spec_n = dict(spec)
+            if gen_task is not None:
+                spec_n.pop("simulate", None)
+                spec_n["_choices_key"] = gen_task.key
+                spec_n["_choices_from"] = str(gen_task.outputs[0])
+            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from")},
                      "rep": _identity(ref, name)}
             key = _key(ident)
             path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"
             dep = getattr(ref, "task", None)
-            prov = {"producer": "repalign.learners.run_learner", "spec": spec, "representation": name, "key": key}
-            tasks.append(Task(f"learners:{spec['task']}:{_safe(name)}:{key}", "learners", (path,), run_learner,
-                              (spec, ref, model, layer, str(path), prov), deps=(dep,) if dep else (),
-                              label=f"{spec['task']} {name}"))
+            prov = {"producer": "repalign.learners.run_learner", "representation": name, "key": key,
+                    "spec": {k: v for k, v in spec_n.items() if k != "_choices_from"}}
+            if generating is not None:
+                prov["generating"] = generating
+            deps = ((dep,) if dep else ()) + ((gen_task.key,) if gen_task is not None else ())
+            task = Task(f"learners:{spec['task']}:{_safe(name)}:{key}", "learners", (path,), run_learner,
+                        (spec_n, ref, model, layer, str(path), prov), deps=deps, label=f"{spec['task']} {name}")
+            tasks.append(task)
+            if generating is not None and gen_task is None:
+                gen_task = task
     return tasks
