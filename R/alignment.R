@@ -69,8 +69,8 @@ alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensiona
 #' @export
 default_alignment_formula <- function(level = c("model", "trial")) {
   switch(match.arg(level),
-         model = pseudo_r2 ~ log10(train_size) + objective + scale(intrinsic_dim) + (1 | task) + (1 | family),
-         trial = choice ~ value * (log10(train_size) + objective + scale(intrinsic_dim)) +
+         model = pseudo_r2 ~ log10(train_size + 1) + objective + scale(intrinsic_dim) + (1 | task) + (1 | family),
+         trial = choice ~ value * (log10(train_size + 1) + objective + scale(intrinsic_dim)) +
            (value | participant) + (value | model))
 }
 
@@ -180,9 +180,10 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
     for (r in group_rows(data, by)) data$value[r] <- as.numeric(standardise(data$value[r]))
   }
   if ("train_size" %in% all.vars(formula)) {
-    bad <- !is.finite(data$train_size) | data$train_size <= 0
+    # 0 is valid: untrained controls (random-init twins, pixels); log10(n + 1) maps them to 0
+    bad <- !is.finite(data$train_size) | data$train_size < 0
     if (any(bad)) {
-      stop(sprintf("train_size must be a positive number; missing or invalid for model(s) %s",
+      stop(sprintf("train_size must be a non-negative number; missing or invalid for model(s) %s",
                    paste(unique(data$model[bad]), collapse = ", ")), call. = FALSE)
     }
   }
@@ -264,6 +265,7 @@ tidy_alignment_model <- function(x, conf.level = 0.95) {
     # brms strips brackets from term names; give them lme4's names back.
     lme4_names <- colnames(stats::model.matrix(lme4::nobars(x$formula), x$data))
     stripped <- gsub("[\\s()\\[\\],\"'?]", "", lme4_names, perl = TRUE)
+    stripped <- gsub("+", "P", gsub("-", "M", stripped, fixed = TRUE), fixed = TRUE)  # brms renames these too
     tab$term <- sub("^b_", "", tab$term)
     j <- match(tab$term, stripped)
     tab$term[!is.na(j)] <- lme4_names[j[!is.na(j)]]

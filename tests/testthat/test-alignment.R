@@ -19,7 +19,7 @@ simulate_model_scores <- function(seed = 2) {
   metrics <- data.frame(model = models$name, layer = "penultimate", dataset = "things", metric = "dimensionality_twonn",
                         value = id, ci_low = NA, ci_high = NA, n = 1854L)
   list(scores = d, models = models, metrics = metrics,
-       truth = c(`log10(train_size)` = 0.03, objectivesupervised = 0.05, `scale(intrinsic_dim)` = -0.02))
+       truth = c(`log10(train_size + 1)` = 0.03, objectivesupervised = 0.05, `scale(intrinsic_dim)` = -0.02))
 }
 
 test_that("alignment_data joins metadata and names models without metadata", {
@@ -79,7 +79,7 @@ test_that("trial-level alignment model (lme4) recovers planted interactions with
   d$choice <- stats::rbinom(nrow(d), 1, stats::plogis(d$value * slope))
   fit <- fit_alignment_model(alignment_data(d, models, metrics), level = "trial")
   tab <- tidy_alignment_model(fit)
-  truth <- c(`value:log10(train_size)` = 0.3 / 4, `value:objectivesupervised` = 0.4,
+  truth <- c(`value:log10(train_size + 1)` = 0.3 / 4, `value:objectivesupervised` = 0.4,
              `value:scale(intrinsic_dim)` = -0.3)
   est <- tab[match(names(truth), tab$term), ]
   expect_equal(est$term, names(truth))
