@@ -84,6 +84,53 @@ def collect_metrics(output: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def alignment_findings(config: Config) -> list[str]:
+    """Plain-language findings from the R stage's alignment scores: the most aligned
+    model (with its margin) and, for model-recovery studies (a [[learners]] entry
+    with ``generating``), whether the generating model was recovered."""
+    out = config.output
+    found = sorted((out / "r").glob("*/alignment_scores.csv")) if (out / "r").is_dir() else []
+    if not found:
+        return []
+    scores = pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
+    findings = []
+    generating = {}
+    for entry in config.section("learners") or []:
+        if entry.get("generating"):
+            generating[entry.get("stimuli", entry["task"])] = entry["generating"]
+    refs = {}
+    if generating:
+        from repalign.features import resolve_representations
+
+        refs = resolve_representations(config)
+    for task, df in scores.groupby("task", sort=True):
+        df = df.sort_values("pseudo_r2", ascending=False)
+        best = df.iloc[0]
+        label = f"{best['model']} ({best['layer']})"
+        if len(df) > 1:
+            second = df.iloc[1]
+            margin = best["pseudo_r2"] - second["pseudo_r2"]
+            text = (f"Task {task}: the most aligned model is {label} with cross-validated pseudo-R² "
+                    f"{best['pseudo_r2']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}], ahead of "
+                    f"{second['model']} ({second['layer']}) at {second['pseudo_r2']:.3f} (margin {margin:.3f}).")
+        else:
+            text = f"Task {task}: one model scored, {label}, pseudo-R² {best['pseudo_r2']:.3f}."
+        findings.append(text)
+    for name in generating.values():
+        ref = refs.get(name)
+        if ref is None:
+            continue
+        gen_model, gen_layer = str(ref.model), str(ref.layer)
+        top = scores.sort_values("pseudo_r2", ascending=False).iloc[0]
+        recovered = (str(top["model"]), str(top["layer"])) == (gen_model, gen_layer)
+        findings.append(
+            f"The simulated participants' choices were generated from {gen_model} ({gen_layer}); "
+            + ("the choice models recovered it as the most aligned model." if recovered
+               else f"the choice models did NOT recover it: {top['model']} ({top['layer']}) came out most aligned.")
+        )
+    return findings
+
+
 def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path:
     out = config.output
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>repalign: {html.escape(config.name)}</title>"
@@ -94,11 +141,12 @@ def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path
         items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in failed.items())
         parts.append(f"<div class='fail'><b>{len(failed)} task(s) failed</b><ul>{items}</ul></div>")
 
-    findings = out / "findings.json"
-    if findings.is_file():
+    findings = alignment_findings(config)
+    if findings:
         parts.append("<h2>Findings</h2>")
-        for f in json.loads(findings.read_text()):
-            parts.append(f"<div class='finding'>{html.escape(str(f))}</div>")
+        for f in findings:
+            parts.append(f"<div class='finding'>{html.escape(f)}</div>")
+        (out / "findings.json").write_text(json.dumps(findings, indent=1))
 
     warnings = []
     for p in sorted(out.rglob("warnings*.txt")) + sorted(out.rglob("*diagnostics*.csv")):

@@ -38,9 +38,11 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     elapsed = time.monotonic() - started
     counts = Counter(s.split(":")[0] for s in status.values())
     if report:
-        from repalign.pipeline.report import write_report
+        from repalign.pipeline.report import alignment_findings, write_report
 
         path = write_report(config, status, elapsed)
+        for finding in alignment_findings(config):
+            console.print(f"[bold]finding:[/bold] {finding}")
         console.print(f"report: {path}")
     console.print(
         f"finished in {elapsed:.1f}s: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
