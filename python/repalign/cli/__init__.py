@@ -15,6 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name config sections like [[models]] literally
 )
 
 # Stage command groups. Every module listed here must exist; a missing one is a bug.
