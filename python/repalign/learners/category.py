@@ -133,7 +133,7 @@ def category_probabilities(
             raise ValueError("per-sequence penalties must have shape (B, nC) with ascending rows")
         order = np.arange(Cv.shape[1])
         Cmat = Cv
-    Ct = torch.as_tensor(np.ascontiguousarray(Cmat), dtype=DTYPE, device=dev)
+    Ct = torch.as_tensor(np.array(Cmat, dtype=np.float64), dtype=DTYPE, device=dev)
     nC = Cmat.shape[1]
     yf = y.to(DTYPE)
     p = torch.full((B, nC, T), 0.5, dtype=DTYPE, device=dev)
