@@ -22,25 +22,13 @@ def embed(
     from rich.console import Console
     from rich.table import Table
 
+    from repalign.cli._stage import run_stage
     from repalign.config import load_config
     from repalign.embeddings.plan import plan_embed
     from repalign.store import read_table, table_info
-    from repalign.task import TaskFailed, run_local
 
     cfg = load_config(config)
-    tasks = plan_embed(cfg)
-    if not tasks:
-        typer.secho("no [[embed]] entries in the config", fg="yellow", err=True)
-        raise typer.Exit(1)
-    if any(t.deps for t in tasks):  # representations that must be extracted first
-        from repalign.features import plan_features
-
-        tasks = list(plan_features(cfg)) + tasks
-    try:
-        run_local(tasks, progress=not quiet)
-    except TaskFailed as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1)
+    tasks = run_stage(cfg, plan_embed, "[[embed]]", quiet)
     if quiet:
         return
     console = Console()

@@ -22,26 +22,13 @@ def metrics(
     from rich.console import Console
     from rich.table import Table
 
+    from repalign.cli._stage import run_stage
     from repalign.config import load_config
     from repalign.metrics.plan import plan_metrics
     from repalign.store import read_table, write_table
-    from repalign.task import TaskFailed, run_local
 
     cfg = load_config(config)
-    tasks = plan_metrics(cfg)
-    if not tasks:
-        typer.secho("no [[metrics]] entries in the config", fg="yellow", err=True)
-        raise typer.Exit(1)
-    needed = {d for t in tasks for d in t.deps}
-    if needed:
-        from repalign.features import plan_features
-
-        tasks = [t for t in plan_features(cfg)] + tasks
-    try:
-        run_local(tasks, progress=not quiet)
-    except TaskFailed as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1)
+    tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet)
     frames = [read_table(p, kind="metrics") for t in tasks if t.stage == "metrics" for p in t.outputs]
     df = pd.concat(frames, ignore_index=True)
     if out is not None:

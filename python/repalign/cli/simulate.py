@@ -22,25 +22,13 @@ def simulate(
     from rich.console import Console
     from rich.table import Table
 
+    from repalign.cli._stage import run_stage
     from repalign.config import load_config
     from repalign.learners.plan import plan_learners
     from repalign.store import read_table, write_table
-    from repalign.task import TaskFailed, run_local
 
     cfg = load_config(config)
-    tasks = plan_learners(cfg)
-    if not tasks:
-        typer.secho("no [[learners]] entries in the config", fg="yellow", err=True)
-        raise typer.Exit(1)
-    if any(t.deps for t in tasks):
-        from repalign.features import plan_features
-
-        tasks = list(plan_features(cfg)) + tasks
-    try:
-        run_local(tasks, progress=not quiet)
-    except TaskFailed as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1)
+    tasks = run_stage(cfg, plan_learners, "[[learners]]", quiet)
     frames = [read_table(p, kind="trials") for t in tasks if t.stage == "learners" for p in t.outputs]
     df = pd.concat(frames, ignore_index=True)
     if out is not None:
