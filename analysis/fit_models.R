@@ -26,7 +26,7 @@ opts <- parse_args(OptionParser(option_list = list(
               help = "metric holding intrinsic dimensionality [default %default]"),
   make_option("--id-dataset", dest = "id_dataset", default = NULL, help = "dataset of that metric, if several"),
   make_option("--levels", default = "model,trial",
-              help = "alignment models to fit: model, trial or both [default %default]; trial-level brms fits take long"),
+              help = "alignment models to fit: model, trial, both or none [default %default]; trial-level brms fits take long"),
   make_option("--cv", default = "kfold", help = "kfold or loo [default %default]"),
   make_option("--k", type = "integer", default = 5L, help = "participant folds [default %default]"),
   make_option("--by", default = NULL,
@@ -94,7 +94,9 @@ if (length(tables$trials)) {
 # ---- hierarchical alignment models ---------------------------------------------------------
 models_path <- opts$models %||% Find(file.exists, c(file.path(opts$input, "models.csv"), "data/models.csv"))
 coefs <- NULL
-if (!is.null(scores) && !is.null(models_path) && length(unique(scores$model)) >= 3) {
+if (!is.null(scores) && identical(opts$levels, "none")) {
+  say("\nalignment models skipped: --levels none")
+} else if (!is.null(scores) && !is.null(models_path) && length(unique(scores$model)) >= 3) {
   models <- utils::read.csv(models_path, stringsAsFactors = FALSE)
   metrics <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
   has_id <- !is.null(metrics) && any(metrics$metric == opts$id_metric)

@@ -285,8 +285,9 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         for k, flag in flags.items():
             if options.get(k) is not None:
                 args += [flag, str(options[k])]
-        if options.get("levels"):
-            args += ["--levels", ",".join(options["levels"])]
+        if options.get("levels") is not None:
+            # [] = no hierarchical alignment models (e.g. representations without model metadata)
+            args += ["--levels", ",".join(options["levels"]) or "none"]
         if options.get("by"):
             args += ["--by", ",".join(options["by"])]
         env = dict(os.environ, RETICULATE_PYTHON=os.environ.get("RETICULATE_PYTHON", sys.executable))
