@@ -202,34 +202,14 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
     diag$singular <- d$singular
     diag$messages <- paste(unique(msgs), collapse = "; ")
   } else {
-    if (!requireNamespace("brms", quietly = TRUE)) stop("engine = \"brms\" needs the R package 'brms'", call. = FALSE)
+    require_brms()
     if (is.null(prior)) prior <- default_alignment_priors(level)
-    # Keep only priors for classes the (possibly simplified) formula has.
     family <- if (level == "model") stats::gaussian() else brms::bernoulli()
-    valid <- brms::get_prior(f, data = data, family = family)
-    prior <- prior[paste(prior$class) %in% paste(valid$class), ]
-    file <- NULL
-    if (!is.null(cache_dir)) {
-      dir.create(cache_dir, recursive = TRUE, showWarnings = FALSE)
-      file <- file.path(cache_dir, sprintf("alignment-%s", level))
-    }
-    res <- collect_warnings(suppressMessages(brms::brm(
-      f, data = data, family = family, prior = prior, chains = chains, iter = iter,
-      warmup = warmup, cores = cores, seed = seed, refresh = 0, silent = 2,
-      control = list(adapt_delta = adapt_delta),
-      file = file, file_refit = "on_change")))
-    fit <- res$value
-    np <- brms::nuts_params(fit)
-    rhat <- suppressWarnings(max(brms::rhat(fit), na.rm = TRUE))
-    ess <- suppressWarnings(min(posterior::summarise_draws(fit, "ess_bulk")$ess_bulk, na.rm = TRUE))
-    div <- sum(np$Value[np$Parameter == "divergent__"])
-    diag$rhat_max <- rhat
-    diag$ess_bulk_min <- ess
-    diag$divergent <- div
-    diag$converged <- is.finite(rhat) && rhat < 1.01 && div == 0
-    diag$singular <- NA
-    diag$messages <- paste(unique(c(sprintf("max R-hat %.3f, %d divergent transition(s), min bulk ESS %.0f",
-                                            rhat, div, ess), res$warnings)), collapse = "; ")
+    file <- if (!is.null(cache_dir)) file.path(cache_dir, sprintf("alignment-%s", level))
+    res <- fit_brms(f, data, family, prior, chains = chains, iter = iter, warmup = warmup, cores = cores,
+                    seed = seed, adapt_delta = adapt_delta, file = file)
+    fit <- res$fit
+    diag <- c(diag, res$diagnostics)
   }
   if (length(diag$dropped)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)],
                                                      paste("dropped:", paste(diag$dropped, collapse = ", "))),
@@ -262,18 +242,57 @@ tidy_alignment_model <- function(x, conf.level = 0.95) {
   tab <- suppressWarnings(suppressMessages(
     broom.mixed::tidy(x$fit, effects = "fixed", conf.int = TRUE, conf.level = conf.level)))
   if (x$engine == "brms") {
-    # brms strips brackets from term names; give them lme4's names back.
-    lme4_names <- colnames(stats::model.matrix(lme4::nobars(x$formula), x$data))
-    stripped <- gsub("[\\s()\\[\\],\"'?]", "", lme4_names, perl = TRUE)
-    stripped <- gsub("+", "P", gsub("-", "M", stripped, fixed = TRUE), fixed = TRUE)  # brms renames these too
-    tab$term <- sub("^b_", "", tab$term)
-    j <- match(tab$term, stripped)
-    tab$term[!is.na(j)] <- lme4_names[j[!is.na(j)]]
-    tab$term[tab$term == "Intercept"] <- "(Intercept)"
+    tab$term <- brms_lme4_terms(tab$term, x$formula, x$data)
   }
   out <- tibble::tibble(level = x$level, engine = x$engine, term = tab$term, estimate = tab$estimate,
                         std.error = tab$std.error, conf.low = tab$conf.low, conf.high = tab$conf.high,
                         converged = x$diagnostics$converged, singular = x$diagnostics$singular,
                         messages = x$diagnostics$messages)
   out
+}
+
+# Shared brms machinery of the choice and alignment models.
+
+# Fit `formula` with brms::brm() and summarise sampling health. `prior` is cut
+# to the classes the formula has (a simplified formula may lack some); `file`
+# (without extension) caches the fit, re-used unless data, formula or priors
+# change. Returns list(fit, diagnostics = list(rhat_max, ess_bulk_min,
+# divergent, converged, singular = NA, messages)).
+fit_brms <- function(formula, data, family, prior, chains, iter, warmup, cores, seed, adapt_delta, file = NULL) {
+  require_brms()
+  valid <- brms::get_prior(formula, data = data, family = family)
+  prior <- prior[paste(prior$class) %in% paste(valid$class), ]
+  if (!is.null(file)) dir.create(dirname(file), recursive = TRUE, showWarnings = FALSE)
+  res <- collect_warnings(suppressMessages(brms::brm(
+    formula, data = data, family = family, prior = prior, chains = chains, iter = iter,
+    warmup = warmup, cores = cores, seed = seed, refresh = 0, silent = 2,
+    control = list(adapt_delta = adapt_delta),
+    file = file, file_refit = "on_change")))
+  fit <- res$value
+  np <- brms::nuts_params(fit)
+  rhat <- suppressWarnings(max(brms::rhat(fit), na.rm = TRUE))
+  ess <- suppressWarnings(min(posterior::summarise_draws(fit, "ess_bulk")$ess_bulk, na.rm = TRUE))
+  div <- sum(np$Value[np$Parameter == "divergent__"])
+  diag <- list(rhat_max = rhat, ess_bulk_min = ess, divergent = div,
+               converged = is.finite(rhat) && rhat < 1.01 && div == 0, singular = NA,
+               messages = paste(unique(c(sprintf("max R-hat %.3f, %d divergent transition(s), min bulk ESS %.0f",
+                                                 rhat, div, ess), res$warnings)), collapse = "; "))
+  list(fit = fit, diagnostics = diag)
+}
+
+require_brms <- function() {
+  if (!requireNamespace("brms", quietly = TRUE)) stop("engine = \"brms\" needs the R package 'brms'", call. = FALSE)
+}
+
+# brms strips brackets (and renames + and -) in fixed-effect names; give the
+# terms of a broom.mixed table of a brms fit lme4's names back.
+brms_lme4_terms <- function(terms, formula, data) {
+  lme4_names <- colnames(stats::model.matrix(lme4::nobars(formula), data))
+  stripped <- gsub("[\\s()\\[\\],\"'?]", "", lme4_names, perl = TRUE)
+  stripped <- gsub("+", "P", gsub("-", "M", stripped, fixed = TRUE), fixed = TRUE)
+  terms <- sub("^b_", "", terms)
+  j <- match(terms, stripped)
+  terms[!is.na(j)] <- lme4_names[j[!is.na(j)]]
+  terms[terms == "Intercept"] <- "(Intercept)"
+  terms
 }
