@@ -22,10 +22,12 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -305,6 +307,10 @@ def _assemble(path: Path, parts: Path, n_groups: int, provenance: dict) -> Path:
 
 # --- the public function ---------------------------------------------------------------------
 def _default_workers() -> int:
+    # A daemonic process (e.g. a Dask worker) may not start DataLoader worker
+    # processes: load images in the main process there.
+    if multiprocessing.current_process().daemon:
+        return 0
     n = os.cpu_count() or 1
     return max(0, min(4, n - 1))
 
@@ -371,6 +377,10 @@ def extract(
     start = min(done.values())
 
     workers = _default_workers() if num_workers is None else int(num_workers)
+    if workers and multiprocessing.current_process().daemon:
+        warnings.warn(f"extract: num_workers={workers} is not possible inside a daemonic process "
+                      "(e.g. a Dask worker); loading images in the worker itself", stacklevel=2)
+        workers = 0
     loader = torch.utils.data.DataLoader(
         _Images(stimuli, transform, range(start * group, n)), batch_size=batch_size, shuffle=False,
         num_workers=workers, collate_fn=_collate, pin_memory=dev.type == "cuda",
