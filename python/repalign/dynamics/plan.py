@@ -137,6 +137,10 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
                REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or ""))
     # R reads Parquet through reticulate: point it at this Python (which has repalign) unless set.
     env.setdefault("RETICULATE_PYTHON", sys.executable)
+    # the project's R library (make install-rpkg), as the [r] stage uses it
+    lib = Path(os.environ.get("REPALIGN_RLIB", Path(__file__).resolve().parents[3] / ".rlib"))
+    if lib.is_dir():
+        env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
     proc = subprocess.run([rscript, "-e", code], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
