@@ -22,6 +22,13 @@ CONFIG = """
 output = "out-local"
 seed = 0
 
+[[stimuli]]
+source = "digits"
+n = 3
+
+[[models]]
+name = "pixels"
+
 [[representations]]
 name = "spose"
 source = "spose49"
@@ -50,6 +57,7 @@ dataset = "noise_ceiling"
 [[metrics]]
 metric = "dimensionality"
 methods = ["twonn", "pr"]
+representations = ["spose", "noise1", "noise2", "pixels/output@digits"]
 """
 
 
@@ -69,7 +77,9 @@ def local_run(tmp_path_factory):
 
 def test_dask_local_cluster_gives_identical_outputs(local_run, tmp_path):
     cfg, expected = local_run
-    assert len(expected) == 7  # 3 representations × 2 metrics + the noise ceiling
+    # pixels extraction (inside a Dask worker process), 3 odd-one-out, 4 dimensionality, the noise ceiling
+    assert sum(k.startswith("metrics/") for k in expected) == 8
+    assert sum(k.startswith("features/") for k in expected) == 1
     status = run(load_config(cfg, output=tmp_path / "out"), executor="dask", n_workers=2, report=False, progress=False)
     assert set(status.values()) == {"done"}
     assert _files(tmp_path / "out") == expected

@@ -258,7 +258,7 @@ def _key(obj: Any) -> str:
 
 
 def _ref_identity(ref: Any, name: str) -> str:
-    for attr in ("task", "path"):
+    for attr in ("cache_key", "task"):  # never the output path: keys must not depend on it
         v = getattr(ref, attr, None)
         if v:
             return str(v)

@@ -75,6 +75,21 @@ class Ref:
     path: Path | None = None
     params: dict = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def cache_key(self) -> str:
+        """What identifies this representation's numbers, independent of where the
+        run's output lives (downstream stages key their outputs on it)."""
+        if self.kind in ("features", "text") and self.path is not None:
+            return f"{self.kind}:{Path(self.path).name}"  # the file name holds the extraction cache key
+        if self.kind == "concepts":
+            mapping = json.dumps(sorted(dict(self.params["concept_of_id"]).items()))
+            return f"concepts:{self.params['of'].cache_key}:{hashlib.sha256(mapping.encode()).hexdigest()[:16]}"
+        params = {k: v for k, v in self.params.items() if k in ("dims", "seed")}
+        ids = self.params.get("ids")
+        if ids is not None:
+            params["ids"] = hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16]
+        return f"{self.kind}:{self.model}:{json.dumps(params, sort_keys=True)}"
+
     def load(self) -> Embedding:
         if self.kind in ("features", "text"):
             if self.path is None or not self.path.is_file():

@@ -214,7 +214,7 @@ def _safe(s: str) -> str:
 
 def _identity(ref: Any, name: str) -> Any:
     """What identifies a representation's numbers (not its display name)."""
-    fields = ("kind", "model", "layer", "stimuli", "task", "path")
+    fields = ("kind", "model", "layer", "stimuli", "cache_key")  # never the output path
     ident = {f: str(getattr(ref, f, "")) for f in fields}
     params = getattr(ref, "params", {}) or {}
     ident["params"] = {k: v for k, v in params.items() if k in ("dims", "seed")}
