@@ -73,9 +73,33 @@ def _table_html(df: pd.DataFrame, max_rows: int = 200) -> str:
     return note + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, escape=True)
 
 
-def collect_metrics(output: Path) -> pd.DataFrame:
+def _roots(config: Config, tasks) -> list[Path]:
+    """Where this run's outputs live: each current task's output file or directory,
+    so that leftovers of earlier versions of the config are not reported."""
+    if tasks is None:
+        return [config.output]
+    roots = []
+    for t in tasks:
+        for p in t.outputs:
+            p = Path(p)
+            roots.append(p.parent if t.stage in ("r", "embed", "dynamics") else p)
+    return sorted(set(roots))
+
+
+def _files(roots: list[Path], pattern: str) -> list[Path]:
+    out = set()
+    for r in roots:
+        if r.is_file() and r.match(pattern):
+            out.add(r)
+        elif r.is_dir():
+            out.update(r.rglob(pattern))
+    return sorted(out)
+
+
+def collect_metrics(roots: list[Path] | Path) -> pd.DataFrame:
+    roots = [roots] if isinstance(roots, Path) else roots
     frames = []
-    for p in sorted(output.rglob("*.parquet")):
+    for p in _files(roots, "*.parquet"):
         try:
             if table_info(p)["kind"] == "metrics":
                 frames.append(pd.read_parquet(p))
@@ -84,12 +108,12 @@ def collect_metrics(output: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def alignment_findings(config: Config) -> list[str]:
+def alignment_findings(config: Config, tasks=None) -> list[str]:
     """Plain-language findings from the R stage's alignment scores: the most aligned
     model (with its margin) and, for model-recovery studies (a [[learners]] entry
     with ``generating``), whether the generating model was recovered."""
     out = config.output
-    found = sorted((out / "r").glob("*/alignment_scores.csv")) if (out / "r").is_dir() else []
+    found = [p for p in _files(_roots(config, tasks), "alignment_scores.csv") if (out / "r") in p.parents]
     if not found:
         return []
     scores = pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
@@ -131,7 +155,8 @@ def alignment_findings(config: Config) -> list[str]:
     return findings
 
 
-def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path:
+def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None) -> Path:
+    """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported."""
     out = config.output
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>repalign: {html.escape(config.name)}</title>"
              f"<style>{_CSS}</style></head><body><h1>repalign report: {html.escape(config.name)}</h1>"]
@@ -141,7 +166,8 @@ def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path
         items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in failed.items())
         parts.append(f"<div class='fail'><b>{len(failed)} task(s) failed</b><ul>{items}</ul></div>")
 
-    findings = alignment_findings(config)
+    roots = _roots(config, tasks)
+    findings = alignment_findings(config, tasks)
     if findings:
         parts.append("<h2>Findings</h2>")
         for f in findings:
@@ -149,7 +175,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path
         (out / "findings.json").write_text(json.dumps(findings, indent=1))
 
     warnings = []
-    for p in sorted(out.rglob("warnings*.txt")) + sorted(out.rglob("*diagnostics*.csv")):
+    for p in _files(roots, "warnings*.txt") + _files(roots, "*diagnostics*.csv"):
         if p.suffix == ".txt":
             warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
         else:
@@ -161,16 +187,16 @@ def write_report(config: Config, status: dict[str, str], elapsed: float) -> Path
         items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings[:200])
         parts.append(f"<h2>Warnings</h2><div class='warn'><ul>{items}</ul></div>")
 
-    metrics = collect_metrics(out)
+    metrics = collect_metrics(roots)
     if len(metrics):
         parts.append("<h2>Metrics</h2>" + _table_html(metrics))
 
-    csvs = sorted(p for p in (out / "r").rglob("*.csv")) if (out / "r").is_dir() else []
+    csvs = [p for p in _files(roots, "*.csv") if (out / "r") in p.parents]
     if csvs:
         parts.append("<h2>Model tables (R)</h2>")
         for p in csvs:
             parts.append(f"<h3>{html.escape(p.stem)}</h3>" + _table_html(pd.read_csv(p), max_rows=60))
-    pngs = sorted(out.rglob("*.png"))
+    pngs = _files(roots, "*.png")
     if pngs:
         parts.append("<h2>Figures</h2>")
         for p in pngs:

@@ -40,8 +40,8 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     if report:
         from repalign.pipeline.report import alignment_findings, write_report
 
-        path = write_report(config, status, elapsed)
-        for finding in alignment_findings(config):
+        path = write_report(config, status, elapsed, tasks)
+        for finding in alignment_findings(config, tasks):
             console.print(f"[bold]finding:[/bold] {finding}")
         console.print(f"report: {path}")
     console.print(
