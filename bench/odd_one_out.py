@@ -14,7 +14,7 @@ import numpy as np
 
 from repalign.metrics import odd_one_out_accuracy, odd_one_out_choices
 
-N_OBJECTS, D, N_TRIPLETS, N_LOOP, N_PURE = 1854, 768, 5_000_000, 50_000, 2_000
+N_OBJECTS, D, N_TRIPLETS, N_LOOP, N_PURE = 1854, 768, 5_000_000, 50_000, 50_000
 
 
 def random_triplets(rng, n_objects, n):
