@@ -10,6 +10,9 @@ module-level function.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -17,6 +20,17 @@ from typing import Any, Callable, Iterable, Sequence
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from repalign.errors import RepalignError
+
+
+def content_key(obj: Any) -> str:
+    """16-hex-digit sha256 of a JSON-able description of a task's inputs: the
+    stable, content-based part of task keys and output file names."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def safe_name(s: str) -> str:
+    """A file-name-safe form of a label (at most 60 characters)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)[:60]
 
 
 @dataclass(frozen=True)

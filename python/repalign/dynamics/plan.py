@@ -14,7 +14,6 @@ Outputs (content-keyed, written atomically) under ``<output>/dynamics/``::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -38,16 +37,12 @@ from repalign.dynamics.curves import (
 from repalign.dynamics.table import check_dynamics_table, load_dynamics_table
 from repalign.errors import RepalignError, ValidationError
 from repalign.store import read_table, write_table
-from repalign.task import Task
+from repalign.task import Task, content_key as _key
 
 SECTION_KEYS = ("agents", "human_runs", "chance_trials", "chance_p", "chance_level", "n_train",
                 "efficiency_baseline", "glmm", "glmm_nagq", "simulate")
 ANALYSES = ("curves", "objects", "lag", "efficiency")
 _VERSION = "1"  # bump when an output's definition changes
-
-
-def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def dynamics_params(section: Mapping[str, Any] | None) -> dict[str, Any]:

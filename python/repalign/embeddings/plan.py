@@ -41,8 +41,6 @@ Keys (defaults in ``DEFAULTS``)::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -53,7 +51,7 @@ from scipy.stats import binomtest
 
 from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
-from repalign.task import Task
+from repalign.task import Task, content_key as _key
 
 _VERSION = 2  # bump when the outputs change for the same inputs
 
@@ -253,10 +251,6 @@ def _reference_values(name: str, ref: Any, ids: tuple[str, ...]) -> np.ndarray:
 
 
 # --- plan --------------------------------------------------------------------------------------
-def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _ref_identity(ref: Any, name: str) -> str:
     for attr in ("cache_key", "task"):  # never the output path: keys must not depend on it
         v = getattr(ref, attr, None)

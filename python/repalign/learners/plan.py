@@ -39,14 +39,11 @@ demo's model-recovery study)::
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from typing import Any, Mapping
 
 from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
-from repalign.task import Task
+from repalign.task import Task, content_key as _key, safe_name as _safe
 
 __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
 
@@ -202,14 +199,6 @@ def _attach_choices(df, path: str):
     if out["choice"].isna().any() or (out["stimulus_id"] != out["stimulus_id_generating"]).any():
         raise ValidationError(f"learner table does not line up with the generating table {path}")
     return out.drop(columns="stimulus_id_generating").astype({"choice": "int64"})
-
-
-def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _safe(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)[:60]
 
 
 def _identity(ref: Any, name: str) -> Any:

@@ -8,14 +8,11 @@ One task per (metrics entry, representation) writes one ``metrics`` table under
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from typing import Any, Mapping
 
 from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
-from repalign.task import Task
+from repalign.task import Task, content_key as _key, safe_name as _safe
 
 _VERSION = 1  # bump when a metric's numbers change for the same inputs
 
@@ -96,10 +93,6 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
 
 
-def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _ref_identity(ref: Any) -> str:
     """What identifies a representation's numbers. ``repalign.features.Ref`` is a frozen
     dataclass whose repr holds its model, layer, stimuli, producing task (content-keyed)
@@ -133,10 +126,6 @@ def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Any]) -> list[str
     else:
         return sorted(n for n in refs if m != "cka" or n != spec["reference"])
     return sorted(n for n, r in refs.items() if str(getattr(r, "stimuli", "")) == want)
-
-
-def _safe(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)[:60]
 
 
 def run_metric(spec: dict, ref: Any, reference: Any, model: str, layer: str, path: str, provenance: dict) -> str:
