@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from repalign.datasets import CategoryTask, Embedding, RewardTask
 from repalign.learners import CategoryLearner, MulticlassLearner, MulticlassTask, RewardLearner
-from repalign.learners.category import category_probabilities
+from repalign.learners.category import category_probabilities, final_fit_accuracy
 from repalign.learners.multiclass import multiclass_probabilities
 from repalign.learners.reward import reward_values
 
@@ -105,6 +105,36 @@ def test_category_equals_per_trial_liblinear_on_random_data(d):
         for j, C in enumerate(Cs):
             assert np.abs(p[b, j].numpy() - ref_category(X[b], y[b], C)).max() <= 1e-4
             assert acc[b, j].item() == pytest.approx(ref_category_final_accuracy(X[b], y[b], C))
+
+
+def test_category_cpu_kernels_equal_the_batched_torch_solver():
+    # the CPU kernels (lazy Newton, reused factors) and the torch path (full
+    # Newton, GPU-ready) solve the same fits: same probabilities and accuracies
+    rng = np.random.default_rng(11)
+    X, y = _planted(rng, 3, 40, 64, noise=0.3)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    grid = [10.0, 1e-3, 1.0, 1e4]  # unsorted on purpose: outputs follow the caller's order
+    p_cpu, a_cpu = category_probabilities(Xt, yt, grid, backend="cpu")
+    p_t, a_t = category_probabilities(Xt, yt, grid, backend="torch")
+    assert p_cpu.shape == p_t.shape == (3, 4, 40)
+    assert np.abs(p_cpu.numpy() - p_t.numpy()).max() <= 1e-5
+    assert np.array_equal(a_cpu.numpy(), a_t.numpy())
+    ladder = np.array([[0.1, 1.0], [1.0, 10.0], [100.0, 1000.0]])  # a grid per sequence
+    p_cpu, _ = category_probabilities(Xt, yt, ladder, backend="cpu")
+    p_t, _ = category_probabilities(Xt, yt, ladder, backend="torch")
+    assert np.abs(p_cpu.numpy() - p_t.numpy()).max() <= 1e-5
+    f_cpu = final_fit_accuracy(Xt, yt, grid, backend="cpu").numpy()
+    assert np.array_equal(f_cpu, final_fit_accuracy(Xt, yt, grid, backend="torch").numpy())
+    assert np.array_equal(f_cpu, a_cpu.numpy())
+    with pytest.raises(ValueError, match="backend"):
+        category_probabilities(Xt, yt, grid, backend="gpu")
+
+
+def test_category_warns_when_fits_hit_max_iter():
+    rng = np.random.default_rng(12)
+    X, y = _planted(rng, 1, 20, 30, noise=0.3)
+    with pytest.warns(RuntimeWarning, match="max_iter"):
+        category_probabilities(torch.as_tensor(X), torch.as_tensor(y), [1e4], max_iter=1, backend="cpu")
 
 
 def test_category_predicts_half_until_both_categories_seen():

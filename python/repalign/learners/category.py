@@ -103,8 +103,48 @@ def _newton(K, a, y01, C, mask, tol: float, max_iter: int) -> torch.Tensor:
     return a
 
 
+def _grid_matrix(Cs, B: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B, nC) ascending penalties and, per column, the index in the caller's order."""
+    Cv = np.asarray(Cs, dtype=np.float64)
+    if Cv.ndim == 1:  # one grid for all: solve in ascending order
+        order = np.argsort(Cv, kind="stable")
+        return np.ascontiguousarray(np.broadcast_to(Cv[order], (B, len(Cv)))), order
+    if Cv.ndim != 2 or Cv.shape[0] != B or (np.diff(Cv, axis=1) < 0).any():
+        raise ValueError("per-sequence penalties must have shape (B, nC) with ascending rows")
+    return np.ascontiguousarray(Cv), np.arange(Cv.shape[1])
+
+
+def _cpu_threads(B: int) -> int:
+    return max(1, min(torch.get_num_threads(), B))
+
+
+def _run_cpu(kernel, B: int) -> None:
+    """kernel(b) for every sequence b, on torch's number of threads (the numba
+    kernels release the GIL); BLAS inside each kernel is kept to one thread so
+    the threads do not oversubscribe the cores."""
+    n = _cpu_threads(B)
+    if n == 1:
+        for b in range(B):
+            kernel(b)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n) as pool:
+        list(pool.map(kernel, range(B)))
+
+
+def _warn_unconverged(stats: np.ndarray, where: str) -> None:
+    bad = int(stats[:, 2].sum())
+    if bad:
+        import warnings
+
+        warnings.warn(f"{where}: {bad} logistic-regression fit(s) stopped at max_iter before converging", RuntimeWarning, stacklevel=3)
+
+
 def category_probabilities(
-    X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200
+    X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200, backend: str = "auto"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Trial-wise P(category 1) for a batch of sequences of equal length.
 
@@ -120,20 +160,44 @@ def category_probabilities(
     fits of nearly separable data spend dozens of damped Newton steps after each
     error. Both candidates lie on the previous anti-diagonal t + j − 1, so all
     fits of one anti-diagonal (every participant and every C) are solved as one
-    batch, zero-padded to the largest t.
+    batch, zero-padded to the largest t (torch backend), or each participant's
+    fits in that order, participants in parallel threads (CPU backend, lazy
+    Newton steps; ``repalign.learners._category_cpu``).
+
+    backend: "auto" (the CPU kernels for CPU tensors, torch on other devices),
+    "cpu" or "torch". Both solve every fit until a full step moves the logits by
+    less than ``tol``; they agree to ~tol.
     """
+    if backend not in ("auto", "cpu", "torch"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
+    if backend == "cpu" or (backend == "auto" and X.device.type == "cpu"):
+        return _category_probabilities_cpu(X, y, Cs, tol, max_iter)
+    return _category_probabilities_torch(X, y, Cs, tol, max_iter)
+
+
+def _category_probabilities_cpu(X, y, Cs, tol, max_iter):
+    from repalign.learners._category_cpu import category_sequence
+
+    B, T, d = X.shape
+    Cmat, order = _grid_matrix(Cs, B)
+    Xn = np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64)
+    yn = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
+    nC = Cmat.shape[1]
+    P = np.full((B, nC, T), 0.5)
+    acc = np.full((B, nC), np.nan)
+    stats = np.zeros((B, 3), dtype=np.int64)
+    _run_cpu(lambda b: category_sequence(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), P[b], acc[b], stats[b]), B)
+    _warn_unconverged(stats, "category learner")
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    return torch.as_tensor(P[:, inv]), torch.as_tensor(acc[:, inv])
+
+
+def _category_probabilities_torch(X, y, Cs, tol, max_iter):
     B, T, d = X.shape
     dev = X.device
-    Cv = np.asarray(Cs, dtype=np.float64)
-    if Cv.ndim == 1:  # one grid for all: solve in ascending order
-        order = np.argsort(Cv, kind="stable")
-        Cmat = np.broadcast_to(Cv[order], (B, len(Cv)))
-    else:  # (B, nC): a grid per sequence, each row ascending
-        if Cv.shape[0] != B or (np.diff(Cv, axis=1) < 0).any():
-            raise ValueError("per-sequence penalties must have shape (B, nC) with ascending rows")
-        order = np.arange(Cv.shape[1])
-        Cmat = Cv
-    Ct = torch.as_tensor(np.array(Cmat, dtype=np.float64), dtype=DTYPE, device=dev)
+    Cmat, order = _grid_matrix(Cs, B)
+    Ct = torch.as_tensor(Cmat, dtype=DTYPE, device=dev)
     nC = Cmat.shape[1]
     yf = y.to(DTYPE)
     p = torch.full((B, nC, T), 0.5, dtype=DTYPE, device=dev)
@@ -195,11 +259,29 @@ def category_probabilities(
     return p, acc
 
 
-def final_fit_accuracy(X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200) -> torch.Tensor:
+def final_fit_accuracy(
+    X: torch.Tensor, y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200, backend: str = "auto"
+) -> torch.Tensor:
     """Training accuracy (B, nC) of the fit on all T trials for each C (the
     reference's selection rule), without the trial-wise sequence: the C values
-    are solved in ascending order, each from the previous one's solution."""
+    are solved in ascending order, each from the previous one's solution.
+    backend as in ``category_probabilities``."""
     B, T, d = X.shape
+    if backend not in ("auto", "cpu", "torch"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
+    if backend == "cpu" or (backend == "auto" and X.device.type == "cpu"):
+        from repalign.learners._category_cpu import final_accuracy
+
+        Cmat, order = _grid_matrix(np.asarray(Cs, dtype=np.float64).reshape(-1), B)
+        Xn = np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64)
+        yn = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
+        acc = np.empty((B, Cmat.shape[1]))
+        stats = np.zeros((B, 3), dtype=np.int64)
+        _run_cpu(lambda b: final_accuracy(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), acc[b], stats[b]), B)
+        _warn_unconverged(stats, "category learner (final fits)")
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        return torch.as_tensor(acc[:, inv])
     Cv = np.asarray(Cs, dtype=np.float64)
     (Z,) = standardize(X)
     K = Z @ Z.transpose(-1, -2) + 1
