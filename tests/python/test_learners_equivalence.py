@@ -212,13 +212,19 @@ def test_reward_equals_per_trial_bayesian_ridge_on_random_data(d):
     assert np.all(V[:, 0] == 0)
 
 
-def test_reward_chunking_does_not_change_values():
+def test_reward_torch_chunking_and_cpu_kernel_agree():
+    # d = 30 crosses from the Gram route (n ≤ d) to the SVD route (n > d) at trial 16
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(2, 20, 2, 49))
-    R = rng.normal(size=(2, 20, 2))
-    a = reward_values(torch.as_tensor(X), torch.as_tensor(R)).numpy()
-    b = reward_values(torch.as_tensor(X), torch.as_tensor(R), max_elems=1).numpy()  # one trial per chunk
+    X = rng.normal(size=(3, 20, 2, 30))
+    R = rng.normal(size=(3, 20, 2))
+    a = reward_values(torch.as_tensor(X), torch.as_tensor(R), backend="torch").numpy()
+    b = reward_values(torch.as_tensor(X), torch.as_tensor(R), max_elems=1, backend="torch").numpy()  # one trial per chunk
+    c = reward_values(torch.as_tensor(X), torch.as_tensor(R), backend="cpu").numpy()
     assert np.abs(a - b).max() <= 1e-12
+    assert np.abs(a - c).max() <= 1e-9
+    assert np.abs(c[0] - ref_reward(X[0], R[0])).max() <= 1e-6
+    with pytest.raises(ValueError, match="backend"):
+        reward_values(torch.as_tensor(X), torch.as_tensor(R), backend="gpu")
 
 
 @pytest.mark.data

@@ -32,7 +32,7 @@ import torch
 
 from repalign.datasets import CategoryTask, Embedding
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, run_cpu, standardize, task_features
 
 __all__ = ["CategoryLearner", "DEFAULT_C_GRID", "category_probabilities"]
 
@@ -114,27 +114,6 @@ def _grid_matrix(Cs, B: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(Cv), np.arange(Cv.shape[1])
 
 
-def _cpu_threads(B: int) -> int:
-    return max(1, min(torch.get_num_threads(), B))
-
-
-def _run_cpu(kernel, B: int) -> None:
-    """kernel(b) for every sequence b, on torch's number of threads (the numba
-    kernels release the GIL); BLAS inside each kernel is kept to one thread so
-    the threads do not oversubscribe the cores."""
-    n = _cpu_threads(B)
-    if n == 1:
-        for b in range(B):
-            kernel(b)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n) as pool:
-        list(pool.map(kernel, range(B)))
-
-
 def _warn_unconverged(stats: np.ndarray, where: str) -> None:
     bad = int(stats[:, 2].sum())
     if bad:
@@ -186,7 +165,7 @@ def _category_probabilities_cpu(X, y, Cs, tol, max_iter):
     P = np.full((B, nC, T), 0.5)
     acc = np.full((B, nC), np.nan)
     stats = np.zeros((B, 3), dtype=np.int64)
-    _run_cpu(lambda b: category_sequence(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), P[b], acc[b], stats[b]), B)
+    run_cpu(lambda b: category_sequence(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), P[b], acc[b], stats[b]), B)
     _warn_unconverged(stats, "category learner")
     inv = np.empty_like(order)
     inv[order] = np.arange(len(order))
@@ -277,7 +256,7 @@ def final_fit_accuracy(
         yn = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
         acc = np.empty((B, Cmat.shape[1]))
         stats = np.zeros((B, 3), dtype=np.int64)
-        _run_cpu(lambda b: final_accuracy(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), acc[b], stats[b]), B)
+        run_cpu(lambda b: final_accuracy(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), acc[b], stats[b]), B)
         _warn_unconverged(stats, "category learner (final fits)")
         inv = np.empty_like(order)
         inv[order] = np.arange(len(order))

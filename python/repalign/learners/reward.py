@@ -33,7 +33,7 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, scaler_stats, task_features
+from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, run_cpu, scaler_stats, task_features
 
 __all__ = ["RewardLearner", "reward_values"]
 
@@ -94,13 +94,36 @@ class _CoefL1:
         return self.fn(idx, du)
 
 
-def reward_values(X: torch.Tensor, R: torch.Tensor, max_elems: int = 2**25) -> torch.Tensor:
+def reward_values(X: torch.Tensor, R: torch.Tensor, max_elems: int = 2**25, backend: str = "auto") -> torch.Tensor:
     """Option values for a batch of equal-length sequences.
 
     X: (B, T, 2, d) float64 option features; R: (B, T, 2) rewards. Returns
     (B, T, 2): value of each option at trial t from trials < t (0 at t = 0).
-    ``max_elems`` bounds the size of the per-chunk work tensors (memory).
+    backend: "auto" (CPU kernel for CPU tensors — one participant per thread,
+    ``repalign.learners._reward_cpu`` — torch on other devices), "cpu" or
+    "torch" (all participants × a chunk of trials batched; ``max_elems`` bounds
+    the size of its per-chunk work tensors).
     """
+    if backend not in ("auto", "cpu", "torch"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
+    if backend == "cpu" or (backend == "auto" and X.device.type == "cpu"):
+        return _reward_values_cpu(X, R)
+    return _reward_values_torch(X, R, max_elems)
+
+
+def _reward_values_cpu(X: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    from repalign.learners._reward_cpu import reward_sequence
+
+    B, T, _, d = X.shape
+    Xn = np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64).reshape(B, 2 * T, d)
+    Rn = np.ascontiguousarray(R.detach().cpu().numpy(), dtype=np.float64).reshape(B, 2 * T)
+    out = np.zeros((B, T, 2))
+    stats = np.zeros((B, 2), dtype=np.int64)
+    run_cpu(lambda b: reward_sequence(Xn[b], Rn[b], out[b], stats[b]), B)
+    return torch.as_tensor(out)
+
+
+def _reward_values_torch(X: torch.Tensor, R: torch.Tensor, max_elems: int) -> torch.Tensor:
     B, T, _, d = X.shape
     dev = X.device
     out = torch.zeros((B, T, 2), dtype=DTYPE, device=dev)
