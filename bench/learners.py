@@ -20,8 +20,13 @@ tol=1e-10 (timed on ``--ref-participants``); scikit-learn's default tol=1e-4 (as
 the original code ran; timed on one participant) stops far from the optimum for
 large C, so its probabilities differ from the exact ones by up to ~0.5.
 
-Run: ``REPALIGN_DATA_DIR=… .venv/bin/python bench/learners.py`` (minutes). By
-default both sides use one thread (the machine is shared; comparable numbers).
+repalign runs on CPU tensors, i.e. its CPU kernels (numba; ``--threads`` threads,
+one participant per thread); they are loaded by a small warm-up call first (the
+first call ever compiles them, ~10 s, cached on disk). The reference always runs
+on one thread (scikit-learn's liblinear and this loop are single-threaded).
+
+Run: ``REPALIGN_DATA_DIR=… .venv/bin/python bench/learners.py`` (minutes).
+``--threads 1`` (default) gives the per-core speed-up.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 
 def features(d: int, seed: int = 0):
@@ -85,6 +91,8 @@ def bench_category(n: int, n_ref: int, d: int):
     tasks = load_category_tasks(range(1, n + 1))
     X = np.stack([emb.values[emb.index_of(t.concepts)] for t in tasks])
     y = np.stack([t.categories for t in tasks])
+    category_probabilities(torch.as_tensor(X[:1, :10]), torch.as_tensor(y[:1, :10]), [1.0, 2.0])  # load kernels
+    final_fit_accuracy(torch.as_tensor(X[:1, :10]), torch.as_tensor(y[:1, :10]), [1.0, 2.0])
     t0 = time.perf_counter()
     p, _ = category_probabilities(torch.as_tensor(X), torch.as_tensor(y), DEFAULT_C_GRID)
     fast = time.perf_counter() - t0
@@ -97,12 +105,13 @@ def bench_category(n: int, n_ref: int, d: int):
     ladder = np.asarray(DEFAULT_C_GRID)[best][:, None] * _LADDER[None, :]
     p_rule = category_probabilities(torch.as_tensor(X), torch.as_tensor(y), ladder)[0][:, -1].numpy()
     fast_rule = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tight = np.stack([[ref_category(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
-    slow_tight = (time.perf_counter() - t0) / n_ref * n
-    t0 = time.perf_counter()
-    default = np.stack([ref_category(X[0], y[0], C) for C in DEFAULT_C_GRID])
-    slow_default = (time.perf_counter() - t0) * n
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        tight = np.stack([[ref_category(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
+        slow_tight = (time.perf_counter() - t0) / n_ref * n
+        t0 = time.perf_counter()
+        default = np.stack([ref_category(X[0], y[0], C) for C in DEFAULT_C_GRID])
+        slow_default = (time.perf_counter() - t0) * n
     d_rule = max(np.abs(tight[b, best[b]] - p_rule[b]).max() for b in range(n_ref))
     return (fast, slow_tight, slow_default, np.abs(tight - p[:n_ref]).max(), np.abs(default - p[0]).max(),
             fast_rule, d_rule)
@@ -116,12 +125,14 @@ def bench_reward(n: int, n_ref: int, d: int, stride: int = 1):
     tasks = load_things_decisions().tasks()[:n]
     X = np.stack([emb.values[emb.index_of(t.concepts.reshape(-1))].reshape(len(t), 2, d) for t in tasks])
     R = np.stack([t.rewards for t in tasks])
+    reward_values(torch.as_tensor(X[:1, :5]), torch.as_tensor(R[:1, :5]))  # load the kernel
     t0 = time.perf_counter()
     V = reward_values(torch.as_tensor(X), torch.as_tensor(R)).numpy()
     fast = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ref = np.stack([ref_reward(X[b], R[b], stride) for b in range(n_ref)])
-    slow = (time.perf_counter() - t0) / n_ref * n * stride  # every stride-th trial timed
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        ref = np.stack([ref_reward(X[b], R[b], stride) for b in range(n_ref)])
+        slow = (time.perf_counter() - t0) / n_ref * n * stride  # every stride-th trial timed
     return fast, slow, np.nanmax(np.abs(ref - V[:n_ref]))
 
 
@@ -135,13 +146,11 @@ def main() -> None:
                     help="reward reference: fit only every k-th trial and scale its time by k")
     ap.add_argument("--learners", nargs="+", default=["category", "reward"], choices=["category", "reward"])
     args = ap.parse_args()
-    from threadpoolctl import threadpool_limits
-
     torch.set_num_threads(args.threads)
     n, k = args.participants, args.ref_participants
-    print(f"{n} participants; reference timed on {k} and extrapolated; threads={args.threads}; "
+    print(f"{n} participants; reference timed on {k} and extrapolated, 1 thread; repalign threads={args.threads}; "
           f"device=cpu; torch {torch.__version__}")
-    with threadpool_limits(args.threads):
+    with threadpool_limits(args.threads):  # BLAS inside repalign's kernels too
         for d in args.dims:
             if "category" in args.learners:
                 fast, slow_t, slow_d, dt, dd, fast_rule, d_rule = bench_category(n, k, d)
