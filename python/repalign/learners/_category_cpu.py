@@ -251,6 +251,17 @@ def _ray(a, f, y, C):
     return al
 
 @njit(cache=True, nogil=True)
+def _train_accuracy(K, a, y):
+    """Share of the training trials whose logit (K a)_i has the sign of y_i."""
+    f = K @ a
+    hits = 0
+    for i in range(f.shape[0]):
+        if (f[i] > 0) == (y[i] > 0.5):
+            hits += 1
+    return hits / f.shape[0]
+
+
+@njit(cache=True, nogil=True)
 def category_sequence(Xb, yb, Cs, tol, max_iter, P, acc, stats):
     """One participant: Xb (T, d) float64, yb (T,) float64 0/1, Cs (nC,)
     ascending. Fills P (nC, T) with the trial-wise P(category 1) (0.5 until both
@@ -337,12 +348,7 @@ def category_sequence(Xb, yb, Cs, tol, max_iter, P, acc, stats):
                 if both:
                     P[r, t] = praw[r]
             elif both:
-                f = K @ a
-                hits = 0
-                for i in range(t):
-                    if (f[i] > 0) == (yb[i] > 0.5):
-                        hits += 1
-                acc[r] = hits / t
+                acc[r] = _train_accuracy(K, a, yb)
 
 
 @njit(cache=True, nogil=True)
@@ -362,9 +368,4 @@ def final_accuracy(Xb, yb, Cs, tol, max_iter, acc, stats):
         stats[1] += ns
         if not ok:
             stats[2] += 1
-        f = K @ a
-        hits = 0
-        for i in range(T):
-            if (f[i] > 0) == (yb[i] > 0.5):
-                hits += 1
-        acc[r] = hits / T
+        acc[r] = _train_accuracy(K, a, yb)
