@@ -177,6 +177,21 @@ def test_category_learner_equals_reference_on_demircan_condition_files(d):
     assert {"task", "participant", "trial", "model", "layer", "value"} <= set(df.columns)
 
 
+@pytest.mark.data
+def test_category_equals_reference_when_trials_outnumber_dimensions():
+    # SPoSE-49 on a full 120-trial Demircan file: from trial 51 on the kernel
+    # K = ZZᵀ + 1 is singular (rank ≤ 50); weak and strong penalties
+    from repalign.datasets import load_category_tasks, load_spose
+
+    sp = load_spose(49)
+    (task,) = load_category_tasks([500])
+    X = sp.values[sp.index_of(task.concepts)]
+    Cs = [0.01, 1e4]
+    p, _ = category_probabilities(torch.as_tensor(X[None]), torch.as_tensor(task.categories[None]), Cs)
+    for j, C in enumerate(Cs):
+        assert np.abs(p[0, j].numpy() - ref_category(X, task.categories, C)).max() <= 1e-4
+
+
 def test_category_grid_selection_rules_match_reference_choices():
     rng = np.random.default_rng(7)
     d, T = 49, 30
