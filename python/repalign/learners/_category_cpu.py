@@ -121,14 +121,14 @@ def _objective(a, f, y, C):
 
 
 @njit(cache=True, nogil=True)
-def _solve(K, a0, y, C, tol, max_iter, L, s0, have):
+def _solve(K, a0, f0, y, C, tol, max_iter, L, s0, have):
     """Minimise ½aᵀKa + C Σ log(1 + exp(−ỹ_i (Ka)_i)) from a0 (see the module
-    docstring); K (n, n), a0 (n,), y (n,) 0/1. With ``have``, (L, s0) is a factor
+    docstring); K (n, n), a0 (n,) with logits f0 = K a0, y (n,) 0/1. With ``have``, (L, s0) is a factor
     P = L Lᵀ and its scaling S to start with. Returns (a, factorisations, steps,
     converged, L, s0), the last two being the factor in use at the end."""
     n = a0.shape[0]
     a = a0.copy()
-    f = K @ a
+    f = f0.copy()
     sgn = 2.0 * y - 1.0
     # e_i = exp(−|f_i|) gives both the sigmoid and the loss with one exp
     e = np.exp(-np.abs(f))
@@ -295,21 +295,22 @@ def category_sequence(Xb, yb, Cs, tol, max_iter, P, acc, stats):
             own = np.empty(t)
             own[: t - 1] = sols[r, : t - 1]
             own[t - 1] = C * (yb[t - 1] - praw[r])
-            start = own
+            fo = K @ own
+            start, fstart = own, fo
             if r > 0:
                 fl = K @ lower
                 al = _ray(lower, fl, yt, C)
                 lo = al * lower
-                if _objective(lo, al * fl, yt, C) < _objective(own, K @ own, yt, C):
-                    start = lo
+                flo = al * fl
+                if _objective(lo, flo, yt, C) < _objective(own, fo, yt, C):
+                    start, fstart = lo, flo
             # the previous trial's factor for this C, bordered by the new trial's row
             ok_b = False
             Lb = np.empty((0, 0))
             sb = np.empty(0)
             if have[r]:
                 m = t - 1
-                fs = K @ start
-                ft = fs[m]
+                ft = fstart[m]
                 pt = 1.0 / (1.0 + np.exp(-ft))
                 st = np.sqrt(C * pt * (1.0 - pt))
                 sb = np.empty(t)
@@ -333,7 +334,7 @@ def category_sequence(Xb, yb, Cs, tol, max_iter, P, acc, stats):
                     Lb[m, :m] = l
                     Lb[m, m] = np.sqrt(lam2)
                     ok_b = True
-            a, nf, ns, ok, Lf, sf = _solve(K, start, yt, C, tol, max_iter, Lb, sb, ok_b)
+            a, nf, ns, ok, Lf, sf = _solve(K, start, fstart, yt, C, tol, max_iter, Lb, sb, ok_b)
             Ls[r, :t, :t] = Lf
             ss[r, :t] = sf
             have[r] = True
@@ -363,7 +364,7 @@ def final_accuracy(Xb, yb, Cs, tol, max_iter, acc, stats):
     for r in range(Cs.shape[0]):
         if r > 0:
             a = _ray(a, K @ a, yb, Cs[r]) * a
-        a, nf, ns, ok, Lf, sf = _solve(K, a, yb, Cs[r], tol, max_iter, np.empty((0, 0)), np.empty(0), False)
+        a, nf, ns, ok, Lf, sf = _solve(K, a, K @ a, yb, Cs[r], tol, max_iter, np.empty((0, 0)), np.empty(0), False)
         stats[0] += nf
         stats[1] += ns
         if not ok:
