@@ -79,6 +79,14 @@ def scaler_stats(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, sd
 
 
+def use_cpu_kernels(backend: str, X: torch.Tensor) -> bool:
+    """Whether a learner runs its numba CPU kernels ("cpu", or "auto" with CPU
+    tensors) rather than the batched torch code ("torch", or "auto" on CUDA)."""
+    if backend not in ("auto", "cpu", "torch"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
+    return backend == "cpu" or (backend == "auto" and X.device.type == "cpu")
+
+
 def cpu_threads(B: int) -> int:
     """Threads for B independent CPU jobs: torch's thread count (OMP_NUM_THREADS /
     torch.set_num_threads), at most B."""

@@ -32,7 +32,9 @@ import torch
 
 from repalign.datasets import CategoryTask, Embedding
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, run_cpu, standardize, task_features
+from repalign.learners._common import (
+    DTYPE, as_task_list, group_by, resolve_device, run_cpu, standardize, task_features, use_cpu_kernels,
+)
 
 __all__ = ["CategoryLearner", "DEFAULT_C_GRID", "category_probabilities"]
 
@@ -147,9 +149,7 @@ def category_probabilities(
     "cpu" or "torch". Both solve every fit until a full step moves the logits by
     less than ``tol``; they agree to ~tol.
     """
-    if backend not in ("auto", "cpu", "torch"):
-        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
-    if backend == "cpu" or (backend == "auto" and X.device.type == "cpu"):
+    if use_cpu_kernels(backend, X):
         return _category_probabilities_cpu(X, y, Cs, tol, max_iter)
     return _category_probabilities_torch(X, y, Cs, tol, max_iter)
 
@@ -167,9 +167,8 @@ def _category_probabilities_cpu(X, y, Cs, tol, max_iter):
     stats = np.zeros((B, 3), dtype=np.int64)
     run_cpu(lambda b: category_sequence(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), P[b], acc[b], stats[b]), B)
     _warn_unconverged(stats, "category learner")
-    inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
-    return torch.as_tensor(P[:, inv]), torch.as_tensor(acc[:, inv])
+    back = np.argsort(order)  # columns back in the caller's order
+    return torch.as_tensor(P[:, back]), torch.as_tensor(acc[:, back])
 
 
 def _category_probabilities_torch(X, y, Cs, tol, max_iter):
@@ -246,9 +245,7 @@ def final_fit_accuracy(
     are solved in ascending order, each from the previous one's solution.
     backend as in ``category_probabilities``."""
     B, T, d = X.shape
-    if backend not in ("auto", "cpu", "torch"):
-        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
-    if backend == "cpu" or (backend == "auto" and X.device.type == "cpu"):
+    if use_cpu_kernels(backend, X):
         from repalign.learners._category_cpu import final_accuracy
 
         Cmat, order = _grid_matrix(np.asarray(Cs, dtype=np.float64).reshape(-1), B)
@@ -258,9 +255,7 @@ def final_fit_accuracy(
         stats = np.zeros((B, 3), dtype=np.int64)
         run_cpu(lambda b: final_accuracy(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), acc[b], stats[b]), B)
         _warn_unconverged(stats, "category learner (final fits)")
-        inv = np.empty_like(order)
-        inv[order] = np.arange(len(order))
-        return torch.as_tensor(acc[:, inv])
+        return torch.as_tensor(acc[:, np.argsort(order)])
     Cv = np.asarray(Cs, dtype=np.float64)
     (Z,) = standardize(X)
     K = Z @ Z.transpose(-1, -2) + 1

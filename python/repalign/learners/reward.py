@@ -33,7 +33,9 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, run_cpu, scaler_stats, task_features
+from repalign.learners._common import (
+    DTYPE, as_task_list, group_by, resolve_device, run_cpu, scaler_stats, task_features, use_cpu_kernels,
+)
 
 __all__ = ["RewardLearner", "reward_values"]
 
@@ -104,9 +106,7 @@ def reward_values(X: torch.Tensor, R: torch.Tensor, max_elems: int = 2**25, back
     "torch" (all participants × a chunk of trials batched; ``max_elems`` bounds
     the size of its per-chunk work tensors).
     """
-    if backend not in ("auto", "cpu", "torch"):
-        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
-    if backend == "cpu" or (backend == "auto" and X.device.type == "cpu"):
+    if use_cpu_kernels(backend, X):
         return _reward_values_cpu(X, R)
     return _reward_values_torch(X, R, max_elems)
 
