@@ -37,3 +37,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("data") and "real_data" not in getattr(item, "fixturenames", ()):
             item.fixturenames.append("real_data")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch and BLAS on one thread for a module (small linear algebra on 2 shared
+    cores: extra threads only contend)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(n)

@@ -26,15 +26,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore:Line Search failed"),
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small (batched) linear algebra on 2 shared cores: extra threads only contend
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    yield
 
 
 # --- references: one scikit-learn fit per trial ------------------------------------------------

@@ -16,14 +16,8 @@ from repalign.learners import (
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    yield
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from repalign.learners._cpu import standardized
+
 _REFACTOR_RATIO = 0.25
-_EPS = float(np.finfo(np.float64).eps)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -59,36 +60,6 @@ def _sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
     e = np.exp(x)
     return e / (1.0 + e)
-
-
-@njit(cache=True, nogil=True)
-def _standardized(Xb, t):
-    """Rows 0..t−1 of Xb (T, d) standardised by their own mean and population
-    s.d. (scikit-learn's StandardScaler: a constant feature gets s.d. 1), and
-    the statistics (mu, inverse s.d.)."""
-    d = Xb.shape[1]
-    mu = np.zeros(d)
-    for i in range(t):
-        for k in range(d):
-            mu[k] += Xb[i, k]
-    for k in range(d):
-        mu[k] /= t
-    var = np.zeros(d)
-    for i in range(t):
-        for k in range(d):
-            q = Xb[i, k] - mu[k]
-            var[k] += q * q
-    inv = np.ones(d)
-    for k in range(d):
-        v = var[k] / t
-        # scikit-learn's test for a constant feature (error bound of the two-pass variance)
-        if not (v <= t * _EPS * v + (t * mu[k] * _EPS) ** 2):
-            inv[k] = 1.0 / np.sqrt(v)
-    Z = np.empty((t, d))
-    for i in range(t):
-        for k in range(d):
-            Z[i, k] = (Xb[i, k] - mu[k]) * inv[k]
-    return Z, mu, inv
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -282,7 +253,7 @@ def category_sequence(Xb, yb, Cs, tol, max_iter, P, acc, stats):
         if yb[t - 1] > 0.5:
             n1 += 1
         both = 0 < n1 < t
-        Z, mu, inv = _standardized(Xb, t)
+        Z, mu, inv = standardized(Xb, t)
         K = Z @ Z.T + 1.0
         kt = np.empty(0)
         if t < T:
@@ -358,7 +329,7 @@ def final_accuracy(Xb, yb, Cs, tol, max_iter, acc, stats):
     each warm-started from the previous one, rescaled along itself), without the
     trial-wise sequence."""
     T = Xb.shape[0]
-    Z, mu, inv = _standardized(Xb, T)
+    Z, mu, inv = standardized(Xb, T)
     K = Z @ Z.T + 1.0
     a = np.zeros(T)
     for r in range(Cs.shape[0]):

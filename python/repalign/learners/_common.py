@@ -79,37 +79,6 @@ def scaler_stats(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, sd
 
 
-def use_cpu_kernels(backend: str, X: torch.Tensor) -> bool:
-    """Whether a learner runs its numba CPU kernels ("cpu", or "auto" with CPU
-    tensors) rather than the batched torch code ("torch", or "auto" on CUDA)."""
-    if backend not in ("auto", "cpu", "torch"):
-        raise ValueError(f"backend must be 'auto', 'cpu' or 'torch', got {backend!r}")
-    return backend == "cpu" or (backend == "auto" and X.device.type == "cpu")
-
-
-def cpu_threads(B: int) -> int:
-    """Threads for B independent CPU jobs: torch's thread count (OMP_NUM_THREADS /
-    torch.set_num_threads), at most B."""
-    return max(1, min(torch.get_num_threads(), B))
-
-
-def run_cpu(kernel, B: int) -> None:
-    """kernel(b) for every sequence b, on torch's number of threads (the numba
-    kernels release the GIL); BLAS inside each kernel is kept to one thread so
-    the threads do not oversubscribe the cores."""
-    n = cpu_threads(B)
-    if n == 1:
-        for b in range(B):
-            kernel(b)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n) as pool:
-        list(pool.map(kernel, range(B)))
-
-
 def check_same_length(tasks, where: str) -> None:
     lengths = {len(t) for t in tasks}
     if len(lengths) > 1:

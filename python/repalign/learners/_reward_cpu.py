@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from repalign.learners._category_cpu import _standardized
+from repalign.learners._cpu import standardized
 
 _EPS = float(np.finfo(np.float64).eps)
 _A1 = _A2 = _L1 = _L2 = 1e-6  # BayesianRidge defaults
@@ -32,19 +32,19 @@ def _coef_l1(gram, Z, U, M, du):
 
 
 @njit(cache=True, nogil=True)
-def reward_sequence(Xrows, y_all, out, stats):
+def reward_sequence(Xrows, y_all, out):
     """Values of one participant's options.
 
     Xrows (2T, d) float64 option features in sample order (trial 1 left, right,
     trial 2 left, …); y_all (2T,) their rewards. Fills out (T, 2): row t with the
     values of trial t's options from the samples of trials < t (row 0 untouched,
-    i.e. 0). stats (2,): MacKay iterations, exact L1 evaluations."""
+    i.e. 0)."""
     T = Xrows.shape[0] // 2
     d = Xrows.shape[1]
     sqrt_d = np.sqrt(d)
     for tt in range(1, T):
         n = 2 * tt
-        Z, mu, inv = _standardized(Xrows, n)
+        Z, mu, inv = standardized(Xrows, n)
         zt = np.empty((2, d))
         for o in range(2):
             for k in range(d):
@@ -93,14 +93,12 @@ def reward_sequence(Xrows, y_all, out, stats):
             gamma = (alpha * e / (lam + alpha * e)).sum()
             lam = (gamma + 2 * _L1) / (coef2 + 2 * _L2)
             alpha = (n - gamma + 2 * _A1) / (sse + 2 * _A2)
-            stats[0] += 1
             if it != 0:
                 du = u_old - u
                 l2 = np.sqrt((e * du * du).sum())
                 if l2 * sqrt_d < _TOL:
                     break
                 if l2 < _TOL:
-                    stats[1] += 1
                     if _coef_l1(gram, Z, U, M, du) < _TOL:
                         break
             u_old = u

@@ -32,9 +32,8 @@ import torch
 
 from repalign.datasets import CategoryTask, Embedding
 from repalign.errors import ValidationError
-from repalign.learners._common import (
-    DTYPE, as_task_list, group_by, resolve_device, run_cpu, standardize, task_features, use_cpu_kernels,
-)
+from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
 __all__ = ["CategoryLearner", "DEFAULT_C_GRID", "category_probabilities"]
 
@@ -116,6 +115,12 @@ def _grid_matrix(Cs, B: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(Cv), np.arange(Cv.shape[1])
 
 
+def _as_numpy(X: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """C-contiguous float64 arrays for the CPU kernels."""
+    return (np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64),
+            np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64))
+
+
 def _warn_unconverged(stats: np.ndarray, where: str) -> None:
     bad = int(stats[:, 2].sum())
     if bad:
@@ -159,8 +164,7 @@ def _category_probabilities_cpu(X, y, Cs, tol, max_iter):
 
     B, T, d = X.shape
     Cmat, order = _grid_matrix(Cs, B)
-    Xn = np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64)
-    yn = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
+    Xn, yn = _as_numpy(X, y)
     nC = Cmat.shape[1]
     P = np.full((B, nC, T), 0.5)
     acc = np.full((B, nC), np.nan)
@@ -249,8 +253,7 @@ def final_fit_accuracy(
         from repalign.learners._category_cpu import final_accuracy
 
         Cmat, order = _grid_matrix(np.asarray(Cs, dtype=np.float64).reshape(-1), B)
-        Xn = np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64)
-        yn = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
+        Xn, yn = _as_numpy(X, y)
         acc = np.empty((B, Cmat.shape[1]))
         stats = np.zeros((B, 3), dtype=np.int64)
         run_cpu(lambda b: final_accuracy(Xn[b], yn[b], Cmat[b], float(tol), int(max_iter), acc[b], stats[b]), B)

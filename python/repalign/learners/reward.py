@@ -33,9 +33,8 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import (
-    DTYPE, as_task_list, group_by, resolve_device, run_cpu, scaler_stats, task_features, use_cpu_kernels,
-)
+from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, scaler_stats, task_features
+from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
 __all__ = ["RewardLearner", "reward_values"]
 
@@ -118,8 +117,7 @@ def _reward_values_cpu(X: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
     Xn = np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64).reshape(B, 2 * T, d)
     Rn = np.ascontiguousarray(R.detach().cpu().numpy(), dtype=np.float64).reshape(B, 2 * T)
     out = np.zeros((B, T, 2))
-    stats = np.zeros((B, 2), dtype=np.int64)
-    run_cpu(lambda b: reward_sequence(Xn[b], Rn[b], out[b], stats[b]), B)
+    run_cpu(lambda b: reward_sequence(Xn[b], Rn[b], out[b]), B)
     return torch.as_tensor(out)
 
 
