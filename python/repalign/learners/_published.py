@@ -59,25 +59,37 @@ def _scale_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.where(sd == 0, 1, sd)
 
 
-def category_pass(X: np.ndarray, y: np.ndarray, C: float):
+def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True):
     """One pass of the seed's category learner over X (T, d) float64, **modified in
     place** as the seed modifies it; y (T,) int 0/1. Returns (P(category 1) per trial
-    (T,), the last fitted LogisticRegression)."""
+    (T,) or None, the last fitted LogisticRegression).
+
+    predict=False (the C search, which needs only the changed array and the last
+    fit): the in-place standardisation depends on X and y alone, not on any fit,
+    so only the last fit is made — the same array and the same last fit as the
+    seed's pass, with 1 instead of ~T liblinear fits.
+    """
     T, d = X.shape
-    p = np.empty(T)
-    est = _logreg(C).fit(np.zeros((2, d)), np.array([0, 1]))
+    p = np.empty(T) if predict else None
+    est = _logreg(C).fit(np.zeros((2, d)), np.array([0, 1])) if predict else None
     mu, sd = 0.0, 1.0
     has0 = has1 = False
+    fitted = 0
     for t in range(T):
-        z = (X[t] - mu) / sd  # a copy: the predicted row itself is not changed here
-        p[t] = est.predict_proba(z.reshape(1, -1))[0, 1]
+        if predict:
+            z = (X[t] - mu) / sd  # a copy: the predicted row itself is not changed here
+            p[t] = est.predict_proba(z.reshape(1, -1))[0, 1]
         has0, has1 = has0 or y[t] == 0, has1 or y[t] == 1
         if has0 and has1:
             rows = X[: t + 1]  # a view: standardised in place, as in the seed
             mu, sd = _scale_stats(rows)
             rows -= mu
             rows /= sd
-            est = _logreg(C).fit(rows, y[: t + 1])
+            fitted = t + 1
+            if predict:
+                est = _logreg(C).fit(rows, y[: t + 1])
+    if not predict:
+        est = _logreg(C).fit(X[:fitted], y[:fitted]) if fitted else _logreg(C).fit(np.zeros((2, d)), np.array([0, 1]))
     return p, est
 
 
@@ -100,7 +112,7 @@ def published_category(X: np.ndarray, y: np.ndarray, grid=PUBLISHED_C_GRID, C: f
     if C is None:
         best_score, C = 0.0, 1.0  # the seed's starting point
         for c in grid:
-            _, est = category_pass(X, y, float(c))
+            _, est = category_pass(X, y, float(c), predict=False)
             score = est.score(X, y)  # on the array as this pass left it
             if score > best_score:
                 best_score, C = score, float(c)
