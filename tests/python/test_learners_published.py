@@ -228,3 +228,27 @@ def test_human_choices_file_errors_name_the_problem(tmp_path):
         plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "nope.csv"\n'))
     with pytest.raises(ValidationError, match="'choices' .* applies only to tasks demircan-category and demircan-reward"):
         plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "things-decisions"\nchoices = "c.csv"\n'))
+
+
+@pytest.mark.data
+def test_reward_human_choices_from_a_paper_format_file(tmp_path, spose):
+    from repalign.datasets import load_reward_tasks
+    from repalign.learners import plan_learners
+    from repalign.store import read_table
+    from repalign.task import run_local
+
+    (task5,) = load_reward_tasks([5])
+    choice = np.random.default_rng(2).integers(0, 2, 60)
+    pd.DataFrame({"left_image": task5.images[:, 0], "right_image": task5.images[:, 1], "choice": choice,
+                  "cond_file": "5", "trial": np.arange(60), "participant": "XJ3K"}).to_csv(tmp_path / "r.csv", index=False)
+    (task,) = plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
+    run_local([task], progress=False)
+    df = read_table(task.outputs[0], kind="trials").sort_values("trial")
+    ref = RewardLearner().simulate(task5, spose)
+    assert df["participant"].unique().tolist() == ["XJ3K"] and np.array_equal(df["choice"].to_numpy(), choice)
+    assert np.array_equal(df["value"].to_numpy(), ref["value"].to_numpy())
+    swapped = pd.read_csv(tmp_path / "r.csv")
+    swapped[["left_image", "right_image"]] = swapped[["right_image", "left_image"]].to_numpy()
+    swapped.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(ValidationError, match=r"participant 'XJ3K', cond_file 5, trial 0: left_image"):
+        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
