@@ -291,12 +291,12 @@ class CategoryLearner:
     (``fit_regulariser``).
 
     variant: "default" (the exact semantics of the module docstring) or
-    "published". The published variant reproduces the published pipeline
-    including its in-place standardisation side effect, where each fit
-    standardises the shared feature array again so that every later fit, the 17
-    fits of the C search included, sees changed features (details:
-    ``repalign.learners._published``); it calls scikit-learn's liblinear with the
-    seed's settings (max_iter 5000, default tol) on the CPU, one task at a time.
+    "published". The published variant reproduces the published code's in-place
+    standardisation side effect, by which every fit changes the features that all
+    later fits see, the 17 fits of the C search and the final fit included.
+    It chooses C from ``PUBLISHED_C_GRID`` by the last fit's training accuracy and
+    calls scikit-learn's liblinear with the seed's settings (max_iter 5000, default
+    tol) on the CPU, one task at a time (details: ``repalign.learners._published``).
 
     C: inverse penalty when ``C_grid`` is None (default variant: 1.0 when not
     given; published variant: given → one pass at that C, no search). C_grid:
