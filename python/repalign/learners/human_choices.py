@@ -26,7 +26,7 @@ import pandas as pd
 
 from repalign.errors import ValidationError
 
-__all__ = ["REQUIRED_COLUMNS", "read_demircan_choices", "attach_human_choices", "file_sha256"]
+__all__ = ["REQUIRED_COLUMNS", "read_demircan_choices", "check_against_tasks", "attach_human_choices", "file_sha256"]
 
 REQUIRED_COLUMNS = ("participant", "cond_file", "trial", "choice")
 _DATASET = {"category": ("things-category-tasks", 120), "reward": ("things-reward-tasks", 60)}
