@@ -257,6 +257,7 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: 
     out = Path(out_dir)
     prov = dict(provenance, n_objects=len(ids), n_train_triplets=int(len(train)), n_dims=model.n_dims_,
                 best_epoch=int(model.best_epoch_), epochs=int(len(model.history_)),
+                converged=bool(getattr(model, "converged_", False)),
                 accuracy={r["dataset"]: r["value"] for r in rows
                           if r["model"] == name and r["metric"] == "odd_one_out_accuracy"})
     write_table(model.history_, out / "curve.parquet", kind="generic", provenance=prov)
