@@ -45,12 +45,18 @@ def _unrank_triplets(rank: np.ndarray, n_objects: int) -> np.ndarray:
     return np.stack((i, j, k), axis=1).astype(np.int64)
 
 
-def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: bool = False) -> np.ndarray:
+def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: bool | None = None,
+                    variant: str = "default") -> np.ndarray:
     """``n_triplets`` uniformly random triplets of three distinct objects out of
     ``n_objects`` (int64, shape (n_triplets, 3)); seeded. Triplets may repeat, unless
     ``unique``: then they are distinct sets (sampled without replacement from all
     C(n, 3), each in increasing index order, rows in random order), as in
-    object-dimensions ``run_tripletization.py`` ``Sampler.sample_random``."""
+    object-dimensions ``run_tripletization.py`` ``Sampler.sample_random``. ``unique``
+    None → False for ``variant="default"``, True for ``"published"``."""
+    if variant not in VARIANTS:
+        raise ValidationError(f"sample_triplets: variant = {variant!r}; valid: {', '.join(VARIANTS)}")
+    if unique is None:
+        unique = variant == "published"
     if n_objects < 3:
         raise ValidationError(f"need at least 3 objects to form triplets, got {n_objects}")
     if n_triplets < 1:
@@ -75,7 +81,8 @@ def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: b
 
 
 def choose_odd_one_out(X: np.ndarray, triplets: np.ndarray, *, rule: str = "argmax", similarity: str = "dot",
-                       temperature: float = 1.0, seed: int = 0, ties: str = "first_item") -> np.ndarray:
+                       temperature: float = 1.0, seed: int = 0, ties: str | None = None,
+                       variant: str = "default") -> np.ndarray:
     """Reorder each triplet so that the odd item chosen from ``X`` (n_objects, d) is last
     (the remaining pair keeps its order).
 
@@ -84,7 +91,13 @@ def choose_odd_one_out(X: np.ndarray, triplets: np.ndarray, *, rule: str = "argm
     ties (argmax): ``"first_item"`` — the earliest position is the odd one
     (``repalign.metrics.odd_one_out_choices``); ``"first_pair"`` — the first of the pairs
     (0, 1), (0, 2), (1, 2) is the most similar (object-dimensions ``get_choice``).
+    ``variant="published"``: relu(X) before the similarity and ``ties`` (when None)
+    ``"first_pair"``; the default variant uses X as given and ``"first_item"``.
     """
+    if variant not in VARIANTS:
+        raise ValidationError(f"choose_odd_one_out: variant = {variant!r}; valid: {', '.join(VARIANTS)}")
+    if ties is None:
+        ties = "first_pair" if variant == "published" else "first_item"
     if ties not in ("first_item", "first_pair"):
         raise ValidationError(f"ties = {ties!r}; valid: first_item, first_pair")
     if rule not in RULES:
@@ -92,6 +105,8 @@ def choose_odd_one_out(X: np.ndarray, triplets: np.ndarray, *, rule: str = "argm
     if temperature <= 0:
         raise ValidationError(f"temperature must be > 0, got {temperature}")
     X = np.asarray(X, dtype=np.float64)
+    if variant == "published":  # object-dimensions Sampler.default_transforms
+        X = np.maximum(X, 0.0)
     triplets = np.asarray(triplets, dtype=np.int64)
     if rule == "argmax" and ties == "first_pair":
         # pair_similarities column c excludes item c: reversed, the columns are the
@@ -121,11 +136,7 @@ def tripletise(X: np.ndarray, n_triplets: int, *, rule: str = "argmax", similari
         raise ValidationError(f"representation must be 2-d (n_objects, d), got shape {X.shape}")
     if not np.isfinite(X).all():
         raise ValidationError("representation has non-finite values")
-    published = variant == "published"
-    if published:  # object-dimensions Sampler.default_transforms
-        X = np.maximum(X, 0.0)
     seeds = np.random.SeedSequence(seed).spawn(2)
-    triplets = sample_triplets(X.shape[0], n_triplets, seed=int(seeds[0].generate_state(1)[0]), unique=published)
+    triplets = sample_triplets(X.shape[0], n_triplets, seed=int(seeds[0].generate_state(1)[0]), variant=variant)
     return choose_odd_one_out(X, triplets, rule=rule, similarity=similarity, temperature=temperature,
-                              seed=int(seeds[1].generate_state(1)[0]),
-                              ties="first_pair" if published else "first_item")
+                              seed=int(seeds[1].generate_state(1)[0]), variant=variant)
