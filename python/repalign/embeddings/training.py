@@ -20,7 +20,8 @@ Two stopping rules (``variant``):
   ``min_delta``), at most ``max_epochs`` (default 100) epochs;
 * ``"published"`` (florianmahner/object-dimensions, ``objdim/core/engine.py``,
   ``EmbeddingTrainer.evaluate_convergence``; LukasMut/VICE ``optimization/trainer.py``
-  ``Trainer.convergence`` is the same rule with ``burnin``/``ws``): after epoch
+  ``Trainer.fit``/``convergence`` is the same rule with ``burnin``/``ws`` except that it
+  checks from 0-based epoch > burnin and also needs a non-zero count): after epoch
   ``burnin`` (500), stop as soon as the number of kept dimensions has been the same for
   the last ``stability_window`` (500) epochs; the validation loss is only recorded and
   the last state is kept; at most ``max_epochs`` epochs (published default 1000 for
