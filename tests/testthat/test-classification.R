@@ -4,8 +4,9 @@ simulate_decisions <- function(n_images = 240, n_people = 10, seed = 3,
                                effects = c(humans = 1.5, cnn = 0, random = -2.5),
                                sd_image = 1, sd_subject = 0.5) {
   set.seed(seed)
-  u_img <- stats::rnorm(n_images, 0, sd_image)
-  u_sub <- stats::rnorm(n_people, 0, sd_subject)
+  # centred, so that the planted log-odds on a typical image hold in this sample too
+  u_img <- as.numeric(scale(stats::rnorm(n_images), scale = FALSE)) * sd_image
+  u_sub <- as.numeric(scale(stats::rnorm(n_people), scale = FALSE)) * sd_subject
   rows <- list()
   for (p in seq_len(n_people)) {
     eta <- effects[["humans"]] + u_img + u_sub[p]
