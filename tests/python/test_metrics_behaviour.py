@@ -149,3 +149,32 @@ def test_texture_shape_human_accuracy_and_pairwise_kappa():
         assert hum.loc["kappa_to_humans", "value"] == pytest.approx(ref)
         assert hum.loc["kappa_to_humans", "n"] == 45
         assert set(t.loc[t.agent_type == "network", "model"]) == {"alexnet", "googlenet", "vgg"}
+
+
+@pytest.mark.data
+def test_models_without_an_imagenet_head_get_no_decisions(tmp_path):
+    from repalign.config import load_config
+    from repalign.metrics import plan_metrics
+
+    base = """
+[run]
+output = "out"
+[[stimuli]]
+name = "edges"
+source = "texture-shape-edges"
+[[models]]
+name = "pixels"
+[[models]]
+name = "efficientnet_lite0"
+layers = ["output", "penultimate"]
+[[metrics]]
+metric = "classification"
+"""
+    path = tmp_path / "c.toml"
+    path.write_text(base)
+    (task,) = plan_metrics(load_config(path))
+    # by default only the ImageNet head's output decides; pixels and the penultimate layer do not
+    assert [m[1:3] for m in task.args[2]] == [("efficientnet_lite0", "output")]
+    path.write_text(base + 'representations = ["pixels/output@edges"]\n')
+    with pytest.raises(ValidationError, match="'pixels/output@edges' gives no 16-class decisions: model 'pixels'"):
+        plan_metrics(load_config(path))
