@@ -10,7 +10,9 @@
 #   2. alignment scores (NLL, pseudo-R2, participant-bootstrap CIs) -> alignment_scores.csv
 #   3. hierarchical alignment models (model and trial level) -> alignment_coefficients.csv
 #   4. learning-dynamics GLMM when dynamics tables exist -> dynamics_coefficients.csv
-#   5. figures (PDF + PNG) under OUTPUT/figures
+#   5. classification decisions (texture-shape): accuracy GLMM per dataset ->
+#      accuracy_model.csv, accuracy_estimates.csv; figure of accuracy and kappa to humans
+#   6. figures (PDF + PNG) under OUTPUT/figures
 # and prints a short summary. Non-convergence is printed and written, never hidden.
 suppressPackageStartupMessages({
   library(optparse)
@@ -149,6 +151,29 @@ if (length(tables$dynamics)) {
   write_csv_table(dc, file.path(out, "dynamics_coefficients.csv"))
   say("\nlearning dynamics: GLMM on %d trials of %d agent(s) -> dynamics_coefficients.csv",
       nrow(dyn), length(unique(dyn$agent)))
+}
+
+# ---- classification decisions ---------------------------------------------------------------
+if (length(tables$decisions)) {
+  dec <- check_decisions(dplyr::bind_rows(lapply(tables$decisions, read_table)))
+  fits <- lapply(split(dec, dec$dataset), fit_accuracy_model)
+  acc_tab <- dplyr::bind_rows(lapply(fits, tidy_accuracy_model))
+  acc_est <- dplyr::bind_rows(lapply(fits, accuracy_model_estimates))
+  write_csv_table(acc_tab, file.path(out, "accuracy_model.csv"))
+  write_csv_table(acc_est, file.path(out, "accuracy_estimates.csv"))
+  bad <- unique(acc_tab[!acc_tab$converged, c("dataset", "messages")])
+  if (nrow(bad)) problems <- c(problems, sprintf("accuracy GLMM %s: %s", bad$dataset, bad$messages))
+  say("\naccuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
+  for (r in seq_len(nrow(acc_est))) {
+    say("  %-20s %-28s %.3f [%.3f, %.3f]", acc_est$dataset[r], acc_est$agent[r], acc_est$accuracy[r],
+        acc_est$accuracy.low[r], acc_est$accuracy.high[r])
+  }
+  cls <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
+  if (!is.null(cls) && "agent_type" %in% names(cls)) {
+    cls <- cls[!is.na(cls$agent_type) & cls$metric %in% c("accuracy", "kappa_to_humans"), ]
+    if (nrow(cls)) fig(plot_classification(cls), "classification_accuracy_kappa", width = 10,
+                       height = 2 + 0.25 * length(unique(cls$model)) * length(unique(cls$dataset)))
+  }
 }
 
 say("\n%s", if (length(problems)) paste(c("PROBLEMS:", problems), collapse = "\n  ") else "all fits converged")

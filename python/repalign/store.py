@@ -84,6 +84,20 @@ SCHEMAS: dict[str, TableSchema] = {
         },
         "Learning-dynamics trials of humans, networks or simulated learners.",
     ),
+    "decisions": TableSchema(
+        "decisions",
+        {
+            "dataset": pa.string(),
+            "agent": pa.string(),
+            "agent_type": pa.string(),
+            "subject": pa.string(),
+            "stimulus_id": pa.string(),
+            "category": pa.string(),
+            "response": pa.string(),
+            "correct": pa.bool_(),
+        },
+        "Trial-wise 16-way decisions of people, networks and models on one image each.",
+    ),
     "models": TableSchema(
         "models",
         {"name": pa.string(), "family": pa.string(), "objective": pa.string()},

@@ -155,6 +155,42 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
     return findings
 
 
+def classification_section(metrics: pd.DataFrame, roots: list[Path]) -> str:
+    """HTML of the classification behaviour section ("" without classification rows): the κ table
+    (accuracy and mean κ to the people per dataset and agent, bootstrap CIs over images), the
+    agent closest to the people per dataset with its CI against the people's own κ, and the
+    R figure ``classification_accuracy_kappa.png`` when the R stage drew it."""
+    from repalign.metrics.behaviour import closest_to_humans
+
+    if metrics.empty or "agent_type" not in metrics.columns:
+        return ""
+    t = metrics[metrics["agent_type"].isin(["humans", "network", "model"])
+                & metrics["metric"].isin(["accuracy", "kappa_to_humans"])]
+    if t.empty:
+        return ""
+    wide = t.pivot_table(index=["dataset", "model", "agent_type"], columns="metric",
+                         values=["value", "ci_low", "ci_high"], aggfunc="first")
+    rows = []
+    for (ds, agent, kind), r in wide.iterrows():
+        rows.append({"dataset": ds, "agent": agent, "type": kind, "accuracy": r[("value", "accuracy")],
+                     "accuracy CI": f"[{r[('ci_low', 'accuracy')]:.3f}, {r[('ci_high', 'accuracy')]:.3f}]",
+                     "κ to humans": r[("value", "kappa_to_humans")],
+                     "κ CI": f"[{r[('ci_low', 'kappa_to_humans')]:.3f}, {r[('ci_high', 'kappa_to_humans')]:.3f}]"})
+    table = pd.DataFrame(rows).sort_values(["dataset", "κ to humans"], ascending=[True, False])
+    out = ["<h2>Classification behaviour</h2>",
+           "<p>Accuracy and error consistency (Cohen's κ of trial-wise correctness, mean over the people; "
+           "for <i>humans</i>: mean over pairs of different people, the ceiling); 95% bootstrap CIs over images.</p>"]
+    for c in closest_to_humans(metrics):
+        out.append(f"<div class='finding'>{html.escape(c['dataset'])}: the model closest to humans is "
+                   f"<b>{html.escape(str(c['agent']))}</b> with κ = {c['kappa']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
+                   f"(people among themselves: {c['ceiling']:.3f} [{c['ceiling_low']:.3f}, {c['ceiling_high']:.3f}]).</div>")
+    out.append(_table_html(table))
+    for p in _files(roots, "classification_accuracy_kappa.png"):
+        b64 = base64.b64encode(p.read_bytes()).decode()
+        out.append(f"<img alt='accuracy and kappa per agent' src='data:image/png;base64,{b64}'>")
+    return "\n".join(out)
+
+
 def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None) -> Path:
     """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported."""
     out = config.output
@@ -188,6 +224,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts.append(f"<h2>Warnings</h2><div class='warn'><ul>{items}</ul></div>")
 
     metrics = collect_metrics(roots)
+    parts.append(classification_section(metrics, roots))
     if len(metrics):
         parts.append("<h2>Metrics</h2>" + _table_html(metrics))
 

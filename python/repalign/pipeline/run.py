@@ -14,6 +14,20 @@ from repalign.pipeline.plan import plan_all
 from repalign.task import TaskFailed
 
 
+def _classification_lines(tasks) -> list[str]:
+    """``classification <set> <agent> accuracy … kappa_to_humans … [lo, hi]`` for every
+    finished classification task of the run."""
+    import pandas as pd
+
+    from repalign.metrics.behaviour import summary_lines
+
+    lines = []
+    for t in tasks:
+        if t.key.startswith("metrics:classification:") and Path(t.outputs[0]).is_file():
+            lines += summary_lines(pd.read_parquet(t.outputs[0]))
+    return lines
+
+
 def run(config: Config | str | Path, *, executor: str | None = None, scheduler: str | None = None,
         n_workers: int | None = None, report: bool = True, progress: bool = True,
         console: Console | None = None) -> dict[str, str]:
@@ -37,6 +51,8 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
         status = {t.key: ("failed: " + exc.failures[t.key]) if t.key in exc.failures else "done/blocked" for t in tasks}
     elapsed = time.monotonic() - started
     counts = Counter(s.split(":")[0] for s in status.values())
+    for line in _classification_lines(tasks):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report:
         from repalign.pipeline.report import alignment_findings, write_report
 
