@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
-from repalign.task import Task, TaskFailed, order_tasks, run_local
+from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
 
 EXECUTOR_KEYS = (
     "kind", "scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker",
@@ -55,12 +56,20 @@ class ExecutorSettings:
         return cls(kind=kind, slurm=section, **base)
 
 
-def _execute(task: Task, *_deps: Any) -> str:
-    """Worker-side body: skip a finished task, else run it. ``_deps`` only orders."""
+def _execute(task: Task, *_deps: Any) -> tuple[str, list[str]]:
+    """Worker-side body: skip a finished task, else run it. ``_deps`` only orders.
+    Returns the status and the stale-output warnings, which the client re-issues
+    (a worker's own warnings end up in its log only)."""
     if task.done():
-        return "skipped"
-    task.run()
-    return "done"
+        return "skipped", []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StaleOutputWarning)
+        task.run()
+    stale = [str(w.message) for w in caught if issubclass(w.category, StaleOutputWarning)]
+    for w in caught:
+        if not issubclass(w.category, StaleOutputWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return "done", stale
 
 
 def slurm_cluster(settings: ExecutorSettings):
@@ -144,7 +153,9 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
             for fut in as_completed(list(futures.values())):
                 key = by_future[fut.key]
                 if fut.status == "finished":
-                    status[key] = fut.result()
+                    status[key], stale = fut.result()
+                    for msg in stale:
+                        warnings.warn(msg, StaleOutputWarning, stacklevel=2)
                 else:
                     exc = fut.exception()
                     msg = f"{type(exc).__name__}: {exc}"
