@@ -467,3 +467,26 @@ def test_sigkill_during_the_r_stage_leaves_no_debris_and_no_orphan(tmp_path):
     debris = [p for p in out.rglob("*") if ".partial" in p.name or ".old-" in p.name]
     assert debris == []
     assert (out / "r" / _r_key(again).removeprefix("r:") / "alignment_scores.csv").is_file()
+
+
+# --- REPALIGN_OFFLINE ------------------------------------------------------------------------------
+def test_offline_forbids_downloads_naming_the_dataset(tmp_path, monkeypatch):
+    from repalign.datasets import registry as reg
+    from repalign.errors import DatasetNotFoundError
+
+    monkeypatch.delenv("REPALIGN_DATA_DIR", raising=False)
+    monkeypatch.setenv("REPALIGN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("REPALIGN_OFFLINE", "1")
+
+    def no_network(*_a, **_k):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(reg, "_download", no_network)
+    f = reg.files("learning-dynamics")[0]
+    for download in (None, True):
+        with pytest.raises(DatasetNotFoundError, match=rf"dataset 'learning-dynamics': file '{f.path}' .*downloads are "
+                                                       r"forbidden \(REPALIGN_OFFLINE=1\)"):
+            reg.fetch(f.dataset, f.path, download=download)
+    monkeypatch.setenv("REPALIGN_OFFLINE", "0")
+    with pytest.raises(AssertionError, match="a download was attempted"):  # the switch is what stopped it
+        reg.fetch(f.dataset, f.path)
