@@ -251,6 +251,7 @@ print("STATUS " + json.dumps(status), flush=True)
 """
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_compute_each_task_once(single_run, tmp_path):
     _, single_status, expected = single_run
     (tmp_path / "study.toml").write_text(STUDY)
@@ -280,6 +281,7 @@ def test_two_concurrent_runs_compute_each_task_once(single_run, tmp_path):
     assert _outputs(out) == expected  # byte-identical to a single run
 
 
+@pytest.mark.slow
 def test_damaged_pipeline_tables_are_named_and_recomputed(single_run, tmp_path):
     import shutil
 
