@@ -492,3 +492,59 @@ def test_offline_forbids_downloads_naming_the_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("REPALIGN_OFFLINE", "0")
     with pytest.raises(AssertionError, match="a download was attempted"):  # the switch is what stopped it
         reg.fetch(f.dataset, f.path)
+
+
+# --- the report: model recovery judged on the generating entry's own tasks -------------------------
+RECOVERY = """
+[run]
+output = "out"
+
+[[stimuli]]
+source = "digits"
+n = 1
+
+[[models]]
+name = "pixels"
+
+[[representations]]
+name = "noise"
+source = "random"
+dims = 4
+stimuli = "digits"
+
+[[learners]]
+task = "stimuli-category"
+stimuli = "digits"
+participants = 2
+generating = "pixels/output@digits"
+simulate = { seed = 1 }
+
+[r]
+levels = []
+"""
+
+
+def test_recovery_finding_uses_the_generating_entrys_tasks(tmp_path):
+    from repalign.pipeline.report import alignment_findings
+
+    (tmp_path / "study.toml").write_text(RECOVERY)
+    cfg = load_config(tmp_path / "study.toml")
+    tasks = plan_all(cfg)
+    learners = [t for t in tasks if t.stage == "learners"]
+    for t in learners:  # the entry's trial tables: its two participants' tasks
+        _spec, _ref, model, layer, path, _prov = t.args
+        write_table(pd.DataFrame({"task": ["p1", "p2"], "participant": ["p1", "p2"], "trial": [1, 1], "model": model,
+                                  "layer": layer, "value": [0.1, 0.2]}), path, "trials", {})
+    (r_task,) = [t for t in tasks if t.stage == "r"]
+    r_task.outputs[0].parent.mkdir(parents=True)
+    # on the entry's tasks pixels (the generating model) is best; on another task of the run,
+    # the noise representation scores far higher
+    pd.DataFrame({"model": ["pixels", "random", "pixels", "random", "pixels", "random"],
+                  "layer": ["output", "gaussian"] * 3, "task": ["p1", "p1", "p2", "p2", "other", "other"],
+                  "pseudo_r2": [0.30, 0.10, 0.25, 0.05, 0.01, 0.90], "ci_low": 0.0, "ci_high": 1.0}).to_csv(
+        r_task.outputs[0].parent / "alignment_scores.csv", index=False)
+    findings = alignment_findings(cfg, tasks)
+    (recovery,) = [f for f in findings if "generated from" in f]
+    assert recovery == ("The simulated participants' choices were generated from pixels (output); "
+                        "the choice models recovered it as the most aligned model.")
+    assert any(f.startswith("Task other: the most aligned model is random (gaussian)") for f in findings)

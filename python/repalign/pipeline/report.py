@@ -197,7 +197,9 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts.append("<h2>Findings</h2>")
         for f in findings:
             parts.append(f"<div class='finding'>{html.escape(f)}</div>")
-        (out / "findings.json").write_text(json.dumps(findings, indent=1))
+        tmp = temp_name(out / "findings.json")
+        tmp.write_text(json.dumps(findings, indent=1))
+        tmp.replace(out / "findings.json")
 
     warnings = list(notes)
     for p in _files(roots, "warnings*.txt") + _files(roots, "*diagnostics*.csv"):
