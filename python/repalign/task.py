@@ -83,15 +83,23 @@ class Task:
                 out.append((Path(p), reason))
         return out
 
+    def remove_stale(self) -> list[str]:
+        """Delete every stale output (and the manifest of a non-Parquet one's
+        directory); returns one message per output, naming it and why."""
+        out = []
+        for p, reason in self.stale_outputs():
+            out.append(f"{p}: {reason}; recomputing it (task {self.key})")
+            p.unlink(missing_ok=True)
+            if p.suffix != ".parquet":
+                (p.parent / MANIFEST).unlink(missing_ok=True)
+        return out
+
     def run(self) -> Any:
         """Remove stale outputs (warning naming each), run ``fn`` with this task's key
         stamped into every table it writes, then seal the directories of its
         non-Parquet outputs."""
-        for p, reason in self.stale_outputs():
-            warnings.warn(f"{p}: {reason}; recomputing it (task {self.key})", StaleOutputWarning, stacklevel=2)
-            p.unlink(missing_ok=True)
-            if p.suffix != ".parquet":
-                (p.parent / MANIFEST).unlink(missing_ok=True)
+        for msg in self.remove_stale():
+            warnings.warn(msg, StaleOutputWarning, stacklevel=2)
         with task_context(self.key):
             result = self.fn(*self.args, **self.kwargs)
         for d in sorted({Path(p).parent for p in self.outputs if Path(p).suffix != ".parquet"}):

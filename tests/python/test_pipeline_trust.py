@@ -91,6 +91,19 @@ def test_truncated_table_of_each_kind_is_named_and_recomputed(kind, tmp_path):
     assert task.done() and path.read_bytes() == good
 
 
+def test_dask_worker_body_reports_stale_outputs_to_the_client(tmp_path):
+    from repalign.pipeline.executors import _execute
+
+    path = tmp_path / "t.parquet"
+    task = Task("test:trials", "test", (path,), write_kind, ("trials", str(path), 1))
+    assert _execute(task) == ("done", [])
+    assert _execute(task) == ("skipped", [])
+    path.write_bytes(path.read_bytes()[:-20])  # footer damaged
+    status, stale = _execute(task)
+    assert status == "done" and len(stale) == 1 and stale[0].startswith(f"{path}: unreadable")
+    assert task.done()
+
+
 def test_an_output_written_for_another_key_is_not_finished(tmp_path):
     path = tmp_path / "m.parquet"
     with task_context("metrics:old-key"):

@@ -62,13 +62,8 @@ def _execute(task: Task, *_deps: Any) -> tuple[str, list[str]]:
     (a worker's own warnings end up in its log only)."""
     if task.done():
         return "skipped", []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", StaleOutputWarning)
-        task.run()
-    stale = [str(w.message) for w in caught if issubclass(w.category, StaleOutputWarning)]
-    for w in caught:
-        if not issubclass(w.category, StaleOutputWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    stale = task.remove_stale()  # before run(), which then finds nothing stale
+    task.run()
     return "done", stale
 
 
