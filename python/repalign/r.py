@@ -222,9 +222,12 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     outputs of ``upstream`` tasks, else the run's output directory), ``models``
     (metadata CSV), ``engine`` (lme4|brms), ``levels`` (["model", "trial"]), ``cv`` (kfold|loo), ``k``, ``by`` (list of
     columns), ``n_boot``, ``seed`` (default: the run's), ``id_metric``, ``id_dataset``,
-    ``chains``, ``iter``, ``workers``. The task is keyed by these options and the keys
-    of the upstream tasks (content keys), and writes ``<output>/r/<key>/`` atomically
-    (``summary.txt`` marks it done).
+    ``chains``, ``iter``, ``workers``. The task is keyed by these options, the keys of
+    the upstream tasks (content keys), the sha256 of the model metadata file and of
+    the tables under ``input``, and the R code (``r_code_key``: installed package
+    version, sha256 of its sources and of the script); it writes
+    ``<output>/r/<key>/`` atomically, sealed by a manifest (``summary.txt`` is the
+    task's output).
     """
     import hashlib
     import json
@@ -246,7 +249,17 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     inputs = sorted(str(p) for t in upstream for p in t.outputs if str(p).endswith(".parquet"))
     if "input" not in opts and not inputs:
         opts["input"] = str(config.output)
-    ident = json.dumps({"options": opts, "upstream": sorted(t.key for t in upstream)}, sort_keys=True)
+    # the metadata file fit_models.R would pick, named explicitly so that key and script agree
+    if "models" not in opts:
+        for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + \
+                [_PROJECT_ROOT / "data" / "models.csv"]:
+            if cand.is_file():
+                opts["models"] = str(cand)
+                break
+    content = _r_input_content(opts, exclude=Path(config.output) / "r")
+    # the metadata file's path is left out: its content is in the key
+    ident = json.dumps({"options": {k: v for k, v in opts.items() if k != "models"}, "upstream": sorted(t.key for t in upstream), "content": content,
+                        "code": r_code_key()}, sort_keys=True)
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     out = Path(config.output) / "r" / key
     return [Task(key=f"r:{key}", stage="r", outputs=(out / "summary.txt",), fn=run_fit_models,
@@ -254,20 +267,127 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
                  deps=tuple(t.key for t in upstream), label=f"R models ({opts['engine']})")]
 
 
+def _r_input_content(opts: dict, exclude: Path) -> dict:
+    """sha256 of what the R stage reads besides upstream tables (which are keyed by
+    their tasks): the model metadata file and every Parquet table under ``input``
+    (the R stage's own outputs, under ``exclude``, left out)."""
+    from repalign.errors import ValidationError
+    from repalign.store import LEFTOVER_MARKERS, file_sha256, files_sha256
+
+    content = {}
+    if opts.get("models"):
+        path = Path(opts["models"])
+        if not path.is_file():
+            raise ValidationError(f"[r] models: no model metadata file at {path}")
+        content["models"] = file_sha256(path)
+    if opts.get("input"):
+        root = Path(opts["input"])
+        if not root.is_dir():
+            raise ValidationError(f"[r] input: {root} is not a directory")
+        tables = [p for p in root.rglob("*.parquet")
+                  if exclude not in p.parents and not any(m in p.name for m in LEFTOVER_MARKERS)]
+        content["input"] = files_sha256(tables, root)
+    return content
+
+
+def r_code_key() -> dict:
+    """What identifies the R code the R stage runs: the installed repalign R
+    package's version and a sha256 of the package sources (``R/*.R``,
+    ``DESCRIPTION``, ``NAMESPACE``) and of ``analysis/fit_models.R``."""
+    from repalign.store import files_sha256
+
+    installed = rlib_path() / "repalign" / "DESCRIPTION"
+    version = None
+    if installed.is_file():
+        for line in installed.read_text(errors="replace").splitlines():
+            if line.startswith("Version:"):
+                version = line.split(":", 1)[1].strip()
+    sources = [p for p in [_PROJECT_ROOT / "DESCRIPTION", _PROJECT_ROOT / "NAMESPACE",
+                           _PROJECT_ROOT / "analysis" / "fit_models.R", *(_PROJECT_ROOT / "R").glob("*.R")]
+               if p.is_file()]
+    return {"installed_version": version, "sources": files_sha256(sources, _PROJECT_ROOT)}
+
+
+def run_child(args: Sequence[str], *, env: dict | None = None, cwd: str | os.PathLike | None = None):
+    """Run a child process (Rscript) that dies with this one.
+
+    The child gets its own process group (``start_new_session``), so that it and
+    anything it forks can be killed together; it is killed if this process dies
+    even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, and a small watchdog process that
+    kills the whole group once this process's end of a pipe closes); on any
+    exception here (KeyboardInterrupt included) the group is killed before the
+    exception goes on. Returns ``subprocess.CompletedProcess`` (text stdout/stderr).
+    """
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent)
+    watchdog = None
+    try:
+        # the watchdog blocks reading its stdin; our end closes when we die, however we die
+        watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(proc.pid)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        out, err = proc.communicate()
+    except BaseException:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.stdin.close()  # a normal end: the watchdog finds the group gone, or kills stragglers
+            watchdog.wait()
+    _kill_group(proc.pid, signal.SIGKILL)  # anything the child left running in its group
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+_WATCHDOG = """
+import os, signal, sys
+sys.stdin.read()
+try:
+    os.killpg(int(sys.argv[1]), signal.SIGKILL)
+except OSError:
+    pass
+"""
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGKILL it when its parent dies."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass  # the watchdog still kills it
+
+
+def _kill_group(pgid: int, sig) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
     """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
     renamed into place); the script's summary goes to ``summary.txt``."""
     import shutil as _sh
-    import subprocess
     import sys
+
+    from repalign.store import publish_dir, temp_name
 
     script = _PROJECT_ROOT / "analysis" / "fit_models.R"
     if not script.is_file():
         raise RUnavailableError(f"R analysis script not found: {script}")
     _check_r()
     out = Path(output)
-    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
-    _sh.rmtree(tmp, ignore_errors=True)
+    tmp = temp_name(out)  # this writer's own directory: <key>.partial-<pid>-<random>
     tmp.mkdir(parents=True)
     try:
         if inputs:
@@ -294,16 +414,14 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         lib = rlib_path()
         if lib.is_dir():
             env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=_PROJECT_ROOT)
+        proc = run_child(args, env=env, cwd=_PROJECT_ROOT)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
         if inputs:
             _sh.rmtree(tmp / "_input")
         (tmp / "summary.txt").write_text(proc.stdout)
-        if out.exists():
-            _sh.rmtree(out)
-        os.replace(tmp, out)
+        publish_dir(tmp, out)
     finally:
         _sh.rmtree(tmp, ignore_errors=True)
     return out

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -136,7 +135,19 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
     lib = Path(os.environ.get("REPALIGN_RLIB", Path(__file__).resolve().parents[3] / ".rlib"))
     if lib.is_dir():
         env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
-    proc = subprocess.run([rscript, "-e", code], env=env, capture_output=True, text=True)
+    from repalign.r import run_child  # own process group, dies with this process
+    from repalign.store import publish_dir, temp_name
+
+    out = Path(outdir)
+    tmp = temp_name(out)
+    tmp.mkdir(parents=True)
+    env["REPALIGN_DYN_OUT"] = str(tmp)
+    try:
+        proc = run_child([rscript, "-e", code], env=env)
+        if proc.returncode == 0:
+            publish_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
             raise RepalignError("dynamics glmm = true needs the repalign R package: run `make install-rpkg` "
@@ -182,8 +193,11 @@ def plan_dynamics(config: Config) -> list[Task]:
                     write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency")
     tasks.append(analyses)
     if params["glmm"]:
+        from repalign.r import r_code_key
+
         glmm_dir = outdir / f"glmm-nagq{params['glmm_nagq']}"
-        tasks.append(Task(f"dynamics:glmm:{akey}:{params['glmm_nagq']}", "dynamics", (glmm_dir / "glmm.csv",),
+        gkey = _key({"analyses": akey, "nagq": params["glmm_nagq"], "r_code": r_code_key()})
+        tasks.append(Task(f"dynamics:glmm:{gkey}", "dynamics", (glmm_dir / "glmm.csv",),
                           fit_glmm, (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
                           deps=deps + (analyses.key,), label="R GLMM"))
     return tasks

@@ -153,6 +153,19 @@ def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], 
     return out, skipped
 
 
+def stimulus_content(section: dict) -> str:
+    """sha256 of a [[stimuli]] set's content: ids, image bytes and labels (what a
+    task reading the set's images and labels depends on)."""
+    sec = {k: v for k, v in section.items() if k != "optional"}
+    memo = json.dumps(sec, sort_keys=True)
+    if memo not in _STIM_CACHE:
+        s = load_stimulus_set(sec)
+        _STIM_CACHE[memo] = (s, s.manifest_hash())
+    s, h = _STIM_CACHE[memo]
+    labels = s.labels.to_csv().encode()
+    return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
+
+
 def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) -> list[dict]:
     entries = []
     for i, m in enumerate(config.section("models", []) or []):
@@ -247,7 +260,7 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
                     kwargs=dict(model=spec.name, stimuli_section=sec, layers=e["layers"], pooling=e["pooling"],
                                 out_dir=str(_out(config)), batch_size=e["batch_size"], device=e["device"],
                                 skip_bad=e["skip_bad"], num_workers=e["num_workers"]),
-                    label=f"{spec.name} on {sname}"))
+                    label=f"{spec.name} on {sname}", output_keys=tuple(keys.values())))
             for l in e["layers"]:
                 add(Ref(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, tkey, "features", paths[l]))
 
@@ -271,7 +284,8 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
             tkey = "features:text:" + key[:20]
             if tkey not in {t.key for t in tasks}:
                 tasks.append(Task(key=tkey, stage="features", outputs=(path,), fn=run_text_task,
-                                  kwargs=dict(path=str(path), key=key), label="minilm on THINGS words"))
+                                  kwargs=dict(path=str(path), key=key), label="minilm on THINGS words",
+                                  output_keys=(key,)))
             add(Ref(name, "minilm", "text", "things", tkey, "text", path))
         elif src == "random":
             if "dims" not in r or int(r["dims"]) < 1:

@@ -290,6 +290,10 @@ def plan_learners(config: Config) -> list[Task]:
             if "path" in sec:
                 sec["path"] = str(config.resolve(sec["path"]))
             spec["_stimuli_section"] = sec
+            from repalign.features.plan import stimulus_content
+
+            # the task sequences come from the set's labels: its content is part of the key
+            spec["_stimuli_content"] = stimulus_content(sec)
         names = spec.get("representations") or sorted(refs)
         unknown = [n for n in names if n not in refs]
         if unknown:

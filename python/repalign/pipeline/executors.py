@@ -13,6 +13,7 @@ import contextlib
 import subprocess
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -22,7 +23,7 @@ from rich.table import Table
 
 from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
-from repalign.task import Task, TaskFailed, order_tasks, run_local
+from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
 
 EXECUTOR_KEYS = (
     "kind", "scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker",
@@ -57,12 +58,15 @@ class ExecutorSettings:
         return cls(kind=kind, slurm=section, **base)
 
 
-def _execute(task: Task, *_deps: Any) -> str:
-    """Worker-side body: skip a finished task, else run it. ``_deps`` only orders."""
+def _execute(task: Task, *_deps: Any) -> tuple[str, list[str]]:
+    """Worker-side body: skip a finished task, else run it. ``_deps`` only orders.
+    Returns the status and the stale-output warnings, which the client re-issues
+    (a worker's own warnings end up in its log only)."""
     if task.done():
-        return "skipped"
+        return "skipped", []
+    stale = task.remove_stale()  # before run(), which then finds nothing stale
     task.run()
-    return "done"
+    return "done", stale
 
 
 def slurm_cluster(settings: ExecutorSettings):
@@ -231,7 +235,9 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
             for fut in as_completed(list(futures.values())):
                 key = by_future[fut.key]
                 if fut.status == "finished":
-                    status[key] = fut.result()
+                    status[key], stale = fut.result()
+                    for msg in stale:
+                        warnings.warn(msg, StaleOutputWarning, stacklevel=2)
                 else:
                     exc = fut.exception()
                     msg = _failure_reason(exc, jobs)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from repalign.config import Config
-from repalign.store import table_info
+from repalign.store import table_info, temp_name
 
 PACKAGES = ("repalign", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "torchvision",
             "open_clip_torch", "timm", "dask", "distributed", "rpy2")
@@ -118,10 +118,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         return []
     scores = pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
     findings = []
-    generating = {}
-    for entry in config.section("learners") or []:
-        if entry.get("generating"):
-            generating[entry.get("stimuli", entry["task"])] = entry["generating"]
+    generating = [str(e["generating"]) for e in (config.section("learners") or []) if e.get("generating")]
     refs = {}
     if generating:
         from repalign.features import resolve_representations
@@ -140,17 +137,26 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         else:
             text = f"Task {task}: one model scored, {label}, pseudo-R² {best['pseudo_r2']:.3f}."
         findings.append(text)
-    for name in generating.values():
+    if generating and tasks is None:
+        from repalign.learners import plan_learners
+
+        tasks = plan_learners(config)
+    for name in generating:
         ref = refs.get(name)
         if ref is None:
             continue
         gen_model, gen_layer = str(ref.model), str(ref.layer)
-        top = scores.sort_values("pseudo_r2", ascending=False).iloc[0]
-        recovered = (str(top["model"]), str(top["layer"])) == (gen_model, gen_layer)
+        rows = _entry_scores(scores, name, tasks or [])
+        if rows.empty:
+            continue
+        # the entry's (model, layer) groups, ranked by pseudo-R² (mean over the entry's tasks)
+        mean = rows.groupby(["model", "layer"], sort=True)["pseudo_r2"].mean().sort_values(ascending=False)
+        top_model, top_layer = map(str, mean.index[0])
+        recovered = (top_model, top_layer) == (gen_model, gen_layer)
         findings.append(
             f"The simulated participants' choices were generated from {gen_model} ({gen_layer}); "
             + ("the choice models recovered it as the most aligned model." if recovered
-               else f"the choice models did NOT recover it: {top['model']} ({top['layer']}) came out most aligned.")
+               else f"the choice models did NOT recover it: {top_model} ({top_layer}) came out most aligned.")
         )
     return findings
 
@@ -191,8 +197,27 @@ def classification_section(metrics: pd.DataFrame, roots: list[Path]) -> str:
     return "\n".join(out)
 
 
-def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None) -> Path:
-    """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported."""
+def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
+    """The score rows of the [[learners]] entry whose choices come from ``generating``:
+    its (model, layer) groups on its own tasks (or "pooled" scores)."""
+    import pyarrow.parquet as pq
+
+    pairs, ids = set(), set()
+    for t in tasks:
+        if t.stage != "learners" or len(t.args) < 6 or t.args[5].get("generating") != generating:
+            continue
+        _spec, _ref, model, layer, path, _prov = t.args
+        pairs.add((str(model), str(layer)))
+        if Path(path).is_file():
+            ids.update(map(str, pq.read_table(path, columns=["task"]).column("task").unique().to_pylist()))
+    keep = [(str(m), str(l)) in pairs and (str(k) in ids or str(k) == "pooled")
+            for m, l, k in zip(scores["model"], scores["layer"], scores["task"])]
+    return scores[keep]
+
+
+def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None, notes=()) -> Path:
+    """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported;
+    ``notes``: warnings of the run itself (e.g. stale outputs that were recomputed)."""
     out = config.output
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>repalign: {html.escape(config.name)}</title>"
              f"<style>{_CSS}</style></head><body><h1>repalign report: {html.escape(config.name)}</h1>"]
@@ -208,9 +233,11 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts.append("<h2>Findings</h2>")
         for f in findings:
             parts.append(f"<div class='finding'>{html.escape(f)}</div>")
-        (out / "findings.json").write_text(json.dumps(findings, indent=1))
+        tmp = temp_name(out / "findings.json")
+        tmp.write_text(json.dumps(findings, indent=1))
+        tmp.replace(out / "findings.json")
 
-    warnings = []
+    warnings = list(notes)
     for p in _files(roots, "warnings*.txt") + _files(roots, "*diagnostics*.csv"):
         if p.suffix == ".txt":
             warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
@@ -249,7 +276,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     parts.append("<h3>Tasks</h3>" + _table_html(st, max_rows=500))
     parts.append("</body></html>")
     path = out / "report.html"
-    tmp = path.with_suffix(".html.partial")
+    tmp = temp_name(path)
     tmp.write_text("\n".join(parts))
     tmp.replace(path)
     return path
