@@ -154,13 +154,15 @@ def error_line(model: type[BaseModel], data: Any, err: Mapping[str, Any], where:
         if sub is not None and isinstance(value, Mapping) and loc:
             cls, fld = sub, None
         elif item is not None and isinstance(value, list) and loc and isinstance(loc[0], int):
-            i = loc.pop(0)
-            path[-1] = f"{key} #{i + 1}"
-            value, cls, fld = value[i], item, None
+            i = loc.pop(0)  # an entry of a nested array of tables, e.g. [[dynamics.simulate]] #2
+            table = where[1:-1] if where.startswith("[") and where.endswith("]") and " " not in where else None
+            where = f"[[{table}.{'.'.join(path)}]] #{i + 1}" if table else f"{where} {'.'.join(path)} #{i + 1}"
+            path, value, cls, fld = [], value[i], item, None
         else:
             break
     kind = err["type"]
-    at = where + (" " + ".".join(path) if path and kind not in ("extra_forbidden", "missing") else "")
+    shown = path[:-1] if kind in ("extra_forbidden", "missing") else path  # those name the key in the message
+    at = where + (" " + ".".join(shown) if shown else "")
     if kind == "extra_forbidden":
         owner = cls if cls is not None else model
         unknown = [k for k in (value if isinstance(value, Mapping) else {}) if k not in owner.model_fields]

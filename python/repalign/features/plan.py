@@ -119,6 +119,24 @@ class Ref:
 
 # --- helpers ---------------------------------------------------------------------------------
 _STIM_CACHE: dict[str, tuple[StimulusSet, str]] = {}
+_UNREADABLE: dict[str, list[tuple[str, str, str]]] = {}  # manifest hash → (id, path, reason) of images PIL cannot open
+
+
+def _unreadable_images(s: StimulusSet, h: str) -> list[tuple[str, str, str]]:
+    """Image files of a set that PIL cannot open (header only: cheap), checked at
+    plan time so that a broken file fails before any task runs."""
+    if h not in _UNREADABLE:
+        from PIL import Image
+
+        bad = []
+        for sid, path in zip(s.ids, s.paths or ()):
+            try:
+                with Image.open(path):
+                    pass
+            except Exception as exc:  # PIL raises several types for unreadable files
+                bad.append((sid, str(path), str(exc)))
+        _UNREADABLE[h] = bad
+    return _UNREADABLE[h]
 
 
 def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
@@ -231,11 +249,17 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
             raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
         refs[ref.name] = ref
 
-    for e in _model_entries(config, stim, skipped):
+    for i, e in enumerate(_model_entries(config, stim, skipped)):
         spec = e["spec"]
         _dev, dtype = select_device(e["device"])
         for sname in e["stimuli"]:
             sec, _s, h = stim[sname]
+            bad = [] if e["skip_bad"] else _unreadable_images(_s, h)
+            if bad:
+                sid, path, why = bad[0]
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
+                                      f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
             keys = {l: cache_key(spec, l, e["pooling"], h, dtype) for l in e["layers"]}
             paths = {l: feature_path(_out(config), spec.name, sname, l, e["pooling"], keys[l]) for l in e["layers"]}
             tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from repalign.config import Config, load_config
+from repalign.errors import ValidationError
 from repalign.pipeline.executors import ExecutorSettings, execute
 from repalign.pipeline.plan import plan_all
 from repalign.task import TaskFailed
@@ -26,7 +27,10 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     config = config if isinstance(config, Config) else load_config(config)
     settings = ExecutorSettings.from_config(config, kind=executor, scheduler=scheduler, n_workers=n_workers)
     tasks = plan_all(config)
-    config.output.mkdir(parents=True, exist_ok=True)
+    try:
+        config.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(f"[run] output: cannot create directory {config.output}: {exc.strerror or exc}") from None
     console.print(f"[bold]{config.name}[/bold]: {len(tasks)} tasks → {config.output} (executor: {settings.kind})")
     started = time.monotonic()
     failure: TaskFailed | None = None
