@@ -166,15 +166,17 @@ def error_line(model: type[BaseModel], data: Any, err: Mapping[str, Any], where:
     if kind == "extra_forbidden":
         owner = cls if cls is not None else model
         unknown = [k for k in (value if isinstance(value, Mapping) else {}) if k not in owner.model_fields]
-        return f"{at}: unknown key(s) {unknown or path[-1:]}; valid keys: {', '.join(owner.model_fields)}"
+        valid = f"valid keys: {', '.join(owner.model_fields)}" if owner.model_fields else "this section takes no keys"
+        return f"{at}: unknown key(s) {unknown or path[-1:]}; {valid}"
     if kind == "missing":
         return f"{at}: missing required key(s) {path[-1:]}"
     if kind == "literal_error" and fld is not None and typing.get_origin(_members(fld.annotation)[0]) is Literal:
         vals = typing.get_args(_members(fld.annotation)[0])
-        return f"{where}: {path[-1]} must be {_one_of(vals)}, got {value!r}"
-    if kind in ("value_error", "assertion_error"):
+        inside = " " + ".".join(path[:-1]) if len(path) > 1 else ""
+        return f"{where}{inside}: {path[-1]} must be {_one_of(vals)}, got {value!r}"
+    if kind in ("value_error", "assertion_error"):  # a model validator's message names its key(s) itself
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return f"{at}: {msg}" if fld is not None and not msg.startswith(path[-1] if path else "\0") else f"{where}: {msg}"
+        return f"{where}: {msg}"
     if fld is not None:
         return f"{at}: expected {describe(fld.annotation)}, got {value!r}"
     if isinstance(data, Mapping) or cls is not model:

@@ -117,6 +117,8 @@ CASES = [
      r"\[\[learners\]\] #1 simulate: unknown key\(s\) \['temp'\]; valid keys: temperature, lapse, seed"),
     ("learners-stimuli-task-needs-stimuli", BASE + '\n[[learners]]\ntask = "stimuli-category"\n',
      r"\[\[learners\]\] #1: task 'stimuli-category' needs 'stimuli' \(a \[\[stimuli\]\] name\)"),
+    ("learners-selection", BASE + '\n[[learners]]\ntask = "demo-category"\nselection = "best"\n',
+     r"\[\[learners\]\] #1: selection must be 'prequential' or 'train_accuracy', got 'best'"),
     # [[embed]]
     ("embed-n-dims-string", BASE + '\n[[embed]]\nname = "e"\nn_dims = "50"\n',
      r"\[\[embed\]\] #1 n_dims: expected an integer, got '50'"),
@@ -142,6 +144,8 @@ CASES = [
      r"\[executor\]: kind must be one of local, dask, slurm, got 'cloud'"),
     ("executor-workers-string", BASE + '\n[executor]\nn_workers = "4"\n',
      r"\[executor\] n_workers: expected an integer, got '4'"),
+    ("report-unknown-key", BASE + "\n[report]\ntitle = 1\n",
+     r"\[report\]: unknown key\(s\) \['title'\]; this section takes no keys"),
     # bad inputs
     ("folder-missing", BASE.replace('source = "digits"\nn = 2', 'source = "folder"\npath = "no/such/dir"'),
      r"stimulus folder not found: .*no/such/dir"),
@@ -224,3 +228,18 @@ def test_valid_variant_and_its_default_keep_the_task_keys(tmp_path):
     plain = keys("")
     assert keys('variant = "default"\n') == plain
     assert keys('variant = "published"\n') != plain
+
+
+def test_skip_bad_plans_past_a_broken_image(tmp_path):
+    """The plan-time image check leaves a model with ``skip_bad = true`` alone (its
+    extraction skips the file and records it)."""
+    from repalign.config import load_config
+    from repalign.pipeline import plan_all
+
+    _folder(tmp_path, broken=True)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BASE.replace('source = "digits"\nn = 2', 'name = "f"\nsource = "folder"\npath = "imgs"')
+                   + "skip_bad = true\n")
+    tasks = plan_all(load_config(cfg))
+    assert [t.stage for t in tasks] == ["features"]
+    assert tasks[0].kwargs["skip_bad"] is True

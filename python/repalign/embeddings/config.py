@@ -10,9 +10,9 @@ keys. ``variant`` ("default" | "published") is left out of the spec while it is
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import model_validator
+from pydantic import Discriminator, Tag, model_validator
 
 from repalign.config import Number, Section, Variant
 from repalign.errors import ValidationError
@@ -97,3 +97,12 @@ def embed_model(entry: Mapping[str, Any], where: str) -> type[EmbedEntry]:
         raise ValidationError(f"{where}: key(s) {other} do not apply to method {method!r}; "
                               f"its keys: {', '.join(MODEL_KEYS[method])}")
     return EMBED_MODELS[method]
+
+
+def _method_of(entry: Any) -> str:
+    return entry.get("method", "spose") if isinstance(entry, Mapping) else getattr(entry, "method", "spose")
+
+
+#: an ``[[embed]]`` entry of either method (``method`` may be left out: spose)
+EmbedEntryType = Annotated[Union[Annotated[SposeEntry, Tag("spose")], Annotated[ViceEntry, Tag("vice")]],
+                           Discriminator(_method_of)]

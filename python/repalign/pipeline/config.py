@@ -14,7 +14,7 @@ from pydantic import Field
 
 from repalign.config import STAGE_SECTIONS, Config, RunSection, Section, check_shape, parse_entries, parse_section
 from repalign.dynamics.config import DynamicsSection
-from repalign.embeddings.config import EmbedEntry, embed_model
+from repalign.embeddings.config import EmbedEntryType, embed_model
 from repalign.errors import ValidationError
 from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
 from repalign.learners.config import LearnerEntry
@@ -65,7 +65,7 @@ class StudyConfig(Section):
     metrics: list[MetricEntry] = Field(default_factory=list)
     learners: list[LearnerEntry] = Field(default_factory=list)
     dynamics: DynamicsSection | None = None
-    embed: list[EmbedEntry] = Field(default_factory=list)
+    embed: list[EmbedEntryType] = Field(default_factory=list)
     r: RSection | None = None
     executor: ExecutorSection = Field(default_factory=ExecutorSection)
     report: ReportSection = Field(default_factory=ReportSection)
