@@ -122,19 +122,21 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
         return [t for t in tasks if t.task_id in keep]
     from repalign.learners.multiclass import huber_tasks
 
-    return huber_tasks(agent=spec.get("agent", "human"), runs=spec.get("runs"))
+    return huber_tasks(agent=spec.get("agent", LearnerEntry.model_fields["agent"].default), runs=spec.get("runs"))
 
 
 def make_learner(spec: Mapping[str, Any]):
     from repalign.learners import CategoryLearner, MulticlassLearner, RewardLearner
 
-    kind = _learner_kind(spec["task"])
+    # the spec holds the keys as written; a key left out takes the schema's default
+    e = {**{k: f.default for k, f in LearnerEntry.model_fields.items() if not f.is_required()}, **spec}
+    kind = _learner_kind(e["task"])
     if kind == "category":
-        return CategoryLearner(C=float(spec.get("C", 1.0)), C_grid=spec.get("C_grid"), selection=spec.get("selection", "prequential"),
-                               pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+        return CategoryLearner(C=float(e["C"]), C_grid=e["C_grid"], selection=e["selection"], pca=e["pca"], key=e["key"],
+                               device=e["device"])
     if kind == "reward":
-        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
-    return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
+        return RewardLearner(ard=bool(e["ard"]), pca=e["pca"], key=e["key"], device=e["device"])
+    return MulticlassLearner(C=float(e["C"]), pca=e["pca"], device=e["device"])
 
 
 def run_learner(spec: dict, ref: Any, model: str, layer: str, path: str, provenance: dict) -> str:
