@@ -7,8 +7,6 @@ who learned the task, a 36-trial chance window at p = 1/3 and level 0.95.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from repalign.config import Number, Section

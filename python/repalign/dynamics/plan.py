@@ -26,7 +26,6 @@ import pandas as pd
 
 from repalign.config import Config, parse_section
 from repalign.dynamics.config import DynamicsSection
-from repalign.datasets.learning_dynamics import AGENTS
 from repalign.datasets.registry import files
 from repalign.dynamics.curves import (
     HUMAN_LEARNERS,

@@ -50,7 +50,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from repalign.config import Config, parse_entries, parse_section
-from repalign.embeddings.config import ALL_KEYS, CHOICE_RULES, HUMAN_SETS, METHODS, MODEL_KEYS, embed_model
+from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
 from repalign.task import Task, content_key as _key
 

@@ -43,7 +43,7 @@ import numpy as np
 from repalign.config import Config, parse_entries
 from repalign.datasets import Embedding, StimulusSet
 from repalign.errors import DataError, ValidationError
-from repalign.features.config import REPR_SOURCES, ModelEntry, RepresentationEntry, StimuliEntry
+from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
 from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
 from repalign.features.io import concept_features, load_features
 from repalign.features.stimuli import load_stimulus_set

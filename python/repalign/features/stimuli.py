@@ -20,7 +20,7 @@ import pandas as pd
 from repalign.config import parse_section
 from repalign.datasets import StimulusSet
 from repalign.errors import ValidationError
-from repalign.features.config import SOURCES, StimuliEntry
+from repalign.features.config import SOURCES, StimuliEntry  # noqa: F401 (SOURCES: re-exported)
 
 STIMULI_KEYS = tuple(StimuliEntry.model_fields)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")

@@ -43,7 +43,7 @@ from typing import Any, Mapping
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
-from repalign.learners.config import STIMULI_TASK_KEYS, TASKS, LearnerEntry, SimulateSpec, learner_kind
+from repalign.learners.config import TASKS, LearnerEntry, SimulateSpec, learner_kind
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from repalign.config import Config, parse_section
 from repalign.errors import ValidationError
-from repalign.pipeline.config import KINDS, ExecutorSection
+from repalign.pipeline.config import ExecutorSection
 from repalign.task import Task, TaskFailed, order_tasks, run_local
 
 EXECUTOR_KEYS = tuple(ExecutorSection.model_fields)
