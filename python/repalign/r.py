@@ -209,10 +209,7 @@ def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str
 
 # ---- pipeline stage: the [r] config section -----------------------------------------------
 
-R_KEYS = ("input", "models", "engine", "levels", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
-          "chains", "iter", "workers")
-_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "dimensionality_twonn",
-               "chains": 4, "iter": 2000, "workers": 1}
+# keys and defaults of the [r] section: repalign.r_config.RSection
 
 
 def plan_r(config, upstream: Sequence[Any] = ()) -> list:
@@ -232,17 +229,12 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     import hashlib
     import json
 
-    from repalign.config import check_keys
-    from repalign.errors import ValidationError
+    from repalign.config import parse_section
+    from repalign.r_config import RSection
     from repalign.task import Task
 
-    sec = dict(config.section("r", {}) or {})
-    check_keys(sec, R_KEYS, "[r]")
-    opts = {**_R_DEFAULTS, "seed": config.seed, **sec}
-    if opts["engine"] not in ("lme4", "brms"):
-        raise ValidationError(f"[r] engine must be 'lme4' or 'brms', got {opts['engine']!r}")
-    if opts["cv"] not in ("kfold", "loo"):
-        raise ValidationError(f"[r] cv must be 'kfold' or 'loo', got {opts['cv']!r}")
+    sec = config.section("r", {})
+    opts = parse_section(RSection, {} if sec is None else sec, "[r]").options(config.seed)
     for name in ("input", "models"):
         if name in opts:
             opts[name] = str(config.resolve(opts[name]))

@@ -21,17 +21,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_section
 from repalign.errors import ValidationError
+from repalign.pipeline.config import ExecutorSection
 from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
 
-EXECUTOR_KEYS = (
-    "kind", "scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker",
-    # SLURM (dask-jobqueue)
-    "queue", "account", "cores", "processes", "memory", "walltime", "max_jobs", "job_extra_directives",
-    "local_directory", "log_directory", "python", "scheduler_host",
-)
-KINDS = ("local", "dask", "slurm")
+EXECUTOR_KEYS = tuple(ExecutorSection.model_fields)
 
 
 @dataclass
@@ -49,11 +44,8 @@ class ExecutorSettings:
     def from_config(cls, config: Config | None, **overrides: Any) -> "ExecutorSettings":
         section = dict(config.section("executor", {}) or {}) if config is not None else {}
         section.update({k: v for k, v in overrides.items() if v is not None})
-        where = f"{config.path} [executor]" if config is not None else "[executor]"
-        check_keys(section, EXECUTOR_KEYS, where)
+        section = parse_section(ExecutorSection, section, "[executor]").spec(exclude_unset=True)
         kind = section.pop("kind", "local")
-        if kind not in KINDS:
-            raise ValidationError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         base = {k: section.pop(k) for k in ("scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker") if k in section}
         return cls(kind=kind, slurm=section, **base)
 

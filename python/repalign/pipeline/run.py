@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from repalign.config import Config, load_config
+from repalign.errors import ValidationError
 from repalign.pipeline.executors import ExecutorSettings, execute
 from repalign.pipeline.lock import output_lock
 from repalign.pipeline.plan import plan_all
@@ -48,6 +49,10 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     config = config if isinstance(config, Config) else load_config(config)
     settings = ExecutorSettings.from_config(config, kind=executor, scheduler=scheduler, n_workers=n_workers)
     tasks = plan_all(config)
+    try:
+        config.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(f"[run] output: cannot create directory {config.output}: {exc.strerror or exc}") from None
     with output_lock(config.output, config=str(config.path), timeout=lock_timeout,
                      say=lambda m: console.print(f"[yellow]{m}[/yellow]")) as removed:
         if removed:
