@@ -211,7 +211,7 @@ def test_published_tie_rule_on_planted_ties():
     # euclidean: pairs (0,1),(0,2),(1,2) distances for row 0 = 1, 2, 1 → tie, first pair (0,1) → odd 2.
     assert odd_one_out_choices(X, t, "euclidean", variant="published").tolist() == [2, 2, 1]
     # repalign's default sends the same ties to the earliest *position*.
-    assert odd_one_out_choices(X, t, "euclidean").tolist() == [0, 0, 1]
+    assert odd_one_out_choices(X, t, "euclidean").tolist() == [0, 1, 0]
     # Equilateral: all three distances equal → −1, scored wrong.
     E = np.eye(3)  # three orthogonal unit vectors: every pair at cosine distance 1
     assert odd_one_out_choices(E, np.array([[0, 1, 2]]), variant="published").tolist() == [-1]
