@@ -14,9 +14,11 @@ from repalign.config import Config, check_keys
 from repalign.errors import ValidationError
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
-_VERSION = 1  # bump when a metric's numbers change for the same inputs
+_VERSION = 2  # bump when a metric's numbers change for the same inputs (2: min-max TwoNN, naturalcogsci separation)
 
-COMMON = {"metric": None, "representations": None, "dataset": None, "seed": None, "n_boot": 1000, "level": 0.95, "name": ""}
+COMMON = {"metric": None, "representations": None, "dataset": None, "seed": None, "n_boot": 1000, "level": 0.95, "name": "",
+          "variant": "default"}
+VARIANTS = ("default", "published")
 DEFAULTS: dict[str, dict[str, Any]] = {
     "odd_one_out": {"dataset": "test_10", "similarity": ["dot"], "fit_temperature": False},
     "noise_ceiling": {"dataset": "noise_ceiling"},
@@ -25,9 +27,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "rsa": {"dataset": "mur92", "rdm": "correlation", "method": "spearman", "bootstrap": "subjects"},
     "cka": {"dataset": "", "reference": None, "kernel": "linear", "unbiased": False},
     "dimensionality": {"dataset": "", "methods": ["twonn", "mle", "pr", "pca90"], "k": 20},
-    "separation": {"dataset": "mur92", "labels": "category"},
+    "separation": {"dataset": "mur92", "labels": "category", "formula": "naturalcogsci"},
 }
 METRICS = tuple(DEFAULTS)
+# What variant = "published" changes where the entry does not set the key itself
+# (Muttenthaler et al. 2023: cosine zero-shot on all THINGS triplets; the probe's λ grid
+# and 100-epoch cap; see docs/fidelity.md).
+PUBLISHED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "odd_one_out": {"dataset": ["train_90", "test_10"], "similarity": ["cosine"]},
+    "probe": {"dataset": ["train_90", "test_10"], "penalty": "zero", "alphas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+              "epochs": 100},
+}
 
 
 def metric_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
@@ -40,6 +50,8 @@ def metric_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str
         allowed.pop("representations")
     check_keys(entry, allowed, where, required=("metric",) + (("reference",) if metric == "cka" else ()))
     spec = {k: v for k, v in allowed.items()}
+    if entry.get("variant", "default") == "published":
+        spec.update(PUBLISHED_DEFAULTS.get(metric, {}))
     spec.update(entry)
     if spec["dataset"] is None:
         spec["dataset"] = ""
@@ -67,16 +79,24 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
             raise ValidationError(f"{where}: {key} = {value!r}; valid: {', '.join(map(str, valid))}")
 
     m = spec["metric"]
+    one_of("variant", spec["variant"], VARIANTS)
     if m in ("odd_one_out", "probe", "noise_ceiling"):
         from repalign.datasets.things import TRIPLET_SOURCES
 
-        one_of("dataset", spec["dataset"], tuple(TRIPLET_SOURCES))
+        # A list of triplet sources is read as one set (the published probe pools train_90 and test_10).
+        for d in spec["dataset"] if isinstance(spec["dataset"], list) and m != "noise_ceiling" else [spec["dataset"]]:
+            one_of("dataset", d, tuple(TRIPLET_SOURCES))
+        if isinstance(spec["dataset"], list) and not spec["dataset"]:
+            raise ValidationError(f"{where}: dataset must not be an empty list")
     for s in spec.get("similarity", []):
         one_of("similarity", s, PROBE_SIMILARITIES if m == "probe" else SIMILARITIES)
     if m == "probe":
         one_of("penalty", spec["penalty"], PENALTIES)
         if not spec["alphas"]:
             raise ValidationError(f"{where}: alphas must not be empty")
+        if spec["variant"] == "published" and (spec["penalty"] != "zero" or spec["similarity"] != ["dot"] or spec["n_components"] is not None):
+            raise ValidationError(f"{where}: variant = \"published\" is the square probe with penalty = \"zero\" on dot products; "
+                                  f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = {spec['n_components']!r}")
     if m == "rsa":
         one_of("dataset", spec["dataset"], ("mur92",))
         one_of("rdm", spec["rdm"], RDM_METRICS)
@@ -88,7 +108,14 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         for x in spec["methods"]:
             one_of("methods", x, METHODS)
     if m == "separation":
+        from repalign.metrics.classification import FORMULAS
+
         one_of("dataset", spec["dataset"], ("mur92", "things"))
+        one_of("formula", spec["formula"], FORMULAS)
+        if spec["dataset"] == "things":
+            one_of("labels", spec["labels"], ("category", "concept"))
+        if spec["variant"] == "published" and spec["formula"] != "naturalcogsci":
+            raise ValidationError(f"{where}: variant = \"published\" is formula = \"naturalcogsci\", got {spec['formula']!r}")
     if not 0 < float(spec["level"]) < 1:
         raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
 
