@@ -190,7 +190,7 @@ class TripletProbe:
             torch.randperm(n, generator=gen)
             for i in range(0, n, batch_size):
                 b = T[order[i : i + batch_size]]
-                loss = _published_ce(Z @ W, b) + self.alpha * torch.linalg.norm(W)
+                loss = _published_ce_batch(Z, W, b) + self.alpha * torch.linalg.norm(W)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_([W], PUBLISHED["clip"])
@@ -242,6 +242,17 @@ def _published_sims(E: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(B, 3) dot products of the pairs (0, 1), (0, 2), (1, 2) — the seed's order."""
     e = E[b]
     return torch.stack([(e[:, 0] * e[:, 1]).sum(-1), (e[:, 0] * e[:, 2]).sum(-1), (e[:, 1] * e[:, 2]).sum(-1)], dim=1)
+
+
+def _published_ce_batch(Z: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a batch: transforms only the batch's rows when they are fewer
+    than the objects (the seed transforms every object, then picks rows with one-hot
+    vectors — the same numbers, up to float rounding, at a fraction of the cost)."""
+    if 3 * b.shape[0] < Z.shape[0]:
+        e = (Z[b.reshape(-1)] @ W).reshape(b.shape[0], 3, -1)
+        s = torch.stack([(e[:, 0] * e[:, 1]).sum(-1), (e[:, 0] * e[:, 2]).sum(-1), (e[:, 1] * e[:, 2]).sum(-1)], dim=1)
+        return (torch.logsumexp(s, dim=1) - s[:, 0]).mean()
+    return _published_ce(Z @ W, b)
 
 
 def _published_ce(E: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
