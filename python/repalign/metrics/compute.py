@@ -130,7 +130,8 @@ def cka_rows(emb: Embedding, ref_emb: Embedding, spec: Mapping[str, Any], model:
         raise ValidationError(f"cka: {emb.name!r} and reference {ref_emb.name!r} share only {len(common)} stimulus ids")
     X, Y = emb.select(common).values, ref_emb.select(common).values
     name = f"cka_{spec['kernel']}" + ("_unbiased" if spec["unbiased"] else "")
-    val = cka(X, Y, spec["kernel"], spec["unbiased"])
+    val = cka(X, Y, spec["kernel"], spec["unbiased"], variant=spec.get("variant", "default"))
+    name += _suffix(spec)
     return [_row(model, layer, spec["reference"], name, val, n=len(common))]
 
 
