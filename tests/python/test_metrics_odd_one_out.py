@@ -194,7 +194,7 @@ def _seed_choices(X, t, dist="cosine"):
 @pytest.mark.data
 def test_published_zero_shot_matches_the_seed_path_on_spose(spose, nc_triplets, test10):
     X = spose.values
-    t = np.vstack([nc_triplets.triplets, test10.triplets[::20]])  # ~27k real triplets
+    t = np.vstack([nc_triplets.triplets, test10.triplets[::20]])  # 26,366 real triplets
     want = _seed_choices(X, t)
     got = odd_one_out_choices(X, t, variant="published")
     assert np.array_equal(got, want)
