@@ -169,7 +169,7 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
     probe = metric_spec({"metric": "probe", "variant": "published"}, "x")
     assert probe["penalty"] == "zero" and probe["epochs"] == 100 and probe["alphas"][0] == 1e-5
     assert metric_spec({"metric": "rsa"}, "x")["variant"] == "default"
-    with pytest.raises(ValidationError, match="variant = 'paper'; valid: default, published"):
+    with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'paper'"):
         metric_spec({"metric": "rsa", "variant": "paper"}, "x")
     with pytest.raises(ValidationError, match='variant = "published" is the square probe with penalty = "zero"'):
         metric_spec({"metric": "probe", "variant": "published", "penalty": "identity"}, "x")
