@@ -78,6 +78,7 @@ class Figure:
     pdf: Path | None = None
     tables: list[str] = field(default_factory=list)
     source: str = "python"
+    wide: bool = False  # spans the report's whole width (many panels)
 
 
 def metric_family(metric: str) -> str:
@@ -173,6 +174,7 @@ def _figure(n_panels: int, width_per: float = 4.2, height: float = 3.6, ncols_ma
 # ---- odd-one-out ---------------------------------------------------------------------------
 
 MARKERS = "osD^vP*Xhp<>"
+WIDE_INCHES = 8.0  # figures wider than this span the report's width
 _OOO = re.compile(r"^(odd_one_out_[a-z]+|probe_[a-z_]+)$")
 
 
@@ -265,11 +267,12 @@ def plot_rsa(metrics: pd.DataFrame, objectives: dict[str, str] | None = None):
         ax.set_yticks(y, sub["label"])
         ax.set_xlabel(f"RSA ({metric.removeprefix('rsa_')}, 95% CI)")
         ax.set_title(f"{ds}")
-        handles, _ = ax.get_legend_handles_labels()
-        leg = ax.legend(handles=handles, loc="lower right") if handles else None
-        _objective_legend(ax, [objectives.get(m, "other") for m in sub["model"]], loc="center right")
-        if leg is not None:
-            ax.add_artist(leg)
+    from matplotlib.lines import Line2D
+
+    handles = axes[0].get_legend_handles_labels()[0]
+    handles += [Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
+                for o in sorted({objectives.get(m, "other") for m in df["model"]})]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -362,7 +365,7 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
     estimators = sorted(joined["metric"].unique())
     models = sorted(joined["model"].unique())
     markers = {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(models)}
-    fig, axes = _figure(len(estimators), width_per=4.2, height=3.6)
+    fig, axes = _figure(len(estimators), width_per=4.2, height=3.4, ncols_max=2)
     for ax, est in zip(axes, estimators):
         s = joined[joined["metric"] == est]
         _chance(ax, chance, f"chance ({chance:.3g})")
@@ -590,6 +593,15 @@ def save(fig, outdir: Path, name: str) -> tuple[Path, Path]:
     return paths
 
 
+def _png_inches(path: Path) -> float:
+    """Width of a PNG in inches (its pixel width over its dpi, default ``style.DPI``)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        dpi = im.info.get("dpi", (style.DPI,))[0] or style.DPI
+        return im.width / float(dpi)
+
+
 def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | None = None,
                    dynamics: dict[str, pd.DataFrame] | None = None,
                    classification: dict[str, pd.DataFrame] | None = None,
@@ -617,7 +629,8 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
         if fig is None:
             return
         png, pdf = save(fig, outdir, name)
-        figs.append(Figure(family, name, title, caption, png, pdf, [t for t in tables if t]))
+        wide = _png_inches(png) > WIDE_INCHES
+        figs.append(Figure(family, name, title, caption, png, pdf, [t for t in tables if t], wide=wide))
 
     with plt.rc_context(style.rc_params()):
         add(plot_odd_one_out(m, objectives), "odd_one_out", "odd_one_out", "Odd-one-out accuracy per representation",
@@ -681,7 +694,8 @@ def r_figures(pngs: Iterable[Path], tables: dict[str, str] | None = None) -> lis
     for p in sorted(pngs):
         stem = p.stem
         pdf = p.with_suffix(".pdf")
+        wide = _png_inches(p) > WIDE_INCHES
         out.append(Figure(_R_FAMILIES.get(stem, "other"), f"r-{stem}", titles.get(stem, stem.replace("_", " ") + " (R)"),
                           captions.get(stem, ""), p, pdf if pdf.is_file() else None,
-                          [t for t in (tables.get(stem, ""),) if t], source="R"))
+                          [t for t in (tables.get(stem, ""),) if t], source="R", wide=wide))
     return out

@@ -290,12 +290,13 @@ def _details(anchor_id: str, title: str, body: str, n: int | None = None) -> str
             f"<div class='scroll'>{body}</div></details>")
 
 
-def _figure_html(f: figs.Figure, out: Path) -> str:
+def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str]) -> str:
     b64 = base64.b64encode(f.png.read_bytes()).decode()
     rel = lambda p: html.escape(str(p.relative_to(out)) if out in p.parents else str(p))  # noqa: E731
     files = rel(f.png) + (f" · {rel(f.pdf)}" if f.pdf else "")
-    data = " ".join(f"<a href='#{t}'>table</a>" for t in f.tables)
-    return (f"<figure id='fig-{html.escape(f.name)}'><img alt='{html.escape(f.title)}' "
+    data = ", ".join(f"<a href='#{t}'>{html.escape(table_titles.get(t, 'table'))}</a>" for t in f.tables)
+    wide = " class='wide'" if f.wide else ""
+    return (f"<figure id='fig-{html.escape(f.name)}'{wide}><img alt='{html.escape(f.title)}' "
             f"src='data:image/png;base64,{b64}'><figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)} "
             f"{('Data: ' + data + '. ') if data else ''}Files: <code>{files}</code> ({f.source})</figcaption></figure>")
 
@@ -399,7 +400,9 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
                 parts.append(f"<li><b>{html.escape(title)}</b> ({len(fs)}): {links}</li>")
         parts.append("</ul><p style='font-size:13px'>Click a figure to widen it; PNG and PDF files lie beside the "
                      "tables under the output directory.</p><div class='grid'>")
-        parts += [_figure_html(f, out) for f in figures]
+        titles = {a: t for a, t, _ in metric_tables + dyn_tables} | {a: t for a, t, _, _ in r_tables}
+        titles |= {a: p.stem for a, (p, _) in classif.items()}
+        parts += [_figure_html(f, out, titles) for f in figures]
         parts.append("</div>")
     else:
         parts.append("<h2 id='figures'>Figures</h2><p>No figures: this run produced no tables to draw.</p>")
