@@ -13,20 +13,21 @@ zero_line <- function() {
 
 # Population-level predictions of a model-level alignment fit along log10(size + 1),
 # one line per objective over that objective's own range of sizes (half a decade
-# either side of a single size), other covariates at their mean (random effects 0).
+# either side of a single size, not below 0), the other numeric covariates at the
+# objective's mean (so a line passes through its objective's points), random
+# effects at 0.
 alignment_fit_lines <- function(fit, n = 30L) {
   d <- as.data.frame(fit$data)
-  vars <- all.vars(fit$formula)
+  vars <- setdiff(all.vars(fit$formula), c("pseudo_r2", "train_size", "objective"))
   d$lx <- log10(d$train_size + 1)
   grid <- do.call(rbind, lapply(split(d, d$objective), function(g) {
     r <- range(g$lx)
-    if (diff(r) == 0) r <- r + c(-0.5, 0.5)
-    data.frame(lx = seq(r[1], r[2], length.out = n), objective = g$objective[1], stringsAsFactors = FALSE)
+    if (diff(r) == 0) r <- c(max(0, r[1] - 0.5), r[2] + 0.5)
+    out <- data.frame(lx = seq(r[1], r[2], length.out = n), objective = g$objective[1], stringsAsFactors = FALSE)
+    for (v in vars) out[[v]] <- if (is.numeric(g[[v]])) mean(g[[v]], na.rm = TRUE) else g[[v]][1]
+    out
   }))
-  grid$train_size <- pmax(10^grid$lx - 1, 0)
-  for (v in setdiff(vars, c("pseudo_r2", "train_size", "objective"))) {
-    grid[[v]] <- if (is.numeric(d[[v]])) mean(d[[v]], na.rm = TRUE) else d[[v]][1]
-  }
+  grid$train_size <- 10^grid$lx - 1
   grid$pseudo_r2 <- if (fit$engine == "brms") {
     stats::fitted(fit$fit, newdata = grid, re_formula = NA)[, "Estimate"]
   } else {
@@ -38,8 +39,8 @@ alignment_fit_lines <- function(fit, n = 30L) {
 #' Alignment against log10 training-set size, coloured by objective
 #'
 #' Points with their CI whiskers; with `fit`, the fitted model-level alignment
-#' model's population-level lines, one per objective (other covariates at their
-#' mean); without it, a least-squares line per objective. Untrained models
+#' model's population-level lines, one per objective (other covariates at the
+#' objective's mean); without it, a least-squares line per objective. Untrained models
 #' (size 0) sit at log10(0 + 1) = 0, as in [default_alignment_formula()].
 #'
 #' @param data [alignment_data()] of alignment scores (`pseudo_r2`, `ci_low`,
@@ -59,7 +60,7 @@ plot_alignment_vs_size <- function(data, fit = NULL) {
   if (!is.null(fit) && identical(fit$level, "model")) {
     lines <- alignment_fit_lines(fit)
     p <- p + ggplot2::geom_line(data = lines, linewidth = 0.7)
-    caption <- paste(strwrap(sprintf("lines: fitted %s alignment model, population level, other terms at their mean: %s",
+    caption <- paste(strwrap(sprintf("lines: fitted %s alignment model, population level, other covariates at each objective's mean: %s",
                                      fit$engine, paste(deparse(lme4::nobars(fit$formula), width.cutoff = 500L),
                                                        collapse = "")), 90), collapse = "\n")
   } else {
