@@ -51,9 +51,10 @@ def objective_colour(objective: str | None) -> str:
 
 
 def model_objectives(models: Iterable[str], path: Path | None = None) -> dict[str, str]:
-    """Objective of each model name from ``data/models.csv`` (``"other"`` where the
-    model is not listed, e.g. a ``[[representations]]`` entry like SPoSE-49;
-    ``"human"`` for the human rows of metrics tables)."""
+    """Objective of each model name from ``data/models.csv``; for names not listed
+    there: ``"human"`` for the human rows of metrics tables and for embeddings
+    fitted to human judgements (SPoSE, VICE), ``"baseline"`` for the seeded Gaussian
+    ``random`` representation, else ``"other"``."""
     path = path or _MODELS_CSV
     table = {}
     if path.is_file():
@@ -62,7 +63,14 @@ def model_objectives(models: Iterable[str], path: Path | None = None) -> dict[st
     out = {}
     for m in models:
         m = str(m)
-        out[m] = "human" if m in ("human", "humans") else table.get(m, "other")
+        if m in table:
+            out[m] = table[m]
+        elif m in ("human", "humans") or m.lower().startswith(("spose", "vice")):
+            out[m] = "human"
+        elif m == "random":
+            out[m] = "baseline"
+        else:
+            out[m] = "other"
     return out
 
 
