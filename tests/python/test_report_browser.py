@@ -25,7 +25,6 @@ from repalign.config import load_config
 from repalign.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "analysis" / "configs" / "demo.toml"
 
 MUR92 = """
 [run]
@@ -182,10 +181,10 @@ def test_checker_sees_planted_faults(browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_report_in_browser(browser, tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo-browser")
-    run(load_config(DEMO, output=out), progress=False)
-    _check_report(browser, out, {"choice_models", "dimensionality", "alignment_vs_size", "learning"})
+def test_demo_report_in_browser(browser, demo_run):
+    out, _ = demo_run
+    found = _check_report(browser, out, {"choice_models", "dimensionality", "alignment_vs_size", "learning"})
+    assert len(found["images"]) == 6  # 2 Python + 4 R figures
 
 
 @pytest.mark.data
