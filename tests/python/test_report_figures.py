@@ -163,3 +163,19 @@ def test_r_theme_has_the_python_colours():
     assert r["colours"] == style.OBJECTIVE_COLOURS
     assert (r["other"], r["base"], r["ci"], r["chance"], r["ceiling"]) == (
         style.OTHER_COLOUR, style.BASE_SIZE, style.CI_LINEWIDTH, style.CHANCE["colour"], style.CEILING["fill"])
+
+
+def test_dynamics_figures_show_chance_band_and_cis():
+    curves = pd.DataFrame({
+        "agent": ["human"] * 4, "agent_type": ["human"] * 4, "epoch": [1, 2, 1, 2],
+        "phase": ["train", "train", "test", "test"], "mean": [0.4, 0.8, 0.35, 0.7],
+        "sd": [0.1] * 4, "n_runs": [4] * 4, "sem": [0.05, 0.05, 0.02, 0.02]})
+    fig = figs.plot_dynamics_curves(curves, chance_upper=0.5)
+    ax = fig.axes[0]
+    assert {0.333333, 0.5} <= set(_hlines_at(ax))
+    want = sorted((round(m - 1.96 * s, 6), round(m + 1.96 * s, 6)) for m, s in zip(curves["mean"], curves["sem"]))
+    assert _whiskers(ax) == want
+    lag = pd.DataFrame({"agent": ["human", "resnet"], "agent_type": ["human", "network"], "lag": [0.003, 0.233]})
+    ax = figs.plot_generalisation_lag(lag).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["human (human)", "resnet (network)"]
+    assert sorted(round(float(ln.get_xdata()[0]), 6) for ln in ax.lines if ln.get_marker() == "o") == [0.003, 0.233]

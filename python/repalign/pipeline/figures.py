@@ -117,7 +117,7 @@ def _whisker(ax, x, y, lo, hi, colour, **kw):
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():
         ax.vlines(np.asarray(x)[ok], lo[ok], hi[ok], colors=colour, linewidth=style.CI_LINEWIDTH, alpha=0.85)
-    ax.plot(x, y, linestyle="none", color=colour, markersize=style.POINT_SIZE, **({"marker": "o"} | kw))
+    ax.plot(x, y, linestyle="none", color=colour, **({"marker": "o", "markersize": style.POINT_SIZE} | kw))
 
 
 def _hwhisker(ax, y, x, lo, hi, colour, **kw):
@@ -125,7 +125,7 @@ def _hwhisker(ax, y, x, lo, hi, colour, **kw):
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():
         ax.hlines(np.asarray(y)[ok], lo[ok], hi[ok], colors=colour, linewidth=style.CI_LINEWIDTH, alpha=0.85)
-    ax.plot(x, y, linestyle="none", color=colour, markersize=style.POINT_SIZE, **({"marker": "o"} | kw))
+    ax.plot(x, y, linestyle="none", color=colour, **({"marker": "o", "markersize": style.POINT_SIZE} | kw))
 
 
 def _chance(ax, y, label="chance", horizontal=True):
