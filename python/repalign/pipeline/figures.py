@@ -91,7 +91,7 @@ def metric_family(metric: str) -> str:
         return "cka"
     if metric.startswith("dimensionality_"):
         return "dimensionality"
-    if "kappa" in metric or "error_consistency" in metric:
+    if "kappa" in metric or "error_consistency" in metric or metric.startswith("classification"):
         return "error_consistency"
     return "other"
 
@@ -515,17 +515,22 @@ def classification_columns(columns: Sequence[str]) -> dict[str, str] | None:
 
 def classification_wide(df: pd.DataFrame) -> pd.DataFrame:
     """A long metrics-style table (agent/model, metric, value, ci_low, ci_high with
-    metrics ``accuracy`` and ``*kappa*``) as one wide row per agent; a wide table
-    unchanged."""
+    an accuracy metric — ``accuracy`` or ``*accuracy*`` — and ``*kappa*`` metrics)
+    as one wide row per agent (and dataset); a wide table unchanged."""
     if classification_columns(df.columns) is not None:
         return df
     if {"metric", "value"} <= set(df.columns) and ("agent" in df or "model" in df):
         d = df.rename(columns={"model": "agent"}) if "agent" not in df else df
         keys = ["agent"] + [c for c in ("dataset", "set") if c in d]
+        names = sorted(set(d["metric"].astype(str)))
+        acc = [m for m in names if m == "accuracy"] or [m for m in names if "accuracy" in m and "kappa" not in m]
+        kap = [m for m in names if "kappa" in m]
         parts = []
-        for m in ("accuracy",) + tuple(sorted({x for x in d["metric"] if "kappa" in x})):
+        for m, col in ([(acc[0], "accuracy")] if acc else []) + [(k, k) for k in kap]:
             s = d[d["metric"] == m][keys + ["value"] + [c for c in ("ci_low", "ci_high") if c in d]]
-            parts.append(s.rename(columns={"value": m, "ci_low": f"{m}_ci_low", "ci_high": f"{m}_ci_high"}).set_index(keys))
+            s = s.drop_duplicates(keys)
+            parts.append(s.rename(columns={"value": col, "ci_low": f"{col}_ci_low", "ci_high": f"{col}_ci_high"})
+                         .set_index(keys))
         if len(parts) >= 2 and all(len(p) for p in parts[:2]):
             return pd.concat(parts, axis=1).reset_index()
     return df
