@@ -7,6 +7,7 @@ to the table it comes from."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 
@@ -144,7 +145,7 @@ def test_findings_link_every_number_to_its_table(triplet_metrics):
     assert target == "tab-metrics-odd_one_out"
     assert "efficientnet_lite0 is best at 0.610 [0.600, 0.620]" in text and "noise ceiling is 0.672" in text
     linked = _linked(text, target)
-    numbers = __import__("re").findall(r"\d+\.\d+", text)
+    numbers = re.findall(r"\d+\.\d+", text)
     assert linked.count(f"<a href='#{target}'>") == len(numbers) >= 6
     assert findings[1][0] == "Linear probing on held-out objects (zero-shot → probed): efficientnet_lite0 0.600 → 0.630."
 
