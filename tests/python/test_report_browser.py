@@ -143,6 +143,12 @@ def _check_report(drv, out: Path, families: set[str]) -> dict:
     undecoded = [alt for alt, complete, width in found["images"] if not complete or width == 0]
     assert undecoded == [], f"images not decoded: {undecoded}"
     assert found["overflow"] == [], found["overflow"]
+    # a number in a finding links to its table, which unfolds
+    links = re.findall(r"<div class='finding'>.*?<a href='#([^']+)'>", text)
+    if links:
+        drv.get(report.resolve().as_uri())
+        drv.find_element("css selector", ".finding a").click()
+        assert drv.execute_script(f"return document.getElementById('{links[0]}').open") is True
     ids = set(re.findall(r"<figure id='fig-([^']+)'", text))
     overview = set(re.findall(r"<li><b>([^<]+)</b> \((\d+)\)", text))
     from repalign.pipeline.figures import FAMILIES

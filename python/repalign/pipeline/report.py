@@ -38,7 +38,7 @@ th{background:#f0f0f0} td:first-child,th:first-child{text-align:left} pre{backgr
 .finding{background:#e8f4fd;border-left:4px solid #0a6ebd;padding:.5em 1em;margin:.4em 0;font-size:15px}
 .finding a{color:#064b85;font-weight:600}
 .overview{columns:2;font-size:14px} .overview li{break-inside:avoid}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));grid-auto-flow:dense;gap:1em}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr));grid-auto-flow:dense;gap:1em}
 figure{margin:0;border:1px solid #ddd;padding:.5em;background:#fff;min-width:0}
 figure.wide{grid-column:1/-1}
 figure img{max-width:100%;height:auto;display:block;margin:0 auto;cursor:zoom-in}
