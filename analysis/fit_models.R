@@ -135,7 +135,7 @@ if (!is.null(scores) && identical(opts$levels, "none")) {
     say("  %-6s %-36s %8.4f [%8.4f, %8.4f]", coefs$level[r], coefs$term[r], coefs$estimate[r],
         coefs$conf.low[r], coefs$conf.high[r])
   }
-  fig(plot_alignment_vs_size(ad), "alignment_vs_train_size")
+  fig(plot_alignment_vs_size(ad, fits$model), "alignment_vs_train_size")
   if (has_id) fig(plot_alignment_vs_id(ad), "alignment_vs_intrinsic_dim", width = 9)
   fig(plot_coefficients(coefs), "alignment_coefficients", width = 9)
 } else if (!is.null(scores)) {
