@@ -32,7 +32,10 @@ Keys of a ``[[learners]]`` entry (defaults in brackets)::
                                                           train_accuracy]
     pca             k principal components of the task's stimuli       [none]
     ard             ARD prior for the reward learner                   [false]
-    key             concept | image (how tasks look up features)       [concept]
+    key             concept | image | path (how tasks look up features:
+                    concept ids, image stems `anvil_08n`, or folder/stem
+                    `anvil/anvil_08n` = a [[stimuli]] folder at THINGS'
+                    object_images)                                     [concept]
     simulate        {temperature, lapse, seed}: add simulated choices  [demo-*: {}]
     device          torch device                                       [auto]
 
@@ -107,8 +110,8 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
                             "seed": int(sim.get("seed", seed))}
     if spec.get("selection", "prequential") not in ("prequential", "train_accuracy"):
         raise ValidationError(f"{where}: selection must be prequential or train_accuracy, got {spec['selection']!r}")
-    if spec.get("key", "concept") not in ("concept", "image"):
-        raise ValidationError(f"{where}: key must be concept or image, got {spec['key']!r}")
+    if spec.get("key", "concept") not in ("concept", "image", "path"):
+        raise ValidationError(f"{where}: key must be concept, image or path, got {spec['key']!r}")
     if task == "stimuli-category":
         if "stimuli" not in spec:
             raise ValidationError(f"{where}: task 'stimuli-category' needs 'stimuli' (a [[stimuli]] name)")
