@@ -8,13 +8,14 @@
 #' @export
 plot_alignment_vs_size <- function(data) {
   check_columns(data, c("pseudo_r2", "train_size", "objective"), "alignment data")
-  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$train_size, y = .data$pseudo_r2, colour = .data$objective))
+  # n + 1, as in the model's log10(train_size + 1): untrained controls (size 0) sit at 1
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$train_size + 1, y = .data$pseudo_r2, colour = .data$objective))
   if (all(c("ci_low", "ci_high") %in% names(data))) {
     p <- p + ggplot2::geom_errorbar(ggplot2::aes(ymin = .data$ci_low, ymax = .data$ci_high), width = 0, alpha = 0.5)
   }
   p + ggplot2::geom_point(size = 2) +
     ggplot2::scale_x_log10() +
-    ggplot2::labs(x = "training-set size (examples, log scale)", y = "cross-validated pseudo-R\u00b2",
+    ggplot2::labs(x = "training-set size + 1 (examples, log scale)", y = "cross-validated pseudo-R\u00b2",
                   colour = "objective") +
     ggplot2::theme_bw()
 }
