@@ -214,6 +214,8 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
                       need = if (level == "trial") "trial" else "model")
   simp <- simplify_formula(formula, data)
   f <- simp$formula
+  sat <- saturation_check(f, data, min_models_per_effect)
+  if (!sat$estimable) stop(sprintf("%s-level alignment model: %s", level, sat$reason), call. = FALSE)
   diag <- list(dropped = simp$dropped, notes = character())
   no_groups <- is.null(lme4::findbars(f))
   if (engine == "lme4" && no_groups) {
@@ -251,7 +253,7 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
     fit <- res$fit
     diag <- c(diag, res$diagnostics)
   }
-  diag$saturation <- saturation_check(f, data, min_models_per_effect)
+  diag$saturation <- sat
   if (!diag$saturation$ok) diag$notes <- c(diag$notes, diag$saturation$reason)
   extra <- c(if (length(diag$dropped)) paste("dropped:", paste(diag$dropped, collapse = ", ")), diag$notes)
   if (length(extra)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)], extra), collapse = "; ")
@@ -267,16 +269,24 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
 # the units that inform it; with fewer than about five networks per coefficient
 # the fit is saturated and its standard errors (and so intervals and p-values)
 # mean little however many rows there are.
+# `estimable` is FALSE when the rows do not outnumber the fixed effects: nothing
+# is left for the residual and the fit itself fails.
 saturation_check <- function(formula, data, min_models_per_effect = 5) {
   X <- stats::model.matrix(lme4::nobars(formula), data)
   p <- qr(X)$rank
   n <- length(unique(as.character(data$model)))
-  ok <- is.null(min_models_per_effect) || min_models_per_effect <= 0 || n >= min_models_per_effect * p
-  reason <- if (ok) "" else
+  estimable <- nrow(X) > p
+  ok <- estimable && (is.null(min_models_per_effect) || min_models_per_effect <= 0 || n >= min_models_per_effect * p)
+  reason <- if (!estimable) {
+    sprintf(paste("not fitted: %d row(s) (%d model(s)) for %d fixed effect(s), nothing left to estimate the",
+                  "residual; add models or fit fewer terms (formula =)"), nrow(X), n, p)
+  } else if (!ok) {
     sprintf(paste("saturated: %d model(s) for %d fixed effect(s), fewer than %g models per fixed effect;",
                   "estimates only, no standard errors, intervals or p-values"),
             n, p, min_models_per_effect)
-  list(ok = ok, n_models = n, n_fixed = p, min_models_per_effect = min_models_per_effect, reason = reason)
+  } else ""
+  list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(X),
+       min_models_per_effect = min_models_per_effect, reason = reason)
 }
 
 #' @export

@@ -214,16 +214,24 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
   }
   cache <- cache_dir %||% file.path(output, "brms-cache")
   fits <- list()
-  if ("model" %in% levels) {
-    fits$model <- fit_alignment_model(ad, "model", engine, formula = f_model, chains = chains, iter = iter,
-                                      seed = seed, cache_dir = cache, min_models_per_effect = min_models_per_effect)
+  # A fit with no more rows than fixed effects cannot be done at all: say so, keep the rest.
+  fit_level <- function(d, lev, f) {
+    sat <- saturation_check(simplify_formula(f, d)$formula, d, min_models_per_effect)
+    if (!sat$estimable) {
+      note("%s-level alignment model %s", lev, sat$reason)
+      return(NULL)
+    }
+    fit_alignment_model(d, lev, engine, formula = f, chains = chains, iter = iter, seed = seed,
+                        cache_dir = cache, min_models_per_effect = min_models_per_effect)
   }
+  if ("model" %in% levels) fits$model <- fit_level(ad, "model", f_model)
   if ("trial" %in% levels) {
     keep <- paste(human$model, human$layer, sep = "\r") %in% paste(ad$model, ad$layer, sep = "\r")
-    fits$trial <- fit_alignment_model(alignment_data(human[keep, ], meta, if (has_id) metrics, id_metric, id_dataset),
-                                      "trial", engine, formula = f_trial, chains = chains, iter = iter, seed = seed,
-                                      cache_dir = cache, min_models_per_effect = min_models_per_effect)
+    fits$trial <- fit_level(alignment_data(human[keep, ], meta, if (has_id) metrics, id_metric, id_dataset),
+                            "trial", f_trial)
   }
+  fits <- Filter(Negate(is.null), fits)
+  if (!length(fits)) return(res)
   coefs <- dplyr::bind_rows(lapply(fits, tidy_alignment_model))
   write_csv_table(coefs, file.path(output, "alignment_coefficients.csv"))
   res$coefficients <- coefs

@@ -127,6 +127,12 @@ test_that("a saturated fit keeps its estimates, gets no s.e., intervals or p-val
   expect_equal(open$estimate, tab$estimate)
 })
 
+test_that("a fit with no more rows than fixed effects is an error saying so", {
+  sim <- simulate_models(n = 5, families = 2, tasks = "reward")
+  expect_error(fit_alignment_model(sim$ad, level = "model"),
+               "model-level alignment model: not fitted: 5 row\\(s\\) \\(5 model\\(s\\)\\) for 5 fixed effect\\(s\\)")
+})
+
 test_that("no random-effect term left: lm / glm with a note, the same estimates as lm() / glm()", {
   sim <- simulate_models(n = 40, families = 1, tasks = "reward")
   fit <- fit_alignment_model(sim$ad, level = "model")

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -27,6 +26,7 @@ import pandas as pd
 from repalign.config import Config, check_keys
 from repalign.datasets.learning_dynamics import AGENTS
 from repalign.datasets.registry import files
+from repalign.rlib import r_env
 from repalign.dynamics.curves import (
     HUMAN_LEARNERS,
     accuracy_by_object,
@@ -128,14 +128,10 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
             "res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
             "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')), "
             "lag = if (nzchar(lag)) lag else NULL)")
-    env = dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
-               REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or ""))
-    # R reads Parquet through reticulate: point it at this Python (which has repalign) unless set.
-    env.setdefault("RETICULATE_PYTHON", sys.executable)
-    # the project's R library (make install-rpkg), as the [r] stage uses it
-    lib = Path(os.environ.get("REPALIGN_RLIB", Path(__file__).resolve().parents[3] / ".rlib"))
-    if lib.is_dir():
-        env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
+    # the project's R library and this Python for reticulate, as the [r] stage uses them
+    env = r_env(dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
+                     REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq),
+                     REPALIGN_DYN_LAG=str(lag_path or "")))
     proc = subprocess.run([rscript, "-e", code], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
