@@ -3,6 +3,7 @@
 #   make test      install, then pytest and testthat; fails if either fails
 #   make demo      install, then the offline demo study (analysis/configs/demo.toml)
 #   make features  install, then the default offline feature extraction
+#   make slurm-up / slurm-down   a one-node SLURM cluster on localhost; make test-slurm runs the tests marked slurm
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -21,10 +22,10 @@ APT_R_PACKAGES := r-base-core r-base-dev r-cran-lme4 r-cran-brms r-cran-rstan r-
 CRAN_R_PACKAGES := lme4 brms rstan tidyverse broom.mixed testthat reticulate jsonlite optparse rmarkdown roxygen2
 R_SOURCES := DESCRIPTION NAMESPACE $(wildcard R/*.R)
 
-.PHONY: help install install-r install-python install-rpkg test test-python test-r demo features bench clean
+.PHONY: help install install-r install-python install-rpkg test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
 
 help:
-	@echo "make install | test | demo | features | bench | clean"
+	@echo "make install | test | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
 
 install: install-r install-python install-rpkg
 
@@ -75,7 +76,20 @@ test: install
 	exit $$status
 
 test-python:
-	$(PY) -m pytest tests/python -q -p no:cacheprovider
+	$(PY) -m pytest tests/python -q -p no:cacheprovider -m "not slurm"
+
+# --- a one-node SLURM cluster on localhost, and the tests that need it ------------------------
+# the local cluster's config when `make slurm-up` made one, unless SLURM_CONF names another cluster
+LOCAL_SLURM_CONF := $(if $(wildcard .slurm/slurm.conf),$(CURDIR)/.slurm/slurm.conf)
+
+slurm-up:
+	@scripts/slurm-local.sh up
+
+slurm-down:
+	@scripts/slurm-local.sh down
+
+test-slurm: install
+	SLURM_CONF=$${SLURM_CONF:-$(LOCAL_SLURM_CONF)} $(PY) -m pytest tests/python -q -p no:cacheprovider -m slurm -s
 
 test-r:
 	Rscript -e 'res <- testthat::test_dir("tests/testthat", package = "repalign", load_package = "installed", reporter = "summary", stop_on_failure = TRUE)'

@@ -295,3 +295,178 @@ max_epochs = 2
     # no THINGS objects: no human triplets and no SPoSE-49 reference
     assert ev["dataset"].tolist() == ["simulated_heldout"] and ev["n"].tolist() == [1000]
     assert read_table(out / "matching.parquet").empty
+
+
+# --- published variants (Mahner et al. 2025: florianmahner/object-dimensions, LukasMut/VICE) ------
+def _small_planted(seed: int = 0) -> np.ndarray:
+    """100 objects × 5 dimensions, weights uniform 0.5–2 with probability 0.3."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.5, 2.0, (100, 5)) * (rng.random((100, 5)) < 0.3)
+    empty = ~X.any(axis=1)
+    X[empty, rng.integers(0, 5, empty.sum())] = rng.uniform(0.5, 2.0, empty.sum())
+    return X
+
+
+def test_published_defaults_are_the_seed_configs():
+    # object-dimensions configs/train_dnn.toml: stability_time 500, n_epochs 1000, lr 0.001;
+    # run_optimization.py: spike 0.25, slab 2.0, pi 0.5, non_zero_weights 5
+    p = VICE(variant="published").resolved()
+    assert (p["burnin"], p["stability_window"], p["max_epochs"], p["lr"]) == (500, 500, 1000, 0.001)
+    assert (p["spike"], p["slab"], p["pi"], p["min_objects"]) == (0.25, 2.0, 0.5, 5)
+    # configs/train_spose_behavior.toml: beta 0.00385, n_epochs 2000, lr 0.001
+    s = SPoSE(variant="published").resolved()
+    assert (s["l1"], s["max_epochs"], s["lr"], s["burnin"], s["stability_window"]) == (0.00385, 2000, 0.001, 500, 500)
+    assert VICE().resolved()["slab"] == 1.0 and VICE().beta == 1.0
+    with pytest.raises(ValidationError, match="variant = 'paper'"):
+        VICE(variant="paper").fit(np.array([[0, 1, 2]]), 3)
+
+
+def test_vice_published_stopping_rule_keeps_planted_dimensions_with_beta():
+    """The published rule (here with burn-in and window 100 instead of the default 500,
+    to stay fast) stops once the dimension count was stable for the whole window; with
+    β = 1 VICE prunes to exactly the 5 planted dimensions, with the DNN config's weaker
+    β = 0.24 it prunes less but still keeps every planted dimension."""
+    X = _small_planted(0)
+    tri = tripletise(X, 10000, rule="softmax", seed=10, variant="published")
+    kw = dict(n_dims=10, variant="published", lr=0.03, burnin=100, stability_window=100, max_epochs=800,
+              seed=1, device="cpu")
+    strong = VICE(beta=1.0, **kw).fit(tri, 100)
+    counts = strong.history_["n_dims"].tolist()
+    assert strong.converged_ and 100 <= len(counts) < 800
+    assert len(set(counts[-100:])) == 1 and (len(counts) == 100 or len(set(counts[-101:])) == 2)
+    assert strong.n_dims_ == 5, counts
+    match = match_dimensions(X, strong.embedding_)
+    assert match.matched_r.min() >= 0.9, match.pairs
+    assert (strong.reliable_counts_ > strong.min_objects).all()  # published: more than min_objects
+    weak = VICE(beta=0.24, **kw).fit(tri, 100)
+    assert weak.converged_ and weak.n_dims_ >= strong.n_dims_
+    assert match_dimensions(X, weak.embedding_).matched_r.min() >= 0.9
+
+
+def test_unique_triplet_sampler():
+    from itertools import combinations
+
+    every = sample_triplets(10, 120, seed=1, unique=True)  # C(10, 3) = 120: all of them
+    assert sorted(map(tuple, every.tolist())) == list(combinations(range(10), 3))
+    t = sample_triplets(30, 3000, seed=2, unique=True)
+    assert t.shape == (3000, 3) and t.dtype == np.int64
+    assert ((t[:, 0] < t[:, 1]) & (t[:, 1] < t[:, 2])).all()  # increasing, as the seed's sorted sample
+    assert len({tuple(r) for r in t.tolist()}) == 3000
+    counts = np.bincount(t.ravel(), minlength=30)  # every object equally likely: 300 each
+    assert np.abs(counts - 300).max() < 6 * np.sqrt(300)
+    assert not np.array_equal(t[:100], t[np.argsort(t[:, 0], kind="stable")][:100])  # rows in random order
+    with pytest.raises(ValidationError, match=r"C\(10, 3\) = 120"):
+        sample_triplets(10, 121, unique=True)
+
+
+def test_published_tripletise_zeroes_negative_activations_and_breaks_ties_like_the_seed():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 5))
+    X[:5] = -np.abs(X[:5])  # all-negative rows: zero after relu → tied similarities
+    tri = tripletise(X, 5000, seed=3, variant="published")
+    assert len({tuple(sorted(r)) for r in tri.tolist()}) == 5000
+    R = np.maximum(X, 0)
+    # independent re-implementation of the seed's choice: sorted triplet, similarities of
+    # the pairs (i, j), (i, k), (j, k), first maximum is the pair, the rest is odd
+    expect = []
+    for i, j, k in np.sort(tri, axis=1).tolist():
+        pairs = [(i, j), (i, k), (j, k)]
+        sims = [float(R[a] @ R[b]) for a, b in pairs]
+        a, b = pairs[int(np.argmax(sims))]
+        expect.append([a, b, ({i, j, k} - {a, b}).pop()])
+    assert np.array_equal(tri, np.array(expect))
+    # the comparison above covers ties: triplets with two zeroed rows have ≥ 2 equal (0) similarities
+    assert (np.isin(tri, np.arange(5)).sum(axis=1) >= 2).sum() > 0
+    # without relu the choices differ on some triplets
+    raw = choose_odd_one_out(X, np.sort(tri, axis=1))
+    assert (raw[:, 2] != tri[:, 2]).any()
+
+
+def test_spose_published_penalty_is_the_seed_formula():
+    import torch
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(0.2, 0.3, (12, 4))  # some negative weights
+    batch = sample_triplets(12, 50, seed=6)
+    model = SPoSE(n_dims=4, variant="published", l1=0.5)
+    model._resolved, model.n_objects_ = model.resolved(), 12
+    got = float(model._loss({"X": torch.tensor(X, dtype=torch.float64)}, torch.as_tensor(batch), 40, None))
+    R = np.maximum(X, 0)
+    nll = np.mean([-(R[i] @ R[j]) + np.log(np.exp(R[i] @ R[j]) + np.exp(R[i] @ R[k]) + np.exp(R[j] @ R[k]))
+                   for i, j, k in batch])
+    expect = nll + (0.5 / 12) * np.abs(X).sum() + 0.01 * np.maximum(-X, 0).sum()
+    assert got == pytest.approx(expect, rel=1e-12)
+    # for X ≥ 0 it is the default objective with l1 = l1_published · n_train / n_objects
+    Xp = torch.tensor(R, dtype=torch.float64)
+    default = SPoSE(n_dims=4, l1=0.5 * 40 / 12)
+    default._resolved = default.resolved()
+    assert float(default._loss({"X": Xp}, torch.as_tensor(batch), 40, None)) == pytest.approx(
+        float(model._loss({"X": Xp}, torch.as_tensor(batch), 40, None)), rel=1e-12)
+
+
+def test_published_bh_step_takes_the_first_rejection():
+    from scipy.stats import norm
+
+    # sorted p = 0.001, 0.03, 0.036, 0.9 at α = 0.05 (thresholds 0.0125, 0.025, 0.0375, 0.05):
+    # p1 and p3 pass; Benjamini–Hochberg rejects p1..p3 (3), the seed's step p1 and p3 (2)
+    p = np.array([[0.9], [0.036], [0.001], [0.03]])
+    mu, sigma = -norm.ppf(p), np.ones_like(p)
+    assert reliable_counts(mu, sigma, 0.05).tolist() == [3]
+    assert reliable_counts(mu, sigma, 0.05, variant="published").tolist() == [2]
+
+
+def test_greedy_matching_in_reference_order_against_an_independent_loop():
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(500, 2))
+    # a0's best match is B0 (r ≈ .71) just above B1 (r ≈ .67); a1 only matches B0
+    B = np.stack([a[:, 0] + a[:, 1], a[:, 0] + 1.1 * rng.normal(size=500), rng.normal(size=500)], axis=1)
+    greedy = match_dimensions(a, B, variant="published")
+    assert greedy.pairs["dim_b"].iloc[0] == 0 and greedy.pairs["dim_b"].iloc[1] != 0  # a1 gets a leftover
+    assert abs(greedy.pairs["r"].iloc[1]) < 0.2
+    assert match_dimensions(a, B).pairs["dim_b"].tolist() == [1, 0]  # Hungarian trades a0's best for the sum
+    assert match_dimensions(a, B, variant="published", duplicates=True).pairs["dim_b"].tolist() == [0, 0]
+    # planted case: a permuted, noisy copy plus unrelated dimensions, versus a plain loop
+    A = rng.gamma(1.0, 1.0, (300, 6))
+    B = np.concatenate([A[:, [3, 0, 5, 1, 4, 2]] + rng.normal(0, 0.8, (300, 6)), rng.gamma(1.0, 1.0, (300, 3))], axis=1)
+    for dup in (False, True):
+        used, expect = [], []
+        for i in range(6):
+            r = [np.corrcoef(A[:, i], B[:, j])[0, 1] for j in range(9)]
+            best = max((j for j in range(9) if dup or j not in used), key=lambda j: r[j])
+            used.append(best)
+            expect.append((i, best, r[best]))
+        got = match_dimensions(A, B, variant="published", duplicates=dup).pairs
+        assert got[["dim_a", "dim_b"]].values.tolist() == [[i, j] for i, j, _ in expect]
+        assert np.allclose(got["r"], [r for *_, r in expect])
+    with pytest.raises(ValidationError, match="duplicates=True needs variant='published'"):
+        match_dimensions(A, B, duplicates=True)
+
+
+def test_embed_spec_fills_in_variant_and_source_defaults(tmp_path):
+    from repalign.embeddings.plan import embed_spec
+
+    net = embed_spec({"name": "a", "method": "vice", "source": "lite", "variant": "published"}, "t")
+    assert (net["beta"], net["lr"], net["max_epochs"], net["slab"], net["burnin"]) == (0.24, 0.001, 1000, 2.0, 500)
+    human = embed_spec({"name": "a", "method": "vice"}, "t")
+    assert (human["beta"], human["lr"], human["max_epochs"], human["slab"]) == (1.0, 0.01, 100, 1.0)
+    spose = embed_spec({"name": "a", "variant": "published"}, "t")
+    assert (spose["l1"], spose["max_epochs"]) == (0.00385, 2000)
+    with pytest.raises(ValidationError, match="variant = 'paper'; valid: default, published"):
+        embed_spec({"name": "a", "variant": "paper"}, "t")
+    with pytest.raises(ValidationError, match=r"do not apply to method 'spose'"):
+        embed_spec({"name": "a", "beta": 0.24}, "t")
+
+
+@pytest.mark.data
+def test_object_dimensions_study_config_plans_the_published_pipeline():
+    from pathlib import Path
+
+    from repalign.pipeline import plan_all
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "analysis" / "configs" / "object_dimensions.toml")
+    specs = {t.args[0]["name"]: t.args[0] for t in plan_all(cfg) if t.stage == "embed"}
+    assert set(specs) == {"lite0-mur92-vice", "lite0-mur92-vice-default", "lite0-silhouettes-vice",
+                          "spose49-things-vice"}
+    pub = specs["lite0-mur92-vice"]
+    assert (pub["variant"], pub["beta"], pub["slab"], pub["lr"]) == ("published", 0.24, 2.0, 0.001)
+    assert specs["spose49-things-vice"]["compare_to"] == ["spose49"]

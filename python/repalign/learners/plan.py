@@ -15,9 +15,21 @@ Keys of a ``[[learners]]`` entry (defaults in brackets)::
     tasks           task ids (list) or N = the first N condition files [all;
                     demo-*: 4]
     runs, agent     learning-dynamics runs [all] and agent ["human"]
-    C               inverse penalty (category, multiclass)             [1.0]
-    C_grid          list of C, or "default" (17 values, 1e-4…1e4)     [none]
-    selection       prequential | train_accuracy                       [prequential]
+    variant         default | published (category, reward: the learner
+                    exactly as Demircan et al.'s code ran it; see
+                    docs/fidelity.md)                                  [default]
+    choices         demircan-category / demircan-reward: CSV of human
+                    choices in the paper's format (participant,
+                    cond_file, trial 0-based, choice); runs the cond
+                    files in it, one row per participant and trial,
+                    with their `choice` (not with `tasks`)            [none]
+    C               inverse penalty (category, multiclass)             [1.0;
+                    published: none → search C_grid]
+    C_grid          list of C, "default" (17 values, 1e-4…1e4) or
+                    "published" (the seed's 17 values, 1e-4…20)       [none;
+                    published: "published"]
+    selection       prequential | train_accuracy        [prequential; published:
+                                                          train_accuracy]
     pca             k principal components of the task's stimuli       [none]
     ard             ARD prior for the reward learner                   [false]
     key             concept | image (how tasks look up features)       [concept]
@@ -51,7 +63,8 @@ _VERSION = 1  # bump when the learners' numbers change for the same inputs
 TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
          "stimuli-category")
 KEYS = ("task", "representations", "name", "tasks", "runs", "agent", "C", "C_grid", "selection", "pca", "ard", "key",
-        "simulate", "device", "stimuli", "label", "positive", "participants", "trials", "generating")
+        "simulate", "device", "stimuli", "label", "positive", "participants", "trials", "generating", "variant", "choices")
+VARIANTS = ("default", "published")
 STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
 SIM_KEYS = ("temperature", "lapse", "seed")
 
@@ -69,10 +82,22 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
     if task.startswith("demo-"):
         spec.setdefault("tasks", 4)
         spec.setdefault("simulate", {})
-    if spec.get("C_grid") == "default":
-        from repalign.learners.category import DEFAULT_C_GRID
+    if spec.get("variant", "default") not in VARIANTS:
+        raise ValidationError(f"{where}: variant must be one of {', '.join(VARIANTS)}, got {spec['variant']!r}")
+    if spec.get("variant") == "default":
+        del spec["variant"]  # the same task (content key) as leaving it out
+    if spec.get("C_grid") in ("default", "published"):
+        from repalign.learners.category import DEFAULT_C_GRID, PUBLISHED_C_GRID
 
-        spec["C_grid"] = list(DEFAULT_C_GRID)
+        spec["C_grid"] = list(DEFAULT_C_GRID if spec["C_grid"] == "default" else PUBLISHED_C_GRID)
+    if "choices" in spec:
+        if task not in ("demircan-category", "demircan-reward"):
+            raise ValidationError(f"{where}: 'choices' (human choices in the paper's format) applies only to tasks "
+                                  f"demircan-category and demircan-reward, not {task!r}")
+        if "tasks" in spec:
+            raise ValidationError(f"{where}: give either 'choices' (runs the cond files in it) or 'tasks', not both")
+        if not isinstance(spec["choices"], str):
+            raise ValidationError(f"{where}: choices must be a file path (string), got {spec['choices']!r}")
     if "simulate" in spec:
         sim = spec["simulate"]
         if not isinstance(sim, Mapping):
@@ -100,10 +125,15 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
             raise ValidationError(f"{where}: key(s) {bad} apply only to task 'stimuli-category'")
     kind = _learner_kind(task)
     wrong = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
-             "multiclass": ("C_grid", "selection", "ard", "tasks", "key")}[kind]
+             "multiclass": ("C_grid", "selection", "ard", "tasks", "key", "variant")}[kind]
     bad = [k for k in wrong if k in entry]
     if bad:
         raise ValidationError(f"{where}: key(s) {bad} do not apply to task {task!r}")
+    if kind == "category":
+        try:
+            make_learner(spec)._check()
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
     return spec
 
 
@@ -136,10 +166,13 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
         return stimulus_category_tasks(stim, label=spec["label"], positive=spec.get("positive"),
                                        participants=int(spec["participants"]), trials=int(spec["trials"]),
                                        seed=int(spec["_task_seed"]))
+    sel = spec.get("tasks")
+    if spec.get("choices"):  # the cond files the humans did
+        sel = sorted(_human_choices(spec)["cond_file"].unique(), key=int)
     if task in ("demircan-category", "demo-category"):
-        return load_category_tasks(_ids(spec.get("tasks"), 1050))
+        return load_category_tasks(_ids(sel, 1050))
     if task in ("demircan-reward", "demo-reward"):
-        return load_reward_tasks(_ids(spec.get("tasks"), 240))
+        return load_reward_tasks(_ids(sel, 240))
     if task == "things-decisions":
         tasks = load_things_decisions().tasks()
         sel = spec.get("tasks")
@@ -157,15 +190,24 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
     return huber_tasks(agent=spec.get("agent", "human"), runs=spec.get("runs"))
 
 
+def _human_choices(spec: Mapping[str, Any]):
+    from repalign.learners.human_choices import read_demircan_choices
+
+    return read_demircan_choices(spec["choices"], _learner_kind(spec["task"]))
+
+
 def make_learner(spec: Mapping[str, Any]):
     from repalign.learners import CategoryLearner, MulticlassLearner, RewardLearner
 
     kind = _learner_kind(spec["task"])
+    variant = spec.get("variant", "default")
     if kind == "category":
-        return CategoryLearner(C=float(spec.get("C", 1.0)), C_grid=spec.get("C_grid"), selection=spec.get("selection", "prequential"),
-                               pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+        return CategoryLearner(C=None if spec.get("C") is None else float(spec["C"]), C_grid=spec.get("C_grid"),
+                               selection=spec.get("selection"), pca=spec.get("pca"), key=spec.get("key", "concept"),
+                               device=spec.get("device"), variant=variant)
     if kind == "reward":
-        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"),
+                             device=spec.get("device"), variant=variant)
     return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
 
 
@@ -175,7 +217,12 @@ def run_learner(spec: dict, ref: Any, model: str, layer: str, path: str, provena
     from repalign.learners.choices import simulate_choices
     from repalign.store import write_table
 
-    df = make_learner(spec).simulate(load_tasks(spec), ref.load(), model=model, layer=layer)
+    tasks = load_tasks(spec)
+    df = make_learner(spec).simulate(tasks, ref.load(), model=model, layer=layer)
+    if spec.get("choices"):
+        from repalign.learners.human_choices import attach_human_choices
+
+        df = attach_human_choices(df, _human_choices(spec))
     df.insert(0, "task_kind", spec["task"])
     if spec.get("name"):
         df["entry"] = spec["name"]
@@ -226,6 +273,15 @@ def plan_learners(config: Config) -> list[Task]:
     stimuli_sections = {str(s.get("name", s.get("source"))): dict(s) for s in (config.section("stimuli") or [])}
     for i, spec in enumerate(specs):
         where = f"[[learners]] #{i + 1}"
+        if spec.get("choices"):
+            from repalign.learners.human_choices import check_against_tasks, file_sha256
+
+            spec["choices"] = str(config.resolve(spec["choices"]))
+            try:  # every check before any work: columns, cond files, trials, images
+                check_against_tasks(_human_choices(spec), load_tasks(spec), f"choices file {spec['choices']}")
+            except ValidationError as exc:
+                raise ValidationError(f"{where}: {exc}") from None
+            spec["_choices_sha256"] = file_sha256(spec["choices"])  # the content, not the path, keys the task
         if spec["task"] == "stimuli-category":
             if spec["stimuli"] not in stimuli_sections:
                 raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli_sections) or 'none'}")
@@ -254,7 +310,7 @@ def plan_learners(config: Config) -> list[Task]:
                 spec_n.pop("simulate", None)
                 spec_n["_choices_key"] = gen_task.key
                 spec_n["_choices_from"] = str(gen_task.outputs[0])
-            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from")},
+            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from", "choices")},
                      "rep": _identity(ref, name)}
             key = _key(ident)
             path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"

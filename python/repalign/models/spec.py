@@ -10,6 +10,7 @@ import csv
 import os
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from repalign.errors import MalformedDataError
@@ -96,10 +97,12 @@ class ModelSpec:
 
 
 def _models_csv() -> Path:
+    """The curated table: ``$REPALIGN_MODELS_CSV``, else the copy inside the installed package
+    (``repalign/models/models.csv``; ``data/models.csv`` in a checkout links to it)."""
     env = os.environ.get("REPALIGN_MODELS_CSV")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "data" / "models.csv"
+    return Path(str(resources.files("repalign.models").joinpath("models.csv")))
 
 
 @lru_cache(maxsize=2)

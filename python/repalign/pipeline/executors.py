@@ -10,6 +10,8 @@ the run ends with ``TaskFailed`` listing every failure.
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -95,6 +97,82 @@ def slurm_cluster(settings: ExecutorSettings):
     return cluster
 
 
+class SlurmJobs:
+    """Watches the SLURM jobs of a dask-jobqueue cluster from a background thread.
+
+    Records every job id the cluster submitted (``started``) and the final state
+    SLURM gives each one (``squeue -t all``: COMPLETED, CANCELLED, TIMEOUT …), and
+    prints a line as soon as a job ends other than by the cluster's own scale-down,
+    so that a worker lost to its walltime or to ``scancel`` is reported as such.
+    """
+
+    FINAL = ("COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
+
+    def __init__(self, cluster: Any, console: Console, walltime: str | None, interval: float = 2.0):
+        self.cluster, self.console, self.walltime, self.interval = cluster, console, walltime, interval
+        self.started: list[str] = []
+        self.state: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="repalign-slurm-jobs", daemon=True)
+
+    def __enter__(self) -> "SlurmJobs":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> None:
+        for job in list(getattr(self.cluster, "workers", {}).values()):
+            jid = getattr(job, "job_id", None)
+            if jid and jid not in self.started:
+                self.started.append(str(jid))
+        open_ids = [j for j in self.started if self.state.get(j) not in self.FINAL]
+        if not open_ids:
+            return
+        try:
+            out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(open_ids)],
+                                 capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return
+        for line in out.splitlines():
+            jid, _, state = line.strip().partition(" ")
+            if jid in open_ids and state and self.state.get(jid) != state:
+                self.state[jid] = state
+                if state == "TIMEOUT":
+                    self.console.print(f"[yellow]SLURM job {jid} exceeded its walltime ({self.walltime}); "
+                                       "Dask retries its tasks on another worker[/yellow]")
+                elif state in ("CANCELLED", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "FAILED"):
+                    self.console.print(f"[yellow]SLURM job {jid} ended: {state}[/yellow]")
+
+    def timed_out(self) -> list[str]:
+        self.poll()
+        return [j for j in self.started if self.state.get(j) == "TIMEOUT"]
+
+
+def _failure_reason(exc: BaseException, jobs: SlurmJobs | None) -> str:
+    """One line for a failed task; a worker lost to the SLURM walltime says so."""
+    msg = f"{type(exc).__name__}: {exc}"
+    if jobs is not None and type(exc).__name__ == "KilledWorker":
+        late = jobs.timed_out()
+        if late:
+            msg = (f"SLURM walltime exceeded: worker job(s) {', '.join(late)} ran past walltime {jobs.walltime} "
+                   f"(state TIMEOUT) while running this task; it was tried {1 + _allowed_failures()} time(s). "
+                   "Raise [executor] walltime or split the task. (" + msg + ")")
+    return msg
+
+
+def _allowed_failures() -> int:
+    import dask
+
+    return int(dask.config.get("distributed.scheduler.allowed-failures"))
+
+
 def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Console | None = None,
              progress: bool = True, cluster: Any = None) -> dict[str, str]:
     """Run tasks on Dask: submit each with its dependencies' futures, so Dask's
@@ -102,9 +180,16 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
     tasks of a worker that dies."""
     from dask.distributed import Client, LocalCluster, as_completed
 
+    import dask
+
     console = console or Console(stderr=True)
     ordered = order_tasks(list(tasks))
     own_cluster = None
+    jobs: SlurmJobs | None = None
+    # A task whose worker dies (killed, scancel-ed, over its walltime) is rescheduled; after
+    # `retries` such losses it fails with KilledWorker instead of being retried forever.
+    config_cm = dask.config.set({"distributed.scheduler.allowed-failures": int(settings.retries)})
+    config_cm.__enter__()
     if cluster is None and settings.scheduler:
         client = Client(settings.scheduler)
     else:
@@ -119,6 +204,8 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
                     dashboard_address="127.0.0.1:0", resources=resources,
                 )
         client = Client(cluster)
+        if settings.kind == "slurm" or type(cluster).__name__ == "SLURMCluster":
+            jobs = SlurmJobs(cluster, console, settings.slurm.get("walltime", "02:00:00")).__enter__()
     try:
         if client.dashboard_link:
             console.print(f"Dask dashboard: {client.dashboard_link}")
@@ -147,7 +234,7 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
                     status[key] = fut.result()
                 else:
                     exc = fut.exception()
-                    msg = f"{type(exc).__name__}: {exc}"
+                    msg = _failure_reason(exc, jobs)
                     # a dependency's failure surfaces here too: call it blocked
                     dep_failed = any(d in failures for d in next(t for t in ordered if t.key == key).deps)
                     status[key] = "blocked" if dep_failed else f"failed: {msg}"
@@ -159,9 +246,13 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
             raise TaskFailed(failures)
         return status
     finally:
+        if jobs is not None:
+            jobs.__exit__(None, None, None)
+            console.print(f"SLURM jobs started: {len(jobs.started)}")
         client.close()
         if own_cluster is not None:
-            own_cluster.close()
+            own_cluster.close()  # cancels every job it still has
+        config_cm.__exit__(None, None, None)
 
 
 def execute(tasks: Iterable[Task], settings: ExecutorSettings, *, progress: bool = True) -> dict[str, str]:

@@ -1,0 +1,46 @@
+"""The ``repalign`` command line. Each stage registers its commands in its own
+module under ``repalign.cli``; this module only assembles them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from repalign.errors import RepalignError
+
+app = typer.Typer(
+    name="repalign",
+    help="Measure and explain representational alignment between networks and humans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name config sections like [[models]] literally
+)
+
+# Stage command groups. Every module listed here must exist; a missing one is a bug.
+from repalign.cli import data as _data  # noqa: E402
+
+app.add_typer(_data.app, name="data")
+from repalign.cli import models as _models  # noqa: E402
+app.add_typer(_models.app, name="models")
+from repalign.cli import features as _features  # noqa: E402
+app.command("features")(_features.features)
+from repalign.cli import dynamics as _dynamics  # noqa: E402
+app.command("dynamics")(_dynamics.dynamics)
+
+from repalign.cli import metrics as _metrics; app.command("metrics")(_metrics.metrics)  # noqa: E402,E702
+from repalign.cli import simulate as _simulate; app.command("simulate")(_simulate.simulate)  # noqa: E402,E702
+from repalign.cli import embed as _embed; app.command("embed")(_embed.embed)  # noqa: E402,E702
+from repalign.cli import run as _run  # noqa: E402
+
+app.command("run")(_run.run)
+
+
+def main() -> None:
+    """Entry point: RepalignErrors print as one clear line and exit 1."""
+    try:
+        app()
+    except RepalignError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)

@@ -1,0 +1,38 @@
+"""``repalign features --config FILE``: extract every representation a config needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def features(
+    config: Path = typer.Option(..., "--config", "-c", help="study config (TOML)"),
+    output: Optional[Path] = typer.Option(None, help="override [run] output"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list the tasks and representations, run nothing"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="leave unreadable images out (ids recorded in the files)"),
+) -> None:
+    """Run the feature-extraction tasks of a config ([[stimuli]], [[models]], [[representations]])."""
+    from dataclasses import replace
+
+    from repalign.config import load_config
+    from repalign.features import plan_features, resolve_representations
+    from repalign.task import run_local
+
+    cfg = load_config(config, output)
+    tasks = plan_features(cfg)
+    if skip_bad:
+        tasks = [replace(t, kwargs=dict(t.kwargs, skip_bad=True)) if "skip_bad" in t.kwargs else t for t in tasks]
+    refs = resolve_representations(cfg)
+    if dry_run:
+        for t in tasks:
+            typer.echo(f"{'done ' if t.done() else 'todo '} {t.label}  ->  {', '.join(str(p) for p in t.outputs)}")
+        for name, r in refs.items():
+            typer.echo(f"repr  {name}  ({r.kind}{', ' + str(r.path) if r.path else ''})")
+        return
+    status = run_local(tasks)
+    done = sum(v == "done" for v in status.values())
+    typer.echo(f"features: {done} task(s) run, {len(status) - done} already done; "
+               f"{len(refs)} representation(s) under {cfg.output / 'features'}")

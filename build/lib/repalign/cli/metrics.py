@@ -1,0 +1,41 @@
+"""``repalign metrics --config FILE``: compute the ``[[metrics]]`` section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def metrics(
+    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, help="Study config (TOML) with [[metrics]]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write all rows to this one metrics table (Parquet)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table printout."),
+) -> None:
+    """Compute alignment metrics (odd-one-out, probing, RSA, CKA, dimensionality, separation).
+
+    Representations are resolved (and extracted if needed) by the features stage;
+    each (metric, representation) result is a metrics table under OUTPUT/metrics/,
+    reused when its inputs are unchanged.
+    """
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from repalign.cli._stage import run_stage
+    from repalign.config import load_config
+    from repalign.metrics.plan import plan_metrics
+    from repalign.store import read_table, write_table
+
+    cfg = load_config(config)
+    tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet)
+    frames = [read_table(p, kind="metrics") for t in tasks if t.stage == "metrics" for p in t.outputs]
+    df = pd.concat(frames, ignore_index=True)
+    if out is not None:
+        write_table(df, out, kind="metrics", provenance={"producer": "repalign metrics", "config": str(cfg.path)})
+    if not quiet:
+        table = Table(*(c for c in ("model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n")))
+        for r in df.itertuples():
+            table.add_row(r.model, r.layer, r.dataset, r.metric, f"{r.value:.4f}", f"{r.ci_low:.4f}", f"{r.ci_high:.4f}", str(r.n))
+        console = Console()
+        Console(width=max(console.width, 140)).print(table)  # full metric names even when piped

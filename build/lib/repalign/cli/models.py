@@ -1,0 +1,47 @@
+"""``repalign models list|layers``: the model zoo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="The model zoo: metadata and layer names.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd(
+    backend: Optional[str] = typer.Option(None, help="open_clip | timm | torchvision | packaged | text | pixels | random | all "
+                                          "(default: offline models and data/models.csv)"),
+    csv: Optional[Path] = typer.Option(None, help="also write the table as CSV here"),
+) -> None:
+    """Models with their metadata (family, objective, training data and size, parameters, resolution)."""
+    from repalign.models import list_models, models_table
+
+    df = models_table(list_models(backend))
+    if csv is not None:
+        df.to_csv(csv, index=False)
+    table = Table("name", "family", "objective", "train_data", "train_size", "params", "res", "default layer")
+    for r in df.itertuples():
+        fmt = lambda v: "" if v is None or v != v else f"{int(v):,}"  # noqa: E731
+        table.add_row(r.name, r.family, r.objective, r.train_data, fmt(r.train_size), fmt(r.params),
+                      fmt(r.resolution), r.default_layer)
+    Console(width=200).print(table)
+
+
+@app.command("layers")
+def layers_cmd(
+    name: str = typer.Argument(..., help="zoo name, e.g. efficientnet_lite0 or random:open_clip/ViT-B-32"),
+    shapes: bool = typer.Option(True, help="run one zero image through the model to show output shapes"),
+) -> None:
+    """Layer names of a model (for `layers = [...]`), with module types and output shapes."""
+    from repalign.models import list_layers, load_model
+
+    m = load_model(name)
+    table = Table("layer", "module", "output shape (per image)")
+    for row in list_layers(m.module, m.spec, shapes=shapes):
+        table.add_row(*row)
+    Console(width=200).print(table)

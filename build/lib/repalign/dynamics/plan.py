@@ -1,0 +1,200 @@
+"""``[dynamics]`` config section → pipeline tasks (``plan_dynamics``) and the
+module-level task functions they run.
+
+Outputs (content-keyed, written atomically) under ``<output>/dynamics/``::
+
+    trials-observed-<key>.parquet     dynamics table of the Huber et al. agents
+    trials-<name>-<key>.parquet       dynamics table of one simulated agent
+    <key>/curves.parquet              accuracy_summary (all runs)
+    <key>/objects.parquet             accuracy_by_object (all runs)
+    <key>/lag.parquet                 generalisation_lag (run selection applied)
+    <key>/efficiency.parquet          data_efficiency (run selection applied)
+    <key>/glmm/…                      R GLMM tidy table + figures (glmm = true)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from repalign.config import Config, check_keys
+from repalign.datasets.learning_dynamics import AGENTS
+from repalign.datasets.registry import files
+from repalign.dynamics.curves import (
+    HUMAN_LEARNERS,
+    accuracy_by_object,
+    accuracy_summary,
+    data_efficiency,
+    generalisation_lag,
+)
+from repalign.dynamics.table import check_dynamics_table, load_dynamics_table
+from repalign.errors import RepalignError, ValidationError
+from repalign.store import read_table, write_table
+from repalign.task import Task, content_key as _key
+
+SECTION_KEYS = ("agents", "human_runs", "chance_trials", "chance_p", "chance_level", "n_train",
+                "efficiency_baseline", "glmm", "glmm_nagq", "simulate")
+ANALYSES = ("curves", "objects", "lag", "efficiency")
+_VERSION = "1"  # bump when an output's definition changes
+
+
+def dynamics_params(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validated analysis parameters of a ``[dynamics]`` section, defaults filled in."""
+    section = dict(section or {})
+    check_keys(section, SECTION_KEYS, "[dynamics]")
+    agents = list(section.get("agents", AGENTS))
+    unknown = [a for a in agents if a not in AGENTS]
+    if unknown:
+        raise ValidationError(f"[dynamics] agents: unknown agent(s) {unknown}; known: {', '.join(AGENTS)}")
+    params = {
+        "agents": agents,
+        "human_runs": [int(r) for r in section.get("human_runs", HUMAN_LEARNERS)],
+        "chance_trials": int(section.get("chance_trials", 36)),
+        "chance_p": float(section.get("chance_p", 1 / 3)),
+        "chance_level": float(section.get("chance_level", 0.95)),
+        "n_train": int(section.get("n_train", 36)),
+        "efficiency_baseline": float(section.get("efficiency_baseline", 0.0)),
+        "glmm": bool(section.get("glmm", False)),
+        "glmm_nagq": int(section.get("glmm_nagq", 0)),
+    }
+    if params["glmm_nagq"] not in (0, 1):
+        raise ValidationError("[dynamics] glmm_nagq: must be 0 (fast, penalised IRLS) or 1 (Laplace)")
+    return params
+
+
+def analyse(table: pd.DataFrame, params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+    """All four analyses of one trial table: {"curves", "objects", "lag", "efficiency"}."""
+    p = dynamics_params({k: v for k, v in (params or {}).items() if k in SECTION_KEYS and k != "simulate"})
+    runs = {"human": p["human_runs"]} if p["human_runs"] else None
+    return {
+        "curves": accuracy_summary(table),
+        "objects": accuracy_by_object(table),
+        "lag": generalisation_lag(table, runs, n_trials=p["chance_trials"], p=p["chance_p"], level=p["chance_level"]),
+        "efficiency": data_efficiency(table, runs, n_train=p["n_train"], baseline=p["efficiency_baseline"]),
+    }
+
+
+# --- task functions (module level: picklable) -------------------------------------------------
+
+def write_observed_trials(path: str, agents: Sequence[str], provenance: Mapping[str, Any]) -> str:
+    """Task: the Huber et al. trials of ``agents`` as one dynamics table."""
+    write_table(load_dynamics_table(agents), path, "dynamics", provenance)
+    return path
+
+
+def read_trials(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Concatenate dynamics tables; an agent present in two tables is an error."""
+    frames, owner = [], {}
+    for path in paths:
+        df = check_dynamics_table(read_table(path, kind="dynamics"), where=str(path))
+        for agent in df["agent"].unique():
+            if agent in owner:
+                raise ValidationError(f"agent {agent!r} appears in both {owner[agent]} and {path}")
+            owner[agent] = path
+        frames.append(df)
+    if not frames:
+        raise ValidationError("no dynamics tables given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_analyses(trial_paths: Sequence[str], outdir: str, params: Mapping[str, Any],
+                   provenance: Mapping[str, Any]) -> dict[str, str]:
+    """Task: curves / objects / lag / efficiency tables of the given trial tables."""
+    results = analyse(read_trials(trial_paths), params)
+    # Written in a fixed order with lag last: the task counts as done when all exist.
+    out = {}
+    for name in ANALYSES:
+        out[name] = str(write_table(results[name], Path(outdir) / f"{name}.parquet", "generic", provenance))
+    return out
+
+
+def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: str | None = None) -> str:
+    """Task: the R GLMM (``repalign::dynamics_report``) on the trial tables.
+
+    Writes ``glmm.csv`` (tidy fixed effects), ``curves.pdf`` and ``lag.pdf`` into
+    ``outdir``; needs ``Rscript`` and the installed R package (``make install-rpkg``).
+    """
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        raise RepalignError("dynamics glmm = true needs Rscript on PATH (make install)")
+    code = ("lag <- Sys.getenv('REPALIGN_DYN_LAG'); "
+            "res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
+            "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')), "
+            "lag = if (nzchar(lag)) lag else NULL)")
+    env = dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
+               REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or ""))
+    # R reads Parquet through reticulate: point it at this Python (which has repalign) unless set.
+    env.setdefault("RETICULATE_PYTHON", sys.executable)
+    # the project's R library (make install-rpkg), as the [r] stage uses it
+    lib = Path(os.environ.get("REPALIGN_RLIB", Path(__file__).resolve().parents[3] / ".rlib"))
+    if lib.is_dir():
+        env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
+    proc = subprocess.run([rscript, "-e", code], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
+            raise RepalignError("dynamics glmm = true needs the repalign R package: run `make install-rpkg` "
+                                "and put its library on R_LIBS (the Makefile uses .rlib)")
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise RepalignError("R dynamics GLMM failed: " + " | ".join(tail))
+    return str(Path(outdir) / "glmm.csv")
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+def plan_dynamics(config: Config) -> list[Task]:
+    """Tasks of the ``[dynamics]`` section: observed trials, one task per simulated
+    agent, the Python analyses and (``glmm = true``) the R GLMM."""
+    section = dict(config.section("dynamics") or {})
+    sims = section.pop("simulate", [])
+    params = dynamics_params(section)
+    root = config.output / "dynamics"
+    tasks: list[Task] = []
+    trial_tasks: list[Task] = []
+    if params["agents"]:
+        inputs = sorted(f.sha256 for f in files("learning-dynamics")
+                        if f.path in {f"data/{a}_classification_data.csv" for a in params["agents"]})
+        key = _key({"v": _VERSION, "agents": params["agents"], "inputs": inputs})
+        prov = {"producer": "repalign.dynamics.write_observed_trials", "agents": params["agents"],
+                "inputs_sha256": inputs, "key": key}
+        path = root / f"trials-observed-{key}.parquet"
+        trial_tasks.append(Task(f"dynamics:trials:observed:{key}", "dynamics", (path,), write_observed_trials,
+                                (str(path), tuple(params["agents"]), prov), label="observed trials"))
+    if sims:
+        from repalign.dynamics.simulate import plan_simulations  # needs learners/features
+        trial_tasks.extend(plan_simulations(sims, config, root))
+    if not trial_tasks:
+        raise ValidationError("[dynamics]: nothing to analyse (agents = [] and no [[dynamics.simulate]])")
+    tasks.extend(trial_tasks)
+    trial_paths = [str(t.outputs[0]) for t in trial_tasks]
+    deps = tuple(t.key for t in trial_tasks)
+    akey = _key({"v": _VERSION, "trials": [t.key for t in trial_tasks],
+                 "params": {k: v for k, v in params.items() if k not in ("agents", "glmm")}})
+    outdir = root / akey
+    prov = {"producer": "repalign.dynamics.write_analyses", "params": params, "trials": trial_paths, "key": akey}
+    analyses = Task(f"dynamics:analyses:{akey}", "dynamics", tuple(outdir / f"{n}.parquet" for n in ANALYSES),
+                    write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency")
+    tasks.append(analyses)
+    if params["glmm"]:
+        glmm_dir = outdir / f"glmm-nagq{params['glmm_nagq']}"
+        tasks.append(Task(f"dynamics:glmm:{akey}:{params['glmm_nagq']}", "dynamics", (glmm_dir / "glmm.csv",),
+                          fit_glmm, (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
+                          deps=deps + (analyses.key,), label="R GLMM"))
+    return tasks
+
+
+def analysis_outputs(tasks: Sequence[Task]) -> dict[str, Path]:
+    """Paths of the analysis tables (and the GLMM table, if planned) of a plan."""
+    out: dict[str, Path] = {}
+    for t in tasks:
+        if t.key.startswith("dynamics:analyses:"):
+            out.update({p.stem: p for p in t.outputs})
+        elif t.key.startswith("dynamics:glmm:"):
+            out["glmm"] = t.outputs[0]
+    return out

@@ -1,0 +1,190 @@
+"""Simulated agents: repalign's multiclass learner (``repalign.learners``) reading a
+model's image features on the same training sequences and test sets as a human
+participant or a fine-tuning run, written as a ``dynamics`` table so that it goes
+through the same curves, lag and GLMM code as humans and networks.
+
+A simulated run replays one run of a *source* agent (default: each human
+participant): per epoch the 36 training images in that run's order, each
+predicted and then learned from, then that epoch's 51 test images, predicted
+only. The learner is deterministic, so runs differ only by their sequences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from repalign.config import Config, check_keys
+from repalign.datasets import Embedding
+from repalign.datasets.learning_dynamics import AGENTS, load_learning_dynamics
+from repalign.datasets.registry import files
+from repalign.dynamics.table import DYNAMICS_COLUMNS, check_dynamics_table, dynamics_table_from
+from repalign.errors import ValidationError
+from repalign.store import write_table
+from repalign.task import Task
+
+SIMULATE_KEYS = ("name", "model", "layer", "pooling", "features", "sequences", "runs", "C", "pca", "device",
+                 "batch_size", "threads")
+#: Extra columns of a simulated table (beyond ``DYNAMICS_COLUMNS``).
+SIM_COLUMNS = ("source_agent", "source_prediction", "model", "layer", "prob_p", "prob_q", "prob_v", "value")
+_VERSION = "1"
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch intra-op threads (None: leave as is)."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def simulate_dynamics(features: Embedding, agent: str, sequences: str = "human", runs: Sequence[int] | None = None,
+                      C: float = 1.0, pca: int | None = None, device: str | None = None, batch_size: int = 16,
+                      model: str = "", layer: str = "", threads: int | None = 1) -> pd.DataFrame:
+    """Run ``MulticlassLearner(C, pca)`` on ``features`` over the sequences of
+    ``sequences``' runs (default: all) and return a ``dynamics`` table.
+
+    features: an ``Embedding`` keyed by learning-dynamics image ids
+    (``second_gen_p_3_z_90``; all 342 images, e.g. ``repalign.features.extract``
+    on ``load_stimulus_set({"source": "learning-dynamics"})``). agent: the name of
+    the simulated agent (``agent_type`` "learner"). The result has the columns of
+    ``DYNAMICS_COLUMNS`` — every stimulus column copied from the source trials —
+    plus ``SIM_COLUMNS``: the source's own answer, the learner's class
+    probabilities and ``value`` (probability of the true class).
+
+    threads: torch CPU threads while the learner runs. Default 1: each of its
+    ~216 sequential fits is a small Newton problem, where intra-op threads only add
+    synchronisation; on a loaded 2-core machine 2 threads were ~20x slower than 1
+    (52 s vs 2.7 s for one run on 5-d features). None keeps torch's setting.
+    """
+    from repalign.learners import MulticlassLearner, huber_tasks  # later stage, imported when used
+
+    if sequences not in AGENTS:
+        raise ValidationError(f"sequences: unknown agent {sequences!r}; known: {', '.join(AGENTS)}")
+    if agent in AGENTS:
+        raise ValidationError(f"simulated agent name {agent!r} clashes with an observed agent; choose another name")
+    data = load_learning_dynamics((sequences,))
+    tasks = huber_tasks(data, agent=sequences, runs=list(runs) if runs is not None else None)
+    learner = MulticlassLearner(C=float(C), pca=None if pca is None else int(pca), batch_size=int(batch_size),
+                                device=device)
+    with torch_threads(threads):
+        sim = learner.simulate(tasks, features, model=model, layer=layer)
+    run_of_task = {t.task_id: int(t.task_id.rsplit("run", 1)[1]) for t in tasks}
+    sim["run"] = sim["task"].map(run_of_task).astype(np.int64)
+
+    # The learner saw each run's trials ordered by epoch, train before test, file order
+    # within (huber_tasks); order the source trials the same way and align row by row.
+    source = dynamics_table_from(data.trials)
+    source = source[source["run"].isin(set(run_of_task.values()))]
+    source = source.assign(_ph=(source["phase"] == "test").astype(int), _row=np.arange(len(source)))
+    source = source.sort_values(["run", "epoch", "_ph", "_row"], kind="stable")
+    sim = sim.sort_values(["run", "trial"], kind="stable")
+    if len(sim) != len(source) or not np.array_equal(sim["stimulus_id"].to_numpy(dtype=str) + ".png",
+                                                     source["image_name"].to_numpy(dtype=str)):
+        raise ValidationError("simulated trials do not line up with the source trials "
+                              f"(agent {sequences!r}); repalign.learners.huber_tasks changed its order")
+    out = source.drop(columns=["_ph", "_row"]).reset_index(drop=True)
+    out["source_agent"] = sequences
+    out["source_prediction"] = out["prediction"]
+    out["agent"] = agent
+    out["agent_type"] = "learner"
+    out["prediction"] = sim["prediction"].to_numpy(dtype=str)
+    out["correct"] = sim["correct"].to_numpy(dtype=bool)
+    out["model"] = model
+    out["layer"] = layer
+    for c in ("p", "q", "v"):
+        out[f"prob_{c}"] = sim[f"prob_{c}"].to_numpy(dtype=np.float64)
+    out["value"] = sim["value"].to_numpy(dtype=np.float64)
+    out = out[list(DYNAMICS_COLUMNS) + list(SIM_COLUMNS)]
+    return check_dynamics_table(out, where=f"simulated agent {agent!r}")
+
+
+def _spec(entry: Mapping[str, Any], i: int) -> dict[str, Any]:
+    where = f"[[dynamics.simulate]] #{i + 1}"
+    check_keys(entry, SIMULATE_KEYS, where)
+    if ("model" in entry) == ("features" in entry):
+        raise ValidationError(f"{where}: give exactly one of 'model' (extract features) or 'features' (a file)")
+    sequences = str(entry.get("sequences", "human"))
+    if sequences not in AGENTS:
+        raise ValidationError(f"{where}: sequences: unknown agent {sequences!r}; known: {', '.join(AGENTS)}")
+    source = str(entry.get("model", Path(str(entry.get("features", ""))).stem))
+    name = str(entry.get("name", f"learner:{source}"))
+    if name in AGENTS:
+        raise ValidationError(f"{where}: name {name!r} clashes with an observed agent")
+    pca = entry.get("pca")
+    return {
+        "name": name, "model": entry.get("model"), "layer": entry.get("layer"),
+        "pooling": str(entry.get("pooling", "auto")), "features": entry.get("features"),
+        "sequences": sequences, "runs": [int(r) for r in entry["runs"]] if "runs" in entry else None,
+        "C": float(entry.get("C", 1.0)), "pca": None if pca is None else int(pca),
+        "device": entry.get("device"), "batch_size": int(entry.get("batch_size", 16)),
+        "threads": None if entry.get("threads", 1) in (None, 0) else int(entry.get("threads", 1)),
+    }
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text).strip("_") or "_"
+
+
+def write_simulated_trials(path: str, spec: Mapping[str, Any], features_dir: str, provenance: Mapping[str, Any]) -> str:
+    """Task: features (extracted, or read from ``spec['features']``) → learner → dynamics table."""
+    from repalign.features import extract, load_features, load_stimulus_set
+
+    if spec["features"] is not None:
+        feats = load_features(spec["features"])
+        model = str(feats.meta.get("model", spec["name"]))
+        layer = str(feats.meta.get("layer", ""))
+    else:
+        stimuli = load_stimulus_set({"source": "learning-dynamics"})
+        layers = [spec["layer"]] if spec["layer"] else None
+        paths = extract(spec["model"], stimuli, layers, spec["pooling"], out_dir=features_dir,
+                        device=spec["device"], progress=False)
+        layer, fpath = next(iter(paths.items()))
+        feats = load_features(fpath)
+        model = str(spec["model"])
+    table = simulate_dynamics(feats, spec["name"], spec["sequences"], spec["runs"], spec["C"], spec["pca"],
+                              spec["device"], spec["batch_size"], model=model, layer=layer, threads=spec["threads"])
+    prov = dict(provenance, features=feats.meta.get("path"), features_cache_key=feats.meta.get("cache_key"))
+    write_table(table, path, "dynamics", prov)
+    return path
+
+
+def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root: Path) -> list[Task]:
+    """One task per ``[[dynamics.simulate]]`` entry (output: a dynamics table)."""
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    tasks, names = [], set()
+    for i, entry in enumerate(entries):
+        spec = _spec(entry, i)
+        if spec["name"] in names:
+            raise ValidationError(f"[[dynamics.simulate]]: two entries are named {spec['name']!r}")
+        names.add(spec["name"])
+        if spec["features"] is not None:
+            fpath = config.resolve(spec["features"])
+            if not fpath.is_file():
+                raise ValidationError(f"[[dynamics.simulate]] {spec['name']!r}: no features file at {fpath}")
+            spec["features"] = str(fpath)
+            inputs = {"features_sha256": hashlib.sha256(fpath.read_bytes()).hexdigest()}
+        else:
+            inputs = {}
+        inputs["sequences_sha256"] = [f.sha256 for f in files("learning-dynamics")
+                                      if f.path == f"data/{spec['sequences']}_classification_data.csv"]
+        key = hashlib.sha256(json.dumps({"v": _VERSION, "spec": spec, "inputs": inputs}, sort_keys=True,
+                                        default=str).encode()).hexdigest()[:16]
+        path = root / f"trials-{_slug(spec['name'])}-{key}.parquet"
+        prov = {"producer": "repalign.dynamics.write_simulated_trials", "spec": spec, "inputs": inputs, "key": key}
+        tasks.append(Task(f"dynamics:trials:{_slug(spec['name'])}:{key}", "dynamics", (path,), write_simulated_trials,
+                          (str(path), spec, str(config.output / "features"), prov), label=f"simulate {spec['name']}"))
+    return tasks

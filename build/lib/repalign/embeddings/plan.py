@@ -1,0 +1,307 @@
+"""The ``[[embed]]`` config section → one content-keyed task per entry.
+
+Each entry trains one SPoSE or VICE embedding, either on the THINGS human odd-one-out
+triplets (``source = "human"``) or on a representation's simulated choices
+(``source = "<representation name>"``, resolved by
+``repalign.features.resolve_representations``), evaluates it on held-out triplets (and,
+for THINGS objects, on the human noise-ceiling triplets), matches its dimensions with
+reference embeddings (default SPoSE-49) and writes under
+``<output>/embed/<name>-<key>/``:
+
+* ``embedding.parquet`` (kind ``embedding``): stimulus_id, embedding (float32, n_dims);
+  provenance holds the entry, the fitted sizes and the evaluation numbers;
+* ``curve.parquet`` (generic): the training curve, one row per epoch;
+* ``evaluation.parquet`` (kind ``metrics``): odd-one-out accuracy of the embedding (and,
+  on the same human triplets, of the source representation with its ``similarity`` and of
+  each reference), RSA and mean matched-dimension correlation against each reference;
+* ``matching.parquet`` (generic): reference, dim, reference_dim, r — one row per matched
+  pair of dimensions.
+
+Keys (defaults in ``DEFAULTS``)::
+
+    [[embed]]
+    name = "things-vice"        # required; output name
+    method = "vice"             # spose | vice
+    source = "human"            # human | <representation name>
+    train = ["train_90", "test_10"]   # human: triplet sets to train on
+    holdout = 0.2               # human: share of test_10 held out for evaluation;
+                                # representation: share of simulated triplets held out
+    n_triplets = 100000         # representation: triplets to simulate
+    choice = "argmax"           # representation: argmax | softmax
+    similarity = "dot"          # representation: dot | cosine | euclidean
+    temperature = 1.0           # representation, softmax choice rule
+    compare_to = ["spose49"]    # reference embeddings (representation names; "spose49"
+                                # and "spose14" work without a [[representations]] entry);
+                                # default: spose49 when the objects are THINGS concepts
+    n_dims = 50 ; lr = 0.01 ; batch_size = 256 ; max_epochs = 100 ; patience = 5
+    val_fraction = 0.1 ; init_scale = 0.1 ; seed = <run seed> ; device = "auto"
+    l1 = 1.0 ; prune_threshold = 0.1                               # spose
+    spike = 0.25 ; slab = 1.0 ; pi = 0.5 ; alpha = 0.05 ; min_objects = 5 ; init_sigma = 0.1   # vice
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from repalign.config import Config, check_keys
+from repalign.errors import ValidationError
+from repalign.task import Task, content_key as _key
+
+_VERSION = 2  # bump when the outputs change for the same inputs
+
+METHODS = ("spose", "vice")
+CHOICE_RULES = ("argmax", "softmax")
+HUMAN_SETS = ("train_90", "test_10")
+COMMON = {
+    "name": None, "method": "spose", "source": "human", "train": ["train_90", "test_10"], "holdout": 0.2,
+    "n_triplets": 100000, "choice": "argmax", "similarity": "dot", "temperature": 1.0, "compare_to": None,
+    "n_dims": 50, "lr": 0.01, "batch_size": 256, "max_epochs": 100, "patience": 5, "min_delta": 1e-4,
+    "val_fraction": 0.1, "init_scale": 0.1, "seed": None, "device": "auto",
+}
+MODEL_KEYS = {
+    "spose": {"l1": 1.0, "prune_threshold": 0.1},
+    "vice": {"spike": 0.25, "slab": 1.0, "pi": 0.5, "alpha": 0.05, "min_objects": 5, "init_sigma": 0.1},
+}
+TRAINING_KEYS = ("n_dims", "lr", "batch_size", "max_epochs", "patience", "min_delta", "val_fraction", "init_scale",
+                 "device")
+ALL_KEYS = tuple(COMMON) + tuple(k for m in METHODS for k in MODEL_KEYS[m])
+BUILTIN_REFERENCES = ("spose49", "spose14")
+
+
+def embed_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
+    """A validated ``[[embed]]`` entry with every default filled in."""
+    check_keys(entry, ALL_KEYS, where, required=("name",))
+    method = entry.get("method", COMMON["method"])
+    if method not in METHODS:
+        raise ValidationError(f"{where}: method = {method!r}; valid: {', '.join(METHODS)}")
+    other = [k for m in METHODS if m != method for k in MODEL_KEYS[m] if k in entry]
+    if other:
+        raise ValidationError(f"{where}: key(s) {other} do not apply to method {method!r}; "
+                              f"its keys: {', '.join(MODEL_KEYS[method])}")
+    spec = {**COMMON, **MODEL_KEYS[method], **entry}
+    if spec["seed"] is None:
+        spec["seed"] = seed
+    if isinstance(spec["train"], str):
+        spec["train"] = [spec["train"]]
+    if isinstance(spec["compare_to"], str):
+        spec["compare_to"] = [spec["compare_to"]]
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(spec["name"])):
+        raise ValidationError(f"{where}: name {spec['name']!r} may only hold letters, digits, '_', '.', '-'")
+    if spec["source"] == "human":
+        bad = [s for s in spec["train"] if s not in HUMAN_SETS]
+        if bad or not spec["train"]:
+            raise ValidationError(f"{where}: train = {spec['train']!r}; choose from {', '.join(HUMAN_SETS)}")
+    if spec["choice"] not in CHOICE_RULES:
+        raise ValidationError(f"{where}: choice = {spec['choice']!r}; valid: {', '.join(CHOICE_RULES)}")
+    from repalign.metrics import SIMILARITIES
+
+    if spec["similarity"] not in SIMILARITIES:
+        raise ValidationError(f"{where}: similarity = {spec['similarity']!r}; valid: {', '.join(SIMILARITIES)}")
+    if not 0 < float(spec["holdout"]) < 1:
+        raise ValidationError(f"{where}: holdout must be in (0, 1), got {spec['holdout']}")
+    if int(spec["n_triplets"]) < 10:
+        raise ValidationError(f"{where}: n_triplets must be >= 10, got {spec['n_triplets']}")
+    # Fail at plan time, not inside the task, on bad model parameters.
+    make_model(spec)._check_params()
+    return spec
+
+
+def make_model(spec: Mapping[str, Any]):
+    """The (unfitted) SPoSE or VICE estimator of a spec."""
+    from repalign.embeddings.spose import SPoSE
+    from repalign.embeddings.vice import VICE
+
+    kwargs = {k: spec[k] for k in TRAINING_KEYS}
+    kwargs.update({k: spec[k] for k in MODEL_KEYS[spec["method"]]})
+    cls = SPoSE if spec["method"] == "spose" else VICE
+    return cls(seed=int(spec["seed"]), **kwargs)
+
+
+# --- task body ---------------------------------------------------------------------------------
+def _accuracy_row(name: str, layer: str, dataset: str, X: np.ndarray, triplets: np.ndarray,
+                  similarity: str = "dot") -> dict[str, Any]:
+    from repalign.metrics import odd_one_out_correct
+
+    if X.shape[1] == 0:  # every dimension pruned: all similarities 0, the metric's tie rule applies
+        X = np.zeros((X.shape[0], 1))
+    correct = odd_one_out_correct(X, triplets, similarity)
+    k, n = int(correct.sum()), int(correct.size)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"model": name, "layer": layer, "dataset": dataset, "metric": "odd_one_out_accuracy",
+            "value": k / n, "ci_low": ci.low, "ci_high": ci.high, "n": n}
+
+
+def _human_data(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], np.ndarray, dict[str, np.ndarray]]:
+    """(THINGS ids, training triplets, {evaluation set: triplets}) for source = human.
+    The ``holdout`` share of test_10 (seeded split by row) is held out whether or not
+    test_10 is trained on, so evaluations with the same seed are comparable."""
+    from repalign.datasets import load_things_ids, load_triplets
+
+    ids = load_things_ids()
+    test = load_triplets("test_10").triplets
+    perm = np.random.default_rng(int(spec["seed"])).permutation(len(test))
+    n_held = int(round(float(spec["holdout"]) * len(test)))
+    held, rest = test[np.sort(perm[:n_held])], test[np.sort(perm[n_held:])]
+    parts = [load_triplets("train_90").triplets if s == "train_90" else rest for s in spec["train"]]
+    evals = {"test_10_heldout": held, "noise_ceiling": load_triplets("noise_ceiling").triplets}
+    return ids, np.concatenate(parts), evals
+
+
+def _network_data(spec: Mapping[str, Any], emb) -> tuple[tuple[str, ...], np.ndarray, dict[str, np.ndarray]]:
+    """Simulated triplets of a representation, split into training and held-out parts;
+    when all objects are THINGS concepts, also the human noise-ceiling triplets."""
+    from repalign.embeddings.tripletise import tripletise
+
+    tri = tripletise(emb.values, int(spec["n_triplets"]), rule=spec["choice"], similarity=spec["similarity"],
+                     temperature=float(spec["temperature"]), seed=int(spec["seed"]))
+    n_held = max(1, int(round(float(spec["holdout"]) * len(tri))))
+    evals = {"simulated_heldout": tri[:n_held]}
+    human = _human_triplets_for(emb.ids)
+    if human is not None:
+        evals["noise_ceiling"] = human
+    return emb.ids, tri[n_held:], evals
+
+
+def _human_triplets_for(ids: tuple[str, ...]) -> np.ndarray | None:
+    """The noise-ceiling triplets re-indexed to ``ids`` when ``ids`` covers every
+    object in them; else None (the objects are not THINGS concepts)."""
+    from repalign.datasets import load_things_ids, load_triplets
+
+    things = load_things_ids()
+    lookup = {s: i for i, s in enumerate(ids)}
+    if not set(things).issubset(lookup):
+        return None
+    rows = np.array([lookup[s] for s in things], dtype=np.int64)
+    return rows[load_triplets("noise_ceiling").triplets]
+
+
+def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: str, provenance: dict) -> str:
+    """Task body: load or simulate the triplets, fit, evaluate, match, write the tables
+    (the embedding last, so that its presence marks a finished task)."""
+    from repalign.datasets import Embedding
+    from repalign.embeddings.matching import match_dimensions, similarity_rsa
+    from repalign.metrics.table import metrics_table
+    from repalign.store import write_table
+
+    if spec["source"] == "human":
+        ids, train, evals = _human_data(spec)
+    else:
+        source = ref.load()
+        ids, train, evals = _network_data(spec, source)
+    if references is None:  # default: SPoSE-49 for THINGS objects, else nothing
+        from repalign.datasets import load_things_ids
+
+        references = {"spose49": None} if set(ids) <= set(load_things_ids()) else {}
+    model = make_model(spec).fit(train, len(ids))
+    X = model.embedding_
+    name, method = spec["name"], spec["method"]
+    rows = [_accuracy_row(name, method, ds, X, t) for ds, t in evals.items()]
+    if spec["source"] != "human":  # the representation's own choices on the human triplets
+        rows += [_accuracy_row(spec["source"], "", ds, source.values, t, spec["similarity"])
+                 for ds, t in evals.items() if ds != "simulated_heldout"]
+    pairs = []
+    for ref_name, ref_obj in references.items():
+        R = _reference_values(ref_name, ref_obj, ids)
+        for ds, t in evals.items():
+            if ds != "simulated_heldout":
+                rows.append(_accuracy_row(ref_name, "", ds, R, t))
+        if model.n_dims_ == 0:
+            continue  # nothing to match: every dimension was pruned
+        match = match_dimensions(X, R)
+        p = match.pairs.rename(columns={"dim_a": "dim", "dim_b": "reference_dim"})
+        p.insert(0, "reference", ref_name)
+        pairs.append(p)
+        rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": "similarity_rsa",
+                     "value": similarity_rsa(X, R), "n": len(ids)})
+        rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": "matched_dimension_r",
+                     "value": float(np.nanmean(match.matched_r)), "n": int(len(match.pairs))})
+    evaluation = metrics_table(rows)
+    matching = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(
+        {"reference": pd.Series(dtype=str), "dim": pd.Series(dtype="int64"), "reference_dim": pd.Series(dtype="int64"),
+         "r": pd.Series(dtype="float64")})
+    out = Path(out_dir)
+    prov = dict(provenance, n_objects=len(ids), n_train_triplets=int(len(train)), n_dims=model.n_dims_,
+                best_epoch=int(model.best_epoch_), epochs=int(len(model.history_)),
+                accuracy={r["dataset"]: r["value"] for r in rows
+                          if r["model"] == name and r["metric"] == "odd_one_out_accuracy"})
+    write_table(model.history_, out / "curve.parquet", kind="generic", provenance=prov)
+    write_table(evaluation, out / "evaluation.parquet", kind="metrics", provenance=prov)
+    write_table(matching, out / "matching.parquet", kind="generic", provenance=prov)
+    table = pd.DataFrame({"stimulus_id": list(ids), "embedding": list(X.astype(np.float32))})
+    write_table(table, out / "embedding.parquet", kind="embedding", provenance=prov)
+    Embedding(ids, X, name)  # validates ids (unique) before the task counts as done
+    return str(out / "embedding.parquet")
+
+
+def _reference_values(name: str, ref: Any, ids: tuple[str, ...]) -> np.ndarray:
+    """A reference embedding's rows for ``ids`` (error naming the missing ids)."""
+    if ref is None:  # built-in SPoSE reference
+        from repalign.datasets import load_spose
+
+        emb = load_spose(int(name.removeprefix("spose")))
+    else:
+        emb = ref.load()
+    return emb.select(ids).values
+
+
+# --- plan --------------------------------------------------------------------------------------
+def _ref_identity(ref: Any, name: str) -> str:
+    for attr in ("cache_key", "task"):  # never the output path: keys must not depend on it
+        v = getattr(ref, attr, None)
+        if v:
+            return str(v)
+    return repr(ref) if ref is not None else name
+
+
+def output_dir(config: Config, spec: Mapping[str, Any], key: str) -> Path:
+    return config.output / "embed" / f"{spec['name']}-{key}"
+
+
+def plan_embed(config: Config) -> list[Task]:
+    """One task per ``[[embed]]`` entry (see the module doc for the keys)."""
+    entries = config.section("embed", []) or []
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    if not entries:
+        return []
+    refs: dict[str, Any] | None = None
+    tasks, names = [], set()
+    for i, entry in enumerate(entries):
+        where = f"{config.path} [[embed]] #{i + 1}"
+        spec = embed_spec(entry, where, config.seed)
+        if spec["name"] in names:
+            raise ValidationError(f"{where}: duplicate embed name {spec['name']!r}")
+        names.add(spec["name"])
+        needed = ([] if spec["source"] == "human" else [spec["source"]]) + list(spec["compare_to"] or [])
+        if refs is None and any(n not in BUILTIN_REFERENCES or n == spec["source"] for n in needed):
+            from repalign.features import resolve_representations
+
+            refs = resolve_representations(config)
+        known = refs or {}
+        missing = [n for n in needed if n not in known and (n not in BUILTIN_REFERENCES or n == spec["source"])]
+        if missing:
+            raise ValidationError(f"{where}: unknown representation(s) {missing}; defined: "
+                                  f"{', '.join(sorted(known)) or 'none'} (built-in references: "
+                                  f"{', '.join(BUILTIN_REFERENCES)})")
+        ref = known.get(spec["source"]) if spec["source"] != "human" else None
+        references = None if spec["compare_to"] is None else {n: known.get(n) for n in spec["compare_to"]}
+        identity = {"version": _VERSION, "spec": spec,
+                    "source": _ref_identity(ref, spec["source"]) if ref is not None else "human",
+                    "references": None if references is None else {n: _ref_identity(r, n) for n, r in references.items()}}
+        key = _key(identity)
+        out = output_dir(config, spec, key)
+        deps = tuple(sorted({r.task for r in [ref, *(references or {}).values()]
+                             if r is not None and getattr(r, "task", None)}))
+        provenance = {"producer": "repalign.embeddings", "stage": "embed", "cache_key": key, **identity}
+        tasks.append(Task(
+            key=f"embed:{spec['name']}:{key}", stage="embed",
+            outputs=tuple(out / f for f in ("curve.parquet", "evaluation.parquet", "matching.parquet", "embedding.parquet")),
+            fn=run_embed, args=(spec, ref, references, str(out), provenance), deps=deps,
+            label=f"{spec['method']} {spec['name']}"))
+    return tasks

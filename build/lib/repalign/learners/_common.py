@@ -1,0 +1,107 @@
+"""Shared helpers of the learners: torch device, feature look-up, PCA, and the
+per-trial standardisation every learner applies to its training trials."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from repalign.datasets import Embedding
+from repalign.errors import ValidationError
+
+DTYPE = torch.float64  # exact equivalence with scikit-learn needs double precision
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` → CUDA when present, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def task_features(
+    stimulus_ids: Sequence[str], features: Embedding, pca: int | None, where: str
+) -> np.ndarray:
+    """Feature rows (n, d) float64 of ``stimulus_ids`` (trial order, repeats allowed).
+
+    Errors list every missing id and every id whose row holds NaN/inf. With ``pca``
+    = k, the rows are projected on the first k principal components of the task's
+    unique stimuli (scikit-learn ``PCA(k, svd_solver="full")``), as in the
+    reference implementation.
+    """
+    if not isinstance(features, Embedding):
+        raise ValidationError(f"{where}: features must be a repalign.datasets.Embedding, got {type(features).__name__}")
+    try:
+        idx = features.index_of(stimulus_ids)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}") from None
+    values = np.asarray(features.values, dtype=np.float64)
+    rows = values[idx]
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        ids = list(dict.fromkeys(np.asarray(stimulus_ids, dtype=object)[bad]))
+        shown = ", ".join(map(repr, ids[:20])) + (" …" if len(ids) > 20 else "")
+        raise ValidationError(f"{where}: features {features.name!r} hold NaN/inf for {len(ids)} stimulus id(s): {shown}")
+    if pca is not None:
+        from sklearn.decomposition import PCA
+
+        uniq = np.unique(idx)
+        k = int(pca)
+        if not 1 <= k <= min(len(uniq), values.shape[1]):
+            raise ValidationError(
+                f"{where}: pca={pca} must be between 1 and min(#unique stimuli={len(uniq)}, #dims={values.shape[1]})"
+            )
+        model = PCA(n_components=k, svd_solver="full").fit(values[uniq])
+        rows = model.transform(rows)
+    return np.ascontiguousarray(rows, dtype=np.float64)
+
+
+def standardize(train: torch.Tensor, *others: torch.Tensor):
+    """Standardise by the mean and population s.d. of ``train`` (…, n, d), as
+    scikit-learn's StandardScaler; features constant on ``train`` get s.d. 1.
+    Returns the standardised ``train`` followed by each of ``others`` (…, m, d)."""
+    mu, sd = scaler_stats(train)
+    return ((train - mu) / sd, *[(o - mu) / sd for o in others])
+
+
+def scaler_stats(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, s.d.) of ``train`` (…, n, d) over samples, each (…, 1, d), as
+    StandardScaler (population s.d.; constant feature → 1)."""
+    n = train.shape[-2]
+    mu = train.mean(dim=-2, keepdim=True)
+    var = ((train - mu) ** 2).mean(dim=-2, keepdim=True)
+    # scikit-learn's test for a constant feature (error bound of the two-pass variance)
+    eps = torch.finfo(torch.float64).eps
+    const = var <= n * eps * var + (n * mu * eps) ** 2
+    sd = torch.where(const, torch.ones_like(var), var.sqrt())
+    return mu, sd
+
+
+def check_same_length(tasks, where: str) -> None:
+    lengths = {len(t) for t in tasks}
+    if len(lengths) > 1:
+        raise ValidationError(f"{where}: tasks of different lengths in one batch: {sorted(lengths)}")
+
+
+def as_task_list(task_or_tasks, kind, where: str) -> list:
+    tasks = [task_or_tasks] if isinstance(task_or_tasks, kind) else list(task_or_tasks)
+    if not tasks:
+        raise ValidationError(f"{where}: no tasks given")
+    for t in tasks:
+        if not isinstance(t, kind):
+            raise ValidationError(f"{where}: expected {kind.__name__} objects, got {type(t).__name__}")
+    ids = [t.task_id for t in tasks]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValidationError(f"{where}: duplicate task ids {dup[:10]}")
+    return tasks
+
+
+def group_by(items, key) -> list[list[int]]:
+    """Indices of ``items`` grouped by ``key(item)``, groups in first-seen order."""
+    groups: dict = {}
+    for i, it in enumerate(items):
+        groups.setdefault(key(it), []).append(i)
+    return list(groups.values())

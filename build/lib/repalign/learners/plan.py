@@ -1,0 +1,272 @@
+"""The ``[[learners]]`` config section → independent, content-keyed tasks.
+
+One task per (learners entry, representation) writes one ``trials`` table under
+``<output>/learners/``. Representations are names resolved by
+``repalign.features.resolve_representations(config)``; a learner task depends on
+the task that produces its representation.
+
+Keys of a ``[[learners]]`` entry (defaults in brackets)::
+
+    task            things-decisions | demircan-category | demircan-reward |
+                    learning-dynamics | demo-category | demo-reward |
+                    stimuli-category                                  (required)
+    representations names                             [every representation]
+    name            label written to the table's `entry` column        [""]
+    tasks           task ids (list) or N = the first N condition files [all;
+                    demo-*: 4]
+    runs, agent     learning-dynamics runs [all] and agent ["human"]
+    C               inverse penalty (category, multiclass)             [1.0]
+    C_grid          list of C, or "default" (17 values, 1e-4…1e4)     [none]
+    selection       prequential | train_accuracy                       [prequential]
+    pca             k principal components of the task's stimuli       [none]
+    ard             ARD prior for the reward learner                   [false]
+    key             concept | image (how tasks look up features)       [concept]
+    simulate        {temperature, lapse, seed}: add simulated choices  [demo-*: {}]
+    device          torch device                                       [auto]
+
+stimuli-category (category learning over any labelled [[stimuli]] set; the offline
+demo's model-recovery study)::
+
+    stimuli         name of a [[stimuli]] set                          (required)
+    label           label column defining the categories               [category]
+    positive        label values of category 1                         [seeded half]
+    participants, trials                                               [20, 100]
+    generating      representation whose learner values generate the
+                    simulated choices (needs `simulate`); every other
+                    representation's table gets those same choices, so
+                    choice models can recover the generating model     [none]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from repalign.config import Config, check_keys
+from repalign.errors import ValidationError
+from repalign.task import Task, content_key as _key, safe_name as _safe
+
+__all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
+
+_VERSION = 1  # bump when the learners' numbers change for the same inputs
+TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
+         "stimuli-category")
+KEYS = ("task", "representations", "name", "tasks", "runs", "agent", "C", "C_grid", "selection", "pca", "ard", "key",
+        "simulate", "device", "stimuli", "label", "positive", "participants", "trials", "generating")
+STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
+SIM_KEYS = ("temperature", "lapse", "seed")
+
+
+def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
+    """A validated ``[[learners]]`` entry with defaults filled in."""
+    check_keys(entry, KEYS, where, required=("task",))
+    spec = dict(entry)
+    task = spec["task"]
+    if task not in TASKS:
+        raise ValidationError(f"{where}: task must be one of {', '.join(TASKS)}, got {task!r}")
+    if isinstance(spec.get("representations"), str):
+        spec["representations"] = [spec["representations"]]
+    spec.setdefault("name", "")
+    if task.startswith("demo-"):
+        spec.setdefault("tasks", 4)
+        spec.setdefault("simulate", {})
+    if spec.get("C_grid") == "default":
+        from repalign.learners.category import DEFAULT_C_GRID
+
+        spec["C_grid"] = list(DEFAULT_C_GRID)
+    if "simulate" in spec:
+        sim = spec["simulate"]
+        if not isinstance(sim, Mapping):
+            raise ValidationError(f"{where}: simulate must be a table {{temperature, lapse, seed}}")
+        check_keys(sim, SIM_KEYS, f"{where} simulate")
+        spec["simulate"] = {"temperature": float(sim.get("temperature", 1.0)), "lapse": float(sim.get("lapse", 0.05)),
+                            "seed": int(sim.get("seed", seed))}
+    if spec.get("selection", "prequential") not in ("prequential", "train_accuracy"):
+        raise ValidationError(f"{where}: selection must be prequential or train_accuracy, got {spec['selection']!r}")
+    if spec.get("key", "concept") not in ("concept", "image"):
+        raise ValidationError(f"{where}: key must be concept or image, got {spec['key']!r}")
+    if task == "stimuli-category":
+        if "stimuli" not in spec:
+            raise ValidationError(f"{where}: task 'stimuli-category' needs 'stimuli' (a [[stimuli]] name)")
+        spec.setdefault("label", "category")
+        spec.setdefault("participants", 20)
+        spec.setdefault("trials", 100)
+        # the sequences are drawn once per entry: every representation sees the same ones
+        spec["_task_seed"] = int((spec.get("simulate") or {}).get("seed", seed))
+        if "generating" in spec and "simulate" not in spec:
+            raise ValidationError(f"{where}: 'generating' needs 'simulate' (temperature, lapse, seed)")
+    else:
+        bad = [k for k in STIMULI_TASK_KEYS if k in entry]
+        if bad:
+            raise ValidationError(f"{where}: key(s) {bad} apply only to task 'stimuli-category'")
+    kind = _learner_kind(task)
+    wrong = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
+             "multiclass": ("C_grid", "selection", "ard", "tasks", "key")}[kind]
+    bad = [k for k in wrong if k in entry]
+    if bad:
+        raise ValidationError(f"{where}: key(s) {bad} do not apply to task {task!r}")
+    return spec
+
+
+def _learner_kind(task: str) -> str:
+    if task in ("demircan-category", "demo-category", "stimuli-category"):
+        return "category"
+    if task in ("demircan-reward", "things-decisions", "demo-reward"):
+        return "reward"
+    return "multiclass"
+
+
+def _ids(sel, n_all: int):
+    if sel is None:
+        return None
+    if isinstance(sel, int):
+        return list(range(1, min(sel, n_all) + 1))
+    return [str(s) for s in sel]
+
+
+def load_tasks(spec: Mapping[str, Any]) -> list:
+    """The task objects an entry runs on."""
+    from repalign.datasets import load_category_tasks, load_reward_tasks, load_things_decisions
+
+    task = spec["task"]
+    if task == "stimuli-category":
+        from repalign.features.stimuli import load_stimulus_set
+        from repalign.learners.stimulus_tasks import stimulus_category_tasks
+
+        stim = load_stimulus_set(spec["_stimuli_section"])
+        return stimulus_category_tasks(stim, label=spec["label"], positive=spec.get("positive"),
+                                       participants=int(spec["participants"]), trials=int(spec["trials"]),
+                                       seed=int(spec["_task_seed"]))
+    if task in ("demircan-category", "demo-category"):
+        return load_category_tasks(_ids(spec.get("tasks"), 1050))
+    if task in ("demircan-reward", "demo-reward"):
+        return load_reward_tasks(_ids(spec.get("tasks"), 240))
+    if task == "things-decisions":
+        tasks = load_things_decisions().tasks()
+        sel = spec.get("tasks")
+        if sel is None:
+            return tasks
+        if isinstance(sel, int):
+            return tasks[:sel]
+        keep = {str(s) for s in sel}
+        missing = sorted(keep - {t.task_id for t in tasks})
+        if missing:
+            raise ValidationError(f"things-decisions has no participant(s) {missing}")
+        return [t for t in tasks if t.task_id in keep]
+    from repalign.learners.multiclass import huber_tasks
+
+    return huber_tasks(agent=spec.get("agent", "human"), runs=spec.get("runs"))
+
+
+def make_learner(spec: Mapping[str, Any]):
+    from repalign.learners import CategoryLearner, MulticlassLearner, RewardLearner
+
+    kind = _learner_kind(spec["task"])
+    if kind == "category":
+        return CategoryLearner(C=float(spec.get("C", 1.0)), C_grid=spec.get("C_grid"), selection=spec.get("selection", "prequential"),
+                               pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+    if kind == "reward":
+        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+    return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
+
+
+def run_learner(spec: dict, ref: Any, model: str, layer: str, path: str, provenance: dict) -> str:
+    """Task body: load the representation, simulate the learner on the entry's
+    tasks (and simulated choices if asked), write the trials table atomically."""
+    from repalign.learners.choices import simulate_choices
+    from repalign.store import write_table
+
+    df = make_learner(spec).simulate(load_tasks(spec), ref.load(), model=model, layer=layer)
+    df.insert(0, "task_kind", spec["task"])
+    if spec.get("name"):
+        df["entry"] = spec["name"]
+    if spec.get("_choices_from"):
+        # model recovery: the choices simulated from the generating representation
+        df = _attach_choices(df, spec["_choices_from"])
+    elif "simulate" in spec:
+        s = spec["simulate"]
+        df = simulate_choices(df, s["temperature"], s["lapse"], s["seed"])
+    write_table(df, path, kind="trials", provenance=provenance)
+    return path
+
+
+def _attach_choices(df, path: str):
+    """Add the ``choice`` column of the generating representation's table (same
+    task, participant, trial and stimulus)."""
+    from repalign.store import read_table
+
+    gen = read_table(path, kind="trials")[["task", "participant", "trial", "stimulus_id", "choice"]]
+    out = df.merge(gen, on=["task", "participant", "trial"], how="left", suffixes=("", "_generating"), validate="one_to_one")
+    if out["choice"].isna().any() or (out["stimulus_id"] != out["stimulus_id_generating"]).any():
+        raise ValidationError(f"learner table does not line up with the generating table {path}")
+    return out.drop(columns="stimulus_id_generating").astype({"choice": "int64"})
+
+
+def _identity(ref: Any, name: str) -> Any:
+    """What identifies a representation's numbers (not its display name)."""
+    fields = ("kind", "model", "layer", "stimuli", "cache_key")  # never the output path
+    ident = {f: str(getattr(ref, f, "")) for f in fields}
+    params = getattr(ref, "params", {}) or {}
+    ident["params"] = {k: v for k, v in params.items() if k in ("dims", "seed")}
+    return ident if any(ident.values()) else name
+
+
+def plan_learners(config: Config) -> list[Task]:
+    """Tasks for every ``[[learners]]`` entry × representation."""
+    entries = config.section("learners") or []
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    specs = [learner_spec(e, f"[[learners]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
+    if not specs:
+        return []
+    from repalign.features import resolve_representations
+
+    refs = dict(resolve_representations(config))
+    tasks: list[Task] = []
+    root = config.output / "learners"
+    stimuli_sections = {str(s.get("name", s.get("source"))): dict(s) for s in (config.section("stimuli") or [])}
+    for i, spec in enumerate(specs):
+        where = f"[[learners]] #{i + 1}"
+        if spec["task"] == "stimuli-category":
+            if spec["stimuli"] not in stimuli_sections:
+                raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli_sections) or 'none'}")
+            sec = stimuli_sections[spec["stimuli"]]
+            sec.pop("optional", None)
+            if "path" in sec:
+                sec["path"] = str(config.resolve(sec["path"]))
+            spec["_stimuli_section"] = sec
+        names = spec.get("representations") or sorted(refs)
+        unknown = [n for n in names if n not in refs]
+        if unknown:
+            raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
+        if not names:
+            raise ValidationError(f"{where}: no representations (define [[models]] or [[representations]])")
+        generating = spec.get("generating")
+        if generating is not None:
+            if generating not in names:
+                raise ValidationError(f"{where}: generating representation {generating!r} is not among {names}")
+            names = [generating] + [n for n in names if n != generating]
+        gen_task = None
+        for name in names:
+            ref = refs[name]
+            model, layer = str(getattr(ref, "model", name) or name), str(getattr(ref, "layer", "") or "")
+            spec_n = dict(spec)
+            if gen_task is not None:
+                spec_n.pop("simulate", None)
+                spec_n["_choices_key"] = gen_task.key
+                spec_n["_choices_from"] = str(gen_task.outputs[0])
+            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from")},
+                     "rep": _identity(ref, name)}
+            key = _key(ident)
+            path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"
+            dep = getattr(ref, "task", None)
+            prov = {"producer": "repalign.learners.run_learner", "representation": name, "key": key,
+                    "spec": {k: v for k, v in spec_n.items() if k != "_choices_from"}}
+            if generating is not None:
+                prov["generating"] = generating
+            deps = ((dep,) if dep else ()) + ((gen_task.key,) if gen_task is not None else ())
+            task = Task(f"learners:{spec['task']}:{_safe(name)}:{key}", "learners", (path,), run_learner,
+                        (spec_n, ref, model, layer, str(path), prov), deps=deps, label=f"{spec['task']} {name}")
+            tasks.append(task)
+            if generating is not None and gen_task is None:
+                gen_task = task
+    return tasks

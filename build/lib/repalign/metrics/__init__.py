@@ -1,0 +1,45 @@
+"""Stage 3 — alignment metrics between representations and human data.
+
+Every metric takes features of any origin: a plain (n_objects, d) array or a
+``repalign.datasets.Embedding`` (then stimulus ids are checked against the human data).
+Results go into the tidy ``metrics`` table (``metrics_table``) and the
+``[[metrics]]`` config section is planned into tasks by ``plan_metrics``.
+"""
+
+from repalign.metrics.classification import class_separation, error_consistency
+from repalign.metrics.cka import cka, gram, hsic
+from repalign.metrics.dimensionality import intrinsic_dimensionality
+from repalign.metrics.odd_one_out import (
+    SIMILARITIES,
+    choice_probabilities,
+    fit_temperature,
+    log_likelihood,
+    noise_ceiling,
+    noise_ceiling_per_triplet,
+    odd_one_out_accuracy,
+    odd_one_out_choices,
+    odd_one_out_correct,
+    pair_similarities,
+    similarity_matrix,
+)
+from repalign.metrics.probing import ProbeCVResult, TripletProbe, object_folds, probe_cv
+from repalign.metrics.rsa import RSAResult, check_rdm, compare_rdms, rdm, rsa, rsa_noise_ceiling, rsa_scores
+from repalign.metrics.table import metrics_table
+
+__all__ = [
+    "class_separation", "error_consistency", "cka", "gram", "hsic", "intrinsic_dimensionality",
+    "SIMILARITIES", "choice_probabilities", "fit_temperature", "log_likelihood", "noise_ceiling",
+    "noise_ceiling_per_triplet", "odd_one_out_accuracy", "odd_one_out_choices", "odd_one_out_correct",
+    "pair_similarities", "similarity_matrix", "ProbeCVResult", "TripletProbe", "object_folds", "probe_cv",
+    "RSAResult", "check_rdm", "compare_rdms", "rdm", "rsa", "rsa_noise_ceiling", "rsa_scores",
+    "metrics_table", "plan_metrics",
+]
+
+
+def __getattr__(name):
+    # plan_metrics imports the features stage lazily (it may import heavy model code).
+    if name == "plan_metrics":
+        from repalign.metrics.plan import plan_metrics
+
+        return plan_metrics
+    raise AttributeError(name)

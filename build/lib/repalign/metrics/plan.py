@@ -1,0 +1,203 @@
+"""The ``[[metrics]]`` config section → independent, content-keyed tasks.
+
+One task per (metrics entry, representation) writes one ``metrics`` table under
+``<output>/metrics/``. Representations are named as in the config and resolved by
+``repalign.features.resolve_representations(config)`` (name → ref with ``.load()`` →
+``Embedding``); a metrics task depends on the task that produces its representation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from repalign.config import Config, check_keys
+from repalign.errors import ValidationError
+from repalign.task import Task, content_key as _key, safe_name as _safe
+
+_VERSION = 1  # bump when a metric's numbers change for the same inputs
+
+COMMON = {"metric": None, "representations": None, "dataset": None, "seed": None, "n_boot": 1000, "level": 0.95, "name": ""}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "odd_one_out": {"dataset": "test_10", "similarity": ["dot"], "fit_temperature": False},
+    "noise_ceiling": {"dataset": "noise_ceiling"},
+    "probe": {"dataset": "test_10", "similarity": ["dot"], "penalty": "identity", "alphas": [1e-3, 1e-2, 1e-1, 1.0],
+              "n_folds": 3, "inner_folds": 2, "epochs": 10, "max_triplets": 0, "n_components": None},
+    "rsa": {"dataset": "mur92", "rdm": "correlation", "method": "spearman", "bootstrap": "subjects"},
+    "cka": {"dataset": "", "reference": None, "kernel": "linear", "unbiased": False},
+    "dimensionality": {"dataset": "", "methods": ["twonn", "mle", "pr", "pca90"], "k": 20},
+    "separation": {"dataset": "mur92", "labels": "category"},
+}
+METRICS = tuple(DEFAULTS)
+
+
+def metric_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
+    """A validated ``[[metrics]]`` entry with every default filled in."""
+    metric = entry.get("metric")
+    if metric not in DEFAULTS:
+        raise ValidationError(f"{where}: 'metric' must be one of {', '.join(METRICS)}, got {metric!r}")
+    allowed = {**COMMON, **DEFAULTS[metric]}
+    if metric == "noise_ceiling":
+        allowed.pop("representations")
+    check_keys(entry, allowed, where, required=("metric",) + (("reference",) if metric == "cka" else ()))
+    spec = {k: v for k, v in allowed.items()}
+    spec.update(entry)
+    if spec["dataset"] is None:
+        spec["dataset"] = ""
+    if spec["seed"] is None:
+        spec["seed"] = seed
+    if "similarity" in spec and isinstance(spec["similarity"], str):
+        spec["similarity"] = [spec["similarity"]]
+    if "methods" in spec and isinstance(spec["methods"], str):
+        spec["methods"] = [spec["methods"]]
+    if spec.get("representations") is not None and isinstance(spec["representations"], str):
+        spec["representations"] = [spec["representations"]]
+    _check_values(spec, where)
+    return spec
+
+
+def _check_values(spec: dict[str, Any], where: str) -> None:
+    from repalign.metrics.cka import KERNELS
+    from repalign.metrics.dimensionality import METHODS
+    from repalign.metrics.odd_one_out import SIMILARITIES
+    from repalign.metrics.probing import PENALTIES, PROBE_SIMILARITIES
+    from repalign.metrics.rsa import COMPARISONS, RDM_METRICS
+
+    def one_of(key, value, valid):
+        if value not in valid:
+            raise ValidationError(f"{where}: {key} = {value!r}; valid: {', '.join(map(str, valid))}")
+
+    m = spec["metric"]
+    if m in ("odd_one_out", "probe", "noise_ceiling"):
+        from repalign.datasets.things import TRIPLET_SOURCES
+
+        one_of("dataset", spec["dataset"], tuple(TRIPLET_SOURCES))
+    for s in spec.get("similarity", []):
+        one_of("similarity", s, PROBE_SIMILARITIES if m == "probe" else SIMILARITIES)
+    if m == "probe":
+        one_of("penalty", spec["penalty"], PENALTIES)
+        if not spec["alphas"]:
+            raise ValidationError(f"{where}: alphas must not be empty")
+    if m == "rsa":
+        one_of("dataset", spec["dataset"], ("mur92",))
+        one_of("rdm", spec["rdm"], RDM_METRICS)
+        one_of("method", spec["method"], COMPARISONS)
+        one_of("bootstrap", spec["bootstrap"], ("subjects", "stimuli", "none"))
+    if m == "cka":
+        one_of("kernel", spec["kernel"], KERNELS)
+    if m == "dimensionality":
+        for x in spec["methods"]:
+            one_of("methods", x, METHODS)
+    if m == "separation":
+        one_of("dataset", spec["dataset"], ("mur92", "things"))
+    if not 0 < float(spec["level"]) < 1:
+        raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
+
+
+def _ref_identity(ref: Any) -> str:
+    """What identifies a representation's numbers. ``repalign.features.Ref`` is a frozen
+    dataclass whose repr holds its model, layer, stimuli, producing task (content-keyed)
+    and file path; a ref with an explicit ``cache_key`` uses that."""
+    key = getattr(ref, "cache_key", None)
+    return str(key) if key else repr(ref)
+
+
+def _ref_deps(ref: Any) -> tuple[str, ...]:
+    """Key of the task that produces the representation (``Ref.task``), if any."""
+    k = getattr(ref, "task", None)
+    return (k,) if isinstance(k, str) and k else ()
+
+
+def _ref_names(ref: Any, name: str) -> tuple[str, str, str]:
+    """(model, layer, stimuli) for the table: the ref's own where it has them."""
+    model = getattr(ref, "model", None) or name
+    layer = getattr(ref, "layer", None) or ""
+    return str(model), str(layer), str(getattr(ref, "stimuli", "") or "")
+
+
+def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Any]) -> list[str]:
+    """Without ``representations``: every representation of the stimuli the metric's
+    human data are about (THINGS concepts for triplets, the mur92 set for RSA), or
+    every representation for CKA and dimensionality."""
+    m = spec["metric"]
+    if m in ("odd_one_out", "probe") or (m == "separation" and spec["dataset"] == "things"):
+        want = "things"
+    elif m in ("rsa", "separation"):
+        want = "mur92"
+    else:
+        return sorted(n for n in refs if m != "cka" or n != spec["reference"])
+    return sorted(n for n, r in refs.items() if str(getattr(r, "stimuli", "")) == want)
+
+
+def run_metric(spec: dict, ref: Any, reference: Any, model: str, layer: str, path: str, provenance: dict) -> str:
+    """Task body: load the representation(s), compute the metric, write the table atomically."""
+    from repalign.metrics import compute
+    from repalign.metrics.table import metrics_table
+    from repalign.store import write_table
+
+    m = spec["metric"]
+    if m == "noise_ceiling":
+        rows = compute.noise_ceiling_rows(spec)
+    else:
+        emb = ref.load()
+        if m == "cka":
+            rows = compute.cka_rows(emb, reference.load(), spec, model, layer)
+        else:
+            rows = getattr(compute, f"{m}_rows")(emb, spec, model, layer)
+    if spec.get("name"):
+        for r in rows:
+            r["entry"] = spec["name"]
+    write_table(metrics_table(rows), path, kind="metrics", provenance=provenance)
+    return path
+
+
+def plan_metrics(config: Config) -> list[Task]:
+    """Tasks for every ``[[metrics]]`` entry × representation."""
+    entries = config.section("metrics") or []
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    specs = [metric_spec(e, f"[[metrics]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
+    refs: dict[str, Any] = {}
+    if any(s["metric"] != "noise_ceiling" for s in specs):
+        from repalign.features import resolve_representations
+
+        refs = dict(resolve_representations(config))
+    tasks: list[Task] = []
+    root = config.output / "metrics"
+    for i, spec in enumerate(specs):
+        where = f"[[metrics]] #{i + 1}"
+        if spec["metric"] == "noise_ceiling":
+            key = _key({"v": _VERSION, "spec": spec})
+            path = root / f"noise_ceiling-{spec['dataset']}-{key}.parquet"
+            prov = {"producer": "repalign.metrics.run_metric", "spec": spec, "key": key}
+            tasks.append(Task(f"metrics:noise_ceiling:{key}", "metrics", (path,), run_metric,
+                              (spec, None, None, "human", "", str(path), prov), label=f"noise ceiling {spec['dataset']}"))
+            continue
+        names = spec["representations"] if spec["representations"] is not None else _default_names(spec, refs)
+        unknown = [n for n in names if n not in refs]
+        if unknown:
+            raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
+        if not names:
+            raise ValidationError(f"{where}: no representations to measure (define [[models]] or [[representations]])")
+        reference = None
+        if spec["metric"] == "cka":
+            if spec["reference"] not in refs:
+                raise ValidationError(f"{where}: unknown reference representation {spec['reference']!r}; defined: {', '.join(sorted(refs))}")
+            reference = refs[spec["reference"]]
+        for name in names:
+            ref = refs[name]
+            model, layer, stimuli = _ref_names(ref, name)
+            rspec = dict(spec)
+            if rspec["metric"] == "dimensionality" and not rspec["dataset"]:
+                rspec["dataset"] = stimuli or name
+            ident = {"v": _VERSION, "spec": {k: v for k, v in rspec.items() if k != "representations"},
+                     "rep": _ref_identity(ref),
+                     "reference": _ref_identity(reference) if reference is not None else None}
+            key = _key(ident)
+            path = root / f"{spec['metric']}-{_safe(name)}-{key}.parquet"
+            deps = _ref_deps(ref) + (_ref_deps(reference) if reference is not None else ())
+            prov = {"producer": "repalign.metrics.run_metric", "spec": rspec, "representation": name,
+                    "representation_key": ident["rep"], "key": key}
+            tasks.append(Task(f"metrics:{spec['metric']}:{_safe(name)}:{key}", "metrics", (path,), run_metric,
+                              (rspec, ref, reference, model, layer, str(path), prov), deps=tuple(dict.fromkeys(deps)),
+                              label=f"{spec['metric']} {name}"))
+    return tasks

@@ -1,0 +1,89 @@
+"""Layer names of a model: any named submodule's output (``name``) or input
+(``name:in``), plus two aliases: ``output`` (the model's own output) and
+``penultimate`` (the input of the final classifier)."""
+
+from __future__ import annotations
+
+import difflib
+
+import torch
+from torch import nn
+
+from repalign.errors import ValidationError
+from repalign.models.spec import ModelSpec
+
+ALIASES = ("output", "penultimate")
+
+
+def _classifier_name(module: nn.Module, spec: ModelSpec) -> str | None:
+    names = dict(module.named_modules())
+    if spec.backend == "packaged":
+        return "_fc"
+    if spec.backend in ("open_clip", "pixels", "text"):
+        return None  # no classifier head: use "output"
+    cfg = getattr(module, "pretrained_cfg", None) or {}
+    cls = cfg.get("classifier") if isinstance(cfg, dict) else None
+    if isinstance(cls, str) and cls in names:
+        return cls
+    last = None
+    for n, m in module.named_modules():
+        if isinstance(m, nn.Linear):
+            last = n
+    return last
+
+
+def resolve_layer(module: nn.Module, spec: ModelSpec, layer: str) -> tuple[str, str]:
+    """(submodule name, "out" | "in") for a layer name; "" is the root module.
+
+    Unknown names raise ValidationError listing the valid ones.
+    """
+    if layer == "output":
+        return "", "out"
+    if layer == "penultimate":
+        cls = _classifier_name(module, spec)
+        if cls is None:
+            raise ValidationError(f"model {spec.name!r} has no classifier: layer 'penultimate' is undefined; "
+                                  f"use 'output' or a module name (`repalign models layers {spec.name}`)")
+        return cls, "in"
+    name, _, where = layer.partition(":")
+    names = [n for n, _ in module.named_modules() if n]
+    if where not in ("", "in", "out") or name not in names:
+        close = difflib.get_close_matches(name, names, n=5)
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        shown = names if len(names) <= 400 else names[:400] + ["…"]
+        raise ValidationError(
+            f"unknown layer {layer!r} for model {spec.name!r}{hint}; valid: {', '.join(ALIASES)}, "
+            f"any module name optionally suffixed ':in' (its input): {', '.join(shown)}")
+    return name, where or "out"
+
+
+def list_layers(module: nn.Module, spec: ModelSpec, shapes: bool = True) -> list[tuple[str, str, str]]:
+    """(name, module type, output shape of one image) for every layer; the
+    shapes come from one forward pass on a zero image at the model's resolution."""
+    out_shapes: dict[str, str] = {}
+    if shapes and spec.modality == "image" and spec.resolution:
+        hooks = []
+
+        def record(name):
+            def hook(_m, _inp, out):
+                t = out[0] if isinstance(out, (tuple, list)) and out and torch.is_tensor(out[0]) else out
+                if torch.is_tensor(t):
+                    out_shapes[name] = "×".join(map(str, tuple(t.shape)[1:]))
+            return hook
+
+        for n, m in module.named_modules():
+            hooks.append(m.register_forward_hook(record(n)))
+        try:
+            with torch.inference_mode():
+                module(torch.zeros(1, 3, spec.resolution, spec.resolution))
+        finally:
+            for h in hooks:
+                h.remove()
+    rows = [("output", type(module).__name__, out_shapes.get("", ""))]
+    try:
+        pen, _ = resolve_layer(module, spec, "penultimate")
+        rows.append(("penultimate", f"input of {pen}", ""))
+    except ValidationError:
+        pass
+    rows += [(n, type(m).__name__, out_shapes.get(n, "")) for n, m in module.named_modules() if n]
+    return rows

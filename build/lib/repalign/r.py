@@ -1,0 +1,309 @@
+"""Python bridge to the repalign R package (choice models, CV, alignment models).
+
+The functions below call the R functions of the same name through rpy2 on pandas
+DataFrames and return pandas DataFrames, so that a Python user gets the same numbers
+as ``Rscript analysis/fit_models.R``. R is started on first use, with the R package
+looked up in ``$REPALIGN_RLIB`` (default: the project's ``.rlib``, where
+``make install-rpkg`` installs it) ahead of R's own library paths.
+
+Errors raised in R come back as :class:`RError` carrying R's message; a missing R,
+rpy2 or R package is a :class:`RUnavailableError` that says how to install it.
+
+>>> from repalign import r
+>>> cv = r.cv_choice_model(trials, method="kfold", k=5, by=["model", "layer"])
+>>> scores = r.alignment_scores(cv, by=["model", "layer"])       # pseudo_r2, ci_low, ...
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from repalign.errors import RepalignError
+
+__all__ = [
+    "RError", "RUnavailableError", "rlib_path", "fit_choice_model", "cv_choice_model", "alignment_scores",
+    "alignment_data", "fit_alignment_model", "score_choice_models", "plan_r", "run_fit_models",
+]
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_state: dict[str, Any] = {}
+
+
+class RError(RepalignError):
+    """An error raised by R code; the message is R's."""
+
+
+class RUnavailableError(RepalignError):
+    """R, rpy2 or the repalign R package cannot be found."""
+
+
+def rlib_path() -> Path:
+    """Library holding the repalign R package: ``$REPALIGN_RLIB`` or ``<project>/.rlib``."""
+    return Path(os.environ.get("REPALIGN_RLIB", _PROJECT_ROOT / ".rlib")).resolve()
+
+
+def _robjects():
+    """Start R (once) with the project library on the path; return rpy2.robjects."""
+    if "ro" in _state:
+        return _state["ro"]
+    _check_r()
+    lib = rlib_path()
+    # R reads R_LIBS when it starts: prepend the project library before rpy2 starts R.
+    if lib.is_dir():
+        old = os.environ.get("R_LIBS", "")
+        if str(lib) not in old.split(os.pathsep):
+            os.environ["R_LIBS"] = os.pathsep.join([str(lib)] + ([old] if old else []))
+    try:
+        import rpy2.robjects as ro
+        from rpy2.rinterface_lib import callbacks
+    except ImportError as e:
+        raise RUnavailableError(
+            f"the R bridge needs rpy2 and a working R (>= 4.2): {e}. "
+            "Install R, then `pip install 'rpy2>=3.5'` (or `make install`)"
+        ) from e
+    except Exception as e:  # rpy2 raises various errors when R itself is missing or broken
+        raise RUnavailableError(f"cannot start R through rpy2: {e}. Is R installed and R_HOME correct?") from e
+    # Keep R's console chatter (progress, messages) off the Python console.
+    callbacks.consolewrite_print = lambda s: None
+    callbacks.consolewrite_warnerror = lambda s: None
+    if lib.is_dir():
+        ro.r[".libPaths"](ro.StrVector([str(lib)] + list(ro.r[".libPaths"]())))
+    _require_package("repalign", ro)
+    _state["ro"] = ro
+    return ro
+
+
+def _check_r() -> None:
+    """Fail cleanly before rpy2 starts R: a missing R aborts the process instead."""
+    r_home = os.environ.get("R_HOME")
+    if r_home:
+        if not (Path(r_home) / "bin" / "R").exists():
+            raise RUnavailableError(f"R_HOME={r_home} holds no R installation (no bin/R); "
+                                    "unset R_HOME or point it at R (>= 4.2)")
+    elif shutil.which("R") is None:
+        raise RUnavailableError("R is not installed (no `R` on PATH); install R >= 4.2 "
+                                "(`make install-r` on Debian/Ubuntu) to use repalign.r")
+
+
+def _require_package(name: str, ro=None) -> None:
+    ro = ro or _robjects()
+    ok = ro.r["requireNamespace"](name, quietly=True)[0]
+    if not ok:
+        raise RUnavailableError(
+            f"R package {name!r} is not installed in {rlib_path()} or R's library paths "
+            f"({', '.join(ro.r['.libPaths']())}); run `make install-rpkg`"
+        )
+
+
+def _call(fname: str, *args, **kwargs) -> Any:
+    """Call ``repalign::fname`` with pandas DataFrames converted to R data frames and
+    back; R errors become RError with R's message."""
+    ro = _robjects()
+    from rpy2.rinterface_lib.embedded import RRuntimeError
+    from rpy2.robjects import pandas2ri
+    from rpy2.robjects.conversion import localconverter
+
+    fn = ro.r(f"repalign::{fname}")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    with localconverter(ro.default_converter + pandas2ri.converter):
+        try:
+            res = fn(*args, **kwargs)
+        except RRuntimeError as e:
+            msg = str(ro.r("geterrmessage()")[0]).strip() or str(e)
+            msg = msg.removeprefix("Error: ").removeprefix("Error in ").strip()
+            raise RError(f"R error in repalign::{fname}: {msg}") from None
+    if isinstance(res, pd.DataFrame):
+        res = res.reset_index(drop=True)
+    return res
+
+
+def _df(data: pd.DataFrame, what: str) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    out = data.copy()
+    out.attrs = {}
+    # Strings as plain objects, categories as strings: rpy2 converts these to character.
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].astype(object)
+    return out.reset_index(drop=True)
+
+
+def _formula(f: str | None):
+    if f is None:
+        return None
+    from rpy2.robjects import Formula
+
+    return Formula(f)
+
+
+def _strs(x: Sequence[str]):
+    import rpy2.robjects as ro
+
+    return ro.StrVector(list(x))
+
+
+def fit_choice_model(trials: pd.DataFrame, formula: str | None = None) -> pd.DataFrame:
+    """Fit the choice model (``repalign::fit_choice_model``) on one (model, layer, task)
+    trial table; return its tidy fixed-effects table (term, estimate, std.error,
+    statistic, p.value, conf.low, conf.high, converged, singular, messages)."""
+    _robjects()
+    fit = _call("fit_choice_model", _df(trials, "trials"), formula=_formula(formula))
+    return _call("tidy_choice_model", fit)
+
+
+def cv_choice_model(trials: pd.DataFrame, *, method: str = "kfold", k: int = 5, seed: int = 1,
+                    by: Sequence[str] = ("model", "layer", "task"), loo: str = "fast", workers: int = 1,
+                    formula: str | None = None) -> pd.DataFrame:
+    """Out-of-sample choice probabilities (``repalign::cv_choice_model``): one row per
+    trial with ``prob`` = P(choice = 1) from a model that never saw the trial."""
+    _robjects()
+    return _call("cv_choice_model", _df(trials, "trials"), formula=_formula(formula), method=method, k=int(k),
+                 seed=int(seed), by=_strs(by), loo=loo, workers=int(workers))
+
+
+def alignment_scores(cv: pd.DataFrame, *, by: Sequence[str] = ("model", "layer", "task"), n_boot: int = 1000,
+                     level: float = 0.95, seed: int = 1) -> pd.DataFrame:
+    """NLL and pseudo-R² = 1 − NLL/NLL(chance) with participant-bootstrap CIs
+    (``repalign::alignment_scores``)."""
+    _robjects()
+    return _call("alignment_scores", _df(cv, "cv"), by=_strs(by), n_boot=int(n_boot), level=float(level),
+                 seed=int(seed))
+
+
+def score_choice_models(trials: pd.DataFrame, *, method: str = "kfold", k: int = 5, seed: int = 1,
+                        by: Sequence[str] = ("model", "layer", "task"), n_boot: int = 1000,
+                        workers: int = 1) -> pd.DataFrame:
+    """Cross-validate and score in one call: ``alignment_scores(cv_choice_model(...))``."""
+    cv = cv_choice_model(trials, method=method, k=k, seed=seed, by=by, workers=workers)
+    return alignment_scores(cv, by=by, n_boot=n_boot, seed=seed)
+
+
+def alignment_data(data: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
+                   id_metric: str = "dimensionality_twonn", id_dataset: str | None = None) -> pd.DataFrame:
+    """Join scores or trials with model metadata and intrinsic dimensionality
+    (``repalign::alignment_data``)."""
+    _robjects()
+    return _call("alignment_data", _df(data, "data"), _df(models, "models"),
+                 metrics=None if metrics is None else _df(metrics, "metrics"), id_metric=id_metric,
+                 id_dataset=id_dataset)
+
+
+def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str = "lme4",
+                        formula: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
+                        cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Fit a hierarchical alignment model (``repalign::fit_alignment_model``) and return
+    its tidy coefficient table (level, engine, term, estimate, std.error, conf.low,
+    conf.high, converged, singular, messages)."""
+    _robjects()
+    fit = _call("fit_alignment_model", _df(data, "data"), level=level, engine=engine, formula=_formula(formula),
+                chains=int(chains), iter=int(iter), seed=int(seed),
+                cache_dir=None if cache_dir is None else str(cache_dir))
+    return _call("tidy_alignment_model", fit)
+
+
+# ---- pipeline stage: the [r] config section -----------------------------------------------
+
+R_KEYS = ("input", "models", "engine", "levels", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
+          "chains", "iter", "workers")
+_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "dimensionality_twonn",
+               "chains": 4, "iter": 2000, "workers": 1}
+
+
+def plan_r(config, upstream: Sequence[Any] = ()) -> list:
+    """One task running ``Rscript analysis/fit_models.R`` on the run's tables.
+
+    ``[r]`` keys (all optional): ``input`` (directory of tables; default: the Parquet
+    outputs of ``upstream`` tasks, else the run's output directory), ``models``
+    (metadata CSV), ``engine`` (lme4|brms), ``levels`` (["model", "trial"]), ``cv`` (kfold|loo), ``k``, ``by`` (list of
+    columns), ``n_boot``, ``seed`` (default: the run's), ``id_metric``, ``id_dataset``,
+    ``chains``, ``iter``, ``workers``. The task is keyed by these options and the keys
+    of the upstream tasks (content keys), and writes ``<output>/r/<key>/`` atomically
+    (``summary.txt`` marks it done).
+    """
+    import hashlib
+    import json
+
+    from repalign.config import check_keys
+    from repalign.errors import ValidationError
+    from repalign.task import Task
+
+    sec = dict(config.section("r", {}) or {})
+    check_keys(sec, R_KEYS, "[r]")
+    opts = {**_R_DEFAULTS, "seed": config.seed, **sec}
+    if opts["engine"] not in ("lme4", "brms"):
+        raise ValidationError(f"[r] engine must be 'lme4' or 'brms', got {opts['engine']!r}")
+    if opts["cv"] not in ("kfold", "loo"):
+        raise ValidationError(f"[r] cv must be 'kfold' or 'loo', got {opts['cv']!r}")
+    for name in ("input", "models"):
+        if name in opts:
+            opts[name] = str(config.resolve(opts[name]))
+    inputs = sorted(str(p) for t in upstream for p in t.outputs if str(p).endswith(".parquet"))
+    if "input" not in opts and not inputs:
+        opts["input"] = str(config.output)
+    ident = json.dumps({"options": opts, "upstream": sorted(t.key for t in upstream)}, sort_keys=True)
+    key = hashlib.sha256(ident.encode()).hexdigest()[:16]
+    out = Path(config.output) / "r" / key
+    return [Task(key=f"r:{key}", stage="r", outputs=(out / "summary.txt",), fn=run_fit_models,
+                 kwargs={"output": str(out), "options": opts, "inputs": inputs},
+                 deps=tuple(t.key for t in upstream), label=f"R models ({opts['engine']})")]
+
+
+def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
+    """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
+    renamed into place); the script's summary goes to ``summary.txt``."""
+    import shutil as _sh
+    import subprocess
+    import sys
+
+    script = _PROJECT_ROOT / "analysis" / "fit_models.R"
+    if not script.is_file():
+        raise RUnavailableError(f"R analysis script not found: {script}")
+    _check_r()
+    out = Path(output)
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
+    _sh.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if inputs:
+            staging = tmp / "_input"
+            staging.mkdir()
+            for i, p in enumerate(inputs):
+                (staging / f"{i:03d}-{Path(p).name}").symlink_to(Path(p).resolve())
+            input_dir = staging
+        else:
+            input_dir = Path(options["input"])
+        args = ["Rscript", str(script), "--input", str(input_dir), "--output", str(tmp)]
+        flags = {"models": "--models", "engine": "--engine", "cv": "--cv", "k": "--k", "n_boot": "--n-boot",
+                 "seed": "--seed", "id_metric": "--id-metric", "id_dataset": "--id-dataset",
+                 "chains": "--chains", "iter": "--iter", "workers": "--workers"}
+        for k, flag in flags.items():
+            if options.get(k) is not None:
+                args += [flag, str(options[k])]
+        if options.get("levels") is not None:
+            # [] = no hierarchical alignment models (e.g. representations without model metadata)
+            args += ["--levels", ",".join(options["levels"]) or "none"]
+        if options.get("by"):
+            args += ["--by", ",".join(options["by"])]
+        env = dict(os.environ, RETICULATE_PYTHON=os.environ.get("RETICULATE_PYTHON", sys.executable))
+        lib = rlib_path()
+        if lib.is_dir():
+            env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=_PROJECT_ROOT)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+            raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
+        if inputs:
+            _sh.rmtree(tmp / "_input")
+        (tmp / "summary.txt").write_text(proc.stdout)
+        if out.exists():
+            _sh.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        _sh.rmtree(tmp, ignore_errors=True)
+    return out

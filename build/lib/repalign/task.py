@@ -1,0 +1,137 @@
+"""Independent units of pipeline work, and the in-process (local) executor.
+
+Every stage turns its config section into ``Task`` objects (``plan_<stage>(config)``).
+A task writes its outputs atomically (temporary file + rename), so a task is *done*
+exactly when all its outputs exist; a finished task is never redone, and a killed
+one leaves no output. The same task list runs in-process (``run_local``) or on a
+Dask cluster (``repalign.pipeline``), because tasks carry only picklable data and a
+module-level function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from repalign.errors import RepalignError
+
+
+def content_key(obj: Any) -> str:
+    """16-hex-digit sha256 of a JSON-able description of a task's inputs: the
+    stable, content-based part of task keys and output file names."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def safe_name(s: str) -> str:
+    """A file-name-safe form of a label (at most 60 characters)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)[:60]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work.
+
+    key: unique, stable id (content-based where possible, e.g. a cache key);
+    stage: "features", "metrics", "learners", "embed", "dynamics", "r" …;
+    outputs: files the task writes; fn(*args, **kwargs) must be a module-level
+    function (picklable); deps: keys of tasks that must finish first.
+    """
+
+    key: str
+    stage: str
+    outputs: tuple[Path, ...]
+    fn: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    deps: tuple[str, ...] = ()
+    label: str = ""
+
+    def done(self) -> bool:
+        return bool(self.outputs) and all(Path(p).is_file() for p in self.outputs)
+
+    def run(self) -> Any:
+        return self.fn(*self.args, **self.kwargs)
+
+
+class TaskFailed(RepalignError):
+    """One or more tasks failed; ``failures`` maps task key → error text."""
+
+    def __init__(self, failures: dict[str, str]):
+        self.failures = failures
+        lines = "\n".join(f"  {k}: {v}" for k, v in failures.items())
+        super().__init__(f"{len(failures)} task(s) failed:\n{lines}")
+
+
+def order_tasks(tasks: Sequence[Task]) -> list[Task]:
+    """Topological order (stable); error on unknown deps or cycles."""
+    by_key = {}
+    for t in tasks:
+        if t.key in by_key:
+            raise RepalignError(f"duplicate task key {t.key!r}")
+        by_key[t.key] = t
+    out: list[Task] = []
+    state: dict[str, int] = {}
+
+    def visit(t: Task, path: tuple[str, ...]) -> None:
+        s = state.get(t.key, 0)
+        if s == 2:
+            return
+        if s == 1:
+            raise RepalignError(f"task dependency cycle: {' -> '.join(path + (t.key,))}")
+        state[t.key] = 1
+        for d in t.deps:
+            if d not in by_key:
+                raise RepalignError(f"task {t.key!r} depends on unknown task {d!r}")
+            visit(by_key[d], path + (t.key,))
+        state[t.key] = 2
+        out.append(t)
+
+    for t in tasks:
+        visit(t, ())
+    return out
+
+
+def run_local(tasks: Iterable[Task], *, retries: int = 0, progress: bool = True, keep_going: bool = True) -> dict[str, str]:
+    """Run tasks in-process in dependency order; skip tasks already done.
+
+    Returns a status per key ("done", "skipped", "failed: …", "blocked"). Raises
+    TaskFailed at the end if any task failed (after running every independent task
+    when ``keep_going``).
+    """
+    ordered = order_tasks(list(tasks))
+    status: dict[str, str] = {}
+    failures: dict[str, str] = {}
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        job = bar.add_task("tasks", total=len(ordered))
+        for t in ordered:
+            if any(status.get(d, "").startswith(("failed", "blocked")) for d in t.deps):
+                status[t.key] = "blocked"
+                bar.advance(job)
+                continue
+            if t.done():
+                status[t.key] = "skipped"
+                bar.advance(job)
+                continue
+            bar.update(job, description=f"{t.stage}: {t.label or t.key}")
+            for attempt in range(retries + 1):
+                try:
+                    t.run()
+                    status[t.key] = "done"
+                    break
+                except Exception as exc:  # reported per task, never hidden
+                    if attempt == retries:
+                        status[t.key] = f"failed: {type(exc).__name__}: {exc}"
+                        failures[t.key] = f"{type(exc).__name__}: {exc}"
+            bar.advance(job)
+            if failures and not keep_going:
+                break
+    if failures:
+        raise TaskFailed(failures)
+    return status

@@ -1,0 +1,254 @@
+"""``variant="published"`` of the Demircan et al. (2024) learners against the seed's
+own code, and human choices read from a file in the paper's format.
+
+Expected values (tests/python/data/naturalcogsci_learners.json) come from running
+candemircan/naturalcogsci's published code path (``bin/run_learners.py``
+``fit_regulariser`` + ``naturalcogsci/learners.py``) outside this repository on the
+registry's condition files with ``load_spose(49)``; only its numbers are stored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from repalign.errors import ValidationError
+from repalign.learners import CategoryLearner, RewardLearner
+
+EXPECTED = json.loads((Path(__file__).parent / "data" / "naturalcogsci_learners.json").read_text())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(one_thread):
+    yield
+
+
+@pytest.fixture(scope="module")
+def spose(real_data):
+    from repalign.datasets import load_spose
+
+    return load_spose(49)
+
+
+# --- the published pipeline against the seed's numbers ----------------------------------------
+@pytest.mark.data
+def test_published_category_learner_reproduces_the_seed_on_files_1_to_5(spose):
+    from repalign.datasets import load_category_tasks
+
+    before = spose.values.copy()
+    df = CategoryLearner(variant="published").simulate(load_category_tasks(range(1, 6)), spose)
+    for f in range(1, 6):
+        g = df[df["task"] == str(f)].sort_values("trial")
+        exp = EXPECTED["category"][str(f)]
+        assert g["C"].iloc[0] == exp["C"]  # the seed picks 20, 3, 15, 3, 15
+        assert np.abs(g["value"].to_numpy() - np.asarray(exp["p1"])).max() <= 1e-6
+    # the side effect is the seed's on its own copy; the caller's features stay as they were
+    assert np.array_equal(spose.values, before)
+
+
+@pytest.mark.data
+def test_published_category_learner_with_the_seeds_pca_transform(spose):
+    from repalign.datasets import load_category_tasks
+
+    df = CategoryLearner(variant="published", pca=49).simulate(load_category_tasks([1]), spose)
+    exp = EXPECTED["category_pca49"]["1"]
+    assert df["C"].iloc[0] == exp["C"]
+    assert np.abs(df["value"].to_numpy() - np.asarray(exp["p1"])).max() <= 1e-6
+
+
+@pytest.mark.data
+def test_reward_learner_default_and_published_both_reproduce_the_seed(spose):
+    from repalign.datasets import load_reward_tasks
+
+    tasks = load_reward_tasks([int(k) for k in EXPECTED["reward"]])
+    for variant in ("default", "published"):
+        df = RewardLearner(variant=variant).simulate(tasks, spose)
+        for f, values in EXPECTED["reward"].items():
+            got = df[df["task"] == f].sort_values("trial")[["value_left", "value_right"]].to_numpy()
+            assert np.abs(got - np.asarray(values)).max() <= 1e-6, (variant, f)
+
+
+@pytest.mark.data
+def test_published_ard_reward_learner_reproduces_the_seed(spose):
+    from repalign.datasets import load_reward_tasks
+
+    df = RewardLearner(variant="published", ard=True).simulate(load_reward_tasks([1]), spose)
+    got = df.sort_values("trial")[["value_left", "value_right"]].to_numpy()
+    assert np.abs(got - np.asarray(EXPECTED["reward_ard"]["1"])).max() <= 1e-6
+
+
+# --- the published variant's arguments -----------------------------------------------------------
+def _toy():
+    from repalign.datasets import CategoryTask, Embedding
+
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(12)]
+    emb = Embedding(ids, rng.normal(size=(12, 3)), "toy")
+    cats = np.array([0, 1] * 6)
+    return CategoryTask("t", tuple(ids), tuple(ids), cats), emb
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"variant": "seed"}, "variant must be one of"),
+    ({"variant": "published", "selection": "prequential"}, "chooses C by training accuracy"),
+    ({"variant": "published", "tol": 1e-8}, "default tol"),
+    ({"variant": "published", "C": 1.0, "C_grid": [1.0, 2.0]}, "either C"),
+    ({"variant": "published", "device": "cuda"}, "on the CPU"),
+    ({"variant": "published", "pca": 13}, r"pca=13 must be between 1 and min\(#trials, #dims\)=3"),
+    ({"C_grid": "seed"}, "'default' or 'published'"),
+])
+def test_category_learner_rejects_bad_arguments(kwargs, message):
+    task, emb = _toy()
+    with pytest.raises(ValidationError, match=message):
+        CategoryLearner(**kwargs).simulate(task, emb)
+
+
+def test_reward_learner_rejects_an_unknown_variant():
+    from repalign.datasets import Embedding, RewardTask
+
+    emb = Embedding(["a", "b"], np.eye(2), "toy")
+    task = RewardTask("r", np.array([["a", "b"]], dtype=object), np.array([["a", "b"]], dtype=object), np.array([[1.0, 2.0]]))
+    with pytest.raises(ValidationError, match="variant must be 'default' or 'published'"):
+        RewardLearner(variant="seed").simulate(task, emb)
+
+
+def test_published_category_learner_with_one_c_is_one_pass_and_keeps_no_c_column():
+    # planted: with a grid of one C, the search's pass precedes the final one, so
+    # (unlike C given alone) the final pass sees features the search changed
+    task, emb = _toy()
+    one = CategoryLearner(variant="published", C=1.0).simulate(task, emb)
+    grid = CategoryLearner(variant="published", C_grid=[1.0]).simulate(task, emb)
+    assert "C" not in one.columns and grid["C"].unique().tolist() == [1.0]
+    assert np.abs(one["value"].to_numpy() - grid["value"].to_numpy()).max() > 1e-3
+
+
+# --- [[learners]] entries: variant and human choices ---------------------------------------------
+def _write_config(tmp_path, learners: str):
+    from repalign.config import load_config
+
+    p = tmp_path / "study.toml"
+    p.write_text('[run]\noutput = "out"\nseed = 2\n\n[[representations]]\nname = "spose"\nsource = "spose49"\n\n' + learners)
+    return load_config(p)
+
+
+@pytest.mark.data
+def test_config_variant_is_in_the_task_key_and_runs_the_published_learner(tmp_path):
+    from repalign.learners import plan_learners
+    from repalign.store import read_table
+    from repalign.task import run_local
+
+    base = '[[learners]]\ntask = "demircan-category"\ntasks = [2]\n'
+    k_none = plan_learners(_write_config(tmp_path, base))[0].key
+    k_default = plan_learners(_write_config(tmp_path, base + 'variant = "default"\n'))[0].key
+    (pub,) = plan_learners(_write_config(tmp_path, base + 'variant = "published"\n'))
+    assert k_none == k_default != pub.key
+    run_local([pub], progress=False)
+    df = read_table(pub.outputs[0], kind="trials")
+    assert df["C"].unique().tolist() == [EXPECTED["category"]["2"]["C"]]
+    assert np.abs(df["value"].to_numpy() - np.asarray(EXPECTED["category"]["2"]["p1"])).max() <= 1e-6
+    with pytest.raises(ValidationError, match=r"#1: CategoryLearner: variant='published' chooses C by training accuracy"):
+        plan_learners(_write_config(tmp_path, base + 'variant = "published"\nselection = "prequential"\n'))
+    with pytest.raises(ValidationError, match="variant must be one of default, published, got 'seed'"):
+        plan_learners(_write_config(tmp_path, base + 'variant = "seed"\n'))
+
+
+def _paper_format_category_file(path: Path, tasks, planted: dict[str, tuple[str, np.ndarray]]) -> None:
+    """A file like naturalcogsci's above_chance.csv: one row per participant and
+    0-based trial, with the image and the planted choices."""
+    by_id = {t.task_id: t for t in tasks}
+    rows = []
+    for participant, (cond, choice) in planted.items():
+        task = by_id[cond]
+        for i in range(len(task)):
+            rows.append({"image": task.images[i].replace("\\/", "/"), "choice": int(choice[i]),
+                         "true_category_binary": int(task.categories[i]), "cond_file": int(cond),
+                         "participant": participant, "trial": i})
+    pd.DataFrame(rows).sample(frac=1.0, random_state=0).to_csv(path, index=False)  # any row order
+
+
+@pytest.mark.data
+def test_human_choices_from_a_paper_format_file_are_joined_to_the_learner(tmp_path, spose):
+    from repalign.datasets import load_category_tasks
+    from repalign.learners import plan_learners
+    from repalign.store import read_table
+    from repalign.task import run_local
+
+    tasks = load_category_tasks([3, 7])
+    rng = np.random.default_rng(1)
+    planted = {"P1": ("3", rng.integers(0, 2, 120)), "P2": ("7", rng.integers(0, 2, 120)),
+               "P3": ("3", rng.integers(0, 2, 120))}
+    _paper_format_category_file(tmp_path / "above_chance.csv", tasks, planted)
+    (task,) = plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nC = 1.0\n'
+                                                    'choices = "above_chance.csv"\n'))
+    run_local([task], progress=False)
+    df = read_table(task.outputs[0], kind="trials")
+    ref = CategoryLearner(C=1.0).simulate(tasks, spose)
+    assert sorted(df["participant"].unique()) == ["P1", "P2", "P3"] and len(df) == 360
+    for p, (cond, choice) in planted.items():
+        g = df[df["participant"] == p].sort_values("trial")
+        assert (g["task"] == cond).all() and np.array_equal(g["choice"].to_numpy(), choice)
+        r = ref[ref["task"] == cond].sort_values("trial")
+        assert np.array_equal(g["value"].to_numpy(), r["value"].to_numpy())
+        assert np.array_equal(g["stimulus_id"].to_numpy(), r["stimulus_id"].to_numpy())
+
+
+@pytest.mark.data
+def test_human_choices_file_errors_name_the_problem(tmp_path):
+    from repalign.datasets import load_category_tasks
+    from repalign.learners import plan_learners
+
+    tasks = load_category_tasks([3])
+    good = tmp_path / "good.csv"
+    _paper_format_category_file(good, tasks, {"P1": ("3", np.zeros(120, dtype=int))})
+    df = pd.read_csv(good)
+
+    def plan(frame, extra=""):
+        frame.to_csv(tmp_path / "c.csv", index=False)
+        return plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nchoices = "c.csv"\n' + extra))
+
+    with pytest.raises(ValidationError, match=r"missing column\(s\) \['choice'\]; the paper's format needs participant, cond_file, trial, choice"):
+        plan(df.drop(columns="choice"))
+    with pytest.raises(ValidationError, match=r"unknown cond_file\(s\) \[2000\] for the category tasks \(valid: 1–1050\)"):
+        plan(df.assign(cond_file=2000))
+    with pytest.raises(ValidationError, match=r"participant 'P1' must have trials 0\.\.119 once each"):
+        plan(df.assign(trial=df["trial"] + 1))
+    with pytest.raises(ValidationError, match="column 'choice' must be 0/1"):
+        plan(df.assign(choice=2))
+    wrong = df.copy()
+    wrong.loc[wrong["trial"] == 5, "image"] = "stimuli/anvil/anvil_99x.jpg"
+    with pytest.raises(ValidationError, match=r"participant 'P1', cond_file 3, trial 5: image 'stimuli/anvil/anvil_99x.jpg' is not"):
+        plan(wrong)
+    with pytest.raises(ValidationError, match="either 'choices'"):
+        plan(df, 'tasks = [3]\n')
+    with pytest.raises(ValidationError, match="choices file .*nope.csv: not found"):
+        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "nope.csv"\n'))
+    with pytest.raises(ValidationError, match="'choices' .* applies only to tasks demircan-category and demircan-reward"):
+        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "things-decisions"\nchoices = "c.csv"\n'))
+
+
+@pytest.mark.data
+def test_reward_human_choices_from_a_paper_format_file(tmp_path, spose):
+    from repalign.datasets import load_reward_tasks
+    from repalign.learners import plan_learners
+    from repalign.store import read_table
+    from repalign.task import run_local
+
+    (task5,) = load_reward_tasks([5])
+    choice = np.random.default_rng(2).integers(0, 2, 60)
+    pd.DataFrame({"left_image": task5.images[:, 0], "right_image": task5.images[:, 1], "choice": choice,
+                  "cond_file": "5", "trial": np.arange(60), "participant": "XJ3K"}).to_csv(tmp_path / "r.csv", index=False)
+    (task,) = plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
+    run_local([task], progress=False)
+    df = read_table(task.outputs[0], kind="trials").sort_values("trial")
+    ref = RewardLearner().simulate(task5, spose)
+    assert df["participant"].unique().tolist() == ["XJ3K"] and np.array_equal(df["choice"].to_numpy(), choice)
+    assert np.array_equal(df["value"].to_numpy(), ref["value"].to_numpy())
+    swapped = pd.read_csv(tmp_path / "r.csv")
+    swapped[["left_image", "right_image"]] = swapped[["right_image", "left_image"]].to_numpy()
+    swapped.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(ValidationError, match=r"participant 'XJ3K', cond_file 5, trial 0: left_image"):
+        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
