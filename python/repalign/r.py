@@ -49,8 +49,6 @@ class RUnavailableError(RError):
     """R, rpy2 or the repalign R package cannot be found."""
 
 
-
-
 def _robjects():
     """Start R (once) with the project library on the path; return rpy2.robjects."""
     if "ro" in _state:
