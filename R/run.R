@@ -17,13 +17,17 @@
 #'    `min_models_per_effect`);
 #' 4. the learning-dynamics GLMM when dynamics tables exist ->
 #'    `dynamics_coefficients.csv`;
-#' 5. figures (PDF + PNG) under `output/figures`;
+#' 5. classification decisions (texture-shape): the accuracy GLMM per dataset
+#'    ([fit_accuracy_model()]) -> `accuracy_model.csv`, `accuracy_estimates.csv`,
+#'    and a figure of accuracy and kappa to humans;
+#' 6. figures (PDF + PNG) under `output/figures`;
 #' and prints a summary. Fits that did not converge, models left out and
 #' saturated fits are printed and written to `warnings.txt` (the pipeline's
 #' report lists that file), never hidden.
 #'
 #' An `input` without repalign tables, or with nothing to fit (no trials with
-#' human choices and no dynamics tables), is an error naming the directory.
+#' human choices, no dynamics and no decisions tables), is an error naming the
+#' directory.
 #'
 #' @param input Directory searched recursively for the run's Parquet tables.
 #' @param output Directory for CSV tables, figures and `warnings.txt`.
@@ -46,7 +50,7 @@
 #'   (default `getOption("repalign.project")`).
 #' @param verbose Print the summary.
 #' @return Invisibly, a list: `scores`, `alignment_data`, `correlations`,
-#'   `coefficients`, `dynamics` (tibbles or `NULL`), `notes` and `problems`
+#'   `coefficients`, `dynamics`, `accuracy` (tibbles or `NULL`), `notes` and `problems`
 #'   (character).
 #' @export
 fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), levels = c("model", "trial"),
@@ -67,7 +71,7 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
   say("input %s: %s", input, paste(sprintf("%d %s table(s)", lengths(tables), names(tables)), collapse = ", "))
   fig <- function(p, name, ...) save_figure(p, file.path(output, "figures", name), ...)
   res <- list(scores = NULL, alignment_data = NULL, correlations = NULL, coefficients = NULL, dynamics = NULL,
-              notes = character(), problems = character())
+              accuracy = NULL, notes = character(), problems = character())
 
   # ---- choice models and alignment scores --------------------------------------------------
   human <- NULL
@@ -81,8 +85,8 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
       human <- NULL
     }
   }
-  if (is.null(human) && !length(tables$dynamics)) {
-    stop(sprintf("nothing to fit under %s: no trials with human choices and no dynamics tables (found %s)",
+  if (is.null(human) && !length(tables$dynamics) && !length(tables$decisions)) {
+    stop(sprintf("nothing to fit under %s: no trials with human choices, no dynamics and no decisions tables (found %s)",
                  input, paste(sprintf("%d %s", lengths(tables), names(tables)), collapse = ", ")), call. = FALSE)
   }
   if (!is.null(human)) check_unique_trials(human, sprintf("trials under %s", input))
@@ -127,6 +131,30 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     res$dynamics <- dc
     say("\nlearning dynamics: GLMM on %d trials of %d agent(s) -> dynamics_coefficients.csv",
         nrow(dyn), length(unique(dyn$agent)))
+  }
+
+  # ---- classification decisions ------------------------------------------------------------
+  if (length(tables$decisions)) {
+    dec <- check_decisions(dplyr::bind_rows(lapply(tables$decisions, read_table)))
+    fits <- lapply(split(dec, dec$dataset), fit_accuracy_model)
+    acc_tab <- dplyr::bind_rows(lapply(fits, tidy_accuracy_model))
+    acc_est <- dplyr::bind_rows(lapply(fits, accuracy_model_estimates))
+    write_csv_table(acc_tab, file.path(output, "accuracy_model.csv"))
+    write_csv_table(acc_est, file.path(output, "accuracy_estimates.csv"))
+    res$accuracy <- acc_est
+    bad <- unique(acc_tab[!acc_tab$converged, c("dataset", "messages")])
+    if (nrow(bad)) res$problems <- c(res$problems, sprintf("accuracy GLMM %s: %s", bad$dataset, bad$messages))
+    say("\naccuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
+    for (r in seq_len(nrow(acc_est))) {
+      say("  %-20s %-28s %.3f [%.3f, %.3f]", acc_est$dataset[r], acc_est$agent[r], acc_est$accuracy[r],
+          acc_est$accuracy.low[r], acc_est$accuracy.high[r])
+    }
+    cls <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
+    if (!is.null(cls) && "agent_type" %in% names(cls)) {
+      cls <- cls[!is.na(cls$agent_type) & cls$metric %in% c("accuracy", "kappa_to_humans"), ]
+      if (nrow(cls)) fig(plot_classification(cls), "classification_accuracy_kappa", width = 10,
+                         height = 2 + 0.25 * length(unique(cls$model)) * length(unique(cls$dataset)))
+    }
   }
 
   lines <- c(if (length(res$notes)) paste("NOTE:", res$notes), if (length(res$problems)) paste("PROBLEM:", res$problems))

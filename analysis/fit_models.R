@@ -4,6 +4,9 @@
 #
 #   R_LIBS=.rlib Rscript analysis/fit_models.R --input DIR --output DIR [--engine lme4|brms]
 #
+# Reads the run's tables (trials, metrics, dynamics, decisions) and model metadata and
+# writes the choice models, alignment scores, model-level statistics, alignment models,
+# learning-dynamics GLMM and accuracy GLMMs (see ?fit_run for the files).
 # Without the R package 'arrow', Parquet is read through reticulate with the first
 # Python that has repalign and pyarrow: RETICULATE_PYTHON, then this repository's
 # .venv, then .venv of the working directory or its parents, then $VIRTUAL_ENV,

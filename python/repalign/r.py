@@ -30,7 +30,7 @@ import pandas as pd
 
 from repalign.errors import RepalignError
 from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
-from repalign.rlib import r_env, rlib_path
+from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
 
 __all__ = [
     "RError", "RUnavailableError", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
@@ -258,10 +258,7 @@ def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] |
 
 # ---- pipeline stage: the [r] config section -----------------------------------------------
 
-R_KEYS = ("input", "models", "engine", "levels", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
-          "chains", "iter", "workers", "min_models_per_effect")
-_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "dimensionality_twonn",
-               "chains": 4, "iter": 2000, "workers": 1}
+# keys and defaults of the [r] section: repalign.r_config.RSection
 
 
 def plan_r(config, upstream: Sequence[Any] = ()) -> list:
@@ -271,31 +268,39 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     outputs of ``upstream`` tasks, else the run's output directory), ``models``
     (metadata CSV), ``engine`` (lme4|brms), ``levels`` (["model", "trial"]), ``cv`` (kfold|loo), ``k``, ``by`` (list of
     columns), ``n_boot``, ``seed`` (default: the run's), ``id_metric``, ``id_dataset``,
-    ``chains``, ``iter``, ``workers``. The task is keyed by these options and the keys
-    of the upstream tasks (content keys), and writes ``<output>/r/<key>/`` atomically
-    (``summary.txt`` marks it done).
+    ``chains``, ``iter``, ``workers``. The task is keyed by these options, the keys of
+    the upstream tasks (content keys), the sha256 of the model metadata file and of
+    the tables under ``input``, and the R code (``r_code_key``: installed package
+    version, sha256 of its sources and of the script); it writes
+    ``<output>/r/<key>/`` atomically, sealed by a manifest (``summary.txt`` is the
+    task's output).
     """
     import hashlib
     import json
 
-    from repalign.config import check_keys
-    from repalign.errors import ValidationError
+    from repalign.config import parse_section
+    from repalign.r_config import RSection
     from repalign.task import Task
 
-    sec = dict(config.section("r", {}) or {})
-    check_keys(sec, R_KEYS, "[r]")
-    opts = {**_R_DEFAULTS, "seed": config.seed, **sec}
-    if opts["engine"] not in ("lme4", "brms"):
-        raise ValidationError(f"[r] engine must be 'lme4' or 'brms', got {opts['engine']!r}")
-    if opts["cv"] not in ("kfold", "loo"):
-        raise ValidationError(f"[r] cv must be 'kfold' or 'loo', got {opts['cv']!r}")
+    sec = config.section("r", {})
+    opts = parse_section(RSection, {} if sec is None else sec, "[r]").options(config.seed)
     for name in ("input", "models"):
         if name in opts:
             opts[name] = str(config.resolve(opts[name]))
     inputs = sorted(str(p) for t in upstream for p in t.outputs if str(p).endswith(".parquet"))
     if "input" not in opts and not inputs:
         opts["input"] = str(config.output)
-    ident = json.dumps({"options": opts, "upstream": sorted(t.key for t in upstream)}, sort_keys=True)
+    # the metadata file fit_models.R would pick, named explicitly so that key and script agree
+    if "models" not in opts:
+        for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + \
+                [_PROJECT_ROOT / "data" / "models.csv"]:
+            if cand.is_file():
+                opts["models"] = str(cand)
+                break
+    content = _r_input_content(opts, exclude=Path(config.output) / "r")
+    # the metadata file's path is left out: its content is in the key
+    ident = json.dumps({"options": {k: v for k, v in opts.items() if k != "models"}, "upstream": sorted(t.key for t in upstream), "content": content,
+                        "code": r_code_key()}, sort_keys=True)
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     out = Path(config.output) / "r" / key
     return [Task(key=f"r:{key}", stage="r", outputs=(out / "summary.txt",), fn=run_fit_models,
@@ -303,19 +308,42 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
                  deps=tuple(t.key for t in upstream), label=f"R models ({opts['engine']})")]
 
 
+def _r_input_content(opts: dict, exclude: Path) -> dict:
+    """sha256 of what the R stage reads besides upstream tables (which are keyed by
+    their tasks): the model metadata file and every Parquet table under ``input``
+    (the R stage's own outputs, under ``exclude``, left out)."""
+    from repalign.errors import ValidationError
+    from repalign.store import LEFTOVER_MARKERS, file_sha256, files_sha256
+
+    content = {}
+    if opts.get("models"):
+        path = Path(opts["models"])
+        if not path.is_file():
+            raise ValidationError(f"[r] models: no model metadata file at {path}")
+        content["models"] = file_sha256(path)
+    if opts.get("input"):
+        root = Path(opts["input"])
+        if not root.is_dir():
+            raise ValidationError(f"[r] input: {root} is not a directory")
+        tables = [p for p in root.rglob("*.parquet")
+                  if exclude not in p.parents and not any(m in p.name for m in LEFTOVER_MARKERS)]
+        content["input"] = files_sha256(tables, root)
+    return content
+
+
 def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
     """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
     renamed into place); the script's summary goes to ``summary.txt``."""
     import shutil as _sh
-    import subprocess
+
+    from repalign.store import publish_dir, temp_name
 
     script = _PROJECT_ROOT / "analysis" / "fit_models.R"
     if not script.is_file():
         raise RUnavailableError(f"R analysis script not found: {script}")
     _check_r()
     out = Path(output)
-    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
-    _sh.rmtree(tmp, ignore_errors=True)
+    tmp = temp_name(out)  # this writer's own directory: <key>.partial-<pid>-<random>
     tmp.mkdir(parents=True)
     try:
         if inputs:
@@ -339,16 +367,14 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
             args += ["--levels", ",".join(options["levels"]) or "none"]
         if options.get("by"):
             args += ["--by", ",".join(options["by"])]
-        proc = subprocess.run(args, capture_output=True, text=True, env=r_env(), cwd=_PROJECT_ROOT)
+        proc = run_child(args, env=r_env(), cwd=_PROJECT_ROOT)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
         if inputs:
             _sh.rmtree(tmp / "_input")
         (tmp / "summary.txt").write_text(proc.stdout)
-        if out.exists():
-            _sh.rmtree(out)
-        os.replace(tmp, out)
+        publish_dir(tmp, out)
     finally:
         _sh.rmtree(tmp, ignore_errors=True)
     return out

@@ -36,7 +36,9 @@ def real_data() -> Path:
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("data") and "real_data" not in getattr(item, "fixturenames", ()):
-            item.fixturenames.append("real_data")
+            # first: the data check must run before any other fixture (e.g. a module-scoped
+            # run that would otherwise try to download the data)
+            item.fixturenames.insert(0, "real_data")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[2] / "python" / "repalign"
 # the data flow, earliest first; modules in one tuple are one layer
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",), ("config", "task", "store", "rlib"), ("datasets",), ("models",), ("features",), ("metrics",),
-    ("learners",), ("embeddings",), ("dynamics",), ("r",), ("pipeline",), ("cli",), ("__init__", "__main__"),
+    ("learners",), ("embeddings",), ("dynamics",), ("r", "r_config"), ("pipeline",), ("cli",), ("__init__", "__main__"),
 )
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

@@ -12,7 +12,7 @@ runner = CliRunner()
 def test_data_verify_reports_all_ok():
     res = runner.invoke(app, ["data", "verify"])
     assert res.exit_code == 0, res.output
-    assert "all 2000 registered files OK" in res.output
+    assert "all 2002 registered files OK" in res.output
 
 
 def test_data_verify_missing_exits_1(tmp_path, monkeypatch):

@@ -49,7 +49,7 @@ def test_demo_recovers_the_generating_model(demo_run):
     assert any("generated from efficientnet_lite1" in f and "recovered it" in f for f in findings)
     html = (out / "report.html").read_text()
     assert "recovered it as the most aligned model" in html and "<h2>Metrics</h2>" in html
-    assert (out / "r").glob("*/figures/*.png")
+    assert list((out / "r").glob("*/figures/*.png"))  # at least one figure was written
 
 
 def test_demo_rerun_does_no_repeated_work(demo_run):

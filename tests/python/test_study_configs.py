@@ -20,7 +20,7 @@ from repalign.pipeline.report import collect_metrics
 from repalign.store import read_table, table_info
 
 CONFIGS = Path(__file__).resolve().parents[2] / "analysis" / "configs"
-STUDIES = ("things.toml", "mur92.toml", "learning_dynamics.toml")
+STUDIES = ("things.toml", "mur92.toml", "learning_dynamics.toml", "texture_shape.toml")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,8 @@ def test_full_config_loads_and_plans(name, real_data):
     stages = {t.stage for t in tasks}
     expected = {"things.toml": {"features", "metrics", "learners", "r"},
                 "mur92.toml": {"features", "metrics"},
-                "learning_dynamics.toml": {"dynamics"}}[name]
+                "learning_dynamics.toml": {"dynamics"},
+                "texture_shape.toml": {"features", "metrics", "r"}}[name]
     assert expected <= stages, stages
     assert len({t.key for t in tasks}) == len(tasks)
 
@@ -269,3 +270,41 @@ def test_learning_dynamics_reduced(tmp_path):
     human = lag.set_index("agent").loc["human"]
     assert human.lag == pytest.approx(0.003, abs=0.001)  # docs/dynamics.md: humans who learned do not lag
     assert lag.set_index("agent").loc["resnet50"].lag == pytest.approx(0.233, abs=0.001)
+
+
+TEXTURE_SHAPE = """
+[run]
+name = "texture-shape-reduced"
+output = "out"
+seed = 0
+
+[[stimuli]]
+name = "edges"
+source = "texture-shape-edges"
+
+[[models]]
+name = "random:efficientnet_lite0"
+layers = ["output"]
+
+[[metrics]]
+metric = "classification"
+dataset = "edges"
+n_boot = 200
+"""
+
+
+@pytest.mark.data
+def test_texture_shape_reduced(tmp_path):
+    status, out = _run_twice(tmp_path, TEXTURE_SHAPE)
+    m = collect_metrics(out)
+    assert set(m.dataset) == {"edges"}
+    acc = m[m.metric == "accuracy"].set_index("model")
+    assert acc.loc["humans", "value"] == pytest.approx(0.871, abs=5e-4)  # Geirhos et al.: 87.1 % on edges
+    # a random head gives chance accuracy (1/16) within the CI
+    r = acc.loc["random:efficientnet_lite0"]
+    assert r.ci_low <= 1 / 16 <= r.ci_high and r.layer == "output"
+    k = m[m.metric == "kappa_to_humans"].set_index("model")
+    assert k.loc["humans", "n"] == 45 and set(k.agent_type) == {"human", "humans", "network", "model"}
+    dec = _tables(out, "decisions", "metrics")
+    (d,) = dec.values()
+    assert d.groupby("agent").size().eq(160).all() and d.agent.nunique() == 10 + 3 + 1

@@ -40,13 +40,19 @@ def class_separation(X: Any, labels: Any, metric: str = "cosine") -> float:
     return float(1.0 - np.mean(within) / total)
 
 
-def error_consistency(correct_a: Any, correct_b: Any) -> float:
+def error_consistency(correct_a: Any, correct_b: Any, variant: str = "default") -> float:
     """Error consistency (Geirhos et al. 2020): Cohen's kappa of trial-wise correctness.
 
     κ = (c_obs − c_exp) / (1 − c_exp), with c_obs the share of trials where both are
     right or both wrong and c_exp = p_a·p_b + (1−p_a)(1−p_b) the overlap expected from
-    the accuracies alone. NaN when c_exp = 1 (an observer is always or never right).
+    the accuracies alone. NaN when c_exp = 1 (both always right, or both always
+    wrong): κ is undefined there. ``variant="published"`` follows
+    bethgelab/model-vs-human ``modelvshuman/plotting/analyses.py``
+    (``ErrorConsistency.error_consistency``): κ = 1 whenever c_obs = 1. The two agree
+    everywhere else.
     """
+    if variant not in ("default", "published"):
+        raise ValidationError(f"error_consistency: variant must be 'default' or 'published', got {variant!r}")
     a = np.asarray(correct_a)
     b = np.asarray(correct_b)
     if a.ndim != 1 or a.shape != b.shape:
@@ -60,6 +66,8 @@ def error_consistency(correct_a: Any, correct_b: Any) -> float:
     pa, pb = a.mean(), b.mean()
     c_exp = pa * pb + (1 - pa) * (1 - pb)
     c_obs = np.mean(a == b)
+    if variant == "published" and c_obs == 1.0:
+        return 1.0
     if np.isclose(c_exp, 1.0):
         return float("nan")
     return float((c_obs - c_exp) / (1 - c_exp))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from repalign.config import Config
-from repalign.store import table_info
+from repalign.store import table_info, temp_name
 
 PACKAGES = ("repalign", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "torchvision",
             "open_clip_torch", "timm", "dask", "distributed", "rpy2")
@@ -118,10 +118,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         return []
     scores = pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
     findings = []
-    generating = {}
-    for entry in config.section("learners") or []:
-        if entry.get("generating"):
-            generating[entry.get("stimuli", entry["task"])] = entry["generating"]
+    generating = [str(e["generating"]) for e in (config.section("learners") or []) if e.get("generating")]
     refs = {}
     if generating:
         from repalign.features import resolve_representations
@@ -140,23 +137,87 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         else:
             text = f"Task {task}: one model scored, {label}, pseudo-R² {best['pseudo_r2']:.3f}."
         findings.append(text)
-    for name in generating.values():
+    if generating and tasks is None:
+        from repalign.learners import plan_learners
+
+        tasks = plan_learners(config)
+    for name in generating:
         ref = refs.get(name)
         if ref is None:
             continue
         gen_model, gen_layer = str(ref.model), str(ref.layer)
-        top = scores.sort_values("pseudo_r2", ascending=False).iloc[0]
-        recovered = (str(top["model"]), str(top["layer"])) == (gen_model, gen_layer)
+        rows = _entry_scores(scores, name, tasks or [])
+        if rows.empty:
+            continue
+        # the entry's (model, layer) groups, ranked by pseudo-R² (mean over the entry's tasks)
+        mean = rows.groupby(["model", "layer"], sort=True)["pseudo_r2"].mean().sort_values(ascending=False)
+        top_model, top_layer = map(str, mean.index[0])
+        recovered = (top_model, top_layer) == (gen_model, gen_layer)
         findings.append(
             f"The simulated participants' choices were generated from {gen_model} ({gen_layer}); "
             + ("the choice models recovered it as the most aligned model." if recovered
-               else f"the choice models did NOT recover it: {top['model']} ({top['layer']}) came out most aligned.")
+               else f"the choice models did NOT recover it: {top_model} ({top_layer}) came out most aligned.")
         )
     return findings
 
 
-def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None) -> Path:
-    """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported."""
+def classification_section(metrics: pd.DataFrame, roots: list[Path]) -> str:
+    """HTML of the classification behaviour section ("" without classification rows): the κ table
+    (accuracy and mean κ to the people per dataset and agent, bootstrap CIs over images), the
+    agent closest to the people per dataset with its CI against the people's own κ, and the
+    R figure ``classification_accuracy_kappa.png`` when the R stage drew it."""
+    from repalign.metrics.behaviour import closest_to_humans
+
+    if metrics.empty or "agent_type" not in metrics.columns:
+        return ""
+    t = metrics[metrics["agent_type"].isin(["humans", "network", "model"])
+                & metrics["metric"].isin(["accuracy", "kappa_to_humans"])]
+    if t.empty:
+        return ""
+    wide = t.pivot_table(index=["dataset", "model", "agent_type"], columns="metric",
+                         values=["value", "ci_low", "ci_high"], aggfunc="first")
+    rows = []
+    for (ds, agent, kind), r in wide.iterrows():
+        rows.append({"dataset": ds, "agent": agent, "type": kind, "accuracy": r[("value", "accuracy")],
+                     "accuracy CI": f"[{r[('ci_low', 'accuracy')]:.3f}, {r[('ci_high', 'accuracy')]:.3f}]",
+                     "κ to humans": r[("value", "kappa_to_humans")],
+                     "κ CI": f"[{r[('ci_low', 'kappa_to_humans')]:.3f}, {r[('ci_high', 'kappa_to_humans')]:.3f}]"})
+    table = pd.DataFrame(rows).sort_values(["dataset", "κ to humans"], ascending=[True, False])
+    out = ["<h2>Classification behaviour</h2>",
+           "<p>Accuracy and error consistency (Cohen's κ of trial-wise correctness, mean over the people; "
+           "for <i>humans</i>: mean over pairs of different people, the ceiling); 95% bootstrap CIs over images.</p>"]
+    for c in closest_to_humans(metrics):
+        out.append(f"<div class='finding'>{html.escape(c['dataset'])}: the model closest to humans is "
+                   f"<b>{html.escape(str(c['agent']))}</b> with κ = {c['kappa']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
+                   f"(people among themselves: {c['ceiling']:.3f} [{c['ceiling_low']:.3f}, {c['ceiling_high']:.3f}]).</div>")
+    out.append(_table_html(table))
+    for p in _files(roots, "classification_accuracy_kappa.png"):
+        b64 = base64.b64encode(p.read_bytes()).decode()
+        out.append(f"<img alt='accuracy and kappa per agent' src='data:image/png;base64,{b64}'>")
+    return "\n".join(out)
+
+
+def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
+    """The score rows of the [[learners]] entry whose choices come from ``generating``:
+    its (model, layer) groups on its own tasks (or "pooled" scores)."""
+    import pyarrow.parquet as pq
+
+    pairs, ids = set(), set()
+    for t in tasks:
+        if t.stage != "learners" or len(t.args) < 6 or t.args[5].get("generating") != generating:
+            continue
+        _spec, _ref, model, layer, path, _prov = t.args
+        pairs.add((str(model), str(layer)))
+        if Path(path).is_file():
+            ids.update(map(str, pq.read_table(path, columns=["task"]).column("task").unique().to_pylist()))
+    keep = [(str(m), str(l)) in pairs and (str(k) in ids or str(k) == "pooled")
+            for m, l, k in zip(scores["model"], scores["layer"], scores["task"])]
+    return scores[keep]
+
+
+def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None, notes=()) -> Path:
+    """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported;
+    ``notes``: warnings of the run itself (e.g. stale outputs that were recomputed)."""
     out = config.output
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>repalign: {html.escape(config.name)}</title>"
              f"<style>{_CSS}</style></head><body><h1>repalign report: {html.escape(config.name)}</h1>"]
@@ -172,9 +233,11 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts.append("<h2>Findings</h2>")
         for f in findings:
             parts.append(f"<div class='finding'>{html.escape(f)}</div>")
-        (out / "findings.json").write_text(json.dumps(findings, indent=1))
+        tmp = temp_name(out / "findings.json")
+        tmp.write_text(json.dumps(findings, indent=1))
+        tmp.replace(out / "findings.json")
 
-    warnings = []
+    warnings = list(notes)
     for p in _files(roots, "warnings*.txt") + _files(roots, "*diagnostics*.csv"):
         if p.suffix == ".txt":
             warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
@@ -188,6 +251,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts.append(f"<h2>Warnings</h2><div class='warn'><ul>{items}</ul></div>")
 
     metrics = collect_metrics(roots)
+    parts.append(classification_section(metrics, roots))
     if len(metrics):
         parts.append("<h2>Metrics</h2>" + _table_html(metrics))
 
@@ -212,7 +276,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     parts.append("<h3>Tasks</h3>" + _table_html(st, max_rows=500))
     parts.append("</body></html>")
     path = out / "report.html"
-    tmp = path.with_suffix(".html.partial")
+    tmp = temp_name(path)
     tmp.write_text("\n".join(parts))
     tmp.replace(path)
     return path
