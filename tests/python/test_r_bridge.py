@@ -266,3 +266,33 @@ def test_fit_models_script_without_tables_exits_non_zero_and_writes_nothing(tmp_
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == f"error: no repalign Parquet tables under {tmp_path / 'empty'}"
     assert not out.exists()
+
+
+def test_fit_models_script_fits_the_accuracy_glmm_on_decisions_tables(tmp_path):
+    """Only `decisions` tables (texture-shape): fit_run fits one accuracy GLMM per dataset
+    and recovers the planted accuracies of two networks and the people."""
+    proj = _plain_project(tmp_path)
+    rng = np.random.default_rng(3)
+    images = [f"img{i:03d}" for i in range(150)]
+    ease = rng.normal(0, 0.3, len(images))  # image difficulty on the logit scale
+    rows = []
+    for agent, kind, acc, subjects in (("netA", "network", 0.9, ["netA"]), ("netB", "network", 0.55, ["netB"]),
+                                       ("people", "human", 0.75, [f"s{i}" for i in range(4)])):
+        logit = np.log(acc / (1 - acc))
+        for subj in subjects:
+            p = 1 / (1 + np.exp(-(logit + ease)))
+            for img, pi in zip(images, p):
+                rows.append({"dataset": "cue-conflict", "agent": agent if kind != "human" else subj,
+                             "agent_type": kind, "subject": subj, "stimulus_id": img, "category": "cat",
+                             "response": "cat", "correct": bool(rng.random() < pi)})
+    inp = tmp_path / "in"
+    write_table(pd.DataFrame(rows), inp / "decisions.parquet", "decisions", {"test": "decisions"})
+    out = tmp_path / "out"
+    proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(inp), "--output",
+                           str(out)], capture_output=True, text=True, env=_plain_env(tmp_path), cwd=proj, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    est = pd.read_csv(out / "accuracy_estimates.csv").set_index("agent")
+    assert sorted(est.index) == ["humans", "netA", "netB"]
+    for agent, acc in (("netA", 0.9), ("netB", 0.55), ("humans", 0.75)):
+        assert est.loc[agent, "accuracy.low"] < acc < est.loc[agent, "accuracy.high"]
+    assert not (out / "alignment_scores.csv").exists()
