@@ -275,7 +275,7 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
         if (is.finite(coefs$conf.low[r])) sprintf("[%8.4f, %8.4f]", coefs$conf.low[r], coefs$conf.high[r])
         else "(no interval: see notes)")
   }
-  fig(plot_alignment_vs_size(ad), "alignment_vs_train_size")
+  fig(plot_alignment_vs_size(ad, fits$model), "alignment_vs_train_size")
   if (has_id) fig(plot_alignment_vs_id(ad), "alignment_vs_intrinsic_dim", width = 9)
   if (any(is.finite(coefs$conf.low))) fig(plot_coefficients(coefs), "alignment_coefficients", width = 9)
   res

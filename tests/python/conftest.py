@@ -53,3 +53,16 @@ def one_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The offline demo study (analysis/configs/demo.toml), run once per session into a
+    temporary directory (test_demo.py and the browser test share it): (output, status)."""
+    from repalign.config import load_config
+    from repalign.pipeline import run
+
+    demo = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "demo.toml"
+    out = tmp_path_factory.mktemp("demo")
+    status = run(load_config(demo, output=out), progress=False)
+    return out, status

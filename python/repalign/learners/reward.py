@@ -33,7 +33,7 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, scaler_stats, task_features
+from repalign.learners._common import DTYPE, KEYS, as_task_list, image_id, group_by, resolve_device, scaler_stats, task_features
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
 __all__ = ["RewardLearner", "reward_values"]
@@ -235,7 +235,9 @@ class RewardLearner:
     (repeats included, scikit-learn's default solver).
     ard: ARD prior (one precision per feature) instead of one shared precision.
     pca: project features on k principal components (see variant).
-    key: "concept" (THINGS concept ids, e.g. SPoSE) or "image" (image path stems).
+    key: "concept" (THINGS concept ids, e.g. SPoSE), "image" (image path stems,
+    ``anvil_08n``) or "path" (concept folder / stem, ``anvil/anvil_08n``: the ids
+    of a ``[[stimuli]]`` folder set at THINGS' ``object_images``).
     batch_size: tasks per batch; device: torch device (None → CUDA if present).
     """
 
@@ -249,10 +251,10 @@ class RewardLearner:
     def stimulus_ids(self, task: RewardTask) -> np.ndarray:
         if self.key == "concept":
             return np.asarray(task.concepts, dtype=object)
-        if self.key == "image":
-            f = np.vectorize(lambda s: s.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0], otypes=[object])
+        if self.key in ("image", "path"):
+            f = np.vectorize(lambda s: image_id(s, self.key), otypes=[object])
             return f(np.asarray(task.images, dtype=object))
-        raise ValidationError(f"RewardLearner: key must be 'concept' or 'image', got {self.key!r}")
+        raise ValidationError(f"RewardLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema): task, participant (task id, or the
