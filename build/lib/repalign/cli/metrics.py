@@ -25,11 +25,13 @@ def metrics(
     from repalign.cli._stage import run_stage
     from repalign.config import load_config
     from repalign.metrics.plan import plan_metrics
-    from repalign.store import read_table, write_table
+    from repalign.store import read_table, table_info, write_table
 
     cfg = load_config(config)
     tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet)
-    frames = [read_table(p, kind="metrics") for t in tasks if t.stage == "metrics" for p in t.outputs]
+    # (a classification task also writes a ``decisions`` table)
+    frames = [read_table(p, kind="metrics") for t in tasks if t.stage == "metrics" for p in t.outputs
+              if table_info(p)["kind"] == "metrics"]
     df = pd.concat(frames, ignore_index=True)
     if out is not None:
         write_table(df, out, kind="metrics", provenance={"producer": "repalign metrics", "config": str(cfg.path)})

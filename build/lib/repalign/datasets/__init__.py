@@ -24,7 +24,7 @@ from repalign.datasets.tasks import (
     load_reward_tasks,
     load_things_decisions,
 )
-from repalign.datasets.texture_shape import TextureShape, load_texture_shape
+from repalign.datasets.texture_shape import ImageNet16, TextureShape, load_imagenet16, load_texture_shape
 from repalign.datasets.things import (
     ThingsConcepts,
     Triplets,
@@ -39,6 +39,6 @@ __all__ = [
     "Mur92", "load_mur92", "dataset_names", "fetch", "fetch_dataset", "files", "verify",
     "CategoryTask", "HumanRewardData", "RewardTask", "concept_of", "load_category_task",
     "load_category_tasks", "load_reward_task", "load_reward_tasks", "load_things_decisions",
-    "TextureShape", "load_texture_shape", "ThingsConcepts", "Triplets", "load_spose",
+    "ImageNet16", "load_imagenet16", "TextureShape", "load_texture_shape", "ThingsConcepts", "Triplets", "load_spose",
     "load_things_concepts", "load_things_ids", "load_triplets",
 ]

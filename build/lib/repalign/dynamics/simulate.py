@@ -20,7 +20,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_section
+from repalign.dynamics.config import SimulateEntry
 from repalign.datasets import Embedding
 from repalign.datasets.learning_dynamics import AGENTS, load_learning_dynamics
 from repalign.datasets.registry import files
@@ -29,8 +30,7 @@ from repalign.errors import ValidationError
 from repalign.store import write_table
 from repalign.task import Task
 
-SIMULATE_KEYS = ("name", "model", "layer", "pooling", "features", "sequences", "runs", "C", "pca", "device",
-                 "batch_size", "threads")
+SIMULATE_KEYS = tuple(SimulateEntry.model_fields)
 #: Extra columns of a simulated table (beyond ``DYNAMICS_COLUMNS``).
 SIM_COLUMNS = ("source_agent", "source_prediction", "model", "layer", "prob_p", "prob_q", "prob_v", "value")
 _VERSION = "1"
@@ -112,25 +112,13 @@ def simulate_dynamics(features: Embedding, agent: str, sequences: str = "human",
 
 
 def _spec(entry: Mapping[str, Any], i: int) -> dict[str, Any]:
-    where = f"[[dynamics.simulate]] #{i + 1}"
-    check_keys(entry, SIMULATE_KEYS, where)
-    if ("model" in entry) == ("features" in entry):
-        raise ValidationError(f"{where}: give exactly one of 'model' (extract features) or 'features' (a file)")
-    sequences = str(entry.get("sequences", "human"))
-    if sequences not in AGENTS:
-        raise ValidationError(f"{where}: sequences: unknown agent {sequences!r}; known: {', '.join(AGENTS)}")
-    source = str(entry.get("model", Path(str(entry.get("features", ""))).stem))
-    name = str(entry.get("name", f"learner:{source}"))
-    if name in AGENTS:
-        raise ValidationError(f"{where}: name {name!r} clashes with an observed agent")
-    pca = entry.get("pca")
+    e = parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
+    source = e.model if e.model is not None else Path(e.features).stem
     return {
-        "name": name, "model": entry.get("model"), "layer": entry.get("layer"),
-        "pooling": str(entry.get("pooling", "auto")), "features": entry.get("features"),
-        "sequences": sequences, "runs": [int(r) for r in entry["runs"]] if "runs" in entry else None,
-        "C": float(entry.get("C", 1.0)), "pca": None if pca is None else int(pca),
-        "device": entry.get("device"), "batch_size": int(entry.get("batch_size", 16)),
-        "threads": None if entry.get("threads", 1) in (None, 0) else int(entry.get("threads", 1)),
+        "name": e.name if e.name is not None else f"learner:{source}", "model": e.model, "layer": e.layer,
+        "pooling": e.pooling, "features": e.features, "sequences": e.sequences, "runs": e.runs,
+        "C": float(e.C), "pca": e.pca, "device": e.device, "batch_size": e.batch_size,
+        "threads": None if e.threads in (None, 0) else e.threads,
     }
 
 

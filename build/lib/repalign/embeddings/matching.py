@@ -1,11 +1,21 @@
 """Compare two embeddings of the same objects: dimension matching and RSA.
 
-Dimension matching (as in Mahner et al. 2025): the Pearson correlation of every
-dimension of A with every dimension of B over the objects, then the one-to-one
-assignment of A's dimensions to B's that maximises the summed correlation (Hungarian
-algorithm, ``scipy.optimize.linear_sum_assignment``). RSA: the correlation of the
-two embeddings' object-by-object similarity matrices (upper triangles), built on
-``repalign.metrics``.
+Dimension matching: the Pearson correlation of every dimension of A with every
+dimension of B over the objects, then an assignment of A's dimensions to B's:
+
+* ``variant="default"`` (repalign): the one-to-one assignment that maximises the summed
+  correlation (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``);
+* ``variant="published"`` (Mahner et al. 2025; florianmahner/object-dimensions,
+  ``objdim/utils/stats.py`` ``pairwise_correlate_dimensions``, called by
+  ``experiments/run_comparison.py`` with the human embedding as the base): greedy in
+  the order of A's dimensions (A = the human embedding, sorted by weight) — each takes
+  its most correlated B dimension, among those not taken yet (``duplicates=False``) or
+  among all (``duplicates=True``, "with replacement"). The seed raises an error when A
+  has more dimensions than B without duplicates; here A's dimensions are matched in
+  order until B's run out and the rest stay unmatched.
+
+RSA: the correlation of the two embeddings' object-by-object similarity matrices (upper
+triangles), built on ``repalign.metrics``.
 """
 
 from __future__ import annotations
@@ -66,11 +76,38 @@ def dimension_correlations(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.clip(corr, -1.0, 1.0)
 
 
-def match_dimensions(A: np.ndarray, B: np.ndarray) -> DimensionMatch:
-    """One-to-one matching of A's and B's dimensions maximising the summed correlation
-    (constant dimensions count as r = 0 for the assignment and are reported as NaN)."""
+def greedy_matching(corr: np.ndarray, duplicates: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the greedy matching of ``corr`` (d_a, d_b) in row order: row i
+    takes the column of highest correlation (NaN ranks last; ties: lowest column),
+    among the columns not yet taken unless ``duplicates``."""
+    order = np.argsort(-np.where(np.isnan(corr), -np.inf, corr), axis=1, kind="stable")
+    rows, cols, taken = [], [], set()
+    for i in range(corr.shape[0]):
+        free = order[i] if duplicates else [c for c in order[i] if c not in taken]
+        if len(free) == 0:
+            break
+        rows.append(i)
+        cols.append(int(free[0]))
+        taken.add(int(free[0]))
+    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+
+
+def match_dimensions(A: np.ndarray, B: np.ndarray, *, variant: str = "default",
+                     duplicates: bool = False) -> DimensionMatch:
+    """Match A's dimensions (n, d_a) to B's (n, d_b). ``variant="default"``: one-to-one,
+    maximising the summed correlation (constant dimensions count as r = 0 for the
+    assignment and are reported as NaN); ``"published"``: greedy in A's order, with or
+    without ``duplicates`` (module doc). ``duplicates`` applies to the published variant
+    only."""
+    if variant not in ("default", "published"):
+        raise ValidationError(f"match_dimensions: variant = {variant!r}; valid: default, published")
+    if duplicates and variant != "published":
+        raise ValidationError("match_dimensions: duplicates=True needs variant='published' (greedy matching)")
     corr = dimension_correlations(A, B)
-    rows, cols = linear_sum_assignment(np.nan_to_num(corr, nan=0.0), maximize=True)
+    if variant == "published":
+        rows, cols = greedy_matching(corr, duplicates)
+    else:
+        rows, cols = linear_sum_assignment(np.nan_to_num(corr, nan=0.0), maximize=True)
     pairs = pd.DataFrame({"dim_a": rows.astype(np.int64), "dim_b": cols.astype(np.int64), "r": corr[rows, cols]})
     return DimensionMatch(corr=corr, pairs=pairs)
 

@@ -14,8 +14,10 @@ reference embeddings (default SPoSE-49) and writes under
 * ``evaluation.parquet`` (kind ``metrics``): odd-one-out accuracy of the embedding (and,
   on the same human triplets, of the source representation with its ``similarity`` and of
   each reference), RSA and mean matched-dimension correlation against each reference;
-* ``matching.parquet`` (generic): reference, dim, reference_dim, r — one row per matched
-  pair of dimensions.
+* ``matching.parquet`` (generic): reference, matching, dim, reference_dim, r — one row
+  per matched pair of dimensions; ``matching`` is ``hungarian`` (default variant) or
+  ``greedy`` and ``greedy_duplicates`` (published variant: greedy in the reference's
+  dimension order, without and with duplicates, as Mahner et al. 2025).
 
 Keys (defaults in ``DEFAULTS``)::
 
@@ -33,10 +35,18 @@ Keys (defaults in ``DEFAULTS``)::
     compare_to = ["spose49"]    # reference embeddings (representation names; "spose49"
                                 # and "spose14" work without a [[representations]] entry);
                                 # default: spose49 when the objects are THINGS concepts
-    n_dims = 50 ; lr = 0.01 ; batch_size = 256 ; max_epochs = 100 ; patience = 5
+    variant = "default"         # default | published (Mahner et al. 2025 / object-dimensions):
+                                # triplets (relu, unique), model, stopping rule, matching
+    n_dims = 50 ; batch_size = 256 ; patience = 5
+    lr = 0.01 | 0.001 (published) ; max_epochs = 100 | 1000 (published VICE) | 2000 (published SPoSE)
+    burnin = 500 ; stability_window = 500                          # published stopping rule
     val_fraction = 0.1 ; init_scale = 0.1 ; seed = <run seed> ; device = "auto"
-    l1 = 1.0 ; prune_threshold = 0.1                               # spose
-    spike = 0.25 ; slab = 1.0 ; pi = 0.5 ; alpha = 0.05 ; min_objects = 5 ; init_sigma = 0.1   # vice
+    l1 = 1.0 | 0.00385 (published) ; prune_threshold = 0.1          # spose
+    beta = 1.0 (human) | 0.24 (representation) ; spike = 0.25 ; slab = 1.0 | 2.0 (published)
+    pi = 0.5 ; alpha = 0.05 ; min_objects = 5 ; init_sigma = 0.1    # vice
+
+Keys whose default depends on the variant or the source are filled in before the
+content key is computed, so the key always names the values used.
 """
 
 from __future__ import annotations
@@ -49,66 +59,45 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries, parse_section
+from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
 from repalign.task import Task, content_key as _key
 
-_VERSION = 2  # bump when the outputs change for the same inputs
+_VERSION = 3  # bump when the outputs change for the same inputs
 
-METHODS = ("spose", "vice")
-CHOICE_RULES = ("argmax", "softmax")
-HUMAN_SETS = ("train_90", "test_10")
-COMMON = {
-    "name": None, "method": "spose", "source": "human", "train": ["train_90", "test_10"], "holdout": 0.2,
-    "n_triplets": 100000, "choice": "argmax", "similarity": "dot", "temperature": 1.0, "compare_to": None,
-    "n_dims": 50, "lr": 0.01, "batch_size": 256, "max_epochs": 100, "patience": 5, "min_delta": 1e-4,
-    "val_fraction": 0.1, "init_scale": 0.1, "seed": None, "device": "auto",
-}
-MODEL_KEYS = {
-    "spose": {"l1": 1.0, "prune_threshold": 0.1},
-    "vice": {"spike": 0.25, "slab": 1.0, "pi": 0.5, "alpha": 0.05, "min_objects": 5, "init_sigma": 0.1},
-}
-TRAINING_KEYS = ("n_dims", "lr", "batch_size", "max_epochs", "patience", "min_delta", "val_fraction", "init_scale",
-                 "device")
-ALL_KEYS = tuple(COMMON) + tuple(k for m in METHODS for k in MODEL_KEYS[m])
+VARIANTS = ("default", "published")
+# object-dimensions' KL weight: configs/train_dnn.toml (DNN triplets), train_behavior.toml (humans)
+BETA_NETWORK, BETA_HUMAN = 0.24, 1.0
+TRAINING_KEYS = ("variant", "n_dims", "lr", "batch_size", "max_epochs", "patience", "min_delta", "val_fraction",
+                 "init_scale", "burnin", "stability_window", "device")
 BUILTIN_REFERENCES = ("spose49", "spose14")
 
 
 def embed_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
     """A validated ``[[embed]]`` entry with every default filled in."""
-    check_keys(entry, ALL_KEYS, where, required=("name",))
-    method = entry.get("method", COMMON["method"])
-    if method not in METHODS:
-        raise ValidationError(f"{where}: method = {method!r}; valid: {', '.join(METHODS)}")
-    other = [k for m in METHODS if m != method for k in MODEL_KEYS[m] if k in entry]
-    if other:
-        raise ValidationError(f"{where}: key(s) {other} do not apply to method {method!r}; "
-                              f"its keys: {', '.join(MODEL_KEYS[method])}")
-    spec = {**COMMON, **MODEL_KEYS[method], **entry}
+    spec = parse_section(embed_model(entry, where), entry, where).spec()
     if spec["seed"] is None:
         spec["seed"] = seed
     if isinstance(spec["train"], str):
         spec["train"] = [spec["train"]]
     if isinstance(spec["compare_to"], str):
         spec["compare_to"] = [spec["compare_to"]]
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(spec["name"])):
-        raise ValidationError(f"{where}: name {spec['name']!r} may only hold letters, digits, '_', '.', '-'")
-    if spec["source"] == "human":
-        bad = [s for s in spec["train"] if s not in HUMAN_SETS]
-        if bad or not spec["train"]:
-            raise ValidationError(f"{where}: train = {spec['train']!r}; choose from {', '.join(HUMAN_SETS)}")
-    if spec["choice"] not in CHOICE_RULES:
-        raise ValidationError(f"{where}: choice = {spec['choice']!r}; valid: {', '.join(CHOICE_RULES)}")
+    spec.setdefault("variant", "default")
+    if spec["method"] == "vice" and spec["beta"] is None:
+        spec["beta"] = BETA_HUMAN if spec["source"] == "human" else BETA_NETWORK
     from repalign.metrics import SIMILARITIES
 
     if spec["similarity"] not in SIMILARITIES:
         raise ValidationError(f"{where}: similarity = {spec['similarity']!r}; valid: {', '.join(SIMILARITIES)}")
-    if not 0 < float(spec["holdout"]) < 1:
-        raise ValidationError(f"{where}: holdout must be in (0, 1), got {spec['holdout']}")
-    if int(spec["n_triplets"]) < 10:
-        raise ValidationError(f"{where}: n_triplets must be >= 10, got {spec['n_triplets']}")
-    # Fail at plan time, not inside the task, on bad model parameters.
-    make_model(spec)._check_params()
+    # Fail at plan time, not inside the task, on bad model parameters; fill in the
+    # variant's defaults so that the content key names the values used.
+    model = make_model(spec)
+    model._check_params()
+    resolved = model.resolved()
+    for k in spec:
+        if spec[k] is None and k in resolved:
+            spec[k] = resolved[k]
     return spec
 
 
@@ -159,7 +148,7 @@ def _network_data(spec: Mapping[str, Any], emb) -> tuple[tuple[str, ...], np.nda
     from repalign.embeddings.tripletise import tripletise
 
     tri = tripletise(emb.values, int(spec["n_triplets"]), rule=spec["choice"], similarity=spec["similarity"],
-                     temperature=float(spec["temperature"]), seed=int(spec["seed"]))
+                     temperature=float(spec["temperature"]), seed=int(spec["seed"]), variant=spec["variant"])
     n_held = max(1, int(round(float(spec["holdout"]) * len(tri))))
     evals = {"simulated_heldout": tri[:n_held]}
     human = _human_triplets_for(emb.ids)
@@ -185,7 +174,7 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: 
     """Task body: load or simulate the triplets, fit, evaluate, match, write the tables
     (the embedding last, so that its presence marks a finished task)."""
     from repalign.datasets import Embedding
-    from repalign.embeddings.matching import match_dimensions, similarity_rsa
+    from repalign.embeddings.matching import similarity_rsa
     from repalign.metrics.table import metrics_table
     from repalign.store import write_table
 
@@ -213,21 +202,26 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: 
                 rows.append(_accuracy_row(ref_name, "", ds, R, t))
         if model.n_dims_ == 0:
             continue  # nothing to match: every dimension was pruned
-        match = match_dimensions(X, R)
-        p = match.pairs.rename(columns={"dim_a": "dim", "dim_b": "reference_dim"})
-        p.insert(0, "reference", ref_name)
-        pairs.append(p)
         rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": "similarity_rsa",
                      "value": similarity_rsa(X, R), "n": len(ids)})
-        rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": "matched_dimension_r",
-                     "value": float(np.nanmean(match.matched_r)), "n": int(len(match.pairs))})
+        for kind, match in _matchings(X, R, spec["variant"]):
+            p = match.pairs.rename(columns={"dim_a": "dim", "dim_b": "reference_dim"})
+            if kind != "hungarian":  # greedy: the reference (human) embedding is the base
+                p = match.pairs.rename(columns={"dim_a": "reference_dim", "dim_b": "dim"})[["dim", "reference_dim", "r"]]
+            p.insert(0, "matching", kind)
+            p.insert(0, "reference", ref_name)
+            pairs.append(p)
+            metric = "matched_dimension_r" + ("_duplicates" if kind == "greedy_duplicates" else "")
+            rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": metric,
+                         "value": float(np.nanmean(match.matched_r)), "n": int(len(match.pairs))})
     evaluation = metrics_table(rows)
     matching = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(
-        {"reference": pd.Series(dtype=str), "dim": pd.Series(dtype="int64"), "reference_dim": pd.Series(dtype="int64"),
-         "r": pd.Series(dtype="float64")})
+        {"reference": pd.Series(dtype=str), "matching": pd.Series(dtype=str), "dim": pd.Series(dtype="int64"),
+         "reference_dim": pd.Series(dtype="int64"), "r": pd.Series(dtype="float64")})
     out = Path(out_dir)
     prov = dict(provenance, n_objects=len(ids), n_train_triplets=int(len(train)), n_dims=model.n_dims_,
                 best_epoch=int(model.best_epoch_), epochs=int(len(model.history_)),
+                converged=bool(getattr(model, "converged_", False)),
                 accuracy={r["dataset"]: r["value"] for r in rows
                           if r["model"] == name and r["metric"] == "odd_one_out_accuracy"})
     write_table(model.history_, out / "curve.parquet", kind="generic", provenance=prov)
@@ -237,6 +231,18 @@ def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: 
     write_table(table, out / "embedding.parquet", kind="embedding", provenance=prov)
     Embedding(ids, X, name)  # validates ids (unique) before the task counts as done
     return str(out / "embedding.parquet")
+
+
+def _matchings(X: np.ndarray, R: np.ndarray, variant: str):
+    """[(kind, DimensionMatch)]: the Hungarian matching of X's dimensions to the
+    reference's (default variant), or the paper's greedy matchings in the reference's
+    dimension order, without and with duplicates (published)."""
+    from repalign.embeddings.matching import match_dimensions
+
+    if variant == "published":
+        return [("greedy", match_dimensions(R, X, variant="published")),
+                ("greedy_duplicates", match_dimensions(R, X, variant="published", duplicates=True))]
+    return [("hungarian", match_dimensions(X, R))]
 
 
 def _reference_values(name: str, ref: Any, ids: tuple[str, ...]) -> np.ndarray:
@@ -266,8 +272,7 @@ def output_dir(config: Config, spec: Mapping[str, Any], key: str) -> Path:
 def plan_embed(config: Config) -> list[Task]:
     """One task per ``[[embed]]`` entry (see the module doc for the keys)."""
     entries = config.section("embed", []) or []
-    if isinstance(entries, Mapping):
-        entries = [entries]
+    parse_entries(embed_model, entries, "embed")  # types and keys of every entry, one line per error
     if not entries:
         return []
     refs: dict[str, Any] | None = None

@@ -11,8 +11,21 @@ convention of ``repalign.datasets.load_triplets``), so the target of every tripl
 pair 0 = (first, second).
 
 ``TripletEmbedding`` holds the training loop (seeded minibatches, a validation split,
-early stopping on validation loss, a per-epoch training curve); subclasses define the
-parameters, the loss and the final embedding.
+a stopping rule, a per-epoch training curve); subclasses define the parameters, the
+loss and the final embedding.
+
+Two stopping rules (``variant``):
+
+* ``"default"`` (repalign): early stopping on the validation loss (``patience``,
+  ``min_delta``), at most ``max_epochs`` (default 100) epochs;
+* ``"published"`` (florianmahner/object-dimensions, ``objdim/core/engine.py``,
+  ``EmbeddingTrainer.evaluate_convergence``; LukasMut/VICE ``optimization/trainer.py``
+  ``Trainer.fit``/``convergence`` is the same rule with ``burnin``/``ws`` except that it
+  checks from 0-based epoch > burnin and also needs a non-zero count): after epoch
+  ``burnin`` (500), stop as soon as the number of kept dimensions has been the same for
+  the last ``stability_window`` (500) epochs; the validation loss is only recorded and
+  the last state is kept; at most ``max_epochs`` epochs (published default 1000 for
+  VICE, ``configs/train_dnn.toml``; 2000 for SPoSE, ``configs/train_spose_behavior.toml``).
 """
 
 from __future__ import annotations
@@ -26,6 +39,8 @@ import torch.nn.functional as F
 
 from repalign.errors import ValidationError
 from repalign.metrics import odd_one_out_accuracy
+
+VARIANTS = ("default", "published")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -97,12 +112,27 @@ class TripletEmbedding:
     Fitted attributes: ``embedding_``, ``n_dims_``, ``history_`` (DataFrame, one row per
     epoch: epoch, train_loss, val_loss, val_accuracy, n_dims), ``best_epoch_``,
     ``kept_dims_`` (indices of the kept dimensions in the initial n_dims).
+
+    variant: ``"default"`` or ``"published"`` (see the module doc and the subclasses).
+    Parameters left at None take the variant's default (``DEFAULTS[variant]``); the
+    values used are in ``resolved_params_`` after ``fit`` (and from ``resolved()``).
+    burnin, stability_window: the published stopping rule (epochs; published 500, 500).
     """
 
-    def __init__(self, n_dims: int = 50, *, lr: float = 0.01, batch_size: int = 256, max_epochs: int = 100,
-                 patience: int = 5, min_delta: float = 1e-4, val_fraction: float = 0.1, init_scale: float = 0.1,
-                 seed: int = 0, device: str = "auto", num_threads: int | None = 1, verbose: bool = False):
+    # Per-variant defaults of the parameters that default to None.
+    DEFAULTS: dict[str, dict[str, Any]] = {
+        "default": {"lr": 0.01, "max_epochs": 100},
+        "published": {"lr": 0.001, "max_epochs": 1000},
+    }
+
+    def __init__(self, n_dims: int = 50, *, variant: str = "default", lr: float | None = None, batch_size: int = 256,
+                 max_epochs: int | None = None, patience: int = 5, min_delta: float = 1e-4, val_fraction: float = 0.1,
+                 init_scale: float = 0.1, burnin: int = 500, stability_window: int = 500, seed: int = 0,
+                 device: str = "auto", num_threads: int | None = 1, verbose: bool = False):
         self.n_dims = n_dims
+        self.variant = variant
+        self.burnin = burnin
+        self.stability_window = stability_window
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -139,19 +169,44 @@ class TripletEmbedding:
         """Boolean (n_dims,) mask of the dimensions that survive pruning."""
         raise NotImplementedError
 
+    def _dimension_weight(self, params: dict[str, torch.Tensor], X: np.ndarray) -> np.ndarray:
+        """(n_dims,) weight by which the kept dimensions are sorted (decreasing): the
+        column sums of the final embedding X; the published variants override it."""
+        return X.sum(axis=0)
+
     def _after_step(self, params: dict[str, torch.Tensor]) -> None:
         """Hook after each optimiser step (e.g. projection onto X >= 0)."""
 
     # --- shared -----------------------------------------------------------------------
+    def resolved(self) -> dict[str, Any]:
+        """The parameters with every None replaced by the variant's default."""
+        if self.variant not in VARIANTS:
+            raise ValidationError(f"{type(self).__name__}: variant = {self.variant!r}; valid: {', '.join(VARIANTS)}")
+        out = self.get_params()
+        for k, v in self.DEFAULTS[self.variant].items():
+            if out.get(k) is None:
+                out[k] = v
+        return out
+
+    def _hp(self, name: str) -> Any:
+        return self._resolved[name] if hasattr(self, "_resolved") else self.resolved()[name]
+
     def _check_params(self) -> None:
-        for name in ("n_dims", "batch_size", "max_epochs"):
-            v = getattr(self, name)
+        p = self.resolved()
+        for name in ("n_dims", "batch_size", "max_epochs", "burnin", "stability_window"):
+            v = p[name]
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValidationError(f"{type(self).__name__}: {name} must be a positive integer, got {v!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValidationError(f"{type(self).__name__}: val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.lr <= 0:
-            raise ValidationError(f"{type(self).__name__}: lr must be > 0, got {self.lr}")
+        if p["lr"] <= 0:
+            raise ValidationError(f"{type(self).__name__}: lr must be > 0, got {p['lr']}")
+
+    def _published_converged(self, counts: list[int]) -> bool:
+        """object-dimensions ``evaluate_convergence``: at epoch e = len(counts) ≥ burnin,
+        the last ``stability_window`` dimension counts are all equal."""
+        w = int(self.stability_window)
+        return len(counts) >= int(self.burnin) and len(counts) >= w and len(set(counts[-w:])) == 1
 
     def fit(self, triplets: Any, n_objects: int | None = None, *, validation: Any = None) -> "TripletEmbedding":
         """Train on ``triplets`` (n, 3), odd item last.
@@ -174,6 +229,9 @@ class TripletEmbedding:
 
     def _fit(self, triplets: Any, n_objects: int | None, validation: Any) -> "TripletEmbedding":
         self._check_params()
+        self._resolved = self.resolved()
+        self.resolved_params_ = dict(self._resolved)
+        published = self.variant == "published"
         tri = as_triplet_array(triplets, n_objects)
         n_objects = int(n_objects if n_objects is not None else tri.max() + 1)
         rng = np.random.default_rng(self.seed)
@@ -191,13 +249,14 @@ class TripletEmbedding:
         device = resolve_device(self.device)
         gen = torch.Generator(device=device).manual_seed(int(self.seed))
         cpu_gen = torch.Generator().manual_seed(int(self.seed) + 1)
+        self.n_objects_ = n_objects
         params = self._init_params(n_objects, gen, device)
-        opt = torch.optim.Adam(list(params.values()), lr=self.lr)
+        opt = torch.optim.Adam(list(params.values()), lr=float(self._hp("lr")))
         t_train = torch.as_tensor(train, device=device)
         t_val = torch.as_tensor(val, device=device) if val is not None else None
 
         rows, best, best_state, bad_epochs = [], np.inf, None, 0
-        for epoch in range(1, self.max_epochs + 1):
+        for epoch in range(1, int(self._hp("max_epochs")) + 1):
             order = torch.randperm(len(t_train), generator=cpu_gen).to(device)
             total = 0.0
             for start in range(0, len(order), self.batch_size):
@@ -218,6 +277,10 @@ class TripletEmbedding:
                          "val_accuracy": val_acc, "n_dims": active})
             if self.verbose:
                 print(rows[-1])
+            if published:  # stability of the dimension count only; the last state is kept
+                if self._published_converged([r["n_dims"] for r in rows]):
+                    break
+                continue
             if t_val is None:
                 continue
             if val_loss < best - self.min_delta:
@@ -229,6 +292,7 @@ class TripletEmbedding:
                 bad_epochs += 1
             if bad_epochs >= self.patience and self._dims_stable(rows):
                 break
+        self.converged_ = bool(published and self._published_converged([r["n_dims"] for r in rows]))
         if best_state is not None:
             params = best_state
         else:
@@ -242,7 +306,7 @@ class TripletEmbedding:
         keep = np.flatnonzero(self._active_dims(params))
         # Sort kept dimensions by decreasing total weight (as SPoSE-49 is sorted); the
         # stable sort keeps the order fixed among exact ties.
-        keep = keep[np.argsort(-X[:, keep].sum(axis=0), kind="stable")]
+        keep = keep[np.argsort(-self._dimension_weight(params, X)[keep], kind="stable")]
         self.kept_dims_ = keep
         self.embedding_ = np.ascontiguousarray(X[:, keep])
         self.n_dims_ = int(len(keep))

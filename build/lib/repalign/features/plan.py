@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries
 from repalign.datasets import Embedding, StimulusSet
 from repalign.errors import DataError, ValidationError
+from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
 from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
 from repalign.features.io import concept_features, load_features
 from repalign.features.stimuli import load_stimulus_set
@@ -50,9 +51,8 @@ from repalign.models import get_spec
 from repalign.task import Task
 from repalign.store import write_table
 
-MODEL_KEYS = ("name", "layers", "pooling", "stimuli", "alias", "batch_size", "device", "skip_bad", "num_workers")
-REPR_KEYS = ("name", "source", "dims", "stimuli", "seed", "of", "by")
-REPR_SOURCES = ("spose49", "spose14", "minilm-things", "random", "concepts")
+MODEL_KEYS = tuple(ModelEntry.model_fields)
+REPR_KEYS = tuple(RepresentationEntry.model_fields)
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,24 @@ class Ref:
 
 # --- helpers ---------------------------------------------------------------------------------
 _STIM_CACHE: dict[str, tuple[StimulusSet, str]] = {}
+_UNREADABLE: dict[str, list[tuple[str, str, str]]] = {}  # manifest hash → (id, path, reason) of images PIL cannot open
+
+
+def _unreadable_images(s: StimulusSet, h: str) -> list[tuple[str, str, str]]:
+    """Image files of a set that PIL cannot open (header only: cheap), checked at
+    plan time so that a broken file fails before any task runs."""
+    if h not in _UNREADABLE:
+        from PIL import Image
+
+        bad = []
+        for sid, path in zip(s.ids, s.paths or ()):
+            try:
+                with Image.open(path):
+                    pass
+            except Exception as exc:  # PIL raises several types for unreadable files
+                bad.append((sid, str(path), str(exc)))
+        _UNREADABLE[h] = bad
+    return _UNREADABLE[h]
 
 
 def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
@@ -129,8 +147,8 @@ def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], 
     is every model × that set."""
     out: dict[str, tuple[dict, StimulusSet, str]] = {}
     skipped: set[str] = set()
-    for sec in config.section("stimuli", []) or []:
-        sec = dict(sec)
+    for entry in parse_entries(StimuliEntry, config.section("stimuli", []) or [], "stimuli"):
+        sec = entry.spec(exclude_unset=True)  # as written: the memo and the task's section
         optional = bool(sec.pop("optional", False))
         if "path" in sec:
             sec["path"] = str(config.resolve(sec["path"]))
@@ -153,21 +171,33 @@ def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], 
     return out, skipped
 
 
+def stimulus_content(section: dict) -> str:
+    """sha256 of a [[stimuli]] set's content: ids, image bytes and labels (what a
+    task reading the set's images and labels depends on)."""
+    sec = {k: v for k, v in section.items() if k != "optional"}
+    memo = json.dumps(sec, sort_keys=True)
+    if memo not in _STIM_CACHE:
+        s = load_stimulus_set(sec)
+        _STIM_CACHE[memo] = (s, s.manifest_hash())
+    s, h = _STIM_CACHE[memo]
+    labels = s.labels.to_csv().encode()
+    return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
+
+
 def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) -> list[dict]:
     entries = []
-    for i, m in enumerate(config.section("models", []) or []):
-        where = f"{config.path} [[models]] #{i + 1} ({m.get('name', '?')})"
-        check_keys(m, MODEL_KEYS, where, required=("name",))
-        spec = get_spec(m["name"])
+    for i, m in enumerate(parse_entries(ModelEntry, config.section("models", []) or [], "models")):
+        where = f"{config.path} [[models]] #{i + 1} ({m.name})"
+        spec = get_spec(m.name)
         if spec.modality != "image":
             raise ValidationError(f"{where}: {spec.name!r} is a text model; use [[representations]] source = \"minilm-things\"")
-        layers = m.get("layers", [spec.default_layer])
+        layers = m.layers if m.layers is not None else [spec.default_layer]
         if isinstance(layers, str):
             layers = [layers]
-        pooling = m.get("pooling", "auto")
+        pooling = m.pooling
         if pooling not in POOLINGS:
             raise ValidationError(f"{where}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
-        sets = m.get("stimuli", list(stim))
+        sets = m.stimuli if m.stimuli is not None else list(stim)
         if isinstance(sets, str):
             sets = [sets]
         sets = [s for s in sets if s not in skipped]
@@ -179,9 +209,8 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) 
                 continue  # every set it asked for is an unavailable optional set
             raise ValidationError(f"{where}: no stimulus sets (add a [[stimuli]] section)")
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
-                        "alias": str(m.get("alias", spec.name)), "batch_size": int(m.get("batch_size", 64)),
-                        "device": m.get("device", "auto"), "skip_bad": bool(m.get("skip_bad", False)),
-                        "num_workers": m.get("num_workers")})
+                        "alias": m.alias if m.alias is not None else spec.name, "batch_size": m.batch_size,
+                        "device": m.device, "skip_bad": m.skip_bad, "num_workers": m.num_workers})
     return entries
 
 
@@ -233,11 +262,17 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
             raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
         refs[ref.name] = ref
 
-    for e in _model_entries(config, stim, skipped):
+    for i, e in enumerate(_model_entries(config, stim, skipped)):
         spec = e["spec"]
         _dev, dtype = select_device(e["device"])
         for sname in e["stimuli"]:
             sec, _s, h = stim[sname]
+            bad = [] if e["skip_bad"] else _unreadable_images(_s, h)
+            if bad:
+                sid, path, why = bad[0]
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
+                                      f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
             keys = {l: cache_key(spec, l, e["pooling"], h, dtype) for l in e["layers"]}
             paths = {l: feature_path(_out(config), spec.name, sname, l, e["pooling"], keys[l]) for l in e["layers"]}
             tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
@@ -247,21 +282,14 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
                     kwargs=dict(model=spec.name, stimuli_section=sec, layers=e["layers"], pooling=e["pooling"],
                                 out_dir=str(_out(config)), batch_size=e["batch_size"], device=e["device"],
                                 skip_bad=e["skip_bad"], num_workers=e["num_workers"]),
-                    label=f"{spec.name} on {sname}"))
+                    label=f"{spec.name} on {sname}", output_keys=tuple(keys.values())))
             for l in e["layers"]:
                 add(Ref(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, tkey, "features", paths[l]))
 
-    for i, r in enumerate(config.section("representations", []) or []):
-        where = f"{config.path} [[representations]] #{i + 1} ({r.get('name', '?')})"
-        check_keys(r, REPR_KEYS, where, required=("name", "source"))
-        src, name = r["source"], str(r["name"])
-        allowed = {"spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
-                   "concepts": ("of", "by")}
-        if src not in allowed:
-            raise ValidationError(f"{where}: unknown source {src!r}; valid: {', '.join(REPR_SOURCES)}")
-        extra = [k for k in r if k not in ("name", "source", *allowed[src])]
-        if extra:
-            raise ValidationError(f"{where}: key(s) {extra} do not apply to source {src!r}")
+    for i, r in enumerate(parse_entries(RepresentationEntry, config.section("representations", []) or [],
+                                        "representations")):
+        where = f"{config.path} [[representations]] #{i + 1} ({r.name})"
+        src, name = r.source, r.name
         if src in ("spose49", "spose14"):
             add(Ref(name, src, "embedding", "things", None, "spose", params={"dims": int(src[5:])}))
         elif src == "minilm-things":
@@ -271,26 +299,23 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
             tkey = "features:text:" + key[:20]
             if tkey not in {t.key for t in tasks}:
                 tasks.append(Task(key=tkey, stage="features", outputs=(path,), fn=run_text_task,
-                                  kwargs=dict(path=str(path), key=key), label="minilm on THINGS words"))
+                                  kwargs=dict(path=str(path), key=key), label="minilm on THINGS words",
+                                  output_keys=(key,)))
             add(Ref(name, "minilm", "text", "things", tkey, "text", path))
         elif src == "random":
-            if "dims" not in r or int(r["dims"]) < 1:
-                raise ValidationError(f"{where}: source 'random' needs dims ≥ 1")
-            over = str(r.get("stimuli", "things"))
+            over = r.stimuli if r.stimuli is not None else "things"
             if over != "things" and over not in stim:
                 raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
-            params = {"dims": int(r["dims"]), "seed": int(r.get("seed", config.seed)),
+            params = {"dims": r.dims, "seed": r.seed if r.seed is not None else config.seed,
                       "ids": None if over == "things" else stim[over][1].ids}
             add(Ref(name, "random", "gaussian", over, None, "random", params=params))
         else:  # concepts
-            if "of" not in r:
-                raise ValidationError(f"{where}: source 'concepts' needs 'of' (a representation name)")
-            base = refs.get(r["of"])
+            base = refs.get(r.of)
             if base is None:
-                raise ValidationError(f"{where}: unknown representation {r['of']!r}; defined so far: {', '.join(refs) or 'none'}")
+                raise ValidationError(f"{where}: unknown representation {r.of!r}; defined so far: {', '.join(refs) or 'none'}")
             if base.stimuli not in stim:
-                raise ValidationError(f"{where}: {r['of']!r} is not over a [[stimuli]] image set")
-            by = str(r.get("by", "category"))
+                raise ValidationError(f"{where}: {r.of!r} is not over a [[stimuli]] image set")
+            by = r.by if r.by is not None else "category"
             labels = stim[base.stimuli][1].labels
             if by not in labels.columns:
                 raise ValidationError(f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}")

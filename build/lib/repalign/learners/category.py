@@ -32,10 +32,11 @@ import torch
 
 from repalign.datasets import CategoryTask, Embedding
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+from repalign.learners._common import DTYPE, KEYS, as_task_list, image_id, group_by, resolve_device, standardize, task_features
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
+from repalign.learners._published import PUBLISHED_C_GRID
 
-__all__ = ["CategoryLearner", "DEFAULT_C_GRID", "category_probabilities"]
+__all__ = ["CategoryLearner", "DEFAULT_C_GRID", "PUBLISHED_C_GRID", "category_probabilities"]
 
 #: 17 penalties, log-spaced 1e-4 … 1e4 (two per decade).
 DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 4, 17))
@@ -278,51 +279,101 @@ def final_fit_accuracy(
 _LADDER = 10.0 ** (-0.5 * np.arange(4, -1, -1))
 
 
+VARIANTS = ("default", "published")
+
+
 @dataclass
 class CategoryLearner:
     """Trial-by-trial binary category learner (see the module docstring).
 
-    C: inverse penalty when ``C_grid`` is None. C_grid: penalties to choose from
-    ("default" = ``DEFAULT_C_GRID``, 17 values 1e-4…1e4),
-    per participant, by ``selection``: "prequential" (default; the summed
-    log-probability of the trial-wise predictions of the true categories — uses
-    no future trial) or "train_accuracy" (the reference rule: accuracy of the final
-    fit on all trials on those trials — it leaks future trials into the choice).
-    Ties go to the first C in grid order. pca: project features on k principal
-    components of the task's stimuli. key: "concept" (THINGS concept ids, e.g.
-    SPoSE) or "image" (image path stems, e.g. ``anvil_08n``) to look up features.
-    batch_size: tasks per batch; device: torch device (None → CUDA if present).
+    Source: Demircan et al. (2024), candemircan/naturalcogsci
+    ``naturalcogsci/learners.py`` (CategoryLearner) and ``bin/run_learners.py``
+    (``fit_regulariser``).
+
+    variant: "default" (the exact semantics of the module docstring) or
+    "published". The published variant reproduces the published code's in-place
+    standardisation side effect, by which every fit changes the features that all
+    later fits see, the 17 fits of the C search and the final fit included.
+    It chooses C from ``PUBLISHED_C_GRID`` by the last fit's training accuracy and
+    calls scikit-learn's liblinear with the seed's settings (max_iter 5000, default
+    tol) on the CPU, one task at a time (details: ``repalign.learners._published``).
+
+    C: inverse penalty when ``C_grid`` is None (default variant: 1.0 when not
+    given; published variant: given → one pass at that C, no search). C_grid:
+    penalties to choose from — a list, "default" (``DEFAULT_C_GRID``, 17 values
+    1e-4…1e4) or "published" (``PUBLISHED_C_GRID``, the seed's 17 values
+    1e-4…20; the published variant's grid when neither C nor C_grid is given) —
+    per participant, by ``selection``: "prequential" (default variant's default;
+    the summed log-probability of the trial-wise predictions of the true
+    categories — uses no future trial) or "train_accuracy" (the reference rule,
+    the only one of the published variant: accuracy of the final fit on all trials
+    on those trials — it leaks future trials into the choice). Ties go to the
+    first C in grid order. pca: default variant — project features on k principal
+    components of the task's unique stimuli; published variant — as the seed's
+    transform="pca": PCA(k) of the trials' rows as left by the C search, before
+    the final pass. key: "concept" (THINGS concept ids, e.g. SPoSE), "image"
+    (image path stems, e.g. ``anvil_08n``) or "path" (concept folder / stem,
+    e.g. ``anvil/anvil_08n``: the ids of a ``[[stimuli]]`` folder set at THINGS'
+    ``object_images``) to look up features. batch_size: tasks
+    per batch; device: torch device (None → CUDA if present); tol: the default
+    variant's convergence tolerance (1e-6 when not given).
     """
 
-    C: float = 1.0
-    C_grid: tuple | list | None = None
-    selection: str = "prequential"
+    C: float | None = None
+    C_grid: tuple | list | str | None = None
+    selection: str | None = None
     pca: int | None = None
     key: str = "concept"
     batch_size: int = 64
     device: str | None = None
-    tol: float = 1e-6
+    tol: float | None = None
+    variant: str = "default"
 
     def _grid(self) -> list[float] | None:
         if isinstance(self.C_grid, str):
-            if self.C_grid != "default":
-                raise ValidationError(f"CategoryLearner: C_grid must be a list of C or 'default', got {self.C_grid!r}")
-            return list(DEFAULT_C_GRID)
+            if self.C_grid == "default":
+                return list(DEFAULT_C_GRID)
+            if self.C_grid == "published":
+                return list(PUBLISHED_C_GRID)
+            raise ValidationError(f"CategoryLearner: C_grid must be a list of C, 'default' or 'published', got {self.C_grid!r}")
+        if self.C_grid is None and self.C is None and self.variant == "published":
+            return list(PUBLISHED_C_GRID)
         return None if self.C_grid is None else [float(c) for c in self.C_grid]
 
+    def _selection(self) -> str:
+        if self.selection is not None:
+            return self.selection
+        return "train_accuracy" if self.variant == "published" else "prequential"
+
     def _check(self) -> None:
-        if self.selection not in SELECTIONS:
+        if self.variant not in VARIANTS:
+            raise ValidationError(f"CategoryLearner: variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self._selection() not in SELECTIONS:
             raise ValidationError(f"CategoryLearner: selection must be one of {SELECTIONS}, got {self.selection!r}")
-        grid = self._grid() if self.C_grid is not None else [self.C]
+        if self.variant == "published":
+            if self._selection() != "train_accuracy":
+                raise ValidationError("CategoryLearner: variant='published' chooses C by training accuracy; "
+                                      f"selection must be 'train_accuracy' or unset, got {self.selection!r}")
+            if self.tol is not None:
+                raise ValidationError("CategoryLearner: variant='published' uses scikit-learn's default tol; do not set tol")
+            if self.device not in (None, "cpu"):
+                raise ValidationError(f"CategoryLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}")
+            if self.C is not None and self.C_grid is not None:
+                raise ValidationError("CategoryLearner: variant='published' takes either C (one pass) or C_grid (search), not both")
+        grid = self._grid()
+        if grid is None:
+            grid = [1.0 if self.C is None else self.C]
         if len(grid) == 0 or any(not np.isfinite(c) or c <= 0 for c in grid):
             raise ValidationError(f"CategoryLearner: penalties C must be positive and finite, got {list(grid)}")
-        if self.key not in ("concept", "image"):
-            raise ValidationError(f"CategoryLearner: key must be 'concept' or 'image', got {self.key!r}")
+        if self.key not in KEYS:
+            raise ValidationError(f"CategoryLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
+        if self.tol is not None and not (np.isfinite(self.tol) and self.tol > 0):
+            raise ValidationError(f"CategoryLearner: tol must be positive, got {self.tol}")
 
     def stimulus_ids(self, task: CategoryTask) -> list[str]:
         if self.key == "concept":
             return list(task.concepts)
-        return [s.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0] for s in task.images]
+        return [image_id(s, self.key) for s in task.images]
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema) of the learner on each task: columns task,
@@ -336,7 +387,14 @@ class CategoryLearner:
                 raise ValidationError(f"category task {t.task_id!r}: needs ≥2 trials with one category each")
             if len(np.unique(cats)) < 2 or not np.isin(cats, (0, 1)).all():
                 raise ValidationError(f"category task {t.task_id!r}: categories must be 0/1 and both present")
-        grid = self._grid() if self.C_grid is not None else [float(self.C)]
+        if self.variant == "published":
+            return self._simulate_published(tasks, features, model, layer)
+        grid = self._grid()
+        use_grid = grid is not None
+        if grid is None:
+            grid = [1.0 if self.C is None else float(self.C)]
+        tol = 1e-6 if self.tol is None else float(self.tol)
+        selection = self._selection()
         dev = resolve_device(self.device)
         frames = [None] * len(tasks)
         for group in group_by(tasks, len):
@@ -346,16 +404,16 @@ class CategoryLearner:
                 X = np.stack([task_features(s, features, self.pca, f"category task {tasks[i].task_id!r}") for s, i in zip(ids, idx)])
                 y = np.stack([np.asarray(tasks[i].categories, dtype=np.int64) for i in idx])
                 Xt, yt = torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev)
-                if len(grid) > 1 and self.selection == "train_accuracy":
+                if len(grid) > 1 and selection == "train_accuracy":
                     # the rule needs only the final fits to choose C; then one
                     # sequence per participant, warm-started along a short C ladder
-                    acc = final_fit_accuracy(Xt, yt, grid, tol=self.tol).cpu().numpy()
+                    acc = final_fit_accuracy(Xt, yt, grid, tol=tol).cpu().numpy()
                     best = np.argmax(acc, axis=1)  # first maximum = first in grid order
                     ladder = np.asarray(grid)[best][:, None] * _LADDER[None, :]
-                    p = category_probabilities(Xt, yt, ladder, tol=self.tol)[0][:, -1:].cpu().numpy()
+                    p = category_probabilities(Xt, yt, ladder, tol=tol)[0][:, -1:].cpu().numpy()
                     pick = np.zeros(len(idx), dtype=np.int64)
                 else:
-                    p, _ = category_probabilities(Xt, yt, grid, tol=self.tol)
+                    p, _ = category_probabilities(Xt, yt, grid, tol=tol)
                     p = p.cpu().numpy()
                     if len(grid) > 1:  # prequential log-likelihood of the true categories
                         score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
@@ -364,20 +422,44 @@ class CategoryLearner:
                         best = np.zeros(len(idx), dtype=np.int64)
                     pick = best
                 for j, i in enumerate(idx):
-                    task = tasks[i]
-                    df = pd.DataFrame(
-                        {
-                            "task": task.task_id,
-                            "participant": task.task_id,
-                            "trial": np.arange(1, len(task) + 1, dtype=np.int64),
-                            "model": model,
-                            "layer": layer,
-                            "stimulus_id": ids[j],
-                            "value": p[j, pick[j]],
-                            "true_category": y[j],
-                        }
-                    )
-                    if self.C_grid is not None:
-                        df["C"] = float(grid[best[j]])
-                    frames[i] = df
+                    frames[i] = _frame(tasks[i], ids[j], p[j, pick[j]], y[j], model, layer,
+                                       float(grid[best[j]]) if use_grid else None)
         return pd.concat(frames, ignore_index=True)
+
+    def _simulate_published(self, tasks, features: Embedding, model: str, layer: str) -> pd.DataFrame:
+        """The seed's pipeline, task by task (scikit-learn on the CPU)."""
+        from repalign.learners._published import published_category
+
+        grid = self._grid()
+        if self.pca is not None and isinstance(features, Embedding):
+            for task in tasks:
+                top = min(len(task), np.shape(features.values)[1])
+                if not 1 <= int(self.pca) <= top:
+                    raise ValidationError(f"category task {task.task_id!r}: pca={self.pca} must be between 1 and min(#trials, #dims)={top}")
+        frames = []
+        for task in tasks:
+            ids = self.stimulus_ids(task)
+            X = task_features(ids, features, None, f"category task {task.task_id!r}")
+            y = np.asarray(task.categories, dtype=np.int64)
+            p, C = published_category(X, y, grid=grid or (), C=None if grid is not None else float(self.C), pca=self.pca)
+            frames.append(_frame(task, ids, p, y, model, layer, C if grid is not None else None))
+        return pd.concat(frames, ignore_index=True)
+
+
+def _frame(task, ids, p, y, model: str, layer: str, C: float | None) -> pd.DataFrame:
+    """One task's rows of the trial table."""
+    df = pd.DataFrame(
+        {
+            "task": task.task_id,
+            "participant": task.task_id,
+            "trial": np.arange(1, len(task) + 1, dtype=np.int64),
+            "model": model,
+            "layer": layer,
+            "stimulus_id": ids,
+            "value": p,
+            "true_category": y,
+        }
+    )
+    if C is not None:
+        df["C"] = float(C)
+    return df

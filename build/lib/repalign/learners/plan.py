@@ -15,12 +15,27 @@ Keys of a ``[[learners]]`` entry (defaults in brackets)::
     tasks           task ids (list) or N = the first N condition files [all;
                     demo-*: 4]
     runs, agent     learning-dynamics runs [all] and agent ["human"]
-    C               inverse penalty (category, multiclass)             [1.0]
-    C_grid          list of C, or "default" (17 values, 1e-4…1e4)     [none]
-    selection       prequential | train_accuracy                       [prequential]
+    variant         default | published (category, reward: the learner
+                    exactly as Demircan et al.'s code ran it; see
+                    docs/fidelity.md)                                  [default]
+    choices         demircan-category / demircan-reward: CSV of human
+                    choices in the paper's format (participant,
+                    cond_file, trial 0-based, choice); runs the cond
+                    files in it, one row per participant and trial,
+                    with their `choice` (not with `tasks`)            [none]
+    C               inverse penalty (category, multiclass)             [1.0;
+                    published: none → search C_grid]
+    C_grid          list of C, "default" (17 values, 1e-4…1e4) or
+                    "published" (the seed's 17 values, 1e-4…20)       [none;
+                    published: "published"]
+    selection       prequential | train_accuracy        [prequential; published:
+                                                          train_accuracy]
     pca             k principal components of the task's stimuli       [none]
     ard             ARD prior for the reward learner                   [false]
-    key             concept | image (how tasks look up features)       [concept]
+    key             concept | image | path (how tasks look up features:
+                    concept ids, image stems `anvil_08n`, or folder/stem
+                    `anvil/anvil_08n` = a [[stimuli]] folder at THINGS'
+                    object_images)                                     [concept]
     simulate        {temperature, lapse, seed}: add simulated choices  [demo-*: {}]
     device          torch device                                       [auto]
 
@@ -41,78 +56,65 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
+from repalign.learners.config import TASKS, LearnerEntry, SimulateSpec, learner_kind
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
 
 _VERSION = 1  # bump when the learners' numbers change for the same inputs
-TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
-         "stimuli-category")
-KEYS = ("task", "representations", "name", "tasks", "runs", "agent", "C", "C_grid", "selection", "pca", "ard", "key",
-        "simulate", "device", "stimuli", "label", "positive", "participants", "trials", "generating")
-STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
-SIM_KEYS = ("temperature", "lapse", "seed")
+KEYS = tuple(LearnerEntry.model_fields)
+SIM_KEYS = tuple(SimulateSpec.model_fields)
+VARIANTS = ("default", "published")
 
 
 def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
-    """A validated ``[[learners]]`` entry with defaults filled in."""
-    check_keys(entry, KEYS, where, required=("task",))
-    spec = dict(entry)
+    """A validated ``[[learners]]`` entry (as written) with the task kind's defaults."""
+    spec = parse_section(LearnerEntry, entry, where).spec(exclude_unset=True)
     task = spec["task"]
-    if task not in TASKS:
-        raise ValidationError(f"{where}: task must be one of {', '.join(TASKS)}, got {task!r}")
     if isinstance(spec.get("representations"), str):
         spec["representations"] = [spec["representations"]]
     spec.setdefault("name", "")
     if task.startswith("demo-"):
         spec.setdefault("tasks", 4)
         spec.setdefault("simulate", {})
-    if spec.get("C_grid") == "default":
-        from repalign.learners.category import DEFAULT_C_GRID
+    if spec.get("variant", "default") not in VARIANTS:
+        raise ValidationError(f"{where}: variant must be one of {', '.join(VARIANTS)}, got {spec['variant']!r}")
+    if spec.get("variant") == "default":
+        del spec["variant"]  # the same task (content key) as leaving it out
+    if spec.get("C_grid") in ("default", "published"):
+        from repalign.learners.category import DEFAULT_C_GRID, PUBLISHED_C_GRID
 
-        spec["C_grid"] = list(DEFAULT_C_GRID)
+        spec["C_grid"] = list(DEFAULT_C_GRID if spec["C_grid"] == "default" else PUBLISHED_C_GRID)
+    if "choices" in spec:
+        if task not in ("demircan-category", "demircan-reward"):
+            raise ValidationError(f"{where}: 'choices' (human choices in the paper's format) applies only to tasks "
+                                  f"demircan-category and demircan-reward, not {task!r}")
+        if "tasks" in spec:
+            raise ValidationError(f"{where}: give either 'choices' (runs the cond files in it) or 'tasks', not both")
+        if not isinstance(spec["choices"], str):
+            raise ValidationError(f"{where}: choices must be a file path (string), got {spec['choices']!r}")
     if "simulate" in spec:
         sim = spec["simulate"]
-        if not isinstance(sim, Mapping):
-            raise ValidationError(f"{where}: simulate must be a table {{temperature, lapse, seed}}")
-        check_keys(sim, SIM_KEYS, f"{where} simulate")
         spec["simulate"] = {"temperature": float(sim.get("temperature", 1.0)), "lapse": float(sim.get("lapse", 0.05)),
                             "seed": int(sim.get("seed", seed))}
-    if spec.get("selection", "prequential") not in ("prequential", "train_accuracy"):
-        raise ValidationError(f"{where}: selection must be prequential or train_accuracy, got {spec['selection']!r}")
-    if spec.get("key", "concept") not in ("concept", "image"):
-        raise ValidationError(f"{where}: key must be concept or image, got {spec['key']!r}")
     if task == "stimuli-category":
-        if "stimuli" not in spec:
-            raise ValidationError(f"{where}: task 'stimuli-category' needs 'stimuli' (a [[stimuli]] name)")
         spec.setdefault("label", "category")
         spec.setdefault("participants", 20)
         spec.setdefault("trials", 100)
         # the sequences are drawn once per entry: every representation sees the same ones
         spec["_task_seed"] = int((spec.get("simulate") or {}).get("seed", seed))
-        if "generating" in spec and "simulate" not in spec:
-            raise ValidationError(f"{where}: 'generating' needs 'simulate' (temperature, lapse, seed)")
-    else:
-        bad = [k for k in STIMULI_TASK_KEYS if k in entry]
-        if bad:
-            raise ValidationError(f"{where}: key(s) {bad} apply only to task 'stimuli-category'")
     kind = _learner_kind(task)
-    wrong = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
-             "multiclass": ("C_grid", "selection", "ard", "tasks", "key")}[kind]
-    bad = [k for k in wrong if k in entry]
-    if bad:
-        raise ValidationError(f"{where}: key(s) {bad} do not apply to task {task!r}")
+    if kind == "category":
+        try:
+            make_learner(spec)._check()
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
     return spec
 
 
-def _learner_kind(task: str) -> str:
-    if task in ("demircan-category", "demo-category", "stimuli-category"):
-        return "category"
-    if task in ("demircan-reward", "things-decisions", "demo-reward"):
-        return "reward"
-    return "multiclass"
+_learner_kind = learner_kind
 
 
 def _ids(sel, n_all: int):
@@ -136,10 +138,13 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
         return stimulus_category_tasks(stim, label=spec["label"], positive=spec.get("positive"),
                                        participants=int(spec["participants"]), trials=int(spec["trials"]),
                                        seed=int(spec["_task_seed"]))
+    sel = spec.get("tasks")
+    if spec.get("choices"):  # the cond files the humans did
+        sel = sorted(_human_choices(spec)["cond_file"].unique(), key=int)
     if task in ("demircan-category", "demo-category"):
-        return load_category_tasks(_ids(spec.get("tasks"), 1050))
+        return load_category_tasks(_ids(sel, 1050))
     if task in ("demircan-reward", "demo-reward"):
-        return load_reward_tasks(_ids(spec.get("tasks"), 240))
+        return load_reward_tasks(_ids(sel, 240))
     if task == "things-decisions":
         tasks = load_things_decisions().tasks()
         sel = spec.get("tasks")
@@ -154,18 +159,27 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
         return [t for t in tasks if t.task_id in keep]
     from repalign.learners.multiclass import huber_tasks
 
-    return huber_tasks(agent=spec.get("agent", "human"), runs=spec.get("runs"))
+    return huber_tasks(agent=spec.get("agent", LearnerEntry.model_fields["agent"].default), runs=spec.get("runs"))
+
+
+def _human_choices(spec: Mapping[str, Any]):
+    from repalign.learners.human_choices import read_demircan_choices
+
+    return read_demircan_choices(spec["choices"], _learner_kind(spec["task"]))
 
 
 def make_learner(spec: Mapping[str, Any]):
     from repalign.learners import CategoryLearner, MulticlassLearner, RewardLearner
 
     kind = _learner_kind(spec["task"])
+    variant = spec.get("variant", "default")
     if kind == "category":
-        return CategoryLearner(C=float(spec.get("C", 1.0)), C_grid=spec.get("C_grid"), selection=spec.get("selection", "prequential"),
-                               pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+        return CategoryLearner(C=None if spec.get("C") is None else float(spec["C"]), C_grid=spec.get("C_grid"),
+                               selection=spec.get("selection"), pca=spec.get("pca"), key=spec.get("key", "concept"),
+                               device=spec.get("device"), variant=variant)
     if kind == "reward":
-        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"), device=spec.get("device"))
+        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"),
+                             device=spec.get("device"), variant=variant)
     return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
 
 
@@ -175,7 +189,12 @@ def run_learner(spec: dict, ref: Any, model: str, layer: str, path: str, provena
     from repalign.learners.choices import simulate_choices
     from repalign.store import write_table
 
-    df = make_learner(spec).simulate(load_tasks(spec), ref.load(), model=model, layer=layer)
+    tasks = load_tasks(spec)
+    df = make_learner(spec).simulate(tasks, ref.load(), model=model, layer=layer)
+    if spec.get("choices"):
+        from repalign.learners.human_choices import attach_human_choices
+
+        df = attach_human_choices(df, _human_choices(spec))
     df.insert(0, "task_kind", spec["task"])
     if spec.get("name"):
         df["entry"] = spec["name"]
@@ -213,8 +232,7 @@ def _identity(ref: Any, name: str) -> Any:
 def plan_learners(config: Config) -> list[Task]:
     """Tasks for every ``[[learners]]`` entry × representation."""
     entries = config.section("learners") or []
-    if isinstance(entries, Mapping):
-        entries = [entries]
+    parse_entries(LearnerEntry, entries, "learners")  # types and keys of every entry, one line per error
     specs = [learner_spec(e, f"[[learners]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
     if not specs:
         return []
@@ -226,6 +244,15 @@ def plan_learners(config: Config) -> list[Task]:
     stimuli_sections = {str(s.get("name", s.get("source"))): dict(s) for s in (config.section("stimuli") or [])}
     for i, spec in enumerate(specs):
         where = f"[[learners]] #{i + 1}"
+        if spec.get("choices"):
+            from repalign.learners.human_choices import check_against_tasks, file_sha256
+
+            spec["choices"] = str(config.resolve(spec["choices"]))
+            try:  # every check before any work: columns, cond files, trials, images
+                check_against_tasks(_human_choices(spec), load_tasks(spec), f"choices file {spec['choices']}")
+            except ValidationError as exc:
+                raise ValidationError(f"{where}: {exc}") from None
+            spec["_choices_sha256"] = file_sha256(spec["choices"])  # the content, not the path, keys the task
         if spec["task"] == "stimuli-category":
             if spec["stimuli"] not in stimuli_sections:
                 raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli_sections) or 'none'}")
@@ -234,6 +261,10 @@ def plan_learners(config: Config) -> list[Task]:
             if "path" in sec:
                 sec["path"] = str(config.resolve(sec["path"]))
             spec["_stimuli_section"] = sec
+            from repalign.features.plan import stimulus_content
+
+            # the task sequences come from the set's labels: its content is part of the key
+            spec["_stimuli_content"] = stimulus_content(sec)
         names = spec.get("representations") or sorted(refs)
         unknown = [n for n in names if n not in refs]
         if unknown:
@@ -254,7 +285,7 @@ def plan_learners(config: Config) -> list[Task]:
                 spec_n.pop("simulate", None)
                 spec_n["_choices_key"] = gen_task.key
                 spec_n["_choices_from"] = str(gen_task.outputs[0])
-            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from")},
+            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from", "choices")},
                      "rep": _identity(ref, name)}
             key = _key(ident)
             path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"

@@ -33,7 +33,7 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, scaler_stats, task_features
+from repalign.learners._common import DTYPE, KEYS, as_task_list, image_id, group_by, resolve_device, scaler_stats, task_features
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
 __all__ = ["RewardLearner", "reward_values"]
@@ -222,9 +222,22 @@ def _ard_values(X: np.ndarray, R: np.ndarray) -> np.ndarray:
 class RewardLearner:
     """Trial-by-trial reward learner (see the module docstring).
 
+    Source: Demircan et al. (2024), candemircan/naturalcogsci
+    ``naturalcogsci/learners.py`` (RewardLearner) with ``bin/run_learners.py``.
+
+    variant: "default" or "published". Without ``pca`` both give the seed's
+    numbers (the default computes them batched; "published" refits scikit-learn
+    per trial exactly as the seed, rounding included, a constant feature being
+    one whose s.d. is exactly 0; measured equal to ≤ 1e-6). With ``pca`` they
+    differ: the default projects on k principal components of the task's
+    unique stimuli (full SVD), the published variant — as the seed's
+    transform="pca" — on ``PCA(k).fit_transform`` of the task's 2T option rows
+    (repeats included, scikit-learn's default solver).
     ard: ARD prior (one precision per feature) instead of one shared precision.
-    pca: project features on k principal components of the task's stimuli.
-    key: "concept" (THINGS concept ids, e.g. SPoSE) or "image" (image path stems).
+    pca: project features on k principal components (see variant).
+    key: "concept" (THINGS concept ids, e.g. SPoSE), "image" (image path stems,
+    ``anvil_08n``) or "path" (concept folder / stem, ``anvil/anvil_08n``: the ids
+    of a ``[[stimuli]]`` folder set at THINGS' ``object_images``).
     batch_size: tasks per batch; device: torch device (None → CUDA if present).
     """
 
@@ -233,20 +246,25 @@ class RewardLearner:
     key: str = "concept"
     batch_size: int = 32
     device: str | None = None
+    variant: str = "default"
 
     def stimulus_ids(self, task: RewardTask) -> np.ndarray:
         if self.key == "concept":
             return np.asarray(task.concepts, dtype=object)
-        if self.key == "image":
-            f = np.vectorize(lambda s: s.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0], otypes=[object])
+        if self.key in ("image", "path"):
+            f = np.vectorize(lambda s: image_id(s, self.key), otypes=[object])
             return f(np.asarray(task.images, dtype=object))
-        raise ValidationError(f"RewardLearner: key must be 'concept' or 'image', got {self.key!r}")
+        raise ValidationError(f"RewardLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema): task, participant (task id, or the
         human's id for THINGSDecisions), trial (1-based), model, layer, left, right
         (stimulus ids), value_left, value_right, value = value_right − value_left,
         reward_left, reward_right, and choice (human, 1 = right) when the task has one."""
+        if self.variant not in ("default", "published"):
+            raise ValidationError(f"RewardLearner: variant must be 'default' or 'published', got {self.variant!r}")
+        if self.variant == "published" and self.device not in (None, "cpu"):
+            raise ValidationError(f"RewardLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}")
         tasks = as_task_list(task_or_tasks, RewardTask, "RewardLearner")
         for t in tasks:
             n = len(t)
@@ -256,20 +274,31 @@ class RewardLearner:
                 raise ValidationError(f"reward task {t.task_id!r}: rewards hold NaN/inf")
             if t.choices is not None and np.shape(t.choices) != (n,):
                 raise ValidationError(f"reward task {t.task_id!r}: {np.size(t.choices)} choices for {n} trials")
+            if self.variant == "published" and self.pca is not None and isinstance(features, Embedding):
+                top = min(2 * n, np.shape(features.values)[1])
+                if not 1 <= int(self.pca) <= top:
+                    raise ValidationError(f"reward task {t.task_id!r}: pca={self.pca} must be between 1 and "
+                                          f"min(#option rows, #dims)={top}")
         dev = resolve_device(self.device)
         frames = [None] * len(tasks)
         for group in group_by(tasks, len):
             for start in range(0, len(group), self.batch_size):
                 idx = group[start : start + self.batch_size]
                 ids = [self.stimulus_ids(tasks[i]) for i in idx]
+                published = self.variant == "published"
                 X = np.stack(
                     [
-                        task_features(s.reshape(-1), features, self.pca, f"reward task {tasks[i].task_id!r}").reshape(len(s), 2, -1)
+                        task_features(s.reshape(-1), features, None if published else self.pca,
+                                      f"reward task {tasks[i].task_id!r}").reshape(len(s), 2, -1)
                         for s, i in zip(ids, idx)
                     ]
                 )
                 Rw = np.stack([np.asarray(tasks[i].rewards, dtype=np.float64) for i in idx])
-                if self.ard:
+                if published:
+                    from repalign.learners._published import published_reward
+
+                    V = np.stack([published_reward(X[j], Rw[j], ard=self.ard, pca=self.pca) for j in range(len(idx))])
+                elif self.ard:
                     V = np.stack([_ard_values(X[j], Rw[j]) for j in range(len(idx))])
                 else:
                     V = reward_values(torch.as_tensor(X, device=dev), torch.as_tensor(Rw, device=dev)).cpu().numpy()
