@@ -28,7 +28,7 @@ from repalign.datasets.registry import files
 from repalign.dynamics.table import DYNAMICS_COLUMNS, check_dynamics_table, dynamics_table_from
 from repalign.errors import ValidationError
 from repalign.store import write_table
-from repalign.task import Task
+from repalign.task import Task, safe_name
 
 SIMULATE_KEYS = tuple(SimulateEntry.model_fields)
 #: Extra columns of a simulated table (beyond ``DYNAMICS_COLUMNS``).
@@ -122,10 +122,6 @@ def _spec(entry: Mapping[str, Any], i: int) -> dict[str, Any]:
     }
 
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text).strip("_") or "_"
-
-
 def write_simulated_trials(path: str, spec: Mapping[str, Any], features_dir: str, provenance: Mapping[str, Any]) -> str:
     """Task: features (extracted, or read from ``spec['features']``) → learner → dynamics table."""
     from repalign.features import extract, load_features, load_stimulus_set
@@ -171,8 +167,8 @@ def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root:
                                       if f.path == f"data/{spec['sequences']}_classification_data.csv"]
         key = hashlib.sha256(json.dumps({"v": _VERSION, "spec": spec, "inputs": inputs}, sort_keys=True,
                                         default=str).encode()).hexdigest()[:16]
-        path = root / f"trials-{_slug(spec['name'])}-{key}.parquet"
+        path = root / f"trials-{safe_name(spec['name'])}-{key}.parquet"
         prov = {"producer": "repalign.dynamics.write_simulated_trials", "spec": spec, "inputs": inputs, "key": key}
-        tasks.append(Task(f"dynamics:trials:{_slug(spec['name'])}:{key}", "dynamics", (path,), write_simulated_trials,
+        tasks.append(Task(f"dynamics:trials:{safe_name(spec['name'])}:{key}", "dynamics", (path,), write_simulated_trials,
                           (str(path), spec, str(config.output / "features"), prov), label=f"simulate {spec['name']}"))
     return tasks
