@@ -53,3 +53,11 @@ def one_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def spose(real_data):
+    """SPoSE-49 embedding of the THINGS concepts (real data)."""
+    from repalign.datasets import load_spose
+
+    return load_spose(49)
