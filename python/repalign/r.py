@@ -6,8 +6,12 @@ as ``Rscript analysis/fit_models.R``. R is started on first use, with the R pack
 looked up in ``$REPALIGN_RLIB`` (default: the project's ``.rlib``, where
 ``make install-rpkg`` installs it) ahead of R's own library paths.
 
-Errors raised in R come back as :class:`RError` carrying R's message; a missing R,
-rpy2 or R package is a :class:`RUnavailableError` that says how to install it.
+Every error of the bridge is an :class:`RError`: errors raised in R (carrying R's
+message, e.g. a formula that does not parse) and data that cannot be passed to R; a
+missing R, rpy2 or R package is a :class:`RUnavailableError` (a subclass) that says
+how to install it. Subprocesses that run R (the ``[r]`` stage, the dynamics GLMM) take
+their environment from :func:`repalign.rlib.r_env`, the one place that locates the R
+library.
 
 >>> from repalign import r
 >>> cv = r.cv_choice_model(trials, method="kfold", k=5, by=["model", "layer"])
@@ -18,19 +22,22 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
 from repalign.errors import RepalignError
+from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
+from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
 
 __all__ = [
-    "RError", "RUnavailableError", "rlib_path", "fit_choice_model", "cv_choice_model", "alignment_scores",
-    "alignment_data", "fit_alignment_model", "score_choice_models", "plan_r", "run_fit_models",
+    "RError", "RUnavailableError", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
+    "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models", "plan_r",
+    "run_fit_models",
 ]
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _state: dict[str, Any] = {}
 
 
@@ -38,13 +45,8 @@ class RError(RepalignError):
     """An error raised by R code; the message is R's."""
 
 
-class RUnavailableError(RepalignError):
+class RUnavailableError(RError):
     """R, rpy2 or the repalign R package cannot be found."""
-
-
-def rlib_path() -> Path:
-    """Library holding the repalign R package: ``$REPALIGN_RLIB`` or ``<project>/.rlib``."""
-    return Path(os.environ.get("REPALIGN_RLIB", _PROJECT_ROOT / ".rlib")).resolve()
 
 
 def _robjects():
@@ -100,23 +102,40 @@ def _require_package(name: str, ro=None) -> None:
         )
 
 
+def _r_message(ro, err: Exception) -> str:
+    msg = str(ro.r("geterrmessage()")[0]).strip() or str(err)
+    msg = msg.removeprefix("Error: ").removeprefix("Error in ").strip()
+    return " ".join(msg.split())
+
+
+@contextmanager
+def _r_errors(what: str):
+    """Turn every failure of an rpy2 call into an RError naming ``what``: errors raised
+    in R (with R's message) and conversion failures of the data passed to R."""
+    from rpy2.rinterface_lib.embedded import RRuntimeError
+
+    ro = _robjects()
+    try:
+        yield ro
+    except RError:
+        raise
+    except RRuntimeError as e:
+        raise RError(f"R error in {what}: {_r_message(ro, e)}") from None
+    except (ValueError, TypeError, NotImplementedError, LookupError) as e:  # rpy2 conversion
+        raise RError(f"{what}: cannot pass the data to R or back: {type(e).__name__}: {e}") from None
+
+
 def _call(fname: str, *args, **kwargs) -> Any:
     """Call ``repalign::fname`` with pandas DataFrames converted to R data frames and
-    back; R errors become RError with R's message."""
-    ro = _robjects()
-    from rpy2.rinterface_lib.embedded import RRuntimeError
+    back; every failure is an RError (R's message for errors raised in R)."""
     from rpy2.robjects import pandas2ri
     from rpy2.robjects.conversion import localconverter
 
-    fn = ro.r(f"repalign::{fname}")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        try:
+    with _r_errors(f"repalign::{fname}") as ro:
+        fn = ro.r(f"repalign::{fname}")
+        with localconverter(ro.default_converter + pandas2ri.converter):
             res = fn(*args, **kwargs)
-        except RRuntimeError as e:
-            msg = str(ro.r("geterrmessage()")[0]).strip() or str(e)
-            msg = msg.removeprefix("Error: ").removeprefix("Error in ").strip()
-            raise RError(f"R error in repalign::{fname}: {msg}") from None
     if isinstance(res, pd.DataFrame):
         res = res.reset_index(drop=True)
     return res
@@ -137,9 +156,13 @@ def _df(data: pd.DataFrame, what: str) -> pd.DataFrame:
 def _formula(f: str | None):
     if f is None:
         return None
-    from rpy2.robjects import Formula
+    if not isinstance(f, str):
+        raise RError(f"formula must be a string such as 'choice ~ 0 + value + (0 + value | participant)', "
+                     f"got {type(f).__name__}")
+    with _r_errors(f"formula {f!r}"):
+        from rpy2.robjects import Formula
 
-    return Formula(f)
+        return Formula(f)
 
 
 def _strs(x: Sequence[str]):
@@ -196,15 +219,41 @@ def alignment_data(data: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFra
 
 def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str = "lme4",
                         formula: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
-                        cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+                        cache_dir: str | os.PathLike | None = None,
+                        min_models_per_effect: float = 5) -> pd.DataFrame:
     """Fit a hierarchical alignment model (``repalign::fit_alignment_model``) and return
     its tidy coefficient table (level, engine, term, estimate, std.error, conf.low,
-    conf.high, converged, singular, messages)."""
+    conf.high, p.value, n_models, n_fixed, inference, converged, singular, messages,
+    note). With fewer than ``min_models_per_effect`` models per fixed effect the fit
+    is saturated: estimates only (``inference == "none"``), the reason in ``note``."""
     _robjects()
     fit = _call("fit_alignment_model", _df(data, "data"), level=level, engine=engine, formula=_formula(formula),
                 chains=int(chains), iter=int(iter), seed=int(seed),
-                cache_dir=None if cache_dir is None else str(cache_dir))
+                cache_dir=None if cache_dir is None else str(cache_dir),
+                min_models_per_effect=float(min_models_per_effect))
     return _call("tidy_alignment_model", fit)
+
+
+def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] | None = None,
+                             by: str | None = "objective", objectives: Sequence[str] | None = None,
+                             n_boot: int = 1000, level: float = 0.95, seed: int = 1,
+                             min_models: int = 5) -> pd.DataFrame:
+    """Spearman rho (scipy's p-value) with percentile-bootstrap CIs over models between
+    alignment (pseudo-R² averaged over tasks) and each model property, pooled and per
+    ``by`` level (``repalign::model_level_correlations``; Demircan et al. 2024,
+    candemircan/naturalcogsci ``bin/fig5.ipynb``, ``bin/fig4_12.ipynb``). ``data``:
+    :func:`alignment_data` of alignment scores. Returns group, predictor, n_models,
+    rho, p.value, conf.low, conf.high, n_boot, note."""
+    import rpy2.robjects as ro
+
+    _robjects()
+    preds = None
+    if predictors is not None:
+        preds = ro.StrVector(list(predictors.values()))
+        preds.names = ro.StrVector(list(predictors.keys()))
+    return _call("model_level_correlations", _df(data, "data"), predictors=preds,
+                 by=ro.NULL if by is None else by, objectives=None if objectives is None else _strs(objectives),
+                 n_boot=int(n_boot), level=float(level), seed=int(seed), min_models=int(min_models))
 
 
 # ---- pipeline stage: the [r] config section -----------------------------------------------
@@ -282,95 +331,10 @@ def _r_input_content(opts: dict, exclude: Path) -> dict:
     return content
 
 
-def r_code_key() -> dict:
-    """What identifies the R code the R stage runs: the installed repalign R
-    package's version and a sha256 of the package sources (``R/*.R``,
-    ``DESCRIPTION``, ``NAMESPACE``) and of ``analysis/fit_models.R``."""
-    from repalign.store import files_sha256
-
-    installed = rlib_path() / "repalign" / "DESCRIPTION"
-    version = None
-    if installed.is_file():
-        for line in installed.read_text(errors="replace").splitlines():
-            if line.startswith("Version:"):
-                version = line.split(":", 1)[1].strip()
-    sources = [p for p in [_PROJECT_ROOT / "DESCRIPTION", _PROJECT_ROOT / "NAMESPACE",
-                           _PROJECT_ROOT / "analysis" / "fit_models.R", *(_PROJECT_ROOT / "R").glob("*.R")]
-               if p.is_file()]
-    return {"installed_version": version, "sources": files_sha256(sources, _PROJECT_ROOT)}
-
-
-def run_child(args: Sequence[str], *, env: dict | None = None, cwd: str | os.PathLike | None = None):
-    """Run a child process (Rscript) that dies with this one.
-
-    The child gets its own process group (``start_new_session``), so that it and
-    anything it forks can be killed together; it is killed if this process dies
-    even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, and a small watchdog process that
-    kills the whole group once this process's end of a pipe closes); on any
-    exception here (KeyboardInterrupt included) the group is killed before the
-    exception goes on. Returns ``subprocess.CompletedProcess`` (text stdout/stderr).
-    """
-    import signal
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent)
-    watchdog = None
-    try:
-        # the watchdog blocks reading its stdin; our end closes when we die, however we die
-        watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(proc.pid)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-        out, err = proc.communicate()
-    except BaseException:
-        _kill_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
-    finally:
-        if watchdog is not None:
-            watchdog.stdin.close()  # a normal end: the watchdog finds the group gone, or kills stragglers
-            watchdog.wait()
-    _kill_group(proc.pid, signal.SIGKILL)  # anything the child left running in its group
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-_WATCHDOG = """
-import os, signal, sys
-sys.stdin.read()
-try:
-    os.killpg(int(sys.argv[1]), signal.SIGKILL)
-except OSError:
-    pass
-"""
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGKILL it when its parent dies."""
-    import sys
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):
-            pass  # the watchdog still kills it
-
-
-def _kill_group(pgid: int, sig) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
     """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
     renamed into place); the script's summary goes to ``summary.txt``."""
     import shutil as _sh
-    import sys
 
     from repalign.store import publish_dir, temp_name
 
@@ -393,7 +357,8 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         args = ["Rscript", str(script), "--input", str(input_dir), "--output", str(tmp)]
         flags = {"models": "--models", "engine": "--engine", "cv": "--cv", "k": "--k", "n_boot": "--n-boot",
                  "seed": "--seed", "id_metric": "--id-metric", "id_dataset": "--id-dataset",
-                 "chains": "--chains", "iter": "--iter", "workers": "--workers"}
+                 "chains": "--chains", "iter": "--iter", "workers": "--workers",
+                 "min_models_per_effect": "--min-models-per-effect"}
         for k, flag in flags.items():
             if options.get(k) is not None:
                 args += [flag, str(options[k])]
@@ -402,11 +367,7 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
             args += ["--levels", ",".join(options["levels"]) or "none"]
         if options.get("by"):
             args += ["--by", ",".join(options["by"])]
-        env = dict(os.environ, RETICULATE_PYTHON=os.environ.get("RETICULATE_PYTHON", sys.executable))
-        lib = rlib_path()
-        if lib.is_dir():
-            env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
-        proc = run_child(args, env=env, cwd=_PROJECT_ROOT)
+        proc = run_child(args, env=r_env(), cwd=_PROJECT_ROOT)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")

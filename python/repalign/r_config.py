@@ -19,7 +19,9 @@ class RSection(Section):
     """``[r]``: input (a directory of tables; default: the upstream tasks' tables),
     models (metadata CSV), engine, levels ([] = no hierarchical alignment model;
     default in R: ["model", "trial"]), cv, k, by (grouping columns), n_boot, seed
-    (default: the run's), id_metric, id_dataset, chains, iter, workers."""
+    (default: the run's), id_metric, id_dataset, chains, iter, workers,
+    min_models_per_effect (saturation guard of the alignment models: fewer models per
+    fixed effect → estimates only, no intervals; 0 = off)."""
 
     input: str | None = None
     models: str | None = None
@@ -35,6 +37,7 @@ class RSection(Section):
     chains: int = 4
     iter: int = 2000
     workers: int = 1
+    min_models_per_effect: float = 5
     variant: Variant = "default"
 
     @model_validator(mode="after")
@@ -42,6 +45,8 @@ class RSection(Section):
         for key in ("k", "chains", "iter", "workers"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be ≥ 1, got {getattr(self, key)}")
+        if self.min_models_per_effect < 0:
+            raise ValueError(f"min_models_per_effect must be ≥ 0, got {self.min_models_per_effect}")
         if self.n_boot < 0:
             raise ValueError(f"n_boot must be ≥ 0, got {self.n_boot}")
         return self

@@ -56,6 +56,19 @@ def one_thread():
 
 
 @pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The offline demo study (analysis/configs/demo.toml), run once per session into a
+    temporary directory (test_demo.py and the browser test share it): (output, status)."""
+    from repalign.config import load_config
+    from repalign.pipeline import run
+
+    demo = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "demo.toml"
+    out = tmp_path_factory.mktemp("demo")
+    status = run(load_config(demo, output=out), progress=False)
+    return out, status
+
+
+@pytest.fixture(scope="session")
 def spose(real_data):
     """SPoSE-49 embedding of the THINGS concepts (real data)."""
     from repalign.datasets import load_spose

@@ -19,11 +19,7 @@ pytestmark = pytest.mark.slow
 DEMO = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "demo.toml"
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    status = run(load_config(DEMO, output=out), progress=False)
-    return out, status
+# demo_run: session fixture in conftest.py (shared with test_report_browser.py)
 
 
 def test_demo_runs_every_stage(demo_run):

@@ -142,7 +142,7 @@ def test_config_variant_is_in_the_task_key_and_runs_the_published_learner(tmp_pa
     assert np.abs(df["value"].to_numpy() - np.asarray(EXPECTED["category"]["2"]["p1"])).max() <= 1e-6
     with pytest.raises(ValidationError, match=r"#1: CategoryLearner: variant='published' chooses C by training accuracy"):
         plan_learners(_write_config(tmp_path, base + 'variant = "published"\nselection = "prequential"\n'))
-    with pytest.raises(ValidationError, match="variant must be one of default, published, got 'seed'"):
+    with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'seed'"):
         plan_learners(_write_config(tmp_path, base + 'variant = "seed"\n'))
 
 

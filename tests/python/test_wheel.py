@@ -24,8 +24,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
-    # nothing of this checkout on the path (pip would find repalign there and install nothing)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REPALIGN_MODELS_CSV")}
+    # nothing of this checkout on the path (pip would find repalign there and install nothing), and
+    # no LD_LIBRARY_PATH: R, once embedded in this process by rpy2, prepends the system library
+    # folder, where the interpreter would pick up another build's libpython
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REPALIGN_MODELS_CSV", "LD_LIBRARY_PATH")}
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                             "-w", str(tmp / "dist"), str(ROOT)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -26,6 +25,7 @@ import pandas as pd
 from repalign.config import Config, parse_section
 from repalign.dynamics.config import DynamicsSection
 from repalign.datasets.registry import files
+from repalign.rlib import r_env
 from repalign.dynamics.curves import (
     HUMAN_LEARNERS,
     accuracy_by_object,
@@ -110,15 +110,10 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
             "res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
             "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')), "
             "lag = if (nzchar(lag)) lag else NULL)")
-    env = dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
-               REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or ""))
-    # R reads Parquet through reticulate: point it at this Python (which has repalign) unless set.
-    env.setdefault("RETICULATE_PYTHON", sys.executable)
-    # the project's R library (make install-rpkg), as the [r] stage uses it
-    lib = Path(os.environ.get("REPALIGN_RLIB", Path(__file__).resolve().parents[3] / ".rlib"))
-    if lib.is_dir():
-        env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
-    from repalign.r import run_child  # own process group, dies with this process
+    # the project's R library and this Python for reticulate, as the [r] stage uses them
+    env = r_env(dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
+                     REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or "")))
+    from repalign.rlib import run_child  # own process group, dies with this process
     from repalign.store import publish_dir, temp_name
 
     out = Path(outdir)
@@ -181,7 +176,7 @@ def plan_dynamics(config: Config) -> list[Task]:
                     write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency")
     tasks.append(analyses)
     if params["glmm"]:
-        from repalign.r import r_code_key
+        from repalign.rlib import r_code_key
 
         glmm_dir = outdir / f"glmm-nagq{params['glmm_nagq']}"
         gkey = _key({"analyses": akey, "nagq": params["glmm_nagq"], "r_code": r_code_key()})

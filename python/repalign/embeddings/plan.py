@@ -84,7 +84,7 @@ def embed_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str,
     if isinstance(spec["compare_to"], str):
         spec["compare_to"] = [spec["compare_to"]]
     spec.setdefault("variant", "default")
-    if method == "vice" and spec["beta"] is None:
+    if spec["method"] == "vice" and spec["beta"] is None:
         spec["beta"] = BETA_HUMAN if spec["source"] == "human" else BETA_NETWORK
     from repalign.metrics import SIMILARITIES
 

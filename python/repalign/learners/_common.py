@@ -16,6 +16,23 @@ from repalign.errors import ValidationError
 DTYPE = torch.float64  # exact equivalence with scikit-learn needs double precision
 
 
+KEYS = ("concept", "image", "path")  # how a learner looks up a task stimulus's feature row
+
+
+def image_id(path: str, key: str) -> str:
+    """Feature id of a task's image path (``stimuli/anvil/anvil_08n.jpg``): key
+    "image" → the stem (``anvil_08n``); "path" → concept folder / stem
+    (``anvil/anvil_08n``), the id a ``[[stimuli]]`` folder set at THINGS'
+    ``object_images`` gives the same image."""
+    parts = str(path).replace("\\/", "/").split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    if key == "image":
+        return stem
+    if len(parts) < 2:
+        raise ValidationError(f"key='path': image {path!r} has no concept folder")
+    return f"{parts[-2]}/{stem}"
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None`` → CUDA when present, else CPU."""
     if device is None:
@@ -123,8 +140,3 @@ def simulate_in_batches(tasks: Sequence, key: Callable, batch_size: int,
                 frames[i] = df
     return pd.concat(frames, ignore_index=True)
 
-
-def image_stem(path: str) -> str:
-    """The image key of a stimulus path: ``…/anvil/anvil_08n.jpg`` → ``anvil_08n``
-    (JSON-escaped slashes ``\\/`` read as ``/``)."""
-    return path.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]

@@ -33,7 +33,7 @@ import torch
 from repalign.datasets import CategoryTask, Embedding
 from repalign.errors import ValidationError
 from repalign.learners._common import (
-    DTYPE, as_task_list, image_stem, resolve_device, simulate_in_batches, standardize, task_features,
+    DTYPE, KEYS, as_task_list, image_id, resolve_device, simulate_in_batches, standardize, task_features,
 )
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 from repalign.learners._published import PUBLISHED_C_GRID
@@ -313,8 +313,10 @@ class CategoryLearner:
     first C in grid order. pca: default variant — project features on k principal
     components of the task's unique stimuli; published variant — as the seed's
     transform="pca": PCA(k) of the trials' rows as left by the C search, before
-    the final pass. key: "concept" (THINGS concept ids, e.g. SPoSE) or "image"
-    (image path stems, e.g. ``anvil_08n``) to look up features. batch_size: tasks
+    the final pass. key: "concept" (THINGS concept ids, e.g. SPoSE), "image"
+    (image path stems, e.g. ``anvil_08n``) or "path" (concept folder / stem,
+    e.g. ``anvil/anvil_08n``: the ids of a ``[[stimuli]]`` folder set at THINGS'
+    ``object_images``) to look up features. batch_size: tasks
     per batch; device: torch device (None → CUDA if present); tol: the default
     variant's convergence tolerance (1e-6 when not given).
     """
@@ -365,15 +367,15 @@ class CategoryLearner:
             grid = [1.0 if self.C is None else self.C]
         if len(grid) == 0 or any(not np.isfinite(c) or c <= 0 for c in grid):
             raise ValidationError(f"CategoryLearner: penalties C must be positive and finite, got {list(grid)}")
-        if self.key not in ("concept", "image"):
-            raise ValidationError(f"CategoryLearner: key must be 'concept' or 'image', got {self.key!r}")
+        if self.key not in KEYS:
+            raise ValidationError(f"CategoryLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
         if self.tol is not None and not (np.isfinite(self.tol) and self.tol > 0):
             raise ValidationError(f"CategoryLearner: tol must be positive, got {self.tol}")
 
     def stimulus_ids(self, task: CategoryTask) -> list[str]:
         if self.key == "concept":
             return list(task.concepts)
-        return [image_stem(s) for s in task.images]
+        return [image_id(s, self.key) for s in task.images]
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema) of the learner on each task: columns task,

@@ -57,7 +57,7 @@ class LearnerEntry(Section):
     selection: Literal["prequential", "train_accuracy"] | None = None  # None: the variant's rule
     pca: int | None = None
     ard: bool = False
-    key: Literal["concept", "image"] = "concept"
+    key: Literal["concept", "image", "path"] = "concept"  # path: "concept/image" ids of a THINGS folder
     simulate: SimulateSpec | None = None  # demo-*: {}
     device: str | None = None
     stimuli: str | None = None

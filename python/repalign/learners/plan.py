@@ -32,7 +32,10 @@ Keys of a ``[[learners]]`` entry (defaults in brackets)::
                                                           train_accuracy]
     pca             k principal components of the task's stimuli       [none]
     ard             ARD prior for the reward learner                   [false]
-    key             concept | image (how tasks look up features)       [concept]
+    key             concept | image | path (how tasks look up features:
+                    concept ids, image stems `anvil_08n`, or folder/stem
+                    `anvil/anvil_08n` = a [[stimuli]] folder at THINGS'
+                    object_images)                                     [concept]
     simulate        {temperature, lapse, seed}: add simulated choices  [demo-*: {}]
     device          torch device                                       [auto]
 

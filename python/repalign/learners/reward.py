@@ -34,7 +34,7 @@ import torch
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
 from repalign.learners._common import (
-    DTYPE, as_task_list, image_stem, resolve_device, scaler_stats, simulate_in_batches, task_features,
+    DTYPE, as_task_list, image_id, resolve_device, scaler_stats, simulate_in_batches, task_features,
 )
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
@@ -237,7 +237,9 @@ class RewardLearner:
     (repeats included, scikit-learn's default solver).
     ard: ARD prior (one precision per feature) instead of one shared precision.
     pca: project features on k principal components (see variant).
-    key: "concept" (THINGS concept ids, e.g. SPoSE) or "image" (image path stems).
+    key: "concept" (THINGS concept ids, e.g. SPoSE), "image" (image path stems,
+    ``anvil_08n``) or "path" (concept folder / stem, ``anvil/anvil_08n``: the ids
+    of a ``[[stimuli]]`` folder set at THINGS' ``object_images``).
     batch_size: tasks per batch; device: torch device (None → CUDA if present).
     """
 
@@ -251,10 +253,10 @@ class RewardLearner:
     def stimulus_ids(self, task: RewardTask) -> np.ndarray:
         if self.key == "concept":
             return np.asarray(task.concepts, dtype=object)
-        if self.key == "image":
-            f = np.vectorize(image_stem, otypes=[object])
+        if self.key in ("image", "path"):
+            f = np.vectorize(lambda s: image_id(s, self.key), otypes=[object])
             return f(np.asarray(task.images, dtype=object))
-        raise ValidationError(f"RewardLearner: key must be 'concept' or 'image', got {self.key!r}")
+        raise ValidationError(f"RewardLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema): task, participant (task id, or the

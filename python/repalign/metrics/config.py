@@ -42,7 +42,7 @@ class _OfRepresentations(_Metric):
 
 class OddOneOutMetric(_OfRepresentations):
     metric: Literal["odd_one_out"]
-    dataset: str | None = "test_10"
+    dataset: str | list[str] | None = "test_10"  # triplet source(s), read as one set
     similarity: str | list[str] = ["dot"]
     fit_temperature: bool = False
 
@@ -54,7 +54,7 @@ class NoiseCeilingMetric(_Metric):
 
 class ProbeMetric(_OfRepresentations):
     metric: Literal["probe"]
-    dataset: str | None = "test_10"
+    dataset: str | list[str] | None = "test_10"  # triplet source(s), read as one set
     similarity: str | list[str] = ["dot"]
     penalty: str = "identity"
     alphas: list[Number] = [1e-3, 1e-2, 1e-1, 1.0]
@@ -92,6 +92,7 @@ class SeparationMetric(_OfRepresentations):
     metric: Literal["separation"]
     dataset: str | None = "mur92"
     labels: str = "category"
+    formula: str = "naturalcogsci"  # | kornblith | distinct_pairs (see metrics.classification.FORMULAS)
 
 
 class ClassificationMetric(_OfRepresentations):
