@@ -40,8 +40,12 @@ def content_key(obj: Any) -> str:
 
 
 def safe_name(s: str) -> str:
-    """A file-name-safe form of a label (at most 60 characters)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)[:60]
+    """The one file-name-safe form of a name (model, layer, stimulus set,
+    representation, agent) used in output paths and task keys: each run of
+    characters other than ASCII letters, digits, ``_``, ``.`` and ``-`` becomes one
+    ``_``, ``_`` at either end is dropped, at most 60 characters, ``"_"`` when
+    nothing is left. E.g. ``"lite0/penultimate@mur92"`` → ``"lite0_penultimate_mur92"``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_")[:60] or "_"
 
 
 @dataclass(frozen=True)

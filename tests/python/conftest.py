@@ -66,3 +66,11 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     status = run(load_config(demo, output=out), progress=False)
     return out, status
+
+
+@pytest.fixture(scope="session")
+def spose(real_data):
+    """SPoSE-49 embedding of the THINGS concepts (real data)."""
+    from repalign.datasets import load_spose
+
+    return load_spose(49)

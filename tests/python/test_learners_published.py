@@ -19,19 +19,9 @@ import pytest
 from repalign.errors import ValidationError
 from repalign.learners import CategoryLearner, RewardLearner
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small linear algebra: one thread
+
 EXPECTED = json.loads((Path(__file__).parent / "data" / "naturalcogsci_learners.json").read_text())
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_thread):
-    yield
-
-
-@pytest.fixture(scope="module")
-def spose(real_data):
-    from repalign.datasets import load_spose
-
-    return load_spose(49)
 
 
 # --- the published pipeline against the seed's numbers ----------------------------------------

@@ -128,12 +128,8 @@ def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
 
 def test_unknown_representation_is_an_error(tmp_path):
     cfg = load_config(_write(tmp_path, """
-        [[representations]]
-        name = "spose"
-        source = "spose49"
-        [[metrics]]
-        metric = "odd_one_out"
-        representations = ["clip"]
+        representations = [{ name = "spose", source = "spose49" }]
+        metrics = [{ metric = "odd_one_out", representations = ["clip"] }]
     """))
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]; defined: spose"):
         plan_metrics(cfg)
@@ -144,14 +140,8 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     from repalign.features import plan_features, resolve_representations
 
     cfg = load_config(_write(tmp_path, """
-        [[representations]]
-        name = "words"
-        source = "minilm-things"
-        [[metrics]]
-        metric = "odd_one_out"
-        [[metrics]]
-        metric = "probe"
-        epochs = 2
+        representations = [{ name = "words", source = "minilm-things" }]
+        metrics = [{ metric = "odd_one_out" }, { metric = "probe", epochs = 2 }]
     """))
     ref = resolve_representations(cfg)["words"]
     assert ref.task

@@ -14,21 +14,11 @@ import pytest
 from repalign.config import load_config
 from repalign.pipeline import ExecutorSettings, run, run_dask
 from repalign.pipeline.plan import plan_all
+from builders import digits_study
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
-CONFIG = """
-[run]
-output = "out-local"
-seed = 0
-
-[[stimuli]]
-source = "digits"
-n = 3
-
-[[models]]
-name = "pixels"
-
+CONFIG = digits_study(3, output="out-local") + """
 [[representations]]
 name = "spose"
 source = "spose49"

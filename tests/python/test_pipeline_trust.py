@@ -43,6 +43,7 @@ from repalign.store import (
     write_table,
 )
 from repalign.task import StaleOutputWarning, Task, run_local
+from builders import choice_trials, digits_study
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -207,19 +208,7 @@ def test_a_held_directory_names_its_holder(tmp_path):
 
 
 # --- the pipeline: concurrent runs, damaged outputs of real stages --------------------------------
-STUDY = """
-[run]
-name = "trust"
-output = "out"
-seed = 0
-
-[[stimuli]]
-source = "digits"
-n = 3
-
-[[models]]
-name = "pixels"
-
+STUDY = digits_study(3, name="trust") + """
 [[representations]]
 name = "noise"
 source = "random"
@@ -393,11 +382,7 @@ MODELS = {"good": 1.5, "fair": 0.8, "weak": 0.4, "poor": 0.1, "none": 0.0}
 def _r_trials(seed: int = 0) -> pd.DataFrame:
     """Five learners on one task, 8 people x 30 trials; choices follow 'good' most."""
     rng = np.random.default_rng(seed)
-    n_p, n_t = 8, 30
-    base = pd.DataFrame({"task": "t1", "participant": np.repeat([f"p{i}" for i in range(n_p)], n_t),
-                         "trial": np.tile(np.arange(1, n_t + 1), n_p), "layer": "l"})
-    signal_ = rng.normal(size=len(base))
-    choice = (rng.random(len(base)) < 1 / (1 + np.exp(-2 * signal_))).astype(np.int64)
+    base, signal_, choice = choice_trials(rng, 8, 30, slope=2)
     frames = [base.assign(model=m, value=w * signal_ + (1 - w / 1.5) * rng.normal(size=len(base)), choice=choice)
               for m, w in MODELS.items()]
     return pd.concat(frames, ignore_index=True)
@@ -508,17 +493,7 @@ def test_offline_forbids_downloads_naming_the_dataset(tmp_path, monkeypatch):
 
 
 # --- the report: model recovery judged on the generating entry's own tasks -------------------------
-RECOVERY = """
-[run]
-output = "out"
-
-[[stimuli]]
-source = "digits"
-n = 1
-
-[[models]]
-name = "pixels"
-
+RECOVERY = digits_study(1, seed=None) + """
 [[representations]]
 name = "noise"
 source = "random"

@@ -14,6 +14,7 @@ import pytest
 
 from repalign import r
 from repalign.store import write_table
+from builders import choice_trials
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,11 +25,7 @@ pytestmark = pytest.mark.skipif(not (ROOT / ".rlib" / "repalign").is_dir() and "
 def _simulated_trials(seed: int = 0) -> pd.DataFrame:
     """Two learners on one task, 10 people x 40 trials; the people follow model 'good'."""
     rng = np.random.default_rng(seed)
-    n_p, n_t = 10, 40
-    base = pd.DataFrame({"task": "t1", "participant": np.repeat([f"p{i:02d}" for i in range(n_p)], n_t),
-                         "trial": np.tile(np.arange(1, n_t + 1), n_p), "layer": "l"})
-    good = rng.normal(size=len(base))
-    choice = (rng.random(len(base)) < 1 / (1 + np.exp(-1.5 * good))).astype(np.int64)
+    base, good, choice = choice_trials(rng, 10, 40, slope=1.5, participant="p{:02d}")
     frames = []
     for model, value in (("good", good), ("noise", rng.normal(size=len(base)))):
         frames.append(base.assign(model=model, value=value, choice=choice,

@@ -23,42 +23,12 @@ import pytest
 
 from repalign.config import load_config
 from repalign.pipeline import run
+from builders import MUR92_METRICS, study_head
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MUR92 = """
-[run]
-name = "mur92-browser"
-output = "out"
-seed = 0
-
-[[stimuli]]
-source = "mur92"
-
-[[models]]
-name = "efficientnet_lite0"
-
-[[models]]
-name = "random:efficientnet_lite0"
-
-[[models]]
-name = "pixels"
-
-[[metrics]]
-metric = "rsa"
-rdm = "correlation"
-method = "spearman"
-bootstrap = "subjects"
-n_boot = 100
-
-[[metrics]]
-metric = "dimensionality"
-methods = ["twonn", "pr"]
-
-[[metrics]]
-metric = "cka"
-reference = "pixels/output@mur92"
-"""
+MUR92 = study_head({"source": "mur92"}, ["efficientnet_lite0", "random:efficientnet_lite0", "pixels"],
+                   name="mur92-browser") + MUR92_METRICS
 
 # Elements (right edge past the viewport) that are not inside a box that scrolls or clips.
 _OVERFLOW_JS = """

@@ -159,7 +159,10 @@ def plan_dynamics(config: Config) -> list[Task]:
                                 (str(path), tuple(params["agents"]), prov), label="observed trials"))
     if sims:
         from repalign.dynamics.simulate import plan_simulations  # needs learners/features
-        trial_tasks.extend(plan_simulations(sims, config, root))
+
+        planned = plan_simulations(sims, config, root)
+        tasks.extend(t for t in planned if t.stage != "dynamics")  # the features tasks they read
+        trial_tasks.extend(t for t in planned if t.stage == "dynamics")
     if not trial_tasks:
         raise ValidationError("[dynamics]: nothing to analyse (agents = [] and no [[dynamics.simulate]])")
     tasks.extend(trial_tasks)

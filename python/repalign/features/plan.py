@@ -139,6 +139,15 @@ def _unreadable_images(s: StimulusSet, h: str) -> list[tuple[str, str, str]]:
     return _UNREADABLE[h]
 
 
+def _load_stimuli(section: dict) -> tuple[StimulusSet, str]:
+    """(stimulus set, manifest hash) of a [[stimuli]] section, loaded once per process."""
+    memo = json.dumps(section, sort_keys=True)
+    if memo not in _STIM_CACHE:
+        s = load_stimulus_set(section)
+        _STIM_CACHE[memo] = (s, s.manifest_hash())
+    return _STIM_CACHE[memo]
+
+
 def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
     """({name: (section, StimulusSet, manifest hash)}, names of skipped sets).
 
@@ -152,19 +161,15 @@ def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], 
         optional = bool(sec.pop("optional", False))
         if "path" in sec:
             sec["path"] = str(config.resolve(sec["path"]))
-        memo = json.dumps(sec, sort_keys=True)
-        if memo not in _STIM_CACHE:
-            try:
-                s = load_stimulus_set(sec)
-            except DataError as exc:
-                if not optional:
-                    raise
-                name = str(sec.get("name", sec.get("source")))
-                warnings.warn(f"optional stimulus set {name!r} skipped: {exc}", stacklevel=2)
-                skipped.add(name)
-                continue
-            _STIM_CACHE[memo] = (s, s.manifest_hash())
-        s, h = _STIM_CACHE[memo]
+        try:
+            s, h = _load_stimuli(sec)
+        except DataError as exc:
+            if not optional:
+                raise
+            name = str(sec.get("name", sec.get("source")))
+            warnings.warn(f"optional stimulus set {name!r} skipped: {exc}", stacklevel=2)
+            skipped.add(name)
+            continue
         if s.name in out:
             raise ValidationError(f"{config.path}: two [[stimuli]] sections named {s.name!r}")
         out[s.name] = (sec, s, h)
@@ -174,12 +179,7 @@ def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], 
 def stimulus_content(section: dict) -> str:
     """sha256 of a [[stimuli]] set's content: ids, image bytes and labels (what a
     task reading the set's images and labels depends on)."""
-    sec = {k: v for k, v in section.items() if k != "optional"}
-    memo = json.dumps(sec, sort_keys=True)
-    if memo not in _STIM_CACHE:
-        s = load_stimulus_set(sec)
-        _STIM_CACHE[memo] = (s, s.manifest_hash())
-    s, h = _STIM_CACHE[memo]
+    s, h = _load_stimuli({k: v for k, v in section.items() if k != "optional"})
     labels = s.labels.to_csv().encode()
     return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
 
@@ -251,6 +251,44 @@ def run_text_task(path: str, key: str) -> str:
     return path
 
 
+def _extraction_task(spec, sname: str, section: dict, manifest_hash: str, dtype: str, layers: list[str], pooling: str,
+                     out_dir: Path, batch_size: int, device: str | None, skip_bad: bool,
+                     num_workers: int | None) -> tuple[Task, dict[str, Path]]:
+    """The task extracting ``layers`` of one model on one stimulus set, and {layer: the
+    features file it writes}. Its key depends only on the layers' cache keys."""
+    keys = {l: cache_key(spec, l, pooling, manifest_hash, dtype) for l in layers}
+    paths = {l: feature_path(out_dir, spec.name, sname, l, pooling, keys[l]) for l in layers}
+    tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
+    task = Task(key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
+                kwargs=dict(model=spec.name, stimuli_section=section, layers=layers, pooling=pooling,
+                            out_dir=str(out_dir), batch_size=batch_size, device=device, skip_bad=skip_bad,
+                            num_workers=num_workers),
+                label=f"{spec.name} on {sname}", output_keys=tuple(keys.values()))
+    return task, paths
+
+
+def plan_model_features(config: Config, model: str, stimuli_section: dict, layer: str | None = None,
+                        pooling: str = "auto", device: str | None = None) -> tuple[Task, str, Path]:
+    """The features task of one zoo model's layer on one stimulus set asked for outside
+    [[models]] (e.g. by a ``[[dynamics.simulate]]`` entry): the same task — key, output
+    file — as a [[models]] entry with these values, so a run extracts it once.
+
+    Returns (task, layer name — the model's default layer when ``layer`` is None —,
+    features file the task writes)."""
+    spec = get_spec(model)
+    if spec.modality != "image":
+        raise ValidationError(f"model {spec.name!r} is a {spec.modality} model; features of images need an image model")
+    if pooling not in POOLINGS:
+        raise ValidationError(f"model {spec.name!r}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+    layer = layer or spec.default_layer
+    stimuli, h = _load_stimuli(stimuli_section)
+    _dev, dtype = select_device(device)
+    defaults = ModelEntry.model_fields
+    task, paths = _extraction_task(spec, stimuli.name, stimuli_section, h, dtype, [layer], pooling, _out(config),
+                                   defaults["batch_size"].default, device, False, defaults["num_workers"].default)
+    return task, layer, paths[layer]
+
+
 # --- the public functions --------------------------------------------------------------------
 def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
     stim, skipped = _stimuli(config)
@@ -273,18 +311,12 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
                 more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
                 raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
                                       f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
-            keys = {l: cache_key(spec, l, e["pooling"], h, dtype) for l in e["layers"]}
-            paths = {l: feature_path(_out(config), spec.name, sname, l, e["pooling"], keys[l]) for l in e["layers"]}
-            tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
-            if tkey not in {t.key for t in tasks}:
-                tasks.append(Task(
-                    key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
-                    kwargs=dict(model=spec.name, stimuli_section=sec, layers=e["layers"], pooling=e["pooling"],
-                                out_dir=str(_out(config)), batch_size=e["batch_size"], device=e["device"],
-                                skip_bad=e["skip_bad"], num_workers=e["num_workers"]),
-                    label=f"{spec.name} on {sname}", output_keys=tuple(keys.values())))
+            task, paths = _extraction_task(spec, sname, sec, h, dtype, e["layers"], e["pooling"], _out(config),
+                                           e["batch_size"], e["device"], e["skip_bad"], e["num_workers"])
+            if task.key not in {t.key for t in tasks}:
+                tasks.append(task)
             for l in e["layers"]:
-                add(Ref(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, tkey, "features", paths[l]))
+                add(Ref(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, task.key, "features", paths[l]))
 
     for i, r in enumerate(parse_entries(RepresentationEntry, config.section("representations", []) or [],
                                         "representations")):

@@ -1,11 +1,13 @@
-"""Shared helpers of the learners: torch device, feature look-up, PCA, and the
-per-trial standardisation every learner applies to its training trials."""
+"""Shared helpers of the learners: torch device, feature look-up, PCA, the
+per-trial standardisation every learner applies to its training trials, and the
+batched simulate loop (``simulate_in_batches``) that every learner runs."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from repalign.datasets import Embedding
@@ -122,3 +124,19 @@ def group_by(items, key) -> list[list[int]]:
     for i, it in enumerate(items):
         groups.setdefault(key(it), []).append(i)
     return list(groups.values())
+
+
+def simulate_in_batches(tasks: Sequence, key: Callable, batch_size: int,
+                        run_batch: Callable[[list[int]], Sequence[pd.DataFrame]]) -> pd.DataFrame:
+    """The learners' simulate loop: tasks with the same ``key(task)`` (a batch must
+    share its trial structure, e.g. its length) are run together, at most
+    ``batch_size`` at a time, by ``run_batch(idx)`` → one trial table per task index
+    in ``idx``. Returns the tables concatenated in the order of ``tasks``."""
+    frames: list = [None] * len(tasks)
+    for group in group_by(tasks, key):
+        for start in range(0, len(group), batch_size):
+            idx = group[start : start + batch_size]
+            for i, df in zip(idx, run_batch(idx), strict=True):
+                frames[i] = df
+    return pd.concat(frames, ignore_index=True)
+

@@ -29,15 +29,22 @@ from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run
 EXECUTOR_KEYS = tuple(ExecutorSection.model_fields)
 
 
+def _default(key: str) -> Any:
+    return ExecutorSection.model_fields[key].default
+
+
 @dataclass
 class ExecutorSettings:
-    kind: str = "local"
-    scheduler: str | None = None
-    n_workers: int = 2
-    threads_per_worker: int = 1
-    memory_limit: str = "auto"
-    retries: int = 1
-    gpus_per_worker: int = 0
+    """Where and how tasks run; defaults are those of the ``[executor]`` schema
+    (``ExecutorSection``), written there once. slurm: the SLURM keys."""
+
+    kind: str = _default("kind")
+    scheduler: str | None = _default("scheduler")
+    n_workers: int = _default("n_workers")
+    threads_per_worker: int = _default("threads_per_worker")
+    memory_limit: str = _default("memory_limit")
+    retries: int = _default("retries")
+    gpus_per_worker: int = _default("gpus_per_worker")
     slurm: dict = field(default_factory=dict)
 
     @classmethod

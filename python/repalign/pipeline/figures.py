@@ -111,21 +111,20 @@ def _labels(df: pd.DataFrame) -> pd.Series:
                     axis=1)
 
 
-def _whisker(ax, x, y, lo, hi, colour, **kw):
-    """A CI whisker (no caps) and its point, in the shared style."""
+def _whisker(ax, x, y, lo, hi, colour, horizontal: bool = False, **kw):
+    """A CI whisker (no caps) from lo to hi and its point (x, y), in the shared style:
+    vertical at x, or horizontal at y."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():
-        ax.vlines(np.asarray(x)[ok], lo[ok], hi[ok], colors=colour, linewidth=style.CI_LINEWIDTH, alpha=0.85)
+        draw, at = (ax.hlines, y) if horizontal else (ax.vlines, x)
+        draw(np.asarray(at)[ok], lo[ok], hi[ok], colors=colour, linewidth=style.CI_LINEWIDTH, alpha=0.85)
     ax.plot(x, y, linestyle="none", color=colour, **({"marker": "o", "markersize": style.POINT_SIZE} | kw))
 
 
 def _hwhisker(ax, y, x, lo, hi, colour, **kw):
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    if ok.any():
-        ax.hlines(np.asarray(y)[ok], lo[ok], hi[ok], colors=colour, linewidth=style.CI_LINEWIDTH, alpha=0.85)
-    ax.plot(x, y, linestyle="none", color=colour, **({"marker": "o", "markersize": style.POINT_SIZE} | kw))
+    """A horizontal CI whisker at y (see ``_whisker``)."""
+    _whisker(ax, x, y, lo, hi, colour, horizontal=True, **kw)
 
 
 def _chance(ax, y, label="chance", horizontal=True):
