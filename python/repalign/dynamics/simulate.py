@@ -146,12 +146,16 @@ def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root:
     task as a [[models]] entry asking for them), which the returned tasks include."""
     if isinstance(entries, Mapping):
         entries = [entries]
-    tasks, names = [], set()
+    # every entry is checked before any is planned (planning a model's features reads its images)
+    specs, names = [], set()
     for i, entry in enumerate(entries):
         spec = _spec(entry, i)
         if spec["name"] in names:
             raise ValidationError(f"[[dynamics.simulate]]: two entries are named {spec['name']!r}")
         names.add(spec["name"])
+        specs.append(spec)
+    tasks = []
+    for spec in specs:
         if spec["features"] is not None:
             fpath = config.resolve(spec["features"])
             if not fpath.is_file():
