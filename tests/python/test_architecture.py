@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parents[2] / "python" / "repalign"
 
 # the data flow, earliest first; modules in one tuple are one layer
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",), ("config", "task", "store"), ("datasets",), ("models",), ("features",), ("metrics",),
+    ("errors",), ("config", "task", "store"), ("datasets",), ("models",), ("features",), ("representations",), ("metrics",),
     ("learners",), ("embeddings",), ("dynamics",), ("r",), ("pipeline",), ("cli",), ("__init__", "__main__"),
 )
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -1,6 +1,7 @@
 """Stage 2b — feature extraction: stimulus sets → model layers → Parquet
 features (streamed, cached, resumable), concept averages, text features, and
-the config plan (``plan_features``, ``resolve_representations``)."""
+the config plan (``plan_features``; the named representations built on these
+files live in ``repalign.representations``)."""
 
 from repalign.features.extractor import (
     FORMAT_VERSION, POOLINGS, cache_key, extract, feature_path, is_current, pool, select_device,
@@ -15,6 +16,6 @@ __all__ = [
     "select_device", "skimage_set", "text_features",
 ]
 
-from repalign.features.plan import Ref, plan_features, resolve_representations  # noqa: E402
+from repalign.features.plan import FeatureFile, model_features, plan_features  # noqa: E402
 
-__all__ += ["Ref", "plan_features", "resolve_representations"]
+__all__ += ["FeatureFile", "model_features", "plan_features"]

@@ -1,5 +1,6 @@
-"""Config → feature tasks (``plan_features``) and named representations
-(``resolve_representations``), the inputs of every later stage.
+"""Config → feature tasks (``plan_features``) and the features files they write
+(``model_features``); ``repalign.representations`` names them, with the other
+representation sources, for every later stage.
 
 Config keys::
 
@@ -24,6 +25,8 @@ Config keys::
     name = "noise"  ; source = "random" ; dims = 64 ; stimuli = "mur92" ; seed = 1
                                                    # stimuli = a [[stimuli]] name or "things"
     name = "lite0-cat" ; source = "concepts" ; of = "lite0/penultimate@mur92" ; by = "category"
+    name = "mine" ; source = "file" ; path = "mine.npy" ; ids_file = "ids.txt" ; stimuli = "mur92"
+                                                   # (repalign.representations: .npy/.parquet/.csv)
 
 Representation names: ``<alias or model>/<layer>@<stimulus set>`` for
 [[models]], the ``name`` key for [[representations]].
@@ -34,87 +37,36 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from repalign.config import Config, check_keys
-from repalign.datasets import Embedding, StimulusSet
+from repalign.datasets import StimulusSet
 from repalign.errors import DataError, ValidationError
 from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
-from repalign.features.io import concept_features, load_features
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec
 from repalign.task import Task
 from repalign.store import write_table
 
 MODEL_KEYS = ("name", "layers", "pooling", "stimuli", "alias", "batch_size", "device", "skip_bad", "num_workers")
-REPR_KEYS = ("name", "source", "dims", "stimuli", "seed", "of", "by")
-REPR_SOURCES = ("spose49", "spose14", "minilm-things", "random", "concepts")
 
 
 @dataclass(frozen=True)
-class Ref:
-    """A named representation: where it comes from and how to load it.
+class FeatureFile:
+    """One (model, layer, stimulus set) features file a feature task writes.
 
-    name: unique name; model: zoo name (or spose49/spose14/random/…); layer;
-    stimuli: stimulus set name ("things" for THINGS concepts); task: key of the
-    task that produces it (None if nothing must run first); kind: features |
-    text | spose | random | concepts; path: its Parquet file (features/text).
-    ``load()`` → Embedding (float64 values, one row per stimulus id).
-    """
+    name: the representation name ``<alias>/<layer>@<set>``; task: the key of the task
+    that writes ``path``. ``repalign.representations`` turns these into Representations."""
 
     name: str
     model: str
     layer: str
     stimuli: str
-    task: str | None
-    kind: str
-    path: Path | None = None
-    params: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def cache_key(self) -> str:
-        """What identifies this representation's numbers, independent of where the
-        run's output lives (downstream stages key their outputs on it)."""
-        if self.kind in ("features", "text") and self.path is not None:
-            return f"{self.kind}:{Path(self.path).name}"  # the file name holds the extraction cache key
-        if self.kind == "concepts":
-            mapping = json.dumps(sorted(dict(self.params["concept_of_id"]).items()))
-            return f"concepts:{self.params['of'].cache_key}:{hashlib.sha256(mapping.encode()).hexdigest()[:16]}"
-        params = {k: v for k, v in self.params.items() if k in ("dims", "seed")}
-        ids = self.params.get("ids")
-        if ids is not None:
-            params["ids"] = hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16]
-        return f"{self.kind}:{self.model}:{json.dumps(params, sort_keys=True)}"
-
-    def load(self) -> Embedding:
-        if self.kind in ("features", "text"):
-            if self.path is None or not self.path.is_file():
-                raise ValidationError(f"representation {self.name!r} is not extracted yet ({self.path}); "
-                                      "run `repalign features --config …` first")
-            emb = load_features(self.path, name=self.name)
-            return emb
-        if self.kind == "spose":
-            from repalign.datasets import load_spose
-
-            e = load_spose(int(self.params["dims"]))
-            return Embedding(e.ids, e.values, self.name, dict(e.meta))
-        if self.kind == "random":
-            ids = self.params.get("ids")
-            if ids is None:
-                from repalign.datasets import load_things_ids
-
-                ids = load_things_ids()
-            rng = np.random.default_rng(int(self.params["seed"]))
-            return Embedding(tuple(ids), rng.standard_normal((len(ids), int(self.params["dims"]))), self.name,
-                             {"model": "random", "seed": int(self.params["seed"])})
-        if self.kind == "concepts":
-            base: Ref = self.params["of"]
-            return concept_features(base.load(), dict(self.params["concept_of_id"]), name=self.name)
-        raise ValidationError(f"representation {self.name!r}: unknown kind {self.kind!r}")
+    task: str
+    path: Path
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -190,11 +142,13 @@ def _out(config: Config) -> Path:
 
 
 def run_extract_task(model: str, stimuli_section: dict, layers: list[str], pooling: str, out_dir: str,
-                     batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None) -> dict:
-    """Task body (module level, picklable): one model over one stimulus set."""
+                     batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None,
+                     dtype: str | None = None) -> dict:
+    """Task body (module level, picklable): one model over one stimulus set, on the
+    device and in the dtype the plan fixed."""
     s = load_stimulus_set(stimuli_section)
     return extract(model, s, layers=layers, pooling=pooling, out_dir=out_dir, batch_size=batch_size,
-                   device=device, skip_bad=skip_bad, num_workers=num_workers)
+                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype)
 
 
 def _things_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -223,19 +177,25 @@ def run_text_task(path: str, key: str) -> str:
 
 
 # --- the public functions --------------------------------------------------------------------
-def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
+def stimulus_sets(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)."""
+    return _stimuli(config)
+
+
+def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
+    """One task per ([[models]] entry, stimulus set) — all its layers in one forward
+    pass — and the features file of every (model, layer, set).
+
+    The device, and with it the compute dtype that is part of the cache key and the
+    file name, is chosen here once (``device = "auto"``: CUDA if this machine has it)
+    and handed to the task, so a task planned without a GPU writes the files the plan
+    names even on a worker that has one."""
     stim, skipped = _stimuli(config)
     tasks: list[Task] = []
-    refs: dict[str, Ref] = {}
-
-    def add(ref: Ref) -> None:
-        if ref.name in refs:
-            raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
-        refs[ref.name] = ref
-
+    files: list[FeatureFile] = []
     for e in _model_entries(config, stim, skipped):
         spec = e["spec"]
-        _dev, dtype = select_device(e["device"])
+        dev, dtype = select_device(e["device"])
         for sname in e["stimuli"]:
             sec, _s, h = stim[sname]
             keys = {l: cache_key(spec, l, e["pooling"], h, dtype) for l in e["layers"]}
@@ -245,68 +205,29 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
                 tasks.append(Task(
                     key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
                     kwargs=dict(model=spec.name, stimuli_section=sec, layers=e["layers"], pooling=e["pooling"],
-                                out_dir=str(_out(config)), batch_size=e["batch_size"], device=e["device"],
-                                skip_bad=e["skip_bad"], num_workers=e["num_workers"]),
+                                out_dir=str(_out(config)), batch_size=e["batch_size"], device=str(dev),
+                                dtype=dtype, skip_bad=e["skip_bad"], num_workers=e["num_workers"]),
                     label=f"{spec.name} on {sname}"))
             for l in e["layers"]:
-                add(Ref(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, tkey, "features", paths[l]))
+                files.append(FeatureFile(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, tkey, paths[l]))
+    return tasks, files
 
-    for i, r in enumerate(config.section("representations", []) or []):
-        where = f"{config.path} [[representations]] #{i + 1} ({r.get('name', '?')})"
-        check_keys(r, REPR_KEYS, where, required=("name", "source"))
-        src, name = r["source"], str(r["name"])
-        allowed = {"spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
-                   "concepts": ("of", "by")}
-        if src not in allowed:
-            raise ValidationError(f"{where}: unknown source {src!r}; valid: {', '.join(REPR_SOURCES)}")
-        extra = [k for k in r if k not in ("name", "source", *allowed[src])]
-        if extra:
-            raise ValidationError(f"{where}: key(s) {extra} do not apply to source {src!r}")
-        if src in ("spose49", "spose14"):
-            add(Ref(name, src, "embedding", "things", None, "spose", params={"dims": int(src[5:])}))
-        elif src == "minilm-things":
-            ids, words = _things_words()
-            key = _text_key(ids, words)
-            path = feature_path(_out(config), "minilm", "things", "text", "mean", key)
-            tkey = "features:text:" + key[:20]
-            if tkey not in {t.key for t in tasks}:
-                tasks.append(Task(key=tkey, stage="features", outputs=(path,), fn=run_text_task,
-                                  kwargs=dict(path=str(path), key=key), label="minilm on THINGS words"))
-            add(Ref(name, "minilm", "text", "things", tkey, "text", path))
-        elif src == "random":
-            if "dims" not in r or int(r["dims"]) < 1:
-                raise ValidationError(f"{where}: source 'random' needs dims ≥ 1")
-            over = str(r.get("stimuli", "things"))
-            if over != "things" and over not in stim:
-                raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
-            params = {"dims": int(r["dims"]), "seed": int(r.get("seed", config.seed)),
-                      "ids": None if over == "things" else stim[over][1].ids}
-            add(Ref(name, "random", "gaussian", over, None, "random", params=params))
-        else:  # concepts
-            if "of" not in r:
-                raise ValidationError(f"{where}: source 'concepts' needs 'of' (a representation name)")
-            base = refs.get(r["of"])
-            if base is None:
-                raise ValidationError(f"{where}: unknown representation {r['of']!r}; defined so far: {', '.join(refs) or 'none'}")
-            if base.stimuli not in stim:
-                raise ValidationError(f"{where}: {r['of']!r} is not over a [[stimuli]] image set")
-            by = str(r.get("by", "category"))
-            labels = stim[base.stimuli][1].labels
-            if by not in labels.columns:
-                raise ValidationError(f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}")
-            mapping = tuple(zip(map(str, labels.index), map(str, labels[by])))
-            add(Ref(name, base.model, base.layer, f"{base.stimuli}:{by}", base.task, "concepts",
-                    params={"of": base, "concept_of_id": mapping}))
-    return tasks, refs
+
+def text_features_task(config: Config) -> Task:
+    """The task that writes MiniLM embeddings of the THINGS concept words (its one output)."""
+    ids, words = _things_words()
+    key = _text_key(ids, words)
+    path = feature_path(_out(config), "minilm", "things", "text", "mean", key)
+    return Task(key="features:text:" + key[:20], stage="features", outputs=(path,), fn=run_text_task,
+                kwargs=dict(path=str(path), key=key), label="minilm on THINGS words")
 
 
 def plan_features(config: Config) -> list[Task]:
-    """One task per ([[models]] entry, stimulus set) — all its layers in one
-    forward pass — plus one per text representation. Outputs are content-keyed
-    Parquet files under ``<output>/features/``."""
-    return _plan(config)[0]
-
-
-def resolve_representations(config: Config) -> dict[str, Ref]:
-    """Every representation the config defines, by name (see module doc)."""
-    return _plan(config)[1]
+    """Feature tasks only: one per ([[models]] entry, stimulus set) plus the text task
+    when a [[representations]] entry asks for MiniLM. Outputs are content-keyed
+    Parquet files under ``<output>/features/``. (Named representations:
+    ``repalign.representations.resolve_representations``.)"""
+    tasks = model_features(config)[0]
+    if any(isinstance(r, dict) and r.get("source") == "minilm-things" for r in config.section("representations", []) or []):
+        tasks.append(text_features_task(config))
+    return tasks

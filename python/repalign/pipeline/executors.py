@@ -58,10 +58,12 @@ class ExecutorSettings:
 
 
 def _execute(task: Task, *_deps: Any) -> str:
-    """Worker-side body: skip a finished task, else run it. ``_deps`` only orders."""
+    """Worker-side body: skip a finished task, else run it and check that it wrote
+    every declared output (``MissingOutputs`` names the missing ones). ``_deps`` only orders."""
     if task.done():
         return "skipped"
     task.run()
+    task.check_outputs()
     return "done"
 
 

@@ -124,7 +124,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
             generating[entry.get("stimuli", entry["task"])] = entry["generating"]
     refs = {}
     if generating:
-        from repalign.features import resolve_representations
+        from repalign.representations import resolve_representations
 
         refs = resolve_representations(config)
     for task, df in scores.groupby("task", sort=True):
@@ -144,7 +144,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         ref = refs.get(name)
         if ref is None:
             continue
-        gen_model, gen_layer = str(ref.model), str(ref.layer)
+        gen_model, gen_layer = ref.model, ref.layer
         top = scores.sort_values("pseudo_r2", ascending=False).iloc[0]
         recovered = (str(top["model"]), str(top["layer"])) == (gen_model, gen_layer)
         findings.append(
