@@ -281,3 +281,24 @@ def test_executors_name_the_outputs_a_task_did_not_write(tmp_path):
     a.unlink()
     b.write_text("y")
     assert run_local([t], progress=False) == {"half": "done"}  # both written now: runs clean
+
+
+def test_planning_for_gpu_workers_on_a_machine_without_one(tmp_path, monkeypatch):
+    import torch
+
+    from repalign.features import cache_key, feature_path, plan_features
+    from repalign.models import get_spec
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = _cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "cuda"\ndtype = "bfloat16"\n')
+    (task,) = plan_features(cfg)
+    assert (task.kwargs["device"], task.kwargs["dtype"]) == ("cuda", "bfloat16")
+    h = load_stimulus_set({"source": "digits", "n": 2, "name": "digits"}).manifest_hash()
+    key = cache_key(get_spec("pixels:4"), "output", "auto", h, "bfloat16")
+    assert task.outputs == (feature_path(tmp_path / "out" / "features", "pixels:4", "digits", "output", "auto", key),)
+    with pytest.raises(ValidationError, match=r"#1 \(pixels:4\): device 'cuda' requested but CUDA is not available; .*dtype"):
+        plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "cuda"\n'))
+    with pytest.raises(ValidationError, match="dtype 'bfloat16' needs a CUDA device"):
+        plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "bfloat16"\n'))
+    with pytest.raises(ValidationError, match="unknown dtype 'half'; valid: auto, float32"):
+        plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "half"\n'))

@@ -18,6 +18,9 @@ Config keys::
     stimuli = ["mur92"]             # default: every [[stimuli]] set
     alias = "lite0"                 # representation-name prefix (default: name)
     batch_size = 64 ; device = "auto" ; skip_bad = false ; num_workers = 1
+    dtype = "auto"                  # auto | float32 | bfloat16 | float16: the compute dtype; fixed
+                                    # in the plan with the device (set it to plan device = "cuda"
+                                    # on a machine without a GPU)
 
     [[representations]]
     name = "spose"  ; source = "spose49"           # or spose14
@@ -51,7 +54,8 @@ from repalign.models import get_spec
 from repalign.task import Task
 from repalign.store import write_table
 
-MODEL_KEYS = ("name", "layers", "pooling", "stimuli", "alias", "batch_size", "device", "skip_bad", "num_workers")
+MODEL_KEYS = ("name", "layers", "pooling", "stimuli", "alias", "batch_size", "device", "dtype", "skip_bad", "num_workers")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,43 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) 
             raise ValidationError(f"{where}: no stimulus sets (add a [[stimuli]] section)")
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
                         "alias": str(m.get("alias", spec.name)), "batch_size": int(m.get("batch_size", 64)),
-                        "device": m.get("device", "auto"), "skip_bad": bool(m.get("skip_bad", False)),
+                        "device": m.get("device", "auto"), "dtype": _dtype(m.get("dtype", "auto"), where),
+                        "where": where, "skip_bad": bool(m.get("skip_bad", False)),
                         "num_workers": m.get("num_workers")})
     return entries
+
+
+def _dtype(value: str, where: str) -> str:
+    if value not in DTYPES:
+        raise ValidationError(f"{where}: unknown dtype {value!r}; valid: {', '.join(DTYPES)}")
+    return value
+
+
+def plan_device(device: str, dtype: str, where: str) -> tuple[str, str]:
+    """(device, compute dtype) a feature task will use, fixed at plan time.
+
+    ``device = "auto"`` means CUDA if the planning machine has it, else the CPU. A CUDA
+    device named on a machine without one needs an explicit ``dtype`` (its default,
+    bfloat16 or float16, depends on the GPU, and the dtype is part of the cache key);
+    on the CPU only float32 is used."""
+    if str(device).startswith("cuda") and dtype != "auto" and not _cuda_available():
+        return str(device), dtype
+    try:
+        dev, natural = select_device(device)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}; to plan for GPU workers here, also set dtype = "
+                              "\"bfloat16\" (or \"float16\"), the dtype they will compute in") from None
+    if dtype == "auto":
+        return str(dev), natural
+    if dev.type != "cuda" and dtype != "float32":
+        raise ValidationError(f"{where}: dtype {dtype!r} needs a CUDA device; on {str(dev)!r} features are computed in float32")
+    return str(dev), dtype
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _out(config: Config) -> Path:
@@ -195,7 +233,7 @@ def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
     files: list[FeatureFile] = []
     for e in _model_entries(config, stim, skipped):
         spec = e["spec"]
-        dev, dtype = select_device(e["device"])
+        dev, dtype = plan_device(e["device"], e["dtype"], e["where"])
         for sname in e["stimuli"]:
             sec, _s, h = stim[sname]
             keys = {l: cache_key(spec, l, e["pooling"], h, dtype) for l in e["layers"]}
