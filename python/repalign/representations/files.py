@@ -69,7 +69,7 @@ def _table(path: Path, ids_column: str | None):
     if "embedding" in table.column_names:
         t = table.schema.field("embedding").type
         if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-            lists = table.column("embedding").to_pylist()
+            lists = table.column("embedding").combine_chunks()
             table = table.drop(["embedding"])
     df = table.to_pandas()
     if ids_column and ids_column in df.columns:
@@ -147,14 +147,19 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
             if len(df.columns):
                 raise ValidationError(f"representation {name!r}: {path} has an 'embedding' list column and other "
                                       f"column(s) {_show(list(map(str, df.columns)))}; keep only the ids and 'embedding'")
-            lengths = [None if v is None else len(v) for v in lists]
-            d = next((n for n in lengths if n is not None), 0)
-            bad = [i for i, n in enumerate(lengths) if n != d]
-            if bad:
-                who = id_list[bad[0]] if bad[0] < len(id_list) else f"row {bad[0] + 1}"
+            import pyarrow.compute as pc
+
+            # null lists count as 0 values; null entries become NaN (both reported below)
+            lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+            d = int(lengths[0]) if len(lengths) else 0
+            bad = np.flatnonzero(lengths != d)
+            if len(bad):
+                row = int(bad[0])
+                who = id_list[row] if row < len(id_list) else f"row {row + 1}"
                 raise ValidationError(f"representation {name!r}: {path} column 'embedding': the row of id {who!r} has "
-                                      f"{lengths[bad[0]] or 0} values, expected {d} (as the first row)")
-            values = np.array([[np.nan if x is None else x for x in v] for v in lists], dtype=np.float64).reshape(len(lists), d)
+                                      f"{lengths[row]} values, expected {d} (as the first row)")
+            flat = pc.cast(lists.flatten(), "float64").to_numpy(zero_copy_only=False)
+            values = np.asarray(flat, dtype=np.float64).reshape(len(lengths), d)
             columns = [f"embedding[{j}]" for j in range(d)]
         else:
             from pandas.api.types import is_bool_dtype, is_numeric_dtype
@@ -167,6 +172,8 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
                 raise ValidationError(f"representation {name!r}: {path} has no value columns besides the ids")
             values = df.to_numpy(dtype=np.float64, na_value=np.nan)
             columns = [str(c) for c in df.columns]
+    if values.shape[0] == 0:
+        raise ValidationError(f"representation {name!r}: {path} has no rows")
     if values.shape[0] != len(id_list):
         raise ValidationError(f"representation {name!r}: {path} has {values.shape[0]} rows but {ids_where} has "
                               f"{len(id_list)} ids")
