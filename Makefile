@@ -1,6 +1,6 @@
 # repalign — one-command set-up and tests.
 #   make install   idempotent: R + R packages (apt on Debian/Ubuntu, else CRAN), .venv, the R package
-#   make test      install, then pytest and testthat; fails if either fails
+#   make test      install (+ headless chromium for the report test), then pytest and testthat; fails if either fails
 #   make demo      install, then the offline demo study (analysis/configs/demo.toml)
 #   make features  install, then the default offline feature extraction
 #   make slurm-up / slurm-down   a one-node SLURM cluster on localhost; make test-slurm runs the tests marked slurm
@@ -22,7 +22,7 @@ APT_R_PACKAGES := r-base-core r-base-dev r-cran-lme4 r-cran-brms r-cran-rstan r-
 CRAN_R_PACKAGES := lme4 brms rstan tidyverse broom.mixed testthat reticulate jsonlite optparse rmarkdown roxygen2
 R_SOURCES := DESCRIPTION NAMESPACE $(wildcard R/*.R)
 
-.PHONY: help install install-r install-python install-rpkg test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
+.PHONY: help install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
 
 help:
 	@echo "make install | test | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
@@ -68,8 +68,19 @@ install-rpkg: .stamp-rpkg
 	R CMD INSTALL --no-test-load --library=$(RLIB) . >/dev/null
 	@touch $@
 
+# --- a headless browser for the report test (Debian chromium + chromedriver) -------------------
+install-browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages: chromium chromium-driver"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq chromium chromium-driver; \
+	  else echo "chromium/chromedriver not found and no apt-get: install them for tests/python/test_report_browser.py" >&2; fi; \
+	fi
+
 # --- tests -----------------------------------------------------------------------------------
-test: install
+test: install install-browser
 	@status=0; \
 	$(MAKE) --no-print-directory test-python || status=1; \
 	$(MAKE) --no-print-directory test-r || status=1; \

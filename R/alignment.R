@@ -5,14 +5,16 @@
 #' @param data Alignment scores ([alignment_scores()]) or a trial table; needs
 #'   `model` (and `layer` when `metrics` is given).
 #' @param models Model metadata (`data/models.csv`): `name`, `family`,
-#'   `objective`, `train_size` (number of training examples).
+#'   `objective`, `train_size` (number of training examples) and, optionally,
+#'   `params` (parameter count).
 #' @param metrics Metrics table (`metrics` schema) holding the intrinsic
 #'   dimensionality of each (model, layer); `NULL` to skip.
 #' @param id_metric Name of the intrinsic-dimensionality metric in `metrics`.
 #' @param id_dataset Dataset whose intrinsic dimensionality to use when the
 #'   metrics table has several for a (model, layer); `NULL`: there must be one.
-#' @return `data` with columns `family`, `objective`, `train_size` and (with
-#'   `metrics`) `intrinsic_dim` added. A model without metadata, or a
+#' @return `data` with columns `family`, `objective`, `train_size`, `params`
+#'   (`NA` where the metadata has none) and (with `metrics`) `intrinsic_dim`
+#'   added. A model without metadata, or a
 #'   (model, layer) without intrinsic dimensionality, is an error naming it.
 #' @export
 alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensionality_twonn", id_dataset = NULL) {
@@ -32,6 +34,7 @@ alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensiona
   out <- data
   for (col in c("family", "objective")) out[[col]] <- as.character(models[[col]][idx])
   out$train_size <- suppressWarnings(as.numeric(models$train_size[idx]))
+  out$params <- if ("params" %in% names(models)) suppressWarnings(as.numeric(models$params[idx])) else NA_real_
   if (!is.null(metrics)) {
     check_columns(data, c("model", "layer"), "alignment data")
     check_columns(metrics, c("model", "layer", "metric", "value"), "metrics")
@@ -63,13 +66,20 @@ alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensiona
 
 #' Default formulas of the alignment models
 #'
+#' The model-level formula lets the effect of intrinsic dimensionality differ
+#' between objectives (`objective * scale(intrinsic_dim)`): Demircan et al.
+#' (2024) report that intrinsic dimensionality relates to alignment with
+#' opposite signs for different model types (candemircan/naturalcogsci,
+#' `bin/fig5.ipynb`). The trial-level formula stays additive in the model
+#' properties (pass `formula =` to add the interaction there).
+#'
 #' @param level `"model"`: one row per (model, layer, task) with its
 #'   cross-validated pseudo-R²; `"trial"`: one row per human trial.
 #' @return A formula.
 #' @export
 default_alignment_formula <- function(level = c("model", "trial")) {
   switch(match.arg(level),
-         model = pseudo_r2 ~ log10(train_size + 1) + objective + scale(intrinsic_dim) + (1 | task) + (1 | family),
+         model = pseudo_r2 ~ log10(train_size + 1) + objective * scale(intrinsic_dim) + (1 | task) + (1 | family),
          trial = choice ~ value * (log10(train_size + 1) + objective + scale(intrinsic_dim)) +
            (value | participant) + (value | model))
 }
@@ -145,7 +155,12 @@ simplify_formula <- function(formula, data) {
 #' properties, with random slopes per participant and per model.
 #'
 #' Terms that cannot be estimated (a grouping factor or a factor with one
-#' level) are dropped and listed in the diagnostics. lme4 fits record
+#' level) are dropped and listed in the diagnostics. When no random-effect
+#' term is left (one task and one family), `engine = "lme4"` fits the fixed
+#' effects with [stats::lm()] (model level) or [stats::glm()] (trial level)
+#' and says so in the diagnostics' `notes`. Duplicated rows (the same model,
+#' layer, task and, at trial level, participant and trial) are an error
+#' naming them. lme4 fits record
 #' convergence and singularity; brms fits record max R-hat, divergent
 #' transitions and minimum bulk ESS. Neither is hidden: a fit that did not
 #' converge gives a warning and `converged = FALSE` in [tidy_alignment_model()].
@@ -162,13 +177,19 @@ simplify_formula <- function(formula, data) {
 #'   group s.d.s with few levels otherwise give divergent transitions).
 #' @param cache_dir brms: directory where fits are cached (re-used when data,
 #'   formula and priors are unchanged); `NULL` for no cache.
+#' @param min_models_per_effect Saturation guard: with fewer distinct models
+#'   than this many per fixed effect (rank of the fixed-effect design), the fit
+#'   is saturated and [tidy_alignment_model()] reports its estimates without
+#'   standard errors, intervals or p-values, with the reason in `note`. 0
+#'   switches the guard off.
 #' @return An object of class `repalign_alignment_fit`: `fit`, `engine`,
-#'   `level`, `formula`, `data`, `diagnostics` (list).
+#'   `level`, `formula`, `data`, `diagnostics` (list: `dropped`, `notes`,
+#'   `converged`, `singular`, `messages`, `saturation`).
 #' @export
 fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("lme4", "brms"),
                                 formula = NULL, prior = NULL, chains = 4L, iter = 2000L,
                                 warmup = floor(iter / 2), cores = 1L, seed = 1L, cache_dir = NULL,
-                                adapt_delta = 0.99) {
+                                adapt_delta = 0.99, min_models_per_effect = 5) {
   level <- match.arg(level)
   engine <- match.arg(engine)
   if (is.null(formula)) formula <- default_alignment_formula(level)
@@ -187,10 +208,31 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
                    paste(unique(data$model[bad]), collapse = ", ")), call. = FALSE)
     }
   }
+  check_unique_trials(data, sprintf("%s-level alignment data", level),
+                      keys = if (level == "trial") c("model", "layer", "task", "participant", "trial")
+                             else c("model", "layer", "task"),
+                      need = if (level == "trial") "trial" else "model")
   simp <- simplify_formula(formula, data)
   f <- simp$formula
-  diag <- list(dropped = simp$dropped)
-  if (engine == "lme4") {
+  sat <- saturation_check(f, data, min_models_per_effect)
+  if (!sat$estimable) stop(sprintf("%s-level alignment model: %s", level, sat$reason), call. = FALSE)
+  diag <- list(dropped = simp$dropped, notes = character())
+  no_groups <- is.null(lme4::findbars(f))
+  if (engine == "lme4" && no_groups) {
+    # Every random-effect term was dropped (e.g. one family and one task): lme4
+    # cannot fit that; the same fixed effects by ordinary least squares / logistic GLM.
+    res <- collect_warnings(
+      if (level == "model") stats::lm(f, data = data)
+      else stats::glm(f, data = data, family = stats::binomial()))
+    fit <- res$value
+    diag$notes <- sprintf("no random-effect term left: fitted with %s instead of %s",
+                          if (level == "model") "lm" else "glm (binomial)",
+                          if (level == "model") "lmer" else "glmer")
+    diag$converged <- !any(grepl("converge", res$warnings, ignore.case = TRUE)) &&
+      (level == "model" || isTRUE(fit$converged))
+    diag$singular <- NA
+    diag$messages <- paste(res$warnings, collapse = "; ")
+  } else if (engine == "lme4") {
     res <- collect_warnings(suppressMessages(
       if (level == "model") lme4::lmer(f, data = data, REML = TRUE)
       else lme4::glmer(f, data = data, family = stats::binomial(),
@@ -211,13 +253,40 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
     fit <- res$fit
     diag <- c(diag, res$diagnostics)
   }
-  if (length(diag$dropped)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)],
-                                                     paste("dropped:", paste(diag$dropped, collapse = ", "))),
-                                                   collapse = "; ")
+  diag$saturation <- sat
+  if (!diag$saturation$ok) diag$notes <- c(diag$notes, diag$saturation$reason)
+  extra <- c(if (length(diag$dropped)) paste("dropped:", paste(diag$dropped, collapse = ", ")), diag$notes)
+  if (length(extra)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)], extra), collapse = "; ")
   if (!diag$converged) warning(sprintf("%s-level alignment model (%s) did not converge: %s", level, engine,
                                        diag$messages), call. = FALSE)
   structure(list(fit = fit, engine = engine, level = level, formula = f, data = data, diagnostics = diag),
             class = "repalign_alignment_fit")
+}
+
+# Models per fixed effect of an alignment model. Every fixed effect of these models
+# is a property of a network (its size, objective, intrinsic dimensionality, or
+# their interaction with the learner's value), so the networks, not the rows, are
+# the units that inform it; with fewer than about five networks per coefficient
+# the fit is saturated and its standard errors (and so intervals and p-values)
+# mean little however many rows there are.
+# `estimable` is FALSE when the rows do not outnumber the fixed effects: nothing
+# is left for the residual and the fit itself fails.
+saturation_check <- function(formula, data, min_models_per_effect = 5) {
+  X <- stats::model.matrix(lme4::nobars(formula), data)
+  p <- qr(X)$rank
+  n <- length(unique(as.character(data$model)))
+  estimable <- nrow(X) > p
+  ok <- estimable && (is.null(min_models_per_effect) || min_models_per_effect <= 0 || n >= min_models_per_effect * p)
+  reason <- if (!estimable) {
+    sprintf(paste("not fitted: %d row(s) (%d model(s)) for %d fixed effect(s), nothing left to estimate the",
+                  "residual; add models or fit fewer terms (formula =)"), nrow(X), n, p)
+  } else if (!ok) {
+    sprintf(paste("saturated: %d model(s) for %d fixed effect(s), fewer than %g models per fixed effect;",
+                  "estimates only, no standard errors, intervals or p-values"),
+            n, p, min_models_per_effect)
+  } else ""
+  list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(X),
+       min_models_per_effect = min_models_per_effect, reason = reason)
 }
 
 #' @export
@@ -230,24 +299,46 @@ print.repalign_alignment_fit <- function(x, ...) {
 
 #' Tidy coefficient table of an alignment model
 #'
-#' Fixed effects with intervals: Wald intervals for lme4 fits, posterior
-#' intervals (`conf.level`) for brms fits (via broom.mixed).
+#' Fixed effects with intervals: Wald intervals for lme4 fits (and for the
+#' `lm`/`glm` fallback), posterior intervals (`conf.level`) for brms fits (via
+#' broom.mixed / broom). A saturated fit (fewer than `min_models_per_effect`
+#' models per fixed effect, see [fit_alignment_model()]) keeps its estimates
+#' but gets no standard errors, intervals or p-values; `inference` and `note`
+#' say why.
 #'
 #' @param x A [fit_alignment_model()] result.
 #' @param conf.level Interval level.
 #' @return A tibble: level, engine, term, estimate, std.error, conf.low,
-#'   conf.high, converged, singular, messages.
+#'   conf.high, p.value (`NA` for lmer and brms fits), n_models, n_fixed,
+#'   inference (`"wald"`, `"posterior"` or `"none"`), converged, singular,
+#'   messages, note (the fallback and saturation notes; `""` when none).
 #' @export
 tidy_alignment_model <- function(x, conf.level = 0.95) {
-  tab <- suppressWarnings(suppressMessages(
-    broom.mixed::tidy(x$fit, effects = "fixed", conf.int = TRUE, conf.level = conf.level)))
+  tab <- if (inherits(x$fit, c("lm", "glm"))) {
+    suppressWarnings(broom::tidy(x$fit, conf.int = TRUE, conf.level = conf.level))
+  } else {
+    suppressWarnings(suppressMessages(
+      broom.mixed::tidy(x$fit, effects = "fixed", conf.int = TRUE, conf.level = conf.level)))
+  }
   if (x$engine == "brms") {
     tab$term <- brms_lme4_terms(tab$term, x$formula, x$data)
   }
+  sat <- x$diagnostics$saturation %||% saturation_check(x$formula, x$data, 0)
+  pv <- if ("p.value" %in% names(tab)) tab$p.value else rep(NA_real_, nrow(tab))
   out <- tibble::tibble(level = x$level, engine = x$engine, term = tab$term, estimate = tab$estimate,
                         std.error = tab$std.error, conf.low = tab$conf.low, conf.high = tab$conf.high,
+                        p.value = pv, n_models = sat$n_models, n_fixed = sat$n_fixed,
+                        inference = if (x$engine == "brms") "posterior" else "wald",
                         converged = x$diagnostics$converged, singular = x$diagnostics$singular,
-                        messages = x$diagnostics$messages)
+                        messages = x$diagnostics$messages,
+                        note = paste(x$diagnostics$notes %||% character(), collapse = "; "))
+  if (!sat$ok) {
+    out$std.error <- NA_real_
+    out$conf.low <- NA_real_
+    out$conf.high <- NA_real_
+    out$p.value <- NA_real_
+    out$inference <- "none"
+  }
   out
 }
 

@@ -39,6 +39,7 @@ prepare_choice_data <- function(data, formula, what = "trials") {
 #'
 #' @param data Trial table with at least `participant`, `value`, `choice`
 #'   (0/1) and any other variable the formula names; one (model, layer, task).
+#'   Rows repeating a (model, layer, task, participant, trial) are an error.
 #' @param formula Model formula; `value` in it is the standardised value.
 #' @param standardise Standardise `value` first (default `TRUE`).
 #' @param control lme4: [lme4::glmerControl()] settings.
@@ -64,6 +65,8 @@ fit_choice_model <- function(data, formula = default_choice_formula(), standardi
                              prior = NULL, chains = 4L, iter = 2000L, warmup = floor(iter / 2), cores = 1L,
                              seed = 1L, adapt_delta = 0.99, cache_dir = NULL, cache_name = "choice") {
   engine <- match.arg(engine)
+  # (refits warm-started from a checked full fit skip the check: the LOO loops pass `start`)
+  if (is.null(start)) check_unique_trials(data, "trials")
   data <- prepare_choice_data(data, formula)
   center <- 0
   scale <- 1

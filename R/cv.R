@@ -23,7 +23,8 @@
 #'   from the full fit. Rows are spread over `workers` forked processes.
 #'
 #' @param data Trial table: `participant`, `value`, `choice` (0/1), the `by`
-#'   columns and any variable of the formula.
+#'   columns and any variable of the formula. Rows repeating a (model, layer,
+#'   task, participant, trial) — of the columns present — are an error naming them.
 #' @param formula Choice-model formula (see [default_choice_formula()]).
 #' @param method `"kfold"` or `"loo"`.
 #' @param k Number of participant folds (at most the number of participants).
@@ -43,6 +44,7 @@ cv_choice_model <- function(data, formula = default_choice_formula(), method = c
   loo <- match.arg(loo)
   check_columns(data, c(by, "participant", "value", "choice"), "trials")
   data <- as.data.frame(data)
+  check_unique_trials(data, "trials", keys = unique(c(by, "model", "layer", "task", "participant", "trial")))
   groups <- group_rows(data, by)
   prob <- rep(NA_real_, nrow(data))
   fold <- rep(NA_integer_, nrow(data))

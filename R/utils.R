@@ -96,11 +96,8 @@ table_kind <- function(path) {
   if (!file.exists(path)) stop(sprintf("no table at %s", path), call. = FALSE)
   kind <- if (requireNamespace("arrow", quietly = TRUE)) {
     arrow::read_parquet(path, as_data_frame = FALSE)$schema$metadata[["repalign.kind"]]
-  } else if (.have_pyarrow()) {
+  } else if (.have_pyarrow(need = TRUE)) {
     reticulate::import("repalign.store")$table_info(path)$kind
-  } else {
-    stop("reading Parquet needs the R package 'arrow', or 'reticulate' with the repalign ",
-         "Python package and 'pyarrow'", call. = FALSE)
   }
   if (is.null(kind) || !nzchar(kind)) NA_character_ else kind
 }
@@ -117,4 +114,25 @@ find_tables <- function(dir) {
   kinds <- vapply(paths, table_kind, "")
   kinds[is.na(kinds)] <- "unknown"
   split(unname(paths), kinds)
+}
+
+# Stop when rows repeat the same `keys` (those of them present in `df`): a trial
+# (or a score) counted twice would weigh twice in every fit and score. Names the
+# number of duplicated rows and the first few keys. Without the `need` column
+# (e.g. no `trial` numbers) rows cannot be told apart and nothing is checked.
+check_unique_trials <- function(df, what = "trials", keys = c("model", "layer", "task", "participant", "trial"),
+                                need = "trial") {
+  if (!all(need %in% names(df))) return(invisible(df))
+  keys <- intersect(keys, names(df))
+  if (!length(keys) || !nrow(df)) return(invisible(df))
+  dup <- duplicated(as.data.frame(df)[keys])
+  if (any(dup)) {
+    first <- unique(as.data.frame(df)[dup, keys, drop = FALSE])
+    show <- utils::head(first, 3)
+    ex <- apply(show, 1, function(r) paste(sprintf("%s=%s", keys, trimws(r)), collapse = ", "))
+    stop(sprintf("%s: %d duplicated row(s) with the same %s (%d distinct key(s)), e.g. %s; remove the duplicates",
+                 what, sum(dup), paste(keys, collapse = ", "), nrow(first), paste(sprintf("(%s)", ex), collapse = "; ")),
+         call. = FALSE)
+  }
+  invisible(df)
 }

@@ -32,11 +32,17 @@ Run: ``REPALIGN_DATA_DIR=… .venv/bin/python bench/learners.py`` (minutes).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+
+# the per-trial scikit-learn references, shared with the equivalence tests (not in the package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+from reference_impls import ref_category, ref_category_final_accuracy, ref_reward  # noqa: E402
 
 
 def features(d: int, seed: int = 0):
@@ -49,37 +55,12 @@ def features(d: int, seed: int = 0):
     return Embedding(sp.ids, values, f"spose-projected-{d}")
 
 
-def ref_category(X, y, C, tol=1e-4):
-    from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    base = LogisticRegression(C=C, solver="liblinear", tol=tol, max_iter=100000)
-    p = np.full(len(y), 0.5)
-    for t in range(1, len(y)):
-        if len(set(y[:t])) < 2:
-            continue
-        sc = StandardScaler().fit(X[:t])
-        m = clone(base).fit(sc.transform(X[:t]), y[:t])
-        p[t] = m.predict_proba(sc.transform(X[t : t + 1]))[0, 1]
-    sc = StandardScaler().fit(X)  # the reference's selection: final fit's training accuracy
-    clone(base).fit(sc.transform(X), y).score(sc.transform(X), y)
+def _ref_category_and_rule(X, y, C, tol):
+    """The reference's work for one C: the trial-wise sequence and the final fit of
+    its selection rule (timed together)."""
+    p = ref_category(X, y, C, tol=tol)
+    ref_category_final_accuracy(X, y, C, tol=tol)
     return p
-
-
-def ref_reward(X, R, stride=1):
-    from sklearn.base import clone
-    from sklearn.linear_model import BayesianRidge
-    from sklearn.preprocessing import StandardScaler
-
-    T, _, d = X.shape
-    out = np.full((T, 2), np.nan)
-    out[0] = 0
-    for t in range(1, T, stride):
-        Xt = X[:t].reshape(2 * t, d)
-        sc = StandardScaler().fit(Xt)
-        out[t] = clone(BayesianRidge()).fit(sc.transform(Xt), R[:t].reshape(2 * t)).predict(sc.transform(X[t]))
-    return out
 
 
 def bench_category(n: int, n_ref: int, d: int):
@@ -107,10 +88,10 @@ def bench_category(n: int, n_ref: int, d: int):
     fast_rule = time.perf_counter() - t0
     with threadpool_limits(1):
         t0 = time.perf_counter()
-        tight = np.stack([[ref_category(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
+        tight = np.stack([[_ref_category_and_rule(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
         slow_tight = (time.perf_counter() - t0) / n_ref * n
         t0 = time.perf_counter()
-        default = np.stack([ref_category(X[0], y[0], C) for C in DEFAULT_C_GRID])
+        default = np.stack([_ref_category_and_rule(X[0], y[0], C, tol=1e-4) for C in DEFAULT_C_GRID])
         slow_default = (time.perf_counter() - t0) * n
     d_rule = max(np.abs(tight[b, best[b]] - p_rule[b]).max() for b in range(n_ref))
     return (fast, slow_tight, slow_default, np.abs(tight - p[:n_ref]).max(), np.abs(default - p[0]).max(),
@@ -131,7 +112,7 @@ def bench_reward(n: int, n_ref: int, d: int, stride: int = 1):
     fast = time.perf_counter() - t0
     with threadpool_limits(1):
         t0 = time.perf_counter()
-        ref = np.stack([ref_reward(X[b], R[b], stride) for b in range(n_ref)])
+        ref = np.stack([ref_reward(X[b], R[b], stride=stride) for b in range(n_ref)])
         slow = (time.perf_counter() - t0) / n_ref * n * stride  # every stride-th trial timed
     return fast, slow, np.nanmax(np.abs(ref - V[:n_ref]))
 

@@ -26,17 +26,8 @@ if (nzchar(root) && dir.exists(root)) {
   source_label <- "simulated"
 }
 n <- nrow(d)
-naive_row <- function(i) {
-  train <- d[-i, ]
-  m <- mean(train$value)
-  s <- stats::sd(train$value)
-  train$value <- (train$value - m) / s
-  test <- d[i, ]
-  test$value <- (test$value - m) / s
-  fit <- suppressMessages(lme4::glmer(choice ~ 0 + value + (0 + value | participant),
-                                      family = stats::binomial(), data = train))
-  unname(stats::predict(fit, newdata = test, type = "response"))
-}
+source(file.path("tests", "testthat", "helper-reference.R"))  # naive_loo_prob: the reference, shared with test-cv.R
+naive_row <- function(i) naive_loo_prob(d, i)
 rows <- unique(round(seq(1, n, length.out = n_naive)))
 t_naive <- system.time(p_naive <- vapply(rows, naive_row, 0))[["elapsed"]]
 t_fast <- system.time(fast <- cv_choice_model(d, method = "loo", by = "model"))[["elapsed"]]

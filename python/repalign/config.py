@@ -1,36 +1,222 @@
-"""Study configuration files (TOML).
+"""Study configuration files (TOML) and the typed schema every section is checked with.
 
-A config has one table per stage; each stage validates its own section with
-``check_keys`` so that an unknown key is an error listing the valid ones::
+A config has one table (or array of tables) per stage. Each stage keeps the
+pydantic model(s) of its section(s) in its own ``config`` module; the pipeline
+composes them into one ``StudyConfig`` (``repalign.pipeline.config``)::
 
-    [run]                      # output directory, seed, name
+    [run]                      # output directory, seed, name     (RunSection, here)
     output = "results/demo"    # relative paths are relative to the config file
     seed = 0
 
-    [[stimuli]]   ...          # stimulus sets          (repalign.features)
-    [[models]]    ...          # models × layers        (repalign.models / features)
-    [[representations]] ...    # precomputed embeddings (SPoSE, text, random)
-    [[metrics]]   ...          # alignment metrics      (repalign.metrics)
-    [[learners]]  ...          # simulated learners     (repalign.learners)
-    [dynamics]    ...          # learning dynamics      (repalign.dynamics)
-    [[embed]]     ...          # SPoSE/VICE training    (repalign.embeddings)
-    [r]           ...          # mixed models           (R package)
-    [executor]    ...          # local | dask | slurm   (repalign.pipeline)
+    [[stimuli]]   ...          # stimulus sets          (repalign.features.config)
+    [[models]]    ...          # models × layers        (repalign.features.config)
+    [[representations]] ...    # precomputed embeddings (repalign.features.config)
+    [[metrics]]   ...          # alignment metrics      (repalign.metrics.config)
+    [[learners]]  ...          # simulated learners     (repalign.learners.config)
+    [dynamics]    ...          # learning dynamics      (repalign.dynamics.config)
+    [[embed]]     ...          # SPoSE/VICE training    (repalign.embeddings.config)
+    [r]           ...          # mixed models           (repalign.r_config)
+    [executor]    ...          # local | dask | slurm   (repalign.pipeline.config)
+    [report]                   # (no keys yet)          (repalign.pipeline.config)
+
+Every section model derives from ``Section``: unknown keys are errors, values are
+checked strictly (TOML types: ``"5"`` is not an integer, ``true`` is not a number),
+and ``parse_section`` turns the first pydantic error into one ``ValidationError``
+line naming the section, entry number, key, the expected type and the value given,
+e.g. ``[[models]] #2 layers: expected a string or a list of strings, got 5``.
+Defaults in the models are the defaults the planners use; a planner that keys its
+tasks on the entry as written dumps it with ``exclude_unset=True``.
 """
 
 from __future__ import annotations
 
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping, Sequence, Union
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
 
 from repalign.errors import ValidationError
 
 SECTIONS = ("run", "stimuli", "models", "representations", "metrics", "learners", "dynamics", "embed", "r", "executor", "report")
-RUN_KEYS = ("name", "output", "seed", "description")
+#: sections written as arrays of tables (``[[models]]``); the others are tables (``[run]``)
+ARRAY_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners", "embed")
+#: sections that plan tasks; a config without any of them is an empty study
+STAGE_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners", "dynamics", "embed", "r")
+
+#: a TOML integer or float, kept as written (``C = 1`` stays 1: task keys hash the entry)
+Number = Union[int, float]
+#: the fidelity switch of [[metrics]], [[learners]], [[embed]] entries and [r]
+Variant = Literal["default", "published"]
 
 
+class Section(BaseModel):
+    """Base of every config section model: unknown keys are errors, no coercion
+    (strict), defaults are not re-validated."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def spec(self, exclude_unset: bool = False) -> dict[str, Any]:
+        """Plain dict of the entry (``exclude_unset``: only the keys written); a
+        ``variant`` left at "default" is left out, so that configs written before
+        the key existed keep their task keys."""
+        d = self.model_dump(exclude_unset=exclude_unset)
+        if d.get("variant", None) == "default":
+            d.pop("variant")
+        return d
+
+
+class RunSection(Section):
+    """``[run]``: name (default: the config file's stem), output directory (default
+    ``results/<stem>``, relative to the config file), seed, description."""
+
+    name: str | None = None
+    output: str | None = None
+    seed: int = 0
+    description: str = ""
+
+
+# --- one-line error messages ------------------------------------------------------------------
+_SCALARS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
+            bool: ("true or false", "booleans"), type(None): ("nothing", "nothing")}
+
+
+def _members(tp: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return tuple(a for a in typing.get_args(tp) if a is not type(None))
+    return (tp,)
+
+
+def describe(tp: Any, plural: bool = False) -> str:
+    """Words for a type annotation: ``list[str]`` → "a list of strings"."""
+    parts = _members(tp)
+    if set(parts) == {int, float}:
+        return "numbers" if plural else "a number"
+    if len(parts) > 1:
+        return " or ".join(describe(p, plural) for p in parts)
+    tp = parts[0]
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return ("values among " if plural else "one of ") + ", ".join(map(repr, typing.get_args(tp)))
+    if origin in (list, tuple, Sequence):
+        args = typing.get_args(tp)
+        return ("lists" if plural else "a list") + (f" of {describe(args[0], True)}" if args else "")
+    if origin is dict or (isinstance(tp, type) and issubclass(tp, BaseModel)):
+        return "tables" if plural else "a table"
+    if tp in _SCALARS:
+        return _SCALARS[tp][1 if plural else 0]
+    return getattr(tp, "__name__", str(tp))
+
+
+def _model_of(tp: Any) -> type[BaseModel] | None:
+    parts = _members(tp)
+    if len(parts) == 1 and isinstance(parts[0], type) and issubclass(parts[0], BaseModel):
+        return parts[0]
+    return None
+
+
+def _item_model(tp: Any) -> type[BaseModel] | None:
+    parts = _members(tp)
+    if len(parts) == 1 and typing.get_origin(parts[0]) is list:
+        return _model_of(typing.get_args(parts[0])[0])
+    return None
+
+
+def _one_of(values: Sequence[Any]) -> str:
+    if len(values) == 2:
+        return f"{values[0]!r} or {values[1]!r}"
+    return "one of " + ", ".join(map(str, values))
+
+
+def error_line(model: type[BaseModel], data: Any, err: Mapping[str, Any], where: str) -> str:
+    """One line for a pydantic error of ``model.model_validate(data)``: follows the
+    error's location through nested tables to the key at fault."""
+    cls, value, path = model, data, []
+    loc = list(err["loc"])
+    fld = None
+    while loc:
+        key = loc.pop(0)
+        if cls is None or not isinstance(key, str) or key not in cls.model_fields:
+            if err["type"] == "extra_forbidden" and isinstance(key, str):
+                path.append(key)
+            break
+        fld = cls.model_fields[key]
+        path.append(key)
+        value = value.get(key) if isinstance(value, Mapping) else None
+        sub, item = _model_of(fld.annotation), _item_model(fld.annotation)
+        if sub is not None and isinstance(value, Mapping) and loc:
+            cls, fld = sub, None
+        elif item is not None and isinstance(value, list) and loc and isinstance(loc[0], int):
+            i = loc.pop(0)  # an entry of a nested array of tables, e.g. [[dynamics.simulate]] #2
+            table = where[1:-1] if where.startswith("[") and where.endswith("]") and " " not in where else None
+            where = f"[[{table}.{'.'.join(path)}]] #{i + 1}" if table else f"{where} {'.'.join(path)} #{i + 1}"
+            path, value, cls, fld = [], value[i], item, None
+        else:
+            break
+    kind = err["type"]
+    shown = path[:-1] if kind in ("extra_forbidden", "missing") else path  # those name the key in the message
+    at = where + (" " + ".".join(shown) if shown else "")
+    if kind == "extra_forbidden":
+        owner = cls if cls is not None else model
+        unknown = [k for k in (value if isinstance(value, Mapping) else {}) if k not in owner.model_fields]
+        valid = f"valid keys: {', '.join(owner.model_fields)}" if owner.model_fields else "this section takes no keys"
+        return f"{at}: unknown key(s) {unknown or path[-1:]}; {valid}"
+    if kind == "missing":
+        return f"{at}: missing required key(s) {path[-1:]}"
+    if kind == "literal_error" and fld is not None and typing.get_origin(_members(fld.annotation)[0]) is Literal:
+        vals = typing.get_args(_members(fld.annotation)[0])
+        inside = " " + ".".join(path[:-1]) if len(path) > 1 else ""
+        return f"{where}{inside}: {path[-1]} must be {_one_of(vals)}, got {value!r}"
+    if kind in ("value_error", "assertion_error"):  # a model validator's message names its key(s) itself
+        msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        return f"{where}: {msg}"
+    if fld is not None:
+        return f"{at}: expected {describe(fld.annotation)}, got {value!r}"
+    if isinstance(data, Mapping) or cls is not model:
+        return f"{at}: expected a table, got {value!r}"
+    return f"{at}: {err['msg']}"
+
+
+def parse_section(model: type[BaseModel], data: Any, where: str) -> Any:
+    """``model.model_validate(data)``; the first error becomes one ValidationError line."""
+    if not isinstance(data, Mapping):
+        kind = "an array of tables" if isinstance(data, list) else repr(data)
+        raise ValidationError(f"{where}: expected a table, got {kind}")
+    try:
+        return model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        raise ValidationError(error_line(model, data, exc.errors()[0], where)) from None
+
+
+def parse_entries(model: type[BaseModel] | Any, data: Any, section: str) -> list[Any]:
+    """Validate an array of tables (``[[section]]``), entry by entry (numbered from 1).
+    ``model``: a Section class, or a function entry → Section class (e.g. by its
+    ``metric``), which may raise ValidationError itself."""
+    if data is None:
+        return []
+    if isinstance(data, Mapping):
+        raise ValidationError(f"[[{section}]]: expected an array of tables ([[{section}]] entries), "
+                              f"got a table ([{section}])")
+    if not isinstance(data, list):
+        raise ValidationError(f"[[{section}]]: expected an array of tables, got {data!r}")
+    out = []
+    for i, entry in enumerate(data):
+        where = f"[[{section}]] #{i + 1}"
+        if not isinstance(entry, Mapping):
+            raise ValidationError(f"{where}: expected a table, got {entry!r}")
+        cls = model if isinstance(model, type) else model(entry, where)
+        out.append(parse_section(cls, entry, where))
+    return out
+
+
+# --- the config file ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Config:
     """A parsed, top-level-validated config. ``raw`` holds every section as read;
@@ -65,17 +251,37 @@ def check_keys(section: Mapping[str, Any], allowed: Iterable[str], where: str, r
         raise ValidationError(f"{where}: missing required key(s) {missing}")
 
 
+def check_shape(raw: Mapping[str, Any]) -> None:
+    """Top level: known section names, arrays of tables where arrays belong, tables elsewhere."""
+    unknown = [k for k in raw if k not in SECTIONS]
+    if unknown:
+        raise ValidationError(f"unknown section(s) {unknown}; valid sections: {', '.join(SECTIONS)}")
+    for name, value in raw.items():
+        if name in ARRAY_SECTIONS:
+            if isinstance(value, Mapping):
+                raise ValidationError(f"[[{name}]]: expected an array of tables ([[{name}]] entries), got a table ([{name}])")
+            if not isinstance(value, list) or not all(isinstance(e, Mapping) for e in value):
+                raise ValidationError(f"[[{name}]]: expected an array of tables, got {value!r}")
+        elif not isinstance(value, Mapping):
+            got = "an array of tables" if isinstance(value, list) else repr(value)
+            raise ValidationError(f"[{name}]: expected a table, got {got}")
+
+
 def load_config(path: str | Path, output: str | Path | None = None) -> Config:
+    """Read a config file and check its top level and ``[run]`` (the stages check
+    their own sections when they plan; ``repalign.pipeline.plan_all`` checks all of
+    them before any task runs)."""
     path = Path(path).resolve()
     if not path.is_file():
         raise ValidationError(f"config file not found: {path}")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"{path}: invalid TOML: {exc}") from exc
-    check_keys(raw, SECTIONS, str(path))
-    run = raw.get("run", {})
-    check_keys(run, RUN_KEYS, f"{path} [run]")
-    out = Path(output) if output is not None else Path(run.get("output", f"results/{path.stem}"))
+        raise ValidationError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    check_shape(raw)
+    run = parse_section(RunSection, raw.get("run", {}), "[run]")
+    out = Path(output) if output is not None else Path(run.output or f"results/{path.stem}")
     out = out if out.is_absolute() else (path.parent / out).resolve() if output is None else out.resolve()
-    return Config(path=path, raw=raw, output=out, seed=int(run.get("seed", 0)), name=str(run.get("name", path.stem)))
+    return Config(path=path, raw=raw, output=out, seed=run.seed, name=run.name or path.stem)

@@ -6,8 +6,12 @@ as ``Rscript analysis/fit_models.R``. R is started on first use, with the R pack
 looked up in ``$REPALIGN_RLIB`` (default: the project's ``.rlib``, where
 ``make install-rpkg`` installs it) ahead of R's own library paths.
 
-Errors raised in R come back as :class:`RError` carrying R's message; a missing R,
-rpy2 or R package is a :class:`RUnavailableError` that says how to install it.
+Every error of the bridge is an :class:`RError`: errors raised in R (carrying R's
+message, e.g. a formula that does not parse) and data that cannot be passed to R; a
+missing R, rpy2 or R package is a :class:`RUnavailableError` (a subclass) that says
+how to install it. Subprocesses that run R (the ``[r]`` stage, the dynamics GLMM) take
+their environment from :func:`repalign.rlib.r_env`, the one place that locates the R
+library.
 
 >>> from repalign import r
 >>> cv = r.cv_choice_model(trials, method="kfold", k=5, by=["model", "layer"])
@@ -18,19 +22,22 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
 from repalign.errors import RepalignError
+from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
+from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
 
 __all__ = [
-    "RError", "RUnavailableError", "rlib_path", "fit_choice_model", "cv_choice_model", "alignment_scores",
-    "alignment_data", "fit_alignment_model", "score_choice_models", "plan_r", "run_fit_models",
+    "RError", "RUnavailableError", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
+    "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models", "plan_r",
+    "run_fit_models",
 ]
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _state: dict[str, Any] = {}
 
 
@@ -38,13 +45,8 @@ class RError(RepalignError):
     """An error raised by R code; the message is R's."""
 
 
-class RUnavailableError(RepalignError):
+class RUnavailableError(RError):
     """R, rpy2 or the repalign R package cannot be found."""
-
-
-def rlib_path() -> Path:
-    """Library holding the repalign R package: ``$REPALIGN_RLIB`` or ``<project>/.rlib``."""
-    return Path(os.environ.get("REPALIGN_RLIB", _PROJECT_ROOT / ".rlib")).resolve()
 
 
 def _robjects():
@@ -100,23 +102,40 @@ def _require_package(name: str, ro=None) -> None:
         )
 
 
+def _r_message(ro, err: Exception) -> str:
+    msg = str(ro.r("geterrmessage()")[0]).strip() or str(err)
+    msg = msg.removeprefix("Error: ").removeprefix("Error in ").strip()
+    return " ".join(msg.split())
+
+
+@contextmanager
+def _r_errors(what: str):
+    """Turn every failure of an rpy2 call into an RError naming ``what``: errors raised
+    in R (with R's message) and conversion failures of the data passed to R."""
+    from rpy2.rinterface_lib.embedded import RRuntimeError
+
+    ro = _robjects()
+    try:
+        yield ro
+    except RError:
+        raise
+    except RRuntimeError as e:
+        raise RError(f"R error in {what}: {_r_message(ro, e)}") from None
+    except (ValueError, TypeError, NotImplementedError, LookupError) as e:  # rpy2 conversion
+        raise RError(f"{what}: cannot pass the data to R or back: {type(e).__name__}: {e}") from None
+
+
 def _call(fname: str, *args, **kwargs) -> Any:
     """Call ``repalign::fname`` with pandas DataFrames converted to R data frames and
-    back; R errors become RError with R's message."""
-    ro = _robjects()
-    from rpy2.rinterface_lib.embedded import RRuntimeError
+    back; every failure is an RError (R's message for errors raised in R)."""
     from rpy2.robjects import pandas2ri
     from rpy2.robjects.conversion import localconverter
 
-    fn = ro.r(f"repalign::{fname}")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    with localconverter(ro.default_converter + pandas2ri.converter):
-        try:
+    with _r_errors(f"repalign::{fname}") as ro:
+        fn = ro.r(f"repalign::{fname}")
+        with localconverter(ro.default_converter + pandas2ri.converter):
             res = fn(*args, **kwargs)
-        except RRuntimeError as e:
-            msg = str(ro.r("geterrmessage()")[0]).strip() or str(e)
-            msg = msg.removeprefix("Error: ").removeprefix("Error in ").strip()
-            raise RError(f"R error in repalign::{fname}: {msg}") from None
     if isinstance(res, pd.DataFrame):
         res = res.reset_index(drop=True)
     return res
@@ -137,9 +156,13 @@ def _df(data: pd.DataFrame, what: str) -> pd.DataFrame:
 def _formula(f: str | None):
     if f is None:
         return None
-    from rpy2.robjects import Formula
+    if not isinstance(f, str):
+        raise RError(f"formula must be a string such as 'choice ~ 0 + value + (0 + value | participant)', "
+                     f"got {type(f).__name__}")
+    with _r_errors(f"formula {f!r}"):
+        from rpy2.robjects import Formula
 
-    return Formula(f)
+        return Formula(f)
 
 
 def _strs(x: Sequence[str]):
@@ -196,23 +219,46 @@ def alignment_data(data: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFra
 
 def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str = "lme4",
                         formula: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
-                        cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+                        cache_dir: str | os.PathLike | None = None,
+                        min_models_per_effect: float = 5) -> pd.DataFrame:
     """Fit a hierarchical alignment model (``repalign::fit_alignment_model``) and return
     its tidy coefficient table (level, engine, term, estimate, std.error, conf.low,
-    conf.high, converged, singular, messages)."""
+    conf.high, p.value, n_models, n_fixed, inference, converged, singular, messages,
+    note). With fewer than ``min_models_per_effect`` models per fixed effect the fit
+    is saturated: estimates only (``inference == "none"``), the reason in ``note``."""
     _robjects()
     fit = _call("fit_alignment_model", _df(data, "data"), level=level, engine=engine, formula=_formula(formula),
                 chains=int(chains), iter=int(iter), seed=int(seed),
-                cache_dir=None if cache_dir is None else str(cache_dir))
+                cache_dir=None if cache_dir is None else str(cache_dir),
+                min_models_per_effect=float(min_models_per_effect))
     return _call("tidy_alignment_model", fit)
+
+
+def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] | None = None,
+                             by: str | None = "objective", objectives: Sequence[str] | None = None,
+                             n_boot: int = 1000, level: float = 0.95, seed: int = 1,
+                             min_models: int = 5) -> pd.DataFrame:
+    """Spearman rho (scipy's p-value) with percentile-bootstrap CIs over models between
+    alignment (pseudo-R² averaged over tasks) and each model property, pooled and per
+    ``by`` level (``repalign::model_level_correlations``; Demircan et al. 2024,
+    candemircan/naturalcogsci ``bin/fig5.ipynb``, ``bin/fig4_12.ipynb``). ``data``:
+    :func:`alignment_data` of alignment scores. Returns group, predictor, n_models,
+    rho, p.value, conf.low, conf.high, n_boot, note."""
+    import rpy2.robjects as ro
+
+    _robjects()
+    preds = None
+    if predictors is not None:
+        preds = ro.StrVector(list(predictors.values()))
+        preds.names = ro.StrVector(list(predictors.keys()))
+    return _call("model_level_correlations", _df(data, "data"), predictors=preds,
+                 by=ro.NULL if by is None else by, objectives=None if objectives is None else _strs(objectives),
+                 n_boot=int(n_boot), level=float(level), seed=int(seed), min_models=int(min_models))
 
 
 # ---- pipeline stage: the [r] config section -----------------------------------------------
 
-R_KEYS = ("input", "models", "engine", "levels", "cv", "k", "by", "n_boot", "seed", "id_metric", "id_dataset",
-          "chains", "iter", "workers")
-_R_DEFAULTS = {"engine": "lme4", "cv": "kfold", "k": 5, "n_boot": 1000, "id_metric": "dimensionality_twonn",
-               "chains": 4, "iter": 2000, "workers": 1}
+# keys and defaults of the [r] section: repalign.r_config.RSection
 
 
 def plan_r(config, upstream: Sequence[Any] = ()) -> list:
@@ -222,31 +268,39 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     outputs of ``upstream`` tasks, else the run's output directory), ``models``
     (metadata CSV), ``engine`` (lme4|brms), ``levels`` (["model", "trial"]), ``cv`` (kfold|loo), ``k``, ``by`` (list of
     columns), ``n_boot``, ``seed`` (default: the run's), ``id_metric``, ``id_dataset``,
-    ``chains``, ``iter``, ``workers``. The task is keyed by these options and the keys
-    of the upstream tasks (content keys), and writes ``<output>/r/<key>/`` atomically
-    (``summary.txt`` marks it done).
+    ``chains``, ``iter``, ``workers``. The task is keyed by these options, the keys of
+    the upstream tasks (content keys), the sha256 of the model metadata file and of
+    the tables under ``input``, and the R code (``r_code_key``: installed package
+    version, sha256 of its sources and of the script); it writes
+    ``<output>/r/<key>/`` atomically, sealed by a manifest (``summary.txt`` is the
+    task's output).
     """
     import hashlib
     import json
 
-    from repalign.config import check_keys
-    from repalign.errors import ValidationError
+    from repalign.config import parse_section
+    from repalign.r_config import RSection
     from repalign.task import Task
 
-    sec = dict(config.section("r", {}) or {})
-    check_keys(sec, R_KEYS, "[r]")
-    opts = {**_R_DEFAULTS, "seed": config.seed, **sec}
-    if opts["engine"] not in ("lme4", "brms"):
-        raise ValidationError(f"[r] engine must be 'lme4' or 'brms', got {opts['engine']!r}")
-    if opts["cv"] not in ("kfold", "loo"):
-        raise ValidationError(f"[r] cv must be 'kfold' or 'loo', got {opts['cv']!r}")
+    sec = config.section("r", {})
+    opts = parse_section(RSection, {} if sec is None else sec, "[r]").options(config.seed)
     for name in ("input", "models"):
         if name in opts:
             opts[name] = str(config.resolve(opts[name]))
     inputs = sorted(str(p) for t in upstream for p in t.outputs if str(p).endswith(".parquet"))
     if "input" not in opts and not inputs:
         opts["input"] = str(config.output)
-    ident = json.dumps({"options": opts, "upstream": sorted(t.key for t in upstream)}, sort_keys=True)
+    # the metadata file fit_models.R would pick, named explicitly so that key and script agree
+    if "models" not in opts:
+        for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + \
+                [_PROJECT_ROOT / "data" / "models.csv"]:
+            if cand.is_file():
+                opts["models"] = str(cand)
+                break
+    content = _r_input_content(opts, exclude=Path(config.output) / "r")
+    # the metadata file's path is left out: its content is in the key
+    ident = json.dumps({"options": {k: v for k, v in opts.items() if k != "models"}, "upstream": sorted(t.key for t in upstream), "content": content,
+                        "code": r_code_key()}, sort_keys=True)
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     out = Path(config.output) / "r" / key
     return [Task(key=f"r:{key}", stage="r", outputs=(out / "summary.txt",), fn=run_fit_models,
@@ -254,20 +308,42 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
                  deps=tuple(t.key for t in upstream), label=f"R models ({opts['engine']})")]
 
 
+def _r_input_content(opts: dict, exclude: Path) -> dict:
+    """sha256 of what the R stage reads besides upstream tables (which are keyed by
+    their tasks): the model metadata file and every Parquet table under ``input``
+    (the R stage's own outputs, under ``exclude``, left out)."""
+    from repalign.errors import ValidationError
+    from repalign.store import LEFTOVER_MARKERS, file_sha256, files_sha256
+
+    content = {}
+    if opts.get("models"):
+        path = Path(opts["models"])
+        if not path.is_file():
+            raise ValidationError(f"[r] models: no model metadata file at {path}")
+        content["models"] = file_sha256(path)
+    if opts.get("input"):
+        root = Path(opts["input"])
+        if not root.is_dir():
+            raise ValidationError(f"[r] input: {root} is not a directory")
+        tables = [p for p in root.rglob("*.parquet")
+                  if exclude not in p.parents and not any(m in p.name for m in LEFTOVER_MARKERS)]
+        content["input"] = files_sha256(tables, root)
+    return content
+
+
 def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
     """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
     renamed into place); the script's summary goes to ``summary.txt``."""
     import shutil as _sh
-    import subprocess
-    import sys
+
+    from repalign.store import publish_dir, temp_name
 
     script = _PROJECT_ROOT / "analysis" / "fit_models.R"
     if not script.is_file():
         raise RUnavailableError(f"R analysis script not found: {script}")
     _check_r()
     out = Path(output)
-    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
-    _sh.rmtree(tmp, ignore_errors=True)
+    tmp = temp_name(out)  # this writer's own directory: <key>.partial-<pid>-<random>
     tmp.mkdir(parents=True)
     try:
         if inputs:
@@ -281,7 +357,8 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         args = ["Rscript", str(script), "--input", str(input_dir), "--output", str(tmp)]
         flags = {"models": "--models", "engine": "--engine", "cv": "--cv", "k": "--k", "n_boot": "--n-boot",
                  "seed": "--seed", "id_metric": "--id-metric", "id_dataset": "--id-dataset",
-                 "chains": "--chains", "iter": "--iter", "workers": "--workers"}
+                 "chains": "--chains", "iter": "--iter", "workers": "--workers",
+                 "min_models_per_effect": "--min-models-per-effect"}
         for k, flag in flags.items():
             if options.get(k) is not None:
                 args += [flag, str(options[k])]
@@ -290,20 +367,14 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
             args += ["--levels", ",".join(options["levels"]) or "none"]
         if options.get("by"):
             args += ["--by", ",".join(options["by"])]
-        env = dict(os.environ, RETICULATE_PYTHON=os.environ.get("RETICULATE_PYTHON", sys.executable))
-        lib = rlib_path()
-        if lib.is_dir():
-            env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=_PROJECT_ROOT)
+        proc = run_child(args, env=r_env(), cwd=_PROJECT_ROOT)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
         if inputs:
             _sh.rmtree(tmp / "_input")
         (tmp / "summary.txt").write_text(proc.stdout)
-        if out.exists():
-            _sh.rmtree(out)
-        os.replace(tmp, out)
+        publish_dir(tmp, out)
     finally:
         _sh.rmtree(tmp, ignore_errors=True)
     return out

@@ -7,18 +7,30 @@ Every table repalign writes is a Parquet file with
 * key/value metadata ``repalign.kind``, ``repalign.schema_version`` and
   ``repalign.provenance`` (JSON: what produced it — package versions, config,
   inputs' hashes, cache key);
-* atomic writes: data go to ``<name>.partial-<pid>`` in the same directory, which is
-  renamed over the target only when complete, so a reader never sees half a file.
+* atomic writes: data go to ``<name>.partial-<pid>-<random>`` in the same
+  directory (a name no other writer uses), which is renamed over the target only
+  when complete, so a reader never sees half a file and two writers of one path
+  never mix their rows;
+* the key of the pipeline task that wrote it (``provenance["task"]``), stamped
+  automatically while a task runs (``task_context``), so that a finished output
+  can be told from a stale or foreign one (``check_output``).
 
 ``ParquetStream`` writes row groups one at a time (bounded memory) with the same
-guarantees; it leaves the partial file in place on error so that a caller that
-knows how to resume can continue from its last complete row group.
+guarantees. Outputs that are not Parquet files live in a directory their task
+owns, sealed by a manifest (``seal_dir``: the task key, each file's size and
+sha256). Leftovers of killed writers (``*.partial-*``, ``*.old-*``) are removed by
+``clean_leftovers`` at the start of the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
 import json
 import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -147,11 +159,171 @@ def validate(table: pa.Table, kind: str, *, where: str = "table") -> pa.Table:
     return table
 
 
+# --- the running task, content hashes, output checks -------------------------------------------
+_TASK: contextvars.ContextVar[str | None] = contextvars.ContextVar("repalign_task", default=None)
+
+
+@contextlib.contextmanager
+def task_context(key: str):
+    """While active, every table written carries ``provenance["task"] = key``."""
+    token = _TASK.set(key)
+    try:
+        yield
+    finally:
+        _TASK.reset(token)
+
+
+def current_task() -> str | None:
+    """Key of the pipeline task running in this context, or None."""
+    return _TASK.get()
+
+
+def temp_name(path: str | os.PathLike) -> Path:
+    """A temporary sibling of ``path`` that no other writer uses (pid + random)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+# sha256 of files already hashed in this process, keyed by path, size and mtime
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a file's bytes; cached by (path, size, mtime) within a process."""
+    path = Path(path)
+    st = path.stat()
+    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if memo not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
+def files_sha256(paths, root: str | os.PathLike | None = None) -> str:
+    """One sha256 over several files' names (relative to ``root``) and contents."""
+    h = hashlib.sha256()
+    for p in sorted(Path(p) for p in paths):
+        name = str(p.relative_to(root)) if root is not None else str(p)
+        h.update(name.encode() + b"\0" + file_sha256(p).encode() + b"\n")
+    return h.hexdigest()
+
+
+MANIFEST = ".repalign-manifest.json"
+
+
+def _dir_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def seal_dir(root: str | os.PathLike, key: str | None = None) -> Path:
+    """Write ``root/.repalign-manifest.json``: the task key (default: the running
+    task's) and every file's size and sha256, so ``check_output`` can tell a
+    complete directory from a damaged one."""
+    root = Path(root)
+    files = {str(p.relative_to(root)): {"size": p.stat().st_size, "sha256": file_sha256(p)} for p in _dir_files(root)}
+    manifest = {"task": key if key is not None else current_task(), "files": files}
+    tmp = temp_name(root / MANIFEST)
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, root / MANIFEST)
+    return root / MANIFEST
+
+
+def check_output(path: str | os.PathLike, key: str, cache_key: str | None = None) -> str | None:
+    """Why the finished output ``path`` of task ``key`` cannot be used, or None if it can.
+
+    A Parquet file must open (footer and schema readable) and its provenance must
+    carry ``task = key`` (or, for a file shared by several tasks such as a layer's
+    features, the content key ``cache_key`` it is named after). Any other file must be listed, with its size and sha256,
+    in the manifest of its directory (``seal_dir``), whose files must all be intact
+    and whose task must be ``key``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if path.suffix == ".parquet":
+        try:
+            pq.ParquetFile(path).metadata  # reads and checks the footer
+            prov = table_info(path)["provenance"]
+        except Exception as exc:  # any unreadable file is recomputed, with the reason shown
+            return f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
+        if prov.get("task") != key and (cache_key is None or prov.get("cache_key") != cache_key):
+            return f"written by task {prov.get('task')!r}, not this task"
+        return None
+    manifest = path.parent / MANIFEST
+    try:
+        info = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return f"no readable manifest {MANIFEST} in its directory"
+    if info.get("task") != key:
+        return f"its directory was written by task {info.get('task')!r}, not this task"
+    files = info.get("files", {})
+    if path.name not in files:
+        return "not listed in its directory's manifest"
+    for rel, want in files.items():
+        p = path.parent / rel
+        if not p.is_file() or p.stat().st_size != want["size"] or file_sha256(p) != want["sha256"]:
+            return f"{p} differs from its directory's manifest (damaged or changed)"
+    return None
+
+
+def publish_dir(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Move the complete directory ``tmp`` to ``out``: an existing ``out`` is first
+    renamed aside (``<out>.old-*``) and removed after; if another writer published
+    ``out`` in between, its copy is kept and ``tmp`` is dropped."""
+    tmp, out = Path(tmp), Path(out)
+    old = None
+    if out.exists():
+        old = out.with_name(f"{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(out, old)
+        except FileNotFoundError:
+            old = None
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if not out.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # the other writer's copy stands
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+LEFTOVER_MARKERS = (".partial-", ".old-")
+
+
+def clean_leftovers(root: str | os.PathLike) -> list[Path]:
+    """Remove what killed writers left under ``root`` (temporary files and
+    directories named ``*.partial-*`` or ``*.old-*``, and the old ``*.partial``).
+    Call it only while holding the directory's lock (``repalign.pipeline.lock``)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in list(dirnames) + filenames:
+            if any(m in name for m in LEFTOVER_MARKERS) or name.endswith(".partial"):
+                found.append(Path(dirpath) / name)
+        dirnames[:] = [d for d in dirnames if not (any(m in d for m in LEFTOVER_MARKERS) or d.endswith(".partial"))]
+    for p in found:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return found
+
+
 def _metadata(kind: str, provenance: Mapping[str, Any] | None) -> dict[bytes, bytes]:
+    prov = dict(provenance or {})
+    if current_task() is not None:
+        prov.setdefault("task", current_task())
     return {
         b"repalign.kind": kind.encode(),
         b"repalign.schema_version": SCHEMA_VERSION.encode(),
-        b"repalign.provenance": json.dumps(dict(provenance or {}), sort_keys=True, default=str).encode(),
+        b"repalign.provenance": json.dumps(prov, sort_keys=True, default=str).encode(),
     }
 
 
@@ -176,7 +348,7 @@ def write_table(
     meta.update(_metadata(kind, provenance))
     table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.partial-{os.getpid()}")
+    tmp = temp_name(path)
     try:
         pq.write_table(table, tmp, row_group_size=row_group_size)
         os.replace(tmp, path)
@@ -218,8 +390,10 @@ def table_info(path: str | os.PathLike, schema: pa.Schema | None = None) -> dict
 
 
 class ParquetStream:
-    """Write a table row group by row group to ``<path>.partial``; ``close()``
-    renames it into place. Memory is bounded by one row group.
+    """Write a table row group by row group to a temporary file of its own
+    (``<path>.partial-<pid>-<random>``); ``close()`` renames it into place,
+    ``abort()`` (or an error inside ``with``) deletes it. Memory is bounded by one
+    row group.
 
     >>> with ParquetStream(path, schema, kind="features", provenance={...}) as w:
     ...     for batch in batches:
@@ -227,14 +401,14 @@ class ParquetStream:
     """
 
     def __init__(self, path: str | os.PathLike, schema: pa.Schema, kind: str = "generic",
-                 provenance: Mapping[str, Any] | None = None, *, partial: str | os.PathLike | None = None):
+                 provenance: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.kind = kind
         empty = validate(schema.empty_table(), kind, where=str(self.path))
         meta = dict(empty.schema.metadata or {})
         meta.update(_metadata(kind, provenance))
         self.schema = empty.schema.with_metadata(meta)
-        self.partial = Path(partial) if partial is not None else self.path.with_name(self.path.name + ".partial")
+        self.partial = temp_name(self.path)
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(self.partial, self.schema)
         self.rows = 0
@@ -251,8 +425,11 @@ class ParquetStream:
         return self.path
 
     def abort(self) -> None:
-        """Close without publishing; the partial file stays for a resume."""
-        self._writer.close()
+        """Close without publishing and delete the temporary file."""
+        try:
+            self._writer.close()
+        finally:
+            self.partial.unlink(missing_ok=True)
 
     def __enter__(self) -> "ParquetStream":
         return self

@@ -1,9 +1,14 @@
 """Independent units of pipeline work, and the in-process (local) executor.
 
 Every stage turns its config section into ``Task`` objects (``plan_<stage>(config)``).
-A task writes its outputs atomically (temporary file + rename), so a task is *done*
-exactly when all its outputs exist; a finished task is never redone, and a killed
-one leaves no output. The same task list runs in-process (``run_local``) or on a
+A task writes its outputs atomically (a temporary file of its own + rename), so a
+killed one leaves no output. A task is *done* when every output passes
+``repalign.store.check_output``: a Parquet file opens and its provenance carries
+the task's key (stamped automatically while ``Task.run`` runs); any other output
+sits in a directory sealed by a manifest naming the task and each file's sha256.
+An output that exists but fails the check (truncated, damaged, or written for
+another key) is reported with a ``StaleOutputWarning`` naming it, removed and
+recomputed. A finished task is never redone. The same task list runs in-process (``run_local``) or on a
 Dask cluster (``repalign.pipeline``), because tasks carry only picklable data and a
 module-level function.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -20,6 +26,11 @@ from typing import Any, Callable, Iterable, Sequence
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from repalign.errors import RepalignError
+from repalign.store import MANIFEST, check_output, seal_dir, task_context
+
+
+class StaleOutputWarning(UserWarning):
+    """An output exists but cannot be used (damaged, or not written by its task): it is recomputed."""
 
 
 def content_key(obj: Any) -> str:
@@ -29,8 +40,12 @@ def content_key(obj: Any) -> str:
 
 
 def safe_name(s: str) -> str:
-    """A file-name-safe form of a label (at most 60 characters)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)[:60]
+    """The one file-name-safe form of a name (model, layer, stimulus set,
+    representation, agent) used in output paths and task keys: each run of
+    characters other than ASCII letters, digits, ``_``, ``.`` and ``-`` becomes one
+    ``_``, ``_`` at either end is dropped, at most 60 characters, ``"_"`` when
+    nothing is left. E.g. ``"lite0/penultimate@mur92"`` → ``"lite0_penultimate_mur92"``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_")[:60] or "_"
 
 
 @dataclass(frozen=True)
@@ -40,7 +55,10 @@ class Task:
     key: unique, stable id (content-based where possible, e.g. a cache key);
     stage: "features", "metrics", "learners", "embed", "dynamics", "r" …;
     outputs: files the task writes; fn(*args, **kwargs) must be a module-level
-    function (picklable); deps: keys of tasks that must finish first.
+    function (picklable); deps: keys of tasks that must finish first;
+    output_keys: per output, the content key its provenance may carry instead of
+    the task key (``provenance["cache_key"]``; for files that several tasks write
+    identically, e.g. one layer's features).
     """
 
     key: str
@@ -51,12 +69,47 @@ class Task:
     kwargs: dict = field(default_factory=dict)
     deps: tuple[str, ...] = ()
     label: str = ""
+    output_keys: tuple[str, ...] = ()
+
+    def _check(self, i: int, p: Path) -> str | None:
+        return check_output(p, self.key, self.output_keys[i] if i < len(self.output_keys) else None)
 
     def done(self) -> bool:
-        return bool(self.outputs) and all(Path(p).is_file() for p in self.outputs)
+        """Every output exists, opens and carries this task's key (``check_output``)."""
+        return bool(self.outputs) and all(self._check(i, p) is None for i, p in enumerate(self.outputs))
+
+    def stale_outputs(self) -> list[tuple[Path, str]]:
+        """(path, reason) of every output that exists but cannot be used."""
+        out = []
+        for i, p in enumerate(self.outputs):
+            reason = self._check(i, p)
+            if reason is not None and reason != "missing":
+                out.append((Path(p), reason))
+        return out
+
+    def remove_stale(self) -> list[str]:
+        """Delete every stale output (and the manifest of a non-Parquet one's
+        directory); returns one message per output, naming it and why."""
+        out = []
+        for p, reason in self.stale_outputs():
+            out.append(f"{p}: {reason}; recomputing it (task {self.key})")
+            p.unlink(missing_ok=True)
+            if p.suffix != ".parquet":
+                (p.parent / MANIFEST).unlink(missing_ok=True)
+        return out
 
     def run(self) -> Any:
-        return self.fn(*self.args, **self.kwargs)
+        """Remove stale outputs (warning naming each), run ``fn`` with this task's key
+        stamped into every table it writes, then seal the directories of its
+        non-Parquet outputs."""
+        for msg in self.remove_stale():
+            warnings.warn(msg, StaleOutputWarning, stacklevel=2)
+        with task_context(self.key):
+            result = self.fn(*self.args, **self.kwargs)
+        for d in sorted({Path(p).parent for p in self.outputs if Path(p).suffix != ".parquet"}):
+            if d.is_dir():
+                seal_dir(d, self.key)
+        return result
 
     def missing_outputs(self) -> list[Path]:
         """Declared outputs that are not (or not yet) files."""

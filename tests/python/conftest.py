@@ -36,7 +36,9 @@ def real_data() -> Path:
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("data") and "real_data" not in getattr(item, "fixturenames", ()):
-            item.fixturenames.append("real_data")
+            # first: the data check must run before any other fixture (e.g. a module-scoped
+            # run that would otherwise try to download the data)
+            item.fixturenames.insert(0, "real_data")
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,24 @@ def one_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The offline demo study (analysis/configs/demo.toml), run once per session into a
+    temporary directory (test_demo.py and the browser test share it): (output, status)."""
+    from repalign.config import load_config
+    from repalign.pipeline import run
+
+    demo = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "demo.toml"
+    out = tmp_path_factory.mktemp("demo")
+    status = run(load_config(demo, output=out), progress=False)
+    return out, status
+
+
+@pytest.fixture(scope="session")
+def spose(real_data):
+    """SPoSE-49 embedding of the THINGS concepts (real data)."""
+    from repalign.datasets import load_spose
+
+    return load_spose(49)

@@ -363,19 +363,37 @@ def test_simulate_config_errors(tmp_path):
 
 
 @pytest.mark.data
+def test_simulated_agent_and_models_entry_share_one_features_task(tmp_path):
+    # one route for image features: a [[dynamics.simulate]] model reads the file of the
+    # features-stage task that a [[models]] entry over the same images plans
+    from repalign.pipeline.plan import plan_all
+
+    raw = {"stimuli": [{"source": "learning-dynamics"}], "models": [{"name": "pixels:16"}],
+           "dynamics": {"agents": [], "simulate": [{"model": "pixels:16", "runs": [1]}]}}
+    tasks = plan_all(Config(path=tmp_path / "c.toml", raw=raw, output=tmp_path / "out"))
+    [feat] = [t for t in tasks if t.stage == "features"]
+    [sim] = [t for t in tasks if t.label.startswith("simulate")]
+    assert sim.deps == (feat.key,) and str(feat.outputs[0]) in sim.args
+
+
+@pytest.mark.data
 def test_simulated_agent_from_extracted_pixel_features(tmp_path):
     # Real images → features (repalign.features.extract) → learner → table → lag, via the plan.
     cfg = _config(tmp_path, {"agents": ["human"], "simulate": [
         {"name": "pixels-learner", "model": "pixels:16", "runs": [1], "pca": 8}]})
     tasks = plan_dynamics(cfg)
-    assert [t.label for t in tasks][:2] == ["observed trials", "simulate pixels-learner"]
+    # the features come from a features-stage task (the one route for image features)
+    [feat] = [t for t in tasks if t.stage == "features"]
+    dyn = [t for t in tasks if t.stage == "dynamics"]
+    assert [t.label for t in dyn][:2] == ["observed trials", "simulate pixels-learner"]
+    assert dyn[1].deps == (feat.key,)
     run_local(tasks, progress=False)
-    sim = read_table(tasks[1].outputs[0], kind="dynamics")
-    obs = read_table(tasks[0].outputs[0], kind="dynamics")
+    sim = read_table(dyn[1].outputs[0], kind="dynamics")
+    obs = read_table(dyn[0].outputs[0], kind="dynamics")
     assert list(sim.columns[: len(obs.columns)]) == list(obs.columns)
     assert (sim.dtypes[obs.columns] == obs.dtypes).all()
     assert set(sim["model"]) == {"pixels:16"} and len(sim) == 6 * 87
-    lag = read_table(tasks[2].outputs[2]).set_index("agent")
+    lag = read_table(dyn[2].outputs[2]).set_index("agent")
     assert lag.loc["pixels-learner", "agent_type"] == "learner"
     assert set(lag.index) == {"human", "pixels-learner"}
 
@@ -392,11 +410,12 @@ def test_simulated_agent_from_efficientnet_lite0(tmp_path):
         {"name": "lite0-learner", "model": "efficientnet_lite0", "runs": [1, 2], "pca": 32}]})
     tasks = plan_dynamics(cfg)
     run_local(tasks, progress=False)
-    sim = read_table(tasks[1].outputs[0], kind="dynamics")
-    obs = read_table(tasks[0].outputs[0], kind="dynamics")
+    dyn = [t for t in tasks if t.stage == "dynamics"]
+    sim = read_table(dyn[1].outputs[0], kind="dynamics")
+    obs = read_table(dyn[0].outputs[0], kind="dynamics")
     assert list(sim.columns[: len(obs.columns)]) == list(obs.columns)
     assert set(sim["layer"]) == {"penultimate"} and set(sim["agent_type"]) == {"learner"}
-    lag = read_table(tasks[2].outputs[2]).set_index("agent")
+    lag = read_table(dyn[2].outputs[2]).set_index("agent")
     assert np.isfinite(lag.loc["lite0-learner", "lag"])
     # ImageNet features separate the three object categories well above chance (0.33)
     test = sim[sim["phase"] == "test"]

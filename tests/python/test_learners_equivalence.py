@@ -2,7 +2,8 @@
 (clone + fit at every trial), on random data and on the real task structures.
 
 Tolerances (issue 5): reward values |Δ| ≤ 1e-6; category and multiclass
-probabilities |Δ| ≤ 1e-4. The references below are deliberately naive.
+probabilities |Δ| ≤ 1e-4. The references (tests/python/reference_impls.py, shared with
+bench/learners.py) are deliberately naive.
 """
 
 from __future__ import annotations
@@ -10,73 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
-from sklearn.linear_model import ARDRegression, BayesianRidge, LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from repalign.datasets import CategoryTask, Embedding, RewardTask
 from repalign.learners import CategoryLearner, MulticlassLearner, MulticlassTask, RewardLearner
 from repalign.learners.category import category_probabilities, final_fit_accuracy
 from repalign.learners.multiclass import multiclass_probabilities
 from repalign.learners.reward import reward_values
+from reference_impls import ref_category, ref_category_final_accuracy, ref_multiclass, ref_reward
 
 # newton-cg at tol=1e-12 (the multiclass reference) reports line-search stalls at optimum
-pytestmark = [pytest.mark.filterwarnings("ignore:Line Search failed"),
+pytestmark = [pytest.mark.usefixtures("one_thread"),
+              pytest.mark.filterwarnings("ignore:Line Search failed"),
               pytest.mark.filterwarnings("ignore:The line search algorithm did not converge")]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_thread):
-    yield
-
-
-# --- references: one scikit-learn fit per trial ------------------------------------------------
-def ref_category(X, y, C):
-    """X (T, d), y (T,) 0/1 → P(category 1) per trial from trials before it."""
-    base = LogisticRegression(C=C, solver="liblinear", tol=1e-10, max_iter=100000)
-    p = np.full(len(y), 0.5)
-    for t in range(1, len(y)):
-        if len(set(y[:t])) < 2:
-            continue
-        sc = StandardScaler().fit(X[:t])
-        m = clone(base).fit(sc.transform(X[:t]), y[:t])
-        p[t] = m.predict_proba(sc.transform(X[t : t + 1]))[0, 1]
-    return p
-
-
-def ref_category_final_accuracy(X, y, C):
-    sc = StandardScaler().fit(X)
-    m = LogisticRegression(C=C, solver="liblinear", tol=1e-10, max_iter=100000).fit(sc.transform(X), y)
-    return m.score(sc.transform(X), y)
-
-
-def ref_reward(X, R, ard=False):
-    """X (T, 2, d), R (T, 2) → values (T, 2) from the option/reward pairs before each trial."""
-    T, _, d = X.shape
-    base = ARDRegression() if ard else BayesianRidge()
-    out = np.zeros((T, 2))
-    for t in range(1, T):
-        Xt = X[:t].reshape(2 * t, d)
-        sc = StandardScaler().fit(Xt)
-        out[t] = clone(base).fit(sc.transform(Xt), R[:t].reshape(2 * t)).predict(sc.transform(X[t]))
-    return out
-
-
-def ref_multiclass(X, y, is_train, K, C):
-    """Softmax with penalised intercept = multinomial LogisticRegression without
-    intercept on [z, 1]; 1/K until every class has been trained on."""
-    base = LogisticRegression(C=C, fit_intercept=False, solver="newton-cg", tol=1e-12, max_iter=10000)
-    out = np.full((len(y), K), 1.0 / K)
-    train = np.flatnonzero(is_train)
-    for i in range(len(y)):
-        rows = train[train < i]
-        if len(set(y[rows])) < K:
-            continue
-        sc = StandardScaler().fit(X[rows])
-        aug = lambda A: np.c_[sc.transform(A), np.ones(len(A))]  # noqa: E731
-        m = clone(base).fit(aug(X[rows]), y[rows])
-        out[i] = m.predict_proba(aug(X[i : i + 1]))[0]
-    return out
 
 
 def _planted(rng, B, T, d, noise):

@@ -19,19 +19,9 @@ import pytest
 from repalign.errors import ValidationError
 from repalign.learners import CategoryLearner, RewardLearner
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small linear algebra: one thread
+
 EXPECTED = json.loads((Path(__file__).parent / "data" / "naturalcogsci_learners.json").read_text())
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_thread):
-    yield
-
-
-@pytest.fixture(scope="module")
-def spose(real_data):
-    from repalign.datasets import load_spose
-
-    return load_spose(49)
 
 
 # --- the published pipeline against the seed's numbers ----------------------------------------
@@ -152,7 +142,7 @@ def test_config_variant_is_in_the_task_key_and_runs_the_published_learner(tmp_pa
     assert np.abs(df["value"].to_numpy() - np.asarray(EXPECTED["category"]["2"]["p1"])).max() <= 1e-6
     with pytest.raises(ValidationError, match=r"#1: CategoryLearner: variant='published' chooses C by training accuracy"):
         plan_learners(_write_config(tmp_path, base + 'variant = "published"\nselection = "prequential"\n'))
-    with pytest.raises(ValidationError, match="variant must be one of default, published, got 'seed'"):
+    with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'seed'"):
         plan_learners(_write_config(tmp_path, base + 'variant = "seed"\n'))
 
 

@@ -14,17 +14,7 @@ from repalign.learners import (
     CategoryLearner, MulticlassLearner, MulticlassTask, RewardLearner, huber_tasks, simulate_choices,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_thread):
-    yield
-
-
-@pytest.fixture(scope="module")
-def spose(real_data):
-    from repalign.datasets import load_spose
-
-    return load_spose(49)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small linear algebra: one thread
 
 
 # --- real tasks --------------------------------------------------------------------------------

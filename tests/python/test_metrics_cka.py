@@ -82,3 +82,40 @@ def test_embeddings_are_aligned_by_id_and_bad_input_rejected():
         cka(X, Y, kernel="poly")
     with pytest.raises(ValidationError, match="at least 4 stimuli"):
         cka(X[:3], Y[:3], unbiased=True)
+
+
+def _seed_cka(X, Y, kernel):
+    """LukasMut/human_alignment utils/analyses/cka.py CKA.compare, written out: H K H with
+    the explicit centering matrix, HSIC = Σ K_c ∘ L_c, and for rbf the Gram-matrix squared
+    distances with σ = sqrt(median of their nonzero entries)."""
+    m = X.shape[0]
+    H = np.eye(m) - np.ones((m, m)) / m
+
+    def k(A):
+        G = A @ A.T
+        if kernel == "linear":
+            return G
+        D = np.diag(G) - G + (np.diag(G) - G).T
+        s = np.sqrt(np.median(D[D != 0]))
+        return np.exp(D * (-0.5 / s**2))
+
+    def h(A, B):
+        return np.sum((H @ k(A) @ H) * (H @ k(B) @ H))
+
+    return h(X, Y) / np.sqrt(h(X, X) * h(Y, Y))
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+def test_published_cka_matches_the_seed_on_mur92_images(real_data, kernel):
+    from repalign.datasets import load_mur92
+
+    imgs = load_mur92().stimuli.arrays.astype(np.float64) / 255
+    X = imgs.reshape(92, -1)
+    Y = imgs.mean(axis=3)[:, ::5, ::5].reshape(92, -1)  # grey, subsampled: a related representation
+    # The Gram-matrix distances round differently from pdist's; 1e-6 covers that.
+    assert cka(X, Y, kernel, variant="published") == pytest.approx(_seed_cka(X, Y, kernel), abs=1e-6)
+    if kernel == "linear":
+        assert cka(X, Y, kernel, variant="published") == pytest.approx(cka(X, Y, kernel), abs=1e-12)
+    with pytest.raises(ValidationError, match="variant='published' is the biased estimator"):
+        cka(X, Y, kernel, unbiased=True, variant="published")

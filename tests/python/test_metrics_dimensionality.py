@@ -12,11 +12,42 @@ from repalign.metrics import intrinsic_dimensionality
 skdim = pytest.importorskip("skdim")
 
 
+def _naturalcogsci_twonn(X):
+    """The published pipeline (candemircan/naturalcogsci, bin/intrinsic_dimensionality.py),
+    rebuilt from its three library calls: unique rows → MinMaxScaler → skdim TwoNN."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    return float(skdim.id.TwoNN().fit_transform(MinMaxScaler().fit_transform(np.unique(X, axis=0))))
+
+
+@pytest.mark.data
+def test_published_twonn_is_the_naturalcogsci_pipeline_on_spose(real_data):
+    X = load_spose(49).values
+    expected = _naturalcogsci_twonn(X)
+    assert intrinsic_dimensionality(X, "twonn", variant="published") == pytest.approx(expected, abs=1e-9)
+    assert intrinsic_dimensionality(X, "twonn") == pytest.approx(expected, abs=1e-9)  # the default
+
+
+def test_minmax_scaling_undoes_feature_units_on_an_anisotropic_gaussian():
+    # A 10-d Gaussian whose feature scales span three decades: unscaled, TwoNN sees only
+    # the few large axes; min-max scaling (the published pipeline) recovers the planted 10.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 10)) * np.logspace(0, -3, 10)
+    scaled = intrinsic_dimensionality(X, "twonn", variant="published")
+    assert scaled == pytest.approx(_naturalcogsci_twonn(X), abs=1e-9)
+    assert scaled == pytest.approx(10, abs=1.0)
+    assert intrinsic_dimensionality(X, "twonn", scale="none") < 6
+    with pytest.raises(ValidationError, match="scale='none' contradicts"):
+        intrinsic_dimensionality(X, "twonn", variant="published", scale="none")
+    with pytest.raises(ValidationError, match="unknown dimensionality variant 'paper'"):
+        intrinsic_dimensionality(X, "twonn", variant="paper")
+
+
 @pytest.mark.data
 def test_twonn_and_mle_agree_with_scikit_dimension_on_spose(real_data):
     X = load_spose(49).values
     U = np.unique(X, axis=0)  # repalign removes duplicate rows; skdim is given them removed
-    assert intrinsic_dimensionality(X, "twonn") == pytest.approx(skdim.id.TwoNN().fit(U).dimension_, abs=1e-9)
+    assert intrinsic_dimensionality(X, "twonn", scale="none") == pytest.approx(skdim.id.TwoNN().fit(U).dimension_, abs=1e-9)
     assert intrinsic_dimensionality(X, "mle", k=20) == pytest.approx(skdim.id.MLE(K=20).fit(U).dimension_, abs=1e-9)
     pr, pc = intrinsic_dimensionality(X, "pr"), intrinsic_dimensionality(X, "pca90")
     # SPoSE's 49 sparse dimensions: nonlinear estimates are far below the linear ones.
@@ -31,7 +62,7 @@ def test_planted_dimension_is_recovered_and_duplicates_removed():
     assert intrinsic_dimensionality(Z, "pca90") <= 4
     dup = np.vstack([Z, Z[:500]])  # duplicates would give r1 = 0 and infinite ratios
     assert intrinsic_dimensionality(dup, "twonn") == intrinsic_dimensionality(Z, "twonn")
-    assert intrinsic_dimensionality(Z, "twonn") == pytest.approx(skdim.id.TwoNN().fit(Z).dimension_, abs=1e-9)
+    assert intrinsic_dimensionality(Z, "twonn", scale="none") == pytest.approx(skdim.id.TwoNN().fit(Z).dimension_, abs=1e-9)
 
 
 def test_pca_measures_on_a_planted_spectrum():

@@ -169,3 +169,53 @@ def test_bad_input_is_rejected_with_clear_errors():
     trip = Triplets(np.array([[0, 1, 2]]), np.array([0]), ("a", "b", "c"), "toy")
     with pytest.raises(ValidationError, match="lacks 1 stimulus id.*'c'"):
         odd_one_out_accuracy(Embedding(("a", "b", "x"), np.eye(3)), trip)
+
+
+# --- variant="published": Muttenthaler et al. 2023 ----------------------------------------
+def _seed_choices(X, t, dist="cosine"):
+    """The zero-shot path of LukasMut/human_alignment (utils/evaluation/helpers.py,
+    get_predictions), re-implemented triplet by triplet with torch as the seed does:
+    distances of the pairs (0,1), (0,2), (1,2), torch.argmin (first minimum), −1 when
+    all three distances are equal."""
+    import torch
+    import torch.nn.functional as F
+
+    feats = torch.from_numpy(np.ascontiguousarray(X))
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    fun = {"cosine": lambda u, v: 1 - F.cosine_similarity(u, v, dim=0), "dot": lambda u, v: -torch.dot(u, v)}[dist]
+    out = np.empty(len(t), dtype=np.int64)
+    for s, (i, j, k) in enumerate(t):
+        tri = torch.stack([feats[i], feats[j], feats[k]])
+        d = torch.tensor([fun(tri[a], tri[b]) for a, b in pairs])
+        out[s] = -1 if torch.unique(d).shape[0] == 1 else ({0, 1, 2} - set(pairs[int(torch.argmin(d))])).pop()
+    return out
+
+
+@pytest.mark.data
+def test_published_zero_shot_matches_the_seed_path_on_spose(spose, nc_triplets, test10):
+    X = spose.values
+    t = np.vstack([nc_triplets.triplets, test10.triplets[::20]])  # 26,366 real triplets
+    want = _seed_choices(X, t)
+    got = odd_one_out_choices(X, t, variant="published")
+    assert np.array_equal(got, want)
+    assert odd_one_out_accuracy(X, t, variant="published") == pytest.approx(np.mean(want == 2), abs=1e-12)
+    assert np.array_equal(odd_one_out_choices(X, t[:3000], "dot", variant="published"), _seed_choices(X, t[:3000], "dot"))
+    # SPoSE rows are not unit-norm, so cosine (published) and dot (default) pick differently.
+    assert (odd_one_out_choices(X, t, variant="published") != odd_one_out_choices(X, t)).any()
+
+
+def test_published_tie_rule_on_planted_ties():
+    # Items 0, 1, 2 on a line: 0–1 and 1–2 equally close (distance tie), 0–2 far apart.
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [1.0, 1.0]])
+    t = np.array([[0, 1, 2], [1, 2, 0], [0, 2, 1]])
+    # euclidean: pairs (0,1),(0,2),(1,2) distances for row 0 = 1, 2, 1 → tie, first pair (0,1) → odd 2.
+    assert odd_one_out_choices(X, t, "euclidean", variant="published").tolist() == [2, 2, 1]
+    # repalign's default sends the same ties to the earliest *position*.
+    assert odd_one_out_choices(X, t, "euclidean").tolist() == [0, 1, 0]
+    # Equilateral: all three distances equal → −1, scored wrong.
+    E = np.eye(3)  # three orthogonal unit vectors: every pair at cosine distance 1
+    assert odd_one_out_choices(E, np.array([[0, 1, 2]]), variant="published").tolist() == [-1]
+    assert odd_one_out_accuracy(E, np.array([[0, 1, 2]]), variant="published") == 0.0
+    assert odd_one_out_accuracy(E, np.array([[0, 1, 2]]), "cosine") == 0.0
+    with pytest.raises(ValidationError, match="unknown odd-one-out variant 'paper'"):
+        odd_one_out_choices(X, t, variant="paper")

@@ -116,21 +116,20 @@ def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
     # A second run finds every output current and does nothing.
     assert set(run_local(plan_metrics(cfg), progress=False).values()) == {"skipped"}
     # A recomputed table is byte-identical (seeded bootstrap, deterministic provenance).
-    target = next(t for t in tasks if t.label == "odd_one_out spose").outputs[0]
+    target_task = next(t for t in tasks if t.label == "odd_one_out spose")
+    target = target_task.outputs[0]
     before = target.read_bytes()
     target.unlink()
-    assert run_local(plan_metrics(cfg), progress=False)[tasks[1].key] in ("done", "skipped")
+    again = run_local(plan_metrics(cfg), progress=False)
+    assert again[target_task.key] == "done"  # the deleted table was recomputed ...
+    assert sum(v == "done" for v in again.values()) == 1  # ... and nothing else
     assert target.read_bytes() == before
 
 
 def test_unknown_representation_is_an_error(tmp_path):
     cfg = load_config(_write(tmp_path, """
-        [[representations]]
-        name = "spose"
-        source = "spose49"
-        [[metrics]]
-        metric = "odd_one_out"
-        representations = ["clip"]
+        representations = [{ name = "spose", source = "spose49" }]
+        metrics = [{ metric = "odd_one_out", representations = ["clip"] }]
     """))
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]; defined: spose"):
         plan_metrics(cfg)
@@ -142,14 +141,8 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     from repalign.representations import resolve_representations
 
     cfg = load_config(_write(tmp_path, """
-        [[representations]]
-        name = "words"
-        source = "minilm-things"
-        [[metrics]]
-        metric = "odd_one_out"
-        [[metrics]]
-        metric = "probe"
-        epochs = 2
+        representations = [{ name = "words", source = "minilm-things" }]
+        metrics = [{ metric = "odd_one_out" }, { metric = "probe", epochs = 2 }]
     """))
     ref = resolve_representations(cfg)["words"]
     assert ref.task
@@ -157,3 +150,37 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     assert [t.deps for t in tasks] == [(ref.task,), (ref.task,)]
     assert ref.task in {t.key for t in plan_features(cfg)}
     assert tasks[1].args[0]["epochs"] == 2 and tasks[1].args[0]["alphas"] == [1e-3, 1e-2, 1e-1, 1.0]
+
+
+def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp_path):
+    spec = metric_spec({"metric": "odd_one_out", "variant": "published"}, "x")
+    assert spec["similarity"] == ["cosine"] and spec["dataset"] == ["train_90", "test_10"]
+    # A key the entry sets itself wins over the published default.
+    assert metric_spec({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x")["similarity"] == ["dot"]
+    probe = metric_spec({"metric": "probe", "variant": "published"}, "x")
+    assert probe["penalty"] == "zero" and probe["epochs"] == 100 and probe["alphas"][0] == 1e-5
+    assert metric_spec({"metric": "rsa"}, "x")["variant"] == "default"
+    with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'paper'"):
+        metric_spec({"metric": "rsa", "variant": "paper"}, "x")
+    with pytest.raises(ValidationError, match='variant = "published" is the square probe with penalty = "zero"'):
+        metric_spec({"metric": "probe", "variant": "published", "penalty": "identity"}, "x")
+    with pytest.raises(ValidationError, match='variant = "published" is formula = "naturalcogsci"'):
+        metric_spec({"metric": "separation", "variant": "published", "formula": "kornblith"}, "x")
+    with pytest.raises(ValidationError, match="dataset = 'train'; valid"):
+        metric_spec({"metric": "probe", "dataset": ["test_10", "train"]}, "x")
+    cfg = _write(tmp_path, """
+        [run]
+        output = "out"
+        [[representations]]
+        name = "spose"
+        source = "spose49"
+        [[metrics]]
+        metric = "rsa"
+        representations = ["spose"]
+        [[metrics]]
+        metric = "rsa"
+        representations = ["spose"]
+        variant = "published"
+        """)
+    a, b = plan_metrics(load_config(cfg))
+    assert a.key != b.key and a.outputs[0] != b.outputs[0]

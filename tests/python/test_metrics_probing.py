@@ -9,7 +9,7 @@ import torch
 from repalign.datasets import load_things_concepts, load_triplets
 from repalign.errors import ValidationError
 from repalign.metrics import TripletProbe, odd_one_out_accuracy, odd_one_out_choices, probe_cv
-from repalign.metrics.probing import disjoint_split, object_folds
+from repalign.metrics.probing import disjoint_split, object_folds, published_probe_correct
 
 
 def _planted(seed=0, n=300, d=12, n_trip=8000):
@@ -78,3 +78,118 @@ def test_probing_a_text_embedding_beats_zero_shot_on_held_out_objects(real_data)
     assert res.zero_shot == pytest.approx(zero_all, abs=0.03)
     # Held-out objects only: the probe generalises the human similarity space to new concepts.
     assert res.probed > res.zero_shot + 0.04
+
+
+# --- variant="published": Muttenthaler et al. 2023 ----------------------------------------
+def _seed_probe(X, t_train, t_val, lmbda, seed, max_epochs=100):
+    """The training path of LukasMut/human_alignment (main_probing.py run(),
+    utils/probing/transforms.py Linear, triplet_loss.py, probing/data/dataset.py),
+    re-implemented without Lightning: global z-scoring, one-hot triplets through a
+    DataLoader, features @ W then one_hots @ embedding, explicit log-sum-exp loss,
+    lmbda·‖W‖_F, gradient-norm clipping at 1, Adam(1e-3), EarlyStopping(val_loss,
+    min_delta=1e-4, patience=10). W₀ and the shuffles come from one seeded generator."""
+    n = X.shape[0]
+    feats = torch.from_numpy((X - X.mean()) / X.std()).to(torch.float)
+    gen = torch.Generator().manual_seed(seed)
+    W = torch.nn.Parameter(torch.normal(mean=torch.zeros(X.shape[1], X.shape[1]), std=torch.ones(X.shape[1], X.shape[1]) * 1e-3, generator=gen))
+    opt = torch.optim.Adam([W], lr=1e-3)
+    eye = torch.eye(n)
+
+    class Trip(torch.utils.data.Dataset):
+        def __init__(self, t):
+            self.t = torch.tensor(t).long()
+
+        def __getitem__(self, i):
+            return eye[self.t[i], :]
+
+        def __len__(self):
+            return self.t.shape[0]
+
+    def dots(one_hots):
+        emb = one_hots @ (feats @ W)
+        a, p, ng = torch.unbind(torch.reshape(emb, (-1, 3, emb.shape[-1])), dim=1)
+        return (a * p).sum(1), (a * ng).sum(1), (p * ng).sum(1)
+
+    def ce(d):
+        return torch.mean(-(d[0] - torch.log(torch.sum(torch.exp(torch.stack(d)), dim=0))))
+
+    train = torch.utils.data.DataLoader(Trip(t_train), batch_size=256, shuffle=True, generator=gen)
+    val = torch.utils.data.DataLoader(Trip(t_val), batch_size=256, shuffle=False)
+    best, wait, losses = float("inf"), 0, []
+    for epoch in range(1, max_epochs + 1):
+        for oh in train:
+            loss = ce(dots(oh.reshape(-1, n))) + lmbda * torch.linalg.norm(W, ord="fro")
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([W], 1.0)
+            opt.step()
+        with torch.no_grad():
+            tot = sum(float(ce(dots(oh.reshape(-1, n)))) * oh.shape[0] for oh in val)
+        losses.append(tot / len(t_val))
+        if losses[-1] < best - 1e-4:
+            best, wait = losses[-1], 0
+        else:
+            wait += 1
+        if wait >= 10:
+            break
+    return W.detach().numpy(), losses
+
+
+def _seed_break_ties_correct(E, t):
+    """Linear.break_ties + accuracy_: −1 when two softmax probabilities are equal or all
+    round to the same two decimals, else argmax; correct iff the pair (0, 1) wins."""
+    import torch.nn.functional as F
+
+    E = torch.from_numpy(E)
+    out = []
+    for i, j, k in t:
+        s = torch.stack([E[i] @ E[j], E[i] @ E[k], E[j] @ E[k]])
+        p = F.softmax(s, dim=0)
+        tie = torch.unique(p).shape[0] != 3 or torch.unique(p.round(decimals=2)).shape[0] == 1
+        out.append(False if tie else int(torch.argmax(p)) == 0)
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def spose_split(real_data):
+    from sklearn.model_selection import KFold
+
+    from repalign.datasets import load_spose
+    from repalign.metrics._inputs import features_and_triplets
+
+    X, t = features_and_triplets(load_spose(49), load_triplets("test_10"))
+    train_obj = next(KFold(n_splits=3, shuffle=True, random_state=42).split(np.arange(1854)))[0]
+    in_train = np.isin(t, train_obj).all(axis=1)
+    in_val = ~np.isin(t, train_obj).any(axis=1)
+    return X, t[in_train][:6000], t[in_val]
+
+
+@pytest.mark.data
+def test_published_probe_matches_the_seed_training_path_on_spose(spose_split):
+    X, t_train, t_val = spose_split
+    W_seed, losses_seed = _seed_probe(X, t_train, t_val, lmbda=1e-3, seed=7)
+    p = TripletProbe(variant="published", alpha=1e-3, seed=7).fit(X, t_train, validation=t_val)
+    # Same stopping epoch (early stopping fired: 6000 triplets overfit), same losses and weights.
+    assert p.n_epochs_ == len(losses_seed) < 100
+    np.testing.assert_allclose(p.val_losses_, losses_seed, atol=1e-5)
+    np.testing.assert_allclose(p.W_, W_seed, atol=1e-5)
+    E = p.transform(X)
+    assert np.array_equal(published_probe_correct(E, t_val), _seed_break_ties_correct(E, t_val))
+    assert p.score(X, t_val) == pytest.approx(_seed_break_ties_correct(E, t_val).mean(), abs=1e-12)
+
+
+@pytest.mark.data
+def test_published_probe_cv_uses_kfold_objects_and_picks_the_lowest_loss(spose_split):
+    from sklearn.model_selection import KFold
+
+    X, _, _ = spose_split
+    t = load_triplets("test_10").triplets[:30000]
+    res = probe_cv(X, t, n_folds=3, alphas=(1e-3, 1.0), seed=42, variant="published", epochs=3)
+    for f, (train_obj, _) in enumerate(KFold(n_splits=3, shuffle=True, random_state=42).split(np.arange(1854))):
+        assert res.folds["n_train"][f] == np.isin(t, train_obj).all(axis=1).sum()
+        assert res.folds["n_test"][f] == (~np.isin(t, train_obj).any(axis=1)).sum()
+    sel = res.selection
+    assert res.folds["alpha"].iloc[0] == sel["alpha"][sel["loss"].idxmin()]
+    assert res.probed == pytest.approx(res.folds["probed"].mean())  # unweighted mean over folds, as published
+    with pytest.raises(ValidationError, match="variant='published' is a square W with penalty 'zero'"):
+        TripletProbe(variant="published", penalty="identity").fit(X, t[:100])

@@ -93,3 +93,33 @@ def test_bad_rdms_are_rejected():
         rdm(np.ones((5, 2)), "correlation")
     with pytest.raises(ValidationError, match="shape \\(n_subjects, n, n\\)"):
         rsa_scores(good, good)
+
+
+def _thingsvision_rdm(X, method):
+    """compute_rdm of thingsvision.core.rsa (used by LukasMut/human_alignment), written out:
+    1 − the clipped correlation / cosine similarity matrix."""
+    if method == "correlation":
+        X = X - X.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(X, axis=1)
+    return 1 - np.clip((X @ X.T) / np.outer(norms, norms), -1, 1)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("kernel", ["correlation", "cosine"])
+@pytest.mark.parametrize("method", ["spearman", "pearson"])
+def test_published_rsa_correlates_with_the_group_average_rdm(mur, kernel, method):
+    from scipy import stats
+
+    X = mur.stimuli.arrays.reshape(92, -1).astype(np.float64) / 255
+    # The seed: participants' RDMs averaged (data/multi_arrangement.py), then scipy's
+    # spearmanr / pearsonr over the upper triangle (thingsvision correlate_rdms).
+    iu = np.triu_indices(92, k=1)
+    group = mur.rdms.mean(axis=0)
+    want = getattr(stats, f"{method}r")(_thingsvision_rdm(X, kernel)[iu], group[iu])[0]
+    res = rsa(rdm(X, kernel), mur.rdms, method, bootstrap="subjects", n_boot=200, variant="published")
+    assert res.value == pytest.approx(want, abs=1e-9)
+    assert res.ci_low <= res.value <= res.ci_high
+    default = rsa(rdm(X, kernel), mur.rdms, method, bootstrap="none")
+    assert default.value == pytest.approx(res.scores.mean(), abs=1e-12)  # the default: mean of per-subject scores
+    with pytest.raises(ValidationError, match="unknown RSA variant"):
+        rsa(rdm(X, kernel), mur.rdms, method, variant="paper")

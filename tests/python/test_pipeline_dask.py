@@ -14,21 +14,11 @@ import pytest
 from repalign.config import load_config
 from repalign.pipeline import ExecutorSettings, run, run_dask
 from repalign.pipeline.plan import plan_all
+from builders import digits_study
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
-CONFIG = """
-[run]
-output = "out-local"
-seed = 0
-
-[[stimuli]]
-source = "digits"
-n = 3
-
-[[models]]
-name = "pixels"
-
+CONFIG = digits_study(3, output="out-local") + """
 [[representations]]
 name = "spose"
 source = "spose49"
@@ -62,11 +52,13 @@ representations = ["spose", "noise1", "noise2", "pixels/output@digits"]
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every output file's bytes (the run lock and its holder note left out)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".repalign.lock")}
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
+def local_run(real_data, tmp_path_factory):  # real_data first: skip (or fail) before any download
     d = tmp_path_factory.mktemp("dask")
     cfg = d / "study.toml"
     cfg.write_text(CONFIG)

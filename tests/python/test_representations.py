@@ -267,6 +267,13 @@ def _writes_first(paths: tuple[str, ...]) -> None:
     Path(paths[0]).write_text("x")
 
 
+def _writes_all(paths: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    for p in paths:
+        Path(p).write_text("x")
+
+
 def test_executors_name_the_outputs_a_task_did_not_write(tmp_path):
     from repalign.pipeline.executors import _execute
 
@@ -278,9 +285,8 @@ def test_executors_name_the_outputs_a_task_did_not_write(tmp_path):
     a.unlink()
     with pytest.raises(MissingOutputs, match=r"did not write 1 of its 2 declared output\(s\): .*b\.txt"):
         _execute(t)
-    a.unlink()
-    b.write_text("y")
-    assert run_local([t], progress=False) == {"half": "done"}  # both written now: runs clean
+    whole = Task("whole", "test", (a, b), _writes_all, args=((str(a), str(b)),), label="writes both")
+    assert run_local([whole], progress=False) == {"whole": "done"}  # every declared output written: runs clean
 
 
 def test_planning_for_gpu_workers_on_a_machine_without_one(tmp_path, monkeypatch):

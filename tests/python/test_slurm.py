@@ -27,6 +27,7 @@ from repalign.pipeline import ExecutorSettings, run_dask
 from repalign.pipeline.executors import slurm_cluster
 from repalign.pipeline.plan import plan_all
 from repalign.task import Task, TaskFailed, run_local
+from builders import digits_study
 
 pytestmark = [pytest.mark.slurm, pytest.mark.data, pytest.mark.slow]
 
@@ -62,21 +63,7 @@ def _our_jobs() -> list[str]:
     return [line for line in out.splitlines() if "dask-worker" in line]
 
 
-CONFIG = """
-[run]
-output = "out-local"
-seed = 0
-
-[[stimuli]]
-source = "digits"
-n = 4
-
-[[models]]
-name = "pixels"
-
-[[models]]
-name = "random:efficientnet_lite0"
-
+CONFIG = digits_study(4, output="out-local", models=("pixels", "random:efficientnet_lite0")) + """
 [[representations]]
 name = "spose"
 source = "spose49"

@@ -18,6 +18,7 @@ from repalign.config import load_config
 from repalign.pipeline import plan_all, run
 from repalign.pipeline.report import collect_metrics
 from repalign.store import read_table, table_info
+from builders import MUR92_METRICS, study_head
 
 CONFIGS = Path(__file__).resolve().parents[2] / "analysis" / "configs"
 STUDIES = ("things.toml", "mur92.toml", "learning_dynamics.toml", "texture_shape.toml")
@@ -179,37 +180,8 @@ def test_things_reduced_reproduces_published_numbers(tmp_path):
     assert not (rdir / "alignment_coefficients.csv").exists()  # levels = []: no hierarchical model
 
 
-MUR92 = """
-[run]
-name = "mur92-reduced"
-output = "out"
-seed = 0
-
-[[stimuli]]
-source = "mur92"
-
-[[models]]
-name = "pixels"
-
-[[models]]
-name = "pixels:8"
-alias = "pixels8"
-
-[[metrics]]
-metric = "rsa"
-rdm = "correlation"
-method = "spearman"
-bootstrap = "subjects"
-n_boot = 100
-
-[[metrics]]
-metric = "dimensionality"
-methods = ["twonn", "pr"]
-
-[[metrics]]
-metric = "cka"
-reference = "pixels/output@mur92"
-"""
+MUR92 = study_head({"source": "mur92"}, ["pixels", {"name": "pixels:8", "alias": "pixels8"}],
+                   name="mur92-reduced") + MUR92_METRICS
 
 
 @pytest.mark.data
@@ -272,20 +244,9 @@ def test_learning_dynamics_reduced(tmp_path):
     assert lag.set_index("agent").loc["resnet50"].lag == pytest.approx(0.233, abs=0.001)
 
 
-TEXTURE_SHAPE = """
-[run]
-name = "texture-shape-reduced"
-output = "out"
-seed = 0
-
-[[stimuli]]
-name = "edges"
-source = "texture-shape-edges"
-
-[[models]]
-name = "random:efficientnet_lite0"
-layers = ["output"]
-
+TEXTURE_SHAPE = study_head({"name": "edges", "source": "texture-shape-edges"},
+                           [{"name": "random:efficientnet_lite0", "layers": ["output"]}],
+                           name="texture-shape-reduced") + """
 [[metrics]]
 metric = "classification"
 dataset = "edges"

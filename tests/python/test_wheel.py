@@ -9,6 +9,7 @@ from the installed package, not from repository-relative paths.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,10 +25,18 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
-    # nothing of this checkout on the path (pip would find repalign there and install nothing)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REPALIGN_MODELS_CSV")}
+    # nothing of this checkout on the path (pip would find repalign there and install nothing), and
+    # no LD_LIBRARY_PATH: R, once embedded in this process by rpy2, prepends the system library
+    # folder, where the interpreter would pick up another build's libpython
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REPALIGN_MODELS_CSV", "LD_LIBRARY_PATH")}
+    # build from a copy of what the wheel is made of, so that the build leaves nothing in the checkout
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(ROOT / "python", src / "python", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp / "dist"), str(ROOT)], capture_output=True, text=True)
+                            "-w", str(tmp / "dist"), str(src)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (tmp / "dist").glob("repalign-*.whl")
     env_dir = tmp / "venv"

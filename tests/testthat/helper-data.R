@@ -17,3 +17,11 @@ run_python <- function(code) {
   if (!nzchar(Sys.getenv("RETICULATE_PYTHON"))) testthat::skip("RETICULATE_PYTHON not set")
   reticulate::py_run_string(code)
 }
+
+# Write a table at `path` with repalign.store.write_table from Python: `frame` is
+# Python code giving the DataFrame (after the `imports` lines), `kind` the table kind.
+python_write_table <- function(path, frame, kind, who, imports = "import pandas as pd") {
+  run_python(paste(imports, "from repalign.store import write_table",
+                   sprintf("write_table(%s, %s, '%s', {'who': '%s'})", frame, deparse(path), kind, who),
+                   sep = "\n"))
+}

@@ -57,17 +57,7 @@ test_that("fast row-LOO equals a naive per-row glmer refit on real THINGSDecisio
   expect_equal(fast$method[1], "loo-fast")
   # The reference's loop: refit without the row, standardised with the remaining rows.
   rows <- unique(c(which.max(d$value), which.min(d$value), seq(1, nrow(d), length.out = 14)))
-  naive <- vapply(rows, function(i) {
-    train <- d[-i, ]
-    m <- mean(train$value)
-    s <- stats::sd(train$value)
-    train$value <- (train$value - m) / s
-    test <- d[i, ]
-    test$value <- (test$value - m) / s
-    fit <- suppressMessages(lme4::glmer(choice ~ 0 + value + (0 + value | participant),
-                                        family = stats::binomial(), data = train))
-    unname(stats::predict(fit, newdata = test, type = "response"))
-  }, 0)
+  naive <- vapply(rows, function(i) naive_loo_prob(d, i), 0)  # helper-reference.R
   expect_lt(max(abs(fast$prob[rows] - naive)), 1e-3)
 })
 

@@ -9,11 +9,8 @@ real_dynamics <- function() {
   require_data()
   if (is.null(.dyn_cache$df)) {
     path <- tempfile(fileext = ".parquet")
-    run_python(sprintf(paste(
-      "from repalign.dynamics import load_dynamics_table",
-      "from repalign.store import write_table",
-      "write_table(load_dynamics_table(), %s, 'dynamics', {'who': 'test-dynamics'})",
-      sep = "\n"), deparse(path)))
+    python_write_table(path, "load_dynamics_table()", "dynamics", "test-dynamics",
+                       imports = "from repalign.dynamics import load_dynamics_table")
     .dyn_cache$path <- path
     .dyn_cache$df <- read_dynamics(path)
   }

@@ -38,9 +38,15 @@ app.command("run")(_run.run)
 
 
 def main() -> None:
-    """Entry point: RepalignErrors print as one clear line and exit 1."""
+    """Entry point: user errors print as one clear line (no traceback) and exit 1:
+    every RepalignError, and the OS errors of user paths (a missing file, a
+    directory that cannot be created, permission denied)."""
     try:
         app()
     except RepalignError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except OSError as exc:  # FileNotFoundError, PermissionError, IsADirectoryError, …
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        typer.secho(f"error: {exc.strerror or exc}{where}", fg="red", err=True)
         sys.exit(1)

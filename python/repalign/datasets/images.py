@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from repalign.errors import ValidationError
+from repalign.errors import DataError, ValidationError
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,11 @@ class StimulusSet:
                 h.update(str(a.shape).encode())
                 h.update(a.tobytes())
             else:
-                h.update(Path(self.paths[i]).read_bytes())  # type: ignore[index]
+                try:
+                    h.update(Path(self.paths[i]).read_bytes())  # type: ignore[index]
+                except OSError as exc:  # permissions, a file removed since the set was listed, …
+                    raise DataError(f"stimulus set {self.name!r}: cannot read image {self.paths[i]} "  # type: ignore[index]
+                                    f"(id {sid!r}): {exc.strerror or exc}") from None
         return h.hexdigest()
 
     def subset(self, keep: Callable[[pd.DataFrame], np.ndarray] | np.ndarray | list[int]) -> "StimulusSet":

@@ -163,16 +163,24 @@ def fetch(dataset: str, path: str, *, download: bool | None = None) -> Path:
         Dataset name and the file's path in its upstream repository.
     download:
         Allow a download into the cache when the file is missing. Default: allowed
-        unless ``REPALIGN_DATA_DIR`` is set (a mirror is never written to) or
-        ``REPALIGN_OFFLINE=1``.
+        unless ``REPALIGN_DATA_DIR`` is set (a mirror is never written to).
+        ``REPALIGN_OFFLINE=1`` forbids downloads whatever ``download`` says: a
+        missing file is then a ``DatasetNotFoundError`` naming the dataset.
     """
     f = _lookup(dataset, path)
     target = local_path(f)
     if target.is_file():
         return _check_hash(f, target)
     mirror = data_dir()
+    offline = os.environ.get("REPALIGN_OFFLINE", "0") == "1"
+    if mirror is None and offline:
+        raise DatasetNotFoundError(
+            f"dataset {f.dataset!r}: file {f.path!r} is not in the cache ({target}) and downloads are "
+            f"forbidden (REPALIGN_OFFLINE=1); point REPALIGN_DATA_DIR at a mirror, or unset "
+            f"REPALIGN_OFFLINE and run `repalign data fetch {f.dataset}`"
+        )
     if download is None:
-        download = mirror is None and os.environ.get("REPALIGN_OFFLINE", "0") != "1"
+        download = mirror is None
     if mirror is not None or not download:
         where = f"REPALIGN_DATA_DIR={mirror}" if mirror is not None else "the cache"
         raise DatasetNotFoundError(

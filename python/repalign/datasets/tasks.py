@@ -99,15 +99,22 @@ def _check_concepts(path: Path, concepts, known: set[str]) -> None:
             raise malformed(path, None, f"stimulus concept {c!r} (entry {line}) is not a THINGS unique id")
 
 
-def load_category_task(task_id: str | int) -> CategoryTask:
-    task_id = str(task_id)
-    if task_id not in set(_task_ids("things-category-tasks")):
-        raise UnknownDatasetError(f"no category-learning condition file {task_id!r} (valid: 1–1050)")
-    path = fetch("things-category-tasks", f"condition_files/{task_id}.json")
+def _condition_file(dataset: str, task_id: str, what: str) -> tuple[Path, object]:
+    """(path, parsed JSON) of one condition file of ``dataset``; ``what`` names the
+    kind of file in the error for an unknown id."""
+    ids = _task_ids(dataset)
+    if task_id not in set(ids):
+        raise UnknownDatasetError(f"no {what} condition file {task_id!r} (valid: {ids[0]}–{ids[-1]})")
+    path = fetch(dataset, f"condition_files/{task_id}.json")
     try:
-        trials = json.loads(path.read_text())
+        return path, json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise malformed(path, exc.lineno, f"invalid JSON: {exc.msg}") from exc
+
+
+def load_category_task(task_id: str | int) -> CategoryTask:
+    task_id = str(task_id)
+    path, trials = _condition_file("things-category-tasks", task_id, "category-learning")
     images, cats = [], []
     for i, tr in enumerate(trials):
         try:
@@ -131,13 +138,7 @@ def load_category_tasks(task_ids=None) -> list[CategoryTask]:
 
 def load_reward_task(task_id: str | int) -> RewardTask:
     task_id = str(task_id)
-    if task_id not in set(_task_ids("things-reward-tasks")):
-        raise UnknownDatasetError(f"no reward-learning condition file {task_id!r} (valid: 1–240)")
-    path = fetch("things-reward-tasks", f"condition_files/{task_id}.json")
-    try:
-        cols = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise malformed(path, exc.lineno, f"invalid JSON: {exc.msg}") from exc
+    path, cols = _condition_file("things-reward-tasks", task_id, "reward-learning")
     need = ["arm_0_category", "arm_1_category", "arm_0_image", "arm_1_image", "arm_0_reward", "arm_1_reward"]
     missing = [k for k in need if k not in cols]
     if missing:

@@ -17,16 +17,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from repalign.config import Config, check_keys
-from repalign.datasets.learning_dynamics import AGENTS
+from repalign.config import Config, parse_section
+from repalign.dynamics.config import DynamicsSection
 from repalign.datasets.registry import files
+from repalign.rlib import r_env
 from repalign.dynamics.curves import (
     HUMAN_LEARNERS,
     accuracy_by_object,
@@ -39,34 +38,17 @@ from repalign.errors import RepalignError, ValidationError
 from repalign.store import read_table, write_table
 from repalign.task import Task, content_key as _key
 
-SECTION_KEYS = ("agents", "human_runs", "chance_trials", "chance_p", "chance_level", "n_train",
-                "efficiency_baseline", "glmm", "glmm_nagq", "simulate")
+SECTION_KEYS = tuple(DynamicsSection.model_fields)
 ANALYSES = ("curves", "objects", "lag", "efficiency")
 _VERSION = "1"  # bump when an output's definition changes
 
 
 def dynamics_params(section: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validated analysis parameters of a ``[dynamics]`` section, defaults filled in."""
-    section = dict(section or {})
-    check_keys(section, SECTION_KEYS, "[dynamics]")
-    agents = list(section.get("agents", AGENTS))
-    unknown = [a for a in agents if a not in AGENTS]
-    if unknown:
-        raise ValidationError(f"[dynamics] agents: unknown agent(s) {unknown}; known: {', '.join(AGENTS)}")
-    params = {
-        "agents": agents,
-        "human_runs": [int(r) for r in section.get("human_runs", HUMAN_LEARNERS)],
-        "chance_trials": int(section.get("chance_trials", 36)),
-        "chance_p": float(section.get("chance_p", 1 / 3)),
-        "chance_level": float(section.get("chance_level", 0.95)),
-        "n_train": int(section.get("n_train", 36)),
-        "efficiency_baseline": float(section.get("efficiency_baseline", 0.0)),
-        "glmm": bool(section.get("glmm", False)),
-        "glmm_nagq": int(section.get("glmm_nagq", 0)),
-    }
-    if params["glmm_nagq"] not in (0, 1):
-        raise ValidationError("[dynamics] glmm_nagq: must be 0 (fast, penalised IRLS) or 1 (Laplace)")
-    return params
+    # (a Python caller may pass tuples, e.g. HUMAN_LEARNERS; a config file holds lists)
+    section = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(section or {}).items() if k != "simulate"}
+    d = parse_section(DynamicsSection, section, "[dynamics]")
+    return {k: list(v) if isinstance(v, list) else v for k, v in d.spec().items() if k != "simulate"}
 
 
 def analyse(table: pd.DataFrame, params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
@@ -128,15 +110,22 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
             "res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
             "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')), "
             "lag = if (nzchar(lag)) lag else NULL)")
-    env = dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
-               REPALIGN_DYN_OUT=str(outdir), REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or ""))
-    # R reads Parquet through reticulate: point it at this Python (which has repalign) unless set.
-    env.setdefault("RETICULATE_PYTHON", sys.executable)
-    # the project's R library (make install-rpkg), as the [r] stage uses it
-    lib = Path(os.environ.get("REPALIGN_RLIB", Path(__file__).resolve().parents[3] / ".rlib"))
-    if lib.is_dir():
-        env["R_LIBS"] = os.pathsep.join([str(lib)] + ([env["R_LIBS"]] if env.get("R_LIBS") else []))
-    proc = subprocess.run([rscript, "-e", code], env=env, capture_output=True, text=True)
+    # the project's R library and this Python for reticulate, as the [r] stage uses them
+    env = r_env(dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
+                     REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or "")))
+    from repalign.rlib import run_child  # own process group, dies with this process
+    from repalign.store import publish_dir, temp_name
+
+    out = Path(outdir)
+    tmp = temp_name(out)
+    tmp.mkdir(parents=True)
+    env["REPALIGN_DYN_OUT"] = str(tmp)
+    try:
+        proc = run_child([rscript, "-e", code], env=env)
+        if proc.returncode == 0:
+            publish_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if proc.returncode != 0:
         if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
             raise RepalignError("dynamics glmm = true needs the repalign R package: run `make install-rpkg` "
@@ -151,7 +140,9 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
 def plan_dynamics(config: Config) -> list[Task]:
     """Tasks of the ``[dynamics]`` section: observed trials, one task per simulated
     agent, the Python analyses and (``glmm = true``) the R GLMM."""
-    section = dict(config.section("dynamics") or {})
+    section = config.section("dynamics")
+    parse_section(DynamicsSection, {} if section is None else section, "[dynamics]")  # with its simulate entries
+    section = dict(section or {})
     sims = section.pop("simulate", [])
     params = dynamics_params(section)
     root = config.output / "dynamics"
@@ -168,7 +159,10 @@ def plan_dynamics(config: Config) -> list[Task]:
                                 (str(path), tuple(params["agents"]), prov), label="observed trials"))
     if sims:
         from repalign.dynamics.simulate import plan_simulations  # needs learners/features
-        trial_tasks.extend(plan_simulations(sims, config, root))
+
+        planned = plan_simulations(sims, config, root)
+        tasks.extend(t for t in planned if t.stage != "dynamics")  # the features tasks they read
+        trial_tasks.extend(t for t in planned if t.stage == "dynamics")
     if not trial_tasks:
         raise ValidationError("[dynamics]: nothing to analyse (agents = [] and no [[dynamics.simulate]])")
     tasks.extend(trial_tasks)
@@ -182,8 +176,11 @@ def plan_dynamics(config: Config) -> list[Task]:
                     write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency")
     tasks.append(analyses)
     if params["glmm"]:
+        from repalign.rlib import r_code_key
+
         glmm_dir = outdir / f"glmm-nagq{params['glmm_nagq']}"
-        tasks.append(Task(f"dynamics:glmm:{akey}:{params['glmm_nagq']}", "dynamics", (glmm_dir / "glmm.csv",),
+        gkey = _key({"analyses": akey, "nagq": params["glmm_nagq"], "r_code": r_code_key()})
+        tasks.append(Task(f"dynamics:glmm:{gkey}", "dynamics", (glmm_dir / "glmm.csv",),
                           fit_glmm, (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
                           deps=deps + (analyses.key,), label="R GLMM"))
     return tasks

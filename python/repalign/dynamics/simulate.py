@@ -20,17 +20,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_section
+from repalign.dynamics.config import SimulateEntry
 from repalign.datasets import Embedding
 from repalign.datasets.learning_dynamics import AGENTS, load_learning_dynamics
 from repalign.datasets.registry import files
 from repalign.dynamics.table import DYNAMICS_COLUMNS, check_dynamics_table, dynamics_table_from
 from repalign.errors import ValidationError
 from repalign.store import write_table
-from repalign.task import Task
+from repalign.task import Task, safe_name
 
-SIMULATE_KEYS = ("name", "model", "layer", "pooling", "features", "sequences", "runs", "C", "pca", "device",
-                 "batch_size", "threads")
+SIMULATE_KEYS = tuple(SimulateEntry.model_fields)
 #: Extra columns of a simulated table (beyond ``DYNAMICS_COLUMNS``).
 SIM_COLUMNS = ("source_agent", "source_prediction", "model", "layer", "prob_p", "prob_q", "prob_v", "value")
 _VERSION = "1"
@@ -112,48 +112,26 @@ def simulate_dynamics(features: Embedding, agent: str, sequences: str = "human",
 
 
 def _spec(entry: Mapping[str, Any], i: int) -> dict[str, Any]:
-    where = f"[[dynamics.simulate]] #{i + 1}"
-    check_keys(entry, SIMULATE_KEYS, where)
-    if ("model" in entry) == ("features" in entry):
-        raise ValidationError(f"{where}: give exactly one of 'model' (extract features) or 'features' (a file)")
-    sequences = str(entry.get("sequences", "human"))
-    if sequences not in AGENTS:
-        raise ValidationError(f"{where}: sequences: unknown agent {sequences!r}; known: {', '.join(AGENTS)}")
-    source = str(entry.get("model", Path(str(entry.get("features", ""))).stem))
-    name = str(entry.get("name", f"learner:{source}"))
-    if name in AGENTS:
-        raise ValidationError(f"{where}: name {name!r} clashes with an observed agent")
-    pca = entry.get("pca")
+    e = parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
+    source = e.model if e.model is not None else Path(e.features).stem
     return {
-        "name": name, "model": entry.get("model"), "layer": entry.get("layer"),
-        "pooling": str(entry.get("pooling", "auto")), "features": entry.get("features"),
-        "sequences": sequences, "runs": [int(r) for r in entry["runs"]] if "runs" in entry else None,
-        "C": float(entry.get("C", 1.0)), "pca": None if pca is None else int(pca),
-        "device": entry.get("device"), "batch_size": int(entry.get("batch_size", 16)),
-        "threads": None if entry.get("threads", 1) in (None, 0) else int(entry.get("threads", 1)),
+        "name": e.name if e.name is not None else f"learner:{source}", "model": e.model, "layer": e.layer,
+        "pooling": e.pooling, "features": e.features, "sequences": e.sequences, "runs": e.runs,
+        "C": float(e.C), "pca": e.pca, "device": e.device, "batch_size": e.batch_size,
+        "threads": None if e.threads in (None, 0) else e.threads,
     }
 
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text).strip("_") or "_"
+def write_simulated_trials(path: str, spec: Mapping[str, Any], features_path: str, model: str, layer: str,
+                           provenance: Mapping[str, Any]) -> str:
+    """Task: features file (``spec['features']``, or the one a features task extracted)
+    → learner → dynamics table."""
+    from repalign.features import load_features
 
-
-def write_simulated_trials(path: str, spec: Mapping[str, Any], features_dir: str, provenance: Mapping[str, Any]) -> str:
-    """Task: features (extracted, or read from ``spec['features']``) → learner → dynamics table."""
-    from repalign.features import extract, load_features, load_stimulus_set
-
+    feats = load_features(features_path)
     if spec["features"] is not None:
-        feats = load_features(spec["features"])
         model = str(feats.meta.get("model", spec["name"]))
         layer = str(feats.meta.get("layer", ""))
-    else:
-        stimuli = load_stimulus_set({"source": "learning-dynamics"})
-        layers = [spec["layer"]] if spec["layer"] else None
-        paths = extract(spec["model"], stimuli, layers, spec["pooling"], out_dir=features_dir,
-                        device=spec["device"], progress=False)
-        layer, fpath = next(iter(paths.items()))
-        feats = load_features(fpath)
-        model = str(spec["model"])
     table = simulate_dynamics(feats, spec["name"], spec["sequences"], spec["runs"], spec["C"], spec["pca"],
                               spec["device"], spec["batch_size"], model=model, layer=layer, threads=spec["threads"])
     prov = dict(provenance, features=feats.meta.get("path"), features_cache_key=feats.meta.get("cache_key"))
@@ -162,7 +140,10 @@ def write_simulated_trials(path: str, spec: Mapping[str, Any], features_dir: str
 
 
 def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root: Path) -> list[Task]:
-    """One task per ``[[dynamics.simulate]]`` entry (output: a dynamics table)."""
+    """One task per ``[[dynamics.simulate]]`` entry (output: a dynamics table). An entry
+    with ``model`` reads the features of a features-stage task over the
+    learning-dynamics images (``repalign.features.plan_model_features``: the same
+    task as a [[models]] entry asking for them), which the returned tasks include."""
     if isinstance(entries, Mapping):
         entries = [entries]
     tasks, names = [], set()
@@ -177,14 +158,22 @@ def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root:
                 raise ValidationError(f"[[dynamics.simulate]] {spec['name']!r}: no features file at {fpath}")
             spec["features"] = str(fpath)
             inputs = {"features_sha256": hashlib.sha256(fpath.read_bytes()).hexdigest()}
+            feature_task, layer = None, ""
         else:
-            inputs = {}
+            from repalign.features import plan_model_features
+
+            feature_task, layer, fpath = plan_model_features(
+                config, spec["model"], {"source": "learning-dynamics"}, spec["layer"], spec["pooling"], spec["device"])
+            inputs = {"features_cache_key": feature_task.output_keys[0]}
+            if feature_task.key not in {t.key for t in tasks}:
+                tasks.append(feature_task)
         inputs["sequences_sha256"] = [f.sha256 for f in files("learning-dynamics")
                                       if f.path == f"data/{spec['sequences']}_classification_data.csv"]
         key = hashlib.sha256(json.dumps({"v": _VERSION, "spec": spec, "inputs": inputs}, sort_keys=True,
                                         default=str).encode()).hexdigest()[:16]
-        path = root / f"trials-{_slug(spec['name'])}-{key}.parquet"
+        path = root / f"trials-{safe_name(spec['name'])}-{key}.parquet"
         prov = {"producer": "repalign.dynamics.write_simulated_trials", "spec": spec, "inputs": inputs, "key": key}
-        tasks.append(Task(f"dynamics:trials:{_slug(spec['name'])}:{key}", "dynamics", (path,), write_simulated_trials,
-                          (str(path), spec, str(config.output / "features"), prov), label=f"simulate {spec['name']}"))
+        tasks.append(Task(f"dynamics:trials:{safe_name(spec['name'])}:{key}", "dynamics", (path,), write_simulated_trials,
+                          (str(path), spec, str(fpath), spec["model"] or "", layer, prov),
+                          deps=(feature_task.key,) if feature_task is not None else (), label=f"simulate {spec['name']}"))
     return tasks

@@ -59,7 +59,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries, parse_section
+from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
 from repalign.task import Task, content_key as _key
 
@@ -68,67 +69,30 @@ if TYPE_CHECKING:
 
 _VERSION = 3  # bump when the outputs change for the same inputs
 
-METHODS = ("spose", "vice")
 VARIANTS = ("default", "published")
 # object-dimensions' KL weight: configs/train_dnn.toml (DNN triplets), train_behavior.toml (humans)
 BETA_NETWORK, BETA_HUMAN = 0.24, 1.0
-CHOICE_RULES = ("argmax", "softmax")
-HUMAN_SETS = ("train_90", "test_10")
-COMMON = {
-    "name": None, "method": "spose", "source": "human", "train": ["train_90", "test_10"], "holdout": 0.2,
-    "n_triplets": 100000, "choice": "argmax", "similarity": "dot", "temperature": 1.0, "compare_to": None,
-    "variant": "default", "n_dims": 50, "lr": None, "batch_size": 256, "max_epochs": None, "patience": 5,
-    "min_delta": 1e-4, "val_fraction": 0.1, "init_scale": 0.1, "burnin": 500, "stability_window": 500,
-    "seed": None, "device": "auto",
-}
-MODEL_KEYS = {
-    "spose": {"l1": None, "prune_threshold": 0.1},
-    "vice": {"beta": None, "spike": 0.25, "slab": None, "pi": 0.5, "alpha": 0.05, "min_objects": 5,
-             "init_sigma": 0.1},
-}
 TRAINING_KEYS = ("variant", "n_dims", "lr", "batch_size", "max_epochs", "patience", "min_delta", "val_fraction",
                  "init_scale", "burnin", "stability_window", "device")
-ALL_KEYS = tuple(COMMON) + tuple(k for m in METHODS for k in MODEL_KEYS[m])
 BUILTIN_REFERENCES = ("spose49", "spose14")
 
 
 def embed_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
     """A validated ``[[embed]]`` entry with every default filled in."""
-    check_keys(entry, ALL_KEYS, where, required=("name",))
-    method = entry.get("method", COMMON["method"])
-    if method not in METHODS:
-        raise ValidationError(f"{where}: method = {method!r}; valid: {', '.join(METHODS)}")
-    other = [k for m in METHODS if m != method for k in MODEL_KEYS[m] if k in entry]
-    if other:
-        raise ValidationError(f"{where}: key(s) {other} do not apply to method {method!r}; "
-                              f"its keys: {', '.join(MODEL_KEYS[method])}")
-    spec = {**COMMON, **MODEL_KEYS[method], **entry}
+    spec = parse_section(embed_model(entry, where), entry, where).spec()
     if spec["seed"] is None:
         spec["seed"] = seed
     if isinstance(spec["train"], str):
         spec["train"] = [spec["train"]]
     if isinstance(spec["compare_to"], str):
         spec["compare_to"] = [spec["compare_to"]]
-    if spec["variant"] not in VARIANTS:
-        raise ValidationError(f"{where}: variant = {spec['variant']!r}; valid: {', '.join(VARIANTS)}")
-    if method == "vice" and spec["beta"] is None:
+    spec.setdefault("variant", "default")
+    if spec["method"] == "vice" and spec["beta"] is None:
         spec["beta"] = BETA_HUMAN if spec["source"] == "human" else BETA_NETWORK
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(spec["name"])):
-        raise ValidationError(f"{where}: name {spec['name']!r} may only hold letters, digits, '_', '.', '-'")
-    if spec["source"] == "human":
-        bad = [s for s in spec["train"] if s not in HUMAN_SETS]
-        if bad or not spec["train"]:
-            raise ValidationError(f"{where}: train = {spec['train']!r}; choose from {', '.join(HUMAN_SETS)}")
-    if spec["choice"] not in CHOICE_RULES:
-        raise ValidationError(f"{where}: choice = {spec['choice']!r}; valid: {', '.join(CHOICE_RULES)}")
     from repalign.metrics import SIMILARITIES
 
     if spec["similarity"] not in SIMILARITIES:
         raise ValidationError(f"{where}: similarity = {spec['similarity']!r}; valid: {', '.join(SIMILARITIES)}")
-    if not 0 < float(spec["holdout"]) < 1:
-        raise ValidationError(f"{where}: holdout must be in (0, 1), got {spec['holdout']}")
-    if int(spec["n_triplets"]) < 10:
-        raise ValidationError(f"{where}: n_triplets must be >= 10, got {spec['n_triplets']}")
     # Fail at plan time, not inside the task, on bad model parameters; fill in the
     # variant's defaults so that the content key names the values used.
     model = make_model(spec)
@@ -307,8 +271,7 @@ def output_dir(config: Config, spec: Mapping[str, Any], key: str) -> Path:
 def plan_embed(config: Config) -> list[Task]:
     """One task per ``[[embed]]`` entry (see the module doc for the keys)."""
     entries = config.section("embed", []) or []
-    if isinstance(entries, Mapping):
-        entries = [entries]
+    parse_entries(embed_model, entries, "embed")  # types and keys of every entry, one line per error
     if not entries:
         return []
     refs: dict[str, Representation] | None = None

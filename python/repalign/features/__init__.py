@@ -1,7 +1,6 @@
 """Stage 2b — feature extraction: stimulus sets → model layers → Parquet
 features (streamed, cached, resumable), concept averages, text features, and
-the config plan (``plan_features``; the named representations built on these
-files live in ``repalign.representations``)."""
+the config plan (``plan_features``, ``resolve_representations``)."""
 
 from repalign.features.extractor import (
     FORMAT_VERSION, POOLINGS, cache_key, extract, feature_path, is_current, pool, select_device,
@@ -16,6 +15,6 @@ __all__ = [
     "select_device", "skimage_set", "text_features",
 ]
 
-from repalign.features.plan import FeatureFile, model_features, plan_features  # noqa: E402
+from repalign.features.plan import FeatureFile, model_features, plan_features, plan_model_features  # noqa: E402
 
-__all__ += ["FeatureFile", "model_features", "plan_features"]
+__all__ += ["FeatureFile", "model_features", "plan_features", "plan_model_features"]

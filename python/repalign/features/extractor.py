@@ -24,7 +24,6 @@ import importlib.metadata
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import time
 import warnings
@@ -41,6 +40,7 @@ from repalign.datasets import StimulusSet
 from repalign.errors import ValidationError
 from repalign.models import LoadedModel, ModelSpec, get_spec, load_model, resolve_layer
 from repalign.store import ParquetStream, table_info, write_table
+from repalign.task import safe_name
 
 FORMAT_VERSION = "1"
 POOLINGS = ("auto", "cls", "mean", "avg", "flatten")
@@ -101,14 +101,9 @@ def cache_key(spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def slug(text: str) -> str:
-    """A file-name-safe form of a model, layer or stimulus-set name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "_"
-
-
 def feature_path(out_dir: str | Path, model: str, stimuli: str, layer: str, pooling: str, key: str) -> Path:
     """``<out_dir>/<model>/<stimuli>__<layer>__<pooling>__<key12>.parquet``."""
-    return Path(out_dir) / slug(model) / f"{slug(stimuli)}__{slug(layer)}__{pooling}__{key[:12]}.parquet"
+    return Path(out_dir) / safe_name(model) / f"{safe_name(stimuli)}__{safe_name(layer)}__{pooling}__{key[:12]}.parquet"
 
 
 def is_current(path: Path, key: str) -> bool:

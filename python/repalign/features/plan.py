@@ -18,9 +18,6 @@ Config keys::
     stimuli = ["mur92"]             # default: every [[stimuli]] set
     alias = "lite0"                 # representation-name prefix (default: name)
     batch_size = 64 ; device = "auto" ; skip_bad = false ; num_workers = 1
-    dtype = "auto"                  # auto | float32 | bfloat16 | float16: the compute dtype; fixed
-                                    # in the plan with the device (set it to plan device = "cuda"
-                                    # on a machine without a GPU)
 
     [[representations]]
     name = "spose"  ; source = "spose49"           # or spose14
@@ -28,8 +25,6 @@ Config keys::
     name = "noise"  ; source = "random" ; dims = 64 ; stimuli = "mur92" ; seed = 1
                                                    # stimuli = a [[stimuli]] name or "things"
     name = "lite0-cat" ; source = "concepts" ; of = "lite0/penultimate@mur92" ; by = "category"
-    name = "mine" ; source = "file" ; path = "mine.npy" ; ids_file = "ids.txt" ; stimuli = "mur92"
-                                                   # (repalign.representations: .npy/.parquet/.csv)
 
 Representation names: ``<alias or model>/<layer>@<stimulus set>`` for
 [[models]], the ``name`` key for [[representations]].
@@ -45,16 +40,18 @@ from pathlib import Path
 
 import numpy as np
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries
 from repalign.datasets import StimulusSet
 from repalign.errors import DataError, ValidationError
+from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
 from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec
 from repalign.task import Task
 from repalign.store import write_table
 
-MODEL_KEYS = ("name", "layers", "pooling", "stimuli", "alias", "batch_size", "device", "dtype", "skip_bad", "num_workers")
+MODEL_KEYS = tuple(ModelEntry.model_fields)
+REPR_KEYS = tuple(RepresentationEntry.model_fields)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -75,6 +72,33 @@ class FeatureFile:
 
 # --- helpers ---------------------------------------------------------------------------------
 _STIM_CACHE: dict[str, tuple[StimulusSet, str]] = {}
+_UNREADABLE: dict[str, list[tuple[str, str, str]]] = {}  # manifest hash → (id, path, reason) of images PIL cannot open
+
+
+def _unreadable_images(s: StimulusSet, h: str) -> list[tuple[str, str, str]]:
+    """Image files of a set that PIL cannot open (header only: cheap), checked at
+    plan time so that a broken file fails before any task runs."""
+    if h not in _UNREADABLE:
+        from PIL import Image
+
+        bad = []
+        for sid, path in zip(s.ids, s.paths or ()):
+            try:
+                with Image.open(path):
+                    pass
+            except Exception as exc:  # PIL raises several types for unreadable files
+                bad.append((sid, str(path), str(exc)))
+        _UNREADABLE[h] = bad
+    return _UNREADABLE[h]
+
+
+def _load_stimuli(section: dict) -> tuple[StimulusSet, str]:
+    """(stimulus set, manifest hash) of a [[stimuli]] section, loaded once per process."""
+    memo = json.dumps(section, sort_keys=True)
+    if memo not in _STIM_CACHE:
+        s = load_stimulus_set(section)
+        _STIM_CACHE[memo] = (s, s.manifest_hash())
+    return _STIM_CACHE[memo]
 
 
 def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
@@ -85,45 +109,48 @@ def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], 
     is every model × that set."""
     out: dict[str, tuple[dict, StimulusSet, str]] = {}
     skipped: set[str] = set()
-    for sec in config.section("stimuli", []) or []:
-        sec = dict(sec)
+    for entry in parse_entries(StimuliEntry, config.section("stimuli", []) or [], "stimuli"):
+        sec = entry.spec(exclude_unset=True)  # as written: the memo and the task's section
         optional = bool(sec.pop("optional", False))
         if "path" in sec:
             sec["path"] = str(config.resolve(sec["path"]))
-        memo = json.dumps(sec, sort_keys=True)
-        if memo not in _STIM_CACHE:
-            try:
-                s = load_stimulus_set(sec)
-            except DataError as exc:
-                if not optional:
-                    raise
-                name = str(sec.get("name", sec.get("source")))
-                warnings.warn(f"optional stimulus set {name!r} skipped: {exc}", stacklevel=2)
-                skipped.add(name)
-                continue
-            _STIM_CACHE[memo] = (s, s.manifest_hash())
-        s, h = _STIM_CACHE[memo]
+        try:
+            s, h = _load_stimuli(sec)
+        except DataError as exc:
+            if not optional:
+                raise
+            name = str(sec.get("name", sec.get("source")))
+            warnings.warn(f"optional stimulus set {name!r} skipped: {exc}", stacklevel=2)
+            skipped.add(name)
+            continue
         if s.name in out:
             raise ValidationError(f"{config.path}: two [[stimuli]] sections named {s.name!r}")
         out[s.name] = (sec, s, h)
     return out, skipped
 
 
+def stimulus_content(section: dict) -> str:
+    """sha256 of a [[stimuli]] set's content: ids, image bytes and labels (what a
+    task reading the set's images and labels depends on)."""
+    s, h = _load_stimuli({k: v for k, v in section.items() if k != "optional"})
+    labels = s.labels.to_csv().encode()
+    return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
+
+
 def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) -> list[dict]:
     entries = []
-    for i, m in enumerate(config.section("models", []) or []):
-        where = f"{config.path} [[models]] #{i + 1} ({m.get('name', '?')})"
-        check_keys(m, MODEL_KEYS, where, required=("name",))
-        spec = get_spec(m["name"])
+    for i, m in enumerate(parse_entries(ModelEntry, config.section("models", []) or [], "models")):
+        where = f"{config.path} [[models]] #{i + 1} ({m.name})"
+        spec = get_spec(m.name)
         if spec.modality != "image":
             raise ValidationError(f"{where}: {spec.name!r} is a text model; use [[representations]] source = \"minilm-things\"")
-        layers = m.get("layers", [spec.default_layer])
+        layers = m.layers if m.layers is not None else [spec.default_layer]
         if isinstance(layers, str):
             layers = [layers]
-        pooling = m.get("pooling", "auto")
+        pooling = m.pooling
         if pooling not in POOLINGS:
             raise ValidationError(f"{where}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
-        sets = m.get("stimuli", list(stim))
+        sets = m.stimuli if m.stimuli is not None else list(stim)
         if isinstance(sets, str):
             sets = [sets]
         sets = [s for s in sets if s not in skipped]
@@ -135,17 +162,10 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) 
                 continue  # every set it asked for is an unavailable optional set
             raise ValidationError(f"{where}: no stimulus sets (add a [[stimuli]] section)")
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
-                        "alias": str(m.get("alias", spec.name)), "batch_size": int(m.get("batch_size", 64)),
-                        "device": m.get("device", "auto"), "dtype": _dtype(m.get("dtype", "auto"), where),
-                        "where": where, "skip_bad": bool(m.get("skip_bad", False)),
-                        "num_workers": m.get("num_workers")})
+                        "alias": m.alias if m.alias is not None else spec.name, "batch_size": m.batch_size,
+                        "device": m.device, "dtype": m.dtype, "where": where, "skip_bad": m.skip_bad,
+                        "num_workers": m.num_workers})
     return entries
-
-
-def _dtype(value: str, where: str) -> str:
-    if value not in DTYPES:
-        raise ValidationError(f"{where}: unknown dtype {value!r}; valid: {', '.join(DTYPES)}")
-    return value
 
 
 def plan_device(device: str, dtype: str, where: str) -> tuple[str, str]:
@@ -155,6 +175,8 @@ def plan_device(device: str, dtype: str, where: str) -> tuple[str, str]:
     device named on a machine without one needs an explicit ``dtype`` (its default,
     bfloat16 or float16, depends on the GPU, and the dtype is part of the cache key);
     on the CPU only float32 is used."""
+    if dtype not in DTYPES:
+        raise ValidationError(f"{where}: unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if str(device).startswith("cuda") and dtype != "auto" and not _cuda_available():
         return str(device), dtype
     try:
@@ -214,12 +236,45 @@ def run_text_task(path: str, key: str) -> str:
     return path
 
 
+def _extraction_task(spec, sname: str, section: dict, manifest_hash: str, dtype: str, layers: list[str], pooling: str,
+                     out_dir: Path, batch_size: int, device: str | None, skip_bad: bool,
+                     num_workers: int | None) -> tuple[Task, dict[str, Path]]:
+    """The task extracting ``layers`` of one model on one stimulus set, and {layer: the
+    features file it writes}. Its key depends only on the layers' cache keys."""
+    keys = {l: cache_key(spec, l, pooling, manifest_hash, dtype) for l in layers}
+    paths = {l: feature_path(out_dir, spec.name, sname, l, pooling, keys[l]) for l in layers}
+    tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
+    task = Task(key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
+                kwargs=dict(model=spec.name, stimuli_section=section, layers=layers, pooling=pooling,
+                            out_dir=str(out_dir), batch_size=batch_size, device=device, dtype=dtype,
+                            skip_bad=skip_bad, num_workers=num_workers),
+                label=f"{spec.name} on {sname}", output_keys=tuple(keys.values()))
+    return task, paths
+
+
+def plan_model_features(config: Config, model: str, stimuli_section: dict, layer: str | None = None,
+                        pooling: str = "auto", device: str | None = None) -> tuple[Task, str, Path]:
+    """The features task of one zoo model's layer on one stimulus set asked for outside
+    [[models]] (e.g. by a ``[[dynamics.simulate]]`` entry): the same task — key, output
+    file — as a [[models]] entry with these values, so a run extracts it once.
+
+    Returns (task, layer name — the model's default layer when ``layer`` is None —,
+    features file the task writes)."""
+    spec = get_spec(model)
+    if spec.modality != "image":
+        raise ValidationError(f"model {spec.name!r} is a {spec.modality} model; features of images need an image model")
+    if pooling not in POOLINGS:
+        raise ValidationError(f"model {spec.name!r}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+    layer = layer or spec.default_layer
+    stimuli, h = _load_stimuli(stimuli_section)
+    dev, dtype = plan_device(device or "auto", "auto", f"model {spec.name!r}")
+    defaults = ModelEntry.model_fields
+    task, paths = _extraction_task(spec, stimuli.name, stimuli_section, h, dtype, [layer], pooling, _out(config),
+                                   defaults["batch_size"].default, dev, False, defaults["num_workers"].default)
+    return task, layer, paths[layer]
+
+
 # --- the public functions --------------------------------------------------------------------
-def stimulus_sets(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
-    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)."""
-    return _stimuli(config)
-
-
 def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
     """One task per ([[models]] entry, stimulus set) — all its layers in one forward
     pass — and the features file of every (model, layer, set).
@@ -236,19 +291,24 @@ def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
         dev, dtype = plan_device(e["device"], e["dtype"], e["where"])
         for sname in e["stimuli"]:
             sec, _s, h = stim[sname]
-            keys = {l: cache_key(spec, l, e["pooling"], h, dtype) for l in e["layers"]}
-            paths = {l: feature_path(_out(config), spec.name, sname, l, e["pooling"], keys[l]) for l in e["layers"]}
-            tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
-            if tkey not in {t.key for t in tasks}:
-                tasks.append(Task(
-                    key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
-                    kwargs=dict(model=spec.name, stimuli_section=sec, layers=e["layers"], pooling=e["pooling"],
-                                out_dir=str(_out(config)), batch_size=e["batch_size"], device=str(dev),
-                                dtype=dtype, skip_bad=e["skip_bad"], num_workers=e["num_workers"]),
-                    label=f"{spec.name} on {sname}"))
+            bad = [] if e["skip_bad"] else _unreadable_images(_s, h)
+            if bad:
+                sid, path, why = bad[0]
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
+                                      f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
+            task, paths = _extraction_task(spec, sname, sec, h, dtype, e["layers"], e["pooling"], _out(config),
+                                           e["batch_size"], dev, e["skip_bad"], e["num_workers"])
+            if task.key not in {t.key for t in tasks}:
+                tasks.append(task)
             for l in e["layers"]:
-                files.append(FeatureFile(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, tkey, paths[l]))
+                files.append(FeatureFile(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, task.key, paths[l]))
     return tasks, files
+
+
+def stimulus_sets(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)."""
+    return _stimuli(config)
 
 
 def text_features_task(config: Config) -> Task:
@@ -257,7 +317,7 @@ def text_features_task(config: Config) -> Task:
     key = _text_key(ids, words)
     path = feature_path(_out(config), "minilm", "things", "text", "mean", key)
     return Task(key="features:text:" + key[:20], stage="features", outputs=(path,), fn=run_text_task,
-                kwargs=dict(path=str(path), key=key), label="minilm on THINGS words")
+                kwargs=dict(path=str(path), key=key), label="minilm on THINGS words", output_keys=(key,))
 
 
 def plan_features(config: Config) -> list[Task]:
@@ -266,6 +326,7 @@ def plan_features(config: Config) -> list[Task]:
     Parquet files under ``<output>/features/``. (Named representations:
     ``repalign.representations.resolve_representations``.)"""
     tasks = model_features(config)[0]
-    if any(isinstance(r, dict) and r.get("source") == "minilm-things" for r in config.section("representations", []) or []):
+    entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
+    if any(r.source == "minilm-things" for r in entries):
         tasks.append(text_features_task(config))
     return tasks

@@ -17,13 +17,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from repalign.config import check_keys
+from repalign.config import parse_section
 from repalign.datasets import StimulusSet
 from repalign.errors import ValidationError
+from repalign.features.config import SOURCES, StimuliEntry  # noqa: F401 (SOURCES: re-exported)
 
-SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-filled-silhouettes",
-           "folder", "skimage", "digits")
-STIMULI_KEYS = ("name", "source", "path", "n", "limit", "split", "optional")
+STIMULI_KEYS = tuple(StimuliEntry.model_fields)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # scikit-image sample images bundled in the wheel (no download)
 SKIMAGE_IMAGES = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
@@ -107,15 +106,8 @@ def _rename(s: StimulusSet, name: str) -> StimulusSet:
 def load_stimulus_set(section: Mapping[str, Any], base: str | Path | None = None) -> StimulusSet:
     """A ``[[stimuli]]`` section → StimulusSet named ``section['name']``
     (default: the source). ``base``: directory that relative paths are relative to."""
-    check_keys(section, STIMULI_KEYS, f"[[stimuli]] {section.get('name', section.get('source', '?'))!r}",
-               required=("source",))
-    source = section["source"]
-    name = str(section.get("name", source))
-    if source not in SOURCES:
-        raise ValidationError(f"[[stimuli]] {name!r}: unknown source {source!r}; valid: {', '.join(SOURCES)}")
-    for key, ok in (("path", source == "folder"), ("n", source == "digits"), ("split", source == "learning-dynamics")):
-        if key in section and not ok:
-            raise ValidationError(f"[[stimuli]] {name!r}: key {key!r} does not apply to source {source!r}")
+    entry = parse_section(StimuliEntry, section, f"[[stimuli]] {section.get('name', section.get('source', '?'))!r}")
+    source, name = entry.source, entry.set_name
     if source == "mur92":
         from repalign.datasets import load_mur92
 
@@ -124,29 +116,21 @@ def load_stimulus_set(section: Mapping[str, Any], base: str | Path | None = None
         from repalign.datasets.learning_dynamics import _load_images
 
         s = _load_images()
-        split = section.get("split")
-        if split is not None:
-            if split not in ("train", "test"):
-                raise ValidationError(f"[[stimuli]] {name!r}: split must be 'train' or 'test', got {split!r}")
-            s = s.subset((s.labels["split"] == split).to_numpy())
+        if entry.split is not None:
+            s = s.subset((s.labels["split"] == entry.split).to_numpy())
     elif source.startswith("texture-shape-"):
         from repalign.datasets import load_texture_shape
 
         s = load_texture_shape().stimuli[source.removeprefix("texture-shape-")]
     elif source == "folder":
-        if "path" not in section:
-            raise ValidationError(f"[[stimuli]] {name!r}: source 'folder' needs 'path'")
-        p = Path(section["path"]).expanduser()
+        p = Path(entry.path).expanduser()
         if not p.is_absolute() and base is not None:
             p = Path(base) / p
         s = folder_set(p, name)
     elif source == "skimage":
         s = skimage_set(name)
     else:
-        s = digits_set(name, section.get("n"))
-    limit = section.get("limit")
-    if limit is not None:
-        if int(limit) < 1:
-            raise ValidationError(f"[[stimuli]] {name!r}: limit must be ≥ 1, got {limit}")
-        s = s.subset(list(range(min(int(limit), len(s)))))
+        s = digits_set(name, entry.n)
+    if entry.limit is not None:
+        s = s.subset(list(range(min(entry.limit, len(s)))))
     return _rename(s, name)

@@ -1,17 +1,36 @@
-"""Shared helpers of the learners: torch device, feature look-up, PCA, and the
-per-trial standardisation every learner applies to its training trials."""
+"""Shared helpers of the learners: torch device, feature look-up, PCA, the
+per-trial standardisation every learner applies to its training trials, and the
+batched simulate loop (``simulate_in_batches``) that every learner runs."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from repalign.datasets import Embedding
 from repalign.errors import ValidationError
 
 DTYPE = torch.float64  # exact equivalence with scikit-learn needs double precision
+
+
+KEYS = ("concept", "image", "path")  # how a learner looks up a task stimulus's feature row
+
+
+def image_id(path: str, key: str) -> str:
+    """Feature id of a task's image path (``stimuli/anvil/anvil_08n.jpg``): key
+    "image" → the stem (``anvil_08n``); "path" → concept folder / stem
+    (``anvil/anvil_08n``), the id a ``[[stimuli]]`` folder set at THINGS'
+    ``object_images`` gives the same image."""
+    parts = str(path).replace("\\/", "/").split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    if key == "image":
+        return stem
+    if len(parts) < 2:
+        raise ValidationError(f"key='path': image {path!r} has no concept folder")
+    return f"{parts[-2]}/{stem}"
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -105,3 +124,19 @@ def group_by(items, key) -> list[list[int]]:
     for i, it in enumerate(items):
         groups.setdefault(key(it), []).append(i)
     return list(groups.values())
+
+
+def simulate_in_batches(tasks: Sequence, key: Callable, batch_size: int,
+                        run_batch: Callable[[list[int]], Sequence[pd.DataFrame]]) -> pd.DataFrame:
+    """The learners' simulate loop: tasks with the same ``key(task)`` (a batch must
+    share its trial structure, e.g. its length) are run together, at most
+    ``batch_size`` at a time, by ``run_batch(idx)`` → one trial table per task index
+    in ``idx``. Returns the tables concatenated in the order of ``tasks``."""
+    frames: list = [None] * len(tasks)
+    for group in group_by(tasks, key):
+        for start in range(0, len(group), batch_size):
+            idx = group[start : start + batch_size]
+            for i, df in zip(idx, run_batch(idx), strict=True):
+                frames[i] = df
+    return pd.concat(frames, ignore_index=True)
+

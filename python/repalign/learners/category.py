@@ -32,7 +32,9 @@ import torch
 
 from repalign.datasets import CategoryTask, Embedding
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+from repalign.learners._common import (
+    DTYPE, KEYS, as_task_list, image_id, resolve_device, simulate_in_batches, standardize, task_features,
+)
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 from repalign.learners._published import PUBLISHED_C_GRID
 
@@ -311,8 +313,10 @@ class CategoryLearner:
     first C in grid order. pca: default variant — project features on k principal
     components of the task's unique stimuli; published variant — as the seed's
     transform="pca": PCA(k) of the trials' rows as left by the C search, before
-    the final pass. key: "concept" (THINGS concept ids, e.g. SPoSE) or "image"
-    (image path stems, e.g. ``anvil_08n``) to look up features. batch_size: tasks
+    the final pass. key: "concept" (THINGS concept ids, e.g. SPoSE), "image"
+    (image path stems, e.g. ``anvil_08n``) or "path" (concept folder / stem,
+    e.g. ``anvil/anvil_08n``: the ids of a ``[[stimuli]]`` folder set at THINGS'
+    ``object_images``) to look up features. batch_size: tasks
     per batch; device: torch device (None → CUDA if present); tol: the default
     variant's convergence tolerance (1e-6 when not given).
     """
@@ -363,15 +367,15 @@ class CategoryLearner:
             grid = [1.0 if self.C is None else self.C]
         if len(grid) == 0 or any(not np.isfinite(c) or c <= 0 for c in grid):
             raise ValidationError(f"CategoryLearner: penalties C must be positive and finite, got {list(grid)}")
-        if self.key not in ("concept", "image"):
-            raise ValidationError(f"CategoryLearner: key must be 'concept' or 'image', got {self.key!r}")
+        if self.key not in KEYS:
+            raise ValidationError(f"CategoryLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
         if self.tol is not None and not (np.isfinite(self.tol) and self.tol > 0):
             raise ValidationError(f"CategoryLearner: tol must be positive, got {self.tol}")
 
     def stimulus_ids(self, task: CategoryTask) -> list[str]:
         if self.key == "concept":
             return list(task.concepts)
-        return [s.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0] for s in task.images]
+        return [image_id(s, self.key) for s in task.images]
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema) of the learner on each task: columns task,
@@ -394,35 +398,33 @@ class CategoryLearner:
         tol = 1e-6 if self.tol is None else float(self.tol)
         selection = self._selection()
         dev = resolve_device(self.device)
-        frames = [None] * len(tasks)
-        for group in group_by(tasks, len):
-            for start in range(0, len(group), self.batch_size):
-                idx = group[start : start + self.batch_size]
-                ids = [self.stimulus_ids(tasks[i]) for i in idx]
-                X = np.stack([task_features(s, features, self.pca, f"category task {tasks[i].task_id!r}") for s, i in zip(ids, idx)])
-                y = np.stack([np.asarray(tasks[i].categories, dtype=np.int64) for i in idx])
-                Xt, yt = torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev)
-                if len(grid) > 1 and selection == "train_accuracy":
-                    # the rule needs only the final fits to choose C; then one
-                    # sequence per participant, warm-started along a short C ladder
-                    acc = final_fit_accuracy(Xt, yt, grid, tol=tol).cpu().numpy()
-                    best = np.argmax(acc, axis=1)  # first maximum = first in grid order
-                    ladder = np.asarray(grid)[best][:, None] * _LADDER[None, :]
-                    p = category_probabilities(Xt, yt, ladder, tol=tol)[0][:, -1:].cpu().numpy()
-                    pick = np.zeros(len(idx), dtype=np.int64)
+
+        def run_batch(idx: list[int]) -> list[pd.DataFrame]:
+            ids = [self.stimulus_ids(tasks[i]) for i in idx]
+            X = np.stack([task_features(s, features, self.pca, f"category task {tasks[i].task_id!r}") for s, i in zip(ids, idx)])
+            y = np.stack([np.asarray(tasks[i].categories, dtype=np.int64) for i in idx])
+            Xt, yt = torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev)
+            if len(grid) > 1 and selection == "train_accuracy":
+                # the rule needs only the final fits to choose C; then one
+                # sequence per participant, warm-started along a short C ladder
+                acc = final_fit_accuracy(Xt, yt, grid, tol=tol).cpu().numpy()
+                best = np.argmax(acc, axis=1)  # first maximum = first in grid order
+                ladder = np.asarray(grid)[best][:, None] * _LADDER[None, :]
+                p = category_probabilities(Xt, yt, ladder, tol=tol)[0][:, -1:].cpu().numpy()
+                pick = np.zeros(len(idx), dtype=np.int64)
+            else:
+                p, _ = category_probabilities(Xt, yt, grid, tol=tol)
+                p = p.cpu().numpy()
+                if len(grid) > 1:  # prequential log-likelihood of the true categories
+                    score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
+                    best = np.argmax(score, axis=1)
                 else:
-                    p, _ = category_probabilities(Xt, yt, grid, tol=tol)
-                    p = p.cpu().numpy()
-                    if len(grid) > 1:  # prequential log-likelihood of the true categories
-                        score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
-                        best = np.argmax(score, axis=1)
-                    else:
-                        best = np.zeros(len(idx), dtype=np.int64)
-                    pick = best
-                for j, i in enumerate(idx):
-                    frames[i] = _frame(tasks[i], ids[j], p[j, pick[j]], y[j], model, layer,
-                                       float(grid[best[j]]) if use_grid else None)
-        return pd.concat(frames, ignore_index=True)
+                    best = np.zeros(len(idx), dtype=np.int64)
+                pick = best
+            return [_frame(tasks[i], ids[j], p[j, pick[j]], y[j], model, layer, float(grid[best[j]]) if use_grid else None)
+                    for j, i in enumerate(idx)]
+
+        return simulate_in_batches(tasks, len, self.batch_size, run_batch)
 
     def _simulate_published(self, tasks, features: Embedding, model: str, layer: str) -> pd.DataFrame:
         """The seed's pipeline, task by task (scikit-learn on the CPU)."""

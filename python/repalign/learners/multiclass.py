@@ -31,7 +31,7 @@ import torch
 
 from repalign.datasets import Embedding
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, standardize, task_features
+from repalign.learners._common import DTYPE, as_task_list, resolve_device, simulate_in_batches, standardize, task_features
 
 __all__ = ["MulticlassTask", "MulticlassLearner", "huber_tasks", "multiclass_probabilities"]
 
@@ -253,39 +253,41 @@ class MulticlassLearner:
             raise ValidationError(f"MulticlassLearner: C must be positive and finite, got {self.C}")
         tasks = as_task_list(task_or_tasks, MulticlassTask, "MulticlassLearner")
         dev = resolve_device(self.device)
-        frames = [None] * len(tasks)
-        for group in group_by(tasks, lambda t: (t.phase, t.classes)):
-            for start in range(0, len(group), self.batch_size):
-                idx = group[start : start + self.batch_size]
-                t0 = tasks[idx[0]]
-                classes = list(t0.classes)
-                X = np.stack([task_features(tasks[i].stimulus_ids, features, self.pca, f"multiclass task {tasks[i].task_id!r}") for i in idx])
-                y = np.stack([[classes.index(c) for c in tasks[i].labels] for i in idx]).astype(np.int64)
-                is_train = np.asarray(t0.phase) == "train"
-                P = multiclass_probabilities(
-                    torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev), is_train, len(classes), float(self.C), self.tol
-                ).cpu().numpy()
-                for j, i in enumerate(idx):
-                    task = tasks[i]
-                    pred = np.asarray(classes, dtype=object)[P[j].argmax(-1)]
-                    cols = {
-                        "task": task.task_id,
-                        "participant": task.participant if task.participant is not None else task.task_id,
-                        "trial": np.arange(1, len(task) + 1, dtype=np.int64),
-                        "model": model,
-                        "layer": layer,
-                        "stimulus_id": list(task.stimulus_ids),
-                        "phase": list(task.phase),
-                    }
-                    if task.epoch is not None:
-                        cols["epoch"] = np.asarray(task.epoch, dtype=np.int64)
-                    cols["true_class"] = list(task.labels)
-                    for k, c in enumerate(classes):
-                        cols[f"prob_{c}"] = P[j, :, k]
-                    cols["prediction"] = pred.astype(str)
-                    cols["value"] = P[j, np.arange(len(task)), y[j]]
-                    cols["correct"] = pred == np.asarray(task.labels, dtype=object)
-                    if task.choices is not None:
-                        cols["choice"] = list(task.choices)
-                    frames[i] = pd.DataFrame(cols)
-        return pd.concat(frames, ignore_index=True)
+
+        def run_batch(idx: list[int]) -> list[pd.DataFrame]:
+            t0 = tasks[idx[0]]
+            classes = list(t0.classes)
+            X = np.stack([task_features(tasks[i].stimulus_ids, features, self.pca, f"multiclass task {tasks[i].task_id!r}") for i in idx])
+            y = np.stack([[classes.index(c) for c in tasks[i].labels] for i in idx]).astype(np.int64)
+            is_train = np.asarray(t0.phase) == "train"
+            P = multiclass_probabilities(
+                torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev), is_train, len(classes), float(self.C), self.tol
+            ).cpu().numpy()
+            return [_frame(tasks[i], classes, P[j], y[j], model, layer) for j, i in enumerate(idx)]
+
+        return simulate_in_batches(tasks, lambda t: (t.phase, t.classes), self.batch_size, run_batch)
+
+
+def _frame(task: MulticlassTask, classes: list[str], P: np.ndarray, y: np.ndarray, model: str, layer: str) -> pd.DataFrame:
+    """One task's rows of the trial table: P (T, K) class probabilities, y (T,) true class indices."""
+    pred = np.asarray(classes, dtype=object)[P.argmax(-1)]
+    cols = {
+        "task": task.task_id,
+        "participant": task.participant if task.participant is not None else task.task_id,
+        "trial": np.arange(1, len(task) + 1, dtype=np.int64),
+        "model": model,
+        "layer": layer,
+        "stimulus_id": list(task.stimulus_ids),
+        "phase": list(task.phase),
+    }
+    if task.epoch is not None:
+        cols["epoch"] = np.asarray(task.epoch, dtype=np.int64)
+    cols["true_class"] = list(task.labels)
+    for k, c in enumerate(classes):
+        cols[f"prob_{c}"] = P[:, k]
+    cols["prediction"] = pred.astype(str)
+    cols["value"] = P[np.arange(len(task)), y]
+    cols["correct"] = pred == np.asarray(task.labels, dtype=object)
+    if task.choices is not None:
+        cols["choice"] = list(task.choices)
+    return pd.DataFrame(cols)

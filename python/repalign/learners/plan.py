@@ -32,7 +32,10 @@ Keys of a ``[[learners]]`` entry (defaults in brackets)::
                                                           train_accuracy]
     pca             k principal components of the task's stimuli       [none]
     ard             ARD prior for the reward learner                   [false]
-    key             concept | image (how tasks look up features)       [concept]
+    key             concept | image | path (how tasks look up features:
+                    concept ids, image stems `anvil_08n`, or folder/stem
+                    `anvil/anvil_08n` = a [[stimuli]] folder at THINGS'
+                    object_images)                                     [concept]
     simulate        {temperature, lapse, seed}: add simulated choices  [demo-*: {}]
     device          torch device                                       [auto]
 
@@ -53,8 +56,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
+from repalign.learners.config import TASKS, LearnerEntry, SimulateSpec, learner_kind
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 if TYPE_CHECKING:
@@ -63,22 +67,15 @@ if TYPE_CHECKING:
 __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
 
 _VERSION = 1  # bump when the learners' numbers change for the same inputs
-TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
-         "stimuli-category")
-KEYS = ("task", "representations", "name", "tasks", "runs", "agent", "C", "C_grid", "selection", "pca", "ard", "key",
-        "simulate", "device", "stimuli", "label", "positive", "participants", "trials", "generating", "variant", "choices")
+KEYS = tuple(LearnerEntry.model_fields)
+SIM_KEYS = tuple(SimulateSpec.model_fields)
 VARIANTS = ("default", "published")
-STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
-SIM_KEYS = ("temperature", "lapse", "seed")
 
 
 def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
-    """A validated ``[[learners]]`` entry with defaults filled in."""
-    check_keys(entry, KEYS, where, required=("task",))
-    spec = dict(entry)
+    """A validated ``[[learners]]`` entry (as written) with the task kind's defaults."""
+    spec = parse_section(LearnerEntry, entry, where).spec(exclude_unset=True)
     task = spec["task"]
-    if task not in TASKS:
-        raise ValidationError(f"{where}: task must be one of {', '.join(TASKS)}, got {task!r}")
     if isinstance(spec.get("representations"), str):
         spec["representations"] = [spec["representations"]]
     spec.setdefault("name", "")
@@ -103,35 +100,15 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
             raise ValidationError(f"{where}: choices must be a file path (string), got {spec['choices']!r}")
     if "simulate" in spec:
         sim = spec["simulate"]
-        if not isinstance(sim, Mapping):
-            raise ValidationError(f"{where}: simulate must be a table {{temperature, lapse, seed}}")
-        check_keys(sim, SIM_KEYS, f"{where} simulate")
         spec["simulate"] = {"temperature": float(sim.get("temperature", 1.0)), "lapse": float(sim.get("lapse", 0.05)),
                             "seed": int(sim.get("seed", seed))}
-    if spec.get("selection", "prequential") not in ("prequential", "train_accuracy"):
-        raise ValidationError(f"{where}: selection must be prequential or train_accuracy, got {spec['selection']!r}")
-    if spec.get("key", "concept") not in ("concept", "image"):
-        raise ValidationError(f"{where}: key must be concept or image, got {spec['key']!r}")
     if task == "stimuli-category":
-        if "stimuli" not in spec:
-            raise ValidationError(f"{where}: task 'stimuli-category' needs 'stimuli' (a [[stimuli]] name)")
         spec.setdefault("label", "category")
         spec.setdefault("participants", 20)
         spec.setdefault("trials", 100)
         # the sequences are drawn once per entry: every representation sees the same ones
         spec["_task_seed"] = int((spec.get("simulate") or {}).get("seed", seed))
-        if "generating" in spec and "simulate" not in spec:
-            raise ValidationError(f"{where}: 'generating' needs 'simulate' (temperature, lapse, seed)")
-    else:
-        bad = [k for k in STIMULI_TASK_KEYS if k in entry]
-        if bad:
-            raise ValidationError(f"{where}: key(s) {bad} apply only to task 'stimuli-category'")
     kind = _learner_kind(task)
-    wrong = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
-             "multiclass": ("C_grid", "selection", "ard", "tasks", "key", "variant")}[kind]
-    bad = [k for k in wrong if k in entry]
-    if bad:
-        raise ValidationError(f"{where}: key(s) {bad} do not apply to task {task!r}")
     if kind == "category":
         try:
             make_learner(spec)._check()
@@ -140,12 +117,7 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
     return spec
 
 
-def _learner_kind(task: str) -> str:
-    if task in ("demircan-category", "demo-category", "stimuli-category"):
-        return "category"
-    if task in ("demircan-reward", "things-decisions", "demo-reward"):
-        return "reward"
-    return "multiclass"
+_learner_kind = learner_kind
 
 
 def _ids(sel, n_all: int):
@@ -190,7 +162,7 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
         return [t for t in tasks if t.task_id in keep]
     from repalign.learners.multiclass import huber_tasks
 
-    return huber_tasks(agent=spec.get("agent", "human"), runs=spec.get("runs"))
+    return huber_tasks(agent=spec.get("agent", LearnerEntry.model_fields["agent"].default), runs=spec.get("runs"))
 
 
 def _human_choices(spec: Mapping[str, Any]):
@@ -260,8 +232,7 @@ def _identity(ref: Representation) -> dict:
 def plan_learners(config: Config) -> list[Task]:
     """Tasks for every ``[[learners]]`` entry × representation."""
     entries = config.section("learners") or []
-    if isinstance(entries, Mapping):
-        entries = [entries]
+    parse_entries(LearnerEntry, entries, "learners")  # types and keys of every entry, one line per error
     specs = [learner_spec(e, f"[[learners]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
     if not specs:
         return []
@@ -290,6 +261,10 @@ def plan_learners(config: Config) -> list[Task]:
             if "path" in sec:
                 sec["path"] = str(config.resolve(sec["path"]))
             spec["_stimuli_section"] = sec
+            from repalign.features.plan import stimulus_content
+
+            # the task sequences come from the set's labels: its content is part of the key
+            spec["_stimuli_content"] = stimulus_content(sec)
         names = spec.get("representations") or sorted(refs)
         unknown = [n for n in names if n not in refs]
         if unknown:

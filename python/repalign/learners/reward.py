@@ -33,7 +33,9 @@ import torch
 
 from repalign.datasets import Embedding, RewardTask
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, group_by, resolve_device, scaler_stats, task_features
+from repalign.learners._common import (
+    DTYPE, as_task_list, image_id, resolve_device, scaler_stats, simulate_in_batches, task_features,
+)
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
 __all__ = ["RewardLearner", "reward_values"]
@@ -235,7 +237,9 @@ class RewardLearner:
     (repeats included, scikit-learn's default solver).
     ard: ARD prior (one precision per feature) instead of one shared precision.
     pca: project features on k principal components (see variant).
-    key: "concept" (THINGS concept ids, e.g. SPoSE) or "image" (image path stems).
+    key: "concept" (THINGS concept ids, e.g. SPoSE), "image" (image path stems,
+    ``anvil_08n``) or "path" (concept folder / stem, ``anvil/anvil_08n``: the ids
+    of a ``[[stimuli]]`` folder set at THINGS' ``object_images``).
     batch_size: tasks per batch; device: torch device (None → CUDA if present).
     """
 
@@ -249,10 +253,10 @@ class RewardLearner:
     def stimulus_ids(self, task: RewardTask) -> np.ndarray:
         if self.key == "concept":
             return np.asarray(task.concepts, dtype=object)
-        if self.key == "image":
-            f = np.vectorize(lambda s: s.replace("\\/", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0], otypes=[object])
+        if self.key in ("image", "path"):
+            f = np.vectorize(lambda s: image_id(s, self.key), otypes=[object])
             return f(np.asarray(task.images, dtype=object))
-        raise ValidationError(f"RewardLearner: key must be 'concept' or 'image', got {self.key!r}")
+        raise ValidationError(f"RewardLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
 
     def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
         """Trial table (``trials`` schema): task, participant (task id, or the
@@ -278,47 +282,49 @@ class RewardLearner:
                     raise ValidationError(f"reward task {t.task_id!r}: pca={self.pca} must be between 1 and "
                                           f"min(#option rows, #dims)={top}")
         dev = resolve_device(self.device)
-        frames = [None] * len(tasks)
-        for group in group_by(tasks, len):
-            for start in range(0, len(group), self.batch_size):
-                idx = group[start : start + self.batch_size]
-                ids = [self.stimulus_ids(tasks[i]) for i in idx]
-                published = self.variant == "published"
-                X = np.stack(
-                    [
-                        task_features(s.reshape(-1), features, None if published else self.pca,
-                                      f"reward task {tasks[i].task_id!r}").reshape(len(s), 2, -1)
-                        for s, i in zip(ids, idx)
-                    ]
-                )
-                Rw = np.stack([np.asarray(tasks[i].rewards, dtype=np.float64) for i in idx])
-                if published:
-                    from repalign.learners._published import published_reward
+        published = self.variant == "published"
 
-                    V = np.stack([published_reward(X[j], Rw[j], ard=self.ard, pca=self.pca) for j in range(len(idx))])
-                elif self.ard:
-                    V = np.stack([_ard_values(X[j], Rw[j]) for j in range(len(idx))])
-                else:
-                    V = reward_values(torch.as_tensor(X, device=dev), torch.as_tensor(Rw, device=dev)).cpu().numpy()
-                for j, i in enumerate(idx):
-                    task = tasks[i]
-                    df = pd.DataFrame(
-                        {
-                            "task": task.task_id,
-                            "participant": task.participant if task.participant is not None else task.task_id,
-                            "trial": np.arange(1, len(task) + 1, dtype=np.int64),
-                            "model": model,
-                            "layer": layer,
-                            "left": ids[j][:, 0].astype(str),
-                            "right": ids[j][:, 1].astype(str),
-                            "value_left": V[j, :, 0],
-                            "value_right": V[j, :, 1],
-                            "value": V[j, :, 1] - V[j, :, 0],
-                            "reward_left": Rw[j, :, 0],
-                            "reward_right": Rw[j, :, 1],
-                        }
-                    )
-                    if task.choices is not None:
-                        df["choice"] = np.asarray(task.choices, dtype=np.int64)
-                    frames[i] = df
-        return pd.concat(frames, ignore_index=True)
+        def run_batch(idx: list[int]) -> list[pd.DataFrame]:
+            ids = [self.stimulus_ids(tasks[i]) for i in idx]
+            X = np.stack(
+                [
+                    task_features(s.reshape(-1), features, None if published else self.pca,
+                                  f"reward task {tasks[i].task_id!r}").reshape(len(s), 2, -1)
+                    for s, i in zip(ids, idx)
+                ]
+            )
+            Rw = np.stack([np.asarray(tasks[i].rewards, dtype=np.float64) for i in idx])
+            if published:
+                from repalign.learners._published import published_reward
+
+                V = np.stack([published_reward(X[j], Rw[j], ard=self.ard, pca=self.pca) for j in range(len(idx))])
+            elif self.ard:
+                V = np.stack([_ard_values(X[j], Rw[j]) for j in range(len(idx))])
+            else:
+                V = reward_values(torch.as_tensor(X, device=dev), torch.as_tensor(Rw, device=dev)).cpu().numpy()
+            return [_frame(tasks[i], ids[j], V[j], Rw[j], model, layer) for j, i in enumerate(idx)]
+
+        return simulate_in_batches(tasks, len, self.batch_size, run_batch)
+
+
+def _frame(task: RewardTask, ids: np.ndarray, V: np.ndarray, Rw: np.ndarray, model: str, layer: str) -> pd.DataFrame:
+    """One task's rows of the trial table: ids (T, 2) stimulus ids, V (T, 2) values, Rw (T, 2) rewards."""
+    df = pd.DataFrame(
+        {
+            "task": task.task_id,
+            "participant": task.participant if task.participant is not None else task.task_id,
+            "trial": np.arange(1, len(task) + 1, dtype=np.int64),
+            "model": model,
+            "layer": layer,
+            "left": ids[:, 0].astype(str),
+            "right": ids[:, 1].astype(str),
+            "value_left": V[:, 0],
+            "value_right": V[:, 1],
+            "value": V[:, 1] - V[:, 0],
+            "reward_left": Rw[:, 0],
+            "reward_right": Rw[:, 1],
+        }
+    )
+    if task.choices is not None:
+        df["choice"] = np.asarray(task.choices, dtype=np.int64)
+    return df

@@ -14,6 +14,7 @@ import numpy as np
 
 from repalign.datasets import load_mur92, load_things_concepts, load_triplets
 from repalign.datasets.base import Embedding
+from repalign.datasets.things import Triplets
 from repalign.errors import ValidationError
 from repalign.metrics.cka import cka
 from repalign.metrics.classification import class_separation
@@ -36,13 +37,28 @@ def _row(model: str, layer: str, dataset: str, metric: str, value: float, ci=(np
             "ci_low": float(ci[0]), "ci_high": float(ci[1]), "n": int(n), **extra}
 
 
+def _suffix(spec: Mapping[str, Any]) -> str:
+    """Metric-name suffix that keeps a published variant's rows apart from the default's."""
+    return "_published" if spec.get("variant", "default") == "published" else ""
+
+
+def _triplets(dataset: Any) -> Triplets:
+    """One triplet source, or several read as one set (``["train_90", "test_10"]``)."""
+    if isinstance(dataset, str):
+        return load_triplets(dataset)
+    parts = [load_triplets(d) for d in dataset]
+    return Triplets(np.vstack([p.triplets for p in parts]), np.concatenate([p.participant for p in parts]),
+                    parts[0].ids, "+".join(p.source for p in parts))
+
+
 def odd_one_out_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
-    trip = load_triplets(spec["dataset"])
+    trip = _triplets(spec["dataset"])
+    variant, sfx = spec.get("variant", "default"), _suffix(spec)
     rows = []
     for sim in spec["similarity"]:
-        correct = odd_one_out_correct(emb, trip, sim)
+        correct = odd_one_out_correct(emb, trip, sim, variant)
         ci = binary_mean_ci(correct, spec["level"], spec["n_boot"], spec["seed"])
-        rows.append(_row(model, layer, trip.source, f"odd_one_out_{sim}", correct.mean(), ci, correct.size))
+        rows.append(_row(model, layer, trip.source, f"odd_one_out_{sim}{sfx}", correct.mean(), ci, correct.size))
         if spec["fit_temperature"]:
             T = fit_temperature(emb, trip, sim)
             rows.append(_row(model, layer, trip.source, f"odd_one_out_{sim}_temperature", T, n=len(trip)))
@@ -62,19 +78,27 @@ def noise_ceiling_rows(spec: Mapping[str, Any]) -> list[Row]:
 
 
 def probe_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
-    trip = load_triplets(spec["dataset"])
+    trip = _triplets(spec["dataset"])
     from repalign.metrics._inputs import features_and_triplets
 
     X, t = features_and_triplets(emb, trip)
     if spec["max_triplets"] and t.shape[0] > spec["max_triplets"]:
         rng = np.random.default_rng(spec["seed"])
         t = t[np.sort(rng.choice(t.shape[0], spec["max_triplets"], replace=False))]
-    res = probe_cv(X, t, n_folds=spec["n_folds"], alphas=tuple(spec["alphas"]), inner_folds=spec["inner_folds"],
-                   seed=spec["seed"], penalty=spec["penalty"], similarity=spec["similarity"][0],
-                   epochs=spec["epochs"], n_components=spec["n_components"])
+    variant, sfx = spec.get("variant", "default"), _suffix(spec)
+    if variant == "published":
+        res = probe_cv(X, t, n_folds=spec["n_folds"], alphas=tuple(spec["alphas"]), seed=spec["seed"],
+                       epochs=spec["epochs"], variant="published")
+    else:
+        res = probe_cv(X, t, n_folds=spec["n_folds"], alphas=tuple(spec["alphas"]), inner_folds=spec["inner_folds"],
+                       seed=spec["seed"], penalty=spec["penalty"], similarity=spec["similarity"][0],
+                       epochs=spec["epochs"], n_components=spec["n_components"])
     n_test = int(res.folds["n_test"].sum())
     out = []
-    for name, acc in (("probe_zero_shot", res.zero_shot), (f"probe_{spec['penalty']}", res.probed)):
+    if variant == "published":
+        out.append(_row(model, layer, trip.source, f"probe_{spec['penalty']}{sfx}_alpha", res.folds["alpha"].iloc[0], n=n_test))
+        out.append(_row(model, layer, trip.source, f"probe_{spec['penalty']}{sfx}_loss", res.folds["loss"].mean(), n=n_test))
+    for name, acc in ((f"probe_zero_shot{sfx}", res.zero_shot), (f"probe_{spec['penalty']}{sfx}", res.probed)):
         # The CI treats the pooled held-out triplets as Bernoulli trials at the pooled accuracy.
         ci = binary_mean_ci(np.r_[np.ones(round(acc * n_test)), np.zeros(n_test - round(acc * n_test))],
                             spec["level"], spec["n_boot"], spec["seed"])
@@ -91,9 +115,10 @@ def rsa_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) ->
     if spec["dataset"] != "mur92":
         raise ValidationError(f"rsa: dataset {spec['dataset']!r} has no subject RDMs; valid: mur92")
     X, m = _mur92_embedding(emb)
-    res = rsa(rdm(X, spec["rdm"]), m.rdms, spec["method"], spec["bootstrap"], spec["n_boot"], spec["level"], spec["seed"])
+    res = rsa(rdm(X, spec["rdm"]), m.rdms, spec["method"], spec["bootstrap"], spec["n_boot"], spec["level"], spec["seed"],
+              variant=spec.get("variant", "default"))
     return [
-        _row(model, layer, "mur92", f"rsa_{spec['method']}", res.value, (res.ci_low, res.ci_high), res.scores.size),
+        _row(model, layer, "mur92", f"rsa_{spec['method']}{_suffix(spec)}", res.value, (res.ci_low, res.ci_high), res.scores.size),
         _row("human", "", "mur92", f"rsa_{spec['method']}_ceiling_lower", res.ceiling_low, n=res.scores.size),
         _row("human", "", "mur92", f"rsa_{spec['method']}_ceiling_upper", res.ceiling_high, n=res.scores.size),
     ]
@@ -105,14 +130,15 @@ def cka_rows(emb: Embedding, ref_emb: Embedding, spec: Mapping[str, Any], model:
         raise ValidationError(f"cka: {emb.name!r} and reference {ref_emb.name!r} share only {len(common)} stimulus ids")
     X, Y = emb.select(common).values, ref_emb.select(common).values
     name = f"cka_{spec['kernel']}" + ("_unbiased" if spec["unbiased"] else "")
-    val = cka(X, Y, spec["kernel"], spec["unbiased"])
+    val = cka(X, Y, spec["kernel"], spec["unbiased"], variant=spec.get("variant", "default"))
+    name += _suffix(spec)
     return [_row(model, layer, spec["reference"], name, val, n=len(common))]
 
 
 def dimensionality_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
     return [
         _row(model, layer, spec["dataset"] or emb.name, f"dimensionality_{m}",
-             intrinsic_dimensionality(emb, m, k=spec["k"]), n=emb.shape[0])
+             intrinsic_dimensionality(emb, m, k=spec["k"], variant=spec.get("variant", "default")), n=emb.shape[0])
         for m in spec["methods"]
     ]
 
@@ -124,6 +150,8 @@ def separation_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: 
         if col not in m.stimuli.labels.columns:
             raise ValidationError(f"separation: mur92 has no label column {col!r}; valid: {', '.join(m.stimuli.labels.columns)}")
         labels = m.stimuli.labels[col].to_numpy()
+    elif spec["dataset"] == "things" and spec["labels"] == "concept":
+        X, labels = emb.values, _things_concepts_of(emb)
     elif spec["dataset"] == "things":
         c = load_things_concepts()
         # Concepts in exactly one top-level category; the others are ambiguous.
@@ -133,4 +161,18 @@ def separation_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: 
         labels = np.argmax(c.categories[one], axis=1)
     else:
         raise ValidationError(f"separation: unknown dataset {spec['dataset']!r}; valid: mur92, things")
-    return [_row(model, layer, spec["dataset"], "class_separation", class_separation(X, labels), n=X.shape[0])]
+    r2 = class_separation(X, labels, variant=spec.get("variant", "default"), formula=spec.get("formula", "naturalcogsci"))
+    return [_row(model, layer, spec["dataset"], f"class_separation{_suffix(spec)}", r2, n=X.shape[0])]
+
+
+def _things_concepts_of(emb: Embedding) -> np.ndarray:
+    """The THINGS concept of each image of an image-level representation: its id's first
+    path component (``aardvark/aardvark_01b.jpg``, as a ``folder`` stimulus set of the
+    THINGS images names them) — the classes of Demircan et al.'s class separation."""
+    known = set(load_things_concepts().ids)
+    concepts = np.array([str(i).split("/")[0] for i in emb.ids])
+    bad = [i for i, c in zip(emb.ids, concepts) if c not in known or "/" not in str(i)]
+    if bad:
+        raise ValidationError(f"separation: labels = \"concept\" needs image ids 'concept/file' of THINGS concepts; "
+                              f"{len(bad)} id(s) are not, first {bad[:3]}")
+    return concepts

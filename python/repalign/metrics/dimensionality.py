@@ -3,7 +3,11 @@
 * ``twonn`` (Facco et al. 2017): ratios μ = r₂/r₁ of second to first nearest-neighbour
   distances follow a Pareto law with shape = the dimension; the slope of
   −log(1 − F̂(μ)) on log μ through the origin, after discarding the largest 10% of μ.
-  Duplicate rows are removed first (they give r₁ = 0).
+  Duplicate rows are removed first (they give r₁ = 0). By default the features are
+  then min-max scaled to [0, 1] each, as Demircan et al. (2024) do
+  (candemircan/naturalcogsci, ``bin/intrinsic_dimensionality.py``: ``np.unique`` rows →
+  scikit-learn ``MinMaxScaler`` → scikit-dimension ``TwoNN``): the estimate then does
+  not depend on the units of individual features.
 * ``mle`` (Levina & Bickel 2005): the k-nearest-neighbour maximum-likelihood estimate,
   averaged over points as the mean of the inverse per-point estimates (MacKay & Ghahramani's
   correction), duplicates removed.
@@ -77,14 +81,51 @@ def pca_components(X: np.ndarray, variance: float = 0.9) -> int:
     return int(np.searchsorted(cum, variance - 1e-12) + 1)
 
 
-def intrinsic_dimensionality(X: Any, method: str = "twonn", k: int = 20, variance: float = 0.9) -> float:
+SCALINGS = ("minmax", "none")
+VARIANTS = ("default", "published")
+
+
+def minmax_scale(X: np.ndarray) -> np.ndarray:
+    """Each column mapped affinely onto [0, 1] (a constant column becomes 0), as
+    scikit-learn's ``MinMaxScaler`` with its defaults."""
+    lo = X.min(axis=0)
+    rng = X.max(axis=0) - lo
+    return (X - lo) / np.where(rng == 0, 1.0, rng)
+
+
+def intrinsic_dimensionality(
+    X: Any,
+    method: str = "twonn",
+    k: int = 20,
+    variance: float = 0.9,
+    variant: str = "default",
+    scale: str | None = None,
+) -> float:
     """Intrinsic dimensionality of X (n, d) by ``method`` ∈ twonn | mle | pr | pca90.
 
     k: neighbours for mle; variance: explained-variance threshold for pca90.
+    scale: "minmax" (each feature onto [0, 1] after duplicate rows are dropped) or
+    "none"; None = the method's default: "minmax" for twonn (the published pipeline of
+    Demircan et al. 2024, candemircan/naturalcogsci ``bin/intrinsic_dimensionality.py``),
+    "none" for mle, pr and pca90 (PCA measures are about the features' variances, which
+    min-max scaling would rewrite). variant="published" is the naturalcogsci pipeline:
+    for twonn it is the default (unique rows → min-max → TwoNN) and refuses
+    scale="none"; mle, pr and pca90 are not from that script, so both variants agree.
     """
     if method not in METHODS:
         raise ValidationError(f"unknown dimensionality method {method!r}; valid: {', '.join(METHODS)}")
+    if variant not in VARIANTS:
+        raise ValidationError(f"unknown dimensionality variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    if scale is not None and scale not in SCALINGS:
+        raise ValidationError(f"unknown dimensionality scale {scale!r}; valid: {', '.join(SCALINGS)}")
+    if variant == "published" and method == "twonn" and scale == "none":
+        raise ValidationError("dimensionality: variant='published' min-max scales the features for twonn; scale='none' contradicts it")
+    if scale is None:
+        scale = "minmax" if method == "twonn" else "none"
     Xa = feature_matrix(X)
+    if scale == "minmax":
+        # Duplicates first (as the published script), so the ranges are those of the distinct points.
+        Xa = minmax_scale(np.unique(Xa, axis=0))
     if method == "twonn":
         return twonn(Xa)
     if method == "mle":

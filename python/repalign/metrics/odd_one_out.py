@@ -5,6 +5,15 @@ Conventions (as in ``repalign.datasets.Triplets``): a triplet is three object in
 (rows of the feature matrix) with the human's odd item LAST. The model's choice is
 the item outside the most similar pair; positions are 0–2 within the triplet.
 
+``variant="published"`` is the zero-shot rule of Muttenthaler et al. (2023),
+LukasMut/human_alignment ``utils/evaluation/helpers.py`` ``get_predictions`` (called by
+``main_model_triplet_eval.py``, whose ``--distance`` defaults to cosine): the odd item
+is the one outside the pair of smallest *distance* (1 − cosine; −dot; Euclidean),
+pairs taken in the order (0, 1), (0, 2), (1, 2) so that a tie goes to the earlier
+pair — i.e. to the human's choice — and a triplet whose three distances are all equal
+is scored as wrong (choice −1). repalign's default is the dot product, ties to the
+earliest *position*.
+
 Everything is vectorised: with at most ``MATRIX_LIMIT`` objects the full similarity
 matrix is computed once and triplets only gather from it; larger object sets are
 processed in chunks of triplets, so memory stays bounded either way.
@@ -23,6 +32,7 @@ from repalign.errors import ValidationError
 from repalign.metrics._inputs import features_and_triplets, participants_of, triplet_array
 
 SIMILARITIES = ("dot", "cosine", "euclidean")
+VARIANTS = ("default", "published")
 MATRIX_LIMIT = 8192  # objects; above this the (n, n) similarity matrix is not materialised
 CHUNK = 1 << 20  # triplets per chunk
 
@@ -30,6 +40,30 @@ CHUNK = 1 << 20  # triplets per chunk
 def _check_similarity(similarity: str) -> None:
     if similarity not in SIMILARITIES:
         raise ValidationError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
+
+
+def resolve_similarity(similarity: str | None, variant: str = "default") -> str:
+    """The similarity a variant uses when none is given: dot (default) or cosine (published)."""
+    if variant not in VARIANTS:
+        raise ValidationError(f"unknown odd-one-out variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    if similarity is None:
+        similarity = "cosine" if variant == "published" else "dot"
+    _check_similarity(similarity)
+    return similarity
+
+
+def _published_distances(sims: np.ndarray, similarity: str) -> np.ndarray:
+    """(n, 3) distances of the pairs (0, 1), (0, 2), (1, 2), as the seed computes them
+    from the similarities (n, 3) of the pairs excluding items 0, 1, 2."""
+    d = sims[:, ::-1]  # columns: pair (0,1), pair (0,2), pair (1,2)
+    return 1.0 - d if similarity == "cosine" else -d
+
+
+def _published_choices(sims: np.ndarray, similarity: str) -> np.ndarray:
+    d = _published_distances(sims, similarity)
+    choice = np.array([2, 1, 0])[np.argmin(d, axis=1)]  # argmin: first minimal pair
+    same = (d[:, 0] == d[:, 1]) & (d[:, 1] == d[:, 2])
+    return np.where(same, -1, choice).astype(np.int64)
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
@@ -86,23 +120,37 @@ def pair_similarities(X: Any, triplets: Any, similarity: str = "dot") -> np.ndar
     return out
 
 
-def odd_one_out_choices(X: Any, triplets: Any, similarity: str = "dot") -> np.ndarray:
+def odd_one_out_choices(X: Any, triplets: Any, similarity: str | None = None, variant: str = "default") -> np.ndarray:
     """Position (0–2, int64, shape (n,)) of the item the representation picks as odd.
 
-    Ties go to the earliest position (``argmax``).
+    similarity: None = the variant's (dot; cosine for "published"). Default variant:
+    ties go to the earliest position (``argmax``). variant="published" (Muttenthaler et
+    al. 2023, LukasMut/human_alignment ``utils/evaluation/helpers.py``): the earliest
+    of the pairs (0,1), (0,2), (1,2) with the smallest distance, −1 when all three
+    distances are equal.
     """
-    return np.argmax(pair_similarities(X, triplets, similarity), axis=1).astype(np.int64)
+    similarity = resolve_similarity(similarity, variant)
+    sims = pair_similarities(X, triplets, similarity)
+    if variant == "published":
+        return _published_choices(sims, similarity)
+    return np.argmax(sims, axis=1).astype(np.int64)
 
 
-def odd_one_out_correct(X: Any, triplets: Any, similarity: str = "dot") -> np.ndarray:
+def odd_one_out_correct(X: Any, triplets: Any, similarity: str | None = None, variant: str = "default") -> np.ndarray:
     """Boolean (n,): does the representation pick the human's odd item (the last one)?
 
-    Same as ``odd_one_out_choices(...) == 2`` (ties go to earlier positions, so the
-    last item wins only if its pair is strictly the most similar), computed chunk by
-    chunk without materialising the (n, 3) similarities.
+    Same as ``odd_one_out_choices(..., variant=variant) == 2``. Default: ties go to
+    earlier positions, so the last item wins only if its pair is strictly the most
+    similar; computed chunk by chunk without materialising the (n, 3) similarities.
+    variant="published": the pair (0, 1) wins ties, unless all three distances are equal.
     """
-    _check_similarity(similarity)
+    similarity = resolve_similarity(similarity, variant)
     Xa, t = features_and_triplets(X, triplets)
+    if variant == "published":
+        out = np.empty(t.shape[0], dtype=bool)
+        for i in range(0, t.shape[0], CHUNK // 8):
+            out[i : i + CHUNK // 8] = _published_choices(pair_similarities(Xa, t[i : i + CHUNK // 8], similarity), similarity) == 2
+        return out
     out = np.empty(t.shape[0], dtype=bool)
     if Xa.shape[0] > MATRIX_LIMIT:
         for i in range(0, t.shape[0], CHUNK // 8):
@@ -120,15 +168,18 @@ def odd_one_out_correct(X: Any, triplets: Any, similarity: str = "dot") -> np.nd
     return out
 
 
-def odd_one_out_accuracy(X: Any, triplets: Any, similarity: str = "dot", participant: Any = None) -> float | pd.Series:
+def odd_one_out_accuracy(
+    X: Any, triplets: Any, similarity: str | None = None, participant: Any = None, variant: str = "default"
+) -> float | pd.Series:
     """Zero-shot odd-one-out accuracy (proportion of triplets where the model agrees with the human).
 
     X: (n_objects, d) array or ``Embedding``; triplets: (n, 3) int array (odd item last)
     or ``Triplets``. With ``participant=None`` returns one float; with an array of
     labels (n,) — or ``True`` to use ``Triplets.participant`` — returns a Series of
-    accuracies indexed by participant (sorted).
+    accuracies indexed by participant (sorted). similarity None: dot (default variant)
+    or cosine (variant="published", Muttenthaler et al. 2023; see the module docstring).
     """
-    correct = odd_one_out_correct(X, triplets, similarity)
+    correct = odd_one_out_correct(X, triplets, similarity, variant)
     if participant is None:
         return float(correct.mean()) if correct.size else float("nan")
     p = participants_of(triplets, participant, correct.size)

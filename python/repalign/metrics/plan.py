@@ -11,51 +11,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
+from repalign.metrics.config import METRIC_MODELS, METRICS, entry_spec, metric_model
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 if TYPE_CHECKING:
     from repalign.representations import Representation
 
-_VERSION = 1  # bump when a metric's numbers change for the same inputs
+_VERSION = 2  # bump when a metric's numbers change for the same inputs (2: min-max TwoNN, naturalcogsci separation)
 
-COMMON = {"metric": None, "representations": None, "dataset": None, "seed": None, "n_boot": 1000, "level": 0.95, "name": ""}
+#: every metric's keys and defaults: repalign.metrics.config (one model per metric)
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "odd_one_out": {"dataset": "test_10", "similarity": ["dot"], "fit_temperature": False},
-    "noise_ceiling": {"dataset": "noise_ceiling"},
-    "probe": {"dataset": "test_10", "similarity": ["dot"], "penalty": "identity", "alphas": [1e-3, 1e-2, 1e-1, 1.0],
-              "n_folds": 3, "inner_folds": 2, "epochs": 10, "max_triplets": 0, "n_components": None},
-    "rsa": {"dataset": "mur92", "rdm": "correlation", "method": "spearman", "bootstrap": "subjects"},
-    "cka": {"dataset": "", "reference": None, "kernel": "linear", "unbiased": False},
-    "dimensionality": {"dataset": "", "methods": ["twonn", "mle", "pr", "pca90"], "k": 20},
-    "separation": {"dataset": "mur92", "labels": "category"},
-    # dataset: texture-shape condition(s) ("" = both); networks: raw-data CNNs to include
-    "classification": {"dataset": "", "networks": ["alexnet", "googlenet", "vgg"], "variant": "default"},
+    m: {k: f.default for k, f in cls.model_fields.items() if not f.is_required()} for m, cls in METRIC_MODELS.items()}
+VARIANTS = ("default", "published")
+# What variant = "published" changes where the entry does not set the key itself
+# (Muttenthaler et al. 2023: cosine zero-shot on all THINGS triplets; the probe's λ grid
+# and 100-epoch cap; see docs/fidelity.md).
+PUBLISHED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "odd_one_out": {"dataset": ["train_90", "test_10"], "similarity": ["cosine"]},
+    "probe": {"dataset": ["train_90", "test_10"], "penalty": "zero", "alphas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+              "epochs": 100},
 }
-METRICS = tuple(DEFAULTS)
 
 
 def metric_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
     """A validated ``[[metrics]]`` entry with every default filled in."""
-    metric = entry.get("metric")
-    if metric not in DEFAULTS:
-        raise ValidationError(f"{where}: 'metric' must be one of {', '.join(METRICS)}, got {metric!r}")
-    allowed = {**COMMON, **DEFAULTS[metric]}
-    if metric == "noise_ceiling":
-        allowed.pop("representations")
-    check_keys(entry, allowed, where, required=("metric",) + (("reference",) if metric == "cka" else ()))
-    spec = {k: v for k, v in allowed.items()}
-    spec.update(entry)
-    if spec["dataset"] is None:
-        spec["dataset"] = ""
-    if spec["seed"] is None:
-        spec["seed"] = seed
+    spec = entry_spec(parse_section(metric_model(entry, where), entry, where), seed)
+    spec.setdefault("variant", "default")
+    if spec["variant"] == "published":  # the paper's values where the entry does not set them
+        spec.update({k: v for k, v in PUBLISHED_DEFAULTS.get(spec["metric"], {}).items() if k not in entry})
     if "similarity" in spec and isinstance(spec["similarity"], str):
         spec["similarity"] = [spec["similarity"]]
     if "methods" in spec and isinstance(spec["methods"], str):
         spec["methods"] = [spec["methods"]]
-    if metric == "classification":
+    if spec["metric"] == "classification":
         for key in ("dataset", "networks"):
             if isinstance(spec[key], str):
                 spec[key] = [spec[key]] if spec[key] else []
@@ -77,16 +67,24 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
             raise ValidationError(f"{where}: {key} = {value!r}; valid: {', '.join(map(str, valid))}")
 
     m = spec["metric"]
+    one_of("variant", spec["variant"], VARIANTS)
     if m in ("odd_one_out", "probe", "noise_ceiling"):
         from repalign.datasets.things import TRIPLET_SOURCES
 
-        one_of("dataset", spec["dataset"], tuple(TRIPLET_SOURCES))
+        # A list of triplet sources is read as one set (the published probe pools train_90 and test_10).
+        for d in spec["dataset"] if isinstance(spec["dataset"], list) and m != "noise_ceiling" else [spec["dataset"]]:
+            one_of("dataset", d, tuple(TRIPLET_SOURCES))
+        if isinstance(spec["dataset"], list) and not spec["dataset"]:
+            raise ValidationError(f"{where}: dataset must not be an empty list")
     for s in spec.get("similarity", []):
         one_of("similarity", s, PROBE_SIMILARITIES if m == "probe" else SIMILARITIES)
     if m == "probe":
         one_of("penalty", spec["penalty"], PENALTIES)
         if not spec["alphas"]:
             raise ValidationError(f"{where}: alphas must not be empty")
+        if spec["variant"] == "published" and (spec["penalty"] != "zero" or spec["similarity"] != ["dot"] or spec["n_components"] is not None):
+            raise ValidationError(f"{where}: variant = \"published\" is the square probe with penalty = \"zero\" on dot products; "
+                                  f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = {spec['n_components']!r}")
     if m == "rsa":
         one_of("dataset", spec["dataset"], ("mur92",))
         one_of("rdm", spec["rdm"], RDM_METRICS)
@@ -98,13 +96,20 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         for x in spec["methods"]:
             one_of("methods", x, METHODS)
     if m == "separation":
+        from repalign.metrics.classification import FORMULAS
+
         one_of("dataset", spec["dataset"], ("mur92", "things"))
+        one_of("formula", spec["formula"], FORMULAS)
+        if spec["dataset"] == "things":
+            one_of("labels", spec["labels"], ("category", "concept"))
+        if spec["variant"] == "published" and spec["formula"] != "naturalcogsci":
+            raise ValidationError(f"{where}: variant = \"published\" is formula = \"naturalcogsci\", got {spec['formula']!r}")
     if m == "classification":
         from repalign.datasets.texture_shape import CONDITIONS
 
         for d in spec["dataset"]:
             one_of("dataset", d, CONDITIONS)
-        one_of("variant", spec["variant"], ("default", "published"))
+        one_of("variant", spec.get("variant", "default"), ("default", "published"))
     if not 0 < float(spec["level"]) < 1:
         raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
 
@@ -163,8 +168,7 @@ def run_metric(spec: dict, ref: Representation, reference: Representation | None
 def plan_metrics(config: Config) -> list[Task]:
     """Tasks for every ``[[metrics]]`` entry × representation."""
     entries = config.section("metrics") or []
-    if isinstance(entries, Mapping):
-        entries = [entries]
+    parse_entries(metric_model, entries, "metrics")  # types and keys of every entry, one line per error
     specs = [metric_spec(e, f"[[metrics]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
     refs: dict[str, Representation] = {}
     if any(s["metric"] != "noise_ceiling" for s in specs):
@@ -305,7 +309,7 @@ def run_classification(spec: dict, conditions: list[str], models: list, paths: t
             layers[agent] = layer
         d = texture_shape_decisions(cond, spec["networks"], model_dec)
         rows += consistency_rows(d, dataset=cond, layers=layers, level=spec["level"], n_boot=spec["n_boot"],
-                                 seed=spec["seed"], variant=spec["variant"])
+                                 seed=spec["seed"], variant=spec.get("variant", "default"))
         decisions.append(d)
     table = metrics_table(rows)
     if spec.get("name"):

@@ -171,6 +171,9 @@ class RSAResult:
         return pd.DataFrame({"subject": np.arange(self.scores.size), "score": self.scores})
 
 
+VARIANTS = ("default", "published")
+
+
 def rsa(
     model_rdm: Any,
     subject_rdms: Any,
@@ -179,21 +182,37 @@ def rsa(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    variant: str = "default",
 ) -> RSAResult:
-    """Mean RSA score of a model against subject RDMs with a percentile bootstrap CI.
+    """RSA score of a model against subject RDMs with a percentile bootstrap CI.
 
-    bootstrap="subjects" resamples subjects (generalisation to new subjects);
-    "stimuli" resamples stimuli with replacement and recomputes every score on the
-    resampled RDMs, dropping the zero-distance pairs a stimulus makes with its own
-    copies (generalisation to new stimuli); "none" gives no CI.
+    variant="default": the mean of the per-subject scores (each subject's RDM compared
+    with the model's). variant="published": the model RDM compared with the
+    group-average RDM (the plain mean of the subject RDMs), as Muttenthaler et al.
+    (2023) do — LukasMut/human_alignment ``data/multi_arrangement.py`` averages the
+    participants' RDMs and ``utils/evaluation/helpers.py`` ``perform_rsa`` correlates
+    the upper triangles with ``thingsvision.core.rsa.correlate_rdms`` (scipy's
+    spearmanr / pearsonr). ``scores`` holds the per-subject scores in both variants.
+
+    bootstrap="subjects" resamples subjects (generalisation to new subjects; for the
+    published variant the resampled subjects' RDMs are averaged again); "stimuli"
+    resamples stimuli with replacement and recomputes the score on the resampled RDMs,
+    dropping the zero-distance pairs a stimulus makes with its own copies
+    (generalisation to new stimuli); "none" gives no CI. The noise ceiling is that of
+    per-subject scores (an upper bound for the default variant; the group-average
+    score can exceed it).
     """
     if bootstrap not in ("subjects", "stimuli", "none"):
         raise ValidationError(f"unknown bootstrap {bootstrap!r}; valid: subjects, stimuli, none")
+    if variant not in VARIANTS:
+        raise ValidationError(f"unknown RSA variant {variant!r}; valid: {', '.join(VARIANTS)}")
     M = check_rdm(model_rdm, "model RDM")
     R = _subject_stack(subject_rdms)
     scores = rsa_scores(M, R, method)
     lo_c, hi_c = rsa_noise_ceiling(R, method) if R.shape[0] >= 2 else (np.nan, np.nan)
     rng = np.random.default_rng(seed)
+    if variant == "published":
+        return _rsa_group(M, R, scores, method, bootstrap, n_boot, level, rng, lo_c, hi_c)
     if bootstrap == "subjects" and R.shape[0] >= 2:
         idx = rng.integers(0, scores.size, size=(n_boot, scores.size))
         lo, hi = _percentiles(scores[idx].mean(axis=1), level)
@@ -211,3 +230,27 @@ def rsa(
     else:
         lo, hi = np.nan, np.nan
     return RSAResult(float(scores.mean()), lo, hi, scores, lo_c, hi_c, method, bootstrap)
+
+
+def _rsa_group(M, R, scores, method, bootstrap, n_boot, level, rng, lo_c, hi_c) -> RSAResult:
+    """The published variant: compare the model RDM with the mean subject RDM."""
+    m = upper(M)
+    V = np.stack([upper(r) for r in R])  # (subjects, pairs)
+    value = compare_vectors(m, V.mean(axis=0), method)
+    lo, hi = np.nan, np.nan
+    if bootstrap == "subjects" and R.shape[0] >= 2:
+        idx = rng.integers(0, V.shape[0], size=(n_boot, V.shape[0]))
+        boots = np.array([compare_vectors(m, V[i].mean(axis=0), method) for i in idx])
+        lo, hi = _percentiles(boots[np.isfinite(boots)], level)
+    elif bootstrap == "stimuli":
+        G = R.mean(axis=0)
+        n = M.shape[0]
+        iu = np.triu_indices(n, 1)
+        boots = np.empty(n_boot)
+        for b in range(n_boot):
+            s = rng.integers(0, n, n)
+            i, j = s[iu[0]], s[iu[1]]
+            keep = i != j
+            boots[b] = compare_vectors(M[i[keep], j[keep]], G[i[keep], j[keep]], method)
+        lo, hi = _percentiles(boots[np.isfinite(boots)], level)
+    return RSAResult(float(value), lo, hi, scores, lo_c, hi_c, method, bootstrap)

@@ -206,6 +206,16 @@ def _random_spec(name: str) -> ModelSpec:
     )
 
 
+def _arch_and_tag(name: str, needs: str) -> tuple[str, str]:
+    """``<source>/<arch>:<tag>`` → (arch, tag); a missing tag is an error saying what
+    the source ``needs``."""
+    source, rest = name.split("/", 1)
+    arch, _, tag = rest.partition(":")
+    if not tag:
+        raise ValidationError(f"model {name!r}: {source} names need {needs}, or use random:{name}")
+    return arch, tag
+
+
 def get_spec(name: str) -> ModelSpec:
     """The ``ModelSpec`` of a zoo name (error naming the model if unknown)."""
     return _get_spec(str(name).strip())
@@ -222,20 +232,14 @@ def _get_spec(name: str) -> ModelSpec:
     elif name.startswith("random:"):
         spec = _random_spec(name)
     elif name.startswith("open_clip/"):
-        arch, _, tag = name.split("/", 1)[1].partition(":")
-        if not tag:
-            raise ValidationError(f"model {name!r}: open_clip names need a weight tag (open_clip/<arch>:<tag>), or use random:{name}")
-        spec = _open_clip_spec(arch, tag)
+        spec = _open_clip_spec(*_arch_and_tag(name, "a weight tag (open_clip/<arch>:<tag>)"))
     elif name.startswith("timm/"):
         full = name.split("/", 1)[1]
         if "." not in full:
             raise ValidationError(f"model {name!r}: timm names need a pretrained tag (timm/<arch>.<tag>), or use random:{name}")
         spec = _timm_spec(full)
     elif name.startswith("torchvision/"):
-        arch, _, tag = name.split("/", 1)[1].partition(":")
-        if not tag:
-            raise ValidationError(f"model {name!r}: torchvision names need weights (torchvision/<arch>:<WEIGHTS>), or use random:{name}")
-        spec = _torchvision_spec(arch, tag)
+        spec = _torchvision_spec(*_arch_and_tag(name, "weights (torchvision/<arch>:<WEIGHTS>)"))
     else:
         raise ValidationError(
             f"unknown model {name!r}; known: efficientnet_lite0|1|2, minilm, pixels[:N], open_clip/<arch>:<tag>, "

@@ -13,6 +13,7 @@ import contextlib
 import subprocess
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -20,51 +21,53 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_section
 from repalign.errors import ValidationError
-from repalign.task import Task, TaskFailed, order_tasks, run_local
+from repalign.pipeline.config import ExecutorSection
+from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
 
-EXECUTOR_KEYS = (
-    "kind", "scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker",
-    # SLURM (dask-jobqueue)
-    "queue", "account", "cores", "processes", "memory", "walltime", "max_jobs", "job_extra_directives",
-    "local_directory", "log_directory", "python", "scheduler_host",
-)
-KINDS = ("local", "dask", "slurm")
+EXECUTOR_KEYS = tuple(ExecutorSection.model_fields)
+
+
+def _default(key: str) -> Any:
+    return ExecutorSection.model_fields[key].default
 
 
 @dataclass
 class ExecutorSettings:
-    kind: str = "local"
-    scheduler: str | None = None
-    n_workers: int = 2
-    threads_per_worker: int = 1
-    memory_limit: str = "auto"
-    retries: int = 1
-    gpus_per_worker: int = 0
+    """Where and how tasks run; defaults are those of the ``[executor]`` schema
+    (``ExecutorSection``), written there once. slurm: the SLURM keys."""
+
+    kind: str = _default("kind")
+    scheduler: str | None = _default("scheduler")
+    n_workers: int = _default("n_workers")
+    threads_per_worker: int = _default("threads_per_worker")
+    memory_limit: str = _default("memory_limit")
+    retries: int = _default("retries")
+    gpus_per_worker: int = _default("gpus_per_worker")
     slurm: dict = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config | None, **overrides: Any) -> "ExecutorSettings":
         section = dict(config.section("executor", {}) or {}) if config is not None else {}
         section.update({k: v for k, v in overrides.items() if v is not None})
-        where = f"{config.path} [executor]" if config is not None else "[executor]"
-        check_keys(section, EXECUTOR_KEYS, where)
+        section = parse_section(ExecutorSection, section, "[executor]").spec(exclude_unset=True)
         kind = section.pop("kind", "local")
-        if kind not in KINDS:
-            raise ValidationError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         base = {k: section.pop(k) for k in ("scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker") if k in section}
         return cls(kind=kind, slurm=section, **base)
 
 
-def _execute(task: Task, *_deps: Any) -> str:
-    """Worker-side body: skip a finished task, else run it and check that it wrote
-    every declared output (``MissingOutputs`` names the missing ones). ``_deps`` only orders."""
+def _execute(task: Task, *_deps: Any) -> tuple[str, list[str]]:
+    """Worker-side body: skip a finished task, else run it and check that it wrote every
+    declared output (``MissingOutputs`` names the missing ones). ``_deps`` only orders.
+    Returns the status and the stale-output warnings, which the client re-issues
+    (a worker's own warnings end up in its log only)."""
     if task.done():
-        return "skipped"
+        return "skipped", []
+    stale = task.remove_stale()  # before run(), which then finds nothing stale
     task.run()
     task.check_outputs()
-    return "done"
+    return "done", stale
 
 
 def slurm_cluster(settings: ExecutorSettings):
@@ -233,7 +236,9 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
             for fut in as_completed(list(futures.values())):
                 key = by_future[fut.key]
                 if fut.status == "finished":
-                    status[key] = fut.result()
+                    status[key], stale = fut.result()
+                    for msg in stale:
+                        warnings.warn(msg, StaleOutputWarning, stacklevel=2)
                 else:
                     exc = fut.exception()
                     msg = _failure_reason(exc, jobs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from repalign.config import Config
+from repalign.pipeline.config import check_study
 from repalign.task import Task, order_tasks
 
 # (config section(s) that switch the stage on, module, planner); order = data flow.
@@ -20,7 +21,10 @@ STAGES: tuple[tuple[tuple[str, ...], str, str], ...] = (
 
 
 def plan_all(config: Config) -> list[Task]:
-    """Every task of the config, deduplicated by key, in dependency order."""
+    """Every task of the config, deduplicated by key, in dependency order. Every
+    section is validated first (``check_study``): a bad value fails before any
+    stage plans."""
+    check_study(config)
     tasks: dict[str, Task] = {}
     for sections, module, planner in STAGES:
         # a section switches its stage on even when empty (e.g. a bare [dynamics])

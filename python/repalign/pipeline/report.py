@@ -1,6 +1,9 @@
-"""One self-contained HTML report per run: what was run (config, versions, data
-hashes), task outcomes, the metrics table, R model tables, figures, findings and
-warnings (shown, never hidden)."""
+"""One self-contained HTML report per run, figure first: the findings (every number
+linked to the table it comes from), the figures of every result family the run
+produced (``repalign.pipeline.figures``; embedded as base64 PNG, and written as PNG
++ PDF under ``<output>/figures/``), warnings (shown, never hidden), then the tables,
+collapsible, and what was run (config, versions, data hashes, task outcomes).
+No external resource: the file opens offline."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 import platform
 import subprocess
 from importlib import metadata
@@ -16,19 +20,41 @@ from pathlib import Path
 import pandas as pd
 
 from repalign.config import Config
-from repalign.store import table_info
+from repalign.pipeline import figures as figs
+from repalign.store import table_info, temp_name
 
 PACKAGES = ("repalign", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "torchvision",
             "open_clip_torch", "timm", "dask", "distributed", "rpy2")
 
 _CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{border-bottom:2px solid #444} h2{margin-top:1.6em;border-bottom:1px solid #ccc}
+body{font-family:"DejaVu Sans",system-ui,sans-serif;max-width:1280px;margin:1.5em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #444;font-size:1.6em} h2{margin-top:1.6em;border-bottom:1px solid #ccc}
+p,li,code,.finding{overflow-wrap:anywhere}
+nav{font-size:14px} nav a{margin-right:1em}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0} td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f0f0f0} td:first-child,th:first-child{text-align:left} pre{background:#f7f7f7;padding:.8em;overflow:auto}
+.scroll{overflow-x:auto;max-width:100%}
 .warn{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em} .fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
-.finding{background:#e8f4fd;border-left:4px solid #0a6ebd;padding:.5em 1em;font-size:15px}
-img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+.finding{background:#e8f4fd;border-left:4px solid #0a6ebd;padding:.5em 1em;margin:.4em 0;font-size:15px}
+.finding a{color:#064b85;font-weight:600}
+.overview{columns:2;font-size:14px} .overview li{break-inside:avoid}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr));grid-auto-flow:dense;gap:1em}
+figure{margin:0;border:1px solid #ddd;padding:.5em;background:#fff;min-width:0}
+figure.wide{grid-column:1/-1}
+figure img{max-width:100%;height:auto;display:block;margin:0 auto;cursor:zoom-in}
+figcaption{font-size:13px;color:#444} figcaption b{color:#222}
+details{margin:.4em 0;border:1px solid #e4e4e4;padding:.3em .6em} summary{cursor:pointer;font-weight:600}
+details:target,figure:target{outline:3px solid #0a6ebd}
+"""
+
+# Tiny inline script (no network): a link to a table opens its <details>; a click on
+# a figure toggles it between the grid cell and the full width.
+_JS = """
+function openTarget(){var h=location.hash.slice(1);if(!h)return;var e=document.getElementById(h);
+if(e&&e.tagName==='DETAILS'){e.open=true;e.scrollIntoView();}}
+window.addEventListener('hashchange',openTarget);window.addEventListener('DOMContentLoaded',openTarget);
+document.addEventListener('click',function(ev){var f=ev.target.closest&&ev.target.closest('figure img');
+if(f){f.parentElement.classList.toggle('wide');}});
 """
 
 
@@ -118,10 +144,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         return []
     scores = pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
     findings = []
-    generating = {}
-    for entry in config.section("learners") or []:
-        if entry.get("generating"):
-            generating[entry.get("stimuli", entry["task"])] = entry["generating"]
+    generating = [str(e["generating"]) for e in (config.section("learners") or []) if e.get("generating")]
     refs = {}
     if generating:
         from repalign.representations import resolve_representations
@@ -140,17 +163,26 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         else:
             text = f"Task {task}: one model scored, {label}, pseudo-R² {best['pseudo_r2']:.3f}."
         findings.append(text)
-    for name in generating.values():
+    if generating and tasks is None:
+        from repalign.learners import plan_learners
+
+        tasks = plan_learners(config)
+    for name in generating:
         ref = refs.get(name)
         if ref is None:
             continue
         gen_model, gen_layer = ref.model, ref.layer
-        top = scores.sort_values("pseudo_r2", ascending=False).iloc[0]
-        recovered = (str(top["model"]), str(top["layer"])) == (gen_model, gen_layer)
+        rows = _entry_scores(scores, name, tasks or [])
+        if rows.empty:
+            continue
+        # the entry's (model, layer) groups, ranked by pseudo-R² (mean over the entry's tasks)
+        mean = rows.groupby(["model", "layer"], sort=True)["pseudo_r2"].mean().sort_values(ascending=False)
+        top_model, top_layer = map(str, mean.index[0])
+        recovered = (top_model, top_layer) == (gen_model, gen_layer)
         findings.append(
             f"The simulated participants' choices were generated from {gen_model} ({gen_layer}); "
             + ("the choice models recovered it as the most aligned model." if recovered
-               else f"the choice models did NOT recover it: {top['model']} ({top['layer']}) came out most aligned.")
+               else f"the choice models did NOT recover it: {top_model} ({top_layer}) came out most aligned.")
         )
     return findings
 
@@ -191,26 +223,210 @@ def classification_section(metrics: pd.DataFrame, roots: list[Path]) -> str:
     return "\n".join(out)
 
 
-def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None) -> Path:
-    """Write ``<output>/report.html``; with ``tasks``, only their outputs are reported."""
+def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
+    """The score rows of the [[learners]] entry whose choices come from ``generating``:
+    its (model, layer) groups on its own tasks (or "pooled" scores)."""
+    import pyarrow.parquet as pq
+
+    pairs, ids = set(), set()
+    for t in tasks:
+        if t.stage != "learners" or len(t.args) < 6 or t.args[5].get("generating") != generating:
+            continue
+        _spec, _ref, model, layer, path, _prov = t.args
+        pairs.add((str(model), str(layer)))
+        if Path(path).is_file():
+            ids.update(map(str, pq.read_table(path, columns=["task"]).column("task").unique().to_pylist()))
+    keep = [(str(m), str(l)) in pairs and (str(k) in ids or str(k) == "pooled")
+            for m, l, k in zip(scores["model"], scores["layer"], scores["task"])]
+    return scores[keep]
+
+
+
+
+def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str]]:
+    """Plain-language findings from the metrics table, each with the anchor of the
+    table its numbers come from: best odd-one-out accuracy per triplet set against
+    the noise ceiling and chance, what probing changed, the best RSA against its
+    noise ceiling."""
+    if metrics is None or metrics.empty:
+        return []
+    out = []
+    m = metrics
+    nc = m[m["metric"].str.startswith("noise_ceiling_")].set_index("metric")
+    ceiling = ""
+    if "noise_ceiling_majority" in nc.index:
+        r = nc.loc["noise_ceiling_majority"]
+        ceiling = f"; the noise ceiling is {r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        if "noise_ceiling_loo" in nc.index:
+            ceiling += f" (majority; leave-one-out {nc.loc['noise_ceiling_loo', 'value']:.3f})"
+    ooo = m[m["metric"].str.match(r"^odd_one_out_[a-z]+$")]
+    for (ds, metric), d in ooo.groupby(["dataset", "metric"], sort=True):
+        d = d.sort_values("value", ascending=False)
+        best = d.iloc[0]
+        rest = ", ".join(f"{r['model']} {r['value']:.3f}" for _, r in d.iloc[1:].iterrows())
+        out.append((f"Odd-one-out ({metric.removeprefix('odd_one_out_')}, zero-shot) on {ds} triplets: {best['model']} "
+                    f"is best at {best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]"
+                    + (f", then {rest}" if rest else "") + f"; chance is 0.333{ceiling}.",
+                    figs.anchor("metrics", "odd_one_out")))
+    probe = m[m["metric"].str.startswith("probe_")]
+    if len(probe):
+        parts = []
+        for (model, ds), d in probe.groupby(["model", "dataset"], sort=True):
+            v = d.set_index("metric")["value"]
+            probed = [k for k in v.index if k != "probe_zero_shot"]
+            if "probe_zero_shot" in v and probed:
+                parts.append(f"{model} {v['probe_zero_shot']:.3f} → {v[probed[0]]:.3f}")
+        if parts:
+            out.append(("Linear probing on held-out objects (zero-shot → probed): " + "; ".join(parts) + ".",
+                        figs.anchor("metrics", "odd_one_out")))
+    rsa = m[m["metric"].str.match(r"^rsa_[a-z]+$")]
+    for (ds, metric), d in rsa.groupby(["dataset", "metric"], sort=True):
+        best = d.sort_values("value", ascending=False).iloc[0]
+        c = m[(m["dataset"] == ds) & m["metric"].isin([f"{metric}_ceiling_lower", f"{metric}_ceiling_upper"])]
+        c = c.groupby("metric")["value"].first()
+        text = (f"RSA ({metric.removeprefix('rsa_')}) on {ds}: the most aligned representation is {best['model']} at "
+                f"{best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]")
+        if len(c) == 2:
+            lo, hi = c[f"{metric}_ceiling_lower"], c[f"{metric}_ceiling_upper"]
+            text += f", {best['value'] / lo:.0%} of the lower noise ceiling {lo:.3f} (upper {hi:.3f})"
+        out.append((text + ".", figs.anchor("metrics", "rsa")))
+    return out
+
+
+_NUMBER = re.compile(r"(?<![\w.])(-?\d+\.\d+%?|\d+%)")
+
+
+def _linked(text: str, target: str | None) -> str:
+    """Escape a finding and link each number in it to the table it comes from."""
+    esc = html.escape(text)
+    if not target:
+        return esc
+    return _NUMBER.sub(lambda mt: f"<a href='#{target}'>{mt.group(0)}</a>", esc)
+
+
+def _outputs(config: Config, tasks, name: str) -> list[Path]:
+    """Existing task outputs called ``name`` (all such files under the output
+    directory when ``tasks`` is None)."""
+    if tasks is None:
+        return sorted(config.output.rglob(name))
+    return sorted({Path(p) for t in tasks for p in t.outputs if Path(p).name == name and Path(p).is_file()})
+
+
+def _classification_tables(paths: list[Path]) -> dict[str, tuple[Path, pd.DataFrame]]:
+    """Tables of accuracy and error consistency per agent (see
+    ``figures.classification_columns``), from Parquet (schema read first: cheap)
+    or CSV files, keyed by their table anchor."""
+    import pyarrow.parquet as pq
+
+    found = {}
+    for p in paths:
+        try:
+            if p.suffix == ".parquet":
+                names = pq.read_schema(p).names
+                cols = set(names)
+                wide = figs.classification_columns(names) is not None
+                long_ = {"metric", "value"} <= cols and ("agent" in cols or "model" in cols)
+                if not wide and not long_:
+                    continue
+                df = pd.read_parquet(p)
+            else:
+                names = list(pd.read_csv(p, nrows=0).columns)
+                cols = set(names)
+                if figs.classification_columns(names) is None and not (
+                        {"metric", "value"} <= cols and ("agent" in cols or "model" in cols)):
+                    continue
+                df = pd.read_csv(p)
+        except Exception:  # not a table repalign can read: not part of the report
+            continue
+        df = figs.classification_wide(df)
+        if figs.classification_columns(df.columns) is not None:
+            found[figs.anchor("classification", p.stem)] = (p, df)
+    return found
+
+
+def _details(anchor_id: str, title: str, body: str, n: int | None = None) -> str:
+    rows = f" ({n} rows)" if n is not None else ""
+    return (f"<details id='{anchor_id}'><summary>{html.escape(title)}{rows}</summary>"
+            f"<div class='scroll'>{body}</div></details>")
+
+
+def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str]) -> str:
+    b64 = base64.b64encode(f.png.read_bytes()).decode()
+    rel = lambda p: html.escape(str(p.relative_to(out)) if out in p.parents else str(p))  # noqa: E731
+    files = rel(f.png) + (f" · {rel(f.pdf)}" if f.pdf else "")
+    data = ", ".join(f"<a href='#{t}'>{html.escape(table_titles.get(t, 'table'))}</a>" for t in f.tables)
+    wide = " class='wide'" if f.wide else ""
+    return (f"<figure id='fig-{html.escape(f.name)}'{wide}><img alt='{html.escape(f.title)}' "
+            f"src='data:image/png;base64,{b64}'><figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)} "
+            f"{('Data: ' + data + '. ') if data else ''}Files: <code>{files}</code> ({f.source})</figcaption></figure>")
+
+
+def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None, notes=()) -> Path:
+    """Write ``<output>/report.html`` (and the figures under ``<output>/figures/``);
+    with ``tasks``, only their outputs are reported; ``notes``: warnings of the run
+    itself (e.g. stale outputs that were recomputed)."""
     out = config.output
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>repalign: {html.escape(config.name)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>repalign report: {html.escape(config.name)}</h1>"]
-    failed = {k: v for k, v in status.items() if v.startswith("failed")}
-    parts.append(f"<p>{len(status)} tasks in {elapsed:.1f} s; output directory <code>{html.escape(str(out))}</code></p>")
-    if failed:
-        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in failed.items())
-        parts.append(f"<div class='fail'><b>{len(failed)} task(s) failed</b><ul>{items}</ul></div>")
-
     roots = _roots(config, tasks)
-    findings = alignment_findings(config, tasks)
-    if findings:
-        parts.append("<h2>Findings</h2>")
-        for f in findings:
-            parts.append(f"<div class='finding'>{html.escape(f)}</div>")
-        (out / "findings.json").write_text(json.dumps(findings, indent=1))
+    failed = {k: v for k, v in status.items() if v.startswith("failed")}
 
-    warnings = []
+    # ---- tables, each with an anchor --------------------------------------------------
+    metrics = collect_metrics(roots)
+    metric_tables = []
+    if len(metrics):
+        fam = metrics["metric"].map(figs.metric_family)
+        for family in figs.FAMILIES:
+            d = metrics[fam == family]
+            if len(d):
+                metric_tables.append((figs.anchor("metrics", family), f"metrics: {figs.FAMILIES[family]}", d))
+    r_dirs = sorted({p.parent for p in _files(roots, "summary.txt") if (out / "r") in p.parents})
+    r_tables = []
+    for i, d in enumerate(r_dirs):
+        for p in sorted(d.glob("*.csv")):
+            key = p.stem if len(r_dirs) == 1 else f"{p.stem}-{i}"
+            r_tables.append((figs.anchor("r", key), p.stem, pd.read_csv(p), p))
+    r_anchor = {t[1]: t[0] for t in r_tables}
+    scores = next((t[2] for t in r_tables if t[1] == "alignment_scores"), None)
+    dyn = {}
+    dyn_tables = []
+    for name in ("lag", "efficiency", "curves", "objects"):
+        paths = _outputs(config, tasks, f"{name}.parquet")
+        if paths:
+            df = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+            dyn[name] = df
+            dyn_tables.append((figs.anchor("dynamics", name), f"learning dynamics: {name}", df))
+    known = {str(t[3]): t[0] for t in r_tables}
+    classif = _classification_tables(_files(roots, "*.parquet") + _files(roots, "*.csv"))
+    # a classification table written by the R stage keeps the R table's anchor
+    classif = {known.get(str(p), a): (p, df) for a, (p, df) in classif.items()}
+
+    # ---- figures ------------------------------------------------------------------------
+    figures = figs.python_figures(out / "figures", metrics, scores, dyn,
+                                  {a: df for a, (_, df) in classif.items()},
+                                  scores_anchor=r_anchor.get("alignment_scores", ""),
+                                  dynamics_anchors={k: figs.anchor("dynamics", k) for k in dyn})
+    r_pngs = [p for p in _files(roots, "*.png") if (out / "r") in p.parents or p.parent.name.startswith("glmm")]
+    figures += figs.r_figures(r_pngs, {"learning_curves": r_anchor.get("cv_choices", ""),
+                                       "alignment_vs_train_size": r_anchor.get("alignment_data", ""),
+                                       "alignment_vs_intrinsic_dim": r_anchor.get("alignment_data", ""),
+                                       "alignment_coefficients": r_anchor.get("alignment_coefficients", "")})
+    order = list(figs.FAMILIES)
+    figures.sort(key=lambda f: (order.index(f.family) if f.family in order else len(order), f.source != "python", f.name))
+
+    # ---- findings -------------------------------------------------------------------------
+    findings = [(f, r_anchor.get("alignment_scores")) for f in alignment_findings(config, tasks)]
+    findings += metric_findings(metrics)
+    if dyn.get("lag") is not None and len(dyn["lag"]):
+        lag = dyn["lag"].dropna(subset=["lag"]).sort_values("lag", ascending=False)
+        if len(lag):
+            text = "Generalisation lag (train − test accuracy): " + "; ".join(
+                f"{r['agent']} {r['lag']:.3f}" for _, r in lag.iterrows()) + "."
+            findings.append((text, figs.anchor("dynamics", "lag")))
+    if findings:
+        tmp = temp_name(out / "findings.json")
+        tmp.write_text(json.dumps([f for f, _ in findings], indent=1))
+        tmp.replace(out / "findings.json")
+
+    warnings = list(notes)
     for p in _files(roots, "warnings*.txt") + _files(roots, "*diagnostics*.csv"):
         if p.suffix == ".txt":
             warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
@@ -219,37 +435,74 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
             cols = [c for c in df.columns if c.lower() in ("warning", "warnings", "message", "messages")]
             for c in cols:
                 warnings += [f"{p.name}: {w}" for w in df[c].dropna().astype(str) if w and w != "NA"]
+
+    # ---- the page ---------------------------------------------------------------------------
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+             f"<title>repalign: {html.escape(config.name)}</title><style>{_CSS}</style><script>{_JS}</script></head>"
+             f"<body><h1>repalign report: {html.escape(config.name)}</h1>"]
+    parts.append(f"<p>{len(status)} tasks in {elapsed:.1f} s; output directory <code>{html.escape(str(out))}</code></p>")
+    parts.append("<nav><a href='#findings'>Findings</a><a href='#figures'>Figures</a>"
+                 + ("<a href='#warnings'>Warnings</a>" if warnings else "")
+                 + "<a href='#tables'>Tables</a><a href='#run'>What was run</a></nav>")
+    if failed:
+        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in failed.items())
+        parts.append(f"<div class='fail'><b>{len(failed)} task(s) failed</b><ul>{items}</ul></div>")
+    parts.append("<h2 id='findings'>Findings</h2>")
+    if findings:
+        parts += [f"<div class='finding'>{_linked(f, a)}</div>" for f, a in findings]
+    else:
+        parts.append("<p>No findings: this run produced no scored results.</p>")
+
+    if figures:
+        parts.append(f"<h2 id='figures'>Figures</h2><ul class='overview'>")
+        for family, title in figs.FAMILIES.items():
+            fs = [f for f in figures if f.family == family]
+            if fs:
+                links = ", ".join(f"<a href='#fig-{html.escape(f.name)}'>{html.escape(f.title)}</a>" for f in fs)
+                parts.append(f"<li><b>{html.escape(title)}</b> ({len(fs)}): {links}</li>")
+        parts.append("</ul><p style='font-size:13px'>Click a figure to widen it; PNG and PDF files lie beside the "
+                     "tables under the output directory.</p><div class='grid'>")
+        titles = {a: t for a, t, _ in metric_tables + dyn_tables} | {a: t for a, t, _, _ in r_tables}
+        titles |= {a: p.stem for a, (p, _) in classif.items()}
+        parts += [_figure_html(f, out, titles) for f in figures]
+        parts.append("</div>")
+    else:
+        parts.append("<h2 id='figures'>Figures</h2><p>No figures: this run produced no tables to draw.</p>")
+
+    parts.append(classification_section(metrics, roots))
+
     if warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings[:200])
-        parts.append(f"<h2>Warnings</h2><div class='warn'><ul>{items}</ul></div>")
+        parts.append(f"<h2 id='warnings'>Warnings</h2><div class='warn'><ul>{items}</ul></div>")
 
-    metrics = collect_metrics(roots)
-    parts.append(classification_section(metrics, roots))
-    if len(metrics):
-        parts.append("<h2>Metrics</h2>" + _table_html(metrics))
-
-    csvs = [p for p in _files(roots, "*.csv") if (out / "r") in p.parents]
-    if csvs:
+    parts.append("<div id='tables'></div>")
+    if metric_tables:
+        parts.append("<h2>Metrics</h2>")
+        parts += [_details(a, t, _table_html(d), len(d)) for a, t, d in metric_tables]
+    if r_tables:
         parts.append("<h2>Model tables (R)</h2>")
-        for p in csvs:
-            parts.append(f"<h3>{html.escape(p.stem)}</h3>" + _table_html(pd.read_csv(p), max_rows=60))
-    pngs = _files(roots, "*.png")
-    if pngs:
-        parts.append("<h2>Figures</h2>")
-        for p in pngs:
-            b64 = base64.b64encode(p.read_bytes()).decode()
-            parts.append(f"<h3>{html.escape(p.stem)}</h3><img alt='{html.escape(p.stem)}' src='data:image/png;base64,{b64}'>")
+        parts += [_details(a, t, _table_html(d, max_rows=60), len(d)) for a, t, d, _ in r_tables]
+    if dyn_tables:
+        parts.append("<h2>Learning dynamics tables</h2>")
+        parts += [_details(a, t, _table_html(d), len(d)) for a, t, d in dyn_tables]
+    if any(str(p) not in known for p, _ in classif.values()):
+        parts.append("<h2>Classification tables</h2>")
+        parts += [_details(a, p.stem, _table_html(d), len(d)) for a, (p, d) in sorted(classif.items())
+                  if str(p) not in known]
 
-    parts.append("<h2>What was run</h2><h3>Config</h3><pre>" + html.escape(config.path.read_text()) + "</pre>")
-    parts.append("<h3>Versions</h3>" + _table_html(pd.DataFrame([_versions()]).T.reset_index().set_axis(["package", "version"], axis=1)))
+    parts.append("<h2 id='run'>What was run</h2>")
+    parts.append(_details("run-config", "Config", "<pre>" + html.escape(config.path.read_text()) + "</pre>"))
+    versions = pd.DataFrame([_versions()]).T.reset_index().set_axis(["package", "version"], axis=1)
+    parts.append(_details("run-versions", "Versions", _table_html(versions)))
     hashes = _data_hashes()
     if hashes:
-        parts.append("<h3>Data</h3>" + _table_html(pd.DataFrame(hashes)))
+        parts.append(_details("run-data", "Data", _table_html(pd.DataFrame(hashes))))
     st = pd.DataFrame(sorted(status.items()), columns=["task", "status"])
-    parts.append("<h3>Tasks</h3>" + _table_html(st, max_rows=500))
+    parts.append(_details("run-tasks", "Tasks", _table_html(st, max_rows=500), len(st)))
     parts.append("</body></html>")
     path = out / "report.html"
-    tmp = path.with_suffix(".html.partial")
+    tmp = temp_name(path)
     tmp.write_text("\n".join(parts))
     tmp.replace(path)
     return path

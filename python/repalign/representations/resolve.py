@@ -27,18 +27,16 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from repalign.config import Config, check_keys
+from repalign.config import Config, parse_entries
 from repalign.errors import ValidationError
+from repalign.features.config import REPR_SOURCE_KEYS, RepresentationEntry
 from repalign.features.plan import model_features, stimulus_sets, text_features_task
 from repalign.representations.files import check_covers, read_file
 from repalign.representations.reference import Representation
 from repalign.task import Task
 
-REPR_KEYS = ("name", "source", "dims", "stimuli", "seed", "of", "by", "path", "ids", "ids_file", "model", "layer")
-SOURCES: dict[str, tuple[str, ...]] = {  # source → the keys (besides name, source) it takes
-    "spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
-    "concepts": ("of", "by"), "file": ("path", "ids", "ids_file", "stimuli", "model", "layer"),
-}
+REPR_KEYS = tuple(RepresentationEntry.model_fields)
+SOURCES = REPR_SOURCE_KEYS  # source → the keys (besides name, source) it takes (the schema's)
 
 _CACHE: "OrderedDict[str, dict[str, Representation]]" = OrderedDict()
 _CACHE_SIZE = 16
@@ -92,38 +90,29 @@ def _resolve(config: Config) -> dict[str, Representation]:
     for f in model_features(config)[1]:
         add(Representation(f.name, f.model, f.layer, f.stimuli, f.task, "features", f.path))
 
-    for i, r in enumerate(config.section("representations", []) or []):
-        where = f"{config.path} [[representations]] #{i + 1} ({r.get('name', '?')})"
-        check_keys(r, REPR_KEYS, where, required=("name", "source"))
-        src, name = r["source"], str(r["name"])
-        if src not in SOURCES:
-            raise ValidationError(f"{where}: unknown source {src!r}; valid: {', '.join(SOURCES)}")
-        extra = [k for k in r if k not in ("name", "source", *SOURCES[src])]
-        if extra:
-            raise ValidationError(f"{where}: key(s) {extra} do not apply to source {src!r}")
+    entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
+    for i, r in enumerate(entries):
+        where = f"{config.path} [[representations]] #{i + 1} ({r.name})"
+        src, name = r.source, r.name
         if src in ("spose49", "spose14"):
             add(Representation(name, src, "embedding", "things", None, "spose", params={"dims": int(src[5:])}))
         elif src == "minilm-things":
             task = text_features_task(config)
             add(Representation(name, "minilm", "text", "things", task.key, "text", Path(task.outputs[0])))
         elif src == "random":
-            if "dims" not in r or int(r["dims"]) < 1:
-                raise ValidationError(f"{where}: source 'random' needs dims ≥ 1")
-            over = str(r.get("stimuli", "things"))
+            over = r.stimuli if r.stimuli is not None else "things"
             if over != "things" and over not in stim:
                 raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
-            params = {"dims": int(r["dims"]), "seed": int(r.get("seed", config.seed)),
+            params = {"dims": r.dims, "seed": r.seed if r.seed is not None else config.seed,
                       "ids": None if over == "things" else stim[over][1].ids}
             add(Representation(name, "random", "gaussian", over, None, "random", params=params))
         elif src == "concepts":
-            if "of" not in r:
-                raise ValidationError(f"{where}: source 'concepts' needs 'of' (a representation name)")
-            base = refs.get(r["of"])
+            base = refs.get(r.of)
             if base is None:
-                raise ValidationError(f"{where}: unknown representation {r['of']!r}; defined so far: {', '.join(refs) or 'none'}")
+                raise ValidationError(f"{where}: unknown representation {r.of!r}; defined so far: {', '.join(refs) or 'none'}")
             if base.stimuli not in stim:
-                raise ValidationError(f"{where}: {r['of']!r} is not over a [[stimuli]] image set")
-            by = str(r.get("by", "category"))
+                raise ValidationError(f"{where}: {r.of!r} is not over a [[stimuli]] image set")
+            by = r.by if r.by is not None else "category"
             labels = stim[base.stimuli][1].labels
             if by not in labels.columns:
                 raise ValidationError(f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}")
@@ -135,21 +124,21 @@ def _resolve(config: Config) -> dict[str, Representation]:
     return refs
 
 
-def _file_representation(config: Config, r: dict, name: str, where: str, stim: dict, skipped: set) -> Representation:
-    if "path" not in r:
-        raise ValidationError(f"{where}: source 'file' needs path (a .npy, .parquet or .csv file)")
-    over = str(r.get("stimuli", "things"))
+def _file_representation(config: Config, r: RepresentationEntry, name: str, where: str, stim: dict,
+                         skipped: set) -> Representation:
+    over = r.stimuli if r.stimuli is not None else "things"
     if over != "things" and over not in stim:
         hint = " (an optional set not available here)" if over in skipped else ""
         raise ValidationError(f"{where}: unknown stimulus set {over!r}{hint}; use 'things' or one of: {', '.join(stim) or 'none'}")
-    path = config.resolve(r["path"])
-    ids_file = config.resolve(r["ids_file"]) if "ids_file" in r else None
+    path = config.resolve(r.path)
+    ids_file = config.resolve(r.ids_file) if r.ids_file is not None else None
     try:
-        emb, content = read_file(path, ids=r.get("ids"), ids_file=ids_file, name=name)
+        emb, content = read_file(path, ids=r.ids, ids_file=ids_file, name=name)
         if over != "things":
             check_covers(emb, stim[over][1].ids, over, f"representation {name!r}: {path}")
     except ValidationError as exc:
         raise ValidationError(f"{config.path} [[representations]] {exc}") from None
-    params = {"ids": r.get("ids"), "ids_file": ids_file, "content": content, "dims": emb.values.shape[1]}
-    return Representation(name, str(r.get("model", name)), str(r.get("layer", "file")), over, None, "file", path,
+    params = {"ids": r.ids, "ids_file": ids_file, "content": content, "dims": emb.values.shape[1]}
+    return Representation(name, r.model if r.model is not None else name, r.layer if r.layer is not None else "file",
+                          over, None, "file", path,
                           params=params)

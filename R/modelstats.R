@@ -1,0 +1,153 @@
+# Model-level statistics: rank correlations over networks between alignment and
+# each network's size, training data and intrinsic dimensionality.
+
+#' Spearman correlations between alignment and model properties, over models
+#'
+#' The model-level analysis of Demircan et al. (2024), candemircan/naturalcogsci
+#' `bin/fig4_12.ipynb` / `bin/fig4_14.ipynb` (Spearman rho and p-value over
+#' models between alignment and training-set size, parameter count and
+#' intrinsic dimensionality) and `bin/fig5.ipynb` (the same per model type,
+#' with percentile-bootstrap 95% intervals from resampling models with
+#' replacement, 1000 resamples). Alignment is one number per model: its
+#' pseudo-R² averaged over the tasks (the paper averages its category and
+#' reward tasks).
+#'
+#' As published: rho is the Pearson correlation of the mid-ranks (ties share
+#' their mean rank, as `scipy.stats.spearmanr`); the p-value is scipy's, from
+#' the t distribution with n − 2 degrees of freedom
+#' (t = rho sqrt((n − 2) / (1 − rho²))); the interval is the percentile
+#' interval of the bootstrap rhos (linear interpolation, as `numpy.percentile`).
+#' Differences: the resamples are seeded (`seed`), and a resample in which
+#' every model has the same alignment or property (rho undefined; `nan` in the
+#' published code, which then makes its interval `nan`) is left out and
+#' counted in `n_boot`. Rows come for every objective present (the paper's
+#' pooled correlations keep its supervised, self-supervised and multimodal
+#' networks: pass `objectives =` to do the same).
+#'
+#' A correlation over fewer than `min_models` models reports rho alone, with no
+#' p-value or interval, and says so in `note` (five models per estimated
+#' quantity, the rule of [fit_alignment_model()]).
+#'
+#' @param data [alignment_data()] of alignment scores: one row per (model,
+#'   layer, task) with `pseudo_r2` and the property columns.
+#' @param predictors Named character vector: output label = column of `data`.
+#'   Default: training-set size (`train_size`, reported as its log10 + 1: the
+#'   rank correlation is the same), parameter count (`params`) and intrinsic
+#'   dimensionality (`intrinsic_dim`); columns absent from `data` are skipped.
+#' @param by Column whose levels get their own correlations besides the pooled
+#'   one (`"objective"`: the model type); `NULL` for pooled only.
+#' @param objectives Objectives to keep (`NULL`: all).
+#' @param n_boot Bootstrap resamples of the models (0: no intervals).
+#' @param level Interval level.
+#' @param seed Seed of the resampling.
+#' @param min_models Fewest models for a p-value and an interval.
+#' @return A tibble, one row per (group, predictor): `group` (`"all"` or a
+#'   level of `by`), `predictor`, `n_models`, `rho`, `p.value`, `conf.low`,
+#'   `conf.high`, `n_boot` (resamples with a defined rho), `note`. Models
+#'   (model, layer units) with a missing property are left out of that
+#'   property's rows.
+#' @export
+model_level_correlations <- function(data, predictors = c(train_size = "train_size", params = "params",
+                                                          intrinsic_dim = "intrinsic_dim"),
+                                     by = "objective", objectives = NULL, n_boot = 1000L, level = 0.95,
+                                     seed = 1L, min_models = 5L) {
+  check_columns(data, c("model", "pseudo_r2", by), "alignment data")
+  data <- as.data.frame(data)
+  if (!is.null(objectives)) {
+    check_columns(data, "objective", "alignment data")
+    data <- data[data$objective %in% objectives, , drop = FALSE]
+  }
+  predictors <- predictors[predictors %in% names(data)]
+  units <- model_units(data, c(by, unname(predictors)))
+  groups <- list(all = seq_len(nrow(units)))
+  if (!is.null(by)) groups <- c(groups, split(seq_len(nrow(units)), as.character(units[[by]])))
+  rows <- list()
+  gi <- 0L
+  for (g in names(groups)) {
+    for (lab in names(predictors)) {
+      gi <- gi + 1L
+      u <- units[groups[[g]], , drop = FALSE]
+      x <- as.numeric(u[[predictors[[lab]]]])
+      ok <- is.finite(x) & is.finite(u$alignment)
+      rows[[gi]] <- spearman_row(x[ok], u$alignment[ok], n_boot, level, seed + gi, min_models)
+      rows[[gi]]$group <- g
+      rows[[gi]]$predictor <- lab
+    }
+  }
+  out <- do.call(rbind, rows)
+  out[c("group", "predictor", "n_models", "rho", "p.value", "conf.low", "conf.high", "n_boot", "note")]
+}
+
+# One row per network (model, layer): alignment = mean pseudo-R² over its tasks;
+# the property columns must be constant within a network.
+model_units <- function(data, cols) {
+  key <- paste(data$model, if ("layer" %in% names(data)) data$layer else "", sep = "\r")
+  idx <- split(seq_len(nrow(data)), factor(key, levels = unique(key)))
+  out <- data.frame(model = data$model[vapply(idx, `[`, 1L, 1L)], stringsAsFactors = FALSE)
+  if ("layer" %in% names(data)) out$layer <- data$layer[vapply(idx, `[`, 1L, 1L)]
+  out$alignment <- vapply(idx, function(i) mean(data$pseudo_r2[i]), 0)
+  out$n_tasks <- lengths(idx)
+  for (col in unique(cols)) {
+    vals <- lapply(idx, function(i) unique(data[[col]][i]))
+    bad <- lengths(vals) > 1L
+    if (any(bad)) {
+      stop(sprintf("alignment data: column '%s' varies within model %s; it must be one value per model",
+                   col, sub("\r", "/", names(idx)[which(bad)[1]])), call. = FALSE)
+    }
+    out[[col]] <- unlist(lapply(vals, `[`, 1L))
+  }
+  rownames(out) <- NULL
+  out
+}
+
+# Spearman rho as scipy.stats.spearmanr computes it: Pearson correlation of mid-ranks.
+spearman_rho <- function(x, y) {
+  if (length(x) < 2L || stats::sd(x) == 0 || stats::sd(y) == 0) return(NA_real_)
+  stats::cor(rank(x), rank(y))
+}
+
+# Bootstrap rhos of (x, y) resampled together; columns of an n x B index matrix.
+spearman_boot <- function(x, y, n_boot, seed) {
+  n <- length(x)
+  idx <- with_seed(seed, matrix(sample.int(n, n * n_boot, replace = TRUE), n))
+  rx <- apply(matrix(x[idx], n), 2, rank)
+  ry <- apply(matrix(y[idx], n), 2, rank)
+  sx <- apply(rx, 2, stats::sd)
+  sy <- apply(ry, 2, stats::sd)
+  r <- colSums((rx - rep(colMeans(rx), each = n)) * (ry - rep(colMeans(ry), each = n))) / ((n - 1) * sx * sy)
+  r[sx == 0 | sy == 0] <- NA_real_
+  r
+}
+
+spearman_row <- function(x, y, n_boot, level, seed, min_models) {
+  n <- length(x)
+  rho <- spearman_rho(x, y)
+  p <- lo <- hi <- NA_real_
+  nb <- 0L
+  note <- ""
+  if (is.na(rho)) {
+    note <- if (n < 2L) sprintf("%d model(s): no correlation", n) else
+      "the alignment or the property is the same for every model: no correlation"
+  } else if (n < min_models) {
+    note <- sprintf("%d model(s), fewer than %d: rho only, no p-value or interval", n, min_models)
+  } else {
+    # scipy.stats.spearmanr's two-sided p-value (t distribution, n - 2 df)
+    p <- if (abs(rho) >= 1) 0 else {
+      t <- rho * sqrt((n - 2) / ((1 - rho) * (1 + rho)))
+      2 * stats::pt(-abs(t), n - 2)
+    }
+    if (n_boot > 0) {
+      b <- spearman_boot(x, y, n_boot, seed)
+      b <- b[is.finite(b)]
+      nb <- length(b)
+      if (nb) {
+        alpha <- (1 - level) / 2
+        q <- stats::quantile(b, c(alpha, 1 - alpha), names = FALSE, type = 7)
+        lo <- q[1]
+        hi <- q[2]
+      }
+      if (nb < n_boot) note <- sprintf("%d of %d resamples had no defined rho and were left out", n_boot - nb, n_boot)
+    }
+  }
+  tibble::tibble(n_models = n, rho = rho, p.value = p, conf.low = lo, conf.high = hi, n_boot = nb, note = note)
+}

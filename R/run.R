@@ -1,0 +1,292 @@
+# One entry point for a run's R models: what `Rscript analysis/fit_models.R` and the
+# pipeline's [r] stage do.
+
+#' Fit the R models of a run and write their tables, figures and summary
+#'
+#' Reads every repalign Parquet table under `input` by its kind (`trials`,
+#' `metrics`, `dynamics`) and the model metadata, then
+#' 1. cross-validates the choice model per group (`by`) -> `cv_choices.csv`,
+#'    `choice_model_diagnostics.csv`;
+#' 2. alignment scores (NLL, pseudo-R², participant-bootstrap CIs) ->
+#'    `alignment_scores.csv`;
+#' 3. for the models with metadata (the others are left out, and named):
+#'    `alignment_data.csv`, model-level Spearman correlations
+#'    ([model_level_correlations()]) -> `model_correlations.csv`, and the
+#'    hierarchical alignment models ([fit_alignment_model()]) ->
+#'    `alignment_coefficients.csv` (saturated fits without intervals, see
+#'    `min_models_per_effect`);
+#' 4. the learning-dynamics GLMM when dynamics tables exist ->
+#'    `dynamics_coefficients.csv`;
+#' 5. classification decisions (texture-shape): the accuracy GLMM per dataset
+#'    ([fit_accuracy_model()]) -> `accuracy_model.csv`, `accuracy_estimates.csv`,
+#'    and a figure of accuracy and kappa to humans;
+#' 6. figures (PDF + PNG) under `output/figures`;
+#' and prints a summary. Fits that did not converge, models left out and
+#' saturated fits are printed and written to `warnings.txt` (the pipeline's
+#' report lists that file), never hidden.
+#'
+#' An `input` without repalign tables, or with nothing to fit (no trials with
+#' human choices, no dynamics and no decisions tables), is an error naming the
+#' directory.
+#'
+#' @param input Directory searched recursively for the run's Parquet tables.
+#' @param output Directory for CSV tables, figures and `warnings.txt`.
+#' @param models Model metadata CSV; default `input/models.csv`, else
+#'   `data/models.csv` of `project`, else of the working directory.
+#' @param engine `"lme4"` or `"brms"`.
+#' @param levels Alignment models to fit: any of `"model"`, `"trial"`;
+#'   `character()` or `"none"` for none.
+#' @param cv,k,by,workers Choice-model cross-validation ([cv_choice_model()]);
+#'   `by = NULL`: model, layer, task, or model, layer when every task has one
+#'   participant (tasks pooled).
+#' @param n_boot,seed Bootstrap resamples and seed (scores and correlations).
+#' @param id_metric,id_dataset Intrinsic-dimensionality metric in the metrics
+#'   tables (see [alignment_data()]).
+#' @param chains,iter,cache_dir brms settings (`cache_dir` default
+#'   `output/brms-cache`).
+#' @param min_models_per_effect Saturation guard of the alignment models and
+#'   fewest models per correlation (see [fit_alignment_model()]).
+#' @param project Repository root used to find `data/models.csv`
+#'   (default `getOption("repalign.project")`).
+#' @param verbose Print the summary.
+#' @return Invisibly, a list: `scores`, `alignment_data`, `correlations`,
+#'   `coefficients`, `dynamics`, `accuracy` (tibbles or `NULL`), `notes` and `problems`
+#'   (character).
+#' @export
+fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), levels = c("model", "trial"),
+                    cv = c("kfold", "loo"), k = 5L, by = NULL, workers = 1L, n_boot = 1000L, seed = 1L,
+                    id_metric = "dimensionality_twonn", id_dataset = NULL, chains = 4L, iter = 2000L,
+                    cache_dir = NULL, min_models_per_effect = 5, project = getOption("repalign.project"),
+                    verbose = TRUE) {
+  engine <- match.arg(engine)
+  cv <- match.arg(cv)
+  levels <- setdiff(unlist(strsplit(as.character(levels), ",")), c("none", ""))
+  if (!all(levels %in% c("model", "trial"))) {
+    stop(sprintf("levels: 'model', 'trial' or none; got %s", paste(levels, collapse = ", ")), call. = FALSE)
+  }
+  if (!is.null(models) && !file.exists(models)) stop(sprintf("model metadata %s does not exist", models), call. = FALSE)
+  say <- function(...) if (verbose) cat(sprintf(...), "\n", sep = "")
+  tables <- find_tables(input)
+  if (!length(tables)) stop(sprintf("no repalign Parquet tables under %s", input), call. = FALSE)
+  say("input %s: %s", input, paste(sprintf("%d %s table(s)", lengths(tables), names(tables)), collapse = ", "))
+  fig <- function(p, name, ...) save_figure(p, file.path(output, "figures", name), ...)
+  res <- list(scores = NULL, alignment_data = NULL, correlations = NULL, coefficients = NULL, dynamics = NULL,
+              accuracy = NULL, notes = character(), problems = character())
+
+  # ---- choice models and alignment scores --------------------------------------------------
+  human <- NULL
+  if (length(tables$trials)) {
+    trials <- dplyr::bind_rows(lapply(tables$trials, read_table,
+                                      required = c("task", "participant", "trial", "model", "layer", "value")))
+    if (!"choice" %in% names(trials)) trials$choice <- NA_integer_
+    human <- trials[!is.na(trials$choice), ]
+    if (!nrow(human)) {
+      say("trials have no human choices: no choice models")
+      human <- NULL
+    }
+  }
+  if (is.null(human) && !length(tables$dynamics) && !length(tables$decisions)) {
+    stop(sprintf("nothing to fit under %s: no trials with human choices, no dynamics and no decisions tables (found %s)",
+                 input, paste(sprintf("%d %s", lengths(tables), names(tables)), collapse = ", ")), call. = FALSE)
+  }
+  if (!is.null(human)) check_unique_trials(human, sprintf("trials under %s", input))
+  dir.create(file.path(output, "figures"), recursive = TRUE, showWarnings = FALSE)
+  if (!is.null(human)) {
+    if (is.null(by)) {
+      per_task <- tapply(human$participant, human$task, function(p) length(unique(p)))
+      by <- if (all(per_task == 1)) {
+        say("every task has one participant: pooling tasks (choice models per model and layer)")
+        c("model", "layer")
+      } else c("model", "layer", "task")
+    }
+    cvt <- cv_choice_model(human, method = cv, k = k, seed = seed, by = by, workers = workers)
+    cvd <- attr(cvt, "diagnostics")
+    if (any(!cvd$converged)) res$problems <- c(res$problems, sprintf("choice model %s: %s", cvd$group[!cvd$converged],
+                                                                     cvd$messages[!cvd$converged]))
+    write_csv_table(cvt, file.path(output, "cv_choices.csv"))
+    write_csv_table(cvd, file.path(output, "choice_model_diagnostics.csv"))
+    scores <- alignment_scores(cvt, by = by, n_boot = n_boot, seed = seed)
+    if (!"task" %in% names(scores)) scores$task <- "pooled"
+    write_csv_table(scores, file.path(output, "alignment_scores.csv"))
+    res$scores <- scores
+    say("\nalignment scores (%s cross-validation, %d model/layer/task groups):", cv, nrow(scores))
+    show <- scores[order(-scores$pseudo_r2), ]
+    for (r in seq_len(min(nrow(show), 20))) {
+      say("  %-30s %-12s %-12s pseudo-R2 %.4f [%.4f, %.4f]  NLL %.1f over %d trials",
+          show$model[r], show$layer[r], show$task[r], show$pseudo_r2[r], show$ci_low[r], show$ci_high[r],
+          show$nll[r], show$n_trials[r])
+    }
+    if (all(c("reward_left", "reward_right") %in% names(human)) || "true_category" %in% names(human)) {
+      fig(plot_learning_curves(human), "learning_curves", width = 9, height = 6)
+    }
+    res <- fit_model_level(res, human, tables, output, models, engine, levels, id_metric, id_dataset, n_boot,
+                           seed, chains, iter, cache_dir, min_models_per_effect, project, input, say, fig)
+  }
+
+  # ---- learning dynamics -------------------------------------------------------------------
+  if (length(tables$dynamics)) {
+    dyn <- read_dynamics(tables$dynamics)
+    dc <- tidy_dynamics_glmm(fit_dynamics_glmm(dyn))
+    write_csv_table(dc, file.path(output, "dynamics_coefficients.csv"))
+    res$dynamics <- dc
+    say("\nlearning dynamics: GLMM on %d trials of %d agent(s) -> dynamics_coefficients.csv",
+        nrow(dyn), length(unique(dyn$agent)))
+  }
+
+  # ---- classification decisions ------------------------------------------------------------
+  if (length(tables$decisions)) {
+    dec <- check_decisions(dplyr::bind_rows(lapply(tables$decisions, read_table)))
+    fits <- lapply(split(dec, dec$dataset), fit_accuracy_model)
+    acc_tab <- dplyr::bind_rows(lapply(fits, tidy_accuracy_model))
+    acc_est <- dplyr::bind_rows(lapply(fits, accuracy_model_estimates))
+    write_csv_table(acc_tab, file.path(output, "accuracy_model.csv"))
+    write_csv_table(acc_est, file.path(output, "accuracy_estimates.csv"))
+    res$accuracy <- acc_est
+    bad <- unique(acc_tab[!acc_tab$converged, c("dataset", "messages")])
+    if (nrow(bad)) res$problems <- c(res$problems, sprintf("accuracy GLMM %s: %s", bad$dataset, bad$messages))
+    say("\naccuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
+    for (r in seq_len(nrow(acc_est))) {
+      say("  %-20s %-28s %.3f [%.3f, %.3f]", acc_est$dataset[r], acc_est$agent[r], acc_est$accuracy[r],
+          acc_est$accuracy.low[r], acc_est$accuracy.high[r])
+    }
+    cls <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
+    if (!is.null(cls) && "agent_type" %in% names(cls)) {
+      cls <- cls[!is.na(cls$agent_type) & cls$metric %in% c("accuracy", "kappa_to_humans"), ]
+      if (nrow(cls)) fig(plot_classification(cls), "classification_accuracy_kappa", width = 10,
+                         height = 2 + 0.25 * length(unique(cls$model)) * length(unique(cls$dataset)))
+    }
+  }
+
+  lines <- c(if (length(res$notes)) paste("NOTE:", res$notes), if (length(res$problems)) paste("PROBLEM:", res$problems))
+  if (length(lines)) writeLines(lines, file.path(output, "warnings.txt"))
+  if (length(res$notes)) say("\nNOTES:\n  %s", paste(res$notes, collapse = "\n  "))
+  say("\n%s", if (length(res$problems)) paste(c("PROBLEMS:", res$problems), collapse = "\n  ") else "all fits converged")
+  say("outputs in %s", normalizePath(output))
+  invisible(res)
+}
+
+# Step 3 of fit_run(): metadata join, model-level correlations, alignment models.
+fit_model_level <- function(res, human, tables, output, models, engine, levels, id_metric, id_dataset, n_boot,
+                            seed, chains, iter, cache_dir, min_models_per_effect, project, input, say, fig) {
+  scores <- res$scores
+  note <- function(...) {
+    msg <- sprintf(...)
+    res$notes <<- c(res$notes, msg)
+  }
+  models_path <- models %||% Find(file.exists, c(file.path(input, "models.csv"),
+                                                 if (!is.null(project)) file.path(project, "data", "models.csv"),
+                                                 "data/models.csv"))
+  if (is.null(models_path)) {
+    note("no model metadata (models.csv) found: no model-level statistics or alignment models")
+    return(res)
+  }
+  meta <- utils::read.csv(models_path, stringsAsFactors = FALSE)
+  check_columns(meta, c("name", "family", "objective", "train_size"), sprintf("model metadata %s", models_path))
+  unknown <- sort(setdiff(unique(as.character(scores$model)), meta$name))
+  if (length(unknown)) {
+    note("model(s) without metadata in %s, left out of the model-level statistics and alignment models: %s",
+         models_path, paste(unknown, collapse = ", "))
+  }
+  known <- scores[scores$model %in% meta$name, , drop = FALSE]
+  metrics <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
+  has_id <- !is.null(metrics) && any(metrics$metric == id_metric)
+  if (has_id && nrow(known)) {
+    m <- metrics[metrics$metric == id_metric & (is.null(id_dataset) | metrics$dataset %in% id_dataset), ]
+    no_id <- unique(paste(known$model, known$layer, sep = "/")[
+      !paste(known$model, known$layer, sep = "\r") %in% paste(m$model, m$layer, sep = "\r")])
+    if (length(no_id)) {
+      note("(model, layer) without '%s', left out of the model-level statistics and alignment models: %s",
+           id_metric, paste(no_id, collapse = ", "))
+      known <- known[paste(known$model, known$layer, sep = "\r") %in% paste(m$model, m$layer, sep = "\r"), ,
+                     drop = FALSE]
+    }
+  } else {
+    say("no '%s' metric: model-level statistics and alignment models without intrinsic dimensionality", id_metric)
+  }
+  n_known <- length(unique(known$model))
+  if (n_known < 3) {
+    note("model-level statistics and alignment models need at least 3 models with metadata; have %d%s",
+         n_known, if (n_known) sprintf(" (%s)", paste(unique(known$model), collapse = ", ")) else "")
+    return(res)
+  }
+  ad <- alignment_data(known, meta, if (has_id) metrics, id_metric, id_dataset)
+  write_csv_table(ad, file.path(output, "alignment_data.csv"))
+  res$alignment_data <- ad
+
+  # model-level Spearman correlations (Demircan et al. 2024)
+  preds <- c(train_size = "train_size", params = "params", intrinsic_dim = "intrinsic_dim")
+  preds <- preds[preds %in% names(ad)]
+  corr <- model_level_correlations(ad, preds, by = "objective", n_boot = n_boot, seed = seed,
+                                   min_models = max(3L, as.integer(ceiling(min_models_per_effect))))
+  write_csv_table(corr, file.path(output, "model_correlations.csv"))
+  res$correlations <- corr
+  say("\nmodel-level Spearman correlations with alignment (pseudo-R2 averaged over tasks; %d bootstrap resamples):",
+      n_boot)
+  for (r in seq_len(nrow(corr))) {
+    say("  %-24s %-14s n=%-3d rho %6.3f %s", corr$group[r], corr$predictor[r], corr$n_models[r], corr$rho[r],
+        if (is.finite(corr$conf.low[r])) sprintf("[%6.3f, %6.3f] p %.3g", corr$conf.low[r], corr$conf.high[r],
+                                                 corr$p.value[r])
+        else if (is.finite(corr$p.value[r])) sprintf("p %.3g", corr$p.value[r]) else paste0("(", corr$note[r], ")"))
+  }
+
+  # hierarchical alignment models
+  if (!length(levels)) {
+    say("\nalignment models skipped: levels none")
+    return(res)
+  }
+  f_model <- default_alignment_formula("model")
+  f_trial <- default_alignment_formula("trial")
+  if (!has_id) {
+    f_model <- drop_terms_with(f_model, "intrinsic_dim")
+    f_trial <- drop_terms_with(f_trial, "intrinsic_dim")
+  }
+  cache <- cache_dir %||% file.path(output, "brms-cache")
+  fits <- list()
+  # A fit with no more rows than fixed effects cannot be done at all: say so, keep the rest.
+  fit_level <- function(d, lev, f) {
+    sat <- saturation_check(simplify_formula(f, d)$formula, d, min_models_per_effect)
+    if (!sat$estimable) {
+      note("%s-level alignment model %s", lev, sat$reason)
+      return(NULL)
+    }
+    fit_alignment_model(d, lev, engine, formula = f, chains = chains, iter = iter, seed = seed,
+                        cache_dir = cache, min_models_per_effect = min_models_per_effect)
+  }
+  if ("model" %in% levels) fits$model <- fit_level(ad, "model", f_model)
+  if ("trial" %in% levels) {
+    keep <- paste(human$model, human$layer, sep = "\r") %in% paste(ad$model, ad$layer, sep = "\r")
+    fits$trial <- fit_level(alignment_data(human[keep, ], meta, if (has_id) metrics, id_metric, id_dataset),
+                            "trial", f_trial)
+  }
+  fits <- Filter(Negate(is.null), fits)
+  if (!length(fits)) return(res)
+  coefs <- dplyr::bind_rows(lapply(fits, tidy_alignment_model))
+  write_csv_table(coefs, file.path(output, "alignment_coefficients.csv"))
+  res$coefficients <- coefs
+  for (f in fits) {
+    if (!isTRUE(f$diagnostics$converged)) {
+      res$problems <- c(res$problems, sprintf("%s-level alignment model: %s", f$level, f$diagnostics$messages))
+    }
+    for (n in f$diagnostics$notes) note("%s-level alignment model: %s", f$level, n)
+  }
+  say("\nalignment models (%s):", engine)
+  for (r in seq_len(nrow(coefs))) {
+    say("  %-6s %-44s %8.4f %s", coefs$level[r], coefs$term[r], coefs$estimate[r],
+        if (is.finite(coefs$conf.low[r])) sprintf("[%8.4f, %8.4f]", coefs$conf.low[r], coefs$conf.high[r])
+        else "(no interval: see notes)")
+  }
+  fig(plot_alignment_vs_size(ad, fits$model), "alignment_vs_train_size")
+  if (has_id) fig(plot_alignment_vs_id(ad), "alignment_vs_intrinsic_dim", width = 9)
+  if (any(is.finite(coefs$conf.low))) fig(plot_coefficients(coefs), "alignment_coefficients", width = 9)
+  res
+}
+
+# `formula` without every fixed term that involves `var`.
+drop_terms_with <- function(formula, var) {
+  fixed <- lme4::nobars(formula)
+  tl <- attr(stats::terms(fixed), "term.labels")
+  keep <- tl[!vapply(tl, function(t) var %in% all.vars(str2lang(t)), TRUE)]
+  bars <- vapply(lme4::findbars(formula), function(b) sprintf("(%s)", deparse(b)), "")
+  stats::as.formula(paste(deparse(formula[[2]]), "~", paste(c(if (length(keep)) keep else "1", bars), collapse = " + ")),
+                    env = environment(formula))
+}

@@ -1,0 +1,92 @@
+"""Schema of ``[[learners]]`` entries (see ``repalign.learners.plan`` for what each
+task kind does).
+
+A learner task's key hashes the entry *as written* plus a few task-kind defaults
+(``learner_spec``), so the planner dumps the validated entry with
+``exclude_unset=True``; the defaults below are the ones the learners use when a key
+is left out. ``variant`` ("default" | "published") enters the spec only when set to
+"published".
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from repalign.config import Number, Section, Variant
+
+TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
+         "stimuli-category")
+STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
+
+
+def learner_kind(task: str) -> str:
+    """category | reward | multiclass: the learner a task kind runs."""
+    if task in ("demircan-category", "demo-category", "stimuli-category"):
+        return "category"
+    if task in ("demircan-reward", "things-decisions", "demo-reward"):
+        return "reward"
+    return "multiclass"
+
+
+#: keys that a learner kind does not take
+NOT_FOR_KIND = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
+                "multiclass": ("C_grid", "selection", "ard", "tasks", "key", "variant", "choices")}
+
+
+class SimulateSpec(Section):
+    """``simulate = {temperature, lapse, seed}``: simulated choices (softmax with lapses)."""
+
+    temperature: Number = 1.0
+    lapse: Number = 0.05
+    seed: int | None = None  # default: the run's seed
+
+
+class LearnerEntry(Section):
+    """``[[learners]]``: one learner kind on one task kind, for each representation."""
+
+    task: str  # one of TASKS
+    representations: str | list[str] | None = None  # default: every representation
+    name: str = ""
+    tasks: int | list[str | int] | None = None  # task ids, or N = the first N (demo-*: 4)
+    runs: list[int] | None = None
+    agent: str = "human"
+    C: Number | None = None  # category: 1.0 (default variant); reward/multiclass learners: see their classes
+    C_grid: Literal["default", "published"] | list[Number] | None = None
+    selection: Literal["prequential", "train_accuracy"] | None = None  # None: the variant's rule
+    pca: int | None = None
+    ard: bool = False
+    key: Literal["concept", "image", "path"] = "concept"  # path: "concept/image" ids of a THINGS folder
+    simulate: SimulateSpec | None = None  # demo-*: {}
+    device: str | None = None
+    stimuli: str | None = None
+    label: str = "category"
+    positive: list[str | int] | None = None
+    participants: int = 20
+    trials: int = 100
+    generating: str | None = None
+    variant: Variant = "default"
+    choices: str | None = None  # human choices in the paper's format (demircan-category / -reward)
+
+    @model_validator(mode="after")
+    def _applies(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        given = self.model_fields_set
+        if self.task == "stimuli-category":
+            if "stimuli" not in given:
+                raise ValueError("task 'stimuli-category' needs 'stimuli' (a [[stimuli]] name)")
+            if "generating" in given and "simulate" not in given:
+                raise ValueError("'generating' needs 'simulate' (temperature, lapse, seed)")
+        else:
+            bad = [k for k in STIMULI_TASK_KEYS if k in given]
+            if bad:
+                raise ValueError(f"key(s) {bad} apply only to task 'stimuli-category'")
+        bad = [k for k in NOT_FOR_KIND[learner_kind(self.task)] if k in given]
+        if bad:
+            raise ValueError(f"key(s) {bad} do not apply to task {self.task!r}")
+        for k in ("participants", "trials"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"{k} must be ≥ 1, got {getattr(self, k)}")
+        return self

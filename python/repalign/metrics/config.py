@@ -1,0 +1,134 @@
+"""Schema of ``[[metrics]]`` entries, one model per ``metric`` (a discriminated union).
+
+The defaults are those of the metrics planner: a task's key hashes the whole entry
+with every default filled in (``entry_spec``), so changing a default here changes the
+keys of existing studies. ``variant`` ("default" | "published") is left out of the
+spec while it is "default".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Mapping, Union
+
+from pydantic import Field, model_validator
+
+from repalign.config import Number, Section, Variant
+from repalign.errors import ValidationError
+
+
+class _Metric(Section):
+    """Keys every metric takes: dataset, seed (default: the run's), bootstrap
+    resamples and CI level, an entry label (``name``) and the fidelity ``variant``."""
+
+    dataset: str | None = None
+    seed: int | None = None
+    n_boot: int = 1000
+    level: Number = 0.95
+    name: str = ""
+    variant: Variant = "default"
+
+    @model_validator(mode="after")
+    def _level(self):
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must be in (0, 1), got {self.level}")
+        if self.n_boot < 0:
+            raise ValueError(f"n_boot must be ≥ 0, got {self.n_boot}")
+        return self
+
+
+class _OfRepresentations(_Metric):
+    representations: str | list[str] | None = None  # default: every representation the data are about
+
+
+class OddOneOutMetric(_OfRepresentations):
+    metric: Literal["odd_one_out"]
+    dataset: str | list[str] | None = "test_10"  # triplet source(s), read as one set
+    similarity: str | list[str] = ["dot"]
+    fit_temperature: bool = False
+
+
+class NoiseCeilingMetric(_Metric):
+    metric: Literal["noise_ceiling"]
+    dataset: str | None = "noise_ceiling"
+
+
+class ProbeMetric(_OfRepresentations):
+    metric: Literal["probe"]
+    dataset: str | list[str] | None = "test_10"  # triplet source(s), read as one set
+    similarity: str | list[str] = ["dot"]
+    penalty: str = "identity"
+    alphas: list[Number] = [1e-3, 1e-2, 1e-1, 1.0]
+    n_folds: int = 3
+    inner_folds: int = 2
+    epochs: int = 10
+    max_triplets: int = 0
+    n_components: int | None = None
+
+
+class RSAMetric(_OfRepresentations):
+    metric: Literal["rsa"]
+    dataset: str | None = "mur92"
+    rdm: str = "correlation"
+    method: str = "spearman"
+    bootstrap: str = "subjects"
+
+
+class CKAMetric(_OfRepresentations):
+    metric: Literal["cka"]
+    dataset: str | None = ""
+    reference: str  # a representation name (required)
+    kernel: str = "linear"
+    unbiased: bool = False
+
+
+class DimensionalityMetric(_OfRepresentations):
+    metric: Literal["dimensionality"]
+    dataset: str | None = ""
+    methods: str | list[str] = ["twonn", "mle", "pr", "pca90"]
+    k: int = 20
+
+
+class SeparationMetric(_OfRepresentations):
+    metric: Literal["separation"]
+    dataset: str | None = "mur92"
+    labels: str = "category"
+    formula: str = "naturalcogsci"  # | kornblith | distinct_pairs (see metrics.classification.FORMULAS)
+
+
+class ClassificationMetric(_OfRepresentations):
+    """16-way decisions on texture-shape: ``dataset`` = condition(s) ("" = edges and
+    filled silhouettes); ``networks`` = raw-data CNNs to include beside the config's models."""
+
+    metric: Literal["classification"]
+    dataset: str | list[str] | None = ""
+    networks: str | list[str] = ["alexnet", "googlenet", "vgg"]
+
+
+#: metric name → its entry model; add a metric here (and its rows in metrics.compute)
+METRIC_MODELS: dict[str, type[_Metric]] = {
+    "odd_one_out": OddOneOutMetric, "noise_ceiling": NoiseCeilingMetric, "probe": ProbeMetric, "rsa": RSAMetric,
+    "cka": CKAMetric, "dimensionality": DimensionalityMetric, "separation": SeparationMetric,
+    "classification": ClassificationMetric,
+}
+METRICS = tuple(METRIC_MODELS)
+MetricEntry = Annotated[Union[tuple(METRIC_MODELS.values())], Field(discriminator="metric")]
+
+
+def metric_model(entry: Mapping[str, Any], where: str) -> type[_Metric]:
+    """The entry model of a ``[[metrics]]`` entry, chosen by its ``metric`` key."""
+    metric = entry.get("metric")
+    if not isinstance(metric, str) or metric not in METRIC_MODELS:
+        raise ValidationError(f"{where}: 'metric' must be one of {', '.join(METRICS)}, got {metric!r}")
+    return METRIC_MODELS[metric]
+
+
+def entry_spec(entry: _Metric, seed: int) -> dict[str, Any]:
+    """The planner's spec of a validated entry: every key with its default, the
+    run's seed for ``seed``, "" for a missing dataset."""
+    spec = entry.spec()
+    spec["metric"] = spec.pop("metric")
+    if spec["dataset"] is None:
+        spec["dataset"] = ""
+    if spec["seed"] is None:
+        spec["seed"] = seed
+    return spec

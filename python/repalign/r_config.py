@@ -1,0 +1,59 @@
+"""Schema of the ``[r]`` section: the R stage's options (``repalign.r.plan_r``), which
+are the options of ``Rscript analysis/fit_models.R``.
+
+The R stage's key hashes the options as written over the defaults below (keys
+without a default, e.g. ``levels``, enter only when written). ``variant``
+("default" | "published") enters only when set to "published".
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from repalign.config import Section, Variant
+
+
+class RSection(Section):
+    """``[r]``: input (a directory of tables; default: the upstream tasks' tables),
+    models (metadata CSV), engine, levels ([] = no hierarchical alignment model;
+    default in R: ["model", "trial"]), cv, k, by (grouping columns), n_boot, seed
+    (default: the run's), id_metric, id_dataset, chains, iter, workers,
+    min_models_per_effect (saturation guard of the alignment models: fewer models per
+    fixed effect → estimates only, no intervals; 0 = off)."""
+
+    input: str | None = None
+    models: str | None = None
+    engine: Literal["lme4", "brms"] = "lme4"
+    levels: list[Literal["model", "trial"]] | None = None
+    cv: Literal["kfold", "loo"] = "kfold"
+    k: int = 5
+    by: list[str] | None = None
+    n_boot: int = 1000
+    seed: int | None = None
+    id_metric: str = "dimensionality_twonn"
+    id_dataset: str | None = None
+    chains: int = 4
+    iter: int = 2000
+    workers: int = 1
+    min_models_per_effect: float = 5
+    variant: Variant = "default"
+
+    @model_validator(mode="after")
+    def _values(self):
+        for key in ("k", "chains", "iter", "workers"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be ≥ 1, got {getattr(self, key)}")
+        if self.min_models_per_effect < 0:
+            raise ValueError(f"min_models_per_effect must be ≥ 0, got {self.min_models_per_effect}")
+        if self.n_boot < 0:
+            raise ValueError(f"n_boot must be ≥ 0, got {self.n_boot}")
+        return self
+
+    def options(self, seed: int) -> dict:
+        """The options handed to the R stage (and hashed into its key): the keys
+        written, over the defaults; ``seed`` defaults to the run's."""
+        opts = {k: v for k, v in self.spec().items() if v is not None}
+        opts.setdefault("seed", seed)
+        return opts

@@ -1,0 +1,182 @@
+"""The report's figures (repalign.pipeline.figures) on synthetic tables with planted
+values: each reference line, band and CI whisker must sit where the table puts it;
+the classification hook must pick up a table of accuracy and κ per agent; the R
+theme must carry the same colours as the Python style; findings link each number
+to the table it comes from."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Polygon, Rectangle
+
+from repalign.metrics.table import metrics_table
+from repalign.pipeline import figures as figs
+from repalign.pipeline import style
+from repalign.pipeline.report import _linked, metric_findings
+
+
+def _row(model, dataset, metric, value, lo=np.nan, hi=np.nan, n=100, layer=""):
+    return {"model": model, "layer": layer, "dataset": dataset, "metric": metric, "value": value,
+            "ci_low": lo, "ci_high": hi, "n": n}
+
+
+@pytest.fixture
+def triplet_metrics():
+    return metrics_table([
+        _row("human", "noise_ceiling", "noise_ceiling_majority", 0.672, 0.662, 0.682),
+        _row("human", "noise_ceiling", "noise_ceiling_loo", 0.644, 0.630, 0.657),
+        _row("efficientnet_lite0", "test_10", "odd_one_out_dot", 0.61, 0.60, 0.62),
+        _row("pixels", "test_10", "odd_one_out_dot", 0.41, 0.40, 0.42),
+        _row("efficientnet_lite0", "test_10", "probe_zero_shot", 0.60, 0.59, 0.61),
+        _row("efficientnet_lite0", "test_10", "probe_identity", 0.63, 0.62, 0.64),
+        _row("efficientnet_lite0", "test_10", "odd_one_out_dot_temperature", 3.0),  # not drawn
+    ])
+
+
+def _spans(ax):
+    """(y0, y1) of the horizontal bands (axhspan) of an axis, or (x0, x1) of axvspan."""
+    out = []
+    for p in ax.patches:
+        if isinstance(p, (Polygon, Rectangle)):
+            xy = np.asarray(p.get_xy() if isinstance(p, Polygon) else p.get_bbox().get_points())
+            out.append((tuple(np.round(np.unique(xy[:, 0]), 6)), tuple(np.round(np.unique(xy[:, 1]), 6))))
+    return out
+
+
+def _hlines_at(ax):
+    return sorted({round(float(ln.get_ydata()[0]), 6) for ln in ax.lines
+                   if len(set(np.atleast_1d(ln.get_ydata()))) == 1 and ln.get_transform() == ax.get_yaxis_transform()})
+
+
+def _whiskers(ax):
+    segs = []
+    for c in ax.collections:
+        if isinstance(c, LineCollection):
+            segs += [tuple(np.round(s[:, 1 if np.allclose(s[:, 0], s[0, 0]) else 0], 6)) for s in c.get_segments()]
+    return sorted(segs)
+
+
+def test_odd_one_out_figure_puts_ceiling_chance_and_cis_where_the_table_says(triplet_metrics):
+    fig = figs.plot_odd_one_out(triplet_metrics)
+    (ax,) = fig.axes[:1]
+    spans = _spans(ax)
+    # the noise-ceiling band runs from the leave-one-out to the majority estimate
+    assert any(ys == (0.644, 0.672) for _, ys in spans), spans
+    assert 0.333333 in _hlines_at(ax)  # chance
+    assert _whiskers(ax) == sorted([(0.6, 0.62), (0.4, 0.42), (0.59, 0.61), (0.62, 0.64)])
+    # three variants of one representation + one of the other: 4 points; the temperature row is not drawn
+    points = [ln for ln in ax.lines if ln.get_linestyle() == "None"]
+    assert sorted(round(float(p.get_ydata()[0]), 6) for p in points) == [0.41, 0.6, 0.61, 0.63]
+
+
+def test_rsa_figure_band_is_the_noise_ceiling():
+    m = metrics_table([
+        _row("efficientnet_lite1", "mur92", "rsa_spearman", 0.251, 0.219, 0.283, layer="penultimate"),
+        _row("pixels", "mur92", "rsa_spearman", 0.101, 0.076, 0.127, layer="output"),
+        _row("human", "mur92", "rsa_spearman_ceiling_lower", 0.477),
+        _row("human", "mur92", "rsa_spearman_ceiling_upper", 0.577),
+    ])
+    fig = figs.plot_rsa(m)
+    ax = fig.axes[0]
+    assert any(xs == (0.477, 0.577) for xs, _ in _spans(ax)), _spans(ax)
+    assert _whiskers(ax) == [(0.076, 0.127), (0.219, 0.283)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["pixels", "efficientnet_lite1"]  # sorted by value
+
+
+def test_cka_heatmap_holds_the_table_values():
+    m = metrics_table([
+        _row("a", "ref@x", "cka_linear", 0.9), _row("b", "ref@x", "cka_linear", 0.2),
+        _row("a", "px@x", "cka_linear", 0.4), _row("b", "px@x", "cka_linear", 0.7),
+    ])
+    fig = figs.plot_cka(m)
+    arr = fig.axes[0].images[0].get_array()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    cols = [t.get_text().replace("\n", "") for t in fig.axes[0].get_xticklabels()]
+    got = {(labels[i], cols[j]): float(arr[i, j]) for i in range(2) for j in range(2)}
+    assert got == {("a", "ref@x"): 0.9, ("b", "ref@x"): 0.2, ("a", "px@x"): 0.4, ("b", "px@x"): 0.7}
+
+
+def test_classification_hook_draws_accuracy_and_kappa_with_the_human_band(tmp_path):
+    table = pd.DataFrame({
+        "set": ["edges"] * 3, "agent": ["humans", "alexnet", "efficientnet_lite0"],
+        "accuracy": [0.871, 0.5, 0.6], "accuracy_ci_low": [0.85, 0.45, 0.55], "accuracy_ci_high": [0.89, 0.55, 0.65],
+        "kappa_to_humans": [0.30, 0.10, 0.15], "kappa_ci_low": [0.25, 0.05, 0.10], "kappa_ci_high": [0.35, 0.15, 0.20],
+    })
+    assert figs.classification_columns(table.columns)["kappa"] == "kappa_to_humans"
+    got = figs.python_figures(tmp_path, pd.DataFrame(), classification={"tab-classification-x": table})
+    (f,) = got
+    assert f.family == "error_consistency" and f.png.is_file() and f.pdf.is_file() and f.tables == ["tab-classification-x"]
+    fig = figs.plot_error_consistency(table)
+    ax_acc, ax_k = fig.axes
+    assert any(xs == (0.85, 0.89) for xs, _ in _spans(ax_acc))   # humans' accuracy CI shaded
+    assert any(xs == (0.25, 0.35) for xs, _ in _spans(ax_k))     # humans' κ CI shaded
+    # a long metrics-style table (agent, metric, value, ci) is recognised as well
+    long_ = pd.DataFrame({"agent": ["humans", "humans", "vgg", "vgg"], "metric": ["accuracy", "kappa", "accuracy", "kappa"],
+                          "value": [0.9, 0.3, 0.5, 0.1], "ci_low": [0.88, 0.2, 0.4, 0.0], "ci_high": [0.92, 0.4, 0.6, 0.2]})
+    wide = figs.classification_wide(long_)
+    assert figs.classification_columns(wide.columns) is not None
+    assert wide.set_index("agent").loc["vgg", "kappa"] == 0.1
+    assert figs.classification_columns(["model", "metric", "value"]) is None
+
+
+def test_python_figures_draws_one_per_family_and_removes_stale_files(tmp_path, triplet_metrics):
+    (tmp_path / "old.png").write_bytes(b"x")
+    got = figs.python_figures(tmp_path, triplet_metrics)
+    assert [f.family for f in got] == ["odd_one_out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd_one_out.pdf", "odd_one_out.png"]
+    assert (tmp_path / "odd_one_out.pdf").read_bytes()[:4] == b"%PDF"
+    assert (tmp_path / "odd_one_out.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_findings_link_every_number_to_its_table(triplet_metrics):
+    findings = metric_findings(triplet_metrics)
+    text, target = findings[0]
+    assert target == "tab-metrics-odd_one_out"
+    assert "efficientnet_lite0 is best at 0.610 [0.600, 0.620]" in text and "noise ceiling is 0.672" in text
+    linked = _linked(text, target)
+    numbers = re.findall(r"\d+\.\d+", text)
+    assert linked.count(f"<a href='#{target}'>") == len(numbers) >= 6
+    assert findings[1][0] == "Linear probing on held-out objects (zero-shot → probed): efficientnet_lite0 0.600 → 0.630."
+
+
+def test_r_theme_has_the_python_colours():
+    """R/theme.R and repalign.pipeline.style carry the same numbers."""
+    from repalign.r import rlib_path
+
+    env = dict(os.environ, R_LIBS=str(rlib_path()))
+    code = ("s <- repalign::repalign_style(); cat(jsonlite::toJSON(list(colours = as.list(s$objective_colours), "
+            "other = s$other_colour, base = s$base_size, ci = s$ci_linewidth, chance = s$chance$colour, "
+            "ceiling = s$ceiling$fill), auto_unbox = TRUE))")
+    res = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert r["colours"] == style.OBJECTIVE_COLOURS
+    assert (r["other"], r["base"], r["ci"], r["chance"], r["ceiling"]) == (
+        style.OTHER_COLOUR, style.BASE_SIZE, style.CI_LINEWIDTH, style.CHANCE["colour"], style.CEILING["fill"])
+
+
+def test_dynamics_figures_show_chance_band_and_cis():
+    curves = pd.DataFrame({
+        "agent": ["human"] * 4, "agent_type": ["human"] * 4, "epoch": [1, 2, 1, 2],
+        "phase": ["train", "train", "test", "test"], "mean": [0.4, 0.8, 0.35, 0.7],
+        "sd": [0.1] * 4, "n_runs": [4] * 4, "sem": [0.05, 0.05, 0.02, 0.02]})
+    fig = figs.plot_dynamics_curves(curves, chance_upper=0.5)
+    ax = fig.axes[0]
+    assert {0.333333, 0.5} <= set(_hlines_at(ax))
+    want = sorted((round(m - 1.96 * s, 6), round(m + 1.96 * s, 6)) for m, s in zip(curves["mean"], curves["sem"]))
+    assert _whiskers(ax) == want
+    lag = pd.DataFrame({"agent": ["human", "resnet"], "agent_type": ["human", "network"], "lag": [0.003, 0.233]})
+    ax = figs.plot_generalisation_lag(lag).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["human (human)", "resnet (network)"]
+    assert sorted(round(float(ln.get_xdata()[0]), 6) for ln in ax.lines if ln.get_marker() == "o") == [0.003, 0.233]
