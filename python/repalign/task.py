@@ -111,6 +111,27 @@ class Task:
                 seal_dir(d, self.key)
         return result
 
+    def missing_outputs(self) -> list[Path]:
+        """Declared outputs that are not (or not yet) files."""
+        return [Path(p) for p in self.outputs if not Path(p).is_file()]
+
+    def check_outputs(self) -> None:
+        """After running: error naming every declared output the task did not write."""
+        missing = self.missing_outputs()
+        if missing:
+            raise MissingOutputs(self, missing)
+
+
+class MissingOutputs(RepalignError):
+    """A task returned without writing every output it declared (e.g. a worker that
+    chose another device, and so another cache key and file name, than the plan)."""
+
+    def __init__(self, task: Task, missing: list[Path]):
+        self.task, self.missing = task, missing
+        super().__init__(f"task {task.key!r} ({task.label or task.stage}) finished but did not write "
+                         f"{len(missing)} of its {len(task.outputs)} declared output(s): "
+                         + ", ".join(map(str, missing)))
+
 
 class TaskFailed(RepalignError):
     """One or more tasks failed; ``failures`` maps task key → error text."""
@@ -176,6 +197,7 @@ def run_local(tasks: Iterable[Task], *, retries: int = 0, progress: bool = True,
             for attempt in range(retries + 1):
                 try:
                     t.run()
+                    t.check_outputs()  # a task is done when its declared outputs exist, so check they do
                     status[t.key] = "done"
                     break
                 except Exception as exc:  # reported per task, never hidden

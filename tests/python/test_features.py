@@ -16,9 +16,9 @@ from repalign.config import load_config
 from repalign.datasets import Embedding
 from repalign.errors import ValidationError
 from repalign.features import (
-    cache_key, concept_features, extract, load_features, load_stimulus_set, plan_features, pool,
-    resolve_representations, text_features,
+    cache_key, concept_features, extract, load_features, load_stimulus_set, plan_features, pool, text_features,
 )
+from repalign.representations import resolve_representations
 from repalign.models import LoadedModel, get_spec, load_model
 from repalign.store import table_info
 from repalign.task import run_local

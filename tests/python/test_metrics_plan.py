@@ -137,7 +137,8 @@ def test_unknown_representation_is_an_error(tmp_path):
 
 @pytest.mark.data
 def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representation(tmp_path, real_data):
-    from repalign.features import plan_features, resolve_representations
+    from repalign.features import plan_features
+    from repalign.representations import resolve_representations
 
     cfg = load_config(_write(tmp_path, """
         representations = [{ name = "words", source = "minilm-things" }]

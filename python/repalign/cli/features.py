@@ -18,7 +18,8 @@ def features(
     from dataclasses import replace
 
     from repalign.config import load_config
-    from repalign.features import plan_features, resolve_representations
+    from repalign.features import plan_features
+    from repalign.representations import resolve_representations
     from repalign.task import run_local
 
     cfg = load_config(config, output)

@@ -3,7 +3,7 @@
 Each entry trains one SPoSE or VICE embedding, either on the THINGS human odd-one-out
 triplets (``source = "human"``) or on a representation's simulated choices
 (``source = "<representation name>"``, resolved by
-``repalign.features.resolve_representations``), evaluates it on held-out triplets (and,
+``repalign.representations.resolve_representations``), evaluates it on held-out triplets (and,
 for THINGS objects, on the human noise-ceiling triplets), matches its dimensions with
 reference embeddings (default SPoSE-49) and writes under
 ``<output>/embed/<name>-<key>/``:
@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,9 @@ from repalign.config import Config, parse_entries, parse_section
 from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
 from repalign.task import Task, content_key as _key
+
+if TYPE_CHECKING:
+    from repalign.representations import Representation
 
 _VERSION = 3  # bump when the outputs change for the same inputs
 
@@ -170,7 +173,7 @@ def _human_triplets_for(ids: tuple[str, ...]) -> np.ndarray | None:
     return rows[load_triplets("noise_ceiling").triplets]
 
 
-def run_embed(spec: dict, ref: Any, references: dict[str, Any] | None, out_dir: str, provenance: dict) -> str:
+def run_embed(spec: dict, ref: Representation | None, references: dict[str, Representation | None] | None, out_dir: str, provenance: dict) -> str:
     """Task body: load or simulate the triplets, fit, evaluate, match, write the tables
     (the embedding last, so that its presence marks a finished task)."""
     from repalign.datasets import Embedding
@@ -245,7 +248,7 @@ def _matchings(X: np.ndarray, R: np.ndarray, variant: str):
     return [("hungarian", match_dimensions(X, R))]
 
 
-def _reference_values(name: str, ref: Any, ids: tuple[str, ...]) -> np.ndarray:
+def _reference_values(name: str, ref: Representation | None, ids: tuple[str, ...]) -> np.ndarray:
     """A reference embedding's rows for ``ids`` (error naming the missing ids)."""
     if ref is None:  # built-in SPoSE reference
         from repalign.datasets import load_spose
@@ -257,12 +260,8 @@ def _reference_values(name: str, ref: Any, ids: tuple[str, ...]) -> np.ndarray:
 
 
 # --- plan --------------------------------------------------------------------------------------
-def _ref_identity(ref: Any, name: str) -> str:
-    for attr in ("cache_key", "task"):  # never the output path: keys must not depend on it
-        v = getattr(ref, attr, None)
-        if v:
-            return str(v)
-    return repr(ref) if ref is not None else name
+def _ref_identity(ref: Representation) -> str:
+    return ref.identity  # a content key, never the output path: keys must not depend on it
 
 
 def output_dir(config: Config, spec: Mapping[str, Any], key: str) -> Path:
@@ -275,7 +274,7 @@ def plan_embed(config: Config) -> list[Task]:
     parse_entries(embed_model, entries, "embed")  # types and keys of every entry, one line per error
     if not entries:
         return []
-    refs: dict[str, Any] | None = None
+    refs: dict[str, Representation] | None = None
     tasks, names = [], set()
     for i, entry in enumerate(entries):
         where = f"{config.path} [[embed]] #{i + 1}"
@@ -285,7 +284,7 @@ def plan_embed(config: Config) -> list[Task]:
         names.add(spec["name"])
         needed = ([] if spec["source"] == "human" else [spec["source"]]) + list(spec["compare_to"] or [])
         if refs is None and any(n not in BUILTIN_REFERENCES or n == spec["source"] for n in needed):
-            from repalign.features import resolve_representations
+            from repalign.representations import resolve_representations
 
             refs = resolve_representations(config)
         known = refs or {}
@@ -297,12 +296,12 @@ def plan_embed(config: Config) -> list[Task]:
         ref = known.get(spec["source"]) if spec["source"] != "human" else None
         references = None if spec["compare_to"] is None else {n: known.get(n) for n in spec["compare_to"]}
         identity = {"version": _VERSION, "spec": spec,
-                    "source": _ref_identity(ref, spec["source"]) if ref is not None else "human",
-                    "references": None if references is None else {n: _ref_identity(r, n) for n, r in references.items()}}
+                    "source": _ref_identity(ref) if ref is not None else "human",
+                    "references": None if references is None else {n: _ref_identity(r) if r is not None else n
+                                                                   for n, r in references.items()}}
         key = _key(identity)
         out = output_dir(config, spec, key)
-        deps = tuple(sorted({r.task for r in [ref, *(references or {}).values()]
-                             if r is not None and getattr(r, "task", None)}))
+        deps = tuple(sorted({d for r in [ref, *(references or {}).values()] if r is not None for d in r.deps}))
         provenance = {"producer": "repalign.embeddings", "stage": "embed", "cache_key": key, **identity}
         tasks.append(Task(
             key=f"embed:{spec['name']}:{key}", stage="embed",

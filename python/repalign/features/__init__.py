@@ -15,6 +15,6 @@ __all__ = [
     "select_device", "skimage_set", "text_features",
 ]
 
-from repalign.features.plan import Ref, plan_features, plan_model_features, resolve_representations  # noqa: E402
+from repalign.features.plan import FeatureFile, model_features, plan_features, plan_model_features  # noqa: E402
 
-__all__ += ["Ref", "plan_features", "plan_model_features", "resolve_representations"]
+__all__ += ["FeatureFile", "model_features", "plan_features", "plan_model_features"]

@@ -18,7 +18,7 @@ SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-f
            "folder", "skimage", "digits")
 #: [[representations]] sources and the keys each one takes besides name and source
 REPR_SOURCE_KEYS = {"spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
-                    "concepts": ("of", "by")}
+                    "concepts": ("of", "by"), "file": ("path", "ids", "ids_file", "stimuli", "model", "layer")}
 REPR_SOURCES = tuple(REPR_SOURCE_KEYS)
 
 
@@ -70,6 +70,7 @@ class ModelEntry(Section):
     alias: str | None = None               # representation-name prefix (default: name)
     batch_size: int = 64
     device: str = "auto"
+    dtype: str = "auto"                    # auto | float32 | bfloat16 | float16, fixed in the plan
     skip_bad: bool = False
     num_workers: int | None = None
 
@@ -92,6 +93,11 @@ class RepresentationEntry(Section):
     seed: int | None = None
     of: str | None = None
     by: str | None = None
+    path: str | None = None      # file: a .npy/.parquet/.csv (repalign.representations.files)
+    ids: str | None = None       # file: the ids column (default stimulus_id)
+    ids_file: str | None = None  # file: one id per line
+    model: str | None = None     # file: the name in result tables (default: name)
+    layer: str | None = None     # file: the layer in result tables (default: "file")
 
     @model_validator(mode="after")
     def _applies(self):
@@ -102,6 +108,8 @@ class RepresentationEntry(Section):
             raise ValueError(f"key(s) {sorted(extra)} do not apply to source {self.source!r}")
         if self.source == "random" and (self.dims is None or self.dims < 1):
             raise ValueError("source 'random' needs dims ≥ 1")
+        if self.source == "file" and self.path is None:
+            raise ValueError("source 'file' needs path (a .npy, .parquet or .csv file)")
         if self.source == "concepts" and self.of is None:
             raise ValueError("source 'concepts' needs 'of' (a representation name)")
         return self

@@ -323,6 +323,7 @@ def extract(
     num_workers: int | None = None,
     rows_per_group: int | None = None,
     progress: bool = True,
+    dtype: str | None = None,
 ) -> dict[str, Path]:
     """Extract ``layers`` of ``model`` for every image of ``stimuli``.
 
@@ -330,7 +331,9 @@ def extract(
     (default: the spec's default layer; ``repalign models layers NAME``);
     pooling: auto | cls | mean | avg | flatten; device: None/"auto", "cpu",
     "cuda[:i]"; skip_bad: leave unreadable images out and record their ids in the
-    file's provenance (``skipped_ids``) instead of failing.
+    file's provenance (``skipped_ids``) instead of failing; dtype: the compute dtype
+    (default: the device's, see ``select_device``) — a planned task passes the device
+    and dtype its plan fixed, so the cache key and file names are the planned ones.
 
     Returns {layer: Parquet path}. Files that exist with the same cache key are
     reused without loading the model.
@@ -345,7 +348,12 @@ def extract(
     layers = list(dict.fromkeys(layers or [spec.default_layer]))
     if len(stimuli) == 0:
         raise ValidationError(f"stimulus set {stimuli.name!r} is empty")
-    dev, dtype = select_device(device)
+    dev, natural = select_device(device)
+    if dtype is None:
+        dtype = natural
+    elif dtype != natural and not (dtype == "float32" or (dev.type == "cuda" and dtype == "float16")):
+        raise ValidationError(f"compute dtype {dtype!r} is not available on device {str(dev)!r} "
+                              f"(it computes in {natural!r}); plan the run on a machine like the workers")
     stim_hash = stimuli.manifest_hash()
     keys = {l: cache_key(spec, l, pooling, stim_hash, dtype) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, stimuli.name, l, pooling, keys[l]) for l in layers}

@@ -1,5 +1,6 @@
-"""Config → feature tasks (``plan_features``) and named representations
-(``resolve_representations``), the inputs of every later stage.
+"""Config → feature tasks (``plan_features``) and the features files they write
+(``model_features``); ``repalign.representations`` names them, with the other
+representation sources, for every later stage.
 
 Config keys::
 
@@ -34,18 +35,16 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from repalign.config import Config, parse_entries
-from repalign.datasets import Embedding, StimulusSet
+from repalign.datasets import StimulusSet
 from repalign.errors import DataError, ValidationError
 from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
 from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
-from repalign.features.io import concept_features, load_features
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec
 from repalign.task import Task
@@ -53,68 +52,22 @@ from repalign.store import write_table
 
 MODEL_KEYS = tuple(ModelEntry.model_fields)
 REPR_KEYS = tuple(RepresentationEntry.model_fields)
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
-class Ref:
-    """A named representation: where it comes from and how to load it.
+class FeatureFile:
+    """One (model, layer, stimulus set) features file a feature task writes.
 
-    name: unique name; model: zoo name (or spose49/spose14/random/…); layer;
-    stimuli: stimulus set name ("things" for THINGS concepts); task: key of the
-    task that produces it (None if nothing must run first); kind: features |
-    text | spose | random | concepts; path: its Parquet file (features/text).
-    ``load()`` → Embedding (float64 values, one row per stimulus id).
-    """
+    name: the representation name ``<alias>/<layer>@<set>``; task: the key of the task
+    that writes ``path``. ``repalign.representations`` turns these into Representations."""
 
     name: str
     model: str
     layer: str
     stimuli: str
-    task: str | None
-    kind: str
-    path: Path | None = None
-    params: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def cache_key(self) -> str:
-        """What identifies this representation's numbers, independent of where the
-        run's output lives (downstream stages key their outputs on it)."""
-        if self.kind in ("features", "text") and self.path is not None:
-            return f"{self.kind}:{Path(self.path).name}"  # the file name holds the extraction cache key
-        if self.kind == "concepts":
-            mapping = json.dumps(sorted(dict(self.params["concept_of_id"]).items()))
-            return f"concepts:{self.params['of'].cache_key}:{hashlib.sha256(mapping.encode()).hexdigest()[:16]}"
-        params = {k: v for k, v in self.params.items() if k in ("dims", "seed")}
-        ids = self.params.get("ids")
-        if ids is not None:
-            params["ids"] = hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16]
-        return f"{self.kind}:{self.model}:{json.dumps(params, sort_keys=True)}"
-
-    def load(self) -> Embedding:
-        if self.kind in ("features", "text"):
-            if self.path is None or not self.path.is_file():
-                raise ValidationError(f"representation {self.name!r} is not extracted yet ({self.path}); "
-                                      "run `repalign features --config …` first")
-            emb = load_features(self.path, name=self.name)
-            return emb
-        if self.kind == "spose":
-            from repalign.datasets import load_spose
-
-            e = load_spose(int(self.params["dims"]))
-            return Embedding(e.ids, e.values, self.name, dict(e.meta))
-        if self.kind == "random":
-            ids = self.params.get("ids")
-            if ids is None:
-                from repalign.datasets import load_things_ids
-
-                ids = load_things_ids()
-            rng = np.random.default_rng(int(self.params["seed"]))
-            return Embedding(tuple(ids), rng.standard_normal((len(ids), int(self.params["dims"]))), self.name,
-                             {"model": "random", "seed": int(self.params["seed"])})
-        if self.kind == "concepts":
-            base: Ref = self.params["of"]
-            return concept_features(base.load(), dict(self.params["concept_of_id"]), name=self.name)
-        raise ValidationError(f"representation {self.name!r}: unknown kind {self.kind!r}")
+    task: str
+    path: Path
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -210,8 +163,38 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) 
             raise ValidationError(f"{where}: no stimulus sets (add a [[stimuli]] section)")
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
                         "alias": m.alias if m.alias is not None else spec.name, "batch_size": m.batch_size,
-                        "device": m.device, "skip_bad": m.skip_bad, "num_workers": m.num_workers})
+                        "device": m.device, "dtype": m.dtype, "where": where, "skip_bad": m.skip_bad,
+                        "num_workers": m.num_workers})
     return entries
+
+
+def plan_device(device: str, dtype: str, where: str) -> tuple[str, str]:
+    """(device, compute dtype) a feature task will use, fixed at plan time.
+
+    ``device = "auto"`` means CUDA if the planning machine has it, else the CPU. A CUDA
+    device named on a machine without one needs an explicit ``dtype`` (its default,
+    bfloat16 or float16, depends on the GPU, and the dtype is part of the cache key);
+    on the CPU only float32 is used."""
+    if dtype not in DTYPES:
+        raise ValidationError(f"{where}: unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    if str(device).startswith("cuda") and dtype != "auto" and not _cuda_available():
+        return str(device), dtype
+    try:
+        dev, natural = select_device(device)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}; to plan for GPU workers here, also set dtype = "
+                              "\"bfloat16\" (or \"float16\"), the dtype they will compute in") from None
+    if dtype == "auto":
+        return str(dev), natural
+    if dev.type != "cuda" and dtype != "float32":
+        raise ValidationError(f"{where}: dtype {dtype!r} needs a CUDA device; on {str(dev)!r} features are computed in float32")
+    return str(dev), dtype
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _out(config: Config) -> Path:
@@ -219,11 +202,13 @@ def _out(config: Config) -> Path:
 
 
 def run_extract_task(model: str, stimuli_section: dict, layers: list[str], pooling: str, out_dir: str,
-                     batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None) -> dict:
-    """Task body (module level, picklable): one model over one stimulus set."""
+                     batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None,
+                     dtype: str | None = None) -> dict:
+    """Task body (module level, picklable): one model over one stimulus set, on the
+    device and in the dtype the plan fixed."""
     s = load_stimulus_set(stimuli_section)
     return extract(model, s, layers=layers, pooling=pooling, out_dir=out_dir, batch_size=batch_size,
-                   device=device, skip_bad=skip_bad, num_workers=num_workers)
+                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype)
 
 
 def _things_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -261,8 +246,8 @@ def _extraction_task(spec, sname: str, section: dict, manifest_hash: str, dtype:
     tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
     task = Task(key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
                 kwargs=dict(model=spec.name, stimuli_section=section, layers=layers, pooling=pooling,
-                            out_dir=str(out_dir), batch_size=batch_size, device=device, skip_bad=skip_bad,
-                            num_workers=num_workers),
+                            out_dir=str(out_dir), batch_size=batch_size, device=device, dtype=dtype,
+                            skip_bad=skip_bad, num_workers=num_workers),
                 label=f"{spec.name} on {sname}", output_keys=tuple(keys.values()))
     return task, paths
 
@@ -282,27 +267,28 @@ def plan_model_features(config: Config, model: str, stimuli_section: dict, layer
         raise ValidationError(f"model {spec.name!r}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
     layer = layer or spec.default_layer
     stimuli, h = _load_stimuli(stimuli_section)
-    _dev, dtype = select_device(device)
+    dev, dtype = plan_device(device or "auto", "auto", f"model {spec.name!r}")
     defaults = ModelEntry.model_fields
     task, paths = _extraction_task(spec, stimuli.name, stimuli_section, h, dtype, [layer], pooling, _out(config),
-                                   defaults["batch_size"].default, device, False, defaults["num_workers"].default)
+                                   defaults["batch_size"].default, dev, False, defaults["num_workers"].default)
     return task, layer, paths[layer]
 
 
 # --- the public functions --------------------------------------------------------------------
-def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
+def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
+    """One task per ([[models]] entry, stimulus set) — all its layers in one forward
+    pass — and the features file of every (model, layer, set).
+
+    The device, and with it the compute dtype that is part of the cache key and the
+    file name, is chosen here once (``device = "auto"``: CUDA if this machine has it)
+    and handed to the task, so a task planned without a GPU writes the files the plan
+    names even on a worker that has one."""
     stim, skipped = _stimuli(config)
     tasks: list[Task] = []
-    refs: dict[str, Ref] = {}
-
-    def add(ref: Ref) -> None:
-        if ref.name in refs:
-            raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
-        refs[ref.name] = ref
-
-    for i, e in enumerate(_model_entries(config, stim, skipped)):
+    files: list[FeatureFile] = []
+    for e in _model_entries(config, stim, skipped):
         spec = e["spec"]
-        _dev, dtype = select_device(e["device"])
+        dev, dtype = plan_device(e["device"], e["dtype"], e["where"])
         for sname in e["stimuli"]:
             sec, _s, h = stim[sname]
             bad = [] if e["skip_bad"] else _unreadable_images(_s, h)
@@ -312,58 +298,35 @@ def _plan(config: Config) -> tuple[list[Task], dict[str, Ref]]:
                 raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
                                       f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
             task, paths = _extraction_task(spec, sname, sec, h, dtype, e["layers"], e["pooling"], _out(config),
-                                           e["batch_size"], e["device"], e["skip_bad"], e["num_workers"])
+                                           e["batch_size"], dev, e["skip_bad"], e["num_workers"])
             if task.key not in {t.key for t in tasks}:
                 tasks.append(task)
             for l in e["layers"]:
-                add(Ref(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, task.key, "features", paths[l]))
+                files.append(FeatureFile(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, task.key, paths[l]))
+    return tasks, files
 
-    for i, r in enumerate(parse_entries(RepresentationEntry, config.section("representations", []) or [],
-                                        "representations")):
-        where = f"{config.path} [[representations]] #{i + 1} ({r.name})"
-        src, name = r.source, r.name
-        if src in ("spose49", "spose14"):
-            add(Ref(name, src, "embedding", "things", None, "spose", params={"dims": int(src[5:])}))
-        elif src == "minilm-things":
-            ids, words = _things_words()
-            key = _text_key(ids, words)
-            path = feature_path(_out(config), "minilm", "things", "text", "mean", key)
-            tkey = "features:text:" + key[:20]
-            if tkey not in {t.key for t in tasks}:
-                tasks.append(Task(key=tkey, stage="features", outputs=(path,), fn=run_text_task,
-                                  kwargs=dict(path=str(path), key=key), label="minilm on THINGS words",
-                                  output_keys=(key,)))
-            add(Ref(name, "minilm", "text", "things", tkey, "text", path))
-        elif src == "random":
-            over = r.stimuli if r.stimuli is not None else "things"
-            if over != "things" and over not in stim:
-                raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
-            params = {"dims": r.dims, "seed": r.seed if r.seed is not None else config.seed,
-                      "ids": None if over == "things" else stim[over][1].ids}
-            add(Ref(name, "random", "gaussian", over, None, "random", params=params))
-        else:  # concepts
-            base = refs.get(r.of)
-            if base is None:
-                raise ValidationError(f"{where}: unknown representation {r.of!r}; defined so far: {', '.join(refs) or 'none'}")
-            if base.stimuli not in stim:
-                raise ValidationError(f"{where}: {r.of!r} is not over a [[stimuli]] image set")
-            by = r.by if r.by is not None else "category"
-            labels = stim[base.stimuli][1].labels
-            if by not in labels.columns:
-                raise ValidationError(f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}")
-            mapping = tuple(zip(map(str, labels.index), map(str, labels[by])))
-            add(Ref(name, base.model, base.layer, f"{base.stimuli}:{by}", base.task, "concepts",
-                    params={"of": base, "concept_of_id": mapping}))
-    return tasks, refs
+
+def stimulus_sets(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)."""
+    return _stimuli(config)
+
+
+def text_features_task(config: Config) -> Task:
+    """The task that writes MiniLM embeddings of the THINGS concept words (its one output)."""
+    ids, words = _things_words()
+    key = _text_key(ids, words)
+    path = feature_path(_out(config), "minilm", "things", "text", "mean", key)
+    return Task(key="features:text:" + key[:20], stage="features", outputs=(path,), fn=run_text_task,
+                kwargs=dict(path=str(path), key=key), label="minilm on THINGS words", output_keys=(key,))
 
 
 def plan_features(config: Config) -> list[Task]:
-    """One task per ([[models]] entry, stimulus set) — all its layers in one
-    forward pass — plus one per text representation. Outputs are content-keyed
-    Parquet files under ``<output>/features/``."""
-    return _plan(config)[0]
-
-
-def resolve_representations(config: Config) -> dict[str, Ref]:
-    """Every representation the config defines, by name (see module doc)."""
-    return _plan(config)[1]
+    """Feature tasks only: one per ([[models]] entry, stimulus set) plus the text task
+    when a [[representations]] entry asks for MiniLM. Outputs are content-keyed
+    Parquet files under ``<output>/features/``. (Named representations:
+    ``repalign.representations.resolve_representations``.)"""
+    tasks = model_features(config)[0]
+    entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
+    if any(r.source == "minilm-things" for r in entries):
+        tasks.append(text_features_task(config))
+    return tasks

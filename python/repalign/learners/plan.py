@@ -2,7 +2,7 @@
 
 One task per (learners entry, representation) writes one ``trials`` table under
 ``<output>/learners/``. Representations are names resolved by
-``repalign.features.resolve_representations(config)``; a learner task depends on
+``repalign.representations.resolve_representations(config)``; a learner task depends on
 the task that produces its representation.
 
 Keys of a ``[[learners]]`` entry (defaults in brackets)::
@@ -54,12 +54,15 @@ demo's model-recovery study)::
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
 from repalign.learners.config import TASKS, LearnerEntry, SimulateSpec, learner_kind
 from repalign.task import Task, content_key as _key, safe_name as _safe
+
+if TYPE_CHECKING:
+    from repalign.representations import Representation
 
 __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
 
@@ -183,7 +186,7 @@ def make_learner(spec: Mapping[str, Any]):
     return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
 
 
-def run_learner(spec: dict, ref: Any, model: str, layer: str, path: str, provenance: dict) -> str:
+def run_learner(spec: dict, ref: Representation, model: str, layer: str, path: str, provenance: dict) -> str:
     """Task body: load the representation, simulate the learner on the entry's
     tasks (and simulated choices if asked), write the trials table atomically."""
     from repalign.learners.choices import simulate_choices
@@ -220,13 +223,10 @@ def _attach_choices(df, path: str):
     return out.drop(columns="stimulus_id_generating").astype({"choice": "int64"})
 
 
-def _identity(ref: Any, name: str) -> Any:
-    """What identifies a representation's numbers (not its display name)."""
-    fields = ("kind", "model", "layer", "stimuli", "cache_key")  # never the output path
-    ident = {f: str(getattr(ref, f, "")) for f in fields}
-    params = getattr(ref, "params", {}) or {}
-    ident["params"] = {k: v for k, v in params.items() if k in ("dims", "seed")}
-    return ident if any(ident.values()) else name
+def _identity(ref: Representation) -> dict:
+    """What identifies a representation's numbers (not its display name, never the output path)."""
+    return {"kind": ref.kind, "model": ref.model, "layer": ref.layer, "stimuli": ref.stimuli,
+            "cache_key": ref.identity, "params": ref.key_params}
 
 
 def plan_learners(config: Config) -> list[Task]:
@@ -236,7 +236,7 @@ def plan_learners(config: Config) -> list[Task]:
     specs = [learner_spec(e, f"[[learners]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
     if not specs:
         return []
-    from repalign.features import resolve_representations
+    from repalign.representations import resolve_representations
 
     refs = dict(resolve_representations(config))
     tasks: list[Task] = []
@@ -279,22 +279,21 @@ def plan_learners(config: Config) -> list[Task]:
         gen_task = None
         for name in names:
             ref = refs[name]
-            model, layer = str(getattr(ref, "model", name) or name), str(getattr(ref, "layer", "") or "")
+            model, layer = str(ref.model or name), str(ref.layer or "")
             spec_n = dict(spec)
             if gen_task is not None:
                 spec_n.pop("simulate", None)
                 spec_n["_choices_key"] = gen_task.key
                 spec_n["_choices_from"] = str(gen_task.outputs[0])
             ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from", "choices")},
-                     "rep": _identity(ref, name)}
+                     "rep": _identity(ref)}
             key = _key(ident)
             path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"
-            dep = getattr(ref, "task", None)
             prov = {"producer": "repalign.learners.run_learner", "representation": name, "key": key,
                     "spec": {k: v for k, v in spec_n.items() if k != "_choices_from"}}
             if generating is not None:
                 prov["generating"] = generating
-            deps = ((dep,) if dep else ()) + ((gen_task.key,) if gen_task is not None else ())
+            deps = ref.deps + ((gen_task.key,) if gen_task is not None else ())
             task = Task(f"learners:{spec['task']}:{_safe(name)}:{key}", "learners", (path,), run_learner,
                         (spec_n, ref, model, layer, str(path), prov), deps=deps, label=f"{spec['task']} {name}")
             tasks.append(task)

@@ -2,18 +2,22 @@
 
 One task per (metrics entry, representation) writes one ``metrics`` table under
 ``<output>/metrics/``. Representations are named as in the config and resolved by
-``repalign.features.resolve_representations(config)`` (name → ref with ``.load()`` →
-``Embedding``); a metrics task depends on the task that produces its representation.
+``repalign.representations.resolve_representations(config)`` (name → ``Representation``
+with ``.load()`` → ``Embedding``); a metrics task depends on the task that produces its
+representation.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
 from repalign.metrics.config import METRIC_MODELS, METRICS, entry_spec, metric_model
 from repalign.task import Task, content_key as _key, safe_name as _safe
+
+if TYPE_CHECKING:
+    from repalign.representations import Representation
 
 _VERSION = 2  # bump when a metric's numbers change for the same inputs (2: min-max TwoNN, naturalcogsci separation)
 
@@ -110,28 +114,22 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
 
 
-def _ref_identity(ref: Any) -> str:
-    """What identifies a representation's numbers. ``repalign.features.Ref`` is a frozen
-    dataclass whose repr holds its model, layer, stimuli, producing task (content-keyed)
-    and file path; a ref with an explicit ``cache_key`` uses that."""
-    key = getattr(ref, "cache_key", None)
-    return str(key) if key else repr(ref)
+def _ref_identity(ref: Representation) -> str:
+    """What identifies a representation's numbers (its content key, never the output path)."""
+    return ref.identity
 
 
-def _ref_deps(ref: Any) -> tuple[str, ...]:
-    """Key of the task that produces the representation (``Ref.task``), if any."""
-    k = getattr(ref, "task", None)
-    return (k,) if isinstance(k, str) and k else ()
+def _ref_deps(ref: Representation) -> tuple[str, ...]:
+    """Key of the task that produces the representation, if any."""
+    return ref.deps
 
 
-def _ref_names(ref: Any, name: str) -> tuple[str, str, str]:
-    """(model, layer, stimuli) for the table: the ref's own where it has them."""
-    model = getattr(ref, "model", None) or name
-    layer = getattr(ref, "layer", None) or ""
-    return str(model), str(layer), str(getattr(ref, "stimuli", "") or "")
+def _ref_names(ref: Representation, name: str) -> tuple[str, str, str]:
+    """(model, layer, stimuli) for the table."""
+    return str(ref.model or name), str(ref.layer or ""), str(ref.stimuli or "")
 
 
-def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Any]) -> list[str]:
+def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Representation]) -> list[str]:
     """Without ``representations``: every representation of the stimuli the metric's
     human data are about (THINGS concepts for triplets, the mur92 set for RSA), or
     every representation for CKA and dimensionality."""
@@ -142,10 +140,10 @@ def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Any]) -> list[str
         want = "mur92"
     else:
         return sorted(n for n in refs if m != "cka" or n != spec["reference"])
-    return sorted(n for n, r in refs.items() if str(getattr(r, "stimuli", "")) == want)
+    return sorted(n for n, r in refs.items() if r.stimuli == want)
 
 
-def run_metric(spec: dict, ref: Any, reference: Any, model: str, layer: str, path: str, provenance: dict) -> str:
+def run_metric(spec: dict, ref: Representation, reference: Representation | None, model: str, layer: str, path: str, provenance: dict) -> str:
     """Task body: load the representation(s), compute the metric, write the table atomically."""
     from repalign.metrics import compute
     from repalign.metrics.table import metrics_table
@@ -172,9 +170,9 @@ def plan_metrics(config: Config) -> list[Task]:
     entries = config.section("metrics") or []
     parse_entries(metric_model, entries, "metrics")  # types and keys of every entry, one line per error
     specs = [metric_spec(e, f"[[metrics]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
-    refs: dict[str, Any] = {}
+    refs: dict[str, Representation] = {}
     if any(s["metric"] != "noise_ceiling" for s in specs):
-        from repalign.features import resolve_representations
+        from repalign.representations import resolve_representations
 
         refs = dict(resolve_representations(config))
     tasks: list[Task] = []
@@ -236,9 +234,9 @@ def _texture_conditions(config: Config) -> dict[str, str]:
     return out
 
 
-def _imagenet_head_problem(ref: Any) -> str | None:
+def _imagenet_head_problem(ref: Representation) -> str | None:
     """Why a representation cannot give ImageNet decisions (None if it can)."""
-    if getattr(ref, "kind", None) != "features" or getattr(ref, "layer", None) != "output":
+    if ref.kind != "features" or ref.layer != "output":
         return "decisions come from layer 'output' (the logits) of an image classifier"
     from repalign.models import get_spec
 
@@ -248,23 +246,23 @@ def _imagenet_head_problem(ref: Any) -> str | None:
     return None
 
 
-def _classification_task(spec: dict, refs: Mapping[str, Any], config: Config, where: str) -> Task:
+def _classification_task(spec: dict, refs: Mapping[str, Representation], config: Config, where: str) -> Task:
     conditions = _texture_conditions(config)
     wanted = spec["dataset"] or ["edges", "filled-silhouettes"]
     if spec["representations"] is None:  # every ImageNet head over a texture-shape set of the wanted conditions
-        names = sorted(n for n, r in refs.items() if conditions.get(str(getattr(r, "stimuli", ""))) in wanted
+        names = sorted(n for n, r in refs.items() if conditions.get(r.stimuli) in wanted
                        and _imagenet_head_problem(r) is None)
     else:
         names = list(spec["representations"])
-    models: list[tuple[str, str, str, Any]] = []  # (condition, agent, layer, ref)
+    models: list[tuple[str, str, str, Representation]] = []  # (condition, agent, layer, ref)
     for name in names:
         if name not in refs:
             raise ValidationError(f"{where}: unknown representation {name!r}; defined: {', '.join(sorted(refs)) or 'none'}")
         ref = refs[name]
-        cond = conditions.get(str(getattr(ref, "stimuli", "")))
+        cond = conditions.get(ref.stimuli)
         if cond not in wanted:
             raise ValidationError(f"{where}: representation {name!r} is not over a texture-shape stimulus set of "
-                                  f"{wanted} (its stimuli: {getattr(ref, 'stimuli', '?')!r})")
+                                  f"{wanted} (its stimuli: {ref.stimuli!r})")
         why = _imagenet_head_problem(ref)
         if why:
             raise ValidationError(f"{where}: representation {name!r} gives no 16-class decisions: {why}")

@@ -58,13 +58,15 @@ class ExecutorSettings:
 
 
 def _execute(task: Task, *_deps: Any) -> tuple[str, list[str]]:
-    """Worker-side body: skip a finished task, else run it. ``_deps`` only orders.
+    """Worker-side body: skip a finished task, else run it and check that it wrote every
+    declared output (``MissingOutputs`` names the missing ones). ``_deps`` only orders.
     Returns the status and the stale-output warnings, which the client re-issues
     (a worker's own warnings end up in its log only)."""
     if task.done():
         return "skipped", []
     stale = task.remove_stale()  # before run(), which then finds nothing stale
     task.run()
+    task.check_outputs()
     return "done", stale
 
 

@@ -11,6 +11,7 @@ from repalign.task import Task, order_tasks
 # (config section(s) that switch the stage on, module, planner); order = data flow.
 STAGES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("models", "stimuli", "representations"), "repalign.features", "plan_features"),
+    (("models", "stimuli", "representations"), "repalign.representations", "plan_representations"),
     (("metrics",), "repalign.metrics", "plan_metrics"),
     (("learners",), "repalign.learners", "plan_learners"),
     (("embed",), "repalign.embeddings", "plan_embed"),

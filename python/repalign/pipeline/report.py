@@ -147,7 +147,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
     generating = [str(e["generating"]) for e in (config.section("learners") or []) if e.get("generating")]
     refs = {}
     if generating:
-        from repalign.features import resolve_representations
+        from repalign.representations import resolve_representations
 
         refs = resolve_representations(config)
     for task, df in scores.groupby("task", sort=True):
@@ -171,7 +171,7 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         ref = refs.get(name)
         if ref is None:
             continue
-        gen_model, gen_layer = str(ref.model), str(ref.layer)
+        gen_model, gen_layer = ref.model, ref.layer
         rows = _entry_scores(scores, name, tasks or [])
         if rows.empty:
             continue

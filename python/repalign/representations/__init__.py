@@ -1,0 +1,13 @@
+"""Stage 2c — representations: one ``Representation`` reference per named
+representation of a config (zoo features, SPoSE, MiniLM, random, concept means, the
+user's own files), owning its identity (a content key, independent of the output
+directory), its dependency (the key of the task that produces it) and its loading
+(``.load()`` → ``Embedding``). Later stages (metrics, learners, embeddings, report)
+read representations only through this package."""
+
+from repalign.representations.files import SUFFIXES, read_file
+from repalign.representations.reference import KINDS, Ref, Representation
+from repalign.representations.resolve import REPR_KEYS, SOURCES, plan_representations, resolve_representations
+
+__all__ = ["KINDS", "REPR_KEYS", "Ref", "Representation", "SOURCES", "SUFFIXES", "plan_representations", "read_file",
+           "resolve_representations"]

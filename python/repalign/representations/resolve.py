@@ -1,0 +1,144 @@
+"""Config → named Representations: every (model, layer, stimulus set) features file
+of [[models]] and every [[representations]] entry.
+
+Config keys::
+
+    [[representations]]
+    name = "spose"  ; source = "spose49"           # or spose14
+    name = "words"  ; source = "minilm-things"     # MiniLM on THINGS concept words
+    name = "noise"  ; source = "random" ; dims = 64 ; stimuli = "mur92" ; seed = 1
+                                                   # stimuli = a [[stimuli]] name or "things"
+    name = "lite0-cat" ; source = "concepts" ; of = "lite0/penultimate@mur92" ; by = "category"
+    name = "mine" ; source = "file" ; path = "mine.parquet" ; ids = "stimulus_id" ; stimuli = "mur92"
+    name = "mine" ; source = "file" ; path = "mine.npy" ; ids_file = "ids.txt" ; stimuli = "things"
+        # file: .npy/.parquet/.csv (repalign.representations.files); ids: the ids column
+        # (default stimulus_id) or ids_file (one id per line); stimuli: what its rows are
+        # ("things" default, or a [[stimuli]] name, whose every id it must hold);
+        # model, layer: the names the result tables give it (default: name, "file")
+
+Representation names: ``<alias or model>/<layer>@<stimulus set>`` for [[models]], the
+``name`` key for [[representations]].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from repalign.config import Config, parse_entries
+from repalign.errors import ValidationError
+from repalign.features.config import REPR_SOURCE_KEYS, RepresentationEntry
+from repalign.features.plan import model_features, stimulus_sets, text_features_task
+from repalign.representations.files import check_covers, read_file
+from repalign.representations.reference import Representation
+from repalign.task import Task
+
+REPR_KEYS = tuple(RepresentationEntry.model_fields)
+SOURCES = REPR_SOURCE_KEYS  # source → the keys (besides name, source) it takes (the schema's)
+
+_CACHE: "OrderedDict[str, dict[str, Representation]]" = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def _fingerprint(config: Config) -> str:
+    """Everything resolution reads: the sections, the output directory, the seed, the
+    data directory and the size/mtime of every user file (so an edited file re-resolves)."""
+    files = []
+    for r in config.section("representations", []) or []:
+        for k in ("path", "ids_file"):
+            if isinstance(r, dict) and r.get("source") == "file" and isinstance(r.get(k), str):
+                p = config.resolve(r[k])
+                st = p.stat() if p.is_file() else None
+                files.append([str(p), st.st_size if st else None, st.st_mtime_ns if st else None])
+    return json.dumps({"path": str(config.path), "output": str(config.output), "seed": config.seed,
+                       "sections": {s: config.section(s) for s in ("stimuli", "models", "representations")},
+                       "data": os.environ.get("REPALIGN_DATA_DIR"), "files": files}, sort_keys=True, default=str)
+
+
+def resolve_representations(config: Config) -> dict[str, Representation]:
+    """Every representation the config defines, by name (see the module doc). Every
+    entry is checked (files read and checked in full) before any work; the result is
+    memoised per config content, so the stages that each ask for it share one plan."""
+    key = _fingerprint(config)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+    else:
+        _CACHE[key] = _resolve(config)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return dict(_CACHE[key])
+
+
+def plan_representations(config: Config) -> list[Task]:
+    """The representations stage has no tasks of its own: it checks every entry
+    (before any task runs) and returns []."""
+    resolve_representations(config)
+    return []
+
+
+def _resolve(config: Config) -> dict[str, Representation]:
+    stim, skipped = stimulus_sets(config)
+    refs: dict[str, Representation] = {}
+
+    def add(ref: Representation) -> None:
+        if ref.name in refs:
+            raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
+        refs[ref.name] = ref
+
+    for f in model_features(config)[1]:
+        add(Representation(f.name, f.model, f.layer, f.stimuli, f.task, "features", f.path))
+
+    entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
+    for i, r in enumerate(entries):
+        where = f"{config.path} [[representations]] #{i + 1} ({r.name})"
+        src, name = r.source, r.name
+        if src in ("spose49", "spose14"):
+            add(Representation(name, src, "embedding", "things", None, "spose", params={"dims": int(src[5:])}))
+        elif src == "minilm-things":
+            task = text_features_task(config)
+            add(Representation(name, "minilm", "text", "things", task.key, "text", Path(task.outputs[0])))
+        elif src == "random":
+            over = r.stimuli if r.stimuli is not None else "things"
+            if over != "things" and over not in stim:
+                raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
+            params = {"dims": r.dims, "seed": r.seed if r.seed is not None else config.seed,
+                      "ids": None if over == "things" else stim[over][1].ids}
+            add(Representation(name, "random", "gaussian", over, None, "random", params=params))
+        elif src == "concepts":
+            base = refs.get(r.of)
+            if base is None:
+                raise ValidationError(f"{where}: unknown representation {r.of!r}; defined so far: {', '.join(refs) or 'none'}")
+            if base.stimuli not in stim:
+                raise ValidationError(f"{where}: {r.of!r} is not over a [[stimuli]] image set")
+            by = r.by if r.by is not None else "category"
+            labels = stim[base.stimuli][1].labels
+            if by not in labels.columns:
+                raise ValidationError(f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}")
+            mapping = tuple(zip(map(str, labels.index), map(str, labels[by])))
+            add(Representation(name, base.model, base.layer, f"{base.stimuli}:{by}", base.task, "concepts",
+                               params={"of": base, "concept_of_id": mapping}))
+        else:  # file
+            add(_file_representation(config, r, name, where, stim, skipped))
+    return refs
+
+
+def _file_representation(config: Config, r: RepresentationEntry, name: str, where: str, stim: dict,
+                         skipped: set) -> Representation:
+    over = r.stimuli if r.stimuli is not None else "things"
+    if over != "things" and over not in stim:
+        hint = " (an optional set not available here)" if over in skipped else ""
+        raise ValidationError(f"{where}: unknown stimulus set {over!r}{hint}; use 'things' or one of: {', '.join(stim) or 'none'}")
+    path = config.resolve(r.path)
+    ids_file = config.resolve(r.ids_file) if r.ids_file is not None else None
+    try:
+        emb, content = read_file(path, ids=r.ids, ids_file=ids_file, name=name)
+        if over != "things":
+            check_covers(emb, stim[over][1].ids, over, f"representation {name!r}: {path}")
+    except ValidationError as exc:
+        raise ValidationError(f"{config.path} [[representations]] {exc}") from None
+    params = {"ids": r.ids, "ids_file": ids_file, "content": content, "dims": emb.values.shape[1]}
+    return Representation(name, r.model if r.model is not None else name, r.layer if r.layer is not None else "file",
+                          over, None, "file", path,
+                          params=params)
