@@ -25,9 +25,11 @@
 #' saturated fits are printed and written to `warnings.txt` (the pipeline's
 #' report lists that file), never hidden.
 #'
-#' An `input` without repalign tables, or with nothing to fit (no trials with
-#' human choices, no dynamics and no decisions tables), is an error naming the
-#' directory.
+#' An `input` without repalign tables is an error naming the directory; one
+#' with nothing to fit (no trials with human choices, no dynamics and no
+#' decisions tables) is an error of class `repalign_nothing_to_fit`, which
+#' `fit_models.R` reports with exit status 3 and the pipeline's `[r]` stage as a
+#' stage with nothing to do.
 #'
 #' @param input Directory searched recursively for the run's Parquet tables.
 #' @param output Directory for CSV tables, figures and `warnings.txt`.
@@ -86,8 +88,12 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     }
   }
   if (is.null(human) && !length(tables$dynamics) && !length(tables$decisions)) {
-    stop(sprintf("nothing to fit under %s: no trials with human choices, no dynamics and no decisions tables (found %s)",
-                 input, paste(sprintf("%d %s", lengths(tables), names(tables)), collapse = ", ")), call. = FALSE)
+    # a condition of its own class: callers (fit_models.R, the pipeline's [r] stage)
+    # report it as a stage with nothing to do, not as a failure
+    stop(structure(class = c("repalign_nothing_to_fit", "error", "condition"), list(
+      message = sprintf("nothing to fit under %s: no trials with human choices, no dynamics and no decisions tables (found %s)",
+                        input, paste(sprintf("%d %s", lengths(tables), names(tables)), collapse = ", ")),
+      call = NULL)))
   }
   if (!is.null(human)) check_unique_trials(human, sprintf("trials under %s", input))
   dir.create(file.path(output, "figures"), recursive = TRUE, showWarnings = FALSE)

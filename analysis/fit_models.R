@@ -11,8 +11,10 @@
 # Python that has repalign and pyarrow: RETICULATE_PYTHON, then this repository's
 # .venv, then .venv of the working directory or its parents, then $VIRTUAL_ENV,
 # then python3 on PATH (?repalign::project_python). Exit status 1 on an error
-# (one line naming the thing), 0 otherwise; fits that did not converge, models
-# left out and saturated fits are printed and written to OUTPUT/warnings.txt.
+# (one line naming the thing), 3 when the tables hold nothing to fit (no trials
+# with human choices, no dynamics and no decisions tables; one line), 0
+# otherwise; fits that did not converge, models left out and saturated fits are
+# printed and written to OUTPUT/warnings.txt.
 suppressPackageStartupMessages({
   library(optparse)
   library(repalign)
@@ -60,5 +62,11 @@ tryCatch(
           n_boot = opts$n_boot, seed = opts$seed, id_metric = opts$id_metric, id_dataset = opts$id_dataset,
           chains = opts$chains, iter = opts$iter, cache_dir = opts$cache_dir,
           min_models_per_effect = opts$min_models_per_effect),
+  # tables were found but none can be fitted (e.g. metrics only): not an error of the
+  # input, a run with nothing for this script to do; status 3 lets callers tell the two apart
+  repalign_nothing_to_fit = function(e) {
+    cat("nothing to fit: ", conditionMessage(e), "\n", sep = "", file = stderr())
+    quit(save = "no", status = 3)
+  },
   error = function(e) fail(conditionMessage(e))
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
@@ -331,9 +332,26 @@ def _r_input_content(opts: dict, exclude: Path) -> dict:
     return content
 
 
+NOTHING_TO_FIT_STATUS = 3  # fit_models.R's exit status when the tables hold nothing to fit
+
+
+def nothing_to_fit_note(stderr: str) -> str:
+    """The one line that reports an ``[r]`` stage with nothing to do, from the
+    ``nothing to fit: …`` line of ``fit_models.R`` (the temporary input directory
+    left out of it)."""
+    line = next((ln for ln in reversed(stderr.splitlines()) if ln.startswith("nothing to fit")), "")
+    found = line.rsplit("(found ", 1)[1].rstrip(")") if "(found " in line else "no such tables"
+    return (f"[r] nothing to fit, stage skipped: the run's tables hold no trials with human choices, no dynamics "
+            f"and no decisions tables (found {found}); [[learners]] with human choices, [dynamics] or a "
+            f"classification metric give it something to fit")
+
+
 def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
     """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
-    renamed into place); the script's summary goes to ``summary.txt``."""
+    renamed into place); the script's summary goes to ``summary.txt``. When the
+    tables hold nothing to fit (exit status 3: e.g. metrics only, no human
+    choices) the stage is done with nothing to do: ``summary.txt`` and
+    ``warnings.txt`` hold one line saying so (the report shows it), also printed."""
     import shutil as _sh
 
     from repalign.store import publish_dir, temp_name
@@ -368,6 +386,16 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         if options.get("by"):
             args += ["--by", ",".join(options["by"])]
         proc = run_child(args, env=r_env(), cwd=_PROJECT_ROOT)
+        if proc.returncode == NOTHING_TO_FIT_STATUS:
+            # a stage with nothing to do (e.g. metrics only, no human choices): one line, not a failure
+            note = nothing_to_fit_note(proc.stderr)
+            if inputs:
+                _sh.rmtree(tmp / "_input")
+            (tmp / "summary.txt").write_text(note + "\n")
+            (tmp / "warnings.txt").write_text(note + "\n")
+            publish_dir(tmp, out)
+            print(note, file=sys.stderr)
+            return out
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
