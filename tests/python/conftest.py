@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("data") and "real_data" not in getattr(item, "fixturenames", ()):
             # first: the data check must run before any other fixture (e.g. a module-scoped
             # run that would otherwise try to download the data)
-            item.fixturenames.insert(0, "real_data")
+            # (a new list: parametrised items of one function share theirs)
+            item.fixturenames = ["real_data", *item.fixturenames]
 
 
 @pytest.fixture(scope="module")
