@@ -14,7 +14,8 @@
 #'   metrics table has several for a (model, layer); `NULL`: there must be one.
 #' @return `data` with columns `family`, `objective`, `train_size`, `params`
 #'   (`NA` where the metadata has none) and (with `metrics`) `intrinsic_dim`
-#'   added. A model without metadata, or a
+#'   added, and `task = "pooled"` when `data` has no `task` (scores pooled over
+#'   tasks). A model without metadata, or a
 #'   (model, layer) without intrinsic dimensionality, is an error naming it.
 #' @export
 alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensionality_twonn", id_dataset = NULL) {
@@ -32,6 +33,9 @@ alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensiona
   }
   idx <- match(as.character(data$model), models$name)
   out <- data
+  # scores of choice models pooled over tasks (by = c("model", "layer")) have no task:
+  # one level, so the alignment model's (1 | task) term is dropped, as in fit_run()
+  if (!"task" %in% names(out)) out$task <- "pooled"
   for (col in c("family", "objective")) out[[col]] <- as.character(models[[col]][idx])
   out$train_size <- suppressWarnings(as.numeric(models$train_size[idx]))
   out$params <- if ("params" %in% names(models)) suppressWarnings(as.numeric(models$params[idx])) else NA_real_
@@ -287,6 +291,42 @@ saturation_check <- function(formula, data, min_models_per_effect = 5) {
   } else ""
   list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(X),
        min_models_per_effect = min_models_per_effect, reason = reason)
+}
+
+#' Predictions of an alignment model
+#'
+#' Population-level predictions (random effects at 0) of a
+#' [fit_alignment_model()] fit: the expected pseudo-R² (model level) or the
+#' probability of choice = 1 (trial level; `value` standardised within each
+#' (model, layer, task) of `newdata`, as in the fit).
+#'
+#' @param object A [fit_alignment_model()] result.
+#' @param newdata Rows to predict, with the formula's columns; default the data
+#'   the model was fitted on.
+#' @param ... Unused.
+#' @return A numeric vector, one value per row of `newdata`.
+#' @export
+predict.repalign_alignment_fit <- function(object, newdata = NULL, ...) {
+  if (is.null(newdata)) {
+    newdata <- object$data
+  } else {
+    newdata <- as.data.frame(newdata)
+    check_columns(newdata, setdiff(all.vars(lme4::nobars(object$formula)), c("scale", "pseudo_r2", "choice")),
+                  "newdata")
+    if (object$level == "trial") {
+      by <- intersect(c("model", "layer", "task"), names(newdata))
+      for (r in group_rows(newdata, by)) newdata$value[r] <- as.numeric(standardise(newdata$value[r]))
+    }
+  }
+  fit <- object$fit
+  out <- if (object$engine == "brms") {
+    stats::fitted(fit, newdata = newdata, re_formula = NA)[, "Estimate"]
+  } else if (inherits(fit, c("lm", "glm"))) {
+    stats::predict(fit, newdata = newdata, type = "response")
+  } else {
+    stats::predict(fit, newdata = newdata, re.form = NA, type = "response")
+  }
+  as.numeric(out)
 }
 
 #' @export

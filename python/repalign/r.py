@@ -13,9 +13,15 @@ how to install it. Subprocesses that run R (the ``[r]`` stage, the dynamics GLMM
 their environment from :func:`repalign.rlib.r_env`, the one place that locates the R
 library.
 
+Tables come back as pandas DataFrames; a fitted model comes back as an :class:`RFit`
+handle that stays in R and can be passed back to R (``tidy()``, ``predict()``,
+figures):
+
 >>> from repalign import r
 >>> cv = r.cv_choice_model(trials, method="kfold", k=5, by=["model", "layer"])
 >>> scores = r.alignment_scores(cv, by=["model", "layer"])       # pseudo_r2, ci_low, ...
+>>> fit = r.fit_alignment_model(r.alignment_data(scores, models, metrics))
+>>> fit.tidy(); fit.predict(); fit.save_figure("size", data=r.alignment_data(scores, models, metrics))
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
 from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
 
 __all__ = [
-    "RError", "RUnavailableError", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
+    "RError", "RUnavailableError", "RFit", "r_call", "save_figure", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
     "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models", "plan_r",
     "run_fit_models",
 ]
@@ -127,19 +133,155 @@ def _r_errors(what: str):
 
 
 def _call(fname: str, *args, **kwargs) -> Any:
-    """Call ``repalign::fname`` with pandas DataFrames converted to R data frames and
-    back; every failure is an RError (R's message for errors raised in R)."""
+    """Call ``repalign::fname`` (or ``pkg::fname``) with pandas DataFrames converted
+    to R data frames and :class:`RFit` handles passed as their R objects; an R data
+    frame comes back as a pandas DataFrame, a vector as numpy, anything else (e.g. a
+    fitted model) as the rpy2 object, unconverted, so that it can be passed back to
+    R. Every failure is an RError (R's message for errors raised in R)."""
     from rpy2.robjects import pandas2ri
     from rpy2.robjects.conversion import localconverter
 
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    with _r_errors(f"repalign::{fname}") as ro:
-        fn = ro.r(f"repalign::{fname}")
+    name = fname if "::" in fname else f"repalign::{fname}"
+    with _r_errors(name) as ro:
+        fn = ro.r(name)
         with localconverter(ro.default_converter + pandas2ri.converter):
-            res = fn(*args, **kwargs)
+            r_args = [_to_r(a) for a in args]
+            r_kwargs = {k: _to_r(v) for k, v in kwargs.items()}
+        # called without the pandas converter: the result stays an R object until we
+        # know what it is (rpy2 turns an R list into an OrdDict it cannot pass back)
+        res = fn(*r_args, **r_kwargs)
+        if isinstance(res, (ro.vectors.DataFrame, ro.vectors.FloatVector, ro.vectors.IntVector,
+                            ro.vectors.BoolVector, ro.vectors.StrVector)):
+            with localconverter(ro.default_converter + pandas2ri.converter):
+                res = ro.conversion.get_conversion().rpy2py(res)
     if isinstance(res, pd.DataFrame):
         res = res.reset_index(drop=True)
     return res
+
+
+def _to_r(x: Any) -> Any:
+    """One argument for R: an RFit handle as its R object; pandas and Python
+    scalars through rpy2's active converter; R objects as they are."""
+    import rpy2.rinterface as ri
+    from rpy2.robjects.conversion import get_conversion
+
+    if isinstance(x, RFit):
+        return x.robj
+    if isinstance(x, ri.Sexp):
+        return x
+    return get_conversion().py2rpy(x)
+
+
+class RFit:
+    """A fitted R model held in the R session, handed to Python.
+
+    Returned by :func:`fit_choice_model` and :func:`fit_alignment_model`. It can be
+    passed back to any ``repalign.r`` function or to :func:`r_call` (it goes to R as
+    the R object itself), and offers what a Python user needs of it:
+
+    * :meth:`tidy` — the coefficient table (pandas);
+    * :meth:`predict` — population-level predictions (numpy, one per row);
+    * :attr:`diagnostics` — converged, singular, messages (and notes);
+    * :meth:`save_figure` — a figure of the fit (``plot_coefficients``; for a
+      model-level alignment fit also ``plot_alignment_vs_size`` with its lines).
+
+    ``robj`` is the rpy2 object (an R ``repalign_alignment_fit`` list, or the
+    ``glmerMod``/``brmsfit`` of a choice model); ``kind`` is ``"alignment"`` or
+    ``"choice"``.
+    """
+
+    def __init__(self, robj: Any, kind: str):
+        self.robj = robj
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        what = f"{self._field('level')}-level alignment model ({self._field('engine')})" if self.kind == "alignment" \
+            else "choice model"
+        return f"<repalign.r.RFit: {what}; converged={d.get('converged')}, singular={d.get('singular')}>"
+
+    def _field(self, name: str) -> Any:
+        ro = _robjects()
+        return ro.r("function(x, n) x[[n]]")(self.robj, name)[0]
+
+    def tidy(self) -> pd.DataFrame:
+        """The tidy coefficient table (``tidy_alignment_model`` or ``tidy_choice_model``)."""
+        return _call("tidy_alignment_model" if self.kind == "alignment" else "tidy_choice_model", self)
+
+    def predict(self, newdata: pd.DataFrame | None = None):
+        """Population-level predictions (random effects at 0), one per row of
+        ``newdata`` (default: the rows the model was fitted on). Alignment fits:
+        ``predict.repalign_alignment_fit`` (expected pseudo-R², or P(choice = 1) at
+        the trial level). Choice fits: P(choice = 1) with ``newdata``'s ``value``
+        standardised with the fit's centre and scale (``attr(fit, "standardisation")``)."""
+        import numpy as np
+
+        ro = _robjects()
+        if self.kind == "alignment":
+            out = _call("stats::predict", self, newdata=None if newdata is None else _df(newdata, "newdata"))
+        else:
+            fn = ro.r("""function(fit, newdata) {
+              if (is.null(newdata)) return(as.numeric(stats::fitted(fit)))
+              s <- attr(fit, "standardisation")
+              newdata$value <- (newdata$value - s[["center"]]) / s[["scale"]]
+              as.numeric(stats::predict(fit, newdata = newdata, re.form = NA, type = "response"))
+            }""")
+            with _r_errors("predict (choice model)"):
+                from rpy2.robjects import pandas2ri
+                from rpy2.robjects.conversion import localconverter
+
+                with localconverter(ro.default_converter + pandas2ri.converter):
+                    nd = ro.NULL if newdata is None else _to_r(_df(newdata, "newdata"))
+                out = fn(self.robj, nd)
+        return np.asarray(out, dtype=float)
+
+    @property
+    def diagnostics(self) -> dict[str, Any]:
+        """``converged``, ``singular`` and ``messages`` (alignment fits also
+        ``notes``) of the fit."""
+        ro = _robjects()
+        get = ro.r("""function(x) {
+          d <- if (inherits(x, "repalign_alignment_fit")) x$diagnostics else attr(x, "diagnostics")
+          list(converged = isTRUE(d$converged), singular = isTRUE(d$singular),
+               messages = paste(d$messages, collapse = "; "), notes = paste(d$notes, collapse = "; "))
+        }""")
+        d = get(self.robj)
+        return {k: d.rx2(k)[0] for k in ("converged", "singular", "messages", "notes")}
+
+    def save_figure(self, stem: str | os.PathLike, *, data: pd.DataFrame | None = None, width: float = 7,
+                    height: float = 5) -> list[Path]:
+        """Write a figure of this fit as ``stem.pdf`` and ``stem.png``: with
+        ``data`` (the :func:`alignment_data` of scores) and a model-level alignment
+        fit, ``plot_alignment_vs_size(data, fit)`` (points and the fit's lines);
+        else ``plot_coefficients`` of its tidy table. Returns the two paths."""
+        if data is not None:
+            if self.kind != "alignment":
+                raise RError("save_figure(data=...): plots alignment against training size; needs an alignment fit")
+            return save_figure("plot_alignment_vs_size", stem, _df(data, "data"), fit=self, width=width,
+                               height=height)
+        return save_figure("plot_coefficients", stem, self.tidy(), width=width, height=height)
+
+
+def r_call(fname: str, *args, **kwargs) -> Any:
+    """Call any function of the R package (``"plot_learning_curves"``) or of another
+    package (``"stats::AIC"``) with pandas tables and :class:`RFit` handles; data
+    frames come back as pandas, other R objects as rpy2 objects."""
+    _robjects()
+    return _call(fname, *args, **kwargs)
+
+
+def save_figure(plot: str, stem: str | os.PathLike, *args, width: float = 7, height: float = 5,
+                **kwargs) -> list[Path]:
+    """Draw ``repalign::<plot>(*args, **kwargs)`` (e.g. ``"plot_coefficients"``,
+    ``"plot_alignment_vs_size"`` with ``fit=`` an :class:`RFit`) and write it with
+    ``repalign::save_figure`` to ``stem.pdf`` and ``stem.png``; returns the paths."""
+    _robjects()
+    p = _call(plot, *args, **kwargs)
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    _call("save_figure", p, str(stem), width=float(width), height=float(height))
+    return [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
 
 
 def _df(data: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -172,13 +314,13 @@ def _strs(x: Sequence[str]):
     return ro.StrVector(list(x))
 
 
-def fit_choice_model(trials: pd.DataFrame, formula: str | None = None) -> pd.DataFrame:
+def fit_choice_model(trials: pd.DataFrame, formula: str | None = None) -> RFit:
     """Fit the choice model (``repalign::fit_choice_model``) on one (model, layer, task)
-    trial table; return its tidy fixed-effects table (term, estimate, std.error,
-    statistic, p.value, conf.low, conf.high, converged, singular, messages)."""
+    trial table; return an :class:`RFit` handle: ``.tidy()`` is its fixed-effects
+    table (term, estimate, std.error, statistic, p.value, conf.low, conf.high,
+    converged, singular, messages), ``.predict(newdata)`` P(choice = 1)."""
     _robjects()
-    fit = _call("fit_choice_model", _df(trials, "trials"), formula=_formula(formula))
-    return _call("tidy_choice_model", fit)
+    return RFit(_call("fit_choice_model", _df(trials, "trials"), formula=_formula(formula)), "choice")
 
 
 def cv_choice_model(trials: pd.DataFrame, *, method: str = "kfold", k: int = 5, seed: int = 1,
@@ -221,18 +363,20 @@ def alignment_data(data: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFra
 def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str = "lme4",
                         formula: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
                         cache_dir: str | os.PathLike | None = None,
-                        min_models_per_effect: float = 5) -> pd.DataFrame:
-    """Fit a hierarchical alignment model (``repalign::fit_alignment_model``) and return
-    its tidy coefficient table (level, engine, term, estimate, std.error, conf.low,
-    conf.high, p.value, n_models, n_fixed, inference, converged, singular, messages,
-    note). With fewer than ``min_models_per_effect`` models per fixed effect the fit
-    is saturated: estimates only (``inference == "none"``), the reason in ``note``."""
+                        min_models_per_effect: float = 5) -> RFit:
+    """Fit a hierarchical alignment model (``repalign::fit_alignment_model``); return
+    an :class:`RFit` handle. ``.tidy()`` is its coefficient table (level, engine,
+    term, estimate, std.error, conf.low, conf.high, p.value, n_models, n_fixed,
+    inference, converged, singular, messages, note); ``.predict(newdata)`` its
+    population-level predictions; ``.save_figure(stem, data=ad)`` the figure of
+    alignment against training size with the fit's lines. With fewer than
+    ``min_models_per_effect`` models per fixed effect the fit is saturated:
+    estimates only (``inference == "none"``), the reason in ``note``."""
     _robjects()
-    fit = _call("fit_alignment_model", _df(data, "data"), level=level, engine=engine, formula=_formula(formula),
-                chains=int(chains), iter=int(iter), seed=int(seed),
-                cache_dir=None if cache_dir is None else str(cache_dir),
-                min_models_per_effect=float(min_models_per_effect))
-    return _call("tidy_alignment_model", fit)
+    return RFit(_call("fit_alignment_model", _df(data, "data"), level=level, engine=engine, formula=_formula(formula),
+                      chains=int(chains), iter=int(iter), seed=int(seed),
+                      cache_dir=None if cache_dir is None else str(cache_dir),
+                      min_models_per_effect=float(min_models_per_effect)), "alignment")
 
 
 def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] | None = None,
