@@ -68,3 +68,25 @@ def choice_trials(rng: np.random.Generator, n_participants: int, n_trials: int, 
     signal = rng.normal(size=len(rows))
     choice = (rng.random(len(rows)) < 1 / (1 + np.exp(-slope * signal))).astype(np.int64)
     return rows, signal, choice
+
+
+def alignment_study(seed: int = 7, n_models: int = 15, n_participants: int = 12,
+                    n_trials: int = 40) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(trials, models, metrics) of a synthetic alignment study with a planted effect:
+    ``n_models`` models ``net00``… read one signal that the people follow
+    (P(choice = 1) = sigmoid(2 s)); model i sees it through noise of s.d.
+    3 − 0.18 i and was trained on 10^(3 + 0.3 i) examples, so alignment rises with log
+    training size. Families ``fam0``–``fam2``, one objective, and an intrinsic
+    dimensionality (``dimensionality_twonn``, dataset ``synthetic``) independent of both."""
+    rng = np.random.default_rng(seed)
+    base, signal, choice = choice_trials(rng, n_participants, n_trials, slope=2.0, participant="p{:02d}")
+    frames, meta, metrics = [], [], []
+    for i in range(n_models):
+        name = f"net{i:02d}"
+        value = signal + (3.0 - 0.18 * i) * rng.normal(size=len(signal))
+        frames.append(base.assign(model=name, value=value, choice=choice))
+        meta.append({"name": name, "family": f"fam{i % 3}", "objective": "supervised",
+                     "train_size": round(10 ** (3 + 0.3 * i)), "params": 1e6 * (1 + i % 4)})
+        metrics.append({"model": name, "layer": "l", "dataset": "synthetic", "metric": "dimensionality_twonn",
+                        "value": rng.uniform(5, 30), "ci_low": np.nan, "ci_high": np.nan, "n": 100})
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(meta), pd.DataFrame(metrics)

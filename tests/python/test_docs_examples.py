@@ -18,6 +18,12 @@ on the lines just above its fence say how it is run:
 * ``<!-- features: PATH SOURCE N -->``: a Parquet features file at PATH for the ids of
   the stimulus set ``{"source": SOURCE, "n": N}`` (a ``stimulus_id`` column and 8
   seeded Gaussian columns ``d0`` … ``d7``);
+* ``<!-- synthetic-study: DIR -->``: the synthetic alignment study of
+  ``builders.alignment_study`` (15 models, a planted effect of training size):
+  ``DIR/trials.parquet``, ``DIR/metrics.parquet`` and its metadata at
+  ``data/models.csv``;
+* ``<!-- continues -->``: the block continues the previous block of its language in
+  the same file: they run as one script (and the earlier blocks' fixtures are made);
 * ``<!-- demircan-choices: PATH -->``: write a human-choices file in the Demircan et
   al. format at PATH (one participant, condition file 1, trials 0..119).
 
@@ -52,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 LANGS = {"toml": "toml", "python": "python", "py": "python", "r": "r", "R": "r", "bash": "sh", "sh": "sh",
          "shell": "sh", "console": "sh"}
-_MARK = re.compile(r"^\s*<!--\s*(not-run|data|run|images|copy|mkdir|demircan-choices|features)\s*(?::\s*(.*?))?\s*-->\s*$")
+_MARK = re.compile(r"^\s*<!--\s*(not-run|data|run|images|copy|mkdir|demircan-choices|features|synthetic-study|continues)\s*(?::\s*(.*?))?\s*-->\s*$")
 
 
 @dataclass
@@ -106,7 +112,20 @@ def extract_blocks(path: Path, root: Path = ROOT) -> list[Block]:
     return blocks
 
 
-ALL_BLOCKS = [b for p in DOC_FILES for b in extract_blocks(p)]
+def chained(blocks: list[Block]) -> list[Block]:
+    """Blocks marked ``continues`` carry the text (and fixtures) of the previous block
+    of their language in the same file before their own."""
+    out: list[Block] = []
+    for b in blocks:
+        if "continues" in b.marks:
+            prev = next((p for p in reversed(out) if p.file == b.file and p.lang == b.lang), None)
+            assert prev is not None, f"{b.id}: <!-- continues --> but no earlier {b.lang} block in {b.file}"
+            b = Block(b.file, b.line, b.lang, prev.text + b.text, {**prev.marks, **b.marks})
+        out.append(b)
+    return out
+
+
+ALL_BLOCKS = chained([b for p in DOC_FILES for b in extract_blocks(p)])
 
 
 def _params():
@@ -166,6 +185,16 @@ def make_fixtures(block: Block, cwd: Path) -> None:
         values = np.random.default_rng(0).normal(size=(len(ids), 8))
         (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(values, columns=[f"d{i}" for i in range(8)]).assign(stimulus_id=list(ids)).to_parquet(cwd / rel)
+    if "synthetic-study" in block.marks:
+        from builders import alignment_study
+        from repalign.store import write_table
+
+        trials, models, metrics = alignment_study()
+        out = cwd / block.marks["synthetic-study"]
+        write_table(trials, out / "trials.parquet", "trials", {"source": "builders.alignment_study"})
+        write_table(metrics, out / "metrics.parquet", "metrics", {"source": "builders.alignment_study"})
+        (cwd / "data").mkdir(exist_ok=True)
+        models.to_csv(cwd / "data" / "models.csv", index=False)
     if "demircan-choices" in block.marks:
         make_demircan_choices(cwd / block.marks["demircan-choices"])
 

@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from repalign import r
-from builders import choice_trials
+from builders import alignment_study
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,22 +25,9 @@ N_MODELS = 15  # 3 estimable fixed effects x 5 models each: the saturation guard
 
 @pytest.fixture(scope="module")
 def study():
-    """15 models read one signal that 12 people follow (P(choice = 1) = sigmoid(2 s));
-    model i sees it through noise of s.d. 3 - 0.18 i and was trained on 10^(3 + 0.3 i)
-    examples, so alignment rises with log training size (planted). Intrinsic
-    dimensionality is independent of both. Returns (trials, models, metrics)."""
-    rng = np.random.default_rng(7)
-    base, signal, choice = choice_trials(rng, 12, 40, slope=2.0, participant="p{:02d}")
-    frames, meta, metrics = [], [], []
-    for i in range(N_MODELS):
-        name = f"net{i:02d}"
-        value = signal + (3.0 - 0.18 * i) * rng.normal(size=len(signal))
-        frames.append(base.assign(model=name, value=value, choice=choice))
-        meta.append({"name": name, "family": f"fam{i % 3}", "objective": "supervised",
-                     "train_size": round(10 ** (3 + 0.3 * i)), "params": 1e6 * (1 + i % 4)})
-        metrics.append({"model": name, "layer": "l", "metric": "dimensionality_twonn", "value": rng.uniform(5, 30),
-                        "dataset": "synthetic"})
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(meta), pd.DataFrame(metrics)
+    """15 models whose alignment rises with log training size (planted; see
+    ``builders.alignment_study``): (trials, models, metrics)."""
+    return alignment_study(n_models=N_MODELS)
 
 
 @pytest.fixture(scope="module")
