@@ -15,8 +15,8 @@ on the lines just above its fence say how it is run:
   in three category sub-folders;
 * ``<!-- copy: PATH -->``: copy the repository's file PATH to the same relative path;
 * ``<!-- mkdir: PATH -->``: make an (empty) directory PATH;
-* ``<!-- features: PATH SOURCE N -->``: a Parquet features file at PATH for the ids of
-  the stimulus set ``{"source": SOURCE, "n": N}`` (a ``stimulus_id`` column and 8
+* ``<!-- features: PATH SOURCE [N] -->``: a Parquet features file at PATH for the ids
+  of the stimulus set ``{"source": SOURCE, "n": N}`` (a ``stimulus_id`` column and 8
   seeded Gaussian columns ``d0`` … ``d7``);
 * ``<!-- synthetic-study: DIR -->``: the synthetic alignment study of
   ``builders.alignment_study`` (15 models, a planted effect of training size):
@@ -34,7 +34,9 @@ How each language runs, in an empty temporary directory:
   10-image digits set as its stage), loaded with ``repalign.config.load_config``,
   validated and planned with ``repalign.pipeline.plan.plan_all`` and its
   ``[executor]`` parsed; ``run`` blocks then run offline;
-* Python: ``exec`` in a fresh namespace;
+* Python: ``exec`` in a fresh namespace; a one-line expression whose comment starts
+  with a number (``M.noise_ceiling(nc)  # 0.6722``) or a tuple of numbers must give
+  that number to the quoted precision, so a quoted number cannot go stale;
 * R: ``Rscript`` with this checkout's R library (``.rlib``) first on ``R_LIBS``;
 * shell: ``bash -euo pipefail`` with this checkout's ``python`` directory first on
   ``PYTHONPATH`` and the environment's ``bin`` first on ``PATH``.
@@ -180,8 +182,8 @@ def make_fixtures(block: Block, cwd: Path) -> None:
 
         from repalign.features import load_stimulus_set
 
-        rel, source, n = block.marks["features"].split()
-        ids = load_stimulus_set({"source": source, "n": int(n)}).ids
+        rel, source, *n = block.marks["features"].split()
+        ids = load_stimulus_set({"source": source, **({"n": int(n[0])} if n else {})}).ids
         values = np.random.default_rng(0).normal(size=(len(ids), 8))
         (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(values, columns=[f"d{i}" for i in range(8)]).assign(stimulus_id=list(ids)).to_parquet(cwd / rel)
@@ -243,9 +245,47 @@ def run_toml(block: Block, cwd: Path) -> None:
         assert all(s.startswith("done") or s.startswith("cached") or s.startswith("skipped") for s in status.values()), status
 
 
+_QUOTED = re.compile(r"^(?P<expr>[^#]*?\S)\s+#\s*(?P<num>\(\s*-?\d+\.\d+(?:\s*,\s*-?\d+\.\d+)*\s*\)|-?\d+\.\d+)(?=\s|$)")
+
+
+def with_number_checks(text: str) -> tuple[str, int]:
+    """The block with every one-line expression whose comment starts with a number
+    (``M.noise_ceiling(nc)   # 0.6722``) or a tuple of numbers (``# (0.477, 0.577)``)
+    turned into a check that the expression gives that number to the quoted
+    precision; returns (code, number of checks)."""
+    import ast
+
+    out, n = [], 0
+    for line in text.splitlines():
+        m = _QUOTED.match(line)
+        if m:
+            try:
+                ok = isinstance(ast.parse(m.group("expr")).body[0], ast.Expr)
+            except SyntaxError:
+                ok = False
+            if ok:
+                line = f"__docs_check__(({m.group('expr')}), {m.group('num')!r}, {m.group('expr')!r})"
+                n += 1
+        out.append(line)
+    return "\n".join(out) + "\n", n
+
+
+def docs_check(value, quoted: str, expr: str) -> None:
+    """``value`` (a number or a sequence of numbers) rounds to ``quoted``."""
+    import numpy as np
+
+    nums = re.findall(r"-?\d+\.(\d+)", quoted)
+    want = [float(x) for x in re.findall(r"-?\d+\.\d+", quoted)]
+    got = np.atleast_1d(np.asarray(value, dtype=float)).ravel().tolist()
+    assert len(got) == len(want), f"{expr}: gives {got}, the docs quote {quoted}"
+    for g, w, d in zip(got, want, nums):
+        assert abs(g - w) <= 0.5 * 10 ** -len(d) + 1e-12, f"{expr}: gives {g}, the docs quote {quoted}"
+
+
 def run_python(block: Block, cwd: Path) -> None:
-    code = compile(block.text, block.id, "exec")
-    exec(code, {"__name__": "__docs_example__"})  # noqa: S102 (the documentation's own example)
+    text, _ = with_number_checks(block.text)
+    code = compile(text, block.id, "exec")
+    exec(code, {"__name__": "__docs_example__", "__docs_check__": docs_check})  # noqa: S102 (the docs' own example)
 
 
 def run_r(block: Block, cwd: Path) -> None:
@@ -291,6 +331,19 @@ def test_every_block_is_run_or_says_why():
             assert b.marks["images"] and not Path(b.marks["images"]).is_absolute(), f"{b.id}: images needs a relative path"
 
 
+def test_quoted_numbers_are_checked():
+    """A planted wrong number fails, the right one passes, other comments are left alone."""
+    code, n = with_number_checks("x = 2\nx / 3          # 0.667  (two thirds)\n(x, x / 4)  # (2.0, 0.50)\n"
+                                 "x  # a comment\nstr(  # 1.5\n)\n")
+    assert n == 2
+    exec(code, {"__docs_check__": docs_check})
+    bad, _ = with_number_checks("2 / 3   # 0.67\n")
+    exec(bad, {"__docs_check__": docs_check})  # 0.6667 rounds to 0.67
+    bad, _ = with_number_checks("2 / 3   # 0.668\n")
+    with pytest.raises(AssertionError, match="the docs quote 0.668"):
+        exec(bad, {"__docs_check__": docs_check})
+
+
 def test_extractor_reads_markers(tmp_path):
     """Planted blocks: languages, lines and stacked markers come back as written."""
     md = tmp_path / "x.md"
@@ -307,7 +360,8 @@ def counts() -> dict[str, int]:
     """Blocks executed offline, executed in the data pass, and not run."""
     runs = [b for b in ALL_BLOCKS if b.runs]
     return {"offline": sum("data" not in b.marks for b in runs), "data": sum("data" in b.marks for b in runs),
-            "not_run": len(ALL_BLOCKS) - len(runs), "total": len(ALL_BLOCKS)}
+            "not_run": len(ALL_BLOCKS) - len(runs), "total": len(ALL_BLOCKS),
+            "quoted_numbers_checked": sum(with_number_checks(b.text)[1] for b in runs if b.lang == "python")}
 
 
 if __name__ == "__main__":
