@@ -97,7 +97,7 @@ def test_layers_aliases_and_errors(lite0):
     assert resolve_layer(module, spec, "penultimate") == ("_fc", "in")
     assert resolve_layer(module, spec, "output") == ("", "out")
     assert resolve_layer(module, spec, "_blocks.3:in") == ("_blocks.3", "in")
-    with pytest.raises(ValidationError, match=r"unknown layer '_block.3'.*closest: _blocks.3.*_conv_stem"):
+    with pytest.raises(ValidationError, match=r"unknown layer '_block.3'.*closest: _blocks.3.*module names.*repalign models layers"):
         resolve_layer(module, spec, "_block.3")
     rows = {r[0]: r for r in list_layers(module, spec)}
     assert rows["_blocks.15"][2] == "320×7×7" and rows["output"][2] == "1000"

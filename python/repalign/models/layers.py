@@ -48,12 +48,12 @@ def resolve_layer(module: nn.Module, spec: ModelSpec, layer: str) -> tuple[str, 
     name, _, where = layer.partition(":")
     names = [n for n, _ in module.named_modules() if n]
     if where not in ("", "in", "out") or name not in names:
+        # five names, not all (~200 for a ResNet): the closest, else the first ones
         close = difflib.get_close_matches(name, names, n=5)
-        hint = f" (closest: {', '.join(close)})" if close else ""
-        shown = names if len(names) <= 400 else names[:400] + ["…"]
+        hint = f"closest: {', '.join(close)}" if close else f"first module names: {', '.join(names[:5])}"
         raise ValidationError(
-            f"unknown layer {layer!r} for model {spec.name!r}{hint}; valid: {', '.join(ALIASES)}, "
-            f"any module name optionally suffixed ':in' (its input): {', '.join(shown)}")
+            f"unknown layer {layer!r} for model {spec.name!r} ({hint}); valid: {', '.join(ALIASES)} or any of its "
+            f"{len(names)} module names, optionally suffixed ':in' (its input): `repalign models layers {spec.name}`")
     return name, where or "out"
 
 
