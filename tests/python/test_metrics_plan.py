@@ -184,3 +184,23 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
         """)
     a, b = plan_metrics(load_config(cfg))
     assert a.key != b.key and a.outputs[0] != b.outputs[0]
+
+
+def test_rsa_on_a_set_without_subject_rdms_says_what_it_needs(tmp_path):
+    """RSA has human data only for the Mur92 images: on a digits set it says so at
+    plan time, by default and with the representation named explicitly."""
+    from repalign.config import load_config
+    from repalign.errors import ValidationError
+    from repalign.pipeline.plan import plan_all
+
+    base = ('[run]\noutput = "out"\n[[stimuli]]\nname = "digits"\nsource = "digits"\nn = 3\n'
+            '[[representations]]\nname = "noise"\nsource = "random"\ndims = 8\nstimuli = "digits"\n'
+            '[[metrics]]\nmetric = "rsa"\n')
+    (tmp_path / "a.toml").write_text(base)
+    with pytest.raises(ValidationError, match=r"\[\[metrics\]\] #1 \(rsa\): needs representations of the 92 Mur92 "
+                                              r"images.*source = \"mur92\".*noise \(digits\)"):
+        plan_all(load_config(tmp_path / "a.toml"))
+    (tmp_path / "b.toml").write_text(base + 'representations = ["noise"]\n')
+    with pytest.raises(ValidationError, match=r"#1 \(rsa\): compares with the 16 subjects' RDMs.*'noise' represents "
+                                              r"'digits'"):
+        plan_all(load_config(tmp_path / "b.toml"))

@@ -143,6 +143,23 @@ def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Representation]) 
     return sorted(n for n, r in refs.items() if r.stimuli == want)
 
 
+def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representation], where: str) -> str:
+    """The error of an entry with no representation to measure: what the metric
+    needs, and what the config defines instead."""
+    m = spec["metric"]
+    defined = ", ".join(f"{n} ({r.stimuli})" for n, r in sorted(refs.items())[:8]) or "none"
+    if not refs:
+        return f"{where}: no representations to measure (define [[models]] or [[representations]])"
+    if m == "rsa" or (m == "separation" and spec.get("dataset") != "things"):
+        need = ("representations of the 92 Mur92 images (its human data: the subjects' RDMs)" if m == "rsa"
+                else "representations of the 92 Mur92 images (labels from its category column)")
+        add = 'a [[stimuli]] set with source = "mur92" (and [[models]] to extract features of it)'
+    else:
+        need = "representations of the THINGS concepts (its human data: THINGS triplets and categories)"
+        add = 'a THINGS representation, e.g. [[representations]] source = "spose49", or a file with stimuli = "things"'
+    return f"{where} ({m}): needs {need}; add {add}. Defined representations (stimuli): {defined}"
+
+
 def run_metric(spec: dict, ref: Representation, reference: Representation | None, model: str, layer: str, path: str, provenance: dict) -> str:
     """Task body: load the representation(s), compute the metric, write the table atomically."""
     from repalign.metrics import compute
@@ -194,7 +211,15 @@ def plan_metrics(config: Config) -> list[Task]:
         if unknown:
             raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
         if not names:
-            raise ValidationError(f"{where}: no representations to measure (define [[models]] or [[representations]])")
+            raise ValidationError(_nothing_to_measure(spec, refs, where))
+        if spec["metric"] == "rsa":
+            # RSA compares with the Mur92 subjects' RDMs: only representations of those 92 images can run
+            wrong = [n for n in names if refs[n].stimuli != "mur92"]
+            if wrong:
+                raise ValidationError(
+                    f"{where} (rsa): compares with the 16 subjects' RDMs of the 92 Mur92 images; "
+                    + ", ".join(f"{n!r} represents {refs[n].stimuli!r}" for n in wrong[:5])
+                    + "; use representations of a [[stimuli]] set with source = \"mur92\"")
         reference = None
         if spec["metric"] == "cka":
             if spec["reference"] not in refs:
