@@ -356,6 +356,78 @@ def test_extractor_reads_markers(tmp_path):
     assert blocks[2].runs and blocks[2].marks == {}
 
 
+# ---- numbers quoted from the demo run ---------------------------------------------------------
+
+_NUM = r"(−?-?\d+\.\d+)"
+_DEMO_RHO = {"train_size": "training-set size", "params": "parameter count", "intrinsic_dim": "intrinsic dimensionality"}
+
+
+def _close(got: float, quoted: str) -> bool:
+    q = quoted.replace("−", "-")
+    return abs(got - float(q)) <= 0.5 * 10 ** -len(q.split(".")[1]) + 1e-12
+
+
+def demo_quote_problems(out: Path) -> list[str]:
+    """Where README.md's quoted demo finding and docs/r.md's demo correlations differ
+    from a demo run's ``findings.json`` and ``model_correlations.csv`` (empty: they agree)."""
+    import json
+
+    import pandas as pd
+
+    problems = []
+    readme = (ROOT / "README.md").read_text()
+    quote = " ".join(ln[1:].strip() for ln in readme.splitlines() if ln.startswith(">"))
+    quote = quote.split(" — ")[0].strip()
+    findings = [" ".join(f.split()) for f in json.loads((out / "findings.json").read_text())]
+    nums = re.findall(r"\d+\.\d+", quote)
+    if not any(all(n in f for n in nums) and "most aligned model is " + quote.split("model is ")[1].split(" ")[0] in f
+               for f in findings):
+        problems.append(f"README quote {quote!r} matches no finding of the run: {findings}")
+    text = " ".join((ROOT / "docs" / "r.md").read_text().split())
+    cor = pd.read_csv(next(out.glob("r/*/model_correlations.csv")))
+    pooled = cor[cor["group"] == "all"].set_index("predictor")
+    for pred, label in _DEMO_RHO.items():
+        m = re.search(rf"{label} {_NUM} \[{_NUM}, {_NUM}\] \(p {_NUM}\)", text)
+        if m is None:
+            problems.append(f"docs/r.md quotes no demo rho for {label}")
+            continue
+        row = pooled.loc[pred]
+        for col, q in zip(("rho", "conf.low", "conf.high", "p.value"), m.groups()):
+            if not _close(float(row[col]), q):
+                problems.append(f"docs/r.md demo {label} {col}: quoted {q}, the run gives {row[col]:.4f}")
+    return problems
+
+
+def test_demo_quote_checker_catches_planted_changes(tmp_path):
+    """A run whose finding and correlations differ from the quoted ones is caught;
+    one that gives the quoted numbers passes."""
+    import json
+
+    import pandas as pd
+
+    (tmp_path / "r" / "k").mkdir(parents=True)
+    good = ("Task pooled: the most aligned model is efficientnet_lite1 (penultimate) with cross-validated "
+            "pseudo-R² 0.552 [0.513, 0.588], ahead of efficientnet_lite2 (penultimate) at 0.116 (margin 0.436).")
+    rows = [("train_size", 0.8660, 0.7255, 1.0, 0.0577), ("params", 0.7182, -0.0228, 1.0, 0.1718),
+            ("intrinsic_dim", 0.6, -1.0, 1.0, 0.2848)]
+    cor = pd.DataFrame([{"group": "all", "predictor": p, "rho": r, "conf.low": lo, "conf.high": hi, "p.value": pv}
+                        for p, r, lo, hi, pv in rows])
+    cor.to_csv(tmp_path / "r" / "k" / "model_correlations.csv", index=False)
+    (tmp_path / "findings.json").write_text(json.dumps([good]))
+    assert demo_quote_problems(tmp_path) == []
+    (tmp_path / "findings.json").write_text(json.dumps([good.replace("0.552", "0.551")]))
+    cor.loc[2, "rho"] = 0.9
+    cor.to_csv(tmp_path / "r" / "k" / "model_correlations.csv", index=False)
+    problems = demo_quote_problems(tmp_path)
+    assert len(problems) == 2 and "README quote" in problems[0] and "intrinsic dimensionality rho" in problems[1]
+
+
+def test_demo_numbers_in_the_docs(demo_run):
+    """README's demo finding and docs/r.md's demo correlations are those of the run."""
+    out, _ = demo_run
+    assert demo_quote_problems(Path(out)) == []
+
+
 def counts() -> dict[str, int]:
     """Blocks executed offline, executed in the data pass, and not run."""
     runs = [b for b in ALL_BLOCKS if b.runs]
