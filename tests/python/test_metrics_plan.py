@@ -175,10 +175,10 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
         name = "spose"
         source = "spose49"
         [[metrics]]
-        metric = "rsa"
+        metric = "odd_one_out"
         representations = ["spose"]
         [[metrics]]
-        metric = "rsa"
+        metric = "odd_one_out"
         representations = ["spose"]
         variant = "published"
         """)
