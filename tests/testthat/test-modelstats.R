@@ -186,3 +186,22 @@ test_that("fit_run: an input without tables or with nothing to fit is an error, 
   expect_error(fit_run(file.path(tempdir(), "nope"), out, verbose = FALSE), "input directory .*nope does not exist")
   expect_error(fit_run(dir, out, levels = "model,everything", verbose = FALSE), "levels: 'model', 'trial' or none")
 })
+
+test_that("predict() of an alignment fit recovers the planted alignment; task-less scores are pooled", {
+  sim <- simulate_models(n = 40, noise = 0.001)
+  fit <- fit_alignment_model(sim$ad, level = "model")
+  m <- match(sim$ad$model, sim$models$name)
+  planted <- 0.1 + 0.02 * log10(sim$models$train_size[m]) +
+    c(supervised = 0.03, contrastive = -0.03)[sim$models$objective[m]] * sim$z[m]
+  expect_lt(max(abs(predict(fit) - planted)), 0.01)
+  # new rows: ten times the training data adds the planted 0.02 (log10 slope)
+  new <- sim$ad[1:2, ]
+  new$train_size <- c(1e5, 1e6) - 1
+  p <- predict(fit, new)
+  expect_equal(p[2] - p[1], 0.02, tolerance = 0.1)
+  expect_error(predict(fit, new[, c("model", "task")]), "newdata: missing column")
+  # scores pooled over tasks (no task column) get task = "pooled"
+  ad <- alignment_data(sim$ad[sim$ad$task == "category", setdiff(names(sim$ad), "task")][, c("model", "layer", "pseudo_r2")],
+                       sim$models, sim$metrics)
+  expect_equal(unique(ad$task), "pooled")
+})
