@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from repalign.children import embedding_r
 from repalign.errors import RepalignError
 from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
 from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
@@ -56,13 +57,14 @@ def _robjects():
     _check_r()
     lib = rlib_path()
     # R reads R_LIBS when it starts: prepend the project library before rpy2 starts R.
-    if lib.is_dir():
+    if lib is not None and lib.is_dir():
         old = os.environ.get("R_LIBS", "")
         if str(lib) not in old.split(os.pathsep):
             os.environ["R_LIBS"] = os.pathsep.join([str(lib)] + ([old] if old else []))
     try:
-        import rpy2.robjects as ro
-        from rpy2.rinterface_lib import callbacks
+        with embedding_r():  # what R's start-up changes in os.environ is undone for child processes
+            import rpy2.robjects as ro
+            from rpy2.rinterface_lib import callbacks
     except ImportError as e:
         raise RUnavailableError(
             f"the R bridge needs rpy2 and a working R (>= 4.2): {e}. "
@@ -73,7 +75,7 @@ def _robjects():
     # Keep R's console chatter (progress, messages) off the Python console.
     callbacks.consolewrite_print = lambda s: None
     callbacks.consolewrite_warnerror = lambda s: None
-    if lib.is_dir():
+    if lib is not None and lib.is_dir():
         ro.r[".libPaths"](ro.StrVector([str(lib)] + list(ro.r[".libPaths"]())))
     _require_package("repalign", ro)
     _state["ro"] = ro
@@ -97,7 +99,7 @@ def _require_package(name: str, ro=None) -> None:
     ok = ro.r["requireNamespace"](name, quietly=True)[0]
     if not ok:
         raise RUnavailableError(
-            f"R package {name!r} is not installed in {rlib_path()} or R's library paths "
+            f"R package {name!r} is not installed in {rlib_path() or 'REPALIGN_RLIB (unset)'} or R's library paths "
             f"({', '.join(ro.r['.libPaths']())}); run `make install-rpkg`"
         )
 
@@ -282,6 +284,8 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     from repalign.r_config import RSection
     from repalign.task import Task
 
+    from repalign.models.spec import models_csv as _models_csv
+
     sec = config.section("r", {})
     opts = parse_section(RSection, {} if sec is None else sec, "[r]").options(config.seed)
     for name in ("input", "models"):
@@ -293,7 +297,7 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     # the metadata file fit_models.R would pick, named explicitly so that key and script agree
     if "models" not in opts:
         for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + \
-                [_PROJECT_ROOT / "data" / "models.csv"]:
+                [_models_csv()]:
             if cand.is_file():
                 opts["models"] = str(cand)
                 break
@@ -338,6 +342,9 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
 
     from repalign.store import publish_dir, temp_name
 
+    if _PROJECT_ROOT is None:
+        raise RUnavailableError("the [r] stage runs analysis/fit_models.R of a source checkout; this repalign is an "
+                                "installed wheel: run the study from a checkout (git clone … && make install)")
     script = _PROJECT_ROOT / "analysis" / "fit_models.R"
     if not script.is_file():
         raise RUnavailableError(f"R analysis script not found: {script}")
