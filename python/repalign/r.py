@@ -36,7 +36,7 @@ from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 
 __all__ = [
     "RError", "RUnavailableError", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
     "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models", "plan_r",
-    "run_fit_models",
+    "run_fit_models", "benchmark_table", "fit_benchmark_model",
 ]
 
 _state: dict[str, Any] = {}
@@ -256,6 +256,49 @@ def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] |
     return _call("model_level_correlations", _df(data, "data"), predictors=preds,
                  by=ro.NULL if by is None else by, objectives=None if objectives is None else _strs(objectives),
                  n_boot=int(n_boot), level=float(level), seed=int(seed), min_models=int(min_models))
+
+
+
+def benchmark_table(metrics: pd.DataFrame | None = None, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every alignment measure of a run as one tidy table on a common scale
+    (``repalign::benchmark_table``): one row per (model, layer, benchmark, measure) with
+    the raw value, CI, standard error, chance and ceiling, and ``scaled`` =
+    (value − chance) / (ceiling − chance) where both exist, else standardised over
+    the benchmark's models. ``metrics``: metrics tables bound together; ``scores``:
+    learner alignment scores (:func:`alignment_scores`). Schema in docs/tables.md."""
+    _robjects()
+    return _call("benchmark_table", metrics=None if metrics is None else _df(metrics, "metrics"),
+                 scores=None if scores is None else _df(scores, "scores"))
+
+
+def fit_benchmark_model(table: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
+                        engine: str = "lme4", formula: str | None = None, id_metric: str = "dimensionality_twonn",
+                        id_dataset: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
+                        min_models_per_effect: float = 5) -> dict[str, pd.DataFrame]:
+    """One hierarchical model across every benchmark (``repalign::fit_benchmark_model``):
+    ``scaled ~ log10(train_size + 1) * objective + scale(intrinsic_dim) + (1 | model) +
+    (1 + log10(train_size + 1) | benchmark)``; brms models each row's standard error
+    (``se()``). Returns ``{"coefficients": tidy fixed effects (inference "none" when
+    saturated), "slopes": per-benchmark training-size slopes, partial pooling beside no
+    pooling, "data": the table joined with model metadata}``."""
+    _robjects()
+    data = _call("benchmark_data", _df(table, "table"), _df(models, "models"),
+                 metrics=None if metrics is None else _df(metrics, "metrics"), id_metric=id_metric,
+                 id_dataset=id_dataset)
+    with _r_errors("repalign::fit_benchmark_model") as ro:
+        from rpy2.robjects import pandas2ri
+        from rpy2.robjects.conversion import localconverter
+
+        with localconverter(ro.default_converter + pandas2ri.converter):
+            rdata = ro.conversion.get_conversion().py2rpy(_df(data, "data"))
+        kwargs = dict(engine=engine, chains=int(chains), iter=int(iter), seed=int(seed),
+                      min_models_per_effect=float(min_models_per_effect))
+        if formula is not None:
+            kwargs["formula"] = _formula(formula)
+        fit = ro.r("repalign::fit_benchmark_model")(rdata, **kwargs)
+        coefs = _call("tidy_alignment_model", fit)
+        slopes = _call("benchmark_slopes", fit)
+    return {"coefficients": coefs, "slopes": slopes, "data": data}
 
 
 # ---- pipeline stage: the [r] config section -----------------------------------------------
