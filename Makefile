@@ -1,5 +1,7 @@
 # repalign — one-command set-up and tests.
-#   make install   idempotent: R + R packages (apt on Debian/Ubuntu, else CRAN), .venv, the R package
+#   make install   idempotent: R + R packages (apt on Debian/Ubuntu, else CRAN, versions in requirements/r-packages.tsv),
+#                  .venv from the lock (requirements/lock.txt; TORCH=cuda|cpu), the R package
+#   make lock      refresh requirements/lock.txt (UPGRADE=1: newest versions pyproject.toml allows)
 #   make test      install (+ headless chromium for the report test), then pytest and testthat; fails if either fails
 #   make demo      install, then the offline demo study (analysis/configs/demo.toml)
 #   make features  install, then the default offline feature extraction
@@ -19,19 +21,18 @@ export TRANSFORMERS_OFFLINE := 1
 APT_R_PACKAGES := r-base-core r-base-dev r-cran-lme4 r-cran-brms r-cran-rstan r-cran-tidyverse \
   r-cran-broom.mixed r-cran-testthat r-cran-reticulate r-cran-jsonlite r-cran-optparse r-cran-rmarkdown \
   r-cran-roxygen2
-CRAN_R_PACKAGES := lme4 brms rstan tidyverse broom.mixed testthat reticulate jsonlite optparse rmarkdown roxygen2
 R_SOURCES := DESCRIPTION NAMESPACE $(wildcard R/*.R)
 
-.PHONY: help install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
+.PHONY: help lock install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
 
 help:
-	@echo "make install | test | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
+	@echo "make install [TORCH=cuda|cpu] | lock [UPGRADE=1] | test | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
 
 install: install-r install-python install-rpkg
 
 # --- R and its packages --------------------------------------------------------------------
 install-r: .stamp-r
-.stamp-r: Makefile
+.stamp-r: Makefile requirements/r-packages.tsv
 	@if command -v apt-get >/dev/null 2>&1; then \
 	  missing=$$(for p in $(APT_R_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
@@ -43,23 +44,43 @@ install-r: .stamp-r
 	  if [ -d /usr/lib/R/site-library/BH ] && [ ! -e /usr/lib/R/site-library/BH/include ]; then \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO ln -s /usr/include /usr/lib/R/site-library/BH/include; \
 	  fi; \
+	  scripts/r-packages.sh check-debian; \
 	elif command -v Rscript >/dev/null 2>&1; then \
-	  Rscript -e 'p <- c($(foreach p,$(CRAN_R_PACKAGES),"$(p)",)NULL); p <- p[!vapply(p, requireNamespace, TRUE, quietly = TRUE)]; if (length(p)) install.packages(p, repos = "https://cloud.r-project.org")'; \
+	  scripts/r-packages.sh install-cran; \
 	else echo "R not found and no apt-get: install R >= 4.2 first" >&2; exit 1; fi
 	@Rscript -e 'stopifnot(requireNamespace("lme4"), requireNamespace("brms"), requireNamespace("testthat"))'
 	@touch $@
 
-# --- Python ----------------------------------------------------------------------------------
+# --- Python: the locked environment (requirements/lock.txt) -------------------------------------
+# TORCH=cuda (default): PyPI's torch build as locked (CUDA libraries on Linux; it also runs on a CPU).
+# TORCH=cpu: the same torch/torchvision versions as PyTorch's CPU build (no CUDA libraries, ~5 GB less),
+# from PyTorch's CPU index. A change of the lock or of TORCH rebuilds .venv from scratch.
+TORCH ?= cuda
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_VERSION := $(shell sed -n 's/^torch==\([^ ;]*\).*/\1/p' requirements/lock.txt)
+TORCHVISION_VERSION := $(shell sed -n 's/^torchvision==\([^ ;]*\).*/\1/p' requirements/lock.txt)
+
 install-python: .stamp-venv
-.stamp-venv: pyproject.toml .stamp-r
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[test]'
-	@# rpy2 3.6 needs R >= 4.3: pin the last compatible series for older R.
-	@if Rscript -e 'quit(status = getRversion() < "4.3")' >/dev/null 2>&1; then \
-	  $(PY) -m pip install -q 'rpy2>=3.5'; else $(PY) -m pip install -q 'rpy2>=3.5,<3.6'; fi
-	@touch $@
+.stamp-venv: pyproject.toml requirements/lock.txt $(if $(filter-out $(TORCH),$(shell cat .stamp-venv 2>/dev/null)),FORCE) | .stamp-r
+	@case "$(TORCH)" in cuda|cpu) ;; *) echo "TORCH=$(TORCH): expected cuda or cpu" >&2; exit 2;; esac
+	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
+	@echo "Python: installing requirements/lock.txt into a new $(VENV) (torch build: $(TORCH))"
+	@$(PYTHON) scripts/lock.py requirements --torch $(TORCH) > $(VENV)/requirements-$(TORCH).txt
+	$(PY) -m pip install -q --require-hashes --no-deps -r $(VENV)/requirements-$(TORCH).txt
+	@if [ "$(TORCH)" = cpu ]; then \
+	  echo "Python: torch==$(TORCH_VERSION)+cpu torchvision==$(TORCHVISION_VERSION)+cpu from $(TORCH_CPU_INDEX)"; \
+	  $(PY) -m pip install -q --no-deps --index-url $(TORCH_CPU_INDEX) \
+	    torch==$(TORCH_VERSION)+cpu torchvision==$(TORCHVISION_VERSION)+cpu; fi
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	@echo $(TORCH) > $@
+
+# refresh the lock (uv, from PyPI): make lock keeps the locked versions that still fit; make lock UPGRADE=1
+# takes the newest the ranges in pyproject.toml allow
+FORCE:
+
+lock:
+	$(PYTHON) scripts/lock.py compile $(if $(UPGRADE),--upgrade)
 
 # --- the R package, into a project-local library -----------------------------------------------
 install-rpkg: .stamp-rpkg

@@ -21,15 +21,19 @@
 #'    ([fit_accuracy_model()]) -> `accuracy_model.csv`, `accuracy_estimates.csv`,
 #'    and a figure of accuracy and kappa to humans;
 #' 6. figures (PDF + PNG) under `output/figures`;
+#' 7. with two or more benchmarks (see [benchmark_table()]): the cross-benchmark
+#'    model ([fit_benchmark_model()]) -> `benchmark_table.csv`,
+#'    `benchmark_coefficients.csv`, `benchmark_slopes.csv`, one printed line per
+#'    fixed effect (`benchmark_model <term> <estimate> [<lo>, <hi>] benchmarks <B> models <M>`);
 #' and prints a summary. Fits that did not converge, models left out and
 #' saturated fits are printed and written to `warnings.txt` (the pipeline's
 #' report lists that file), never hidden.
 #'
 #' An `input` without repalign tables is an error naming the directory; one
 #' with nothing to fit (no trials with human choices, no dynamics and no
-#' decisions tables) is an error of class `repalign_nothing_to_fit`, which
-#' `fit_models.R` reports with exit status 3 and the pipeline's `[r]` stage as a
-#' stage with nothing to do.
+#' decisions tables, fewer than two benchmarks) is an error of class
+#' `repalign_nothing_to_fit`, which `fit_models.R` reports with exit status 3
+#' and the pipeline's `[r]` stage as a stage with nothing to do.
 #'
 #' @param input Directory searched recursively for the run's Parquet tables.
 #' @param output Directory for CSV tables, figures and `warnings.txt`.
@@ -87,7 +91,9 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
       human <- NULL
     }
   }
-  if (is.null(human) && !length(tables$dynamics) && !length(tables$decisions)) {
+  all_metrics <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
+  n_benchmarks <- length(unique(benchmark_table(all_metrics)$benchmark))
+  if (is.null(human) && !length(tables$dynamics) && !length(tables$decisions) && n_benchmarks < 2) {
     # a condition of its own class: callers (fit_models.R, the pipeline's [r] stage)
     # report it as a stage with nothing to do, not as a failure
     stop(structure(class = c("repalign_nothing_to_fit", "error", "condition"), list(
@@ -162,6 +168,13 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
                          height = 2 + 0.25 * length(unique(cls$model)) * length(unique(cls$dataset)))
     }
   }
+
+  # ---- one hierarchical model across every benchmark ----------------------------------------
+  models_path <- models %||% Find(file.exists, c(file.path(input, "models.csv"),
+                                                 if (!is.null(project)) file.path(project, "data", "models.csv"),
+                                                 "data/models.csv"))
+  res <- fit_benchmark_stage(res, all_metrics, res$scores, output, models_path, engine, id_metric, id_dataset,
+                             chains, iter, seed, min_models_per_effect, say, fig)
 
   lines <- c(if (length(res$notes)) paste("NOTE:", res$notes), if (length(res$problems)) paste("PROBLEM:", res$problems))
   if (length(lines)) writeLines(lines, file.path(output, "warnings.txt"))

@@ -35,6 +35,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from repalign.children import embedding_r
 from repalign.errors import RepalignError
 from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
 from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
@@ -42,7 +43,7 @@ from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 
 __all__ = [
     "RError", "RUnavailableError", "RFit", "r_call", "save_figure", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
     "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models", "plan_r",
-    "run_fit_models",
+    "run_fit_models", "benchmark_table", "fit_benchmark_model",
 ]
 
 _state: dict[str, Any] = {}
@@ -63,13 +64,14 @@ def _robjects():
     _check_r()
     lib = rlib_path()
     # R reads R_LIBS when it starts: prepend the project library before rpy2 starts R.
-    if lib.is_dir():
+    if lib is not None and lib.is_dir():
         old = os.environ.get("R_LIBS", "")
         if str(lib) not in old.split(os.pathsep):
             os.environ["R_LIBS"] = os.pathsep.join([str(lib)] + ([old] if old else []))
     try:
-        import rpy2.robjects as ro
-        from rpy2.rinterface_lib import callbacks
+        with embedding_r():  # what R's start-up changes in os.environ is undone for child processes
+            import rpy2.robjects as ro
+            from rpy2.rinterface_lib import callbacks
     except ImportError as e:
         raise RUnavailableError(
             f"the R bridge needs rpy2 and a working R (>= 4.2): {e}. "
@@ -80,7 +82,7 @@ def _robjects():
     # Keep R's console chatter (progress, messages) off the Python console.
     callbacks.consolewrite_print = lambda s: None
     callbacks.consolewrite_warnerror = lambda s: None
-    if lib.is_dir():
+    if lib is not None and lib.is_dir():
         ro.r[".libPaths"](ro.StrVector([str(lib)] + list(ro.r[".libPaths"]())))
     _require_package("repalign", ro)
     _state["ro"] = ro
@@ -104,7 +106,7 @@ def _require_package(name: str, ro=None) -> None:
     ok = ro.r["requireNamespace"](name, quietly=True)[0]
     if not ok:
         raise RUnavailableError(
-            f"R package {name!r} is not installed in {rlib_path()} or R's library paths "
+            f"R package {name!r} is not installed in {rlib_path() or 'REPALIGN_RLIB (unset)'} or R's library paths "
             f"({', '.join(ro.r['.libPaths']())}); run `make install-rpkg`"
         )
 
@@ -401,6 +403,49 @@ def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] |
                  n_boot=int(n_boot), level=float(level), seed=int(seed), min_models=int(min_models))
 
 
+
+def benchmark_table(metrics: pd.DataFrame | None = None, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every alignment measure of a run as one tidy table on a common scale
+    (``repalign::benchmark_table``): one row per (model, layer, benchmark, measure) with
+    the raw value, CI, standard error, chance and ceiling, and ``scaled`` =
+    (value − chance) / (ceiling − chance) where both exist, else standardised over
+    the benchmark's models. ``metrics``: metrics tables bound together; ``scores``:
+    learner alignment scores (:func:`alignment_scores`). Schema in docs/tables.md."""
+    _robjects()
+    return _call("benchmark_table", metrics=None if metrics is None else _df(metrics, "metrics"),
+                 scores=None if scores is None else _df(scores, "scores"))
+
+
+def fit_benchmark_model(table: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
+                        engine: str = "lme4", formula: str | None = None, id_metric: str = "dimensionality_twonn",
+                        id_dataset: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
+                        min_models_per_effect: float = 5) -> dict[str, pd.DataFrame]:
+    """One hierarchical model across every benchmark (``repalign::fit_benchmark_model``):
+    ``scaled ~ log10(train_size + 1) * objective + scale(intrinsic_dim) + (1 | model) +
+    (1 + log10(train_size + 1) | benchmark)``; brms models each row's standard error
+    (``se()``). Returns ``{"coefficients": tidy fixed effects (inference "none" when
+    saturated), "slopes": per-benchmark training-size slopes, partial pooling beside no
+    pooling, "data": the table joined with model metadata}``."""
+    _robjects()
+    data = _call("benchmark_data", _df(table, "table"), _df(models, "models"),
+                 metrics=None if metrics is None else _df(metrics, "metrics"), id_metric=id_metric,
+                 id_dataset=id_dataset)
+    with _r_errors("repalign::fit_benchmark_model") as ro:
+        from rpy2.robjects import pandas2ri
+        from rpy2.robjects.conversion import localconverter
+
+        with localconverter(ro.default_converter + pandas2ri.converter):
+            rdata = ro.conversion.get_conversion().py2rpy(_df(data, "data"))
+        kwargs = dict(engine=engine, chains=int(chains), iter=int(iter), seed=int(seed),
+                      min_models_per_effect=float(min_models_per_effect))
+        if formula is not None:
+            kwargs["formula"] = _formula(formula)
+        fit = ro.r("repalign::fit_benchmark_model")(rdata, **kwargs)
+        coefs = _call("tidy_alignment_model", fit)
+        slopes = _call("benchmark_slopes", fit)
+    return {"coefficients": coefs, "slopes": slopes, "data": data}
+
+
 # ---- pipeline stage: the [r] config section -----------------------------------------------
 
 # keys and defaults of the [r] section: repalign.r_config.RSection
@@ -427,6 +472,8 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     from repalign.r_config import RSection
     from repalign.task import Task
 
+    from repalign.models.spec import models_csv as _models_csv
+
     sec = config.section("r", {})
     opts = parse_section(RSection, {} if sec is None else sec, "[r]").options(config.seed)
     for name in ("input", "models"):
@@ -438,7 +485,7 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     # the metadata file fit_models.R would pick, named explicitly so that key and script agree
     if "models" not in opts:
         for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + \
-                [_PROJECT_ROOT / "data" / "models.csv"]:
+                [_models_csv()]:
             if cand.is_file():
                 opts["models"] = str(cand)
                 break
@@ -500,6 +547,9 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
 
     from repalign.store import publish_dir, temp_name
 
+    if _PROJECT_ROOT is None:
+        raise RUnavailableError("the [r] stage runs analysis/fit_models.R of a source checkout; this repalign is an "
+                                "installed wheel: run the study from a checkout (git clone … && make install)")
     script = _PROJECT_ROOT / "analysis" / "fit_models.R"
     if not script.is_file():
         raise RUnavailableError(f"R analysis script not found: {script}")

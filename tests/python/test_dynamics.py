@@ -269,8 +269,10 @@ def _have_r_package() -> bool:
 
     if shutil.which("Rscript") is None:
         return False
+    from repalign.rlib import r_env
+
     return subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('repalign', quietly = TRUE))"],
-                          capture_output=True).returncode == 0
+                          capture_output=True, env=r_env()).returncode == 0
 
 
 @pytest.mark.data

@@ -28,6 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from repalign.children import child_env
+
 from repalign.config import load_config
 from repalign.pipeline import run
 from repalign.pipeline.lock import OutputLocked, output_lock
@@ -47,7 +49,7 @@ from builders import choice_trials, digits_study
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
+ENV = child_env(dict(PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])))
 HAS_R = (ROOT / ".rlib" / "repalign").is_dir() or "REPALIGN_RLIB" in os.environ
 needs_r = pytest.mark.skipif(not HAS_R, reason="R package not installed (make install-rpkg)")
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from repalign.children import child_env
+
 from repalign import r
 from repalign.store import write_table
 from builders import choice_trials
@@ -36,7 +38,7 @@ def _simulated_trials(seed: int = 0) -> pd.DataFrame:
 def test_bridge_returns_the_numbers_of_the_rscript_path(tmp_path):
     trials = _simulated_trials()
     write_table(trials, tmp_path / "in" / "trials.parquet", "trials", {"test": "bridge"})
-    env = dict(os.environ, R_LIBS=str(r.rlib_path()), RETICULATE_PYTHON=sys.executable)
+    env = child_env(dict(R_LIBS=str(r.rlib_path()), RETICULATE_PYTHON=sys.executable))
     proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(tmp_path / "in"),
                            "--output", str(tmp_path / "out"), "--n-boot", "200", "--k", "5"],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
@@ -72,7 +74,7 @@ def test_missing_r_package_or_r_is_a_clear_error():
             "try:\n    r.cv_choice_model(pd.DataFrame({'a': [1]}))\n"
             "except r.RUnavailableError as e:\n    print('unavailable:', e)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, R_HOME="/nonexistent/R"))
+                          env=child_env({"R_HOME": "/nonexistent/R"}))
     assert "unavailable: R_HOME=/nonexistent/R holds no R installation" in proc.stdout, proc.stderr
 
 

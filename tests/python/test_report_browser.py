@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from repalign.children import child_env
+
 from repalign.config import load_config
 from repalign.pipeline import run
 from builders import MUR92_METRICS, study_head
@@ -76,7 +78,7 @@ def browser():
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         opts.add_argument("--no-sandbox")  # chromium refuses to run as root with its sandbox
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    drv = webdriver.Chrome(service=Service(driver_path, env=child_env()), options=opts)
     yield drv
     drv.quit()
 

@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+
+from repalign.children import child_env
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Polygon, Rectangle
 
@@ -154,7 +156,7 @@ def test_r_theme_has_the_python_colours():
     """R/theme.R and repalign.pipeline.style carry the same numbers."""
     from repalign.r import rlib_path
 
-    env = dict(os.environ, R_LIBS=str(rlib_path()))
+    env = child_env({"R_LIBS": str(rlib_path())})
     code = ("s <- repalign::repalign_style(); cat(jsonlite::toJSON(list(colours = as.list(s$objective_colours), "
             "other = s$other_colour, base = s$base_size, ci = s$ci_linewidth, chance = s$chance$colour, "
             "ceiling = s$ceiling$fill), auto_unbox = TRUE))")

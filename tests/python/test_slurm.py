@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from repalign.children import child_env
 from rich.console import Console
 
 from repalign.config import load_config
@@ -37,7 +39,7 @@ def _controller_answers() -> str | None:
     if shutil.which("sinfo") is None:
         return "no SLURM client (sinfo) on PATH: run `make slurm-up`"
     try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%P %T"], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(["sinfo", "-h", "-o", "%P %T"], capture_output=True, text=True, timeout=20, env=child_env())
     except subprocess.TimeoutExpired:
         return "sinfo timed out: no SLURM controller answers (make slurm-up)"
     if proc.returncode != 0:
@@ -59,7 +61,7 @@ def slurm_cluster_up():
 
 
 def _our_jobs() -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-o", "%i %j %T"], capture_output=True, text=True).stdout
+    out = subprocess.run(["squeue", "-h", "-o", "%i %j %T"], capture_output=True, text=True, env=child_env()).stdout
     return [line for line in out.splitlines() if "dask-worker" in line]
 
 
@@ -165,7 +167,7 @@ def test_scancel_of_a_worker_job_midrun(local_run, tmp_path):
         running = [line.split()[0] for line in _our_jobs() if line.endswith("RUNNING")]
         if running and any(out.rglob("*.parquet")):
             cancelled = running[0]
-            subprocess.run(["scancel", cancelled], check=True)
+            subprocess.run(["scancel", cancelled], check=True, env=child_env())
             break
         time.sleep(0.2)
     thread.join(timeout=600)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from repalign.children import child_env
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -25,10 +27,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
-    # nothing of this checkout on the path (pip would find repalign there and install nothing), and
-    # no LD_LIBRARY_PATH: R, once embedded in this process by rpy2, prepends the system library
-    # folder, where the interpreter would pick up another build's libpython
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REPALIGN_MODELS_CSV", "LD_LIBRARY_PATH")}
+    # every child gets a clean environment (what an embedded R changed undone: repalign.children), and
+    # nothing of this checkout on the path (pip would find repalign there and install nothing)
+    env = child_env(unset=("PYTHONPATH", "REPALIGN_MODELS_CSV", "REPALIGN_RLIB"))
     # build from a copy of what the wheel is made of, so that the build leaves nothing in the checkout
     src = tmp / "src"
     src.mkdir()
@@ -36,14 +37,14 @@ def wheel_env(tmp_path_factory):
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "python", src / "python", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp / "dist"), str(src)], capture_output=True, text=True)
+                            "-w", str(tmp / "dist"), str(src)], capture_output=True, text=True, env=env)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (tmp / "dist").glob("repalign-*.whl")
     env_dir = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, env=env)
     py = env_dir / "bin" / "python"
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+                               capture_output=True, text=True, check=True, env=env).stdout.strip())
     inst = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
                           capture_output=True, text=True, env=env)
     assert inst.returncode == 0, inst.stderr[-3000:]
@@ -84,3 +85,22 @@ def test_installed_package_runs_from_another_directory(wheel_env):
     same, noise = map(float, res.stdout.split())
     assert same == pytest.approx(1.0, abs=1e-9)
     assert noise < 0.15
+
+
+def test_installed_package_reads_nothing_outside_itself(wheel_env):
+    """From a wheel: no source checkout, figure colours from the package's own models table, and
+    no R package found without REPALIGN_RLIB or R's own libraries — said in one line."""
+    _, env_dir, work, env = wheel_env
+    code = ("from repalign import rlib; from repalign.pipeline.style import model_objectives; "
+            "print(rlib.checkout_root(), rlib.rlib_path()); print(model_objectives(['efficientnet_lite0', 'clip_vit_b32']))\n"
+            "try:\n    rlib.installed_r_package(); print('found')\nexcept rlib.RPackageMissing as e:\n    print('missing:', e)")
+    # R's own libraries only (the Makefile's R_LIBS names the checkout's .rlib)
+    bare = {k: v for k, v in env.items() if k not in ("R_LIBS", "R_LIBS_USER")}
+    bare["R_LIBS_USER"] = str(work / "no-user-library")
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-c", code], cwd=work, env=bare, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = res.stdout.splitlines()
+    assert lines[0] == "None None", lines
+    # the curated table says: ImageNet classification = supervised, CLIP = image-text contrastive
+    assert "'efficientnet_lite0': 'supervised'" in lines[1], lines[1]
+    assert lines[2].startswith("missing: the repalign R package is not installed (looked in no source checkout"), lines[2]

@@ -96,7 +96,7 @@ class ModelSpec:
         return replace(self, **cur)
 
 
-def _models_csv() -> Path:
+def models_csv() -> Path:
     """The curated table: ``$REPALIGN_MODELS_CSV``, else the copy inside the installed package
     (``repalign/models/models.csv``; ``data/models.csv`` in a checkout links to it)."""
     env = os.environ.get("REPALIGN_MODELS_CSV")
@@ -136,7 +136,7 @@ def _read_curated(path: Path, mtime: float) -> dict[str, dict]:
 
 def curated() -> dict[str, dict]:
     """Curated metadata per model name from ``data/models.csv`` (empty if absent)."""
-    path = _models_csv()
+    path = models_csv()
     if not path.is_file():
         return {}
     return _read_curated(path, path.stat().st_mtime)

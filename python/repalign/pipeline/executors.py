@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from repalign.children import child_env, shell_prologue
 from repalign.config import Config, parse_section
 from repalign.errors import ValidationError
 from repalign.pipeline.config import ExecutorSection
@@ -89,6 +90,8 @@ def slurm_cluster(settings: ExecutorSettings):
         local_directory=s.pop("local_directory", None),
         log_directory=s.pop("log_directory", None),
         python=s.pop("python", None),
+        # a job inherits this process's environment: undo what an embedded R changed in it
+        job_script_prologue=shell_prologue() + list(s.pop("job_script_prologue", [])),
     )
     max_jobs = s.pop("max_jobs", None)
     host = s.pop("scheduler_host", None)  # address the workers reach the scheduler on
@@ -142,7 +145,7 @@ class SlurmJobs:
             return
         try:
             out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(open_ids)],
-                                 capture_output=True, text=True, timeout=30).stdout
+                                 capture_output=True, text=True, timeout=30, env=child_env()).stdout
         except (OSError, subprocess.SubprocessError):
             return
         for line in out.splitlines():

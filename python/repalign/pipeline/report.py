@@ -12,9 +12,6 @@ import hashlib
 import html
 import json
 import re
-import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -59,18 +56,24 @@ if(f){f.parentElement.classList.toggle('wide');}});
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    """The "Versions" table: what computed the run (``repalign.versions``), shortened to
+    repalign, Python, torch (CUDA), the packages in ``PACKAGES``, the lock status and R."""
+    from repalign.versions import environment_versions
+
+    env = environment_versions()
+    out = {"repalign": f"{env['repalign']['version']} (git {env['repalign']['git_revision'] or 'unknown'})",
+           "python": env["python"]}
     for p in PACKAGES:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            pass
-    try:
-        r = subprocess.run(["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True, timeout=30)
-        if r.returncode == 0:
-            out["R"] = r.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+        if p in env["packages"] and p != "repalign":
+            out[p] = env["packages"][p]
+    if env["torch"].get("version"):
+        out["torch"] = f"{env['torch']['version']} (CUDA {env['torch'].get('cuda') or 'none'})"
+    diffs = env["lock"]["differences"]
+    out["lock"] = ("not a source checkout" if diffs is None else
+                   "matches requirements/lock.txt" if not diffs else
+                   f"{len(diffs)} difference(s) from requirements/lock.txt: " + "; ".join(diffs[:5]))
+    for name, version in env["r"].items():
+        out[name if name == "R" else f"R {name}"] = version
     return out
 
 

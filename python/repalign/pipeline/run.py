@@ -15,6 +15,7 @@ from repalign.pipeline.executors import ExecutorSettings, execute
 from repalign.pipeline.lock import output_lock
 from repalign.pipeline.plan import plan_all
 from repalign.task import StaleOutputWarning, TaskFailed
+from repalign.versions import write_versions
 
 
 def _classification_lines(tasks) -> list[str]:
@@ -59,6 +60,7 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
             console.print(f"removed {len(removed)} leftover(s) of killed runs: "
                           + ", ".join(str(p.relative_to(config.output)) for p in removed[:5])
                           + (" …" if len(removed) > 5 else ""))
+        write_versions(config.output)
         return _run_locked(config, tasks, settings, report=report, progress=progress, console=console)
 
 

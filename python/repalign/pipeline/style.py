@@ -43,7 +43,6 @@ ZERO = {"colour": "#BBBBBB", "linestyle": "-", "linewidth": 0.8}
 PHASE_COLOURS = {"train": "#0072B2", "test": "#D55E00", "human": "#000000", "learner": "#009E73"}
 DPI = 150
 
-_MODELS_CSV = Path(__file__).resolve().parents[3] / "data" / "models.csv"
 
 
 def objective_colour(objective: str | None) -> str:
@@ -55,7 +54,10 @@ def model_objectives(models: Iterable[str], path: Path | None = None) -> dict[st
     there: ``"human"`` for the human rows of metrics tables and for embeddings
     fitted to human judgements (SPoSE, VICE), ``"baseline"`` for the seeded Gaussian
     ``random`` representation, else ``"other"``."""
-    path = path or _MODELS_CSV
+    if path is None:
+        from repalign.models.spec import models_csv  # $REPALIGN_MODELS_CSV or the package's own table
+
+        path = models_csv()
     table = {}
     if path.is_file():
         df = pd.read_csv(path, usecols=["name", "objective"])
