@@ -352,7 +352,9 @@ def clean_leftovers(root: str | os.PathLike, keep_parts=None) -> list[Path]:
     ``TMP_MARKER`` (skipping those whose writer, the pid in the name, is still alive
     on this host), and the extractor's ``<file>.parts`` folders (holding
     ``PARTS_MARKER``) that are not in ``keep_parts`` (the current plan's parts
-    folders; None keeps them all). Emptied ``.repalign-tmp`` folders go too.
+    folders; None keeps them all). Emptied ``.repalign-tmp`` folders go too. Symbolic
+    links are never followed, and a sub-folder holding its own ``.repalign.lock``
+    (another run's output folder) is left to that run.
     Call it only while holding the directory's lock (``repalign.pipeline.lock``)."""
     root = Path(root)
     if not root.is_dir():
@@ -364,6 +366,8 @@ def clean_leftovers(root: str | os.PathLike, keep_parts=None) -> list[Path]:
         descend = []
         for d in dirnames:
             sub = here / d
+            if sub.is_symlink() or (sub / ".repalign.lock").exists():
+                continue  # never through a link; a nested folder of another run is that run's to clean
             if d == TMP_DIR and (sub / TMP_MARKER).is_file():
                 for entry in sorted(sub.iterdir()):
                     if entry.name == TMP_MARKER:
@@ -379,7 +383,7 @@ def clean_leftovers(root: str | os.PathLike, keep_parts=None) -> list[Path]:
                         sub.rmdir()
                     except OSError:  # a writer arrived meanwhile: its folder keeps its marker
                         (sub / TMP_MARKER).write_text("repalign's temporary files\n")
-            elif (sub / PARTS_MARKER).is_file() and not sub.is_symlink():
+            elif (sub / PARTS_MARKER).is_file():
                 if keep is not None and sub.absolute() not in keep:
                     _remove(sub)
                     removed.append(sub)

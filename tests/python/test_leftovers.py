@@ -130,6 +130,25 @@ def test_clean_leftovers_removes_only_marked_entries_of_dead_writers(tmp_path):
     assert _user_files_intact(tmp_path) == [] and unmarked.read_bytes() == b"a user's"
 
 
+def test_clean_leftovers_follows_no_link_and_leaves_nested_runs_alone(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    far = temp_name(elsewhere / "a.parquet").with_name(f"a.parquet.{_dead_pid()}-0123abcd")
+    far.write_bytes(b"another folder's")
+    out = tmp_path / "out"
+    (out / "metrics").mkdir(parents=True)
+    (out / "metrics" / TMP_DIR).symlink_to(far.parent, target_is_directory=True)
+    nested = out / "sub-run"  # another run's output folder inside this one
+    (nested / ".repalign.lock").parent.mkdir()
+    (nested / ".repalign.lock").write_text("")
+    theirs = temp_name(nested / "m.parquet").with_name(f"m.parquet.{_dead_pid()}-89abcdef")
+    theirs.write_bytes(b"the other run's to clean")
+    parts = nested / "x.parquet.parts"
+    parts.mkdir()
+    (parts / PARTS_MARKER).write_text("x")
+    assert clean_leftovers(out, keep_parts=[]) == []
+    assert far.is_file() and theirs.is_file() and parts.is_dir()
+
+
 def test_foreign_entries_name_what_repalign_did_not_write(tmp_path):
     _plant(tmp_path)
     (tmp_path / "report.html").write_text("r")
