@@ -16,10 +16,11 @@ from typing import Iterable
 from repalign.store import TMP_DIR
 
 #: Top-level names repalign itself writes in an output folder: the stage folders,
-#: the report (and its figures and findings), the lock and its note, the temporary folder.
+#: the report (and its figures and findings), the versions note, the lock and its note, the
+#: temporary folder.
 KNOWN_ENTRIES = frozenset({
     "features", "metrics", "learners", "embed", "dynamics", "r", "figures",
-    "report.html", "findings.json", ".repalign.lock", ".repalign.lock.json", TMP_DIR,
+    "report.html", "findings.json", "versions.json", ".repalign.lock", ".repalign.lock.json", TMP_DIR,
 })
 
 

@@ -58,13 +58,13 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     with output_lock(config.output, config=str(config.path), timeout=lock_timeout,
                      say=lambda m: console.print(f"[yellow]{m}[/yellow]"),
                      keep_parts=current_parts(tasks)) as removed:
+        note = foreign_note(config.output, tasks)
+        if note:  # named, never deleted
+            console.print(note, markup=False, highlight=False, soft_wrap=True)
         if removed:
             console.print(f"removed {len(removed)} leftover(s) of killed runs: "
                           + ", ".join(str(p.relative_to(config.output)) for p in removed[:5])
                           + (" …" if len(removed) > 5 else ""))
-        note = foreign_note(config.output, tasks)
-        if note:  # named, never deleted
-            console.print(note, markup=False, highlight=False, soft_wrap=True)
         return _run_locked(config, tasks, settings, report=report, progress=progress, console=console)
 
 
