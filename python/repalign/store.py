@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -268,8 +267,9 @@ def check_output(path: str | os.PathLike, key: str, cache_key: str | None = None
     """Why the finished output ``path`` of task ``key`` cannot be used, or None if it can.
 
     A Parquet file must open (footer and schema readable), every page must match
-    its checksum (``verify_parquet``) and its provenance must carry ``task = key`` (or, for a file shared by several tasks such as a layer's
-    features, the content key ``cache_key`` it is named after). Any other file must be listed, with its size and sha256,
+    its checksum (``verify_parquet``) and its provenance must carry ``task = key``
+    (or, for a file shared by several tasks such as a layer's features, the content
+    key ``cache_key`` it is named after). Any other file must be listed, with its size and sha256,
     in the manifest of its directory (``seal_dir``), whose files must all be intact
     and whose task must be ``key``.
     """

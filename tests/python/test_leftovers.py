@@ -17,7 +17,6 @@ Synthetic data throughout (digits, random representations), so nothing is downlo
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,7 +25,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
