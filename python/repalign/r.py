@@ -505,7 +505,7 @@ def _r_input_content(opts: dict, exclude: Path) -> dict:
     their tasks): the model metadata file and every Parquet table under ``input``
     (the R stage's own outputs, under ``exclude``, left out)."""
     from repalign.errors import ValidationError
-    from repalign.store import LEFTOVER_MARKERS, file_sha256, files_sha256
+    from repalign.store import PARTS_MARKER, file_sha256, files_sha256, is_temporary
 
     content = {}
     if opts.get("models"):
@@ -518,7 +518,7 @@ def _r_input_content(opts: dict, exclude: Path) -> dict:
         if not root.is_dir():
             raise ValidationError(f"[r] input: {root} is not a directory")
         tables = [p for p in root.rglob("*.parquet")
-                  if exclude not in p.parents and not any(m in p.name for m in LEFTOVER_MARKERS)]
+                  if exclude not in p.parents and not is_temporary(p) and not (p.parent / PARTS_MARKER).is_file()]
         content["input"] = files_sha256(tables, root)
     return content
 
@@ -555,7 +555,7 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
         raise RUnavailableError(f"R analysis script not found: {script}")
     _check_r()
     out = Path(output)
-    tmp = temp_name(out)  # this writer's own directory: <key>.partial-<pid>-<random>
+    tmp = temp_name(out)  # this writer's own directory: r/.repalign-tmp/<key>.<pid>-<random>
     tmp.mkdir(parents=True)
     try:
         if inputs:

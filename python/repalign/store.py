@@ -7,10 +7,14 @@ Every table repalign writes is a Parquet file with
 * key/value metadata ``repalign.kind``, ``repalign.schema_version`` and
   ``repalign.provenance`` (JSON: what produced it — package versions, config,
   inputs' hashes, cache key);
-* atomic writes: data go to ``<name>.partial-<pid>-<random>`` in the same
-  directory (a name no other writer uses), which is renamed over the target only
-  when complete, so a reader never sees half a file and two writers of one path
-  never mix their rows;
+* atomic writes: data go to ``<dir>/.repalign-tmp/<name>.<pid>-<random>`` (a
+  name no other writer uses, in a hidden folder repalign owns next to the target,
+  so on the same file system), which is renamed over the target only when
+  complete, so a reader never sees half a file and two writers of one path never
+  mix their rows;
+* page checksums: every Parquet page carries a CRC-32 (``write_page_checksum``),
+  and a file is marked ``repalign.page_checksums = crc32``; ``verify_parquet``
+  reads every page back and checks it, so bit rot is found before reuse;
 * the key of the pipeline task that wrote it (``provenance["task"]``), stamped
   automatically while a task runs (``task_context``), so that a finished output
   can be told from a stale or foreign one (``check_output``).
@@ -18,8 +22,10 @@ Every table repalign writes is a Parquet file with
 ``ParquetStream`` writes row groups one at a time (bounded memory) with the same
 guarantees. Outputs that are not Parquet files live in a directory their task
 owns, sealed by a manifest (``seal_dir``: the task key, each file's size and
-sha256). Leftovers of killed writers (``*.partial-*``, ``*.old-*``) are removed by
-``clean_leftovers`` at the start of the next run.
+sha256). Leftovers of killed writers are recognised by where they are, never by
+their names: ``clean_leftovers`` empties only ``.repalign-tmp`` folders that carry
+repalign's marker file (and the extractor's marked parts folders of earlier
+plans), so a user's file is never touched, whatever its name.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import contextvars
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -178,10 +185,35 @@ def current_task() -> str | None:
     return _TASK.get()
 
 
+#: The hidden folder, next to a target, that holds every temporary file or directory
+#: repalign writes there; only folders of this name holding ``TMP_MARKER`` are cleaned.
+TMP_DIR = ".repalign-tmp"
+TMP_MARKER = ".repalign-owned"
+#: Marker file inside each of the extractor's resumable ``<file>.parts`` folders.
+PARTS_MARKER = ".repalign-parts"
+_TMP_ENTRY = re.compile(r"\.(\d+)-[0-9a-f]{8}$")  # <name>.<pid>-<random>
+
+
 def temp_name(path: str | os.PathLike) -> Path:
-    """A temporary sibling of ``path`` that no other writer uses (pid + random)."""
+    """The one place temporary names are made: ``<dir>/.repalign-tmp/<name>.<pid>-<random>``
+    for a target ``<dir>/<name>`` (file or directory). The folder is created with a
+    marker file saying repalign owns it; the name is no other writer's (pid +
+    random), and the same file system as the target keeps ``os.replace`` atomic."""
     path = Path(path)
-    return path.with_name(f"{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp_dir = path.parent / TMP_DIR
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp_dir.mkdir()
+    except FileExistsError:
+        pass  # ours from an earlier call (marked), or someone else's (unmarked: never cleaned)
+    else:
+        (tmp_dir / TMP_MARKER).write_text("repalign's temporary files; removed by the next run once their writer is gone\n")
+    return tmp_dir / f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """True for a path inside a ``.repalign-tmp`` folder (a writer's unfinished file)."""
+    return TMP_DIR in Path(path).parts
 
 
 # sha256 of files already hashed in this process, keyed by path, size and mtime
@@ -234,9 +266,10 @@ def seal_dir(root: str | os.PathLike, key: str | None = None) -> Path:
 def check_output(path: str | os.PathLike, key: str, cache_key: str | None = None) -> str | None:
     """Why the finished output ``path`` of task ``key`` cannot be used, or None if it can.
 
-    A Parquet file must open (footer and schema readable) and its provenance must
-    carry ``task = key`` (or, for a file shared by several tasks such as a layer's
-    features, the content key ``cache_key`` it is named after). Any other file must be listed, with its size and sha256,
+    A Parquet file must open (footer and schema readable), every page must match
+    its checksum (``verify_parquet``) and its provenance must carry ``task = key``
+    (or, for a file shared by several tasks such as a layer's features, the content
+    key ``cache_key`` it is named after). Any other file must be listed, with its size and sha256,
     in the manifest of its directory (``seal_dir``), whose files must all be intact
     and whose task must be ``key``.
     """
@@ -251,7 +284,7 @@ def check_output(path: str | os.PathLike, key: str, cache_key: str | None = None
             return f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
         if prov.get("task") != key and (cache_key is None or prov.get("cache_key") != cache_key):
             return f"written by task {prov.get('task')!r}, not this task"
-        return None
+        return verify_parquet(path)  # every page's checksum: bit rot is not reused
     manifest = path.parent / MANIFEST
     try:
         info = json.loads(manifest.read_text())
@@ -271,12 +304,12 @@ def check_output(path: str | os.PathLike, key: str, cache_key: str | None = None
 
 def publish_dir(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Move the complete directory ``tmp`` to ``out``: an existing ``out`` is first
-    renamed aside (``<out>.old-*``) and removed after; if another writer published
-    ``out`` in between, its copy is kept and ``tmp`` is dropped."""
+    moved aside into ``.repalign-tmp`` (``temp_name``) and removed after; if another
+    writer published ``out`` in between, its copy is kept and ``tmp`` is dropped."""
     tmp, out = Path(tmp), Path(out)
     old = None
     if out.exists():
-        old = out.with_name(f"{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        old = temp_name(out)
         try:
             os.replace(out, old)
         except FileNotFoundError:
@@ -292,28 +325,133 @@ def publish_dir(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
     return out
 
 
-LEFTOVER_MARKERS = (".partial-", ".old-")
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    except OverflowError:
+        return False
+    return True
 
 
-def clean_leftovers(root: str | os.PathLike) -> list[Path]:
-    """Remove what killed writers left under ``root`` (temporary files and
-    directories named ``*.partial-*`` or ``*.old-*``, and the old ``*.partial``).
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def clean_leftovers(root: str | os.PathLike, keep_parts=None) -> list[Path]:
+    """Remove what killed writers left under ``root``; returns the entries removed.
+
+    Only two kinds of things are ever removed, both recognised by repalign's own
+    marker file, never by a name: entries of ``.repalign-tmp`` folders that hold
+    ``TMP_MARKER`` (skipping those whose writer, the pid in the name, is still alive
+    on this host), and the extractor's ``<file>.parts`` folders (holding
+    ``PARTS_MARKER``) that are not in ``keep_parts`` (the current plan's parts
+    folders; None keeps them all). Emptied ``.repalign-tmp`` folders go too. Symbolic
+    links are never followed, and a sub-folder holding its own ``.repalign.lock``
+    (another run's output folder) is left to that run.
     Call it only while holding the directory's lock (``repalign.pipeline.lock``)."""
     root = Path(root)
     if not root.is_dir():
         return []
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in list(dirnames) + filenames:
-            if any(m in name for m in LEFTOVER_MARKERS) or name.endswith(".partial"):
-                found.append(Path(dirpath) / name)
-        dirnames[:] = [d for d in dirnames if not (any(m in d for m in LEFTOVER_MARKERS) or d.endswith(".partial"))]
-    for p in found:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-    return found
+    keep = None if keep_parts is None else {Path(p).absolute() for p in keep_parts}
+    removed: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        here = Path(dirpath)
+        descend = []
+        for d in dirnames:
+            sub = here / d
+            if sub.is_symlink() or (sub / ".repalign.lock").exists():
+                continue  # never through a link; a nested folder of another run is that run's to clean
+            if d == TMP_DIR and (sub / TMP_MARKER).is_file():
+                for entry in sorted(sub.iterdir()):
+                    if entry.name == TMP_MARKER:
+                        continue
+                    m = _TMP_ENTRY.search(entry.name)
+                    if m and _pid_alive(int(m.group(1))):
+                        continue  # a live writer's file
+                    _remove(entry)
+                    removed.append(entry)
+                if [e.name for e in sub.iterdir()] == [TMP_MARKER]:
+                    (sub / TMP_MARKER).unlink(missing_ok=True)
+                    try:
+                        sub.rmdir()
+                    except OSError:  # a writer arrived meanwhile: its folder keeps its marker
+                        (sub / TMP_MARKER).write_text("repalign's temporary files\n")
+            elif (sub / PARTS_MARKER).is_file():
+                if keep is not None and sub.absolute() not in keep:
+                    _remove(sub)
+                    removed.append(sub)
+            else:
+                descend.append(d)
+        dirnames[:] = descend
+    return removed
+
+
+# --- page checksums (bit rot) -----------------------------------------------------------------
+CHECKSUM_KEY = b"repalign.page_checksums"
+# paths verified in this process, keyed by path, size and mtime (reading every page once is enough)
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def verify_parquet(path: str | os.PathLike) -> str | None:
+    """Why the Parquet file ``path`` cannot be trusted, or None if every page checks out.
+
+    Reads the file row group by row group with ``page_checksum_verification`` (CRC-32
+    of each page, pyarrow), so damaged data pages are found even when the footer is
+    intact. A file without repalign's checksum mark (written by an older repalign,
+    or by another tool) cannot be verified and is reported as such. Memory: one row
+    group; successes are cached per (path, size, mtime) within a process."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if memo in _VERIFIED:
+        return None
+    try:
+        f = pq.ParquetFile(path, page_checksum_verification=True)
+        meta = f.schema_arrow.metadata or {}
+        for i in range(f.num_row_groups):
+            f.read_row_group(i)
+    except Exception as exc:  # any unreadable file is recomputed, with the reason shown
+        text = str(exc)
+        if "CRC checksum" in text:
+            return f"damaged (page checksum mismatch: {text[:120]})"
+        return f"unreadable ({type(exc).__name__}: {text[:120]})"
+    if meta.get(CHECKSUM_KEY) != b"crc32":
+        return "written without page checksums (an older repalign), so it cannot be verified"
+    _VERIFIED.add(memo)
+    return None
+
+
+def verify_dir_manifest(manifest: str | os.PathLike) -> list[str]:
+    """Problems of one sealed directory (``seal_dir``): one line per file that is
+    missing or differs from its manifest; [] when intact."""
+    manifest = Path(manifest)
+    try:
+        info = json.loads(manifest.read_text())
+        files = dict(info.get("files", {}))
+    except (OSError, ValueError, AttributeError) as exc:
+        return [f"{manifest}: unreadable manifest ({exc})"]
+    out = []
+    for rel, want in sorted(files.items()):
+        p = manifest.parent / rel
+        if not p.is_file():
+            out.append(f"{p}: missing (listed in {manifest.name})")
+        elif p.stat().st_size != want.get("size") or file_sha256(p) != want.get("sha256"):
+            out.append(f"{p}: differs from its directory's manifest (damaged or changed)")
+    return out
+
+
+class StaleOutputWarning(UserWarning):
+    """An output exists but cannot be used (damaged, or not written by its task): it is recomputed."""
 
 
 def _metadata(kind: str, provenance: Mapping[str, Any] | None) -> dict[bytes, bytes]:
@@ -324,6 +462,7 @@ def _metadata(kind: str, provenance: Mapping[str, Any] | None) -> dict[bytes, by
         b"repalign.kind": kind.encode(),
         b"repalign.schema_version": SCHEMA_VERSION.encode(),
         b"repalign.provenance": json.dumps(prov, sort_keys=True, default=str).encode(),
+        CHECKSUM_KEY: b"crc32",
     }
 
 
@@ -350,7 +489,7 @@ def write_table(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     try:
-        pq.write_table(table, tmp, row_group_size=row_group_size)
+        pq.write_table(table, tmp, row_group_size=row_group_size, write_page_checksum=True)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -366,7 +505,10 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> pd.DataFrame
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no table at {path}")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)
+    except OSError as exc:  # a damaged page: name the file (the pipeline recomputes it first)
+        raise SchemaError(f"{path}: cannot read table ({exc})") from None
     info = table_info(path, schema=table.schema)
     if kind is not None:
         if info["kind"] not in (kind, None):
@@ -391,7 +533,7 @@ def table_info(path: str | os.PathLike, schema: pa.Schema | None = None) -> dict
 
 class ParquetStream:
     """Write a table row group by row group to a temporary file of its own
-    (``<path>.partial-<pid>-<random>``); ``close()`` renames it into place,
+    (``temp_name``: ``.repalign-tmp/<name>.<pid>-<random>``); ``close()`` renames it into place,
     ``abort()`` (or an error inside ``with``) deletes it. Memory is bounded by one
     row group.
 
@@ -410,7 +552,7 @@ class ParquetStream:
         self.schema = empty.schema.with_metadata(meta)
         self.partial = temp_name(self.path)
         self.partial.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self.partial, self.schema)
+        self._writer = pq.ParquetWriter(self.partial, self.schema, write_page_checksum=True)
         self.rows = 0
 
     def write(self, batch: pd.DataFrame | pa.Table) -> None:

@@ -3,8 +3,8 @@
 Every stage turns its config section into ``Task`` objects (``plan_<stage>(config)``).
 A task writes its outputs atomically (a temporary file of its own + rename), so a
 killed one leaves no output. A task is *done* when every output passes
-``repalign.store.check_output``: a Parquet file opens and its provenance carries
-the task's key (stamped automatically while ``Task.run`` runs); any other output
+``repalign.store.check_output``: a Parquet file opens, every page's checksum
+matches and its provenance carries the task's key (stamped automatically while ``Task.run`` runs); any other output
 sits in a directory sealed by a manifest naming the task and each file's sha256.
 An output that exists but fails the check (truncated, damaged, or written for
 another key) is reported with a ``StaleOutputWarning`` naming it, removed and
@@ -26,11 +26,8 @@ from typing import Any, Callable, Iterable, Sequence
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from repalign.errors import RepalignError
-from repalign.store import MANIFEST, check_output, seal_dir, task_context
-
-
-class StaleOutputWarning(UserWarning):
-    """An output exists but cannot be used (damaged, or not written by its task): it is recomputed."""
+# StaleOutputWarning lives in store (the extractor warns with it too); re-exported here
+from repalign.store import MANIFEST, StaleOutputWarning, check_output, seal_dir, task_context  # noqa: F401
 
 
 def content_key(obj: Any) -> str:

@@ -151,7 +151,8 @@ def test_two_streams_on_one_path_never_mix_rows(tmp_path):
     schema = pa.schema([("stimulus_id", pa.string()), ("embedding", pa.list_(pa.float32()))])
     a = ParquetStream(path, schema, kind="features", provenance={"writer": "a"})
     b = ParquetStream(path, schema, kind="features", provenance={"writer": "b"})
-    assert a.partial != b.partial and a.partial.name.startswith("f.parquet.partial-")
+    assert a.partial != b.partial and a.partial.parent == tmp_path / ".repalign-tmp"
+    assert a.partial.name.startswith("f.parquet.") and (tmp_path / ".repalign-tmp" / ".repalign-owned").is_file()
     for i in range(3):
         a.write(_table("features", seed=i).assign(stimulus_id=lambda d: "a" + d["stimulus_id"]))
         b.write(_table("features", seed=10 + i).assign(stimulus_id=lambda d: "b" + d["stimulus_id"]))
@@ -162,27 +163,32 @@ def test_two_streams_on_one_path_never_mix_rows(tmp_path):
     assert df.attrs["provenance"]["writer"] == "a"
     c = ParquetStream(path, schema, kind="features")
     c.abort()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".repalign-tmp", "f.parquet"]
+    assert [p.name for p in (tmp_path / ".repalign-tmp").iterdir()] == [".repalign-owned"]  # no temporary file left
 
 
 def test_leftovers_of_killed_runs_are_removed(tmp_path):
-    (tmp_path / "metrics").mkdir()
-    debris = [tmp_path / "metrics" / "x.parquet.partial-123-abcd1234", tmp_path / "metrics" / "y.parquet.partial",
-              tmp_path / "r" / "k.partial-99-0000ffff" / "figures", tmp_path / "r" / "k.old-99-0000ffff"]
-    for d in debris:
-        if d.name == "figures" or ".old-" in d.name:
-            d.mkdir(parents=True)
-        else:
-            d.write_bytes(b"half")
-    keep = [tmp_path / "metrics" / "x.parquet", tmp_path / "features" / "m" / "a.parquet.parts" / "000000.parquet"]
+    from repalign.store import PARTS_MARKER, TMP_DIR, temp_name
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    # what killed writers leave: temporary files and folders in marked .repalign-tmp folders
+    debris = [temp_name(tmp_path / "metrics" / "x.parquet").with_name(f"x.parquet.{dead.pid}-abcd1234"),
+              temp_name(tmp_path / "r" / "k").with_name(f"k.{dead.pid}-0000ffff")]
+    debris[0].write_bytes(b"half")
+    (debris[1] / "figures").mkdir(parents=True)
+    keep = [tmp_path / "metrics" / "x.parquet", tmp_path / "features" / "m" / "a.parquet.parts" / "000000.parquet",
+            tmp_path / "metrics" / "y.parquet.partial-123-abcd1234"]  # a name alone marks nothing
     for k in keep:
         k.parent.mkdir(parents=True, exist_ok=True)
         k.write_bytes(b"done")
+    (keep[1].parent / PARTS_MARKER).write_text("parts")  # the current plan's: kept by default
     removed = clean_leftovers(tmp_path)
-    assert len(removed) == 4
+    assert sorted(removed) == sorted(debris)
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert left == ["features/m/a.parquet.parts/000000.parquet", "metrics/x.parquet"]
-    assert not (tmp_path / "r" / "k.partial-99-0000ffff").exists()
+    assert left == ["features/m/a.parquet.parts/.repalign-parts", "features/m/a.parquet.parts/000000.parquet",
+                    "metrics/x.parquet", "metrics/y.parquet.partial-123-abcd1234"]
+    assert not list(tmp_path.rglob(TMP_DIR))
 
 
 HOLD = """
@@ -460,13 +466,13 @@ def test_sigkill_during_the_r_stage_leaves_no_debris_and_no_orphan(tmp_path):
                               stderr=subprocess.DEVNULL, env=ENV)
     assert _wait_until(lambda: _rscripts(str(out)), limit=300), "Rscript never started"
     orphans = _rscripts(str(out))
-    assert list(out.glob("r/*.partial-*"))  # the R stage's temporary folder exists while it runs
+    assert list(out.glob("r/.repalign-tmp/*-*"))  # the R stage's temporary folder exists while it runs
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     assert _wait_until(lambda: not _rscripts(str(out))), f"orphan Rscript(s) {orphans} still running"
     again = run(load_config(cfg_path), progress=False, report=False)
     assert list(again.values()) == ["done"]
-    debris = [p for p in out.rglob("*") if ".partial" in p.name or ".old-" in p.name]
+    debris = [p for p in out.rglob("*") if ".repalign-tmp" in p.parts]
     assert debris == []
     assert (out / "r" / _r_key(again).removeprefix("r:") / "alignment_scores.csv").is_file()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -42,7 +44,7 @@ def test_stream_writes_row_groups_and_publishes_on_close(tmp_path):
     with ParquetStream(target, schema, "features", {"k": "v"}) as w:
         for i in range(3):
             w.write(pd.DataFrame({"stimulus_id": [f"s{i}a", f"s{i}b"], "embedding": [[1.0, 2.0], [3.0, float(i)]]}))
-            assert not target.exists()  # only the partial file while writing
+            assert not target.exists()  # only the temporary file while writing
     import pyarrow.parquet as pq
 
     assert pq.ParquetFile(target).num_row_groups == 3
@@ -57,4 +59,5 @@ def test_stream_error_leaves_no_final_file(tmp_path):
         with ParquetStream(target, schema, "features") as w:
             w.write(pd.DataFrame({"stimulus_id": ["a"], "embedding": [[1.0]]}))
             raise RuntimeError("killed")
-    assert not target.exists() and list(tmp_path.iterdir()) == []  # nothing published, nothing left
+    assert not target.exists()  # nothing published, nothing left but repalign's marked, empty temporary folder
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path(".repalign-tmp"), Path(".repalign-tmp/.repalign-owned")]

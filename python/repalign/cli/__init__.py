@@ -35,6 +35,7 @@ from repalign.cli import embed as _embed; app.command("embed")(_embed.embed)  # 
 from repalign.cli import run as _run  # noqa: E402
 
 app.command("run")(_run.run)
+from repalign.cli import verify as _verify; app.command("verify")(_verify.verify)  # noqa: E402,E702
 
 
 def main() -> None:

@@ -10,8 +10,10 @@ writes one Parquet file per (model, layer, stimulus set) — kind ``features``:
   model, anything else is recomputed.
 * Bounded memory: images are decoded by DataLoader workers batch by batch; each
   group of ``rows_per_group`` rows is written to disk at once.
-* Resumable: every finished row group is saved atomically in ``<file>.parts/``;
-  a killed run continues from its last complete group, and the final file is
+* Resumable: every finished row group is saved atomically in ``<file>.parts/``
+  (a folder marked with ``PARTS_MARKER``, so the run's clean-up removes it once no
+  plan needs it); a killed run continues from its last complete, intact group (a
+  damaged part is named and recomputed), and the final file is
   assembled row group by row group (``repalign.store.ParquetStream``), so it is
   byte-identical to an uninterrupted run.
 """
@@ -39,7 +41,7 @@ from torch import nn
 from repalign.datasets import StimulusSet
 from repalign.errors import ValidationError
 from repalign.models import LoadedModel, ModelSpec, get_spec, load_model, resolve_layer
-from repalign.store import ParquetStream, table_info, write_table
+from repalign.store import PARTS_MARKER, ParquetStream, StaleOutputWarning, table_info, verify_parquet, write_table
 from repalign.task import safe_name
 
 FORMAT_VERSION = "1"
@@ -107,13 +109,16 @@ def feature_path(out_dir: str | Path, model: str, stimuli: str, layer: str, pool
 
 
 def is_current(path: Path, key: str) -> bool:
-    """A finished features file whose provenance carries ``key``."""
+    """A finished features file whose provenance carries ``key`` and whose pages
+    all match their checksums (``verify_parquet``)."""
     if not Path(path).is_file():
         return False
     try:
-        return table_info(path)["provenance"].get("cache_key") == key
+        if table_info(path)["provenance"].get("cache_key") != key:
+            return False
     except Exception:  # unreadable footer: recompute
         return False
+    return verify_parquet(path) is None
 
 
 # --- data loading ----------------------------------------------------------------------------
@@ -263,7 +268,12 @@ def _write_part(parts: Path, g: int, ids: Sequence[str], values: np.ndarray, ski
 
 
 def _prepare_parts(parts: Path, meta: dict) -> int:
-    """Complete groups already in ``parts`` for this exact run (else wipe it)."""
+    """Complete, intact groups already in ``parts`` for this exact run (else wipe it).
+
+    The folder carries ``PARTS_MARKER`` so that the run's clean-up can tell it from a
+    user's folder (and remove it once a new plan no longer needs it). Each part is
+    checked page by page (``verify_parquet``); the first damaged one is named in a
+    ``StaleOutputWarning`` and it and every later part are recomputed."""
     meta_file = parts / "run.json"
     if parts.is_dir():
         try:
@@ -274,10 +284,22 @@ def _prepare_parts(parts: Path, meta: dict) -> int:
             shutil.rmtree(parts)
     if not parts.is_dir():
         parts.mkdir(parents=True)
+        (parts / PARTS_MARKER).write_text("repalign's resumable extraction parts of the file named by this folder\n")
         meta_file.write_text(json.dumps(meta, sort_keys=True))
         return 0
+    if not (parts / PARTS_MARKER).is_file():
+        (parts / PARTS_MARKER).write_text("repalign's resumable extraction parts of the file named by this folder\n")
     g = 0
     while _part_path(parts, g).is_file():
+        reason = verify_parquet(_part_path(parts, g))
+        if reason is not None:
+            warnings.warn(f"{_part_path(parts, g)}: {reason}; recomputing it and the parts after it",
+                          StaleOutputWarning, stacklevel=3)
+            later = g
+            while _part_path(parts, later).is_file():
+                _part_path(parts, later).unlink()
+                later += 1
+            break
         g += 1
     return g
 
@@ -290,7 +312,7 @@ def _assemble(path: Path, parts: Path, n_groups: int, provenance: dict) -> Path:
     dims = None
     with ParquetStream(path, SCHEMA, kind="features", provenance=prov) as w:
         for g in range(n_groups):
-            t = pq.read_table(_part_path(parts, g)).replace_schema_metadata(None)
+            t = pq.read_table(_part_path(parts, g), page_checksum_verification=True).replace_schema_metadata(None)
             if t.num_rows:
                 dims = dims or len(t.column("embedding")[0])
                 w.write(t)

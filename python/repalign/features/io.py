@@ -23,7 +23,11 @@ def load_features(path: str | Path, name: str | None = None) -> Embedding:
     info = table_info(path)
     if info["kind"] not in ("features", "embedding", None):
         raise SchemaError(f"{path}: table kind is {info['kind']!r}, expected 'features'")
-    table = validate(pq.read_table(path), info["kind"] or "features", where=str(path))
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)  # damaged pages are found, not used
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read features ({exc})") from None
+    table = validate(table, info["kind"] or "features", where=str(path))
     ids = table.column("stimulus_id").to_pylist()
     col = table.column("embedding").combine_chunks()
     n = len(ids)

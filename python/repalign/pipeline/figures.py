@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from repalign.pipeline import style
+from repalign.store import temp_name
 
 FAMILIES: dict[str, str] = {
     "odd_one_out": "Odd-one-out accuracy",
@@ -589,7 +590,7 @@ def save(fig, outdir: Path, name: str) -> tuple[Path, Path]:
     paths = (outdir / f"{name}.png", outdir / f"{name}.pdf")
     try:
         for p in paths:
-            tmp = p.with_name(f".{p.name}.partial-{os.getpid()}")
+            tmp = temp_name(p)
             fig.savefig(tmp, format=p.suffix[1:], facecolor="white")
             os.replace(tmp, p)
     finally:

@@ -8,8 +8,10 @@ until the first run ends; it then finds the first run's outputs finished and
 skips them, so every task is computed once. ``timeout`` (seconds) makes it give
 up instead, with an error naming the holder.
 
-Under the lock, ``clean_leftovers`` removes what killed runs left behind
-(``*.partial-*`` files and directories, ``*.old-*``), which no live writer can own.
+Under the lock, ``clean_leftovers`` removes what killed runs left behind: the
+entries of repalign's marked ``.repalign-tmp`` folders whose writer is gone, and
+marked extraction parts folders of earlier plans; never a file by its name. When
+the lock is released, emptied ``.repalign-tmp`` folders are removed again.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ def holder(directory: str | os.PathLike) -> str:
 
 @contextlib.contextmanager
 def output_lock(directory: str | os.PathLike, *, config: str = "", timeout: float | None = None,
-                say: Callable[[str], None] = print) -> Iterator[list[Path]]:
+                say: Callable[[str], None] = print, keep_parts=None) -> Iterator[list[Path]]:
     """Hold the run lock of ``directory`` (created if needed); yields the leftovers
-    of killed runs that were removed once the lock was held.
+    of killed runs that were removed once the lock was held (``clean_leftovers``;
+    ``keep_parts``: the extraction parts folders of the current plan, None = keep all).
 
     A held lock makes this wait (``timeout=None``) after saying who holds it, or
     raise ``OutputLocked`` after ``timeout`` seconds.
@@ -74,6 +77,9 @@ def output_lock(directory: str | os.PathLike, *, config: str = "", timeout: floa
             "pid": os.getpid(), "host": socket.gethostname(), "config": str(config),
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         }))
-        yield clean_leftovers(directory)
+        yield clean_leftovers(directory, keep_parts=keep_parts)
     finally:
-        lock.release()
+        try:
+            clean_leftovers(directory)  # this run's emptied .repalign-tmp folders (live writers' files stay)
+        finally:
+            lock.release()

@@ -13,6 +13,7 @@ from repalign.config import Config, load_config
 from repalign.errors import ValidationError
 from repalign.pipeline.executors import ExecutorSettings, execute
 from repalign.pipeline.lock import output_lock
+from repalign.pipeline.ownership import current_parts, foreign_note
 from repalign.pipeline.plan import plan_all
 from repalign.task import StaleOutputWarning, TaskFailed
 from repalign.versions import write_versions
@@ -40,7 +41,8 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     The run holds the output directory's lock (``repalign.pipeline.lock``): a second
     run on the same directory waits for it (``lock_timeout`` seconds at most; None =
     as long as it takes), then skips what the first one finished. Leftovers of killed
-    runs are removed first. Outputs found damaged or stale are named (console,
+    runs (only repalign's marked temporary folders) are removed first; entries of the
+    output folder that repalign did not write are named in a note, never touched. Outputs found damaged or stale are named (console,
     ``StaleOutputWarning``, report) and recomputed.
 
     Raises ``TaskFailed`` (after running every independent task and writing the
@@ -55,7 +57,11 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
     except OSError as exc:
         raise ValidationError(f"[run] output: cannot create directory {config.output}: {exc.strerror or exc}") from None
     with output_lock(config.output, config=str(config.path), timeout=lock_timeout,
-                     say=lambda m: console.print(f"[yellow]{m}[/yellow]")) as removed:
+                     say=lambda m: console.print(f"[yellow]{m}[/yellow]"),
+                     keep_parts=current_parts(tasks)) as removed:
+        note = foreign_note(config.output, tasks)
+        if note:  # named, never deleted
+            console.print(note, markup=False, highlight=False, soft_wrap=True)
         if removed:
             console.print(f"removed {len(removed)} leftover(s) of killed runs: "
                           + ", ".join(str(p.relative_to(config.output)) for p in removed[:5])
