@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import repalign.features.extractor as ex
+from repalign.children import child_env
 from repalign.config import load_config
 from repalign.features import load_stimulus_set
 from repalign.pipeline import run
@@ -51,7 +52,7 @@ from test_pipeline_trust import STUDY
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
+ENV = child_env({"PYTHONPATH": os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])})
 
 #: A user's files in the output folder, named like the old leftover patterns (relative path → bytes).
 USER_FILES = {
