@@ -82,10 +82,14 @@ def _choices(kind: str, files: list[int], path: Path, seed: int) -> None:
     pd.DataFrame(rows, columns=["participant", "cond_file", "trial", "choice"]).to_csv(path, index=False)
 
 
-def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: str) -> Path:
-    """The study config of one learner variant (as the paper's config runs one) and its
-    stand-in features (.npy over the THINGS concepts), choices and models.csv under
-    root; returns the TOML path."""
+def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: str, kind: str) -> Path:
+    """The study config of one learner variant (as the paper's config runs one) and one
+    task kind, and its stand-in features (.npy over the THINGS concepts), choices and
+    models.csv under root; returns the TOML path.
+
+    One task kind per config: with both kinds in one run and ``by = ["model", "layer",
+    "task_kind"]`` (analysis/configs/naturalcogsci.toml), fit_models.R stops at ≥ 3
+    models with "model-level alignment data: duplicated row(s) … task=pooled"."""
     from repalign.datasets import load_things_ids
 
     ids = list(load_things_ids())
@@ -96,7 +100,7 @@ def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: s
         _choices("reward", list(range(1, n_files + 1)), root / "reward.csv", 2)
     names = [f"standin{i:02d}_d{WIDTHS[i % len(WIDTHS)]}" for i in range(n_models)]
     meta = ["name,backend,architecture,weights,family,objective,train_data,train_size,params,resolution,source"]
-    lines = ['[run]', f'name = "study-bench-{variant}"', f'output = "out-{variant}"', 'seed = 0', '']
+    lines = ['[run]', f'name = "study-bench-{variant}-{kind}"', f'output = "out-{variant}-{kind}"', 'seed = 0', '']
     for i, n in enumerate(names):
         meta.append(f"{n},random,standin,none,standin,{'supervised' if i % 2 else 'self-supervised'},none,"
                     f"{int(10 ** rng.uniform(6, 9))},{int(10 ** rng.uniform(6, 9))},224,stand-in for bench/study.py")
@@ -106,13 +110,13 @@ def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: s
                   'ids_file = "things_ids.txt"', f'model = "{n}"', 'layer = "output"', '']
     (root / "models.csv").write_text("\n".join(meta) + "\n")
     reps = "[" + ", ".join(f'"{n}"' for n in names) + "]"
-    for kind, task, v in LEARNERS:
-        if v == variant:
-            lines += ['[[learners]]', f'task = "{task}"', f'name = "{kind}"', f'variant = "{variant}"',
-                      f'choices = "{kind}.csv"', f'representations = {reps}', '']
+    for k, task, v in LEARNERS:
+        if v == variant and k == kind:
+            lines += ['[[learners]]', f'task = "{task}"', f'name = "{k}"', f'variant = "{variant}"',
+                      f'choices = "{k}.csv"', f'representations = {reps}', '']
     lines += ['[r]', 'engine = "lme4"', 'models = "models.csv"', 'by = ["model", "layer", "task_kind"]', 'k = 5',
               f'n_boot = {n_boot}', 'levels = ["model"]', '']
-    path = root / f"study-{variant}.toml"
+    path = root / f"study-{variant}-{kind}.toml"
     path.write_text("\n".join(lines))
     return path
 
@@ -268,19 +272,19 @@ def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: in
     for j in sorted(jobs, reverse=True):
         heapq.heappush(workers, heapq.heappop(workers) + j)
     learners = max(workers) * (1 + overhead)
-    r = rcoef[0] + rcoef[1] * N_MODELS * (N_CATEGORY + N_REWARD)
+    r = 2 * rcoef[0] + rcoef[1] * N_MODELS * (N_CATEGORY + N_REWARD)  # one [r] run per task kind
     return (learners + r) / 3600, sum(jobs) / 3600, max(jobs)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="2 models x 4 files and 3 models x 8 files; 2 workers on the first (<= 10 min)")
+    ap.add_argument("--quick", action="store_true", help="2 models x 4 files and 3 models x 6 files; 2 workers on the first")
     ap.add_argument("--sizes", nargs="+", default=None, metavar="MxN",
                     help="models x condition files of each kind, e.g. 2x50 4x50 8x100 (default without --quick)")
     ap.add_argument("--slurm-nodes", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
-    sizes = [tuple(map(int, x.split("x"))) for x in (args.sizes or (["2x4", "3x8"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))]
+    sizes = [tuple(map(int, x.split("x"))) for x in (args.sizes or (["2x4", "3x6"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))]
     n_boot = 20 if args.quick else 200
     work = Path(tempfile.mkdtemp(prefix="repalign-study-"))
     load = os.getloadavg()
@@ -294,23 +298,33 @@ def main() -> None:
                 root = work / f"m{m}_f{n}"
                 root.mkdir()
                 for variant in ("default", "published"):
-                    cfg = write_study(root, m, n, n_boot, variant)
-                    rows = run_one_worker(cfg, root / f"w1-{variant}")
-                    by = {}
-                    for kind, width, wall, cpu, peak in rows:
-                        s = by.setdefault(kind, [0.0, 0.0, 0, 0])
-                        s[0] += wall
-                        s[1] += cpu
-                        s[2] = max(s[2], peak)
-                        s[3] += 1
-                        points.append((kind if kind != "r" else "r", n, width, m, cpu, variant))
-                    total1 = sum(r[2] for r in rows)
-                    line = {"variant": variant, "models": m, "files": n, "tasks": len(rows), "wall1": total1, "stages": by}
-                    if i == 0 or not args.quick:
-                        wall2, start, peaks, noop = run_two_workers(cfg, root / f"w2-{variant}")
-                        cpu1 = sum(r[3] for r in rows)
-                        line.update(wall2=wall2, start=start, peaks=peaks, noop=noop,
-                                    lost=max(0.0, 1 - total1 / (2 * wall2)), overhead=noop * len(rows) / cpu1)
+                    line = {"variant": variant, "models": m, "files": n, "tasks": 0, "wall1": 0.0, "stages": {}}
+                    for kind in ("category", "reward"):
+                        cfg = write_study(root, m, n, n_boot, variant, kind)
+                        rows = run_one_worker(cfg, root / f"w1-{variant}-{kind}")
+                        by = line["stages"]
+                        for k, width, wall, cpu, peak in rows:
+                            k = f"r ({kind})" if k == "r" else k
+                            s = by.setdefault(k, [0.0, 0.0, 0, 0])
+                            s[0] += wall
+                            s[1] += cpu
+                            s[2] = max(s[2], peak)
+                            s[3] += 1
+                            points.append(("r" if k.startswith("r ") else k, n, width, m, cpu, variant))
+                        line["tasks"] += len(rows)
+                        line["wall1"] += sum(r[2] for r in rows)
+                        line.setdefault("cpu1", 0.0)
+                        line["cpu1"] += sum(r[3] for r in rows)
+                        if i == 0 or not args.quick:
+                            wall2, start, peaks, noop = run_two_workers(cfg, root / f"w2-{variant}-{kind}")
+                            line["wall2"] = line.get("wall2", 0.0) + wall2
+                            line["start"] = line.get("start", 0.0) + start
+                            line["peaks"] = line.get("peaks", []) + peaks
+                            line["noop"] = noop
+                            line["w1_for_2"] = line.get("w1_for_2", 0.0) + sum(r[2] for r in rows)
+                    if "wall2" in line:
+                        line["lost"] = max(0.0, 1 - line["w1_for_2"] / (2 * line["wall2"]))
+                        line["overhead"] = line["noop"] * line["tasks"] / line["cpu1"]
                     table.append(line)
                     _print_row(line)
                 if not args.keep:
