@@ -235,32 +235,34 @@ def run_two_workers(cfg: Path, out: Path):
 
 # --- cost model and projection ------------------------------------------------------------------
 def fit_costs(points):
-    """points: [(kind, n_files, width, n_models, cpu s)] → ({kind: (c0, c1)} per file,
-    (r0, r1) of the [r] stage, [(kind, measured, fitted)])."""
+    """points: [(kind, n_files, width, n_models, cpu s, …)] → ({kind: (c0, c1)} per file,
+    (r0, r1) of the [r] stage, [(kind, label, measured, fitted)]). Non-negative least
+    squares (scipy.optimize.nnls): a cost never falls with width or size."""
+    from scipy.optimize import nnls
+
     coef, fitted = {}, []
     for kind in sorted({p[0] for p in points if p[0] != "r"}):
         P = [p for p in points if p[0] == kind]
         A = np.array([[p[1], p[1] * p[2]] for p in P], dtype=float)
         b = np.array([p[4] for p in P])
-        c, *_ = np.linalg.lstsq(A, b, rcond=None)
-        if c[1] < 0 or c[0] < 0:  # a width effect below the noise: cost per file alone
-            c = np.array([b.sum() / A[:, 0].sum(), 0.0])
+        c = nnls(A, b)[0]
         coef[kind] = (float(c[0]), float(c[1]))
         fitted += [(kind, f"{p[3]}x{p[1]} d={p[2]}", p[4], float(A[i] @ c)) for i, p in enumerate(P)]
     R = [p for p in points if p[0] == "r"]
     A = np.array([[1.0, p[3] * p[1]] for p in R])
     b = np.array([p[4] for p in R])
-    r = np.linalg.lstsq(A, b, rcond=None)[0] if len({tuple(a) for a in A}) > 1 else np.array([b.mean(), 0.0])
-    r = np.maximum(r, 0.0)
+    r = nnls(A, b)[0]
     fitted += [("r", f"{p[3]}x{p[1]}", p[4], float(A[i] @ r)) for i, p in enumerate(R)]
     return coef, (float(r[0]), float(r[1])), fitted
 
 
-def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: int = 1):
+def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: int = 1, r_workers: int = 1):
     """Wall hours of the whole study with one variant's learners on nodes × cores workers:
     one learner task per (model, learner) — 86 × 2 — placed longest first on the least
-    loaded worker (greedy), stretched by the measured scheduling overhead, then the [r]
-    stage. Returns (hours, core-hours of the learners, longest task s)."""
+    loaded worker (greedy), stretched by the measured scheduling overhead, then the two
+    [r] runs (one per task kind; their per-model-file part spread over ``r_workers``, the
+    ``[r] workers`` option, as if it divided evenly — an assumption, not measured here).
+    Returns (hours, core-hours of the learners, longest task s)."""
     widths = list(WIDTHS) + [float(np.mean(WIDTHS))] * (N_MODELS - len(WIDTHS))
     jobs = []
     for d in widths:
@@ -272,7 +274,7 @@ def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: in
     for j in sorted(jobs, reverse=True):
         heapq.heappush(workers, heapq.heappop(workers) + j)
     learners = max(workers) * (1 + overhead)
-    r = 2 * rcoef[0] + rcoef[1] * N_MODELS * (N_CATEGORY + N_REWARD)  # one [r] run per task kind
+    r = 2 * rcoef[0] + rcoef[1] * N_MODELS * (N_CATEGORY + N_REWARD) / r_workers  # one [r] run per task kind
     return (learners + r) / 3600, sum(jobs) / 3600, max(jobs)
 
 
@@ -283,6 +285,8 @@ def main() -> None:
                     help="models x condition files of each kind, e.g. 2x50 4x50 8x100 (default without --quick)")
     ap.add_argument("--slurm-nodes", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--save", default=None, help="write the measured points and table to this JSON file")
+    ap.add_argument("--refit", default=None, help="no runs: refit and project from a --save JSON file")
     args = ap.parse_args()
     sizes = [tuple(map(int, x.split("x"))) for x in (args.sizes or (["2x4", "3x6"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))]
     n_boot = 20 if args.quick else 200
@@ -292,6 +296,12 @@ def main() -> None:
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
           flush=True)
     points, table = [], []
+    if args.refit:
+        import json
+
+        saved = json.loads(Path(args.refit).read_text())
+        points, table = [tuple(p) for p in saved["points"]], saved["table"]
+        sizes = []
     try:
         for i, (m, n) in enumerate(sizes):
             if True:
@@ -344,13 +354,21 @@ def main() -> None:
               "(stretches the projection; at the full study's task sizes it is smaller still)")
         hours = {}
         for variant in ("default", "published"):
-            h, core_h, longest = projection(coef, rcoef, variant, 16, overhead)
-            hours[variant] = h
-            line = f"  {variant:9s} learners {core_h:7.2f} core-h, longest task {longest / 60:6.1f} min; 1 node x 16 cores {h:6.2f} h"
-            for k in args.slurm_nodes:
-                line += f"; {k} nodes {projection(coef, rcoef, variant, 16, overhead, nodes=k)[0]:5.2f} h"
-            print(line)
+            for r_workers in (1, 16):
+                h, core_h, longest = projection(coef, rcoef, variant, 16, overhead, r_workers=r_workers)
+                line = (f"  {variant:9s} learners {core_h:7.2f} core-h, longest task {longest / 60:6.1f} min; "
+                        f"[r] workers={r_workers:2d}: 1 node x 16 cores {h:6.2f} h")
+                for k in args.slurm_nodes:
+                    line += f"; {k} nodes {projection(coef, rcoef, variant, 16, overhead, nodes=k, r_workers=r_workers)[0]:5.2f} h"
+                print(line)
+                if r_workers == 16:
+                    hours[variant] = h
+        print("(the line below: [r] workers = 16, i.e. the [r] stage's choice models spread over the node's cores)")
         print(f"projected_hours_16_cores default {hours['default']:.2f} published {hours['published']:.2f}")
+        if args.save:
+            import json
+
+            Path(args.save).write_text(json.dumps({"points": points, "table": table}, default=str, indent=1))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
