@@ -32,7 +32,8 @@ files, widths of the listed models, their mean for the rest) as core-seconds, on
 learners) and on k SLURM nodes of 16 cores. Printed last:
 ``projected_hours_16_cores default <h> published <h>``.
 
-Run: ``REPALIGN_DATA_DIR=… OMP_NUM_THREADS=1 .venv/bin/python bench/study.py --quick`` (≤ 10 min on 2 cores);
+Run: ``REPALIGN_DATA_DIR=… OMP_NUM_THREADS=1 .venv/bin/python bench/study.py --quick`` (~3.5 CPU-min: ≤ 10 min on
+an idle 2-core machine; 12–13 min at load ~20);
 without --quick: 2, 4, 8 models × 50/100 files (about an hour). Needs the R package (R_LIBS).
 """
 
