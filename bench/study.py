@@ -34,7 +34,8 @@ learners) and on k SLURM nodes of 16 cores. Printed last:
 
 Run: ``REPALIGN_DATA_DIR=… OMP_NUM_THREADS=1 .venv/bin/python bench/study.py --quick`` (~3.5 CPU-min: ≤ 10 min on
 an idle 2-core machine; 12–13 min at load ~20);
-without --quick: 2, 4, 8 models × 50/100 files (about an hour). Needs the R package (R_LIBS).
+without --quick: 2x50, 4x50, 8x50, 8x100 models x files, 1 and 2 workers each
+(a few CPU-hours, most of it the published reward learner). Needs the R package (R_LIBS).
 """
 
 from __future__ import annotations
