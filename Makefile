@@ -136,5 +136,9 @@ bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 	@for f in bench/*.R; do echo "== $$f"; Rscript $$f || exit 1; done
 
+# the GPU path (bench/gpu.py): CUDA when present, else the same code on the CPU, saying so
+bench-gpu: install
+	$(PY) bench/gpu.py
+
 clean:
 	rm -rf .stamp-* $(RLIB) out results

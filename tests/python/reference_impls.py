@@ -76,3 +76,89 @@ def ref_multiclass(X, y, is_train, K, C):
         m = clone(base).fit(aug(X[rows]), y[rows])
         out[i] = m.predict_proba(aug(X[i : i + 1]))[0]
     return out
+
+
+# --- the published category learner as repalign ran it before the fast path -----------------
+# (repalign.learners._published up to this change: a LogisticRegression per fit, numpy
+# mean/std per trial). Kept verbatim as the reference the fast path must equal to 1e-9
+# (test_learners_published.py, bench/published_category.py). Source of the method:
+# candemircan/naturalcogsci, naturalcogsci/learners.py + bin/run_learners.py.
+from repalign.learners._published import PUBLISHED_C_GRID  # noqa: E402
+
+
+def _published_logreg(C: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=float(C), solver="liblinear", max_iter=5000)
+
+
+def _published_scale_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population s.d. over rows, an s.d. of exactly 0 replaced by 1 (the
+    seed's rule; scikit-learn's StandardScaler also treats near-constant as constant)."""
+    mu = rows.mean(axis=0)
+    sd = rows.std(axis=0)
+    return mu, np.where(sd == 0, 1, sd)
+
+
+def ref_published_category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True):
+    """One pass of the seed's category learner over X (T, d) float64, **modified in
+    place** as the seed modifies it; y (T,) int 0/1. Returns (P(category 1) per trial
+    (T,) or None, the last fitted LogisticRegression).
+
+    predict=False (the C search, which needs only the changed array and the last
+    fit): the in-place standardisation depends on X and y alone, not on any fit,
+    so only the last fit is made — the same array and the same last fit as the
+    seed's pass, with 1 instead of ~T liblinear fits.
+    """
+    T, d = X.shape
+    p = np.empty(T) if predict else None
+    est = _published_logreg(C).fit(np.zeros((2, d)), np.array([0, 1])) if predict else None
+    mu, sd = 0.0, 1.0
+    has0 = has1 = False
+    fitted = 0
+    for t in range(T):
+        if predict:
+            z = (X[t] - mu) / sd  # a copy: the predicted row itself is not changed here
+            p[t] = est.predict_proba(z.reshape(1, -1))[0, 1]
+        has0, has1 = has0 or y[t] == 0, has1 or y[t] == 1
+        if has0 and has1:
+            rows = X[: t + 1]  # a view: standardised in place, as in the seed
+            mu, sd = _published_scale_stats(rows)
+            rows -= mu
+            rows /= sd
+            fitted = t + 1
+            if predict:
+                est = _published_logreg(C).fit(rows, y[: t + 1])
+    if not predict:
+        est = _published_logreg(C).fit(X[:fitted], y[:fitted]) if fitted else _published_logreg(C).fit(np.zeros((2, d)), np.array([0, 1]))
+    return p, est
+
+
+def _published_seed_pca(X: np.ndarray, k: int) -> np.ndarray:
+    """``PCA(n_components=k).fit_transform`` on the rows as given (the seed's
+    transform="pca"; scikit-learn's default solver choice, as the seed)."""
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=int(k)).fit_transform(X)
+
+
+def ref_published_category(X: np.ndarray, y: np.ndarray, grid=None, C: float | None = None,
+                       pca: int | None = None) -> tuple[np.ndarray, float]:
+    """The published category pipeline on one task: X (T, d) features in trial
+    order (copied, never changed), y (T,) 0/1. With ``C`` given: one pass at that C
+    (no search). Otherwise the search over ``grid`` then the final pass. Returns
+    (P(category 1) (T,), chosen C)."""
+    grid = PUBLISHED_C_GRID if grid is None else grid
+    X = np.array(X, dtype=np.float64, order="C", copy=True)
+    y = np.asarray(y)
+    if C is None:
+        best_score, C = 0.0, 1.0  # the seed's starting point
+        for c in grid:
+            _, est = ref_published_category_pass(X, y, float(c), predict=False)
+            score = est.score(X, y)  # on the array as this pass left it
+            if score > best_score:
+                best_score, C = score, float(c)
+    if pca is not None:
+        X = np.ascontiguousarray(_published_seed_pca(X, pca), dtype=np.float64)
+    p, _ = ref_published_category_pass(X, y, float(C))
+    return p, float(C)

@@ -116,6 +116,78 @@ def test_published_category_learner_with_one_c_is_one_pass_and_keeps_no_c_column
     assert np.abs(one["value"].to_numpy() - grid["value"].to_numpy()).max() > 1e-3
 
 
+# --- the fast published category path against today's scikit-learn loop (reference_impls) ------
+def _ref_published():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reference_impls import ref_published_category
+
+    return ref_published_category
+
+
+@pytest.mark.parametrize("d,pca", [(5, None), (40, None), (300, None), (40, 10)])
+def test_fast_published_category_equals_the_sklearn_loop_on_synthetic_tasks(d, pca):
+    # the truth is today's scikit-learn loop (an independent implementation: one
+    # LogisticRegression per fit, numpy statistics); categories follow three features plus
+    # noise, with a constant feature (s.d. 0 → 1) and a repeated row, so the search's C
+    # choice, the in-place standardisation and every fit are exercised
+    from repalign.learners._published import published_category
+
+    ref = _ref_published()
+    rng = np.random.default_rng(d)
+    for rep in range(3):
+        T = 60 + 20 * rep
+        X = rng.normal(size=(T, d))
+        X[:, 0] = 3.0  # constant feature
+        X[T // 2] = X[T // 3]  # a repeated stimulus
+        w = np.zeros(d)
+        w[1:4] = 3.0  # the rule lives in three features
+        y = (X @ w + rng.normal(size=T) > 0).astype(np.int64)
+        y[:3] = [1, 1, 0]  # first trials of one class: P stays 0.5 until both are seen
+        X0 = X.copy()
+        p_ref, C_ref = ref(X, y, pca=pca)
+        p, C = published_category(X, y, pca=pca)
+        assert np.array_equal(X, X0)  # the caller's array is never changed
+        assert C == C_ref
+        assert np.abs(p - p_ref).max() <= 1e-9
+        assert p[0] == 0.5 and p[1] == 0.5 and p[2] == 0.5
+
+
+def test_fast_published_category_with_one_c_equals_the_sklearn_loop():
+    from repalign.learners._published import published_category
+
+    ref = _ref_published()
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(50, 20))
+    y = (X[:, 0] > 0).astype(np.int64)
+    for C in (0.0001, 1.0, 20.0):
+        p_ref, _ = ref(X, y, C=C)
+        p, _ = published_category(X, y, C=C)
+        assert np.abs(p - p_ref).max() <= 1e-9
+
+
+@pytest.mark.data
+def test_fast_published_category_equals_the_sklearn_loop_on_real_task_files(spose):
+    # the registry's condition files (first 12 and 6 spread over all 1,050), SPoSE-49
+    # features and a 512-wide projection of them (a model-like width)
+    from repalign.datasets import load_category_tasks
+    from repalign.learners._published import published_category
+
+    ref = _ref_published()
+    tasks = load_category_tasks(list(range(1, 13)) + [200, 400, 600, 800, 1000, 1050])
+    rng = np.random.default_rng(0)
+    wide = spose.values @ rng.normal(size=(spose.values.shape[1], 512)) + rng.normal(size=(len(spose.ids), 512))
+    for i, task in enumerate(tasks):
+        idx = spose.index_of(task.concepts)
+        y = np.asarray(task.categories, dtype=np.int64)
+        X = (wide if i % 6 == 5 else spose.values)[idx]
+        p_ref, C_ref = ref(X, y)
+        p, C = published_category(X, y)
+        assert C == C_ref, task.task_id
+        assert np.abs(p - p_ref).max() <= 1e-9, task.task_id
+
+
 # --- [[learners]] entries: variant and human choices ---------------------------------------------
 def _write_config(tmp_path, learners: str):
     from repalign.config import load_config

@@ -37,6 +37,7 @@ option rows (trial-major, left before right).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["PUBLISHED_C_GRID", "category_pass", "published_category", "published_reward", "seed_pca"]
 
@@ -59,38 +60,130 @@ def _scale_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.where(sd == 0, 1, sd)
 
 
+# --- the fast path ------------------------------------------------------------------------------
+# Why it is faster yet equal: today's pass (kept as ``ref_published_category`` in
+# tests/python/reference_impls.py) spends most of its time around the fits, not in
+# them — numpy's mean/std/in-place updates over rows 0..t (18 passes × 120 trials),
+# and scikit-learn's input checks on each of ~137 fits and ~120 one-row predictions.
+# Here the in-place standardisation runs in one numba loop that adds the rows in
+# numpy's order (a reduction over axis 0 of a C-ordered array adds row after row),
+# so the array evolves bit for bit as before; each fit is the very liblinear call
+# LogisticRegression(solver="liblinear").fit makes (same data, solver type, tol,
+# bias, C, weights), minus the checks; a prediction is the same dot product and
+# expit scikit-learn's predict_proba computes.
+
+_TOL = 1e-4  # LogisticRegression's default tol, which the seed keeps
+_L2R_LR = 0  # liblinear's solver type for penalty="l2", dual=False, logistic loss
+
+
+@njit(cache=True, nogil=True)
+def _standardise_rows(X, n):
+    """Rows 0..n−1 of X standardised in place by their own mean and population s.d.
+    (s.d. exactly 0 → 1), as ``rows -= mu; rows /= sd`` with numpy's mean/std;
+    returns (mu, sd) (d,). (Statistics in local arrays: LLVM then knows they do not
+    alias X and vectorises the loops over features.)"""
+    d = X.shape[1]
+    mu = np.empty(d)
+    v = np.empty(d)
+    sd = np.empty(d)
+    for k in range(d):
+        mu[k] = X[0, k]
+    for i in range(1, n):
+        for k in range(d):
+            mu[k] += X[i, k]
+    for k in range(d):
+        mu[k] = mu[k] / n
+    for k in range(d):
+        q = X[0, k] - mu[k]
+        v[k] = q * q
+    for i in range(1, n):
+        for k in range(d):
+            q = X[i, k] - mu[k]
+            v[k] += q * q
+    for k in range(d):
+        s = np.sqrt(v[k] / n)
+        sd[k] = 1.0 if s == 0 else s
+    for i in range(n):
+        for k in range(d):
+            X[i, k] = (X[i, k] - mu[k]) / sd[k]
+    return mu, sd
+
+
+@njit(cache=True, nogil=True)
+def _search_pass(X, y):
+    """The array changes of one pass without its fits (X modified in place, y (T,)
+    int 0/1); returns the number of rows of the pass's last fit (0: none)."""
+    T = X.shape[0]
+    has0 = False
+    has1 = False
+    fitted = 0
+    for t in range(T):
+        has0 = has0 or y[t] == 0
+        has1 = has1 or y[t] == 1
+        if has0 and has1:
+            _standardise_rows(X, t + 1)
+            fitted = t + 1
+    return fitted
+
+
+def _fit(X: np.ndarray, yf: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+    """liblinear as ``LogisticRegression(C=C, solver="liblinear", max_iter=5000).fit(X, y)``
+    calls it (scikit-learn's ``svm._base._fit_liblinear``): X (n, d) C-ordered float64,
+    yf (n,) float64 0/1 holding both classes. Returns (coef (1, d), intercept (1,))."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import _liblinear
+
+    n = X.shape[0]
+    _liblinear.set_verbosity_wrap(0)  # a process-wide switch: keep liblinear quiet, as scikit-learn does
+    raw, n_iter = _liblinear.train_wrap(X, yf, False, _L2R_LR, _TOL, 1.0, float(C), np.ones(2), _MAX_ITER, 0, 0.1,
+                                        np.ones(n))
+    if max(n_iter) >= _MAX_ITER:
+        warnings.warn("Liblinear failed to converge, increase the number of iterations.", ConvergenceWarning)
+    return raw[:, :-1], raw[:, -1]
+
+
 def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True):
-    """One pass of the seed's category learner over X (T, d) float64, **modified in
-    place** as the seed modifies it; y (T,) int 0/1. Returns (P(category 1) per trial
-    (T,) or None, the last fitted LogisticRegression).
+    """One pass of the seed's category learner over X (T, d) C-ordered float64,
+    **modified in place** as the seed modifies it; y (T,) int 0/1. Returns
+    (P(category 1) per trial (T,) or None, (coef (1, d), intercept (1,)) of the last fit).
 
     predict=False (the C search, which needs only the changed array and the last
     fit): the in-place standardisation depends on X and y alone, not on any fit,
     so only the last fit is made — the same array and the same last fit as the
     seed's pass, with 1 instead of ~T liblinear fits.
     """
+    from scipy.special import expit
+
     T, d = X.shape
-    p = np.empty(T) if predict else None
-    est = _logreg(C).fit(np.zeros((2, d)), np.array([0, 1])) if predict else None
-    mu, sd = 0.0, 1.0
+    yf = y.astype(np.float64)
+    pair = np.array([0.0, 1.0])
+    if not predict:
+        fitted = _search_pass(X, y)
+        if fitted:
+            return None, _fit(X[:fitted], yf[:fitted], C)
+        return None, _fit(np.zeros((2, d)), pair, C)
+    p = np.empty(T)
+    coef, icpt = _fit(np.zeros((2, d)), pair, C)
+    mu, sd = np.zeros(d), np.ones(d)
     has0 = has1 = False
-    fitted = 0
     for t in range(T):
-        if predict:
-            z = (X[t] - mu) / sd  # a copy: the predicted row itself is not changed here
-            p[t] = est.predict_proba(z.reshape(1, -1))[0, 1]
+        # predict_proba of the row standardised by the last fit's statistics (a copy)
+        z = (X[t] - mu) / sd
+        p[t] = expit(z.reshape(1, -1) @ coef.T + icpt)[0, 0]
         has0, has1 = has0 or y[t] == 0, has1 or y[t] == 1
         if has0 and has1:
-            rows = X[: t + 1]  # a view: standardised in place, as in the seed
-            mu, sd = _scale_stats(rows)
-            rows -= mu
-            rows /= sd
-            fitted = t + 1
-            if predict:
-                est = _logreg(C).fit(rows, y[: t + 1])
-    if not predict:
-        est = _logreg(C).fit(X[:fitted], y[:fitted]) if fitted else _logreg(C).fit(np.zeros((2, d)), np.array([0, 1]))
-    return p, est
+            mu, sd = _standardise_rows(X, t + 1)
+            coef, icpt = _fit(X[: t + 1], yf[: t + 1], C)
+    return p, (coef, icpt)
+
+
+def _train_accuracy(X: np.ndarray, y: np.ndarray, fit) -> float:
+    """LogisticRegression.score: the share of rows whose decision value > 0 matches y."""
+    coef, icpt = fit
+    pred = ((X @ coef.T + icpt).reshape(-1) > 0).astype(np.int64)
+    return float(np.average(pred == y))
 
 
 def seed_pca(X: np.ndarray, k: int) -> np.ndarray:
@@ -106,14 +199,16 @@ def published_category(X: np.ndarray, y: np.ndarray, grid=PUBLISHED_C_GRID, C: f
     """The published category pipeline on one task: X (T, d) features in trial
     order (copied, never changed), y (T,) 0/1. With ``C`` given: one pass at that C
     (no search). Otherwise the search over ``grid`` then the final pass. Returns
-    (P(category 1) (T,), chosen C)."""
+    (P(category 1) (T,), chosen C). Equal to today's scikit-learn loop
+    (``ref_published_category``, tests/python/reference_impls.py) to ~1e-15
+    (tests/python/test_learners_published.py; bench/published_category.py)."""
     X = np.array(X, dtype=np.float64, order="C", copy=True)
-    y = np.asarray(y)
+    y = np.asarray(y).astype(np.int64)
     if C is None:
         best_score, C = 0.0, 1.0  # the seed's starting point
         for c in grid:
-            _, est = category_pass(X, y, float(c), predict=False)
-            score = est.score(X, y)  # on the array as this pass left it
+            _, fit = category_pass(X, y, float(c), predict=False)
+            score = _train_accuracy(X, y, fit)  # on the array as this pass left it
             if score > best_score:
                 best_score, C = score, float(c)
     if pca is not None:
