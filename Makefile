@@ -23,7 +23,7 @@ APT_R_PACKAGES := r-base-core r-base-dev r-cran-lme4 r-cran-brms r-cran-rstan r-
   r-cran-roxygen2
 R_SOURCES := DESCRIPTION NAMESPACE $(wildcard R/*.R)
 
-.PHONY: help lock install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
+.PHONY: help lock bench-gpu install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
 
 help:
 	@echo "make install [TORCH=cuda|cpu] | lock [UPGRADE=1] | test | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
@@ -133,7 +133,7 @@ features: install
 	$(VENV)/bin/repalign features --config analysis/configs/features.toml
 
 bench: install
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@for f in bench/*.py; do echo "== $$f"; case $$f in bench/study.py) $(PY) $$f --quick ;; *) $(PY) $$f ;; esac || exit 1; done
 	@for f in bench/*.R; do echo "== $$f"; Rscript $$f || exit 1; done
 
 # the GPU path (bench/gpu.py): CUDA when present, else the same code on the CPU, saying so
