@@ -25,8 +25,6 @@ from repalign.models.checkpoints import FAMILIES, build_slip, convert_slip, load
 from repalign.models.published import GLOCAL_BASES, NATURALCOGSCI_LABELS, published_specs
 from repalign.models.weights import WEIGHTS, WeightFile, check_file, weight_path
 
-ROOT = Path(__file__).resolve().parents[2]
-NATURALCOGSCI = ROOT / "analysis" / "configs" / "naturalcogsci.toml"
 
 
 @pytest.fixture
@@ -91,17 +89,6 @@ def test_all_46_unlisted_naturalcogsci_models_resolve_with_metadata():
             assert s.weights in WEIGHTS, name
     for name in published_specs():
         assert name in list_models(), name
-
-
-def test_every_model_of_the_naturalcogsci_config_resolves_with_metadata():
-    text = NATURALCOGSCI.read_text()
-    listed = re.findall(r'^\[\[models\]\][^\n]*\nname = "([^"]+)"', text, flags=re.M)
-    named_text = re.findall(r'^#\s+text model: "([^"]+)"', text, flags=re.M)
-    for name in listed + named_text:
-        s = get_spec(name)
-        assert s.family and s.objective and s.source, name
-    assert len(set(listed)) + len(set(named_text)) + 1 == 86  # + "Task" (SPoSE-49)
-    assert set(NATURALCOGSCI_LABELS) <= set(listed) | set(named_text)
 
 
 def test_unknown_published_names_list_the_known_ones():
