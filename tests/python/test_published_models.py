@@ -356,3 +356,65 @@ def test_cli_fetch_checks_every_name_first_and_fails_offline_without_traceback(c
     r = cli("models", "fetch", "ssl/dino-rn50")
     out = " ".join((r.stdout + r.stderr).split())
     assert r.returncode == 1 and "ssl/dino-rn50" in out and "REPALIGN_OFFLINE" in out and "Traceback" not in out
+
+
+# ------------------------------------------------------------------ the human-alignment model set
+
+HA_MODELS = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "human_alignment_models.toml"
+
+
+def _ha_entries():
+    text = HA_MODELS.read_text()
+    return text, re.findall(r'^\[\[models\]\]\s+# networks\.csv: ([^,]+), ([\w -]+) ([\d.]+)\nname = "([^"]+)"',
+                            text, flags=re.M)
+
+
+def test_human_alignment_model_set_covers_networks_csv_and_resolves():
+    text, entries = _ha_entries()
+    commented = re.findall(r"^#   (?:not public[^:]*|duplicate row): (\S+) \(", text, flags=re.M)
+    assert len(entries) + len(commented) == 89  # the seed's networks.csv rows
+    assert len({e[0] for e in entries} | set(commented)) == 89
+    for _src, _what, _acc, name in entries:
+        s = get_spec(name)
+        assert s.family and s.objective and s.source and s.modality == "image", name
+
+
+def test_human_alignment_torchvision_mapping_matches_the_published_accuracies():
+    """networks.csv's ImageNet top-1 (quoted in the config) against torchvision's weight
+    metadata: the DEFAULT weights thingsvision used are the ones the study evaluated."""
+    import torchvision.models as tm
+
+    _text, entries = _ha_entries()
+    tv = [(src, float(acc), name) for src, what, acc, name in entries if name.startswith("torchvision/")]
+    assert len(tv) == 28
+    close = 0
+    for src, acc, name in tv:
+        arch, tag = name.split("/", 1)[1].split(":")
+        assert arch == src
+        meta = tm.get_model_weights(arch)[tag].meta["_metrics"]["ImageNet-1K"]["acc@1"]
+        others = [w.meta["_metrics"]["ImageNet-1K"]["acc@1"] for w in tm.get_model_weights(arch)]
+        assert abs(meta - acc) == min(abs(o - acc) for o in others), name  # the nearest published weights
+        close += abs(meta - acc) < 0.02
+    assert close == 27  # resnext101_32x8d: 82.89 vs IMAGENET1K_V2's 82.834
+
+
+def test_human_alignment_model_config_plans_once_the_images_key_points_at_images(tmp_path, real_data):
+    from PIL import Image
+
+    from repalign.config import load_config
+    from repalign.pipeline import plan_all
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for f in ("aardvark", "abacus"):
+        Image.new("RGB", (8, 8)).save(images / f"{f}.jpg")
+    text = HA_MODELS.read_text()
+    assert text.count('path = "../../data/THINGS/images"') == 1
+    text = text.replace('path = "../../data/THINGS/images"', f'path = "{images}"')
+    cfg = tmp_path / "ha.toml"
+    cfg.write_text(text.replace('output = "../../results/human_alignment_models"', 'output = "out"'))
+    tasks = plan_all(load_config(cfg))
+    stages = {}
+    for t in tasks:
+        stages[t.stage] = stages.get(t.stage, 0) + 1
+    assert stages["features"] == 49 and stages["metrics"] == 49
