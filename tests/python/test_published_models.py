@@ -418,3 +418,32 @@ def test_human_alignment_model_config_plans_once_the_images_key_points_at_images
     for t in tasks:
         stages[t.stage] = stages.get(t.stage, 0) + 1
     assert stages["features"] == 49 and stages["metrics"] == 49
+
+
+def test_open_clip_parameter_counts_are_the_image_tower_as_open_clip_publishes_them():
+    """models.csv's open_clip params: the image tower, counted; each row quotes open_clip's
+    docs/model_profile.csv image_mparams, which the count must round to; two towers are
+    recounted here on the meta device (no memory, no weights)."""
+    from open_clip.model import _build_vision_tower
+    import open_clip
+
+    from repalign.models import curated
+
+    rows = {n: r for n, r in curated().items() if n.startswith("open_clip/")}
+    quoted = 0
+    for n, r in rows.items():
+        m = re.search(r"image_mparams ([\d.]+)\)", r.get("source", ""))
+        if r.get("params"):
+            assert m, n
+            assert round(r["params"] / 1e6, 2) == float(m.group(1)), n
+            quoted += 1
+    assert quoted >= 10
+    study = ["open_clip/ViT-L-14:openai", "open_clip/ViT-B-16:openai", "open_clip/ViT-B-32:openai", "open_clip/RN50x4:openai",
+             "open_clip/RN101:openai", "open_clip/RN50:openai", "open_clip/ViT-H-14:laion2b_s32b_b79k",
+             "open_clip/ViT-g-14:laion2b_s12b_b42k", "open_clip/ViT-L-14:laion400m_e32", "open_clip/ViT-B-32:laion400m_e32"]
+    assert all(rows[n].get("params") for n in study)  # the naturalcogsci rows enter ρ(params)
+    for arch in ("RN50", "ViT-B-32"):
+        cfg = open_clip.get_model_config(arch)
+        with torch.device("meta"):
+            tower = _build_vision_tower(cfg["embed_dim"], cfg["vision_cfg"], quick_gelu=cfg.get("quick_gelu", False))
+        assert sum(p.numel() for p in tower.parameters()) == rows[f"open_clip/{arch}:openai"]["params"]

@@ -52,12 +52,15 @@ SLIP_VIT = {"small": dict(embed_dim=384, depth=12, num_heads=12),  # SLIP's vit_
             "large": dict(embed_dim=1024, depth=24, num_heads=16)}
 
 
-def build_slip(arch: str, **overrides) -> SlipImageEncoder:
-    """arch ``<slip|clip|simclr>-<small|base|large>``; overrides: ViT kwargs (tests)."""
+def build_slip(arch: str, init: bool = True, **overrides) -> SlipImageEncoder:
+    """arch ``<slip|clip|simclr>-<small|base|large>``; init False: skip timm's weight
+    initialisation (a checkpoint overwrites every weight); overrides: ViT kwargs (tests)."""
     from timm.models.vision_transformer import VisionTransformer
 
     objective, size = arch.split("-")
     kw = {**SLIP_VIT[size], **overrides}
+    if not init:
+        kw.setdefault("weight_init", "skip")
     visual = VisionTransformer(img_size=224, patch_size=16, num_classes=0, **kw)
     return SlipImageEncoder(visual, kw["embed_dim"], None if objective == "simclr" else 512)
 
@@ -163,7 +166,7 @@ def load_converted(module: nn.Module, state: dict, what: str) -> nn.Module:
 def load_checkpoint(family: str, arch: str, path, what: str) -> nn.Module:
     """Build ``family``/``arch`` and load the published file at ``path`` into it."""
     build, convert = FAMILIES[family]
-    module = build(arch)
+    module = build(arch, init=False) if family == "slip" else build(arch)
     try:
         published = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
