@@ -186,3 +186,19 @@ test_that("fit_run: an input without tables or with nothing to fit is an error, 
   expect_error(fit_run(file.path(tempdir(), "nope"), out, verbose = FALSE), "input directory .*nope does not exist")
   expect_error(fit_run(dir, out, levels = "model,everything", verbose = FALSE), "levels: 'model', 'trial' or none")
 })
+
+test_that("a correlation that leaves models out for a missing property names them in its note", {
+  sim <- simulate_models(n = 12)
+  ad <- sim$ad
+  ad$params[ad$model %in% c("net03", "net07")] <- NA  # e.g. multimodal models without a count
+  cor <- model_level_correlations(ad, c(params = "params", train_size = "train_size"), by = NULL, n_boot = 0)
+  prm <- cor[cor$predictor == "params", ]
+  expect_equal(prm$n_models, 10L)
+  expect_match(prm$note, "2 model(s) without params left out: net03/penultimate, net07/penultimate", fixed = TRUE)
+  # the same ρ as over the ten complete models alone
+  kept <- ad[!ad$model %in% c("net03", "net07"), ]
+  ref <- model_level_correlations(kept, c(params = "params"), by = NULL, n_boot = 0)
+  expect_equal(prm$rho, ref$rho)
+  expect_equal(ref$note, "")
+  expect_equal(cor$note[cor$predictor == "train_size"], "")
+})
