@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from repalign.errors import DataError, DatasetNotFoundError, HashMismatchError, ValidationError
 from repalign.models import get_spec, list_models, load_model
@@ -447,3 +446,12 @@ def test_open_clip_parameter_counts_are_the_image_tower_as_open_clip_publishes_t
         with torch.device("meta"):
             tower = _build_vision_tower(cfg["embed_dim"], cfg["vision_cfg"], quick_gelu=cfg.get("quick_gelu", False))
         assert sum(p.numel() for p in tower.parameters()) == rows[f"open_clip/{arch}:openai"]["params"]
+
+
+def test_language_model_not_in_the_hf_cache_fails_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    with pytest.raises(DataError) as e:
+        load_model("text/distilbert-base-uncased")
+    msg = str(e.value)
+    assert "\n" not in msg and "'text/distilbert-base-uncased'" in msg and "distilbert-base-uncased" in msg
+    assert "repalign models fetch text/distilbert-base-uncased" in msg

@@ -256,8 +256,9 @@ def _build_language(spec: ModelSpec):
     try:
         return load_hf(spec.weights), None
     except OSError as exc:  # transformers: not in the local cache (HF_HUB_OFFLINE)
-        raise _offline_error(spec, f"python -c \"import transformers as t; t.AutoModel.from_pretrained('{spec.weights}'); "
-                                   f"t.AutoTokenizer.from_pretrained('{spec.weights}')\"", exc) from exc
+        raise DataError(f"weights of model {spec.name!r} are not in the Hugging Face cache; they come from the hub "
+                        f"repository {spec.weights}: run `repalign models fetch {spec.name}` on a machine with network "
+                        f"access, then copy ~/.cache/huggingface here") from exc
 
 
 _EXTERNAL_WHY = {
