@@ -341,20 +341,23 @@ def test_every_weight_file_names_an_address_and_says_its_check():
     assert {"cornet-z", "cornet-r", "cornet-s", "glocal-clip_RN50", "glocal-resnet50"} <= pinned
 
 
-def test_cli_fetch_checks_every_name_first_and_fails_offline_without_traceback(cache):
-    import os
+def test_cli_fetch_checks_every_name_first_and_fails_offline_without_traceback(cache, monkeypatch, capsys):
     import sys
 
-    def cli(*args):
-        return subprocess.run([sys.executable, "-c", "from repalign.cli import main; main()", *args],
-                              capture_output=True, text=True, env=os.environ.copy())
+    from repalign.cli import main
 
-    r = cli("models", "fetch", "ssl/dino-rn50", "no/such-model")
-    assert r.returncode == 1 and "unknown model 'no/such-model'" in r.stderr and "Traceback" not in r.stderr
+    def cli(*args):  # the console entry point, in process: its error handling is what a user sees
+        monkeypatch.setattr(sys, "argv", ["repalign", *args])
+        with pytest.raises(SystemExit) as e:
+            main()
+        out = capsys.readouterr()
+        return e.value.code, " ".join((out.out + out.err).split())
+
+    code, out = cli("models", "fetch", "ssl/dino-rn50", "no/such-model")
+    assert code == 1 and "unknown model 'no/such-model'" in out and "Traceback" not in out
     assert not (cache / "weights").exists()  # nothing started before every name was checked
-    r = cli("models", "fetch", "ssl/dino-rn50")
-    out = " ".join((r.stdout + r.stderr).split())
-    assert r.returncode == 1 and "ssl/dino-rn50" in out and "REPALIGN_OFFLINE" in out and "Traceback" not in out
+    code, out = cli("models", "fetch", "ssl/dino-rn50")
+    assert code == 1 and "ssl/dino-rn50" in out and "REPALIGN_OFFLINE" in out and "Traceback" not in out
 
 
 # ------------------------------------------------------------------ the human-alignment model set
