@@ -45,7 +45,7 @@
 #'   level of `by`), `predictor`, `n_models`, `rho`, `p.value`, `conf.low`,
 #'   `conf.high`, `n_boot` (resamples with a defined rho), `note`. Models
 #'   (model, layer units) with a missing property are left out of that
-#'   property's rows.
+#'   property's rows, and the row's `note` names them.
 #' @export
 model_level_correlations <- function(data, predictors = c(train_size = "train_size", params = "params",
                                                           intrinsic_dim = "intrinsic_dim"),
@@ -70,6 +70,14 @@ model_level_correlations <- function(data, predictors = c(train_size = "train_si
       x <- as.numeric(u[[predictors[[lab]]]])
       ok <- is.finite(x) & is.finite(u$alignment)
       rows[[gi]] <- spearman_row(x[ok], u$alignment[ok], n_boot, level, seed + gi, min_models)
+      if (any(!ok)) {
+        # name the models a property is missing for: a correlation silently over fewer
+        # models (e.g. without every multimodal model) reads as one over all of them
+        who <- if ("layer" %in% names(u)) paste(u$model, u$layer, sep = "/") else u$model
+        left <- sprintf("%d model(s) without %s left out: %s", sum(!ok), predictors[[lab]],
+                        paste(who[!ok], collapse = ", "))
+        rows[[gi]]$note <- if (nzchar(rows[[gi]]$note)) paste0(rows[[gi]]$note, "; ", left) else left
+      }
       rows[[gi]]$group <- g
       rows[[gi]]$predictor <- lab
     }

@@ -97,6 +97,22 @@ test_that("a correlation over fewer than min_models models reports rho alone, an
   expect_error(model_level_correlations(bad), "column 'params' varies within model net01")
 })
 
+test_that("a correlation that leaves models out for a missing property names them in its note", {
+  sim <- simulate_models(n = 12)
+  ad <- sim$ad
+  ad$params[ad$model %in% c("net03", "net07")] <- NA  # e.g. multimodal models without a count
+  cor <- model_level_correlations(ad, c(params = "params", train_size = "train_size"), by = NULL, n_boot = 0)
+  prm <- cor[cor$predictor == "params", ]
+  expect_equal(prm$n_models, 10L)
+  expect_match(prm$note, "2 model(s) without params left out: net03/penultimate, net07/penultimate", fixed = TRUE)
+  # the same ρ as over the ten complete models alone
+  kept <- ad[!ad$model %in% c("net03", "net07"), ]
+  ref <- model_level_correlations(kept, c(params = "params"), by = NULL, n_boot = 0)
+  expect_equal(prm$rho, ref$rho)
+  expect_equal(ref$note, "")
+  expect_equal(cor$note[cor$predictor == "train_size"], "")
+})
+
 test_that("the default model-level formula recovers a planted objective x ID interaction", {
   sim <- simulate_models(n = 60, noise = 0.01, tasks = c("category", "reward", "decisions"))
   fit <- fit_alignment_model(sim$ad, level = "model")

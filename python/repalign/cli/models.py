@@ -45,3 +45,41 @@ def layers_cmd(
     for row in list_layers(m.module, m.spec, shapes=shapes):
         table.add_row(*row)
     Console(width=200).print(table)
+
+
+@app.command("fetch")
+def fetch_cmd(
+    names: list[str] = typer.Argument(..., help="zoo names whose published weights to download, e.g. ssl/dino-rn50"),
+) -> None:
+    """Download and check the published weights of checkpoint models (slip/…, ssl/…, cornet/…,
+    ecoset/…, glocal/…) into the cache; language models (text/…) into the Hugging Face cache."""
+    from repalign.errors import RepalignError
+    from repalign.models import get_spec
+    from repalign.models.loading import weights_of
+    from repalign.models.weights import WEIGHTS, fetch_weight
+
+    specs = [get_spec(n) for n in names]  # every name checked before any download
+    console = Console(width=200)
+    failed = 0
+    for spec in specs:
+        try:
+            if spec.backend == "language":
+                from repalign.models.loading import fetch_hf
+
+                console.print(f"{spec.name}: {fetch_hf(spec.weights)}")
+                continue
+            keys = weights_of(spec.name)
+            if not keys:
+                console.print(f"{spec.name}: no published weight file to fetch (backend {spec.backend}; its library "
+                              f"downloads its own, or it cannot run here)")
+                continue
+            for k in keys:
+                path = fetch_weight(k, model=spec.name, download=True)
+                console.print(f"{spec.name}: {path} (check: {WEIGHTS[k].check})")
+            if spec.backend == "glocal":
+                console.print(f"  base model {spec.architecture}: its library fetches it on first load with network access")
+        except RepalignError as exc:
+            failed += 1
+            console.print(f"{spec.name}: {exc}")
+    if failed:
+        raise typer.Exit(1)

@@ -18,7 +18,9 @@ def text_features(words: Sequence[str], ids: Sequence[str] | None = None, model:
                   batch_size: int = 64, device: str | None = None) -> Embedding:
     """Embed each word/phrase; returns an Embedding (len(words), d) keyed by
     ``ids`` (default: the words). ``minilm`` gives 384-d sentence embeddings
-    (mean-pooled, not normalised); ``open_clip/<arch>:<tag>`` or
+    (mean-pooled, not normalised); ``text/bert-base-uncased`` (and the other
+    ``language`` zoo models) embed "A photo of a <word>" with first-token pooling, as
+    Demircan et al. 2024 did; ``open_clip/<arch>:<tag>`` or
     ``random:open_clip/<arch>`` gives that model's text-tower embedding."""
     words = [str(w) for w in words]
     ids = list(words if ids is None else ids)
@@ -33,6 +35,12 @@ def text_features(words: Sequence[str], ids: Sequence[str] | None = None, model:
         st.to(dev)
         with torch.inference_mode():
             vals = st.encode(words, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+    elif spec.backend == "language":  # naturalcogsci: "A photo of a <word>", first-token pooling
+        from repalign.models.language import prompt
+
+        enc, _, spec = load_model(spec.name)
+        enc.to(dev)
+        vals = enc.encode(prompt(words), batch_size=batch_size)
     elif spec.backend == "open_clip":
         vals = _open_clip_text(spec, words, batch_size, dev)
     else:

@@ -19,8 +19,10 @@ def _classifier_name(module: nn.Module, spec: ModelSpec) -> str | None:
     names = dict(module.named_modules())
     if spec.backend == "packaged":
         return "_fc"
-    if spec.backend in ("open_clip", "pixels", "text"):
+    if spec.backend in ("open_clip", "pixels", "text", "glocal", "language", "external"):
         return None  # no classifier head: use "output"
+    if spec.backend == "published" and spec.default_layer != "penultimate":
+        return None  # heads removed (SLIP, self-supervised trunks): "output" is the embedding
     cfg = getattr(module, "pretrained_cfg", None) or {}
     cls = cfg.get("classifier") if isinstance(cfg, dict) else None
     if isinstance(cls, str) and cls in names:

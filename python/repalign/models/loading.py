@@ -201,7 +201,111 @@ def _build_torchvision(spec: ModelSpec):
     return tm.get_model(spec.architecture, weights=w), w.transforms()
 
 
+def _weight_file(spec: ModelSpec):
+    from repalign.models.weights import fetch_weight
+
+    return fetch_weight(spec.weights, model=spec.name)
+
+
+def _build_published(spec: ModelSpec):
+    """A published checkpoint: cached file → key conversion → architecture (repalign.models.checkpoints)."""
+    from repalign.models.checkpoints import load_checkpoint
+
+    family, arch = spec.architecture.split(":", 1)
+    module = load_checkpoint(family, arch, _weight_file(spec), f"model {spec.name!r}")
+    return module, spec_transform(spec.preprocess)
+
+
+def glocal_base_module(module: nn.Module, base: ModelSpec) -> nn.Module:
+    """The base model cut at the module its gLocal transform was fitted on: CLIP image
+    towers as they are (the embedding), torchvision ResNets with ``fc`` removed
+    (average-pooled features), timm DINOv2 without head (the normed CLS token)."""
+    if base.backend == "torchvision" and hasattr(module, "fc"):
+        module.fc = nn.Identity()
+    elif base.backend == "timm" and hasattr(module, "reset_classifier"):
+        module.reset_classifier(0)
+    return module
+
+
+def _build_glocal(spec: ModelSpec):
+    from repalign.models.glocal import GLocalModel, GLocalTransform
+
+    transform = GLocalTransform.from_npz(_weight_file(spec), f"model {spec.name!r}")
+    base_spec = get_spec(spec.architecture)
+    if base_spec.backend == "timm" and spec.resolution != base_spec.resolution:
+        base = _build_timm_at(base_spec, spec.resolution)
+    else:
+        base, _ = _BUILDERS[base_spec.backend](base_spec)
+    return GLocalModel(glocal_base_module(base, base_spec), transform), spec_transform(spec.preprocess)
+
+
+def _build_timm_at(spec: ModelSpec, resolution: int):
+    """A timm model at another input size (position embeddings resampled by timm on load)."""
+    import timm
+
+    full = f"{spec.architecture}.{spec.weights}"
+    try:
+        return timm.create_model(full, pretrained=True, img_size=resolution, num_classes=0)
+    except Exception as exc:
+        raise _offline_error(spec, f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\"", exc) from exc
+
+
+def _build_language(spec: ModelSpec):
+    from repalign.models.language import load_hf
+
+    try:
+        return load_hf(spec.weights), None
+    except OSError as exc:  # transformers: not in the local cache (HF_HUB_OFFLINE)
+        raise DataError(f"weights of model {spec.name!r} are not in the Hugging Face cache; they come from the hub "
+                        f"repository {spec.weights}: run `repalign models fetch {spec.name}` on a machine with network "
+                        f"access, then copy ~/.cache/huggingface here") from exc
+
+
+_EXTERNAL_WHY = {
+    "keras": "Keras/TensorFlow weights (serre-lab/harmonization); run them with TensorFlow and bring the features",
+    "dreamsim": "LoRA adapters in the dreamsim package's format; run `dreamsim` and bring the features",
+    "fasttext": "a fastText binary; needs the `fasttext` package",
+    "tfhub": "a TensorFlow-hub module; needs tensorflow_hub",
+    "openai": "a paid web API (OpenAI embeddings)",
+}
+
+
+def _build_external(spec: ModelSpec):
+    kind = spec.architecture.split(":", 1)[0]
+    raise DataError(f"model {spec.name!r} cannot be run by repalign's torch zoo: {_EXTERNAL_WHY.get(kind, kind)}; "
+                    f"weights: {spec.weights}; add its features as a Parquet table of kind `features` ([[representations]])")
+
+
+def weights_of(name: str) -> list[str]:
+    """Weight-file keys (``repalign.models.weights``) a zoo model needs; [] if a library fetches its own."""
+    spec = get_spec(name)
+    if spec.backend in ("published", "glocal"):
+        return [spec.weights]
+    return []
+
+
+def fetch_hf(repo_id: str) -> str:
+    """Download a Hugging Face model repository into its cache (network needed); returns the folder."""
+    import huggingface_hub.constants as hc
+    from huggingface_hub import snapshot_download
+
+    if os.environ.get("REPALIGN_OFFLINE", "0") == "1":
+        raise DataError(f"{repo_id}: downloads are forbidden (REPALIGN_OFFLINE=1)")
+    old = hc.HF_HUB_OFFLINE
+    hc.HF_HUB_OFFLINE = False
+    try:
+        return snapshot_download(repo_id)
+    except Exception as exc:
+        raise DataError(f"{repo_id}: could not download from the Hugging Face hub: {type(exc).__name__}: {exc}") from exc
+    finally:
+        hc.HF_HUB_OFFLINE = old
+
+
 _BUILDERS = {
+    "published": _build_published,
+    "glocal": _build_glocal,
+    "language": _build_language,
+    "external": _build_external,
     "packaged": _build_packaged,
     "text": _build_text,
     "pixels": _build_pixels,

@@ -11,6 +11,9 @@ Names:
   torchvision/<arch>:<WEIGHTS>        every torchvision classification weight
   random:<arch>                       random-init twin, arch = efficientnet_lite0,
                                       open_clip/<arch>, timm/<arch>, torchvision/<arch>
+  slip/…, ssl/…, cornet/…, ecoset/…, glocal/<base>, harmonization/…, dreamsim/…, text/…
+                                      published checkpoints and study models
+                                      (``repalign.models.published``)
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from repalign.errors import ValidationError
 from repalign.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, Preprocess, curated
 from repalign.models.train_data import TRAIN_DATA, train_data_of
 
-BACKENDS = ("packaged", "text", "pixels", "open_clip", "timm", "torchvision", "random")
+BACKENDS = ("packaged", "text", "pixels", "open_clip", "timm", "torchvision", "random", "published", "glocal",
+            "language", "external")
 LITE_RESOLUTION = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 # TF EfficientNet-Lite normalisation: (x - 127) / 128 on 0–255 RGB.
 LITE_MEAN = (127.0 / 255,) * 3
@@ -216,6 +220,12 @@ def _arch_and_tag(name: str, needs: str) -> tuple[str, str]:
     return arch, tag
 
 
+def _published_prefixes() -> tuple[str, ...]:
+    from repalign.models.published import PREFIXES
+
+    return PREFIXES
+
+
 def get_spec(name: str) -> ModelSpec:
     """The ``ModelSpec`` of a zoo name (error naming the model if unknown)."""
     return _get_spec(str(name).strip())
@@ -240,10 +250,27 @@ def _get_spec(name: str) -> ModelSpec:
         spec = _timm_spec(full)
     elif name.startswith("torchvision/"):
         spec = _torchvision_spec(*_arch_and_tag(name, "weights (torchvision/<arch>:<WEIGHTS>)"))
+    elif name.startswith("glocal/"):
+        from repalign.models.published import GLOCAL_BASES, glocal_spec
+
+        base = name.split("/", 1)[1]
+        if base not in GLOCAL_BASES:
+            raise ValidationError(f"unknown model {name!r}: gLocal transforms are published for {', '.join(GLOCAL_BASES)}")
+        spec = glocal_spec(name, _get_spec(base))
+    elif name.startswith(_published_prefixes()):
+        from repalign.models.published import published_specs
+
+        table = published_specs()
+        if name not in table:
+            family = name.split("/", 1)[0] + "/"
+            known = [n for n in table if n.startswith(family)]
+            raise ValidationError(f"unknown model {name!r}; known {family} models: {', '.join(known)}")
+        spec = table[name]
     else:
         raise ValidationError(
             f"unknown model {name!r}; known: efficientnet_lite0|1|2, minilm, pixels[:N], open_clip/<arch>:<tag>, "
-            "timm/<arch>.<tag>, torchvision/<arch>:<WEIGHTS>, random:<arch> (`repalign models list` shows them)")
+            "timm/<arch>.<tag>, torchvision/<arch>:<WEIGHTS>, random:<arch>, slip/…, ssl/…, cornet/…, ecoset/…, "
+            "glocal/<base>, harmonization/…, dreamsim/…, text/… (`repalign models list` shows them)")
     return spec.with_curated()
 
 
@@ -263,6 +290,12 @@ def list_models(backend: str | None = None) -> list[str]:
         names.append("pixels")
     if backend in (None, "all", "random"):
         names += [f"random:{n}" for n in LITE_RESOLUTION]
+    if backend in (None, "all", "published", "glocal", "language", "external"):
+        from repalign.models.published import GLOCAL_BASES, published_specs
+
+        pub = [n for n, s in published_specs().items() if backend in (None, "all", s.backend)]
+        pub += [f"glocal/{b}" for b in GLOCAL_BASES if backend in (None, "all", "glocal")]
+        names += pub
     if backend is None:
         names += [n for n in curated() if n not in names]
     if backend in ("all", "open_clip"):
