@@ -162,3 +162,67 @@ def test_cli_prints_each_stale_output_warning_once(tmp_path):
     text = (second.stdout + second.stderr).replace("\n", "")
     assert text.count(table.name) == 1, second.stderr
     assert "StaleOutputWarning" not in text
+
+
+# --- the R stage: REPALIGN_MODELS_CSV, and k above the number of participants -------------------
+HAS_R = (ROOT / ".rlib" / "repalign").is_dir() or "REPALIGN_RLIB" in os.environ
+
+
+def _r_study_without_models(d: Path, k: int) -> Path:
+    """The R study of test_pipeline_trust (8 participants, models good … none) with
+    the metadata file left out of [r] and moved out of the input folder."""
+    from test_pipeline_trust import _r_study
+
+    cfg = _r_study(d)
+    (d / "models.csv").rename(d / "curated.csv")
+    cfg.write_text(cfg.read_text().replace('models = "models.csv"\n', "").replace("k = 3", f"k = {k}"))
+    return cfg
+
+
+def test_r_stage_plans_with_repalign_models_csv(tmp_path, monkeypatch):
+    """Without [r] models, the R stage reads the curated table the Python side reads:
+    $REPALIGN_MODELS_CSV (it read the checkout's data/models.csv); its content keys the task."""
+    from repalign.config import load_config
+    from repalign.errors import ValidationError
+    from repalign.r import plan_r
+
+    cfg = _r_study_without_models(tmp_path, 3)
+    monkeypatch.setenv("REPALIGN_MODELS_CSV", str(tmp_path / "curated.csv"))
+    (task,) = plan_r(load_config(cfg))
+    assert task.kwargs["options"]["models"] == str(tmp_path / "curated.csv")
+    (tmp_path / "curated.csv").write_text((tmp_path / "curated.csv").read_text().replace("1000000", "7"))
+    (changed,) = plan_r(load_config(cfg))
+    assert changed.key != task.key
+    monkeypatch.setenv("REPALIGN_MODELS_CSV", str(tmp_path / "nope.csv"))
+    with pytest.raises(ValidationError, match=r"^REPALIGN_MODELS_CSV: no model metadata file at .*nope\.csv$"):
+        plan_r(load_config(cfg))
+
+
+@pytest.mark.skipif(not HAS_R, reason="R package not installed (make install-rpkg)")
+@pytest.mark.slow
+def test_r_stage_uses_the_curated_table_and_notes_k_above_participants(tmp_path, monkeypatch):
+    """k = 1000 over 8 participants: the R stage says it ran leave-one-participant-out
+    (a warning naming [r] and k, also in summary.txt); the models good … none, known
+    only to $REPALIGN_MODELS_CSV, get alignment coefficients (R stops on models
+    without metadata, so the file reached R)."""
+    import warnings
+
+    from repalign.config import load_config
+    from repalign.pipeline import run
+    from repalign.r import RNote
+
+    cfg = _r_study_without_models(tmp_path, 1000)
+    monkeypatch.setenv("REPALIGN_MODELS_CSV", str(tmp_path / "curated.csv"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = run(load_config(cfg), progress=False, report=False)
+    assert list(status.values()) == ["done"]
+    notes = [str(w.message) for w in caught if issubclass(w.category, RNote)]
+    assert len(notes) == 1 and re.fullmatch(
+        r"\[r\] note: k = 1000 folds exceed the 8 participants; each fold holds one participant "
+        r"\(leave-one-participant-out, k = 8\)", notes[0]), notes
+    (key,) = status
+    out = tmp_path / "out" / "r" / key.removeprefix("r:")
+    assert "note: k = 1000 folds exceed the 8 participants" in (out / "summary.txt").read_text()
+    coef = pd.read_csv(out / "alignment_coefficients.csv")
+    assert len(coef) > 0
