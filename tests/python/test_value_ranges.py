@@ -211,3 +211,15 @@ def test_valid_bounds_are_accepted(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
     assert plan_all(load_config(cfg))
+
+
+def test_pca_above_a_known_representations_dims_fails_when_planned(tmp_path, monkeypatch, capsys):
+    """pca = 9 on the 8-dimensional random representation (trials = 10 allows 10):
+    one line naming the key and the representation, before work."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(_with("trials = 10", 'trials = 10\npca = 9\nrepresentations = ["noise"]'))
+    code, out = run_cli(["run", str(cfg)], monkeypatch, capsys)
+    assert code == 1 and "Traceback" not in out, out
+    assert out.strip() == ("error: [[learners]] #1 pca: expected at most 8 components (representation 'noise' has "
+                           "8 dimensions), got 9")
+    assert not (tmp_path / "out").exists()
