@@ -201,13 +201,13 @@ def test_digits_bound_is_the_smallest_class():
 
 
 def test_valid_bounds_are_accepted(tmp_path):
-    """The edges of each range plan: seed 2^31 − 1, lapse 0 and 1, retries 0, pca
-    equal to trials, n at the smallest class."""
+    """The edges of each range plan: seed 2^31 − 1, lapse 1, retries 0, pca equal
+    to the random representation's dims (8 ≤ trials), n at the smallest class."""
     from repalign.config import load_config
     from repalign.pipeline import plan_all
 
     text = (STUDY.replace("seed = 0", "seed = 2147483647").replace("lapse = 0.05", "lapse = 1")
-            .replace("trials = 10", "trials = 10\npca = 10").replace("n = 3", "n = 174") + "\n[executor]\nretries = 0\n")
+            .replace("trials = 10", "trials = 10\npca = 8").replace("n = 3", "n = 174") + "\n[executor]\nretries = 0\n")
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
     assert plan_all(load_config(cfg))
