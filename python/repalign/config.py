@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence, Union
 
-import annotated_types
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -71,8 +70,6 @@ NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[Number, Field(gt=0, allow_inf_nan=False)]
 #: a finite number ≥ 0
 NonNegativeNumber = Annotated[Number, Field(ge=0, allow_inf_nan=False)]
-#: a finite number
-Finite = Annotated[Number, Field(allow_inf_nan=False)]
 #: a probability: a finite number in [0, 1]
 Probability = Annotated[Number, Field(ge=0, le=1, allow_inf_nan=False)]
 #: a share strictly between 0 and 1 (CI levels, holdout fractions)
@@ -180,10 +177,10 @@ def _constraints(tp: Any, metadata: Sequence[Any] = ()) -> dict[str, Any]:
                 items += list(getattr(a, "metadata", [])) if isinstance(a, pydantic.fields.FieldInfo) else [a]
         elif origin in (Union, types.UnionType, list):  # a list's range is its items'
             todo += list(typing.get_args(t))
-    for m in items:
-        for name in ("ge", "gt", "le", "lt"):
-            if isinstance(m, getattr(annotated_types, name.capitalize())):
-                out[name] = getattr(m, name)
+    for m in items:  # annotated_types.Ge/Gt/Le/Lt (pydantic's constraint records)
+        name = type(m).__name__.lower()
+        if name in ("ge", "gt", "le", "lt") and hasattr(m, name):
+            out[name] = getattr(m, name)
         if type(m).__name__ == "AllowInfNan" and not getattr(m, "allow_inf_nan", True):
             out["finite"] = True
     return out
