@@ -89,7 +89,8 @@ with_seed <- function(seed, expr) {
 #' Participant folds for blocked cross-validation
 #'
 #' @param participants Participant id per row.
-#' @param k Number of folds (capped at the number of participants).
+#' @param k Number of folds (capped at the number of participants, with a message
+#'   starting "note: " saying so).
 #' @param seed Seed of the random assignment.
 #' @return Integer fold (1..k) per row; all rows of a participant share a fold.
 #' @export
@@ -99,6 +100,11 @@ participant_folds <- function(participants, k = 5L, seed = 1L) {
     stop(sprintf("participant-blocked cross-validation needs at least 2 participants; got %d (%s). ",
                  length(parts), paste(parts, collapse = ", ")),
          "Pool tasks (e.g. by = c(\"model\", \"layer\")) or use method = \"loo\"", call. = FALSE)
+  }
+  if (as.integer(k) > length(parts)) {
+    # said, not done silently: more folds than participants is leave-one-participant-out
+    message(sprintf(paste("note: k = %d folds exceed the %d participants; each fold holds one participant",
+                          "(leave-one-participant-out, k = %d)"), as.integer(k), length(parts), length(parts)))
   }
   k <- min(as.integer(k), length(parts))
   if (k < 2L) stop("k must be at least 2", call. = FALSE)

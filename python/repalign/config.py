@@ -30,15 +30,18 @@ tasks on the entry as written dumps it with ``exclude_unset=True``.
 
 from __future__ import annotations
 
+import math
+import os
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence, Union
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from repalign.errors import ValidationError
 
@@ -52,6 +55,70 @@ STAGE_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners",
 Number = Union[int, float]
 #: the fidelity switch of [[metrics]], [[learners]], [[embed]] entries and [r]
 Variant = Literal["default", "published"]
+
+# --- ranges: every numeric key has one, checked before any work ---------------------------------
+#: the largest seed: R's ``set.seed`` takes an R integer (``.Machine$integer.max``);
+#: numpy and torch take any non-negative seed up to it
+MAX_SEED = 2**31 - 1
+#: a seed of any stage: [0, 2^31 − 1]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+#: a count of at least one (sizes, folds, epochs, workers …)
+Count = Annotated[int, Field(ge=1)]
+#: a count that may be 0 (retries, resamples, GPUs …)
+NonNegative = Annotated[int, Field(ge=0)]
+#: a finite number > 0 (temperatures, penalties, learning rates)
+Positive = Annotated[Number, Field(gt=0, allow_inf_nan=False)]
+#: a finite number ≥ 0
+NonNegativeNumber = Annotated[Number, Field(ge=0, allow_inf_nan=False)]
+#: a probability: a finite number in [0, 1]
+Probability = Annotated[Number, Field(ge=0, le=1, allow_inf_nan=False)]
+#: a share strictly between 0 and 1 (CI levels, holdout fractions)
+OpenUnit = Annotated[Number, Field(gt=0, lt=1, allow_inf_nan=False)]
+
+#: pydantic error types of a value outside its range
+RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number")
+
+
+def key_error(key: str, text: str) -> PydanticCustomError:
+    """Raise this from a model validator for a problem of one key: ``error_line``
+    makes it ``<section> #i <key>: <text>`` (e.g. ``expected a non-empty list, got []``)."""
+    return PydanticCustomError("repalign_key", "{key}: {text}", {"key": key, "text": text})
+
+
+def check_nonempty(model: BaseModel, keys: Sequence[str], hint: str = "") -> None:
+    """A list key written as ``[]`` where an empty list would mean nothing (or, silently,
+    "all") is an error naming the key."""
+    for key in keys:
+        if getattr(model, key, None) == []:
+            raise key_error(key, f"expected a non-empty list{hint}, got []")
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory of this machine (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def size_words(n_bytes: float) -> str:
+    """``1536`` → ``"1.5 KiB"``; astronomical sizes in powers of ten of bytes."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            break
+        n_bytes /= 1024
+    if n_bytes >= 1024 * 1000:
+        return f"{n_bytes * 1024**5:.1e} B"
+    return f"{n_bytes:.3g} {unit}"
+
+
+def memory_problem(n_bytes: float, what: str, how: str) -> str | None:
+    """None when ``n_bytes`` fit in this machine's memory; else the words of the
+    problem: ``<what> need about 22 TiB of memory (<how>), more than this machine's 24 GiB``."""
+    total = machine_memory()
+    if total is None or not math.isfinite(n_bytes) or n_bytes <= total:
+        return None
+    return f"{what} need about {size_words(n_bytes)} of memory ({how}), more than this machine's {size_words(total)}"
 
 
 class Section(BaseModel):
@@ -76,7 +143,7 @@ class RunSection(Section):
 
     name: str | None = None
     output: str | None = None
-    seed: int = 0
+    seed: Seed = 0
     description: str = ""
 
 
@@ -90,8 +157,50 @@ def _members(tp: Any) -> tuple[Any, ...]:
     if origin is typing.Annotated:
         return _members(typing.get_args(tp)[0])
     if origin in (Union, types.UnionType):
-        return tuple(a for a in typing.get_args(tp) if a is not type(None))
+        return tuple(m for a in typing.get_args(tp) if a is not type(None) for m in _members(a))
     return (tp,)
+
+
+def _constraints(tp: Any, metadata: Sequence[Any] = ()) -> dict[str, Any]:
+    """The range of a scalar annotation: {"ge"/"gt"/"le"/"lt": bound, "finite": bool}
+    from its ``Field(...)`` metadata (also inside ``Annotated[...] | None``)."""
+    out: dict[str, Any] = {}
+    items = list(metadata)
+    todo = [tp]
+    while todo:
+        t = todo.pop()
+        origin = typing.get_origin(t)
+        if origin is typing.Annotated:
+            args = typing.get_args(t)
+            todo.append(args[0])
+            for a in args[1:]:
+                items += list(getattr(a, "metadata", [])) if isinstance(a, pydantic.fields.FieldInfo) else [a]
+        elif origin in (Union, types.UnionType, list):  # a list's range is its items'
+            todo += list(typing.get_args(t))
+    for m in items:  # annotated_types.Ge/Gt/Le/Lt (pydantic's constraint records)
+        name = type(m).__name__.lower()
+        if name in ("ge", "gt", "le", "lt") and hasattr(m, name):
+            out[name] = getattr(m, name)
+        if type(m).__name__ == "AllowInfNan" and not getattr(m, "allow_inf_nan", True):
+            out["finite"] = True
+    return out
+
+
+def range_words(tp: Any, metadata: Sequence[Any] = ()) -> str:
+    """``an integer in [0, 2147483647]``, ``a finite number > 0`` …: the type and range of a key."""
+    c = _constraints(tp, metadata)
+    what = describe(tp)
+    if c.get("finite") and what == "a number":
+        what = "a finite number"
+    lo = ("[", c["ge"]) if "ge" in c else ("(", c["gt"]) if "gt" in c else None
+    hi = ("]", c["le"]) if "le" in c else (")", c["lt"]) if "lt" in c else None
+    if lo and hi:
+        return f"{what} in {lo[0]}{lo[1]}, {hi[1]}{hi[0]}"
+    if lo:
+        return f"{what} {'≥' if lo[0] == '[' else '>'} {lo[1]}"
+    if hi:
+        return f"{what} {'≤' if hi[0] == ']' else '<'} {hi[1]}"
+    return what
 
 
 def describe(tp: Any, plural: bool = False) -> str:
@@ -161,6 +270,9 @@ def error_line(model: type[BaseModel], data: Any, err: Mapping[str, Any], where:
         else:
             break
     kind = err["type"]
+    if kind == "repalign_key":  # key_error(): a model validator's problem of one of its keys
+        ctx = err.get("ctx") or {}
+        return f"{where} {'.'.join([*path, ctx.get('key', '')])}: {ctx.get('text', err['msg'])}"
     shown = path[:-1] if kind in ("extra_forbidden", "missing") else path  # those name the key in the message
     at = where + (" " + ".".join(shown) if shown else "")
     if kind == "extra_forbidden":
@@ -177,6 +289,8 @@ def error_line(model: type[BaseModel], data: Any, err: Mapping[str, Any], where:
     if kind in ("value_error", "assertion_error"):  # a model validator's message names its key(s) itself
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return f"{where}: {msg}"
+    if kind in RANGE_ERRORS and fld is not None:
+        return f"{at}: expected {range_words(fld.annotation, fld.metadata)}, got {value!r}"
     if fld is not None:
         return f"{at}: expected {describe(fld.annotation)}, got {value!r}"
     if isinstance(data, Mapping) or cls is not model:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
@@ -41,12 +42,18 @@ from repalign.rlib import PROJECT_ROOT as _PROJECT_ROOT
 from repalign.rlib import r_code_key, r_env, rlib_path, run_child  # noqa: F401 (re-exported)
 
 __all__ = [
-    "RError", "RUnavailableError", "RFit", "r_call", "save_figure", "rlib_path", "r_env", "fit_choice_model", "cv_choice_model", "alignment_scores",
+    "RError", "RNote", "RUnavailableError", "RFit", "r_call", "save_figure", "rlib_path", "r_env", "fit_choice_model",
+    "cv_choice_model", "alignment_scores",
     "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models", "plan_r",
     "run_fit_models", "benchmark_table", "fit_benchmark_model",
 ]
 
 _state: dict[str, Any] = {}
+
+
+class RNote(UserWarning):
+    """A note of the R stage on a value it adjusted (e.g. ``k`` folds capped at the
+    number of participants: leave-one-participant-out)."""
 
 
 class RError(RepalignError):
@@ -469,6 +476,7 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     import json
 
     from repalign.config import parse_section
+    from repalign.errors import ValidationError
     from repalign.r_config import RSection
     from repalign.task import Task
 
@@ -482,10 +490,13 @@ def plan_r(config, upstream: Sequence[Any] = ()) -> list:
     inputs = sorted(str(p) for t in upstream for p in t.outputs if str(p).endswith(".parquet"))
     if "input" not in opts and not inputs:
         opts["input"] = str(config.output)
-    # the metadata file fit_models.R would pick, named explicitly so that key and script agree
+    # the metadata file fit_models.R would pick, named explicitly so that key and script agree;
+    # the curated table is the one the Python side reads ($REPALIGN_MODELS_CSV, else the package's)
     if "models" not in opts:
-        for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + \
-                [_models_csv()]:
+        curated = _models_csv()
+        if os.environ.get("REPALIGN_MODELS_CSV") and not curated.is_file():
+            raise ValidationError(f"REPALIGN_MODELS_CSV: no model metadata file at {curated}")
+        for cand in ([Path(opts["input"]) / "models.csv"] if "input" in opts and not inputs else []) + [curated]:
             if cand.is_file():
                 opts["models"] = str(cand)
                 break
@@ -595,7 +606,12 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
             raise RError(f"Rscript analysis/fit_models.R failed (exit {proc.returncode}):\n{tail}")
         if inputs:
             _sh.rmtree(tmp / "_input")
-        (tmp / "summary.txt").write_text(proc.stdout)
+        # R's notes (e.g. k capped at the number of participants) go to the summary and
+        # to the caller as warnings, which the run shows once
+        notes = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip().startswith("note: ")]
+        for note in dict.fromkeys(notes):
+            warnings.warn(f"[r] {note}", RNote, stacklevel=2)
+        (tmp / "summary.txt").write_text(proc.stdout + "".join(f"{n}\n" for n in dict.fromkeys(notes)))
         publish_dir(tmp, out)
     finally:
         _sh.rmtree(tmp, ignore_errors=True)

@@ -8,11 +8,11 @@ without a default, e.g. ``levels``, enter only when written). ``variant``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import Field
 
-from repalign.config import Section, Variant
+from repalign.config import Count, NonNegative, Section, Seed, Variant
 
 
 class RSection(Section):
@@ -28,28 +28,17 @@ class RSection(Section):
     engine: Literal["lme4", "brms"] = "lme4"
     levels: list[Literal["model", "trial"]] | None = None
     cv: Literal["kfold", "loo"] = "kfold"
-    k: int = 5
+    k: Count = 5  # more folds than participants: R uses leave-one-participant-out and says so
     by: list[str] | None = None
-    n_boot: int = 1000
-    seed: int | None = None
+    n_boot: NonNegative = 1000
+    seed: Seed | None = None
     id_metric: str = "dimensionality_twonn"
     id_dataset: str | None = None
-    chains: int = 4
-    iter: int = 2000
-    workers: int = 1
-    min_models_per_effect: float = 5
+    chains: Count = 4
+    iter: Count = 2000
+    workers: Count = 1
+    min_models_per_effect: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5
     variant: Variant = "default"
-
-    @model_validator(mode="after")
-    def _values(self):
-        for key in ("k", "chains", "iter", "workers"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be ≥ 1, got {getattr(self, key)}")
-        if self.min_models_per_effect < 0:
-            raise ValueError(f"min_models_per_effect must be ≥ 0, got {self.min_models_per_effect}")
-        if self.n_boot < 0:
-            raise ValueError(f"n_boot must be ≥ 0, got {self.n_boot}")
-        return self
 
     def options(self, seed: int) -> dict:
         """The options handed to the R stage (and hashed into its key): the keys

@@ -131,10 +131,13 @@ class MissingOutputs(RepalignError):
 
 
 class TaskFailed(RepalignError):
-    """One or more tasks failed; ``failures`` maps task key → error text."""
+    """One or more tasks failed; ``failures`` maps task key → error text; ``status``
+    (where the executor gives it) the status of every task: "done", "skipped",
+    "failed: …", "blocked" (a dependency failed) or "not run"."""
 
-    def __init__(self, failures: dict[str, str]):
+    def __init__(self, failures: dict[str, str], status: dict[str, str] | None = None):
         self.failures = failures
+        self.status = dict(status) if status is not None else None
         lines = "\n".join(f"  {k}: {v}" for k, v in failures.items())
         super().__init__(f"{len(failures)} task(s) failed:\n{lines}")
 
@@ -173,8 +176,11 @@ def run_local(tasks: Iterable[Task], *, retries: int = 0, progress: bool = True,
 
     Returns a status per key ("done", "skipped", "failed: …", "blocked"). Raises
     TaskFailed at the end if any task failed (after running every independent task
-    when ``keep_going``).
+    when ``keep_going``; tasks left are "not run"), carrying every status.
+    ``retries``: extra attempts of a failing task (≥ 0).
     """
+    if retries < 0:  # range(retries + 1) would run nothing and report nothing
+        raise ValueError(f"retries must be ≥ 0, got {retries}")
     ordered = order_tasks(list(tasks))
     status: dict[str, str] = {}
     failures: dict[str, str] = {}
@@ -205,5 +211,7 @@ def run_local(tasks: Iterable[Task], *, retries: int = 0, progress: bool = True,
             if failures and not keep_going:
                 break
     if failures:
-        raise TaskFailed(failures)
+        for t in ordered:
+            status.setdefault(t.key, "not run")
+        raise TaskFailed(failures, status)
     return status

@@ -10,6 +10,15 @@ test_that("participant folds are blocked, seeded and cover every participant onc
   expect_error(cv_choice_model(d), "at least 2 participants")
 })
 
+test_that("more folds than participants is leave-one-participant-out, and says so", {
+  p <- rep(c("a", "b", "c"), each = 4)
+  expect_message(f <- participant_folds(p, k = 1000, seed = 1),
+                 "^note: k = 1000 folds exceed the 3 participants; each fold holds one participant")
+  expect_true(all(tapply(f, p, function(x) length(unique(x))) == 1))
+  expect_setequal(unique(f), 1:3)
+  expect_silent(participant_folds(p, k = 3, seed = 1))
+})
+
 test_that("K-fold CV never lets a held-out participant's rows into the fit or the standardisation", {
   d <- simulate_choices(n_participants = 12, n_trials = 40, seed = 2)
   cv <- cv_choice_model(d, k = 4)

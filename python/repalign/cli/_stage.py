@@ -1,19 +1,47 @@
-"""Shared body of the per-stage commands (metrics, simulate, embed): plan the
-stage, add the feature-extraction tasks it depends on, run them in-process."""
+"""Shared body of the per-stage commands (features, metrics, simulate, embed,
+dynamics): hold the output folder's lock like ``repalign run``, plan the stage, add
+the feature-extraction tasks it depends on, run them in-process."""
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, Iterator, Optional
 
 import typer
 
 from repalign.config import Config
 from repalign.task import Task, TaskFailed, run_local
 
+#: the ``--lock-timeout`` option of every command that writes into an output folder
+LOCK_TIMEOUT = typer.Option(None, "--lock-timeout", min=0,
+                            help="Seconds to wait while another repalign command holds the output folder "
+                                 "(default: wait until it ends; 0: fail at once, naming the holder).")
 
-def run_stage(cfg: Config, planner: Callable[[Config], list[Task]], section: str, quiet: bool) -> list[Task]:
-    """Run one stage's tasks (and the extractions they need); exit 1 with the
-    failures listed if any task failed, or when the config has no such section."""
+
+@contextlib.contextmanager
+def stage_lock(cfg: Config, timeout: Optional[float] = None) -> Iterator[None]:
+    """Hold ``cfg.output``'s lock (``repalign.pipeline.lock.output_lock``, as ``repalign
+    run`` does): a command on a folder another command holds says who holds it and
+    waits (``timeout`` seconds at most), so no task is computed twice side by side."""
+    from repalign.errors import ValidationError
+    from repalign.pipeline.lock import output_lock
+
+    try:
+        cfg.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(f"[run] output: cannot create directory {cfg.output}: {exc.strerror or exc}") from None
+    with output_lock(cfg.output, config=str(cfg.path), timeout=timeout,
+                     say=lambda m: typer.secho(m, fg="yellow", err=True)) as removed:
+        if removed:
+            typer.echo(f"removed {len(removed)} leftover(s) of killed runs", err=True)
+        yield
+
+
+def run_stage(cfg: Config, planner: Callable[[Config], list[Task]], section: str, quiet: bool,
+              lock_timeout: Optional[float] = None) -> list[Task]:
+    """Run one stage's tasks (and the extractions they need) under the output folder's
+    lock; exit 1 with the failures listed if any task failed, or when the config has
+    no such section."""
     tasks = planner(cfg)
     if not tasks:
         typer.secho(f"no {section} entries in the config", fg="yellow", err=True)
@@ -22,9 +50,10 @@ def run_stage(cfg: Config, planner: Callable[[Config], list[Task]], section: str
         from repalign.features import plan_features
 
         tasks = list(plan_features(cfg)) + tasks
-    try:
-        run_local(tasks, progress=not quiet)
-    except TaskFailed as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1)
+    with stage_lock(cfg, lock_timeout):
+        try:
+            run_local(tasks, progress=not quiet)
+        except TaskFailed as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(1)
     return tasks

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from repalign.cli._stage import LOCK_TIMEOUT, stage_lock
 from repalign.config import Config, load_config
 from repalign.task import run_local
 
@@ -26,6 +27,7 @@ def dynamics(
                                           "default: all seven Huber et al. agents with default parameters."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory (overrides [run] output)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    lock_timeout: Optional[float] = LOCK_TIMEOUT,
 ) -> None:
     """Trial tables, learning curves, generalisation lag and data efficiency; prints the lag per agent."""
     from repalign.dynamics.plan import analysis_outputs, plan_dynamics
@@ -37,7 +39,8 @@ def dynamics(
         out = (output or Path("results/dynamics")).resolve()
         cfg = Config(path=Path.cwd() / "dynamics.toml", raw={"dynamics": {}}, output=out)
     tasks = plan_dynamics(cfg)
-    run_local(tasks, progress=progress)
+    with stage_lock(cfg, lock_timeout):
+        run_local(tasks, progress=progress)
     outputs = analysis_outputs(tasks)
     lag = read_table(outputs["lag"])
     curves = read_table(outputs["curves"])

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+from repalign.cli._stage import LOCK_TIMEOUT
 
 
 def embed(
     config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
                                 help="Study config (TOML) with [[embed]] entries."),
+    lock_timeout: Optional[float] = LOCK_TIMEOUT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table."),
 ) -> None:
     """Train sparse non-negative embeddings (SPoSE/VICE) from human or simulated
@@ -28,7 +32,7 @@ def embed(
     from repalign.store import read_table, table_info
 
     cfg = load_config(config)
-    tasks = run_stage(cfg, plan_embed, "[[embed]]", quiet)
+    tasks = run_stage(cfg, plan_embed, "[[embed]]", quiet, lock_timeout)
     if quiet:
         return
     console = Console()

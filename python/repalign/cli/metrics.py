@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+from repalign.cli._stage import LOCK_TIMEOUT
 
 
 def metrics(
     config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, help="Study config (TOML) with [[metrics]]."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write all rows to this one metrics table (Parquet)."),
+    lock_timeout: Optional[float] = LOCK_TIMEOUT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table printout."),
 ) -> None:
     """Compute alignment metrics (odd-one-out, probing, RSA, CKA, dimensionality, separation).
@@ -28,7 +32,7 @@ def metrics(
     from repalign.store import read_table, table_info, write_table
 
     cfg = load_config(config)
-    tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet)
+    tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet, lock_timeout)
     # (a classification task also writes a ``decisions`` table)
     frames = [read_table(p, kind="metrics") for t in tasks if t.stage == "metrics" for p in t.outputs
               if table_info(p)["kind"] == "metrics"]

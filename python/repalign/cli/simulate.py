@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+from repalign.cli._stage import LOCK_TIMEOUT
 
 
 def simulate(
     config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, help="Study config (TOML) with [[learners]]."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write all trials to this one trials table (Parquet)."),
+    lock_timeout: Optional[float] = LOCK_TIMEOUT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Simulate trial-by-trial learners (category, reward, multiclass) on human tasks.
@@ -28,7 +32,7 @@ def simulate(
     from repalign.store import read_table, write_table
 
     cfg = load_config(config)
-    tasks = run_stage(cfg, plan_learners, "[[learners]]", quiet)
+    tasks = run_stage(cfg, plan_learners, "[[learners]]", quiet, lock_timeout)
     frames = [read_table(p, kind="trials") for t in tasks if t.stage == "learners" for p in t.outputs]
     df = pd.concat(frames, ignore_index=True)
     if out is not None:

@@ -7,9 +7,11 @@ who learned the task, a 36-trial chance window at p = 1/3 and level 0.95.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
-from repalign.config import Number, Section
+from repalign.config import Count, NonNegative, Positive, Section, check_nonempty
 from repalign.datasets.learning_dynamics import AGENTS
 from repalign.dynamics.curves import HUMAN_LEARNERS
 
@@ -26,11 +28,11 @@ class SimulateEntry(Section):
     features: str | None = None
     sequences: str = "human"
     runs: list[int] | None = None  # default: all runs of `sequences`
-    C: Number = 1.0
-    pca: int | None = None
+    C: Positive = 1.0
+    pca: Count | None = None
     device: str | None = None
-    batch_size: int = 16
-    threads: int | None = 1  # torch threads while the learner runs (0: leave torch's setting)
+    batch_size: Count = 16
+    threads: NonNegative | None = 1  # torch threads while the learner runs (0: leave torch's setting)
 
     @model_validator(mode="after")
     def _values(self):
@@ -40,6 +42,7 @@ class SimulateEntry(Section):
             raise ValueError(f"sequences: unknown agent {self.sequences!r}; known: {', '.join(AGENTS)}")
         if self.name is not None and self.name in AGENTS:
             raise ValueError(f"name {self.name!r} clashes with an observed agent")
+        check_nonempty(self, ("runs",), " (leave the key out for every run)")
         return self
 
 
@@ -48,11 +51,11 @@ class DynamicsSection(Section):
 
     agents: list[str] = list(AGENTS)
     human_runs: list[int] = list(HUMAN_LEARNERS)
-    chance_trials: int = 36
-    chance_p: float = 1 / 3
-    chance_level: float = 0.95
-    n_train: int = 36
-    efficiency_baseline: float = 0.0
+    chance_trials: Count = 36
+    chance_p: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 1 / 3
+    chance_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.95
+    n_train: Count = 36
+    efficiency_baseline: Annotated[float, Field(allow_inf_nan=False)] = 0.0
     glmm: bool = False
     glmm_nagq: int = 0  # 0 (fast, penalised IRLS) or 1 (Laplace)
     simulate: list[SimulateEntry] = Field(default_factory=list)

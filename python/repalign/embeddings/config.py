@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import Discriminator, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
-from repalign.config import Number, Section, Variant
+from repalign.config import (Count, NonNegative, NonNegativeNumber, Number, OpenUnit, Positive, Section, Seed, Variant,
+                             check_nonempty, key_error, memory_problem)
 from repalign.errors import ValidationError
 
 METHODS = ("spose", "vice")
@@ -29,23 +30,23 @@ class EmbedEntry(Section):
     method: str = "spose"
     source: str = "human"  # human | <representation name>
     train: str | list[str] = ["train_90", "test_10"]
-    holdout: Number = 0.2
-    n_triplets: int = 100000
+    holdout: OpenUnit = 0.2
+    n_triplets: Annotated[int, Field(ge=10)] = 100000
     choice: str = "argmax"
     similarity: str = "dot"
-    temperature: Number = 1.0
+    temperature: Positive = 1.0
     compare_to: str | list[str] | None = None  # default: spose49 for THINGS objects
-    n_dims: int = 50
-    lr: Number | None = None  # None: the variant's (default 0.01, published 0.001)
-    batch_size: int = 256
-    max_epochs: int | None = None  # None: the variant's (default 100; published: VICE 1000, SPoSE 2000)
-    patience: int = 5
-    min_delta: Number = 1e-4
-    val_fraction: Number = 0.1
-    init_scale: Number = 0.1
-    burnin: int = 500  # published stopping rule (object-dimensions): epochs before convergence is checked
-    stability_window: int = 500  # ... and epochs over which the dimension count must stay the same
-    seed: int | None = None  # default: the run's
+    n_dims: Count = 50
+    lr: Positive | None = None  # None: the variant's (default 0.01, published 0.001)
+    batch_size: Count = 256
+    max_epochs: Count | None = None  # None: the variant's (default 100; published: VICE 1000, SPoSE 2000)
+    patience: NonNegative = 5
+    min_delta: NonNegativeNumber = 1e-4
+    val_fraction: Annotated[Number, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1
+    init_scale: Positive = 0.1
+    burnin: NonNegative = 500  # published stopping rule (object-dimensions): epochs before convergence is checked
+    stability_window: Count = 500  # ... and epochs over which the dimension count must stay the same
+    seed: Seed | None = None  # default: the run's
     device: str = "auto"
     variant: Variant = "default"
 
@@ -59,28 +60,30 @@ class EmbedEntry(Section):
                 raise ValueError(f"train = {self.train!r}; choose from {', '.join(HUMAN_SETS)}")
         if self.choice not in CHOICE_RULES:
             raise ValueError(f"choice = {self.choice!r}; valid: {', '.join(CHOICE_RULES)}")
-        if not 0 < self.holdout < 1:
-            raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
-        if self.n_triplets < 10:
-            raise ValueError(f"n_triplets must be >= 10, got {self.n_triplets}")
+        check_nonempty(self, ("train",))
+        # the triplets are held as int64 index triples (and sampled in a few copies of that)
+        problem = memory_problem(4 * 3 * 8.0 * self.n_triplets, f"{self.n_triplets} triplets",
+                                 "int64 index triples, a few copies")
+        if problem:
+            raise key_error("n_triplets", problem)
         return self
 
 
 class SposeEntry(EmbedEntry):
     method: Literal["spose"] = "spose"
-    l1: Number | None = None  # None: the variant's (default 1.0, published 0.00385)
-    prune_threshold: Number = 0.1
+    l1: NonNegativeNumber | None = None  # None: the variant's (default 1.0, published 0.00385)
+    prune_threshold: NonNegativeNumber = 0.1
 
 
 class ViceEntry(EmbedEntry):
     method: Literal["vice"]
-    beta: Number | None = None  # KL weight; None: 0.24 for network triplets, 1.0 for human ones
-    spike: Number = 0.25
-    slab: Number | None = None  # None: the variant's (default 1.0, published 2.0)
-    pi: Number = 0.5
-    alpha: Number = 0.05
-    min_objects: int = 5
-    init_sigma: Number = 0.1
+    beta: NonNegativeNumber | None = None  # KL weight; None: 0.24 for network triplets, 1.0 for human ones
+    spike: Positive = 0.25
+    slab: Positive | None = None  # None: the variant's (default 1.0, published 2.0)
+    pi: OpenUnit = 0.5
+    alpha: OpenUnit = 0.05
+    min_objects: Count = 5
+    init_sigma: Positive = 0.1
 
 
 #: method → entry model; its own keys (beyond EmbedEntry's) are the model's parameters

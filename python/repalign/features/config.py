@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from repalign.config import Section
+from repalign.config import Count, NonNegative, Section, Seed, check_nonempty, key_error
 
 #: [[stimuli]] sources (repalign.features.stimuli)
 SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-filled-silhouettes",
@@ -20,6 +20,9 @@ SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-f
 REPR_SOURCE_KEYS = {"spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
                     "concepts": ("of", "by"), "file": ("path", "ids", "ids_file", "stimuli", "model", "layer")}
 REPR_SOURCES = tuple(REPR_SOURCE_KEYS)
+#: images of the rarest digit in scikit-learn's digits (digit 8): the largest ``n``
+#: (images per digit) that keeps every class whole
+DIGITS_PER_CLASS = 174
 
 
 def _given(model: Section) -> list[str]:
@@ -35,8 +38,8 @@ class StimuliEntry(Section):
     name: str | None = None
     source: str  # one of SOURCES
     path: str | None = None
-    n: int | None = None
-    limit: int | None = None
+    n: Count | None = None
+    limit: Count | None = None
     split: Literal["train", "test"] | None = None
     optional: bool = False
 
@@ -50,9 +53,9 @@ class StimuliEntry(Section):
                 raise ValueError(f"key {key!r} does not apply to source {self.source!r}")
         if self.source == "folder" and self.path is None:
             raise ValueError("source 'folder' needs 'path'")
-        for key in ("n", "limit"):
-            if getattr(self, key) is not None and getattr(self, key) < 1:
-                raise ValueError(f"{key} must be ≥ 1, got {getattr(self, key)}")
+        if self.n is not None and self.n > DIGITS_PER_CLASS:  # would be capped class by class, silently
+            raise key_error("n", f"expected at most {DIGITS_PER_CLASS} images per digit (the rarest digit of "
+                                 f"scikit-learn's digits has {DIGITS_PER_CLASS}), got {self.n}")
         return self
 
     @property
@@ -68,16 +71,15 @@ class ModelEntry(Section):
     pooling: str = "auto"                  # auto | cls | mean | avg | flatten (checked by the planner)
     stimuli: str | list[str] | None = None  # default: every [[stimuli]] set
     alias: str | None = None               # representation-name prefix (default: name)
-    batch_size: int = 64
+    batch_size: Count = 64
     device: str = "auto"
     dtype: str = "auto"                    # auto | float32 | bfloat16 | float16, fixed in the plan
     skip_bad: bool = False
-    num_workers: int | None = None
+    num_workers: NonNegative | None = None  # DataLoader workers (0: in the main process)
 
     @model_validator(mode="after")
-    def _positive(self):
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be ≥ 1, got {self.batch_size}")
+    def _lists(self):
+        check_nonempty(self, ("layers", "stimuli"), " (leave the key out for the default)")
         return self
 
 
@@ -88,9 +90,9 @@ class RepresentationEntry(Section):
 
     name: str
     source: str  # one of REPR_SOURCES
-    dims: int | None = None
+    dims: Count | None = None  # bounded by memory when planned (repalign.representations.resolve)
     stimuli: str | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     of: str | None = None
     by: str | None = None
     path: str | None = None      # file: a .npy/.parquet/.csv (repalign.representations.files)

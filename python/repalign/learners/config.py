@@ -10,11 +10,13 @@ is left out. ``variant`` ("default" | "published") enters the spec only when set
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
-from repalign.config import Number, Section, Variant
+from repalign.config import (Count, Number, Positive, Probability, Section, Seed, Variant, check_nonempty, key_error,
+                             memory_problem)
 
 TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
          "stimuli-category")
@@ -38,9 +40,9 @@ NOT_FOR_KIND = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", 
 class SimulateSpec(Section):
     """``simulate = {temperature, lapse, seed}``: simulated choices (softmax with lapses)."""
 
-    temperature: Number = 1.0
-    lapse: Number = 0.05
-    seed: int | None = None  # default: the run's seed
+    temperature: Positive = 1.0
+    lapse: Probability = 0.05
+    seed: Seed | None = None  # default: the run's seed
 
 
 class LearnerEntry(Section):
@@ -52,10 +54,10 @@ class LearnerEntry(Section):
     tasks: int | list[str | int] | None = None  # task ids, or N = the first N (demo-*: 4)
     runs: list[int] | None = None
     agent: str = "human"
-    C: Number | None = None  # category: 1.0 (default variant); reward/multiclass learners: see their classes
+    C: Positive | None = None  # category: 1.0 (default variant); reward/multiclass learners: see their classes
     C_grid: Literal["default", "published"] | list[Number] | None = None
     selection: Literal["prequential", "train_accuracy"] | None = None  # None: the variant's rule
-    pca: int | None = None
+    pca: Count | None = None
     ard: bool = False
     key: Literal["concept", "image", "path"] = "concept"  # path: "concept/image" ids of a THINGS folder
     simulate: SimulateSpec | None = None  # demo-*: {}
@@ -63,8 +65,8 @@ class LearnerEntry(Section):
     stimuli: str | None = None
     label: str = "category"
     positive: list[str | int] | None = None
-    participants: int = 20
-    trials: int = 100
+    participants: Count = 20
+    trials: Annotated[int, Field(ge=2)] = 100
     generating: str | None = None
     variant: Variant = "default"
     choices: str | None = None  # human choices in the paper's format (demircan-category / -reward)
@@ -86,7 +88,23 @@ class LearnerEntry(Section):
         bad = [k for k in NOT_FOR_KIND[learner_kind(self.task)] if k in given]
         if bad:
             raise ValueError(f"key(s) {bad} do not apply to task {self.task!r}")
-        for k in ("participants", "trials"):
-            if getattr(self, k) < 1:
-                raise ValueError(f"{k} must be ≥ 1, got {getattr(self, k)}")
+        self._ranges()
         return self
+
+    def _ranges(self) -> None:
+        check_nonempty(self, ("representations",), " (leave the key out for every representation)")
+        check_nonempty(self, ("runs", "positive"), " (leave the key out for the default)")
+        if isinstance(self.tasks, list) and not self.tasks or isinstance(self.tasks, int) and self.tasks < 1:
+            raise key_error("tasks", f"expected N ≥ 1 (the first N tasks) or a non-empty list of task ids, got {self.tasks!r}")
+        if isinstance(self.C_grid, list) and (not self.C_grid or not all(
+                isinstance(c, (int, float)) and math.isfinite(c) and c > 0 for c in self.C_grid)):
+            raise key_error("C_grid", f"expected a non-empty list of finite numbers > 0, got {self.C_grid!r}")
+        if self.task == "stimuli-category":
+            # every fit of a sequence of t trials holds a t × t kernel and its factor
+            problem = memory_problem(16.0 * self.trials ** 2, f"{self.trials} trials",
+                                     "a trials × trials kernel and its factor, float64, per participant")
+            if problem:
+                raise key_error("trials", problem)
+            if self.pca is not None and self.pca > self.trials:
+                raise key_error("pca", f"expected at most {self.trials} components (the {self.trials} trials of a "
+                                       f"task have no more principal components), got {self.pca}")

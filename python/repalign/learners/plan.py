@@ -279,6 +279,10 @@ def plan_learners(config: Config) -> list[Task]:
         gen_task = None
         for name in names:
             ref = refs[name]
+            dims = (ref.params or {}).get("dims")  # known before any work for files, random, SPoSE
+            if spec.get("pca") is not None and dims is not None and spec["pca"] > dims:
+                raise ValidationError(f"{where} pca: expected at most {dims} components (representation {name!r} "
+                                      f"has {dims} dimensions), got {spec['pca']}")
             model, layer = str(ref.model or name), str(ref.layer or "")
             spec_n = dict(spec)
             if gen_task is not None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import Field, model_validator
 
-from repalign.config import Number, Section, Variant
+from repalign.config import Count, NonNegative, OpenUnit, Positive, Section, Seed, Variant, check_nonempty
 from repalign.errors import ValidationError
 
 
@@ -21,19 +21,23 @@ class _Metric(Section):
     resamples and CI level, an entry label (``name``) and the fidelity ``variant``."""
 
     dataset: str | None = None
-    seed: int | None = None
-    n_boot: int = 1000
-    level: Number = 0.95
+    seed: Seed | None = None
+    n_boot: NonNegative = 1000
+    level: OpenUnit = 0.95
     name: str = ""
     variant: Variant = "default"
 
     @model_validator(mode="after")
-    def _level(self):
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must be in (0, 1), got {self.level}")
-        if self.n_boot < 0:
-            raise ValueError(f"n_boot must be ≥ 0, got {self.n_boot}")
+    def _lists(self):
+        # [] would compute nothing (and write empty tables), or mean "all" unasked
+        check_nonempty(self, [k for k in NONEMPTY if k in type(self).model_fields and k != "representations"])
+        check_nonempty(self, ["representations"] if "representations" in type(self).model_fields else [],
+                       " (leave the key out for every representation)")
         return self
+
+
+#: list keys for which an empty list is an error
+NONEMPTY = ("representations", "dataset", "similarity", "alphas", "methods", "networks")
 
 
 class _OfRepresentations(_Metric):
@@ -57,12 +61,12 @@ class ProbeMetric(_OfRepresentations):
     dataset: str | list[str] | None = "test_10"  # triplet source(s), read as one set
     similarity: str | list[str] = ["dot"]
     penalty: str = "identity"
-    alphas: list[Number] = [1e-3, 1e-2, 1e-1, 1.0]
-    n_folds: int = 3
-    inner_folds: int = 2
-    epochs: int = 10
-    max_triplets: int = 0
-    n_components: int | None = None
+    alphas: list[Positive] = [1e-3, 1e-2, 1e-1, 1.0]
+    n_folds: Annotated[int, Field(ge=2)] = 3
+    inner_folds: Annotated[int, Field(ge=2)] = 2
+    epochs: Count = 10
+    max_triplets: NonNegative = 0  # 0: every triplet
+    n_components: Count | None = None
 
 
 class RSAMetric(_OfRepresentations):
@@ -85,7 +89,7 @@ class DimensionalityMetric(_OfRepresentations):
     metric: Literal["dimensionality"]
     dataset: str | None = ""
     methods: str | list[str] = ["twonn", "mle", "pr", "pca90"]
-    k: int = 20
+    k: Count = 20
 
 
 class SeparationMetric(_OfRepresentations):

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from repalign.config import STAGE_SECTIONS, Config, RunSection, Section, check_shape, parse_entries, parse_section
+from repalign.config import (STAGE_SECTIONS, Config, Count, NonNegative, RunSection, Section, check_shape, parse_entries,
+                             parse_section)
 from repalign.dynamics.config import DynamicsSection
 from repalign.embeddings.config import EmbedEntryType, embed_model
 from repalign.errors import ValidationError
@@ -31,19 +32,19 @@ class ExecutorSection(Section):
 
     kind: Literal["local", "dask", "slurm"] = "local"
     scheduler: str | None = None
-    n_workers: int = 2
-    threads_per_worker: int = 1
+    n_workers: Count = 2
+    threads_per_worker: Count = 1
     memory_limit: str = "auto"
-    retries: int = 1
-    gpus_per_worker: int = 0
+    retries: NonNegative = 1  # extra tries of a failed task (0: none)
+    gpus_per_worker: NonNegative = 0
     # SLURM (dask-jobqueue)
     queue: str | None = None
     account: str | None = None
-    cores: int | None = None
-    processes: int | None = None
+    cores: Count | None = None
+    processes: Count | None = None
     memory: str | None = None
     walltime: str | None = None
-    max_jobs: int | None = None
+    max_jobs: NonNegative | None = None  # 0 or unset: no adaptive scaling
     job_extra_directives: list[str] | None = None
     local_directory: str | None = None
     log_directory: str | None = None

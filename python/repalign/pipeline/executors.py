@@ -253,7 +253,7 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
                 if live is not None:
                     live.update(table())
         if failures:
-            raise TaskFailed(failures)
+            raise TaskFailed(failures, status)
         return status
     finally:
         if jobs is not None:

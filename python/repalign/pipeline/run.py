@@ -6,6 +6,7 @@ import time
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Mapping
 
 from rich.console import Console
 
@@ -31,6 +32,19 @@ def _classification_lines(tasks) -> list[str]:
         if t.key.startswith("metrics:classification:") and Path(t.outputs[0]).is_file():
             lines += summary_lines(pd.read_parquet(t.outputs[0]))
     return lines
+
+
+#: the summary's words for each task status, in the order shown
+STATUS_WORDS = (("done", "done"), ("skipped", "skipped (cached)"), ("failed", "failed"), ("blocked", "blocked"),
+                ("not run", "not run"))
+
+
+def summary_counts(counts: Mapping[str, int]) -> str:
+    """``3 done, 2 skipped (cached), 1 failed, 1 blocked``: every status counted on its
+    own (a status without tasks left out; "0 tasks" for an empty run)."""
+    parts = [f"{counts[k]} {words}" for k, words in STATUS_WORDS if counts.get(k)]
+    parts += [f"{n} {k}" for k, n in sorted(counts.items()) if n and k not in dict(STATUS_WORDS)]
+    return ", ".join(parts) or "0 tasks"
 
 
 def run(config: Config | str | Path, *, executor: str | None = None, scheduler: str | None = None,
@@ -81,11 +95,12 @@ def _run_locked(config: Config, tasks, settings: ExecutorSettings, *, report: bo
             status = execute(tasks, settings, progress=progress)
         except TaskFailed as exc:
             failure = exc
-            status = {t.key: ("failed: " + exc.failures[t.key]) if t.key in exc.failures else "done/blocked"
-                      for t in tasks}
+            given = exc.status or {}
+            status = {t.key: given.get(t.key) or (("failed: " + exc.failures[t.key]) if t.key in exc.failures
+                                                   else "not run") for t in tasks}
     stale = []
-    for w in caught:  # shown here, in the report, and passed on to the caller's filters
-        if issubclass(w.category, StaleOutputWarning):
+    for w in caught:  # shown here, in the report, and passed on to the caller's filters (the CLI
+        if issubclass(w.category, StaleOutputWarning):  # ignores these: it printed them here)
             stale.append(str(w.message))
             console.print(f"[yellow]warning:[/yellow] {w.message}")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
@@ -100,9 +115,7 @@ def _run_locked(config: Config, tasks, settings: ExecutorSettings, *, report: bo
         for finding in alignment_findings(config, tasks):
             console.print(f"[bold]finding:[/bold] {finding}")
         console.print(f"report: {path}")
-    console.print(
-        f"finished in {elapsed:.1f}s: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    )
+    console.print(f"finished in {elapsed:.1f}s: {summary_counts(counts)}")
     if failure is not None:
         raise failure
     return status

@@ -11,7 +11,9 @@ Layouts (one row per stimulus, values float64 after reading):
 ``ids_file``: a text file with one id per line (row i of the values ↔ line i).
 
 Every check runs when the run is planned, before any work, and fails with one line
-naming the file, the column and the ids: missing ids (an empty id cell, or ids a
+naming the file, the column and the ids: a file that is empty, not readable in its
+format (garbage Parquet, an empty or truncated ``.npy``) or not UTF-8 text (a ``.csv``,
+an ids file), an ``embedding`` column that does not hold numbers, missing ids (an empty id cell, or ids a
 stimulus set needs that the file lacks), duplicated ids, NaN/inf values, and shape
 mismatches (rows vs ids, ragged rows, not 2-D, non-numeric columns).
 """
@@ -45,10 +47,19 @@ def _show(items: Sequence, n: int = 5) -> str:
     return ", ".join(map(repr, items[:n])) + more
 
 
+def _text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; one line naming it if it is something else."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{what}{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                              "save it as UTF-8") from None
+
+
 def _read_ids_file(path: Path) -> list[str]:
     if not path.is_file():
         raise ValidationError(f"ids file not found: {path}")
-    lines = path.read_text().splitlines()
+    lines = _text(path, "ids file ").splitlines()
     while lines and not lines[-1].strip():
         lines.pop()  # trailing blank lines are not ids
     return [line.strip() for line in lines]
@@ -59,12 +70,25 @@ def _table(path: Path, ids_column: str | None):
     of a .csv/.parquet file; the ids column is read as text."""
     import pandas as pd
 
+    if path.stat().st_size == 0:
+        raise ValidationError(f"{path} is empty")
     if path.suffix == ".csv":
-        return pd.read_csv(path, dtype={ids_column: str} if ids_column else None), None
+        import io
+
+        text = _text(path, "")  # pandas would stop at the first undecodable byte with a traceback
+        try:
+            return pd.read_csv(io.StringIO(text), dtype={ids_column: str} if ids_column else None), None
+        except pd.errors.EmptyDataError:
+            raise ValidationError(f"{path} is empty (no header line)") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise ValidationError(f"{path} is not a readable CSV file ({str(exc).strip().splitlines()[0]})") from None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationError(f"{path} is not a readable Parquet file ({str(exc).strip().splitlines()[0]})") from None
     lists = None
     if "embedding" in table.column_names:
         t = table.schema.field("embedding").type
@@ -118,7 +142,10 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
     id_source = f"column:{ids or DEFAULT_IDS_COLUMN}"
     if ids_file is not None:
         ids_file = Path(ids_file)
-        id_list = _read_ids_file(ids_file)
+        try:
+            id_list = _read_ids_file(ids_file)
+        except ValidationError as exc:
+            raise ValidationError(f"representation {name!r}: {exc}") from None
         id_source = f"file:{_sha256(ids_file)}"
         ids_where = f"ids file {ids_file}"
 
@@ -127,6 +154,9 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
             values = np.load(path, allow_pickle=False)
         except ValueError as exc:
             raise ValidationError(f"representation {name!r}: {path} is not a numeric array ({exc})") from None
+        except (EOFError, OSError) as exc:  # empty or truncated
+            what = "empty" if path.stat().st_size == 0 else str(exc) or type(exc).__name__
+            raise ValidationError(f"representation {name!r}: {path} is not a .npy array ({what})") from None
         if values.ndim != 2:
             raise ValidationError(f"representation {name!r}: {path} holds an array of shape {values.shape}; "
                                   "expected 2-D (n_stimuli, n_dims)")
@@ -134,7 +164,10 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
             raise ValidationError(f"representation {name!r}: {path} holds {values.dtype} values, expected real numbers")
         columns = [f"column {j}" for j in range(values.shape[1])]
     else:
-        df, lists = _table(path, None if id_list is not None else (ids or DEFAULT_IDS_COLUMN))
+        try:
+            df, lists = _table(path, None if id_list is not None else (ids or DEFAULT_IDS_COLUMN))
+        except ValidationError as exc:
+            raise ValidationError(f"representation {name!r}: {exc}") from None
         if id_list is None:
             col = ids or DEFAULT_IDS_COLUMN
             if col not in df.columns:
@@ -158,7 +191,13 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
                 who = id_list[row] if row < len(id_list) else f"row {row + 1}"
                 raise ValidationError(f"representation {name!r}: {path} column 'embedding': the row of id {who!r} has "
                                       f"{lengths[row]} values, expected {d} (as the first row)")
-            flat = pc.cast(lists.flatten(), "float64").to_numpy(zero_copy_only=False)
+            import pyarrow as pa
+
+            items = lists.flatten()
+            if not (pa.types.is_integer(items.type) or pa.types.is_floating(items.type) or pa.types.is_null(items.type)):
+                raise ValidationError(f"representation {name!r}: {path} column 'embedding' holds {items.type} values, "
+                                      "expected numbers")
+            flat = pc.cast(items, "float64").to_numpy(zero_copy_only=False)
             values = np.asarray(flat, dtype=np.float64).reshape(len(lengths), d)
             columns = [f"embedding[{j}]" for j in range(d)]
         else:

@@ -27,7 +27,8 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from repalign.config import Config, parse_entries
+from repalign.config import Config, memory_problem, parse_entries
+from repalign.datasets.things import N_CONCEPTS
 from repalign.errors import ValidationError
 from repalign.features.config import REPR_SOURCE_KEYS, RepresentationEntry
 from repalign.features.plan import model_features, stimulus_sets, text_features_task
@@ -103,6 +104,10 @@ def _resolve(config: Config) -> dict[str, Representation]:
             over = r.stimuli if r.stimuli is not None else "things"
             if over != "things" and over not in stim:
                 raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
+            n = N_CONCEPTS if over == "things" else len(stim[over][1].ids)
+            problem = memory_problem(8.0 * n * r.dims, f"{r.dims} dims × {n} stimuli", "float64")
+            if problem:
+                raise ValidationError(f"{where} dims: {problem}")
             params = {"dims": r.dims, "seed": r.seed if r.seed is not None else config.seed,
                       "ids": None if over == "things" else stim[over][1].ids}
             add(Representation(name, "random", "gaussian", over, None, "random", params=params))
