@@ -216,3 +216,34 @@ def test_nets_only_config_prints_one_line_per_agent(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Shape bias (cue-conflict images)" in html and "fig-shape_bias_categories" in html
     assert Path(tmp_path / "out" / "figures" / "shape_bias_summary.pdf").is_file()
+
+
+@pytest.mark.data
+def test_a_model_over_a_subset_of_the_images_end_to_end(tmp_path):
+    """EfficientNet-Lite0 on the first 32 cue-conflict images (``limit``): its printed shape
+    bias is shape / (shape + texture) of its own decisions in the written decisions table, and
+    error consistency uses the images every agent saw."""
+    from rich.console import Console
+
+    from repalign.pipeline.run import run
+    from repalign.store import read_table
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[run]\nname = "sb"\noutput = "out"\n'
+                   '[[stimuli]]\nname = "cc"\nsource = "texture-shape-cue-conflict"\nlimit = 32\n'
+                   '[[models]]\nname = "efficientnet_lite0"\nlayers = ["output"]\n'
+                   '[[metrics]]\nmetric = "shape_bias"\nn_boot = 50\nnetworks = ["vgg"]\n')
+    console = Console(record=True, width=200)
+    run(cfg, progress=False, console=console)
+    m = re.search(r"^shape_bias efficientnet_lite0 (\S+) \[", console.export_text(), flags=re.M)
+    assert m
+    (dec_path,) = (tmp_path / "out" / "metrics").glob("cue-decisions-*.parquet")
+    d = read_table(dec_path, kind="decisions")
+    mine = d[(d["agent"] == "efficientnet_lite0") & d["conflict"]]
+    assert len(d[d["agent"] == "efficientnet_lite0"]) == 32
+    s, t = (mine["cue"] == "shape").sum(), (mine["cue"] == "texture").sum()
+    assert float(m.group(1)) == pytest.approx(s / (s + t), abs=5e-4)
+    (tab_path,) = (tmp_path / "out" / "metrics").glob("shape_bias-*.parquet")
+    tab = pd.read_parquet(tab_path)
+    k = tab[(tab["metric"] == "kappa_to_humans") & (tab["model"] == "efficientnet_lite0")]
+    assert len(k) == 1 and k["n"].iloc[0] == 10

@@ -130,25 +130,35 @@ def shape_bias_rows(decisions: pd.DataFrame, *, dataset: str = "cue-conflict", l
 
 
 def model_decisions(labels: pd.DataFrame, decisions: Mapping[str, pd.Series], dataset: str = "cue-conflict") -> pd.DataFrame:
-    """Trials of models (agent → Series of 16-class decisions indexed by stimulus id)
-    on every image of ``labels`` (index stimulus_id; columns shape, texture), as
-    ``repalign.datasets.cue_conflict.decisions_table`` rows with agent_type "model"."""
+    """Trials of models (agent → Series of 16-class decisions indexed by stimulus id, the
+    images of the model's stimulus set: all of ``labels`` or a subset, e.g. a ``limit``),
+    as ``repalign.datasets.cue_conflict.decisions_table`` rows with agent_type "model".
+    ``labels``: index stimulus_id; columns shape, texture."""
     from repalign.datasets.cue_conflict import decisions_table
 
     frames = []
     for agent, dec in decisions.items():
         dec = pd.Series(dec)
-        missing = sorted(set(labels.index) - set(dec.index))
-        if missing:
-            raise ValidationError(f"shape bias: model {agent!r} has no decision on image(s) {missing[:5]}")
+        unknown = sorted(set(dec.index) - set(labels.index))
+        if unknown:
+            raise ValidationError(f"shape bias: model {agent!r} decided on image(s) {unknown[:5]} that are not "
+                                  "cue-conflict stimuli")
         frames.append(pd.DataFrame({"agent": agent, "agent_type": "model", "subject": agent,
-                                    "stimulus_id": labels.index.astype(str),
-                                    "response": dec.reindex(labels.index).to_numpy().astype(str),
+                                    "stimulus_id": dec.index.astype(str), "response": dec.to_numpy().astype(str),
                                     "experiment": "repalign"}))
     if not frames:
         return decisions_table(pd.DataFrame(columns=["agent", "agent_type", "subject", "stimulus_id", "response"]),
                                labels, dataset)
     return decisions_table(pd.concat(frames, ignore_index=True), labels, dataset)
+
+
+def common_images(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The trials on the images every agent decided on (error consistency compares agents
+    image by image; a model over a subset of the images, e.g. ``limit``, narrows them)."""
+    n_agents = decisions["agent"].nunique()
+    per_image = decisions.groupby("stimulus_id")["agent"].nunique()
+    keep = per_image.index[per_image == n_agents]
+    return decisions[decisions["stimulus_id"].isin(keep)]
 
 
 def select_networks(decisions: pd.DataFrame, networks: Sequence[str] | None) -> pd.DataFrame:

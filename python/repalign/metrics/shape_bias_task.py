@@ -72,7 +72,7 @@ def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance:
 
     from repalign.datasets import load_cue_conflict, load_imagenet16
     from repalign.metrics.behaviour import consistency_rows, imagenet16_decisions
-    from repalign.metrics.shape_bias import model_decisions, select_networks, shape_bias_rows
+    from repalign.metrics.shape_bias import common_images, model_decisions, select_networks, shape_bias_rows
     from repalign.metrics.table import metrics_table
     from repalign.store import write_table
 
@@ -94,7 +94,8 @@ def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance:
     decisions = pd.concat([people_nets, model_decisions(cc.stimuli.labels, dec)], ignore_index=True)
     rows = shape_bias_rows(decisions, dataset=spec["dataset"], layers=layers, level=spec["level"],
                            n_boot=spec["n_boot"], seed=spec["seed"])
-    conflict = decisions[decisions["conflict"]]  # error consistency of shape decisions on the conflict trials
+    # error consistency of shape decisions on the conflict trials that every agent saw
+    conflict = common_images(decisions[decisions["conflict"]])
     rows += consistency_rows(conflict, dataset=spec["dataset"], layers=layers, level=spec["level"],
                              n_boot=spec["n_boot"], seed=spec["seed"], variant=spec.get("variant", "default"))
     table = metrics_table(rows)
