@@ -141,6 +141,19 @@ def test_result_families_are_registered_and_matched():
                                     "shape_bias net 0.200 [0.100, 0.300]"]
 
 
+def test_families_say_nothing_about_other_results(tmp_path):
+    """Every registered family answers empty on a run without its rows (e.g. RSA only)."""
+    import repalign.metrics  # noqa: F401
+    from repalign.families import families
+
+    other = pd.DataFrame({"model": ["m"], "layer": [""], "dataset": ["mur92"], "metric": ["rsa_spearman"],
+                          "value": [0.3], "ci_low": [0.2], "ci_high": [0.4], "n": [92]})
+    for metrics in (pd.DataFrame(), other, other.assign(agent_type="")):
+        for fam in families():
+            assert fam.findings(metrics) == [] and fam.report_section(metrics, []) == "", fam.name
+            assert fam.figures(metrics, tmp_path / "figures") == [], fam.name
+
+
 def test_config_errors_name_the_entry(tmp_path):
     from repalign.config import load_config
     from repalign.pipeline.plan import plan_all

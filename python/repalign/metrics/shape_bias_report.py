@@ -70,7 +70,9 @@ def report_section(metrics: pd.DataFrame, roots: Sequence[Path] = ()) -> str:
 def findings(metrics: pd.DataFrame) -> list[str]:
     """Per dataset: the people's shape bias (CI, range) and the network or model closest to it."""
     sb = _rows(metrics, "shape_bias")
-    out = []
+    out: list[str] = []
+    if sb.empty:
+        return out
     for ds, g in sb.groupby("dataset", sort=True):
         h = g[g["agent_type"] == HUMANS]
         rng = _rows(metrics, "shape_bias_min"), _rows(metrics, "shape_bias_max")
