@@ -148,18 +148,38 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
   # ---- classification decisions ------------------------------------------------------------
   if (length(tables$decisions)) {
     dec <- check_decisions(dplyr::bind_rows(lapply(tables$decisions, read_table)))
-    fits <- lapply(split(dec, dec$dataset), fit_accuracy_model)
-    acc_tab <- dplyr::bind_rows(lapply(fits, tidy_accuracy_model))
-    acc_est <- dplyr::bind_rows(lapply(fits, accuracy_model_estimates))
-    write_csv_table(acc_tab, file.path(output, "accuracy_model.csv"))
-    write_csv_table(acc_est, file.path(output, "accuracy_estimates.csv"))
-    res$accuracy <- acc_est
-    bad <- unique(acc_tab[!acc_tab$converged, c("dataset", "messages")])
-    if (nrow(bad)) res$problems <- c(res$problems, sprintf("accuracy GLMM %s: %s", bad$dataset, bad$messages))
-    say("\naccuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
-    for (r in seq_len(nrow(acc_est))) {
-      say("  %-20s %-28s %.3f [%.3f, %.3f]", acc_est$dataset[r], acc_est$agent[r], acc_est$accuracy[r],
-          acc_est$accuracy.low[r], acc_est$accuracy.high[r])
+    # shape_bias decisions (with a cue column) get the shape-bias GLMM below, not the accuracy GLMM
+    acc <- if ("cue" %in% names(dec)) dec[is.na(dec$cue), ] else dec
+    if (nrow(acc)) {
+      fits <- lapply(split(acc, acc$dataset), fit_accuracy_model)
+      acc_tab <- dplyr::bind_rows(lapply(fits, tidy_accuracy_model))
+      acc_est <- dplyr::bind_rows(lapply(fits, accuracy_model_estimates))
+      write_csv_table(acc_tab, file.path(output, "accuracy_model.csv"))
+      write_csv_table(acc_est, file.path(output, "accuracy_estimates.csv"))
+      res$accuracy <- acc_est
+      bad <- unique(acc_tab[!acc_tab$converged, c("dataset", "messages")])
+      if (nrow(bad)) res$problems <- c(res$problems, sprintf("accuracy GLMM %s: %s", bad$dataset, bad$messages))
+      say("\naccuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
+      for (r in seq_len(nrow(acc_est))) {
+        say("  %-20s %-28s %.3f [%.3f, %.3f]", acc_est$dataset[r], acc_est$agent[r], acc_est$accuracy[r],
+            acc_est$accuracy.low[r], acc_est$accuracy.high[r])
+      }
+    }
+    if ("cue" %in% names(dec)) {  # shape_bias decisions: GLMM of shape decisions on the conflict trials
+      cue <- dec[!is.na(dec$cue), ]
+      sfits <- lapply(split(cue, cue$dataset), fit_shape_bias_model)
+      sb_tab <- dplyr::bind_rows(lapply(sfits, tidy_shape_bias_model))
+      sb_est <- dplyr::bind_rows(lapply(sfits, shape_bias_estimates))
+      write_csv_table(sb_tab, file.path(output, "shape_bias_model.csv"))
+      write_csv_table(sb_est, file.path(output, "shape_bias_estimates.csv"))
+      res$shape_bias <- sb_est
+      bad <- unique(sb_tab[!sb_tab$converged, c("dataset", "messages")])
+      if (nrow(bad)) res$problems <- c(res$problems, sprintf("shape-bias GLMM %s: %s", bad$dataset, bad$messages))
+      say("\nshape-bias GLMM (shape ~ agent + (1 | image) + (1 | person)), P(shape) on a typical image:")
+      for (r in seq_len(nrow(sb_est))) {
+        say("  %-20s %-28s %.3f [%.3f, %.3f]", sb_est$dataset[r], sb_est$agent[r], sb_est$shape_bias[r],
+            sb_est$shape_bias.low[r], sb_est$shape_bias.high[r])
+      }
     }
     cls <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
     if (!is.null(cls) && "agent_type" %in% names(cls)) {

@@ -11,7 +11,8 @@ PKG = Path(__file__).resolve().parents[2] / "python" / "repalign"
 # the data flow, earliest first; modules in one tuple are one layer. The R bridge (r) comes
 # before dynamics, whose GLMM calls R through it; the pipeline composes every stage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",), ("config", "task", "store", "children", "rlib", "versions"), ("datasets",), ("models",), ("features",), ("representations",), ("metrics",),
+    ("errors",), ("config", "task", "store", "children", "rlib", "versions", "families"), ("datasets",), ("models",),
+    ("features",), ("representations",), ("metrics",),
     ("learners",), ("embeddings",), ("r_config", "r"), ("dynamics",), ("pipeline",), ("cli",), ("__init__", "__main__"),
 )
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

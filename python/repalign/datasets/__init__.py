@@ -24,6 +24,7 @@ from repalign.datasets.tasks import (
     load_reward_tasks,
     load_things_decisions,
 )
+from repalign.datasets.cue_conflict import CueConflict, load_cue_conflict
 from repalign.datasets.texture_shape import ImageNet16, TextureShape, load_imagenet16, load_texture_shape
 from repalign.datasets.things import (
     ThingsConcepts,
@@ -39,6 +40,6 @@ __all__ = [
     "Mur92", "load_mur92", "dataset_names", "fetch", "fetch_dataset", "files", "verify",
     "CategoryTask", "HumanRewardData", "RewardTask", "concept_of", "load_category_task",
     "load_category_tasks", "load_reward_task", "load_reward_tasks", "load_things_decisions",
-    "ImageNet16", "load_imagenet16", "TextureShape", "load_texture_shape", "ThingsConcepts", "Triplets", "load_spose",
+    "CueConflict", "load_cue_conflict", "ImageNet16", "load_imagenet16", "TextureShape", "load_texture_shape", "ThingsConcepts", "Triplets", "load_spose",
     "load_things_concepts", "load_things_ids", "load_triplets",
 ]

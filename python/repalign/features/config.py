@@ -15,7 +15,7 @@ from repalign.config import Count, NonNegative, Section, Seed, check_nonempty, k
 
 #: [[stimuli]] sources (repalign.features.stimuli)
 SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-filled-silhouettes",
-           "folder", "skimage", "digits")
+           "texture-shape-cue-conflict", "folder", "skimage", "digits")
 #: [[representations]] sources and the keys each one takes besides name and source
 REPR_SOURCE_KEYS = {"spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
                     "concepts": ("of", "by"), "file": ("path", "ids", "ids_file", "stimuli", "model", "layer")}

@@ -7,7 +7,8 @@ Config keys::
     [[stimuli]]                     # repalign.features.stimuli
     name = "mur92"                  # the set's name (default: source)
     source = "mur92"                # mur92 | learning-dynamics | texture-shape-edges |
-                                    # texture-shape-filled-silhouettes | folder | skimage | digits
+                                    # texture-shape-filled-silhouettes | texture-shape-cue-conflict |
+                                    # folder | skimage | digits
     # path (folder), split (learning-dynamics: train|test), n (digits per class), limit (first N),
     # optional = true: skip (with a warning) when the data are not available locally
 

@@ -1,7 +1,8 @@
 """Stimulus sets by name, for configs' ``[[stimuli]]`` sections.
 
 Sources: ``mur92``, ``learning-dynamics`` (``split`` = train | test),
-``texture-shape-edges``, ``texture-shape-filled-silhouettes``, ``folder``
+``texture-shape-edges``, ``texture-shape-filled-silhouettes``,
+``texture-shape-cue-conflict`` (Geirhos et al. 2019's 1,280 cue-conflict images), ``folder``
 (``path`` = a directory of images; ids are relative paths without extension;
 label ``category`` = first sub-directory), and two sets that ship inside
 installed packages: ``skimage`` (scikit-image's bundled sample images) and
@@ -118,6 +119,10 @@ def load_stimulus_set(section: Mapping[str, Any], base: str | Path | None = None
         s = _load_images()
         if entry.split is not None:
             s = s.subset((s.labels["split"] == entry.split).to_numpy())
+    elif source == "texture-shape-cue-conflict":
+        from repalign.datasets import load_cue_conflict
+
+        s = load_cue_conflict().stimuli
     elif source.startswith("texture-shape-"):
         from repalign.datasets import load_texture_shape
 

@@ -6,6 +6,7 @@ Results go into the tidy ``metrics`` table (``metrics_table``) and the
 ``[[metrics]]`` config section is planned into tasks by ``plan_metrics``.
 """
 
+from repalign.metrics import behaviour_family, shape_bias_report  # noqa: F401  (register the result families)
 from repalign.metrics.behaviour import consistency_rows, decision_matrix, imagenet16_decisions
 from repalign.metrics.classification import class_separation, error_consistency
 from repalign.metrics.cka import cka, gram, hsic

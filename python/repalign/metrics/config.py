@@ -108,11 +108,23 @@ class ClassificationMetric(_OfRepresentations):
     networks: str | list[str] = ["alexnet", "googlenet", "vgg"]
 
 
+class ShapeBiasMetric(_OfRepresentations):
+    """Shape bias on Geirhos et al.'s cue-conflict images (repalign.metrics.shape_bias):
+    ``dataset`` = "cue-conflict"; ``networks`` = raw-data networks to include beside the
+    config's models (None = all 16; names as in the decisions, e.g. "alexnet",
+    "pytorch-alexnet"); ``representations`` default: every ImageNet head over a
+    ``texture-shape-cue-conflict`` stimulus set."""
+
+    metric: Literal["shape_bias"]
+    dataset: str | None = "cue-conflict"
+    networks: str | list[str] | None = None
+
+
 #: metric name → its entry model; add a metric here (and its rows in metrics.compute)
 METRIC_MODELS: dict[str, type[_Metric]] = {
     "odd_one_out": OddOneOutMetric, "noise_ceiling": NoiseCeilingMetric, "probe": ProbeMetric, "rsa": RSAMetric,
     "cka": CKAMetric, "dimensionality": DimensionalityMetric, "separation": SeparationMetric,
-    "classification": ClassificationMetric,
+    "classification": ClassificationMetric, "shape_bias": ShapeBiasMetric,
 }
 METRICS = tuple(METRIC_MODELS)
 MetricEntry = Annotated[Union[tuple(METRIC_MODELS.values())], Field(discriminator="metric")]

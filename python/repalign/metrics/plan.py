@@ -49,6 +49,8 @@ def metric_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str
         for key in ("dataset", "networks"):
             if isinstance(spec[key], str):
                 spec[key] = [spec[key]] if spec[key] else []
+    if spec["metric"] == "shape_bias" and isinstance(spec["networks"], str):
+        spec["networks"] = [spec["networks"]]
     if spec.get("representations") is not None and isinstance(spec["representations"], str):
         spec["representations"] = [spec["representations"]]
     _check_values(spec, where)
@@ -110,6 +112,8 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         for d in spec["dataset"]:
             one_of("dataset", d, CONDITIONS)
         one_of("variant", spec.get("variant", "default"), ("default", "published"))
+    if m == "shape_bias":
+        one_of("dataset", spec["dataset"], ("cue-conflict",))
     if not 0 < float(spec["level"]) < 1:
         raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
 
@@ -198,6 +202,11 @@ def plan_metrics(config: Config) -> list[Task]:
         where = f"[[metrics]] #{i + 1}"
         if spec["metric"] == "classification":
             tasks.append(_classification_task(spec, refs, config, where))
+            continue
+        if spec["metric"] == "shape_bias":
+            from repalign.metrics.shape_bias_task import shape_bias_task
+
+            tasks.append(shape_bias_task(spec, refs, config, where))
             continue
         if spec["metric"] == "noise_ceiling":
             key = _key({"v": _VERSION, "spec": spec})

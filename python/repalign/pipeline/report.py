@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+import repalign.metrics  # noqa: F401  (its modules register the result families)
 from repalign.config import Config
+from repalign.families import families
 from repalign.pipeline import figures as figs
 from repalign.store import table_info, temp_name
 
@@ -188,42 +190,6 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
                else f"the choice models did NOT recover it: {top_model} ({top_layer}) came out most aligned.")
         )
     return findings
-
-
-def classification_section(metrics: pd.DataFrame, roots: list[Path]) -> str:
-    """HTML of the classification behaviour section ("" without classification rows): the κ table
-    (accuracy and mean κ to the people per dataset and agent, bootstrap CIs over images), the
-    agent closest to the people per dataset with its CI against the people's own κ, and the
-    R figure ``classification_accuracy_kappa.png`` when the R stage drew it."""
-    from repalign.metrics.behaviour import closest_to_humans
-
-    if metrics.empty or "agent_type" not in metrics.columns:
-        return ""
-    t = metrics[metrics["agent_type"].isin(["humans", "network", "model"])
-                & metrics["metric"].isin(["accuracy", "kappa_to_humans"])]
-    if t.empty:
-        return ""
-    wide = t.pivot_table(index=["dataset", "model", "agent_type"], columns="metric",
-                         values=["value", "ci_low", "ci_high"], aggfunc="first")
-    rows = []
-    for (ds, agent, kind), r in wide.iterrows():
-        rows.append({"dataset": ds, "agent": agent, "type": kind, "accuracy": r[("value", "accuracy")],
-                     "accuracy CI": f"[{r[('ci_low', 'accuracy')]:.3f}, {r[('ci_high', 'accuracy')]:.3f}]",
-                     "κ to humans": r[("value", "kappa_to_humans")],
-                     "κ CI": f"[{r[('ci_low', 'kappa_to_humans')]:.3f}, {r[('ci_high', 'kappa_to_humans')]:.3f}]"})
-    table = pd.DataFrame(rows).sort_values(["dataset", "κ to humans"], ascending=[True, False])
-    out = ["<h2>Classification behaviour</h2>",
-           "<p>Accuracy and error consistency (Cohen's κ of trial-wise correctness, mean over the people; "
-           "for <i>humans</i>: mean over pairs of different people, the ceiling); 95% bootstrap CIs over images.</p>"]
-    for c in closest_to_humans(metrics):
-        out.append(f"<div class='finding'>{html.escape(c['dataset'])}: the model closest to humans is "
-                   f"<b>{html.escape(str(c['agent']))}</b> with κ = {c['kappa']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
-                   f"(people among themselves: {c['ceiling']:.3f} [{c['ceiling_low']:.3f}, {c['ceiling_high']:.3f}]).</div>")
-    out.append(_table_html(table))
-    for p in _files(roots, "classification_accuracy_kappa.png"):
-        b64 = base64.b64encode(p.read_bytes()).decode()
-        out.append(f"<img alt='accuracy and kappa per agent' src='data:image/png;base64,{b64}'>")
-    return "\n".join(out)
 
 
 def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
@@ -412,12 +378,19 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
                                        "alignment_vs_train_size": r_anchor.get("alignment_data", ""),
                                        "alignment_vs_intrinsic_dim": r_anchor.get("alignment_data", ""),
                                        "alignment_coefficients": r_anchor.get("alignment_coefficients", "")})
-    order = list(figs.FAMILIES)
+    for fam in families():  # after python_figures, which removes the figure files it did not draw
+        for ff in fam.figures(metrics, out / "figures"):
+            figures.append(figs.Figure(fam.name, ff.name, ff.title, ff.caption, ff.png, ff.pdf, list(ff.tables),
+                                       wide=figs._png_inches(ff.png) > figs.WIDE_INCHES))
+    family_titles = dict(figs.FAMILIES) | {f.name: f.title for f in families() if f.name not in figs.FAMILIES}
+    order = list(family_titles)
     figures.sort(key=lambda f: (order.index(f.family) if f.family in order else len(order), f.source != "python", f.name))
 
     # ---- findings -------------------------------------------------------------------------
     findings = [(f, r_anchor.get("alignment_scores")) for f in alignment_findings(config, tasks)]
     findings += metric_findings(metrics)
+    for fam in families():
+        findings += [(f, None) for f in fam.findings(metrics)]
     if dyn.get("lag") is not None and len(dyn["lag"]):
         lag = dyn["lag"].dropna(subset=["lag"]).sort_values("lag", ascending=False)
         if len(lag):
@@ -459,7 +432,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
 
     if figures:
         parts.append(f"<h2 id='figures'>Figures</h2><ul class='overview'>")
-        for family, title in figs.FAMILIES.items():
+        for family, title in family_titles.items():
             fs = [f for f in figures if f.family == family]
             if fs:
                 links = ", ".join(f"<a href='#fig-{html.escape(f.name)}'>{html.escape(f.title)}</a>" for f in fs)
@@ -473,7 +446,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     else:
         parts.append("<h2 id='figures'>Figures</h2><p>No figures: this run produced no tables to draw.</p>")
 
-    parts.append(classification_section(metrics, roots))
+    parts += [sec for fam in families() if (sec := fam.report_section(metrics, roots))]
 
     if warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings[:200])

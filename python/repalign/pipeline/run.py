@@ -10,28 +10,16 @@ from typing import Mapping
 
 from rich.console import Console
 
+import repalign.metrics  # noqa: F401  (its modules register the result families)
 from repalign.config import Config, load_config
 from repalign.errors import ValidationError
+from repalign.families import summary_lines
 from repalign.pipeline.executors import ExecutorSettings, execute
 from repalign.pipeline.lock import output_lock
 from repalign.pipeline.ownership import current_parts, foreign_note
 from repalign.pipeline.plan import plan_all
 from repalign.task import StaleOutputWarning, TaskFailed
 from repalign.versions import write_versions
-
-
-def _classification_lines(tasks) -> list[str]:
-    """``classification <set> <agent> accuracy … kappa_to_humans … [lo, hi]`` for every
-    finished classification task of the run."""
-    import pandas as pd
-
-    from repalign.metrics.behaviour import summary_lines
-
-    lines = []
-    for t in tasks:
-        if t.key.startswith("metrics:classification:") and Path(t.outputs[0]).is_file():
-            lines += summary_lines(pd.read_parquet(t.outputs[0]))
-    return lines
 
 
 #: the summary's words for each task status, in the order shown
@@ -106,7 +94,7 @@ def _run_locked(config: Config, tasks, settings: ExecutorSettings, *, report: bo
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     elapsed = time.monotonic() - started
     counts = Counter(s.split(":")[0] for s in status.values())
-    for line in _classification_lines(tasks):
+    for line in summary_lines(tasks):  # every registered result family's lines (repalign.families)
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report:
         from repalign.pipeline.report import alignment_findings, write_report
