@@ -73,6 +73,7 @@ class ModelEntry(Section):
     dtype: str = "auto"                    # auto | float32 | bfloat16 | float16, fixed in the plan
     skip_bad: bool = False
     num_workers: int | None = None
+    decode_once: bool = True               # read images decoded once for every model of the same resize/crop
 
     @model_validator(mode="after")
     def _positive(self):
