@@ -11,7 +11,12 @@ whether the shared run's features files equal today's (values and bytes). One ru
 each; the acceptance of issue #31 is shared ≤ 1.5 × one model alone.
 
 Images: N JPEGs of W×H (default 400 of 1024×768), gradients + noise, in a temp folder.
-Run: .venv/bin/python bench/extract_shared.py [--n 400] [--keep DIR]
+Run: .venv/bin/python bench/extract_shared.py [--n 400] [--keep DIR] [--breakdown]
+
+--breakdown also times, in this process, the two parts the ratio is made of: decoding
+the set once into the store (the DataLoader workers of ``write_store``) and each
+model's forward pass alone (batch 64 of pre-decoded images), so a machine where the
+forwards dominate (a small or busy CPU) can be told from one where decoding does.
 """
 
 from __future__ import annotations
@@ -69,12 +74,46 @@ def features_files(out: Path) -> dict[str, Path]:
             if "_decoded" not in p.parts}
 
 
+def breakdown(images: Path, root: Path) -> None:
+    import torch
+
+    from repalign.features import folder_set
+    from repalign.features.decoded import apply_tail, split_transform, store_key, store_path, write_store
+    from repalign.features.extractor import _Capture, _forward_batch, available_cpus
+    from repalign.models import load_model
+
+    s = folder_set(images, "big")
+    split = split_transform(load_model(MODELS[0]).transform)
+    key = store_key(split.geometry, s.manifest_hash())
+    t = time.perf_counter()
+    path = write_store(s, split.geometry, store_path(root / "breakdown", "big", key), key, available_cpus())
+    decode = time.perf_counter() - t
+    print(f"breakdown: decode + resize once {len(s) / decode:7.1f} images/s ({decode:.1f} s for {len(s)})")
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path).slice(0, 64)
+    x = torch.from_numpy(np.stack([np.frombuffer(b.as_buffer(), np.uint8).reshape(*split.size, 3)
+                                   for b in t.column("pixels")]))
+    x = apply_tail(x, split, torch.device("cpu"))
+    for m in MODELS:
+        lm = load_model(m)
+        cap = _Capture(lm.module, lm.spec, [lm.spec.default_layer], "auto")
+        _forward_batch(lm.module, x, cap, torch.device("cpu"), "float32")  # warm-up
+        t0 = time.perf_counter()
+        _forward_batch(lm.module, x, cap, torch.device("cpu"), "float32")
+        ips = len(x) / (time.perf_counter() - t0)
+        cap.remove()
+        print(f"breakdown: forward {m:40s} {ips:7.1f} images/s ({len(s) / ips:.1f} s for {len(s)})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--height", type=int, default=768)
     ap.add_argument("--keep", type=Path, help="work in this folder (kept) instead of a temp one")
+    ap.add_argument("--breakdown", action="store_true", help="also time decoding and each forward pass alone")
+    ap.add_argument("--only-breakdown", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     from repalign.features.extractor import available_cpus
@@ -87,6 +126,9 @@ def main() -> None:
             make_jpegs(images, args.n, args.width, args.height)
         print(f"{args.n} JPEGs of {args.width}×{args.height}; {available_cpus()} CPUs (affinity); "
               f"models: {', '.join(MODELS)}; default batch and workers", flush=True)
+        if args.only_breakdown:
+            breakdown(images, root)
+            return
         alone = {}
         for i, m in enumerate(MODELS):
             alone[m] = run_features(write_config(root / f"alone{i}.toml", images, root / f"out-alone{i}", [m], True))
@@ -109,6 +151,8 @@ def main() -> None:
         print(f"shared / today = {shared / today:.2f}")
         print(f"features: same files {same_names}, values equal {same_values}, bytes equal {same_bytes}; "
               f"decoded store {sum(p.stat().st_size for p in stores) / 2**20:.0f} MiB in {len(stores)} file(s)")
+        if args.breakdown:
+            breakdown(images, root)
 
 
 if __name__ == "__main__":

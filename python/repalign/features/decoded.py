@@ -176,10 +176,10 @@ def apply_tail(x: torch.Tensor, split: Split, device: torch.device) -> torch.Ten
     On CUDA the uint8 batch is pinned and copied without blocking (a quarter of the
     float32 bytes) and converted there; the operations are ``ToTensor``'s and
     ``Normalize``'s: ``x.to(float32).div(255)``, ``sub_(mean).div_(std)``."""
-    x = x.permute(0, 3, 1, 2)  # a view: NHWC memory is channels_last
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
-    x = x.contiguous().to(torch.float32).div(255)
+    # NCHW contiguous like ToTensor's output (on the CPU, conv kernels may depend on the layout)
+    x = x.permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
     mean = torch.as_tensor(split.mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     std = torch.as_tensor(split.std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     return x.sub_(mean).div_(std)
