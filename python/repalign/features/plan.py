@@ -379,7 +379,8 @@ def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
                                            e["batch_size"], dev, e["skip_bad"], e["num_workers"])
             if task.key not in {t.key for t in tasks}:
                 tasks.append(task)
-                split = split_transform(planned_transform(spec)) if e["decode_once"] else None
+                # only image files are worth decoding once: sets held in memory (digits, skimage) are not
+                split = split_transform(planned_transform(spec)) if e["decode_once"] and _s.paths is not None else None
                 if split is not None:
                     shareable[task.key] = (sname, split.geometry)
             for l in e["layers"]:
