@@ -174,3 +174,11 @@ def test_default_workers_follow_the_cpu_affinity(monkeypatch):
     assert ex.available_cpus() == 16 and ex._default_workers() == 15
     monkeypatch.setattr(ex.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert ex._default_workers() == 0
+
+
+def test_sets_held_in_memory_are_not_decoded_once(tmp_path):
+    p = tmp_path / "digits.toml"
+    p.write_text('[run]\noutput = "o"\n[[stimuli]]\nsource = "digits"\nn = 1\n'
+                 + "".join(f'[[models]]\nname = "{m}"\n' for m in MODELS))
+    tasks = plan_features(load_config(p))
+    assert len(tasks) == 2 and not any(t.key.startswith("decode:") or "decoded" in t.kwargs for t in tasks)
