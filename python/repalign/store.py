@@ -543,7 +543,7 @@ class ParquetStream:
     """
 
     def __init__(self, path: str | os.PathLike, schema: pa.Schema, kind: str = "generic",
-                 provenance: Mapping[str, Any] | None = None):
+                 provenance: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.kind = kind
         empty = validate(schema.empty_table(), kind, where=str(self.path))
@@ -552,7 +552,8 @@ class ParquetStream:
         self.schema = empty.schema.with_metadata(meta)
         self.partial = temp_name(self.path)
         self.partial.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self.partial, self.schema, write_page_checksum=True)
+        # page checksums always; options: extra pyarrow.parquet.ParquetWriter arguments
+        self._writer = pq.ParquetWriter(self.partial, self.schema, **{"write_page_checksum": True, **dict(options or {})})
         self.rows = 0
 
     def write(self, batch: pd.DataFrame | pa.Table) -> None:

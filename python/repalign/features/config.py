@@ -76,6 +76,7 @@ class ModelEntry(Section):
     dtype: str = "auto"                    # auto | float32 | bfloat16 | float16, fixed in the plan
     skip_bad: bool = False
     num_workers: NonNegative | None = None  # DataLoader workers (0: in the main process)
+    decode_once: bool = True               # read images decoded once for every model of the same resize/crop
 
     @model_validator(mode="after")
     def _lists(self):

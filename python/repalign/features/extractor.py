@@ -8,7 +8,8 @@ writes one Parquet file per (model, layer, stimulus set) — kind ``features``:
 * Cache: the file name carries a key over everything that changes the numbers
   (``cache_key``); a finished file with that key is reused without loading the
   model, anything else is recomputed.
-* Bounded memory: images are decoded by DataLoader workers batch by batch; each
+* Bounded memory: images are decoded by DataLoader workers batch by batch (or read
+  from a decoded store shared with other models, ``repalign.features.decoded``); each
   group of ``rows_per_group`` rows is written to disk at once.
 * Resumable: every finished row group is saved atomically in ``<file>.parts/``
   (a folder marked with ``PARTS_MARKER``, so the run's clean-up removes it once no
@@ -40,6 +41,7 @@ from torch import nn
 
 from repalign.datasets import StimulusSet
 from repalign.errors import ValidationError
+from repalign.features.decoded import apply_tail, iter_batches, split_transform, store_key, store_matches
 from repalign.models import LoadedModel, ModelSpec, get_spec, load_model, resolve_layer
 from repalign.store import PARTS_MARKER, ParquetStream, StaleOutputWarning, table_info, verify_parquet, write_table
 from repalign.task import safe_name
@@ -323,13 +325,23 @@ def _assemble(path: Path, parts: Path, n_groups: int, provenance: dict) -> Path:
 
 
 # --- the public function ---------------------------------------------------------------------
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a Slurm or cgroup
+    allocation), else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
 def _default_workers() -> int:
-    # A daemonic process (e.g. a Dask worker) may not start DataLoader worker
-    # processes: load images in the main process there.
+    """One image-loading worker per CPU the process may use, less one for the main
+    process (which runs the model); no fixed cap — decoding JPEGs is the bottleneck
+    on a GPU. A daemonic process (e.g. a Dask worker) may not start DataLoader
+    worker processes: load images in the main process there."""
     if multiprocessing.current_process().daemon:
         return 0
-    n = os.cpu_count() or 1
-    return max(0, min(4, n - 1))
+    return max(0, available_cpus() - 1)
 
 
 def extract(
@@ -346,6 +358,7 @@ def extract(
     rows_per_group: int | None = None,
     progress: bool = True,
     dtype: str | None = None,
+    decoded: str | Path | None = None,
 ) -> dict[str, Path]:
     """Extract ``layers`` of ``model`` for every image of ``stimuli``.
 
@@ -355,7 +368,10 @@ def extract(
     "cuda[:i]"; skip_bad: leave unreadable images out and record their ids in the
     file's provenance (``skipped_ids``) instead of failing; dtype: the compute dtype
     (default: the device's, see ``select_device``) — a planned task passes the device
-    and dtype its plan fixed, so the cache key and file names are the planned ones.
+    and dtype its plan fixed, so the cache key and file names are the planned ones;
+    decoded: a decoded store (``repalign.features.decoded``) of this set with this
+    model's geometry, read instead of decoding the images (same features, bit for bit
+    on the CPU); a store that does not match the model is ignored with a warning.
 
     Returns {layer: Parquet path}. Files that exist with the same cache key are
     reused without loading the model.
@@ -401,16 +417,27 @@ def extract(
     done = {l: _prepare_parts(parts[l], dict(run_meta, cache_key=keys[l])) for l in todo}
     start = min(done.values())
 
-    workers = _default_workers() if num_workers is None else int(num_workers)
-    if workers and multiprocessing.current_process().daemon:
-        warnings.warn(f"extract: num_workers={workers} is not possible inside a daemonic process "
-                      "(e.g. a Dask worker); loading images in the worker itself", stacklevel=2)
-        workers = 0
-    loader = torch.utils.data.DataLoader(
-        _Images(stimuli, transform, range(start * group, n)), batch_size=batch_size, shuffle=False,
-        num_workers=workers, collate_fn=_collate, pin_memory=dev.type == "cuda",
-        prefetch_factor=4 if workers else None,
-    )
+    split = None
+    if decoded is not None:
+        split = split_transform(transform)
+        why = ("its transform is not a resize/crop + normalise the store can feed" if split is None else
+               store_matches(decoded, store_key(split.geometry, stim_hash), n, stim_hash, split))
+        if why:
+            warnings.warn(f"extract: model {spec.name!r} decodes its own images: {why}", stacklevel=2)
+            split = None
+    if split is not None:
+        loader = iter_batches(decoded, stimuli.ids, split.size, start * group, batch_size)
+    else:
+        workers = _default_workers() if num_workers is None else int(num_workers)
+        if workers and multiprocessing.current_process().daemon:
+            warnings.warn(f"extract: num_workers={workers} is not possible inside a daemonic process "
+                          "(e.g. a Dask worker); loading images in the worker itself", stacklevel=2)
+            workers = 0
+        loader = torch.utils.data.DataLoader(
+            _Images(stimuli, transform, range(start * group, n)), batch_size=batch_size, shuffle=False,
+            num_workers=workers, collate_fn=_collate, pin_memory=dev.type == "cuda",
+            prefetch_factor=4 if workers else None,
+        )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -429,7 +456,8 @@ def extract(
                     raise ValidationError(bad[0][1] + " (use skip_bad / --skip-bad to leave it out)")
                 skipped += [stimuli.ids[i] for i, _ in bad]
                 if x is not None:
-                    x = x.to(dev, non_blocking=True)
+                    # from the store: uint8 to the device, normalised there (decoded.apply_tail)
+                    x = apply_tail(x, split, dev) if split is not None else x.to(dev, non_blocking=True)
                     if channels_last and x.ndim == 4:
                         x = x.contiguous(memory_format=torch.channels_last)
                     feats = _forward_batch(module, x, cap, dev, dtype)

@@ -19,6 +19,7 @@ Config keys::
     stimuli = ["mur92"]             # default: every [[stimuli]] set
     alias = "lite0"                 # representation-name prefix (default: name)
     batch_size = 64 ; device = "auto" ; skip_bad = false ; num_workers = 1
+    decode_once = true              # share decoded images with models of the same resize/crop
 
     [[representations]]
     name = "spose"  ; source = "spose49"           # or spose14
@@ -36,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +46,10 @@ from repalign.config import Config, parse_entries
 from repalign.datasets import StimulusSet
 from repalign.errors import DataError, ValidationError
 from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
-from repalign.features.extractor import POOLINGS, cache_key, extract, feature_path, select_device
+from repalign.features.decoded import split_transform, store_key, store_path, write_store
+from repalign.features.extractor import POOLINGS, available_cpus, cache_key, extract, feature_path, select_device
 from repalign.features.stimuli import load_stimulus_set
-from repalign.models import get_spec
+from repalign.models import get_spec, planned_transform
 from repalign.task import Task
 from repalign.store import write_table
 
@@ -165,7 +167,7 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) 
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
                         "alias": m.alias if m.alias is not None else spec.name, "batch_size": m.batch_size,
                         "device": m.device, "dtype": m.dtype, "where": where, "skip_bad": m.skip_bad,
-                        "num_workers": m.num_workers})
+                        "num_workers": m.num_workers, "decode_once": m.decode_once})
     return entries
 
 
@@ -204,12 +206,87 @@ def _out(config: Config) -> Path:
 
 def run_extract_task(model: str, stimuli_section: dict, layers: list[str], pooling: str, out_dir: str,
                      batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None,
-                     dtype: str | None = None) -> dict:
+                     dtype: str | None = None, decoded: str | None = None) -> dict:
     """Task body (module level, picklable): one model over one stimulus set, on the
-    device and in the dtype the plan fixed."""
+    device and in the dtype the plan fixed; ``decoded``: the set's decoded store to read
+    instead of decoding the images."""
     s = load_stimulus_set(stimuli_section)
     return extract(model, s, layers=layers, pooling=pooling, out_dir=out_dir, batch_size=batch_size,
-                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype)
+                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype, decoded=decoded)
+
+
+def run_decode_task(stimuli_section: dict, geometry: list, path: str, key: str, num_workers: int | None) -> str:
+    """Task body: decode and resize a stimulus set once into its decoded store
+    (``repalign.features.decoded.write_store``), for every model of that geometry."""
+    import multiprocessing
+
+    s = load_stimulus_set(stimuli_section)
+    if multiprocessing.current_process().daemon:
+        workers = 0  # a daemonic process (e.g. a Dask worker) may not start worker processes
+    else:
+        # the main process only writes row groups here: a worker per CPU
+        workers = available_cpus() if num_workers is None else int(num_workers)
+    write_store(s, geometry, path, key, num_workers=workers)
+    return path
+
+
+def _describe(geometry) -> str:
+    """A geometry in a few words, for the plan: ``resize 256 bilinear, crop 224×224``."""
+    words = []
+    for step in geometry:
+        if step[0] == "resize" and step[1] == "shorter":
+            words.append(f"resize {step[2]} {step[3]}")
+        elif step[0] == "resize":
+            words.append(f"resize {step[2]}×{step[3]} {step[4]}")
+        else:
+            words.append(f"crop {step[1]}×{step[2]}")
+    return ", ".join(words)
+
+
+def _share_decoding(tasks: list[Task], shareable: dict[str, tuple], sections: dict[str, tuple[dict, str]],
+                    out_dir: Path) -> list[Task]:
+    """Decode once: feature tasks not yet done whose models share a geometry on one set
+    read a decoded store that one decode task writes (it is planned when at least two
+    such tasks need it, or when it exists already). Returns the tasks, the decode tasks
+    first, the readers depending on them; every other task unchanged.
+
+    shareable: task key → (stimulus set name, geometry) of tasks allowed to share."""
+    groups: dict[tuple[str, str], list[Task]] = {}
+    geometry_of: dict[tuple[str, str], tuple] = {}
+    for t in tasks:
+        if t.key not in shareable:
+            continue
+        sname, geometry = shareable[t.key]
+        key = store_key(geometry, sections[sname][1])
+        groups.setdefault((sname, key), []).append(t)
+        geometry_of[(sname, key)] = geometry
+    readers: dict[str, tuple[str, Path]] = {}
+    decode_tasks: list[Task] = []
+    for (sname, key), members in groups.items():
+        path = store_path(out_dir, sname, key)
+        todo = [t for t in members if not t.done()]
+        if not todo:
+            continue
+        workers = todo[0].kwargs.get("num_workers")
+        geometry = [list(s) for s in geometry_of[(sname, key)]]
+        dtask = Task(key="decode:" + key[:20], stage="features", outputs=(path,), fn=run_decode_task,
+                     kwargs=dict(stimuli_section=sections[sname][0], geometry=geometry, path=str(path), key=key,
+                                 num_workers=workers),
+                     label=f"decode {sname} once ({_describe(geometry)}) for {len(todo)} models",
+                     output_keys=(key,))
+        if len(todo) < 2 and not dtask.done():
+            continue  # one reader: decoding in its own loader is as fast
+        decode_tasks.append(dtask)
+        for t in todo:
+            readers[t.key] = (dtask.key, path)
+    out = []
+    for t in tasks:
+        if t.key in readers:
+            dkey, path = readers[t.key]
+            t = replace(t, deps=tuple(t.deps) + (dkey,), kwargs=dict(t.kwargs, decoded=str(path)),
+                        label=f"{t.label} (from the decoded store)")
+        out.append(t)
+    return decode_tasks + out
 
 
 def _things_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -287,6 +364,7 @@ def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
     stim, skipped = _stimuli(config)
     tasks: list[Task] = []
     files: list[FeatureFile] = []
+    shareable: dict[str, tuple] = {}  # task key → (set, geometry) for models that may share decoding
     for e in _model_entries(config, stim, skipped):
         spec = e["spec"]
         dev, dtype = plan_device(e["device"], e["dtype"], e["where"])
@@ -302,8 +380,14 @@ def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
                                            e["batch_size"], dev, e["skip_bad"], e["num_workers"])
             if task.key not in {t.key for t in tasks}:
                 tasks.append(task)
+                # only image files are worth decoding once: sets held in memory (digits, skimage) are not
+                split = split_transform(planned_transform(spec)) if e["decode_once"] and _s.paths is not None else None
+                if split is not None:
+                    shareable[task.key] = (sname, split.geometry)
             for l in e["layers"]:
                 files.append(FeatureFile(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, task.key, paths[l]))
+    if len(shareable) > 1:
+        tasks = _share_decoding(tasks, shareable, {n: (sec, h) for n, (sec, _s, h) in stim.items()}, _out(config))
     return tasks, files
 
 

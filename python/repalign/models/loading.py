@@ -61,6 +61,47 @@ def spec_transform(p: Preprocess):
     return T.Compose(steps)
 
 
+def planned_transform(spec: ModelSpec):
+    """The transform ``load_model(spec.name)`` will return, built without the module or its
+    weights (cheap, for planning), or None where that cannot be known in advance.
+
+    packaged, pixels and random-init torchvision models: ``spec_transform``; pretrained
+    torchvision: the weights' own ``transforms()``; timm: its eval transform from the
+    registry's pretrained cfg; open_clip: ``image_transform_v2`` of the defaults merged
+    with the tag's pretrained cfg (open_clip ``factory.create_model_and_transforms``).
+    A prediction is only a plan: the extractor compares it with the loaded transform."""
+    if spec.modality != "image" or spec.preprocess is None:
+        return None
+    try:
+        if spec.backend in ("packaged", "pixels") or (spec.backend == "torchvision" and spec.weights is None):
+            return spec_transform(spec.preprocess)
+        if spec.backend == "torchvision":
+            import torchvision.models as tm
+
+            return tm.get_model_weights(spec.architecture)[spec.weights].transforms()
+        if spec.backend == "timm":
+            import timm
+            from timm.data import create_transform, resolve_data_config
+
+            full = f"{spec.architecture}.{spec.weights}" if spec.weights else spec.architecture
+            cfg = timm.get_pretrained_cfg(full)
+            return None if cfg is None else create_transform(**resolve_data_config(pretrained_cfg=cfg.to_dict()))
+        if spec.backend == "open_clip":
+            from dataclasses import asdict
+
+            import open_clip
+            from open_clip.transform import PreprocessCfg, image_transform_v2, merge_preprocess_dict
+
+            cfg = asdict(PreprocessCfg())
+            if spec.weights:
+                cfg = merge_preprocess_dict(cfg, open_clip.get_pretrained_cfg(spec.architecture, spec.weights) or {})
+            cfg["size"] = spec.resolution or cfg["size"]
+            return image_transform_v2(PreprocessCfg(**cfg), is_train=False)
+    except Exception:  # a registry that cannot answer: the model decodes its own images
+        return None
+    return None
+
+
 def _offline_error(spec: ModelSpec, how: str, exc: BaseException | None = None) -> DataError:
     why = f" ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})" if exc else ""
     return DataError(
