@@ -184,7 +184,7 @@ from repalign.pipeline import run
 from repalign.store import is_temporary
 real, n, at = os.replace, [0], int(sys.argv[2])
 def replace(src, dst):
-    if is_temporary(src):      # a publish: die just before the n-th one
+    if is_temporary(src) and os.path.basename(dst) != "versions.json":  # a task's publish: die before the n-th
         n[0] += 1
         if n[0] == at:
             os.kill(os.getpid(), signal.SIGKILL)
