@@ -82,12 +82,19 @@ benchmark_table <- function(metrics = NULL, scores = NULL, measures = benchmark_
   if (!is.null(scores) && nrow(scores)) {
     s <- as.data.frame(scores)
     check_columns(s, c("model", "layer", "pseudo_r2"), "alignment scores")
-    d <- data.frame(model = s$model, layer = s$layer,
-                    dataset = if ("task" %in% names(s)) as.character(s$task) else "pooled",
-                    metric = "pseudo_r2", value = s$pseudo_r2,
-                    ci_low = s$ci_low %||% NA_real_, ci_high = s$ci_high %||% NA_real_,
-                    n = s$n_trials %||% NA_real_, family = "choice_model", chance = 0, ceiling = NA_real_,
-                    stringsAsFactors = FALSE)
+    for (col in c("ci_low", "ci_high", "n_trials")) if (!col %in% names(s)) s[[col]] <- NA_real_
+    # one benchmark: the task files are data sets of one benchmark, not benchmarks of their own; a
+    # (model, layer)'s value is its mean pseudo-R2 over tasks, its s.e. that of the mean
+    se <- (s$ci_high - s$ci_low) / (2 * z)
+    key <- paste(s$model, s$layer, sep = "\r")
+    agg <- lapply(split(seq_len(nrow(s)), key), function(i) {
+      data.frame(model = s$model[i[1]], layer = s$layer[i[1]], dataset = "tasks", metric = "pseudo_r2",
+                 value = mean(s$pseudo_r2[i]), se = sqrt(sum(se[i]^2)) / length(i), n = sum(s$n_trials[i]),
+                 family = "choice_model", chance = 0, ceiling = NA_real_, stringsAsFactors = FALSE)
+    })
+    d <- do.call(rbind, agg)
+    d$ci_low <- d$value - z * d$se
+    d$ci_high <- d$value + z * d$se
     rows[[length(rows) + 1]] <- d
   }
   cols <- c("model", "layer", "benchmark", "family", "dataset", "measure", "value", "ci_low", "ci_high", "se", "n",
@@ -348,13 +355,22 @@ fit_benchmark_stage <- function(res, metrics, scores, output, models_path, engin
                                       length(unique(d$benchmark)), length(unique(d$model))))
     return(res)
   }
-  sat <- saturation_check(simplify_formula(default_benchmark_formula(), d)$formula, d, min_models_per_effect)
-  if (!sat$estimable) {
-    res$notes <- c(res$notes, sprintf("cross-benchmark model %s", sat$reason))
+  f <- default_benchmark_formula()
+  if (length(unique(d$objective)) < 2) {
+    f <- drop_terms_with(f, "objective")
+    res$notes <- c(res$notes, sprintf("cross-benchmark model: one objective (%s): objective terms dropped",
+                                      unique(d$objective)[1]))
+  }
+  fit <- tryCatch({
+    sat <- saturation_check(simplify_formula(f, d)$formula, d, min_models_per_effect)
+    if (!sat$estimable) stop(sat$reason, call. = FALSE)
+    fit_benchmark_model(d, engine = engine, formula = f, chains = chains, iter = iter, seed = seed,
+                        min_models_per_effect = min_models_per_effect)
+  }, error = function(e) e)
+  if (inherits(fit, "error")) {
+    res$problems <- c(res$problems, sprintf("cross-benchmark model not fitted: %s", conditionMessage(fit)))
     return(res)
   }
-  fit <- fit_benchmark_model(d, engine = engine, chains = chains, iter = iter, seed = seed,
-                             min_models_per_effect = min_models_per_effect)
   coefs <- tidy_alignment_model(fit)
   slopes <- benchmark_slopes(fit)
   write_csv_table(coefs, file.path(output, "benchmark_coefficients.csv"))

@@ -51,7 +51,8 @@ class ResultFamily:
     (every metrics table of the run concatenated) into ``out_dir``;
     report_section(metrics, roots) -> HTML of the family's report section ("" = none;
     roots: the run's output files and folders, for files such as R figures);
-    findings(metrics) -> plain-language findings (report and findings.json).
+    findings(metrics) -> plain-language findings (report and findings.json);
+    read(path) -> what summary_lines gets (default: the Parquet table as pandas).
     """
 
     name: str
@@ -62,6 +63,7 @@ class ResultFamily:
     report_section: Callable[[pd.DataFrame, Sequence[Path]], str] = field(default=lambda *_: "")
     findings: Callable[[pd.DataFrame], list[str]] = _nothing
     table: int = 0
+    read: Callable[[Path], Any] = pd.read_parquet  # how summary_lines gets its table from the output file
 
     def matches(self, task: Any) -> bool:
         """Whether a pipeline task (anything with a ``key``) belongs to this family."""
@@ -94,7 +96,7 @@ def summary_lines(tasks: Sequence[Any]) -> list[str]:
             if fam.matches(t):
                 path = Path(t.outputs[fam.table])
                 if path.is_file():
-                    lines += fam.summary_lines(pd.read_parquet(path))
+                    lines += fam.summary_lines(fam.read(path))
     return lines
 
 

@@ -616,3 +616,52 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
     finally:
         _sh.rmtree(tmp, ignore_errors=True)
     return out
+
+
+# ---- the cross-benchmark model as a result family (console lines, report section) ------------
+def _benchmark_lines(summary: Path) -> list[str]:
+    """The R stage's ``benchmark_model <term> <estimate> [<lo>, <hi>] benchmarks <B> models <M>``
+    lines (from its summary.txt)."""
+    return [ln for ln in Path(summary).read_text(errors="replace").splitlines() if ln.startswith("benchmark_model ")]
+
+
+def _benchmark_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
+    """The report's "what predicts alignment across benchmarks" section: the fixed effects and the
+    per-benchmark slopes (partial pooling beside no pooling) of the R stage, when it fitted the model."""
+    import html
+
+    from repalign.families import files_under, table_html
+
+    coefs = files_under(roots, "benchmark_coefficients.csv")
+    if not coefs:
+        return ""
+    tab = pd.read_csv(coefs[-1])
+    keep = [c for c in ("term", "estimate", "conf.low", "conf.high", "inference", "n_models", "note") if c in tab]
+    parts = ['<section id="benchmark-model"><h2>What predicts alignment across benchmarks</h2>',
+             "<p>One hierarchical model over every benchmark of the run (docs/r.md §3b): alignment on a common "
+             "scale ~ log10(training images + 1) × objective + intrinsic dimensionality + (1 | model) + "
+             "(1 + log10(training images + 1) | benchmark).</p>", table_html(tab[keep])]
+    for png in files_under(roots, "benchmark_slopes.png")[-1:]:
+        import base64
+
+        data = base64.b64encode(png.read_bytes()).decode()
+        parts.append(f'<figure><img alt="per-benchmark slopes" src="data:image/png;base64,{data}">'
+                     "<figcaption>Each benchmark's training-size slope: partial pooling (blue, the hierarchical "
+                     "model) beside the benchmark's own fit (grey, no pooling); 95% intervals.</figcaption></figure>")
+    slopes = files_under(roots, "benchmark_slopes.csv")
+    if slopes:
+        parts.append("<details><summary>Per-benchmark slopes</summary>"
+                     + table_html(pd.read_csv(slopes[-1])) + "</details>")
+    parts.append("</section>")
+    return "\n".join(p if p.startswith("<") else html.escape(p) for p in parts)
+
+
+def _register_benchmark_family() -> None:
+    from repalign.families import ResultFamily, register
+
+    register(ResultFamily(name="benchmark_model", title="What predicts alignment across benchmarks",
+                          task_prefix="r:", read=Path, summary_lines=_benchmark_lines,
+                          report_section=_benchmark_section))
+
+
+_register_benchmark_family()
