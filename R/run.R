@@ -151,35 +151,14 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     # shape_bias decisions (with a cue column) get the shape-bias GLMM below, not the accuracy GLMM
     acc <- if ("cue" %in% names(dec)) dec[is.na(dec$cue), ] else dec
     if (nrow(acc)) {
-      fits <- lapply(split(acc, acc$dataset), fit_accuracy_model)
-      acc_tab <- dplyr::bind_rows(lapply(fits, tidy_accuracy_model))
-      acc_est <- dplyr::bind_rows(lapply(fits, accuracy_model_estimates))
-      write_csv_table(acc_tab, file.path(output, "accuracy_model.csv"))
-      write_csv_table(acc_est, file.path(output, "accuracy_estimates.csv"))
-      res$accuracy <- acc_est
-      bad <- unique(acc_tab[!acc_tab$converged, c("dataset", "messages")])
-      if (nrow(bad)) res$problems <- c(res$problems, sprintf("accuracy GLMM %s: %s", bad$dataset, bad$messages))
-      say("\naccuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
-      for (r in seq_len(nrow(acc_est))) {
-        say("  %-20s %-28s %.3f [%.3f, %.3f]", acc_est$dataset[r], acc_est$agent[r], acc_est$accuracy[r],
-            acc_est$accuracy.low[r], acc_est$accuracy.high[r])
-      }
+      res <- fit_decision_glmms(res, acc, fit_accuracy_model, tidy_accuracy_model, accuracy_model_estimates,
+                                "accuracy", "accuracy", output, say,
+                                "accuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
     }
     if ("cue" %in% names(dec)) {  # shape_bias decisions: GLMM of shape decisions on the conflict trials
-      cue <- dec[!is.na(dec$cue), ]
-      sfits <- lapply(split(cue, cue$dataset), fit_shape_bias_model)
-      sb_tab <- dplyr::bind_rows(lapply(sfits, tidy_shape_bias_model))
-      sb_est <- dplyr::bind_rows(lapply(sfits, shape_bias_estimates))
-      write_csv_table(sb_tab, file.path(output, "shape_bias_model.csv"))
-      write_csv_table(sb_est, file.path(output, "shape_bias_estimates.csv"))
-      res$shape_bias <- sb_est
-      bad <- unique(sb_tab[!sb_tab$converged, c("dataset", "messages")])
-      if (nrow(bad)) res$problems <- c(res$problems, sprintf("shape-bias GLMM %s: %s", bad$dataset, bad$messages))
-      say("\nshape-bias GLMM (shape ~ agent + (1 | image) + (1 | person)), P(shape) on a typical image:")
-      for (r in seq_len(nrow(sb_est))) {
-        say("  %-20s %-28s %.3f [%.3f, %.3f]", sb_est$dataset[r], sb_est$agent[r], sb_est$shape_bias[r],
-            sb_est$shape_bias.low[r], sb_est$shape_bias.high[r])
-      }
+      res <- fit_decision_glmms(res, dec[!is.na(dec$cue), ], fit_shape_bias_model, tidy_shape_bias_model,
+                                shape_bias_estimates, "shape_bias", "shape_bias", output, say,
+                                "shape-bias GLMM (shape ~ agent + (1 | image) + (1 | person)), P(shape) on a typical image:")
     }
     cls <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
     if (!is.null(cls) && "agent_type" %in% names(cls)) {
@@ -328,4 +307,26 @@ drop_terms_with <- function(formula, var) {
   bars <- vapply(lme4::findbars(formula), function(b) sprintf("(%s)", deparse(b)), "")
   stats::as.formula(paste(deparse(formula[[2]]), "~", paste(c(if (length(keep)) keep else "1", bars), collapse = " + ")),
                     env = environment(formula))
+}
+
+# Step 5 of fit_run(): one GLMM per dataset of a decisions table (`fit`), its tidy table and
+# per-agent estimates (`tidy`, `estimates`) -> `<stem>_model.csv`, `<stem>_estimates.csv`;
+# the estimate column `value` (with `.low`, `.high`) printed per agent; fits that did not
+# converge become problems. `res[[stem]]` holds the estimates.
+fit_decision_glmms <- function(res, dec, fit, tidy, estimates, stem, value, output, say, heading) {
+  fits <- lapply(split(dec, dec$dataset), fit)
+  tab <- dplyr::bind_rows(lapply(fits, tidy))
+  est <- dplyr::bind_rows(lapply(fits, estimates))
+  write_csv_table(tab, file.path(output, sprintf("%s_model.csv", stem)))
+  write_csv_table(est, file.path(output, sprintf("%s_estimates.csv", stem)))
+  res[[stem]] <- est
+  bad <- unique(tab[!tab$converged, c("dataset", "messages")])
+  label <- sub(" \\(.*", "", heading)
+  if (nrow(bad)) res$problems <- c(res$problems, sprintf("%s %s: %s", label, bad$dataset, bad$messages))
+  say("\n%s", heading)
+  for (r in seq_len(nrow(est))) {
+    say("  %-20s %-28s %.3f [%.3f, %.3f]", est$dataset[r], est$agent[r], est[[value]][r],
+        est[[paste0(value, ".low")]][r], est[[paste0(value, ".high")]][r])
+  }
+  res
 }
