@@ -15,7 +15,7 @@ report <- function(engine, hits, secs) {
   cat(sprintf("  coverage pooled     %.3f\n", mean(hits)))
 }
 t0 <- Sys.time()
-report("lme4", benchmark_coverage(n_lme4), as.numeric(difftime(Sys.time(), t0, units = "secs")))
+if (n_lme4 > 0) report("lme4", benchmark_coverage(n_lme4), as.numeric(difftime(Sys.time(), t0, units = "secs")))
 if (n_brms > 0) {
   # one compiled Stan model, refitted on each simulation's data (brms::update without recompiling)
   t0 <- Sys.time()
