@@ -251,8 +251,8 @@ benchmark_data <- function(table, models, metrics = NULL, id_metric = "dimension
   out <- alignment_data(table, models, NULL)
   names(out)[names(out) == "family"] <- "model_family"
   names(out)[names(out) == "measure_family"] <- "family"
-  out$intrinsic_dim <- NA_real_
-  if (!is.null(metrics) && nrow(metrics)) {
+  out$intrinsic_dim <- rep(NA_real_, nrow(out))
+  if (nrow(out) && !is.null(metrics) && nrow(metrics)) {
     m <- as.data.frame(metrics)
     m <- m[m$metric == id_metric & (is.null(id_dataset) | m$dataset %in% id_dataset), , drop = FALSE]
     m <- m[!duplicated(paste(m$model, m$layer, sep = "\r")), , drop = FALSE]
@@ -335,6 +335,19 @@ plot_benchmark_slopes <- function(slopes) {
 # one line per fixed effect: `benchmark_model <term> <estimate> [<lo>, <hi>] benchmarks <B> models <M>`.
 fit_benchmark_stage <- function(res, metrics, scores, output, models_path, engine, id_metric, id_dataset, chains,
                                 iter, seed, min_models_per_effect, say, fig) {
+  # the cross-benchmark model never stops the R stage: what fails is named as a problem
+  out <- tryCatch(benchmark_stage(res, metrics, scores, output, models_path, engine, id_metric, id_dataset, chains,
+                                  iter, seed, min_models_per_effect, say, fig),
+                  error = function(e) e)
+  if (inherits(out, "error")) {
+    res$problems <- c(res$problems, sprintf("cross-benchmark model not fitted: %s", conditionMessage(out)))
+    return(res)
+  }
+  out
+}
+
+benchmark_stage <- function(res, metrics, scores, output, models_path, engine, id_metric, id_dataset, chains,
+                            iter, seed, min_models_per_effect, say, fig) {
   tab <- benchmark_table(metrics, scores)
   if (!nrow(tab)) return(res)
   write_csv_table(tab, file.path(output, "benchmark_table.csv"))

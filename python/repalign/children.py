@@ -102,3 +102,21 @@ def shell_prologue() -> list[str]:
             continue
         lines.append(f"unset {key}" if key not in clean else f"export {key}={shlex.quote(clean[key])}")
     return lines
+
+
+@contextlib.contextmanager
+def clean_environ() -> Iterator[None]:
+    """While active, this process's own environment is :func:`child_env`'s: for code
+    that starts processes it does not let us configure (Dask's nanny spawns worker
+    processes, and re-spawns a killed one, from ``os.environ``). Restored after."""
+    saved = dict(os.environ)
+    clean = child_env()
+    try:
+        for key in set(saved) - set(clean):
+            del os.environ[key]
+        os.environ.update(clean)
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)

@@ -126,6 +126,14 @@ def test_children_start_clean_after_r_was_embedded(tmp_path):
     assert job.returncode == 0, job.stderr[-1500:]
     assert job.stdout.strip() == str(before)
 
+    # code that spawns from os.environ itself (Dask's nanny) runs inside clean_environ
+    from repalign.children import clean_environ
+
+    with clean_environ():
+        spawned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert spawned.returncode == 0, spawned.stderr[-1500:]
+    assert spawned.stdout.strip() == str(before) and os.environ.get("LD_LIBRARY_PATH") == after
+
     browser = shutil.which("chromium")
     if browser:
         out = subprocess.run([browser, "--headless", "--no-sandbox", "--version"], env=child_env(),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from repalign.children import clean_environ
 from repalign.config import load_config
 from repalign.pipeline import ExecutorSettings, run, run_dask
 from repalign.pipeline.plan import plan_all
@@ -52,10 +53,12 @@ representations = ["spose", "noise1", "noise2", "pixels/output@digits"]
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    """Every output file's bytes (the run lock and its holder note, and the marker of
-    repalign's temporary folders, which stay when tasks run without a run's lock, left out)."""
+    """Every output file's bytes (the run lock and its holder note, the marker of repalign's
+    temporary folders, which stay when tasks run without a run's lock, and the run's versions.json,
+    which `run` writes and bare executors do not, left out)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith((".repalign.lock", ".repalign-owned"))}
+            if p.is_file() and not p.name.startswith((".repalign.lock", ".repalign-owned"))
+            and str(p.relative_to(root)) != "versions.json"}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +90,9 @@ def test_killed_worker_run_completes_identically(local_run, tmp_path):
     cfg, expected = local_run
     out = tmp_path / "out"
     tasks = plan_all(load_config(cfg, output=out))
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    with clean_environ():  # its worker processes start with a child's clean environment
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
     result: dict = {}
     try:
         with Client(cluster) as probe:

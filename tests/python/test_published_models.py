@@ -418,7 +418,8 @@ def test_human_alignment_model_config_plans_once_the_images_key_points_at_images
     tasks = plan_all(load_config(cfg))
     stages = {}
     for t in tasks:
-        stages[t.stage] = stages.get(t.stage, 0) + 1
+        if not t.key.startswith("decode:"):  # the shared decoded images (features/decoded.py) are not a model's
+            stages[t.stage] = stages.get(t.stage, 0) + 1
     assert stages["features"] == 49 and stages["metrics"] == 49
 
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from repalign.children import child_env, shell_prologue
+from repalign.children import child_env, clean_environ, shell_prologue
 from repalign.config import Config, parse_section
 from repalign.errors import ValidationError
 from repalign.pipeline.config import ExecutorSection
@@ -185,7 +185,14 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
              progress: bool = True, cluster: Any = None) -> dict[str, str]:
     """Run tasks on Dask: submit each with its dependencies' futures, so Dask's
     scheduler orders them, retries them (``settings.retries``) and reschedules the
-    tasks of a worker that dies."""
+    tasks of a worker that dies. Worker processes (and re-spawned ones) start with a
+    clean environment (``repalign.children.clean_environ``)."""
+    with clean_environ():
+        return _run_dask(tasks, settings, console=console, progress=progress, cluster=cluster)
+
+
+def _run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Console | None = None,
+              progress: bool = True, cluster: Any = None) -> dict[str, str]:
     from dask.distributed import Client, LocalCluster, as_completed
 
     import dask
