@@ -11,6 +11,8 @@ the test files import it as ``builders``, this folder being on ``sys.path`` unde
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,3 +92,12 @@ def alignment_study(seed: int = 7, n_models: int = 15, n_participants: int = 12,
         metrics.append({"model": name, "layer": "l", "dataset": "synthetic", "metric": "dimensionality_twonn",
                         "value": rng.uniform(5, 30), "ci_low": np.nan, "ci_high": np.nan, "n": 100})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(meta), pd.DataFrame(metrics)
+
+
+def child_python_env() -> dict[str, str]:
+    """Environment for a test's child Python process: clean (``repalign.children.child_env``:
+    what an embedded R changed undone) with this checkout's ``python/`` first on PYTHONPATH."""
+    from repalign.children import child_env
+
+    src = str(Path(__file__).resolve().parents[2] / "python")
+    return child_env({"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])})

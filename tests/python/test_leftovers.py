@@ -17,7 +17,6 @@ Synthetic data throughout (digits, random representations), so nothing is downlo
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import repalign.features.extractor as ex
-from repalign.children import child_env
 from repalign.config import load_config
 from repalign.features import load_stimulus_set
 from repalign.pipeline import run
@@ -47,12 +45,13 @@ from repalign.store import (
     verify_parquet,
     write_table,
 )
+from builders import child_python_env
 from repalign.task import StaleOutputWarning
 from test_pipeline_trust import STUDY
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-ENV = child_env({"PYTHONPATH": os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])})
+ENV = child_python_env()
 
 #: A user's files in the output folder, named like the old leftover patterns (relative path → bytes).
 USER_FILES = {

@@ -28,7 +28,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from repalign.children import child_env
 
 from repalign.config import load_config
 from repalign.pipeline import run
@@ -45,11 +44,11 @@ from repalign.store import (
     write_table,
 )
 from repalign.task import StaleOutputWarning, Task, run_local
-from builders import choice_trials, digits_study
+from builders import choice_trials, digits_study, child_python_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-ENV = child_env(dict(PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])))
+ENV = child_python_env()
 HAS_R = (ROOT / ".rlib" / "repalign").is_dir() or "REPALIGN_RLIB" in os.environ
 needs_r = pytest.mark.skipif(not HAS_R, reason="R package not installed (make install-rpkg)")
 

@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 
 from repalign.store import write_table
+from builders import child_python_env
 from repalign.task import Task, TaskFailed, run_local
 from test_value_ranges import STUDY, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
+ENV = child_python_env()
 
 HOLD = """
 import sys, time
