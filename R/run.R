@@ -52,6 +52,10 @@
 #'   `output/brms-cache`).
 #' @param min_models_per_effect Saturation guard of the alignment models and
 #'   fewest models per correlation (see [fit_alignment_model()]).
+#' @param variant `"default"` or `"published"` (the `[r]` section's `variant`).
+#'   The R models have one form: where a published analysis exists they follow
+#'   it already (e.g. [model_level_correlations()]); `"published"` is accepted
+#'   and a note says so.
 #' @param project Repository root used to find `data/models.csv`
 #'   (default `getOption("repalign.project")`).
 #' @param verbose Print the summary.
@@ -62,9 +66,10 @@
 fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), levels = c("model", "trial"),
                     cv = c("kfold", "loo"), k = 5L, by = NULL, workers = 1L, n_boot = 1000L, seed = 1L,
                     id_metric = "dimensionality_twonn", id_dataset = NULL, chains = 4L, iter = 2000L,
-                    cache_dir = NULL, min_models_per_effect = 5, project = getOption("repalign.project"),
-                    verbose = TRUE) {
+                    cache_dir = NULL, min_models_per_effect = 5, variant = c("default", "published"),
+                    project = getOption("repalign.project"), verbose = TRUE) {
   engine <- match.arg(engine)
+  variant <- match.arg(variant)
   cv <- match.arg(cv)
   levels <- setdiff(unlist(strsplit(as.character(levels), ",")), c("none", ""))
   if (!all(levels %in% c("model", "trial"))) {
@@ -78,6 +83,10 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
   fig <- function(p, name, ...) save_figure(p, file.path(output, "figures", name), ...)
   res <- list(scores = NULL, alignment_data = NULL, correlations = NULL, coefficients = NULL, dynamics = NULL,
               accuracy = NULL, notes = character(), problems = character())
+  if (variant == "published") {
+    res$notes <- c(res$notes, paste("variant 'published': the R models have no separate published form (the",
+                                    "model-level correlations follow the published code already); fitted as by default"))
+  }
 
   # ---- choice models and alignment scores --------------------------------------------------
   human <- NULL

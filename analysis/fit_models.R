@@ -41,7 +41,9 @@ opts <- parse_args(OptionParser(option_list = list(
   make_option("--iter", type = "integer", default = 2000L, help = "brms iterations per chain [default %default]"),
   make_option("--cache-dir", dest = "cache_dir", default = NULL, help = "brms fit cache [default OUTPUT/brms-cache]"),
   make_option("--min-models-per-effect", dest = "min_models_per_effect", type = "double", default = 5,
-              help = "fewer models per fixed effect: estimates only, no intervals [default %default]")
+              help = "fewer models per fixed effect: estimates only, no intervals [default %default]"),
+  make_option("--variant", default = "default",
+              help = "default or published (the R models have one form; published is noted) [default %default]")
 )))
 
 fail <- function(msg) {
@@ -51,6 +53,7 @@ fail <- function(msg) {
 if (is.null(opts$input) || is.null(opts$output)) fail("--input and --output are required")
 if (!opts$engine %in% c("lme4", "brms")) fail(sprintf("--engine must be lme4 or brms, got '%s'", opts$engine))
 if (!opts$cv %in% c("kfold", "loo")) fail(sprintf("--cv must be kfold or loo, got '%s'", opts$cv))
+if (!opts$variant %in% c("default", "published")) fail(sprintf("--variant must be default or published, got '%s'", opts$variant))
 
 # This script's repository: where project_python() looks for .venv and fit_run() for data/models.csv.
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])
@@ -61,7 +64,7 @@ tryCatch(
           k = opts$k, by = if (!is.null(opts$by)) strsplit(opts$by, ",")[[1]], workers = opts$workers,
           n_boot = opts$n_boot, seed = opts$seed, id_metric = opts$id_metric, id_dataset = opts$id_dataset,
           chains = opts$chains, iter = opts$iter, cache_dir = opts$cache_dir,
-          min_models_per_effect = opts$min_models_per_effect),
+          min_models_per_effect = opts$min_models_per_effect, variant = opts$variant),
   # tables were found but none can be fitted (e.g. metrics only): not an error of the
   # input, a run with nothing for this script to do; status 3 lets callers tell the two apart
   repalign_nothing_to_fit = function(e) {

@@ -55,6 +55,15 @@ STAGE_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners",
 Number = Union[int, float]
 #: the fidelity switch of [[metrics]], [[learners]], [[embed]] entries and [r]
 Variant = Literal["default", "published"]
+#: the values of ``Variant`` (the one list: every stage and function reads it from here)
+VARIANTS: tuple[str, ...] = typing.get_args(Variant)
+
+
+def check_variant(variant: object, what: str) -> None:
+    """A ``variant`` outside ``VARIANTS`` is an error naming ``what`` (a function or
+    class called from Python; config entries are checked by their ``Variant`` key)."""
+    if variant not in VARIANTS:
+        raise ValidationError(f"{what}: variant must be {VARIANTS[0]!r} or {VARIANTS[1]!r}, got {variant!r}")
 
 # --- ranges: every numeric key has one, checked before any work ---------------------------------
 #: the largest seed: R's ``set.seed`` takes an R integer (``.Machine$integer.max``);

@@ -548,6 +548,23 @@ def nothing_to_fit_note(stderr: str) -> str:
             f"classification metric give it something to fit")
 
 
+def fit_models_flags(options: dict) -> list[str]:
+    """The ``fit_models.R`` flags of the ``[r]`` options (every ``RSection`` key but
+    ``input``, which the stage stages itself): ``--<key with - for _> <value>``, lists
+    comma-joined (``levels = []`` → ``none``: no hierarchical alignment models)."""
+    from repalign.r_config import RSection, r_flag
+
+    args: list[str] = []
+    for key in RSection.model_fields:
+        value = options.get(key)
+        if key == "input" or value is None or (key == "by" and not value):
+            continue
+        if isinstance(value, list):
+            value = ",".join(value) or "none"
+        args += [r_flag(key), str(value)]
+    return args
+
+
 def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Path:
     """Run ``analysis/fit_models.R`` into ``output`` atomically (a partial directory
     renamed into place); the script's summary goes to ``summary.txt``. When the
@@ -577,19 +594,7 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
             input_dir = staging
         else:
             input_dir = Path(options["input"])
-        args = ["Rscript", str(script), "--input", str(input_dir), "--output", str(tmp)]
-        flags = {"models": "--models", "engine": "--engine", "cv": "--cv", "k": "--k", "n_boot": "--n-boot",
-                 "seed": "--seed", "id_metric": "--id-metric", "id_dataset": "--id-dataset",
-                 "chains": "--chains", "iter": "--iter", "workers": "--workers",
-                 "min_models_per_effect": "--min-models-per-effect"}
-        for k, flag in flags.items():
-            if options.get(k) is not None:
-                args += [flag, str(options[k])]
-        if options.get("levels") is not None:
-            # [] = no hierarchical alignment models (e.g. representations without model metadata)
-            args += ["--levels", ",".join(options["levels"]) or "none"]
-        if options.get("by"):
-            args += ["--by", ",".join(options["by"])]
+        args = ["Rscript", str(script), "--input", str(input_dir), "--output", str(tmp), *fit_models_flags(options)]
         proc = run_child(args, env=r_env(), cwd=_PROJECT_ROOT)
         if proc.returncode == NOTHING_TO_FIT_STATUS:
             # a stage with nothing to do (e.g. metrics only, no human choices): one line, not a failure

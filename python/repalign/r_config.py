@@ -4,6 +4,10 @@ are the options of ``Rscript analysis/fit_models.R``.
 The R stage's key hashes the options as written over the defaults below (keys
 without a default, e.g. ``levels``, enter only when written). ``variant``
 ("default" | "published") enters only when set to "published".
+
+This model is the one declaration of the R stage's options: ``fit_models.R`` takes
+each key as the flag ``r_flag(key)`` and ``repalign::fit_run`` as the argument of the
+same name (tests/python/test_r_options.py checks both against it).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ class RSection(Section):
     default in R: ["model", "trial"]), cv, k, by (grouping columns), n_boot, seed
     (default: the run's), id_metric, id_dataset, chains, iter, workers,
     min_models_per_effect (saturation guard of the alignment models: fewer models per
-    fixed effect → estimates only, no intervals; 0 = off)."""
+    fixed effect → estimates only, no intervals; 0 = off), variant (``fit_run``'s
+    ``variant``: the R models have one form, "published" is noted)."""
 
     input: str | None = None
     models: str | None = None
@@ -46,3 +51,8 @@ class RSection(Section):
         opts = {k: v for k, v in self.spec().items() if v is not None}
         opts.setdefault("seed", seed)
         return opts
+
+
+def r_flag(key: str) -> str:
+    """The ``fit_models.R`` flag of an ``[r]`` key: ``n_boot`` → ``--n-boot``."""
+    return "--" + key.replace("_", "-")

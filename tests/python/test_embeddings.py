@@ -320,7 +320,7 @@ def test_published_defaults_are_the_seed_configs():
     s = SPoSE(variant="published").resolved()
     assert (s["l1"], s["max_epochs"], s["lr"], s["burnin"], s["stability_window"]) == (0.00385, 2000, 0.001, 500, 500)
     assert VICE().resolved()["slab"] == 1.0 and VICE().beta == 1.0
-    with pytest.raises(ValidationError, match="variant = 'paper'"):
+    with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'paper'"):
         VICE(variant="paper").fit(np.array([[0, 1, 2]]), 3)
 
 

@@ -83,7 +83,7 @@ def _toy():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"variant": "seed"}, "variant must be one of"),
+    ({"variant": "seed"}, "CategoryLearner: variant must be 'default' or 'published'"),
     ({"variant": "published", "selection": "prequential"}, "chooses C by training accuracy"),
     ({"variant": "published", "tol": 1e-8}, "default tol"),
     ({"variant": "published", "C": 1.0, "C_grid": [1.0, 2.0]}, "either C"),

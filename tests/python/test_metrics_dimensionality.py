@@ -39,7 +39,7 @@ def test_minmax_scaling_undoes_feature_units_on_an_anisotropic_gaussian():
     assert intrinsic_dimensionality(X, "twonn", scale="none") < 6
     with pytest.raises(ValidationError, match="scale='none' contradicts"):
         intrinsic_dimensionality(X, "twonn", variant="published", scale="none")
-    with pytest.raises(ValidationError, match="unknown dimensionality variant 'paper'"):
+    with pytest.raises(ValidationError, match="dimensionality: variant must be 'default' or 'published', got 'paper'"):
         intrinsic_dimensionality(X, "twonn", variant="paper")
 
 

@@ -217,5 +217,5 @@ def test_published_tie_rule_on_planted_ties():
     assert odd_one_out_choices(E, np.array([[0, 1, 2]]), variant="published").tolist() == [-1]
     assert odd_one_out_accuracy(E, np.array([[0, 1, 2]]), variant="published") == 0.0
     assert odd_one_out_accuracy(E, np.array([[0, 1, 2]]), "cosine") == 0.0
-    with pytest.raises(ValidationError, match="unknown odd-one-out variant 'paper'"):
+    with pytest.raises(ValidationError, match="odd-one-out: variant must be 'default' or 'published', got 'paper'"):
         odd_one_out_choices(X, t, variant="paper")

@@ -121,5 +121,5 @@ def test_published_rsa_correlates_with_the_group_average_rdm(mur, kernel, method
     assert res.ci_low <= res.value <= res.ci_high
     default = rsa(rdm(X, kernel), mur.rdms, method, bootstrap="none")
     assert default.value == pytest.approx(res.scores.mean(), abs=1e-12)  # the default: mean of per-subject scores
-    with pytest.raises(ValidationError, match="unknown RSA variant"):
+    with pytest.raises(ValidationError, match="RSA: variant must be"):
         rsa(rdm(X, kernel), mur.rdms, method, variant="paper")

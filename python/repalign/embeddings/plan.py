@@ -69,7 +69,6 @@ if TYPE_CHECKING:
 
 _VERSION = 3  # bump when the outputs change for the same inputs
 
-VARIANTS = ("default", "published")
 # object-dimensions' KL weight: configs/train_dnn.toml (DNN triplets), train_behavior.toml (humans)
 BETA_NETWORK, BETA_HUMAN = 0.24, 1.0
 TRAINING_KEYS = ("variant", "n_dims", "lr", "batch_size", "max_epochs", "patience", "min_delta", "val_fraction",

@@ -37,10 +37,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics import odd_one_out_accuracy
-
-VARIANTS = ("default", "published")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -180,8 +179,7 @@ class TripletEmbedding:
     # --- shared -----------------------------------------------------------------------
     def resolved(self) -> dict[str, Any]:
         """The parameters with every None replaced by the variant's default."""
-        if self.variant not in VARIANTS:
-            raise ValidationError(f"{type(self).__name__}: variant = {self.variant!r}; valid: {', '.join(VARIANTS)}")
+        check_variant(self.variant, f"{type(self).__name__}")
         out = self.get_params()
         for k, v in self.DEFAULTS[self.variant].items():
             if out.get(k) is None:

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics import choice_probabilities, odd_one_out_choices
 from repalign.metrics.odd_one_out import pair_similarities
 
 RULES = ("argmax", "softmax")
-VARIANTS = ("default", "published")
 
 
 def _unrank_triplets(rank: np.ndarray, n_objects: int) -> np.ndarray:
@@ -53,8 +53,7 @@ def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: b
     C(n, 3), each in increasing index order, rows in random order), as in
     object-dimensions ``run_tripletization.py`` ``Sampler.sample_random``. ``unique``
     None → False for ``variant="default"``, True for ``"published"``."""
-    if variant not in VARIANTS:
-        raise ValidationError(f"sample_triplets: variant = {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "sample_triplets")
     if unique is None:
         unique = variant == "published"
     if n_objects < 3:
@@ -94,8 +93,7 @@ def choose_odd_one_out(X: np.ndarray, triplets: np.ndarray, *, rule: str = "argm
     ``variant="published"``: relu(X) before the similarity and ``ties`` (when None)
     ``"first_pair"``; the default variant uses X as given and ``"first_item"``.
     """
-    if variant not in VARIANTS:
-        raise ValidationError(f"choose_odd_one_out: variant = {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "choose_odd_one_out")
     if ties is None:
         ties = "first_pair" if variant == "published" else "first_item"
     if ties not in ("first_item", "first_pair"):
@@ -129,8 +127,7 @@ def tripletise(X: np.ndarray, n_triplets: int, *, rule: str = "argmax", similari
     odd one out by ``X``'s similarity; returns int64 (n_triplets, 3), odd item last.
     Same seed → same triplets and choices. ``variant="published"``: relu(X), unique
     triplets, the seed's tie rule (module doc)."""
-    if variant not in VARIANTS:
-        raise ValidationError(f"tripletise: variant = {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "tripletise")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValidationError(f"representation must be 2-d (n_objects, d), got shape {X.shape}")

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from repalign.datasets import CategoryTask, Embedding
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.learners._common import (
     DTYPE, KEYS, as_task_list, image_id, resolve_device, simulate_in_batches, standardize, task_features,
@@ -281,9 +282,6 @@ def final_fit_accuracy(
 _LADDER = 10.0 ** (-0.5 * np.arange(4, -1, -1))
 
 
-VARIANTS = ("default", "published")
-
-
 @dataclass
 class CategoryLearner:
     """Trial-by-trial binary category learner (see the module docstring).
@@ -348,8 +346,7 @@ class CategoryLearner:
         return "train_accuracy" if self.variant == "published" else "prequential"
 
     def _check(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValidationError(f"CategoryLearner: variant must be one of {VARIANTS}, got {self.variant!r}")
+        check_variant(self.variant, "CategoryLearner")
         if self._selection() not in SELECTIONS:
             raise ValidationError(f"CategoryLearner: selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.variant == "published":

@@ -69,7 +69,6 @@ __all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"
 _VERSION = 1  # bump when the learners' numbers change for the same inputs
 KEYS = tuple(LearnerEntry.model_fields)
 SIM_KEYS = tuple(SimulateSpec.model_fields)
-VARIANTS = ("default", "published")
 
 
 def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
@@ -82,8 +81,6 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
     if task.startswith("demo-"):
         spec.setdefault("tasks", 4)
         spec.setdefault("simulate", {})
-    if spec.get("variant", "default") not in VARIANTS:
-        raise ValidationError(f"{where}: variant must be one of {', '.join(VARIANTS)}, got {spec['variant']!r}")
     if spec.get("variant") == "default":
         del spec["variant"]  # the same task (content key) as leaving it out
     if spec.get("C_grid") in ("default", "published"):

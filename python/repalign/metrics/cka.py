@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import feature_matrix
 
 KERNELS = ("linear", "rbf")
-VARIANTS = ("default", "published")
 
 
 def gram(X: np.ndarray, kernel: str = "linear", sigma: float = 0.8, variant: str = "default") -> np.ndarray:
@@ -75,8 +75,7 @@ def cka(X: Any, Y: Any, kernel: str = "linear", unbiased: bool = False, sigma: f
     (biased HSIC; RBF σ² = median nonzero squared distance; see the module docstring)."""
     from repalign.datasets.base import Embedding
 
-    if variant not in VARIANTS:
-        raise ValidationError(f"unknown CKA variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "cka")
     if variant == "published" and (unbiased or sigma is not None):
         raise ValidationError("CKA variant='published' is the biased estimator with the seed's median bandwidth; "
                               f"got unbiased={unbiased}, sigma={sigma}")

@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import feature_matrix
 
 
 FORMULAS = ("naturalcogsci", "kornblith", "distinct_pairs")
 SEPARATION_METRICS = ("cosine", "euclidean")
-VARIANTS = ("default", "published")
 _CHUNK = 2048  # rows of the distance matrix held at once (euclidean)
 
 
@@ -63,8 +63,7 @@ def class_separation(
     1 = each class collapsed to a point. Cosine sums are exact closed forms (O(n·d)), so
     the published value for tens of thousands of images needs no n×n matrix.
     """
-    if variant not in VARIANTS:
-        raise ValidationError(f"unknown class_separation variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "class_separation")
     if formula not in FORMULAS:
         raise ValidationError(f"unknown class_separation formula {formula!r}; valid: {', '.join(FORMULAS)}")
     if variant == "published" and formula != "naturalcogsci":

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import feature_matrix
 
@@ -82,7 +83,6 @@ def pca_components(X: np.ndarray, variance: float = 0.9) -> int:
 
 
 SCALINGS = ("minmax", "none")
-VARIANTS = ("default", "published")
 
 
 def minmax_scale(X: np.ndarray) -> np.ndarray:
@@ -114,8 +114,7 @@ def intrinsic_dimensionality(
     """
     if method not in METHODS:
         raise ValidationError(f"unknown dimensionality method {method!r}; valid: {', '.join(METHODS)}")
-    if variant not in VARIANTS:
-        raise ValidationError(f"unknown dimensionality variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "dimensionality")
     if scale is not None and scale not in SCALINGS:
         raise ValidationError(f"unknown dimensionality scale {scale!r}; valid: {', '.join(SCALINGS)}")
     if variant == "published" and method == "twonn" and scale == "none":

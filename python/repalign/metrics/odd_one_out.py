@@ -28,11 +28,11 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import features_and_triplets, participants_of, triplet_array
 
 SIMILARITIES = ("dot", "cosine", "euclidean")
-VARIANTS = ("default", "published")
 MATRIX_LIMIT = 8192  # objects; above this the (n, n) similarity matrix is not materialised
 CHUNK = 1 << 20  # triplets per chunk
 
@@ -44,8 +44,7 @@ def _check_similarity(similarity: str) -> None:
 
 def resolve_similarity(similarity: str | None, variant: str = "default") -> str:
     """The similarity a variant uses when none is given: dot (default) or cosine (published)."""
-    if variant not in VARIANTS:
-        raise ValidationError(f"unknown odd-one-out variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "odd-one-out")
     if similarity is None:
         similarity = "cosine" if variant == "published" else "dot"
     _check_similarity(similarity)

@@ -24,7 +24,6 @@ _VERSION = 2  # bump when a metric's numbers change for the same inputs (2: min-
 #: every metric's keys and defaults: repalign.metrics.config (one model per metric)
 DEFAULTS: dict[str, dict[str, Any]] = {
     m: {k: f.default for k, f in cls.model_fields.items() if not f.is_required()} for m, cls in METRIC_MODELS.items()}
-VARIANTS = ("default", "published")
 # What variant = "published" changes where the entry does not set the key itself
 # (Muttenthaler et al. 2023: cosine zero-shot on all THINGS triplets; the probe's λ grid
 # and 100-epoch cap; see docs/fidelity.md).
@@ -69,7 +68,6 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
             raise ValidationError(f"{where}: {key} = {value!r}; valid: {', '.join(map(str, valid))}")
 
     m = spec["metric"]
-    one_of("variant", spec["variant"], VARIANTS)
     if m in ("odd_one_out", "probe", "noise_ceiling"):
         from repalign.datasets.things import TRIPLET_SOURCES
 
@@ -111,7 +109,6 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
 
         for d in spec["dataset"]:
             one_of("dataset", d, CONDITIONS)
-        one_of("variant", spec.get("variant", "default"), ("default", "published"))
     if m == "shape_bias":
         one_of("dataset", spec["dataset"], ("cue-conflict",))
     if not 0 < float(spec["level"]) < 1:

@@ -38,13 +38,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import features_and_triplets, feature_matrix
 from repalign.metrics.odd_one_out import odd_one_out_correct
 
 PENALTIES = ("zero", "identity")
 PROBE_SIMILARITIES = ("dot", "cosine")
-VARIANTS = ("default", "published")
 # The published probe's settings (LukasMut/human_alignment main_probing.py defaults).
 PUBLISHED = {"lr": 1e-3, "batch_size": 256, "epochs": 100, "min_epochs": 10, "patience": 10,
              "min_delta": 1e-4, "sigma": 1e-3, "clip": 1.0}
@@ -92,8 +92,7 @@ class TripletProbe:
 
     def _settings(self) -> tuple[str, int, int, float]:
         """(penalty, epochs, batch_size, lr) with the variant's defaults filled in."""
-        if self.variant not in VARIANTS:
-            raise ValidationError(f"unknown probe variant {self.variant!r}; valid: {', '.join(VARIANTS)}")
+        check_variant(self.variant, "probe")
         pub = self.variant == "published"
         penalty = self.penalty or ("zero" if pub else "identity")
         if pub and (penalty != "zero" or self.similarity != "dot" or self.n_components not in (None,)):

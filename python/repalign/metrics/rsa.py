@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
+from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import feature_matrix
 from repalign.metrics.uncertainty import _percentiles
@@ -171,9 +172,6 @@ class RSAResult:
         return pd.DataFrame({"subject": np.arange(self.scores.size), "score": self.scores})
 
 
-VARIANTS = ("default", "published")
-
-
 def rsa(
     model_rdm: Any,
     subject_rdms: Any,
@@ -204,8 +202,7 @@ def rsa(
     """
     if bootstrap not in ("subjects", "stimuli", "none"):
         raise ValidationError(f"unknown bootstrap {bootstrap!r}; valid: subjects, stimuli, none")
-    if variant not in VARIANTS:
-        raise ValidationError(f"unknown RSA variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    check_variant(variant, "RSA")
     M = check_rdm(model_rdm, "model RDM")
     R = _subject_stack(subject_rdms)
     scores = rsa_scores(M, R, method)
