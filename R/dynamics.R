@@ -297,26 +297,30 @@ plot_generalisation_lag <- function(lag) {
 
 #' Fit, tabulate and plot learning dynamics in one call
 #'
-#' Reads the tables, fits `fit_dynamics_glmm()`, and writes into `outdir`:
+#' Fits `fit_dynamics_glmm()` on the trials and writes into `outdir`:
 #' `glmm.csv` (tidy fixed effects), `slopes.csv` (`dynamics_slopes()`),
 #' `curves.pdf` and, with `lag`, `lag.pdf`. `glmm.csv` is written last, so its
-#' presence marks a complete report.
+#' presence marks a complete report. The pipeline's `[dynamics]` stage calls it
+#' through the Python bridge (`repalign.r.dynamics_report`) with data frames.
 #'
-#' @param paths Dynamics table paths.
+#' @param data Trials: a data frame (checked with `check_dynamics()`) or
+#'   dynamics table paths (`read_dynamics()`).
 #' @param outdir Output directory.
 #' @param nAGQ,random Passed to `fit_dynamics_glmm()`.
-#' @param lag Optional path of a `lag.parquet` table.
+#' @param lag Optional generalisation-lag table: a data frame or the path of a
+#'   `lag.parquet` table.
 #' @return Invisibly, a list with `fit`, `fixed`, `slopes`.
 #' @export
-dynamics_report <- function(paths, outdir, nAGQ = 0, random = "intercept", lag = NULL) {
-  df <- read_dynamics(paths)
+dynamics_report <- function(data, outdir, nAGQ = 0, random = "intercept", lag = NULL) {
+  df <- if (is.data.frame(data)) check_dynamics(data) else read_dynamics(data)
   dir.create(outdir, recursive = TRUE, showWarnings = FALSE)
   fit <- fit_dynamics_glmm(df, random = random, nAGQ = nAGQ)
   fixed <- tidy_dynamics_glmm(fit)
   slopes <- dynamics_slopes(fit)
   ggplot2::ggsave(file.path(outdir, "curves.pdf"), plot_dynamics_curves(df), width = 9, height = 6)
   if (!is.null(lag)) {
-    ggplot2::ggsave(file.path(outdir, "lag.pdf"), plot_generalisation_lag(read_table(lag)), width = 6, height = 4)
+    if (!is.data.frame(lag)) lag <- read_table(lag)
+    ggplot2::ggsave(file.path(outdir, "lag.pdf"), plot_generalisation_lag(lag), width = 6, height = 4)
   }
   if (any(slopes$separated %in% TRUE)) {
     sep <- unique(slopes$agent[slopes$separated %in% TRUE])

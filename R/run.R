@@ -16,7 +16,8 @@
 #'    `alignment_coefficients.csv` (saturated fits without intervals, see
 #'    `min_models_per_effect`);
 #' 4. the learning-dynamics GLMM when dynamics tables exist ->
-#'    `dynamics_coefficients.csv`;
+#'    `dynamics_coefficients.csv` (the `[dynamics]` stage's `glmm.csv` when
+#'    `input` holds exactly one: that GLMM is not fitted again);
 #' 5. classification decisions (texture-shape): the accuracy GLMM per dataset
 #'    ([fit_accuracy_model()]) -> `accuracy_model.csv`, `accuracy_estimates.csv`,
 #'    and a figure of accuracy and kappa to humans;
@@ -101,6 +102,9 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     }
   }
   all_metrics <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
+  models_path <- models %||% Find(file.exists, c(file.path(input, "models.csv"),
+                                                 if (!is.null(project)) file.path(project, "data", "models.csv"),
+                                                 "data/models.csv"))
   n_benchmarks <- length(unique(benchmark_table(all_metrics)$benchmark))
   if (is.null(human) && !length(tables$dynamics) && !length(tables$decisions) && n_benchmarks < 2) {
     # a condition of its own class: callers (fit_models.R, the pipeline's [r] stage)
@@ -140,18 +144,27 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     if (all(c("reward_left", "reward_right") %in% names(human)) || "true_category" %in% names(human)) {
       fig(plot_learning_curves(human), "learning_curves", width = 9, height = 6)
     }
-    res <- fit_model_level(res, human, tables, output, models, engine, levels, id_metric, id_dataset, n_boot,
-                           seed, chains, iter, cache_dir, min_models_per_effect, project, input, say, fig)
+    res <- fit_model_level(res, human = human, metrics = all_metrics, models_path = models_path, output = output,
+                           engine = engine, levels = levels, id_metric = id_metric, id_dataset = id_dataset,
+                           n_boot = n_boot, seed = seed, chains = chains, iter = iter, cache_dir = cache_dir,
+                           min_models_per_effect = min_models_per_effect, say = say, fig = fig)
   }
 
   # ---- learning dynamics -------------------------------------------------------------------
   if (length(tables$dynamics)) {
-    dyn <- read_dynamics(tables$dynamics)
-    dc <- tidy_dynamics_glmm(fit_dynamics_glmm(dyn))
+    # the [dynamics] stage's GLMM (dynamics_report()'s glmm.csv), when it ran on these tables: not fitted again
+    fitted <- list.files(input, pattern = "glmm\\.csv$", recursive = TRUE, full.names = TRUE)
+    if (length(fitted) == 1) {
+      dc <- tibble::as_tibble(utils::read.csv(fitted, stringsAsFactors = FALSE))
+      say("\nlearning dynamics: the [dynamics] stage's GLMM (%s) -> dynamics_coefficients.csv", basename(fitted))
+    } else {
+      dyn <- read_dynamics(tables$dynamics)
+      dc <- tidy_dynamics_glmm(fit_dynamics_glmm(dyn))
+      say("\nlearning dynamics: GLMM on %d trials of %d agent(s) -> dynamics_coefficients.csv",
+          nrow(dyn), length(unique(dyn$agent)))
+    }
     write_csv_table(dc, file.path(output, "dynamics_coefficients.csv"))
     res$dynamics <- dc
-    say("\nlearning dynamics: GLMM on %d trials of %d agent(s) -> dynamics_coefficients.csv",
-        nrow(dyn), length(unique(dyn$agent)))
   }
 
   # ---- classification decisions ------------------------------------------------------------
@@ -178,9 +191,6 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
   }
 
   # ---- one hierarchical model across every benchmark ----------------------------------------
-  models_path <- models %||% Find(file.exists, c(file.path(input, "models.csv"),
-                                                 if (!is.null(project)) file.path(project, "data", "models.csv"),
-                                                 "data/models.csv"))
   res <- fit_benchmark_stage(res, all_metrics, res$scores, output, models_path, engine, id_metric, id_dataset,
                              chains, iter, seed, min_models_per_effect, say, fig)
 
@@ -192,38 +202,35 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
   invisible(res)
 }
 
-# Step 3 of fit_run(): metadata join, model-level correlations, alignment models.
-fit_model_level <- function(res, human, tables, output, models, engine, levels, id_metric, id_dataset, n_boot,
-                            seed, chains, iter, cache_dir, min_models_per_effect, project, input, say, fig) {
+# Step 3 of fit_run(): metadata join, model-level correlations, alignment models. `res`
+# comes back with its tables, notes and problems added; `metrics`: every metrics table of
+# the run bound together (or NULL); the other arguments as fit_run()'s.
+fit_model_level <- function(res, human, metrics, models_path, output, engine, levels, id_metric, id_dataset, n_boot,
+                            seed, chains, iter, cache_dir, min_models_per_effect, say, fig) {
   scores <- res$scores
-  note <- function(...) {
-    msg <- sprintf(...)
-    res$notes <<- c(res$notes, msg)
+  note <- function(res, ...) {
+    res$notes <- c(res$notes, sprintf(...))
+    res
   }
-  models_path <- models %||% Find(file.exists, c(file.path(input, "models.csv"),
-                                                 if (!is.null(project)) file.path(project, "data", "models.csv"),
-                                                 "data/models.csv"))
   if (is.null(models_path)) {
-    note("no model metadata (models.csv) found: no model-level statistics or alignment models")
-    return(res)
+    return(note(res, "no model metadata (models.csv) found: no model-level statistics or alignment models"))
   }
   meta <- utils::read.csv(models_path, stringsAsFactors = FALSE)
   check_columns(meta, c("name", "family", "objective", "train_size"), sprintf("model metadata %s", models_path))
   unknown <- sort(setdiff(unique(as.character(scores$model)), meta$name))
   if (length(unknown)) {
-    note("model(s) without metadata in %s, left out of the model-level statistics and alignment models: %s",
-         models_path, paste(unknown, collapse = ", "))
+    res <- note(res, "model(s) without metadata in %s, left out of the model-level statistics and alignment models: %s",
+                models_path, paste(unknown, collapse = ", "))
   }
   known <- scores[scores$model %in% meta$name, , drop = FALSE]
-  metrics <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
   has_id <- !is.null(metrics) && any(metrics$metric == id_metric)
   if (has_id && nrow(known)) {
     m <- metrics[metrics$metric == id_metric & (is.null(id_dataset) | metrics$dataset %in% id_dataset), ]
     no_id <- unique(paste(known$model, known$layer, sep = "/")[
       !paste(known$model, known$layer, sep = "\r") %in% paste(m$model, m$layer, sep = "\r")])
     if (length(no_id)) {
-      note("(model, layer) without '%s', left out of the model-level statistics and alignment models: %s",
-           id_metric, paste(no_id, collapse = ", "))
+      res <- note(res, "(model, layer) without '%s', left out of the model-level statistics and alignment models: %s",
+                  id_metric, paste(no_id, collapse = ", "))
       known <- known[paste(known$model, known$layer, sep = "\r") %in% paste(m$model, m$layer, sep = "\r"), ,
                      drop = FALSE]
     }
@@ -232,9 +239,8 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
   }
   n_known <- length(unique(known$model))
   if (n_known < 3) {
-    note("model-level statistics and alignment models need at least 3 models with metadata; have %d%s",
-         n_known, if (n_known) sprintf(" (%s)", paste(unique(known$model), collapse = ", ")) else "")
-    return(res)
+    return(note(res, "model-level statistics and alignment models need at least 3 models with metadata; have %d%s",
+         n_known, if (n_known) sprintf(" (%s)", paste(unique(known$model), collapse = ", ")) else ""))
   }
   ad <- alignment_data(known, meta, if (has_id) metrics, id_metric, id_dataset)
   write_csv_table(ad, file.path(output, "alignment_data.csv"))
@@ -270,20 +276,20 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
   cache <- cache_dir %||% file.path(output, "brms-cache")
   fits <- list()
   # A fit with no more rows than fixed effects cannot be done at all: say so, keep the rest.
-  fit_level <- function(d, lev, f) {
-    sat <- saturation_check(simplify_formula(f, d)$formula, d, min_models_per_effect)
-    if (!sat$estimable) {
-      note("%s-level alignment model %s", lev, sat$reason)
-      return(NULL)
-    }
-    fit_alignment_model(d, lev, engine, formula = f, chains = chains, iter = iter, seed = seed,
-                        cache_dir = cache, min_models_per_effect = min_models_per_effect)
-  }
-  if ("model" %in% levels) fits$model <- fit_level(ad, "model", f_model)
+  data <- list(model = ad)
   if ("trial" %in% levels) {
     keep <- paste(human$model, human$layer, sep = "\r") %in% paste(ad$model, ad$layer, sep = "\r")
-    fits$trial <- fit_level(alignment_data(human[keep, ], meta, if (has_id) metrics, id_metric, id_dataset),
-                            "trial", f_trial)
+    data$trial <- alignment_data(human[keep, ], meta, if (has_id) metrics, id_metric, id_dataset)
+  }
+  for (lev in intersect(c("model", "trial"), levels)) {
+    f <- if (lev == "model") f_model else f_trial
+    sat <- saturation_check(simplify_formula(f, data[[lev]])$formula, data[[lev]], min_models_per_effect)
+    if (!sat$estimable) {
+      res <- note(res, "%s-level alignment model %s", lev, sat$reason)
+      next
+    }
+    fits[[lev]] <- fit_alignment_model(data[[lev]], lev, engine, formula = f, chains = chains, iter = iter,
+                                       seed = seed, cache_dir = cache, min_models_per_effect = min_models_per_effect)
   }
   fits <- Filter(Negate(is.null), fits)
   if (!length(fits)) return(res)
@@ -294,7 +300,7 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
     if (!isTRUE(f$diagnostics$converged)) {
       res$problems <- c(res$problems, sprintf("%s-level alignment model: %s", f$level, f$diagnostics$messages))
     }
-    for (n in f$diagnostics$notes) note("%s-level alignment model: %s", f$level, n)
+    for (n in f$diagnostics$notes) res <- note(res, "%s-level alignment model: %s", f$level, n)
   }
   say("\nalignment models (%s):", engine)
   for (r in seq_len(nrow(coefs))) {

@@ -1,9 +1,10 @@
 """repalign: measure how well neural-network representations align with humans,
 and explain why.
 
-Stages (each imports only earlier ones): ``datasets`` → ``models``/``features`` →
-``metrics`` → ``learners``/``dynamics``/``embeddings`` → R models (``repalign.r``).
-Tables between stages are Parquet files described in ``repalign.store``.
+Stages, in data-flow order (``repalign.stages.STAGES``; each imports only earlier
+ones): features → representations → metrics → learners → embed → dynamics → r.
+They read the human data (``datasets``) and the models (``models``); tables between
+stages are Parquet files described in ``repalign.store``.
 """
 
 __version__ = "0.1.0"

@@ -37,7 +37,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -361,17 +361,6 @@ class Config:
         """A path from the config: relative to the config file's directory."""
         p = Path(p).expanduser()
         return p if p.is_absolute() else (self.path.parent / p).resolve()
-
-
-def check_keys(section: Mapping[str, Any], allowed: Iterable[str], where: str, required: Iterable[str] = ()) -> None:
-    """Error on unknown or missing keys, naming the section and the valid keys."""
-    allowed = list(allowed)
-    unknown = [k for k in section if k not in allowed]
-    if unknown:
-        raise ValidationError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(allowed)}")
-    missing = [k for k in required if k not in section]
-    if missing:
-        raise ValidationError(f"{where}: missing required key(s) {missing}")
 
 
 def check_shape(raw: Mapping[str, Any]) -> None:

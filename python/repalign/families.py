@@ -87,6 +87,14 @@ def families() -> tuple[ResultFamily, ...]:
     return tuple(_REGISTRY.values())
 
 
+def docs_table() -> str:
+    """The Markdown table of the registered families (name, report title, task-key
+    prefix) that docs/architecture.md shows; a test keeps the page equal to it."""
+    rows = ["| family | report section | tasks (key prefix) |", "|---|---|---|"]
+    rows += [f"| `{f.name}` | {f.title} | `{f.task_prefix}` |" for f in families()]
+    return "\n".join(rows)
+
+
 def summary_lines(tasks: Sequence[Any]) -> list[str]:
     """Every family's console lines for the finished tasks of a run (tasks whose
     table exists), in task order."""

@@ -1,4 +1,4 @@
-"""Schema of the ``[r]`` section: the R stage's options (``repalign.r.plan_r``), which
+"""Schema of the ``[r]`` section: the R stage's options (``repalign.r_stage.plan_r``), which
 are the options of ``Rscript analysis/fit_models.R``.
 
 The R stage's key hashes the options as written over the defaults below (keys

@@ -6,14 +6,20 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from repalign.stages import STAGES
+
 PKG = Path(__file__).resolve().parents[2] / "python" / "repalign"
 
-# the data flow, earliest first; modules in one tuple are one layer. The R bridge (r) comes
-# before dynamics, whose GLMM calls R through it; the pipeline composes every stage.
+#: what each stage's package needs besides the stage itself (the [r] stage's section schema)
+_WITH = {"r_stage": ("r_config",)}
+# the data flow, earliest first; modules in one tuple are one layer. The foundation, the R
+# bridge (r: any stage may call R through it), the data and the models come first; then the
+# stages in the one order of repalign.stages.STAGES; the pipeline composes every stage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",), ("config", "task", "store", "children", "rlib", "versions", "families"), ("datasets",), ("models",),
-    ("features",), ("representations",), ("metrics",),
-    ("learners",), ("embeddings",), ("r_config", "r"), ("dynamics",), ("pipeline",), ("cli",), ("__init__", "__main__"),
+    ("errors",), ("config", "task", "store", "children", "rlib", "versions", "families", "stages", "device"), ("r",),
+    ("datasets",), ("models",),
+    *(((package,) + _WITH.get(package, ())) for _name, _module, package in STAGES),
+    ("pipeline",), ("cli",), ("__init__", "__main__"),
 )
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -113,8 +119,88 @@ def test_no_import_cycles():
     assert not cycles, f"module-level import cycles: {cycles}"
 
 
+def test_every_stage_is_a_layer_of_its_own_in_the_pipeline_order():
+    ranks = [RANK[package] for _name, _module, package in STAGES]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
+
+
 def test_the_checker_sees_a_planted_backward_import(tmp_path):
     # the rule above must be able to fail: a metrics module importing the pipeline is caught
     tree = ast.parse("from repalign.pipeline import run\n")
     targets = _imports(tree, False)
     assert "repalign.pipeline" in targets and RANK[_stage("repalign.pipeline")] > RANK["metrics"]
+
+
+def test_the_stage_order_is_read_from_one_place():
+    """The docs' stage table and the package docstring list the stages in the order of
+    repalign.stages.STAGES, and the pipeline plans them in it."""
+    import re
+
+    import repalign
+    from repalign.pipeline import registrations
+
+    names = [name for name, _module, _package in STAGES]
+    assert [s.name for s in registrations()] == names
+    docs = (PKG.parents[1] / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| `([a-z_]+)` \| `([a-z_]+)` \|", docs, flags=re.M)
+    assert rows == [(name, package) for name, _module, package in STAGES]
+    listed = re.search(r"features → [a-z →]+", repalign.__doc__).group(0).split(" → ")
+    assert listed == names
+
+
+def test_the_docs_list_the_registered_families():
+    import repalign.metrics  # noqa: F401  (registers its families)
+    import repalign.r_stage  # noqa: F401
+    from repalign.families import docs_table
+
+    docs = (PKG.parents[1] / "docs" / "architecture.md").read_text()
+    shown = docs.split("<!-- families:start -->\n", 1)[1].split("\n<!-- families:end -->", 1)[0]
+    assert shown == docs_table()
+
+
+TOY_STUDY = """
+[run]
+output = "out"
+
+[[stimuli]]
+name = "digits"
+source = "digits"
+n = 2
+
+[[models]]
+name = "pixels:4"
+
+[[metrics]]
+metric = "dimensionality"
+methods = ["pr"]
+"""
+
+
+def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, capsys):
+    """A result family registered here (nothing in pipeline/ changed) prints its lines after
+    the run, puts its section and finding into the report and its row into the docs table."""
+    import pandas as pd
+
+    import repalign.families as fams
+    from repalign.config import load_config
+    from repalign.pipeline import run
+
+    def lines(table: pd.DataFrame) -> list[str]:
+        return [f"toy family: {len(table)} dimensionality rows"]
+
+    toy = fams.ResultFamily(
+        name="toy", title="Toy family", task_prefix="metrics:dimensionality:", summary_lines=lines,
+        report_section=lambda metrics, roots: '<section id="toy-family"><h2>Toy family</h2></section>',
+        findings=lambda metrics: [f"Toy finding over {len(metrics)} metric rows."])
+    monkeypatch.setitem(fams._REGISTRY, "toy", toy)
+    (tmp_path / "study.toml").write_text(TOY_STUDY)
+    status = run(load_config(tmp_path / "study.toml"), report=True, progress=False)
+    assert status and all(s == "done" for s in status.values())
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err  # the run's console writes to stderr
+    (line,) = [ln for ln in printed.splitlines() if ln.startswith("toy family:")]
+    assert int(line.split()[2]) > 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert '<section id="toy-family">' in html and "Toy finding over" in html
+    assert "| `toy` | Toy family | `metrics:dimensionality:` |" in fams.docs_table()
+    assert not [p for p in (PKG / "pipeline").rglob("*.py") if "toy" in p.read_text()]

@@ -120,7 +120,7 @@ def test_full_config_plans_once_the_image_folder_key_points_at_images(tmp_path, 
     assert stages["learners"] == 2 * zoo + 2  # category + reward per image model, and for SPoSE-49
     assert stages["metrics"] == (zoo + 1) + zoo  # ID of every representation; separation of the image models
     assert stages["r"] == 1
-    specs = [t.args[0] for t in tasks if t.stage == "learners"]
+    specs = [t.kwargs["job"].spec for t in tasks if t.stage == "learners"]
     assert all(s.get("variant") == "published" for s in specs)
     assert sorted(s.get("key", "concept") for s in specs) == ["concept"] * 2 + ["path"] * (2 * zoo)
 

@@ -319,7 +319,7 @@ def test_damaged_pipeline_tables_are_named_and_recomputed(single_run, tmp_path):
 # --- the R child dies with its parent -----------------------------------------------------------
 CHILD = """
 import sys
-from repalign.r import run_child
+from repalign.rlib import run_child
 # a child that forks a grandchild into its process group, both sleeping
 run_child(["sh", "-c", "sleep 600 & echo $! > " + sys.argv[1] + "; exec sleep 600"])
 """
@@ -520,6 +520,7 @@ levels = []
 
 
 def test_recovery_finding_uses_the_generating_entrys_tasks(tmp_path):
+    from repalign.learners.plan import learner_names
     from repalign.pipeline.report import alignment_findings
 
     (tmp_path / "study.toml").write_text(RECOVERY)
@@ -527,7 +528,8 @@ def test_recovery_finding_uses_the_generating_entrys_tasks(tmp_path):
     tasks = plan_all(cfg)
     learners = [t for t in tasks if t.stage == "learners"]
     for t in learners:  # the entry's trial tables: its two participants' tasks
-        _spec, _ref, model, layer, path, _prov = t.args
+        model, layer = learner_names(t.kwargs["ref"])
+        path = t.kwargs["path"]
         write_table(pd.DataFrame({"task": ["p1", "p2"], "participant": ["p1", "p2"], "trial": [1, 1], "model": model,
                                   "layer": layer, "value": [0.1, 0.2]}), path, "trials", {})
     (r_task,) = [t for t in tasks if t.stage == "r"]

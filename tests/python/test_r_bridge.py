@@ -14,7 +14,8 @@ import pytest
 
 from repalign.children import child_env
 
-from repalign import r
+from repalign import r, r_stage
+from repalign.rlib import rlib_path
 from repalign.store import write_table
 from builders import choice_trials
 
@@ -38,7 +39,7 @@ def _simulated_trials(seed: int = 0) -> pd.DataFrame:
 def test_bridge_returns_the_numbers_of_the_rscript_path(tmp_path):
     trials = _simulated_trials()
     write_table(trials, tmp_path / "in" / "trials.parquet", "trials", {"test": "bridge"})
-    env = child_env(dict(R_LIBS=str(r.rlib_path()), RETICULATE_PYTHON=sys.executable))
+    env = child_env(dict(R_LIBS=str(rlib_path()), RETICULATE_PYTHON=sys.executable))
     proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(tmp_path / "in"),
                            "--output", str(tmp_path / "out"), "--n-boot", "200", "--k", "5"],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
@@ -122,9 +123,9 @@ def test_plan_r_runs_the_script_atomically_and_validates_its_section(tmp_path):
     cfg_path = tmp_path / "study.toml"
     cfg_path.write_text('[run]\noutput = "run"\nseed = 3\n[r]\ninput = "run/learners"\nn_boot = 100\n')
     config = load_config(cfg_path)
-    tasks = r.plan_r(config)
+    tasks = r_stage.plan_r(config)
     assert len(tasks) == 1 and tasks[0].stage == "r" and not tasks[0].done()
-    assert tasks[0].key == r.plan_r(config)[0].key  # deterministic
+    assert tasks[0].key == r_stage.plan_r(config)[0].key  # deterministic
     run_local(tasks)
     out = tasks[0].outputs[0].parent
     assert tasks[0].done() and "pseudo-R2" in (out / "summary.txt").read_text()
@@ -133,10 +134,10 @@ def test_plan_r_runs_the_script_atomically_and_validates_its_section(tmp_path):
     assert [p.name for p in out.parent.glob(".repalign-tmp/*")] in ([], [".repalign-owned"])  # published, none left
     cfg_path.write_text('[run]\noutput = "run"\n[r]\nengine = "stan"\n')
     with pytest.raises(ValidationError, match="engine must be 'lme4' or 'brms'"):
-        r.plan_r(load_config(cfg_path))
+        r_stage.plan_r(load_config(cfg_path))
     cfg_path.write_text('[run]\noutput = "run"\n[r]\nfolds = 3\n')
     with pytest.raises(ValidationError, match=r"unknown key\(s\) \['folds'\]; valid keys: input"):
-        r.plan_r(load_config(cfg_path))
+        r_stage.plan_r(load_config(cfg_path))
 
 
 # ---- every bridge error is an RError ----------------------------------------------------------
@@ -199,7 +200,7 @@ def _plain_project(tmp_path: Path) -> Path:
 
 
 def _plain_env(home: Path) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "R_LIBS": str(r.rlib_path())}
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "R_LIBS": str(rlib_path())}
 
 
 def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without_metadata(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repalign.r import fit_models_flags, run_fit_models
+from repalign.r_stage import fit_models_flags, run_fit_models
 from repalign.r_config import RSection, r_flag
 from repalign.store import write_table
 

@@ -155,7 +155,7 @@ def test_findings_link_every_number_to_its_table(triplet_metrics):
 
 def test_r_theme_has_the_python_colours():
     """R/theme.R and repalign.pipeline.style carry the same numbers."""
-    from repalign.r import rlib_path
+    from repalign.rlib import rlib_path
 
     env = child_env({"R_LIBS": str(rlib_path())})
     code = ("s <- repalign::repalign_style(); cat(jsonlite::toJSON(list(colours = as.list(s$objective_colours), "

@@ -93,13 +93,13 @@ def test_file_identity_is_the_content_not_the_path(tmp_path):
     a.mkdir(), b.mkdir()
     _write_all(a, ids, X)
     _write_all(b, ids, X)
-    key_a = resolve_representations(_cfg(a, DIGITS + FILES))["from-npy"].identity
-    key_b = resolve_representations(_cfg(b, DIGITS + FILES))["from-npy"].identity
+    key_a = resolve_representations(_cfg(a, DIGITS + FILES))["from-npy"].cache_key
+    key_b = resolve_representations(_cfg(b, DIGITS + FILES))["from-npy"].cache_key
     assert key_a == key_b  # same bytes elsewhere, other output directory: same key
     X2 = X.copy()
     X2[3, 2] += 1e-9
     np.save(b / "x.npy", X2)
-    key_c = resolve_representations(_cfg(b, DIGITS + FILES))["from-npy"].identity
+    key_c = resolve_representations(_cfg(b, DIGITS + FILES))["from-npy"].cache_key
     assert key_c != key_a  # one changed value: another key (the memo saw the file change)
     # the run planned on the old bytes refuses the new ones
     ref_a = resolve_representations(_cfg(a, DIGITS + FILES))["from-npy"]
@@ -225,18 +225,23 @@ def test_read_file_directly_checks_the_same(tmp_path):
         read_file(tmp_path / "x.csv", ids="image", ids_file=tmp_path / "ids.txt")
 
 
-def test_resolution_is_memoised_per_config_content(tmp_path, monkeypatch):
+def test_a_run_resolves_its_representations_once(tmp_path, monkeypatch):
+    """plan_all resolves the representations (and plans the feature tasks) once and
+    hands them to every stage: features, metrics and learners read the one resolution."""
+    from repalign.pipeline import plan_all
+
     ids, X = _planted()
     _write_all(tmp_path, ids, X)
     calls = []
     real = resolve_mod.model_features
-    monkeypatch.setattr(resolve_mod, "model_features", lambda c: calls.append(1) or real(c))
-    cfg = _cfg(tmp_path, DIGITS + FILES + '[[models]]\nname = "pixels:4"\n')
-    first = resolve_representations(cfg)
-    again = resolve_representations(_cfg(tmp_path, DIGITS + FILES + '[[models]]\nname = "pixels:4"\n'))
-    assert len(calls) == 1 and first == again and "pixels:4/output@digits" in first
-    resolve_representations(_cfg(tmp_path, DIGITS + FILES))  # another config: resolved again
-    assert len(calls) == 2
+    monkeypatch.setattr(resolve_mod, "model_features", lambda *a: calls.append(1) or real(*a))
+    cfg = _cfg(tmp_path, DIGITS + FILES + '[[models]]\nname = "pixels:4"\n\n[[metrics]]\nmetric = "dimensionality"\n'
+               '\n[[learners]]\ntask = "stimuli-category"\nstimuli = "digits"\nparticipants = 2\ntrials = 10\n')
+    tasks = plan_all(cfg)
+    assert len(calls) == 1
+    assert {t.stage for t in tasks} == {"features", "metrics", "learners"}
+    reps = {t.kwargs["ref"].name for t in tasks if t.stage == "learners"}
+    assert "pixels:4/output@digits" in reps
 
 
 def test_plan_without_cuda_then_run_with_cuda_writes_the_planned_files(tmp_path, monkeypatch):

@@ -185,7 +185,7 @@ def test_r_stage_plans_with_repalign_models_csv(tmp_path, monkeypatch):
     $REPALIGN_MODELS_CSV (it read the checkout's data/models.csv); its content keys the task."""
     from repalign.config import load_config
     from repalign.errors import ValidationError
-    from repalign.r import plan_r
+    from repalign.r_stage import plan_r
 
     cfg = _r_study_without_models(tmp_path, 3)
     monkeypatch.setenv("REPALIGN_MODELS_CSV", str(tmp_path / "curated.csv"))

@@ -71,12 +71,12 @@ def _keys(name: str, tmp: Path) -> list[str]:
 def _check(name: str, tmp: Path, monkeypatch) -> None:
     import torch
 
-    import repalign.r
+    import repalign.r_stage
     import repalign.rlib
 
     fixed = lambda: {"installed_version": "fixed", "installed_code": "fixed", "script": "fixed"}  # noqa: E731
     monkeypatch.setattr(repalign.rlib, "r_code_key", fixed)
-    monkeypatch.setattr(repalign.r, "r_code_key", fixed)
+    monkeypatch.setattr(repalign.r_stage, "r_code_key", fixed)
 
     if torch.cuda.is_available():  # device = "auto" plans CUDA and its dtype, part of the feature keys
         pytest.skip("the snapshot was planned on a machine without CUDA")

@@ -1,4 +1,4 @@
-"""Stage 1 — real public human data: registry (hash-checked files) and loaders
+"""Real public human data (read by every stage): registry (hash-checked files) and loaders
 that return typed, validated objects."""
 
 from repalign.datasets.base import Embedding

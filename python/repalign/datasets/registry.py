@@ -216,12 +216,6 @@ def fetch_dataset(dataset: str, *, download: bool | None = None) -> list[Path]:
     return [fetch(f.dataset, f.path, download=download) for f in files(dataset)]
 
 
-def dataset_root(dataset: str) -> Path:
-    """Directory that holds the upstream repository of a dataset (mirror or cache)."""
-    first = files(dataset)[0]
-    return local_path(first).parents[len(Path(first.path).parts) - 1]
-
-
 @dataclass(frozen=True)
 class FileStatus:
     file: RegisteredFile

@@ -14,7 +14,6 @@ Outputs (content-keyed, written atomically) under ``<output>/dynamics/``::
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -25,7 +24,6 @@ import pandas as pd
 from repalign.config import Config, parse_section
 from repalign.dynamics.config import DynamicsSection
 from repalign.datasets.registry import files
-from repalign.rlib import r_env
 from repalign.dynamics.curves import (
     HUMAN_LEARNERS,
     accuracy_by_object,
@@ -34,8 +32,9 @@ from repalign.dynamics.curves import (
     generalisation_lag,
 )
 from repalign.dynamics.table import check_dynamics_table, load_dynamics_table
-from repalign.errors import RepalignError, ValidationError
+from repalign.errors import ValidationError
 from repalign.store import read_table, write_table
+from repalign.stages import Stage
 from repalign.task import Task, content_key as _key
 
 SECTION_KEYS = tuple(DynamicsSection.model_fields)
@@ -98,41 +97,25 @@ def write_analyses(trial_paths: Sequence[str], outdir: str, params: Mapping[str,
 
 
 def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: str | None = None) -> str:
-    """Task: the R GLMM (``repalign::dynamics_report``) on the trial tables.
+    """Task: the R GLMM report (``repalign.r.dynamics_report``) on the trial tables.
 
-    Writes ``glmm.csv`` (tidy fixed effects), ``curves.pdf`` and ``lag.pdf`` into
-    ``outdir``; needs ``Rscript`` and the installed R package (``make install-rpkg``).
-    """
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        raise RepalignError("dynamics glmm = true needs Rscript on PATH (make install)")
-    code = ("lag <- Sys.getenv('REPALIGN_DYN_LAG'); "
-            "res <- repalign::dynamics_report(jsonlite::fromJSON(Sys.getenv('REPALIGN_DYN_IN')), "
-            "Sys.getenv('REPALIGN_DYN_OUT'), nAGQ = as.integer(Sys.getenv('REPALIGN_DYN_NAGQ')), "
-            "lag = if (nzchar(lag)) lag else NULL)")
-    # the project's R library and this Python for reticulate, as the [r] stage uses them
-    env = r_env(dict(os.environ, REPALIGN_DYN_IN=json.dumps([str(p) for p in trial_paths]),
-                     REPALIGN_DYN_NAGQ=str(nagq), REPALIGN_DYN_LAG=str(lag_path or "")))
-    from repalign.rlib import run_child  # own process group, dies with this process
+    Writes ``glmm.csv`` (tidy fixed effects), ``slopes.csv``, ``curves.pdf`` and
+    ``lag.pdf`` into ``outdir``, atomically (a temporary folder renamed into place);
+    needs R and the installed R package (``make install-rpkg``)."""
+    from repalign.r import dynamics_report
     from repalign.store import publish_dir, temp_name
 
+    trials = read_trials(trial_paths)
+    lag = read_table(lag_path) if lag_path else None
     out = Path(outdir)
     tmp = temp_name(out)
     tmp.mkdir(parents=True)
-    env["REPALIGN_DYN_OUT"] = str(tmp)
     try:
-        proc = run_child([rscript, "-e", code], env=env)
-        if proc.returncode == 0:
-            publish_dir(tmp, out)
+        dynamics_report(trials, tmp, nagq=nagq, lag=lag)
+        publish_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if proc.returncode != 0:
-        if "there is no package called" in proc.stderr and "repalign" in proc.stderr:
-            raise RepalignError("dynamics glmm = true needs the repalign R package: run `make install-rpkg` "
-                                "and put its library on R_LIBS (the Makefile uses .rlib)")
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise RepalignError("R dynamics GLMM failed: " + " | ".join(tail))
-    return str(Path(outdir) / "glmm.csv")
+    return str(out / "glmm.csv")
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -142,7 +125,17 @@ def plan_dynamics(config: Config) -> list[Task]:
     agent, the Python analyses and (``glmm = true``) the R GLMM."""
     section = config.section("dynamics")
     parse_section(DynamicsSection, {} if section is None else section, "[dynamics]")  # with its simulate entries
-    section = dict(section or {})
+    return _plan(config)
+
+
+def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
+    return _plan(config)  # validated by plan_all (entries["dynamics"])
+
+
+def _plan(config: Config) -> list[Task]:
+    """Tasks of the validated ``[dynamics]`` section. Its simulate entries are keyed as
+    written (``plan_simulations``), so the section is read as written."""
+    section = dict(config.section("dynamics") or {})
     sims = section.pop("simulate", [])
     params = dynamics_params(section)
     root = config.output / "dynamics"
@@ -195,3 +188,7 @@ def analysis_outputs(tasks: Sequence[Task]) -> dict[str, Path]:
         elif t.key.startswith("dynamics:glmm:"):
             out["glmm"] = t.outputs[0]
     return out
+
+
+STAGE = Stage("dynamics", ("dynamics",), _plan_stage, models={"dynamics": DynamicsSection},
+              tasks=(write_observed_trials, write_analyses, fit_glmm))

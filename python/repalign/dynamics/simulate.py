@@ -30,7 +30,6 @@ from repalign.errors import ValidationError
 from repalign.store import write_table
 from repalign.task import Task, safe_name
 
-SIMULATE_KEYS = tuple(SimulateEntry.model_fields)
 #: Extra columns of a simulated table (beyond ``DYNAMICS_COLUMNS``).
 SIM_COLUMNS = ("source_agent", "source_prediction", "model", "layer", "prob_p", "prob_q", "prob_v", "value")
 _VERSION = "1"

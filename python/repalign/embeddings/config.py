@@ -90,7 +90,6 @@ class ViceEntry(EmbedEntry):
 EMBED_MODELS: dict[str, type[EmbedEntry]] = {"spose": SposeEntry, "vice": ViceEntry}
 MODEL_KEYS = {m: {k: f.default for k, f in cls.model_fields.items() if k not in EmbedEntry.model_fields}
               for m, cls in EMBED_MODELS.items()}
-ALL_KEYS = tuple(EmbedEntry.model_fields) + tuple(k for m in METHODS for k in MODEL_KEYS[m])
 
 
 def embed_model(entry: Mapping[str, Any], where: str) -> type[EmbedEntry]:

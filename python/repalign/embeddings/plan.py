@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ from scipy.stats import binomtest
 from repalign.config import Config, parse_entries, parse_section
 from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
+from repalign.stages import Stage
 from repalign.task import Task, content_key as _key
 
 if TYPE_CHECKING:
@@ -76,9 +77,11 @@ TRAINING_KEYS = ("variant", "n_dims", "lr", "batch_size", "max_epochs", "patienc
 BUILTIN_REFERENCES = ("spose49", "spose14")
 
 
-def embed_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
-    """A validated ``[[embed]]`` entry with every default filled in."""
-    spec = parse_section(embed_model(entry, where), entry, where).spec()
+def embed_spec(entry: Any, where: str, seed: int = 0) -> dict[str, Any]:
+    """An ``[[embed]]`` entry (validated, or as written: validated here) with every default filled in."""
+    if isinstance(entry, Mapping):
+        entry = parse_section(embed_model(entry, where), entry, where)
+    spec = entry.spec()
     if spec["seed"] is None:
         spec["seed"] = seed
     if isinstance(spec["train"], str):
@@ -259,21 +262,25 @@ def _reference_values(name: str, ref: Representation | None, ids: tuple[str, ...
 
 
 # --- plan --------------------------------------------------------------------------------------
-def _ref_identity(ref: Representation) -> str:
-    return ref.identity  # a content key, never the output path: keys must not depend on it
-
-
 def output_dir(config: Config, spec: Mapping[str, Any], key: str) -> Path:
     return config.output / "embed" / f"{spec['name']}-{key}"
 
 
 def plan_embed(config: Config) -> list[Task]:
-    """One task per ``[[embed]]`` entry (see the module doc for the keys)."""
-    entries = config.section("embed", []) or []
-    parse_entries(embed_model, entries, "embed")  # types and keys of every entry, one line per error
+    """One task per ``[[embed]]`` entry (see the module doc for the keys); this stage
+    alone (``repalign.pipeline.plan_all`` hands the registered planner the run's entries)."""
+    return _plan(config, parse_entries(embed_model, config.section("embed", []) or [], "embed"), None)
+
+
+def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
+    return _plan(config, entries["embed"], resolved.reps)
+
+
+def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representation] | None) -> list[Task]:
+    """Tasks of the validated [[embed]] ``entries``; ``refs``: the run's representations
+    (None: resolved here when an entry needs them)."""
     if not entries:
         return []
-    refs: dict[str, Representation] | None = None
     tasks, names = [], set()
     for i, entry in enumerate(entries):
         where = f"{config.path} [[embed]] #{i + 1}"
@@ -295,8 +302,8 @@ def plan_embed(config: Config) -> list[Task]:
         ref = known.get(spec["source"]) if spec["source"] != "human" else None
         references = None if spec["compare_to"] is None else {n: known.get(n) for n in spec["compare_to"]}
         identity = {"version": _VERSION, "spec": spec,
-                    "source": _ref_identity(ref) if ref is not None else "human",
-                    "references": None if references is None else {n: _ref_identity(r) if r is not None else n
+                    "source": ref.cache_key if ref is not None else "human",
+                    "references": None if references is None else {n: r.cache_key if r is not None else n
                                                                    for n, r in references.items()}}
         key = _key(identity)
         out = output_dir(config, spec, key)
@@ -308,3 +315,6 @@ def plan_embed(config: Config) -> list[Task]:
             fn=run_embed, args=(spec, ref, references, str(out), provenance), deps=deps,
             label=f"{spec['method']} {spec['name']}"))
     return tasks
+
+
+STAGE = Stage("embed", ("embed",), _plan_stage, models={"embed": embed_model}, tasks=(run_embed,))

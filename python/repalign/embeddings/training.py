@@ -38,21 +38,9 @@ import torch
 import torch.nn.functional as F
 
 from repalign.config import check_variant
+from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.metrics import odd_one_out_accuracy
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None → CUDA when present, else CPU; otherwise the named device."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValidationError(f"unknown torch device {device!r}; use 'auto', 'cpu' or 'cuda'") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValidationError(f"device {device!r} requested but CUDA is not available")
-    return dev
 
 
 def as_triplet_array(triplets: Any, n_objects: int | None = None, *, where: str = "triplets") -> np.ndarray:

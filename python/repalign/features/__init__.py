@@ -1,4 +1,4 @@
-"""Stage 2b — feature extraction: stimulus sets → model layers → Parquet
+"""The features stage: feature extraction: stimulus sets → model layers → Parquet
 features (streamed, cached, resumable), concept averages, text features, and
 the config plan (``plan_features``, ``resolve_representations``)."""
 

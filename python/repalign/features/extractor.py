@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from repalign.datasets import StimulusSet
+from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.features.decoded import apply_tail, iter_batches, split_transform, store_key, store_matches
 from repalign.models import LoadedModel, ModelSpec, get_spec, load_model, resolve_layer
@@ -62,13 +63,8 @@ _BACKEND_PACKAGES = {
 def select_device(device: str | torch.device | None = None) -> tuple[torch.device, str]:
     """(device, compute dtype). None/"auto": CUDA when available (autocast
     bfloat16 where supported, else float16), otherwise CPU in float32."""
-    if device is None or str(device) == "auto":
-        dev = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    else:
-        dev = torch.device(device)
+    dev = resolve_device(device)
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValidationError(f"device {str(device)!r} requested but CUDA is not available")
         return dev, ("bfloat16" if torch.cuda.is_bf16_supported() else "float16")
     return dev, "float32"
 

@@ -39,6 +39,7 @@ import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -50,11 +51,10 @@ from repalign.features.decoded import split_transform, store_key, store_path, wr
 from repalign.features.extractor import POOLINGS, available_cpus, cache_key, extract, feature_path, select_device
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec, planned_transform
+from repalign.stages import Stage
 from repalign.task import Task
 from repalign.store import write_table
 
-MODEL_KEYS = tuple(ModelEntry.model_fields)
-REPR_KEYS = tuple(RepresentationEntry.model_fields)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -104,15 +104,19 @@ def _load_stimuli(section: dict) -> tuple[StimulusSet, str]:
     return _STIM_CACHE[memo]
 
 
-def _stimuli(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
-    """({name: (section, StimulusSet, manifest hash)}, names of skipped sets).
+def _stimuli(config: Config, entries: Sequence[StimuliEntry] | None = None
+             ) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+    """({name: (section, StimulusSet, manifest hash)}, names of skipped sets) of the
+    validated [[stimuli]] ``entries`` (default: the config's, validated here).
 
     A section with ``optional = true`` whose data are not available (not in
     REPALIGN_DATA_DIR and not downloadable) is skipped with a warning, and so
     is every model × that set."""
     out: dict[str, tuple[dict, StimulusSet, str]] = {}
     skipped: set[str] = set()
-    for entry in parse_entries(StimuliEntry, config.section("stimuli", []) or [], "stimuli"):
+    if entries is None:
+        entries = parse_entries(StimuliEntry, config.section("stimuli", []) or [], "stimuli")
+    for entry in entries:
         sec = entry.spec(exclude_unset=True)  # as written: the memo and the task's section
         optional = bool(sec.pop("optional", False))
         if "path" in sec:
@@ -140,9 +144,12 @@ def stimulus_content(section: dict) -> str:
     return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
 
 
-def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) -> list[dict]:
+def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset(),
+                   models: Sequence[ModelEntry] | None = None) -> list[dict]:
+    if models is None:
+        models = parse_entries(ModelEntry, config.section("models", []) or [], "models")
     entries = []
-    for i, m in enumerate(parse_entries(ModelEntry, config.section("models", []) or [], "models")):
+    for i, m in enumerate(models):
         where = f"{config.path} [[models]] #{i + 1} ({m.name})"
         spec = get_spec(m.name)
         if spec.modality != "image":
@@ -353,19 +360,22 @@ def plan_model_features(config: Config, model: str, stimuli_section: dict, layer
 
 
 # --- the public functions --------------------------------------------------------------------
-def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
+def model_features(config: Config, models: Sequence[ModelEntry] | None = None,
+                   stimuli: tuple[dict, set[str]] | None = None) -> tuple[list[Task], list[FeatureFile]]:
     """One task per ([[models]] entry, stimulus set) — all its layers in one forward
-    pass — and the features file of every (model, layer, set).
+    pass — and the features file of every (model, layer, set). ``models``: the
+    validated [[models]] entries and ``stimuli`` the loaded sets (``stimulus_sets``),
+    by default the config's, validated and loaded here.
 
     The device, and with it the compute dtype that is part of the cache key and the
     file name, is chosen here once (``device = "auto"``: CUDA if this machine has it)
     and handed to the task, so a task planned without a GPU writes the files the plan
     names even on a worker that has one."""
-    stim, skipped = _stimuli(config)
+    stim, skipped = stimuli if stimuli is not None else _stimuli(config)
     tasks: list[Task] = []
     files: list[FeatureFile] = []
     shareable: dict[str, tuple] = {}  # task key → (set, geometry) for models that may share decoding
-    for e in _model_entries(config, stim, skipped):
+    for e in _model_entries(config, stim, skipped, models):
         spec = e["spec"]
         dev, dtype = plan_device(e["device"], e["dtype"], e["where"])
         for sname in e["stimuli"]:
@@ -391,9 +401,11 @@ def model_features(config: Config) -> tuple[list[Task], list[FeatureFile]]:
     return tasks, files
 
 
-def stimulus_sets(config: Config) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
-    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)."""
-    return _stimuli(config)
+def stimulus_sets(config: Config, entries: Sequence[StimuliEntry] | None = None
+                  ) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)
+    of the validated [[stimuli]] ``entries`` (default: the config's)."""
+    return _stimuli(config, entries)
 
 
 def text_features_task(config: Config) -> Task:
@@ -406,12 +418,25 @@ def text_features_task(config: Config) -> Task:
 
 
 def plan_features(config: Config) -> list[Task]:
-    """Feature tasks only: one per ([[models]] entry, stimulus set) plus the text task
-    when a [[representations]] entry asks for MiniLM. Outputs are content-keyed
-    Parquet files under ``<output>/features/``. (Named representations:
+    """Feature tasks only (this stage alone): one per ([[models]] entry, stimulus set)
+    plus the text task when a [[representations]] entry asks for MiniLM. Outputs are
+    content-keyed Parquet files under ``<output>/features/``. (Named representations:
     ``repalign.representations.resolve_representations``.)"""
-    tasks = model_features(config)[0]
     entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
-    if any(r.source == "minilm-things" for r in entries):
-        tasks.append(text_features_task(config))
-    return tasks
+    return model_features(config)[0] + _text_tasks(config, entries)
+
+
+def _text_tasks(config: Config, representations: Sequence[RepresentationEntry]) -> list[Task]:
+    return [text_features_task(config)] if any(r.source == "minilm-things" for r in representations) else []
+
+
+def _plan_stage(config: Config, entries: dict, resolved, upstream: Sequence[Task]) -> list[Task]:
+    """The registered planner: the feature tasks of the run's one resolution of its
+    representations (``repalign.representations.resolve.resolve``, done by
+    ``plan_all`` before any stage plans)."""
+    return list(resolved.tasks)
+
+
+STAGE = Stage("features", ("models", "stimuli", "representations"), _plan_stage,
+              models={"stimuli": StimuliEntry, "models": ModelEntry, "representations": RepresentationEntry},
+              tasks=(run_extract_task, run_decode_task, run_text_task))

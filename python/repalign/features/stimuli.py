@@ -23,7 +23,6 @@ from repalign.datasets import StimulusSet
 from repalign.errors import ValidationError
 from repalign.features.config import SOURCES, StimuliEntry  # noqa: F401 (SOURCES: re-exported)
 
-STIMULI_KEYS = tuple(StimuliEntry.model_fields)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # scikit-image sample images bundled in the wheel (no download)
 SKIMAGE_IMAGES = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",

@@ -1,4 +1,4 @@
-"""Stage 4 — learners: exact, batched trial-by-trial simulation of category,
+"""The learners stage: exact, batched trial-by-trial simulation of category,
 reward and multiclass learning from any representation (``Embedding``), the
 simulated-participant choice model, and the ``[[learners]]`` config plan."""
 

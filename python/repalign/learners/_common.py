@@ -33,13 +33,6 @@ def image_id(path: str, key: str) -> str:
     return f"{parts[-2]}/{stem}"
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` → CUDA when present, else CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def task_features(
     stimulus_ids: Sequence[str], features: Embedding, pca: int | None, where: str
 ) -> np.ndarray:
@@ -96,12 +89,6 @@ def scaler_stats(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     const = var <= n * eps * var + (n * mu * eps) ** 2
     sd = torch.where(const, torch.ones_like(var), var.sqrt())
     return mu, sd
-
-
-def check_same_length(tasks, where: str) -> None:
-    lengths = {len(t) for t in tasks}
-    if len(lengths) > 1:
-        raise ValidationError(f"{where}: tasks of different lengths in one batch: {sorted(lengths)}")
 
 
 def as_task_list(task_or_tasks, kind, where: str) -> list:

@@ -32,9 +32,10 @@ import torch
 
 from repalign.datasets import CategoryTask, Embedding
 from repalign.config import check_variant
+from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.learners._common import (
-    DTYPE, KEYS, as_task_list, image_id, resolve_device, simulate_in_batches, standardize, task_features,
+    DTYPE, KEYS, as_task_list, image_id, simulate_in_batches, standardize, task_features,
 )
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 from repalign.learners._published import PUBLISHED_C_GRID

@@ -30,8 +30,9 @@ import pandas as pd
 import torch
 
 from repalign.datasets import Embedding
+from repalign.device import resolve_device
 from repalign.errors import ValidationError
-from repalign.learners._common import DTYPE, as_task_list, resolve_device, simulate_in_batches, standardize, task_features
+from repalign.learners._common import DTYPE, as_task_list, simulate_in_batches, standardize, task_features
 
 __all__ = ["MulticlassTask", "MulticlassLearner", "huber_tasks", "multiclass_probabilities"]
 

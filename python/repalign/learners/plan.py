@@ -54,26 +54,30 @@ demo's model-recovery study)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
-from repalign.learners.config import TASKS, LearnerEntry, SimulateSpec, learner_kind
+from repalign.learners.config import TASKS, LearnerEntry, learner_kind
+from repalign.stages import Stage
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 if TYPE_CHECKING:
     from repalign.representations import Representation
 
-__all__ = ["plan_learners", "run_learner", "learner_spec", "TASKS", "load_tasks"]
+__all__ = ["plan_learners", "run_learner", "learner_spec", "LearnerJob", "TASKS", "load_tasks"]
 
 _VERSION = 1  # bump when the learners' numbers change for the same inputs
 KEYS = tuple(LearnerEntry.model_fields)
-SIM_KEYS = tuple(SimulateSpec.model_fields)
 
 
-def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
-    """A validated ``[[learners]]`` entry (as written) with the task kind's defaults."""
-    spec = parse_section(LearnerEntry, entry, where).spec(exclude_unset=True)
+def learner_spec(entry: LearnerEntry | Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
+    """A ``[[learners]]`` entry's values as written (validated, or validated here)
+    with the task kind's defaults: the explicit values its tasks are keyed on."""
+    if isinstance(entry, Mapping):
+        entry = parse_section(LearnerEntry, entry, where)
+    spec = entry.spec(exclude_unset=True)
     task = spec["task"]
     if isinstance(spec.get("representations"), str):
         spec["representations"] = [spec["representations"]]
@@ -103,9 +107,7 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
         spec.setdefault("label", "category")
         spec.setdefault("participants", 20)
         spec.setdefault("trials", 100)
-        # the sequences are drawn once per entry: every representation sees the same ones
-        spec["_task_seed"] = int((spec.get("simulate") or {}).get("seed", seed))
-    kind = _learner_kind(task)
+    kind = learner_kind(task)
     if kind == "category":
         try:
             make_learner(spec)._check()
@@ -114,7 +116,46 @@ def learner_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[st
     return spec
 
 
-_learner_kind = learner_kind
+@dataclass(frozen=True)
+class LearnerJob:
+    """What one learner task runs: its ``[[learners]]`` entry and the values the plan
+    fixed for it. A task receives this (frozen, picklable) and nothing else of the config.
+
+    spec: ``learner_spec`` of the entry (its values as written, the task kind's
+    defaults, ``choices`` as an absolute path); task_seed: seed of the stimuli-category
+    task sequences (drawn once per entry: every representation sees the same ones);
+    stimuli: that task's [[stimuli]] section as written (its path absolute) and
+    stimuli_content: the set's content hash; choices_sha256: the human choices file's
+    content; generating: the representation whose simulated choices every other
+    representation of the entry gets (model recovery), generated_by: the key and
+    output of that representation's task.
+    """
+
+    spec: Mapping[str, Any]
+    task_seed: int | None = None
+    stimuli: Mapping[str, Any] | None = None
+    stimuli_content: str | None = None
+    choices_sha256: str | None = None
+    generating: str | None = None
+    generated_by: tuple[str, str] | None = None  # (task key, trials table) of the generating representation
+
+    @property
+    def task(self) -> str:
+        return str(self.spec["task"])
+
+    def key_fields(self) -> dict[str, Any]:
+        """What the task key hashes: the spec (but where its numbers do not depend on:
+        representations, device, the choices file's path) with the plan's values,
+        under the names they have always had (so existing outputs keep their keys)."""
+        out = {k: v for k, v in self.spec.items() if k not in ("representations", "device", "choices")}
+        if self.generated_by is not None:
+            out.pop("simulate", None)
+            out["_choices_key"] = self.generated_by[0]
+        for name, value in (("_task_seed", self.task_seed), ("_stimuli_section", self.stimuli),
+                            ("_stimuli_content", self.stimuli_content), ("_choices_sha256", self.choices_sha256)):
+            if value is not None:
+                out[name] = value
+        return out
 
 
 def _ids(sel, n_all: int):
@@ -125,19 +166,20 @@ def _ids(sel, n_all: int):
     return [str(s) for s in sel]
 
 
-def load_tasks(spec: Mapping[str, Any]) -> list:
+def load_tasks(job: LearnerJob) -> list:
     """The task objects an entry runs on."""
     from repalign.datasets import load_category_tasks, load_reward_tasks, load_things_decisions
 
+    spec = job.spec
     task = spec["task"]
     if task == "stimuli-category":
         from repalign.features.stimuli import load_stimulus_set
         from repalign.learners.stimulus_tasks import stimulus_category_tasks
 
-        stim = load_stimulus_set(spec["_stimuli_section"])
+        stim = load_stimulus_set(dict(job.stimuli or {}))
         return stimulus_category_tasks(stim, label=spec["label"], positive=spec.get("positive"),
                                        participants=int(spec["participants"]), trials=int(spec["trials"]),
-                                       seed=int(spec["_task_seed"]))
+                                       seed=int(job.task_seed))
     sel = spec.get("tasks")
     if spec.get("choices"):  # the cond files the humans did
         sel = sorted(_human_choices(spec)["cond_file"].unique(), key=int)
@@ -165,13 +207,13 @@ def load_tasks(spec: Mapping[str, Any]) -> list:
 def _human_choices(spec: Mapping[str, Any]):
     from repalign.learners.human_choices import read_demircan_choices
 
-    return read_demircan_choices(spec["choices"], _learner_kind(spec["task"]))
+    return read_demircan_choices(spec["choices"], learner_kind(spec["task"]))
 
 
 def make_learner(spec: Mapping[str, Any]):
     from repalign.learners import CategoryLearner, MulticlassLearner, RewardLearner
 
-    kind = _learner_kind(spec["task"])
+    kind = learner_kind(spec["task"])
     variant = spec.get("variant", "default")
     if kind == "category":
         return CategoryLearner(C=None if spec.get("C") is None else float(spec["C"]), C_grid=spec.get("C_grid"),
@@ -183,13 +225,15 @@ def make_learner(spec: Mapping[str, Any]):
     return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
 
 
-def run_learner(spec: dict, ref: Representation, model: str, layer: str, path: str, provenance: dict) -> str:
+def run_learner(job: LearnerJob, ref: Representation, path: str, provenance: dict) -> str:
     """Task body: load the representation, simulate the learner on the entry's
     tasks (and simulated choices if asked), write the trials table atomically."""
     from repalign.learners.choices import simulate_choices
     from repalign.store import write_table
 
-    tasks = load_tasks(spec)
+    spec = job.spec
+    model, layer = learner_names(ref)
+    tasks = load_tasks(job)
     df = make_learner(spec).simulate(tasks, ref.load(), model=model, layer=layer)
     if spec.get("choices"):
         from repalign.learners.human_choices import attach_human_choices
@@ -198,14 +242,19 @@ def run_learner(spec: dict, ref: Representation, model: str, layer: str, path: s
     df.insert(0, "task_kind", spec["task"])
     if spec.get("name"):
         df["entry"] = spec["name"]
-    if spec.get("_choices_from"):
+    if job.generated_by is not None:
         # model recovery: the choices simulated from the generating representation
-        df = _attach_choices(df, spec["_choices_from"])
+        df = _attach_choices(df, job.generated_by[1])
     elif "simulate" in spec:
         s = spec["simulate"]
         df = simulate_choices(df, s["temperature"], s["lapse"], s["seed"])
     write_table(df, path, kind="trials", provenance=provenance)
     return path
+
+
+def learner_names(ref: Representation) -> tuple[str, str]:
+    """(model, layer) a learner table calls its representation."""
+    return str(ref.model or ref.name), str(ref.layer or "")
 
 
 def _attach_choices(df, path: str):
@@ -223,52 +272,68 @@ def _attach_choices(df, path: str):
 def _identity(ref: Representation) -> dict:
     """What identifies a representation's numbers (not its display name, never the output path)."""
     return {"kind": ref.kind, "model": ref.model, "layer": ref.layer, "stimuli": ref.stimuli,
-            "cache_key": ref.identity, "params": ref.key_params}
+            "cache_key": ref.cache_key, "params": ref.key_params}
 
 
 def plan_learners(config: Config) -> list[Task]:
-    """Tasks for every ``[[learners]]`` entry × representation."""
-    entries = config.section("learners") or []
-    parse_entries(LearnerEntry, entries, "learners")  # types and keys of every entry, one line per error
-    specs = [learner_spec(e, f"[[learners]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
-    if not specs:
+    """Tasks for every ``[[learners]]`` entry × representation (this stage alone;
+    ``repalign.pipeline.plan_all`` hands the registered planner the run's entries)."""
+    entries = parse_entries(LearnerEntry, config.section("learners") or [], "learners")
+    if not entries:
         return []
-    from repalign.representations import resolve_representations
+    from repalign.representations.resolve import resolve
 
-    refs = dict(resolve_representations(config))
+    resolved = resolve(config)
+    return _plan(config, entries, resolved.reps, resolved.stimuli)
+
+
+def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
+    return _plan(config, entries["learners"], resolved.reps, resolved.stimuli)
+
+
+def _job(config: Config, spec: dict, where: str, stimuli: Mapping[str, tuple]) -> LearnerJob:
+    """The plan's values of one entry: the absolute choices path and its content, the
+    stimuli-category set and seed. Every check before any work."""
+    fixed: dict[str, Any] = {}
+    if spec.get("choices"):
+        from repalign.learners.human_choices import check_against_tasks, file_sha256
+
+        spec["choices"] = str(config.resolve(spec["choices"]))
+        job = LearnerJob(spec)
+        try:  # every check before any work: columns, cond files, trials, images
+            check_against_tasks(_human_choices(spec), load_tasks(job), f"choices file {spec['choices']}")
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+        fixed["choices_sha256"] = file_sha256(spec["choices"])  # the content, not the path, keys the task
+    if spec["task"] == "stimuli-category":
+        if spec["stimuli"] not in stimuli:
+            raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli) or 'none'}")
+        sec = dict(stimuli[spec["stimuli"]][0])  # as written, its path absolute
+        from repalign.features.plan import stimulus_content
+
+        # the sequences are drawn once per entry (every representation sees the same ones), from
+        # the set's labels: its content is part of the key
+        fixed.update(stimuli=sec, stimuli_content=stimulus_content(sec),
+                     task_seed=int((spec.get("simulate") or {}).get("seed", config.seed)))
+    return LearnerJob(spec, generating=spec.get("generating"), **fixed)
+
+
+def _plan(config: Config, entries: Sequence[LearnerEntry], refs: Mapping[str, Representation],
+          stimuli: Mapping[str, tuple]) -> list[Task]:
+    """Tasks of the validated [[learners]] ``entries`` over the representations ``refs``."""
     tasks: list[Task] = []
     root = config.output / "learners"
-    stimuli_sections = {str(s.get("name", s.get("source"))): dict(s) for s in (config.section("stimuli") or [])}
-    for i, spec in enumerate(specs):
+    for i, entry in enumerate(entries):
         where = f"[[learners]] #{i + 1}"
-        if spec.get("choices"):
-            from repalign.learners.human_choices import check_against_tasks, file_sha256
-
-            spec["choices"] = str(config.resolve(spec["choices"]))
-            try:  # every check before any work: columns, cond files, trials, images
-                check_against_tasks(_human_choices(spec), load_tasks(spec), f"choices file {spec['choices']}")
-            except ValidationError as exc:
-                raise ValidationError(f"{where}: {exc}") from None
-            spec["_choices_sha256"] = file_sha256(spec["choices"])  # the content, not the path, keys the task
-        if spec["task"] == "stimuli-category":
-            if spec["stimuli"] not in stimuli_sections:
-                raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli_sections) or 'none'}")
-            sec = stimuli_sections[spec["stimuli"]]
-            sec.pop("optional", None)
-            if "path" in sec:
-                sec["path"] = str(config.resolve(sec["path"]))
-            spec["_stimuli_section"] = sec
-            from repalign.features.plan import stimulus_content
-
-            # the task sequences come from the set's labels: its content is part of the key
-            spec["_stimuli_content"] = stimulus_content(sec)
+        spec = learner_spec(entry, where, config.seed)
+        job = _job(config, spec, where, stimuli)
         names = spec.get("representations") or sorted(refs)
         unknown = [n for n in names if n not in refs]
         if unknown:
             raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
         if not names:
             raise ValidationError(f"{where}: no representations (define [[models]] or [[representations]])")
-        generating = spec.get("generating")
+        generating = job.generating
         if generating is not None:
             if generating not in names:
                 raise ValidationError(f"{where}: generating representation {generating!r} is not among {names}")
@@ -280,24 +345,22 @@ def plan_learners(config: Config) -> list[Task]:
             if spec.get("pca") is not None and dims is not None and spec["pca"] > dims:
                 raise ValidationError(f"{where} pca: expected at most {dims} components (representation {name!r} "
                                       f"has {dims} dimensions), got {spec['pca']}")
-            model, layer = str(ref.model or name), str(ref.layer or "")
-            spec_n = dict(spec)
-            if gen_task is not None:
-                spec_n.pop("simulate", None)
-                spec_n["_choices_key"] = gen_task.key
-                spec_n["_choices_from"] = str(gen_task.outputs[0])
-            ident = {"v": _VERSION, "spec": {k: v for k, v in spec_n.items() if k not in ("representations", "device", "_choices_from", "choices")},
-                     "rep": _identity(ref)}
-            key = _key(ident)
+            job_n = job if gen_task is None else replace(job, generated_by=(gen_task.key, str(gen_task.outputs[0])))
+            fields = job_n.key_fields()
+            key = _key({"v": _VERSION, "spec": fields, "rep": _identity(ref)})
             path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"
             prov = {"producer": "repalign.learners.run_learner", "representation": name, "key": key,
-                    "spec": {k: v for k, v in spec_n.items() if k != "_choices_from"}}
+                    "spec": dict(fields, **{k: spec[k] for k in ("representations", "device", "choices") if k in spec})}
             if generating is not None:
                 prov["generating"] = generating
             deps = ref.deps + ((gen_task.key,) if gen_task is not None else ())
             task = Task(f"learners:{spec['task']}:{_safe(name)}:{key}", "learners", (path,), run_learner,
-                        (spec_n, ref, model, layer, str(path), prov), deps=deps, label=f"{spec['task']} {name}")
+                        kwargs=dict(job=job_n, ref=ref, path=str(path), provenance=prov), deps=deps,
+                        label=f"{spec['task']} {name}")
             tasks.append(task)
             if generating is not None and gen_task is None:
                 gen_task = task
     return tasks
+
+
+STAGE = Stage("learners", ("learners",), _plan_stage, models={"learners": LearnerEntry}, tasks=(run_learner,))

@@ -32,9 +32,10 @@ import pandas as pd
 import torch
 
 from repalign.datasets import Embedding, RewardTask
+from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.learners._common import (
-    DTYPE, as_task_list, image_id, resolve_device, scaler_stats, simulate_in_batches, task_features,
+    DTYPE, as_task_list, image_id, scaler_stats, simulate_in_batches, task_features,
 )
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 

@@ -1,4 +1,4 @@
-"""Stage 3 — alignment metrics between representations and human data.
+"""The metrics stage: alignment metrics between representations and human data.
 
 Every metric takes features of any origin: a plain (n_objects, d) array or a
 ``repalign.datasets.Embedding`` (then stimulus ids are checked against the human data).

@@ -9,11 +9,12 @@ representation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
 from repalign.metrics.config import METRIC_MODELS, METRICS, entry_spec, metric_model
+from repalign.stages import Stage
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 if TYPE_CHECKING:
@@ -34,12 +35,15 @@ PUBLISHED_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def metric_spec(entry: Mapping[str, Any], where: str, seed: int = 0) -> dict[str, Any]:
-    """A validated ``[[metrics]]`` entry with every default filled in."""
-    spec = entry_spec(parse_section(metric_model(entry, where), entry, where), seed)
+def metric_spec(entry: Any, where: str, seed: int = 0) -> dict[str, Any]:
+    """A ``[[metrics]]`` entry (validated, or as written: validated here) with every default filled in."""
+    if isinstance(entry, Mapping):
+        entry = parse_section(metric_model(entry, where), entry, where)
+    spec = entry_spec(entry, seed)
     spec.setdefault("variant", "default")
     if spec["variant"] == "published":  # the paper's values where the entry does not set them
-        spec.update({k: v for k, v in PUBLISHED_DEFAULTS.get(spec["metric"], {}).items() if k not in entry})
+        spec.update({k: v for k, v in PUBLISHED_DEFAULTS.get(spec["metric"], {}).items()
+                     if k not in entry.model_fields_set})
     if "similarity" in spec and isinstance(spec["similarity"], str):
         spec["similarity"] = [spec["similarity"]]
     if "methods" in spec and isinstance(spec["methods"], str):
@@ -115,16 +119,6 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         raise ValidationError(f"{where}: level must be in (0, 1), got {spec['level']}")
 
 
-def _ref_identity(ref: Representation) -> str:
-    """What identifies a representation's numbers (its content key, never the output path)."""
-    return ref.identity
-
-
-def _ref_deps(ref: Representation) -> tuple[str, ...]:
-    """Key of the task that produces the representation, if any."""
-    return ref.deps
-
-
 def _ref_names(ref: Representation, name: str) -> tuple[str, str, str]:
     """(model, layer, stimuli) for the table."""
     return str(ref.model or name), str(ref.layer or ""), str(ref.stimuli or "")
@@ -184,15 +178,24 @@ def run_metric(spec: dict, ref: Representation, reference: Representation | None
 
 
 def plan_metrics(config: Config) -> list[Task]:
-    """Tasks for every ``[[metrics]]`` entry × representation."""
-    entries = config.section("metrics") or []
-    parse_entries(metric_model, entries, "metrics")  # types and keys of every entry, one line per error
-    specs = [metric_spec(e, f"[[metrics]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
+    """Tasks for every ``[[metrics]]`` entry × representation (this stage alone;
+    ``repalign.pipeline.plan_all`` hands the registered planner the run's entries)."""
+    entries = parse_entries(metric_model, config.section("metrics") or [], "metrics")
     refs: dict[str, Representation] = {}
-    if any(s["metric"] != "noise_ceiling" for s in specs):
+    if any(e.metric != "noise_ceiling" for e in entries):
         from repalign.representations import resolve_representations
 
         refs = dict(resolve_representations(config))
+    return _plan(config, entries, refs)
+
+
+def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
+    return _plan(config, entries["metrics"], resolved.reps)
+
+
+def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representation]) -> list[Task]:
+    """Tasks of the validated [[metrics]] ``entries`` over the representations ``refs``."""
+    specs = [metric_spec(e, f"[[metrics]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
     tasks: list[Task] = []
     root = config.output / "metrics"
     for i, spec in enumerate(specs):
@@ -238,11 +241,11 @@ def plan_metrics(config: Config) -> list[Task]:
             if rspec["metric"] == "dimensionality" and not rspec["dataset"]:
                 rspec["dataset"] = stimuli or name
             ident = {"v": _VERSION, "spec": {k: v for k, v in rspec.items() if k != "representations"},
-                     "rep": _ref_identity(ref),
-                     "reference": _ref_identity(reference) if reference is not None else None}
+                     "rep": ref.cache_key,
+                     "reference": reference.cache_key if reference is not None else None}
             key = _key(ident)
             path = root / f"{spec['metric']}-{_safe(name)}-{key}.parquet"
-            deps = _ref_deps(ref) + (_ref_deps(reference) if reference is not None else ())
+            deps = ref.deps + (reference.deps if reference is not None else ())
             prov = {"producer": "repalign.metrics.run_metric", "spec": rspec, "representation": name,
                     "representation_key": ident["rep"], "key": key}
             tasks.append(Task(f"metrics:{spec['metric']}:{_safe(name)}:{key}", "metrics", (path,), run_metric,
@@ -302,14 +305,14 @@ def _classification_task(spec: dict, refs: Mapping[str, Representation], config:
             raise ValidationError(f"{where}: two representations of model {agent!r} on {cond}")
         models.append((cond, agent, str(ref.layer), ref))
     ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"},
-             "models": sorted((c, a, l, _ref_identity(r)) for c, a, l, r in models)}
+             "models": sorted((c, a, l, r.cache_key) for c, a, l, r in models)}
     key = _key(ident)
     label = _safe(spec["name"]) if spec.get("name") else "texture-shape"
     root = config.output / "metrics"
     paths = (root / f"classification-{label}-{key}.parquet", root / f"decisions-{label}-{key}.parquet")
     prov = {"producer": "repalign.metrics.run_classification", "spec": spec, "key": key,
-            "models": [[c, a, l, _ref_identity(r)] for c, a, l, r in models]}
-    deps = tuple(dict.fromkeys(d for *_, r in models for d in _ref_deps(r)))
+            "models": [[c, a, l, r.cache_key] for c, a, l, r in models]}
+    deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
     return Task(f"metrics:classification:{key}", "metrics", paths, run_classification,
                 (spec, wanted, models, tuple(map(str, paths)), prov), deps=deps, label=f"classification {label}")
 
@@ -348,3 +351,7 @@ def run_classification(spec: dict, conditions: list[str], models: list, paths: t
     write_table(pd.concat(decisions, ignore_index=True), paths[1], kind="decisions", provenance=provenance)
     write_table(table, paths[0], kind="metrics", provenance=provenance)
     return paths
+
+
+STAGE = Stage("metrics", ("metrics",), _plan_stage, models={"metrics": metric_model},
+              tasks=(run_metric, run_classification))

@@ -54,13 +54,13 @@ def shape_bias_task(spec: dict, refs: Mapping[str, "Representation"], config: Co
             raise ValidationError(f"{where}: two representations of model {ref.model!r}")
         models.append((str(ref.model), str(ref.layer), ref))
     ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"},
-             "models": sorted((a, l, r.identity) for a, l, r in models)}
+             "models": sorted((a, l, r.cache_key) for a, l, r in models)}
     key = content_key(ident)
     label = safe_name(spec["name"]) if spec.get("name") else "cue-conflict"
     root = config.output / "metrics"
     paths = (root / f"shape_bias-{label}-{key}.parquet", root / f"cue-decisions-{label}-{key}.parquet")
     prov = {"producer": "repalign.metrics.shape_bias_task.run_shape_bias", "spec": spec, "key": key,
-            "models": [[a, l, r.identity] for a, l, r in models]}
+            "models": [[a, l, r.cache_key] for a, l, r in models]}
     deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
     return Task(f"metrics:shape_bias:{key}", "metrics", paths, run_shape_bias,
                 (spec, models, tuple(map(str, paths)), prov), deps=deps, label=f"shape bias {label}")

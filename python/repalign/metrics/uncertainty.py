@@ -41,24 +41,6 @@ def bootstrap_ci(
     return _percentiles(vals, level)
 
 
-def grouped_mean_ci(values: np.ndarray, groups: np.ndarray, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """CI of the mean of ``values`` resampling whole groups (e.g. participants, triplet sets).
-
-    Vectorised: a resample is a multinomial weighting of the groups' sums and counts.
-    """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
-    inv = inv.ravel()
-    sums = np.bincount(inv, weights=values)
-    counts = np.bincount(inv).astype(np.float64)
-    g = sums.size
-    if g < 2:
-        return (np.nan, np.nan)
-    rng = np.random.default_rng(seed)
-    w = rng.multinomial(g, np.full(g, 1.0 / g), size=n_boot).astype(np.float64)  # (n_boot, g)
-    return _percentiles((w @ sums) / (w @ counts), level)
-
-
 def _percentiles(vals: np.ndarray, level: float) -> tuple[float, float]:
     if not 0 < level < 1:
         raise ValidationError(f"confidence level must be in (0, 1), got {level}")

@@ -1,4 +1,4 @@
-"""Stage 2a — the model zoo: metadata (``ModelSpec``), loading (module +
+"""The model zoo: metadata (``ModelSpec``), loading (module +
 preprocessing + spec), layer names. See ``repalign.models.zoo`` for the names."""
 
 import os as _os

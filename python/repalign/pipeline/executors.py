@@ -27,7 +27,6 @@ from repalign.errors import ValidationError
 from repalign.pipeline.config import ExecutorSection
 from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
 
-EXECUTOR_KEYS = tuple(ExecutorSection.model_fields)
 
 
 def _default(key: str) -> Any:

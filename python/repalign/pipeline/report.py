@@ -142,19 +142,18 @@ def collect_metrics(roots: list[Path] | Path) -> pd.DataFrame:
 def alignment_findings(config: Config, tasks=None) -> list[str]:
     """Plain-language findings from the R stage's alignment scores: the most aligned
     model (with its margin) and, for model-recovery studies (a [[learners]] entry
-    with ``generating``), whether the generating model was recovered."""
+    with ``generating``, read from the run's learner ``tasks``), whether the
+    generating model was recovered."""
     out = config.output
     found = [p for p in _files(_roots(config, tasks), "alignment_scores.csv") if (out / "r") in p.parents]
     if not found:
         return []
     scores = pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
     findings = []
-    generating = [str(e["generating"]) for e in (config.section("learners") or []) if e.get("generating")]
-    refs = {}
-    if generating:
-        from repalign.representations import resolve_representations
-
-        refs = resolve_representations(config)
+    # model recovery: the learner tasks of an entry with `generating` (their typed entries say so)
+    learners = [t for t in tasks or () if t.stage == "learners" and "job" in t.kwargs]
+    generating = list(dict.fromkeys(t.kwargs["job"].generating for t in learners if t.kwargs["job"].generating))
+    refs = {t.kwargs["ref"].name: t.kwargs["ref"] for t in learners}
     for task, df in scores.groupby("task", sort=True):
         df = df.sort_values("pseudo_r2", ascending=False)
         best = df.iloc[0]
@@ -168,16 +167,12 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         else:
             text = f"Task {task}: one model scored, {label}, pseudo-R² {best['pseudo_r2']:.3f}."
         findings.append(text)
-    if generating and tasks is None:
-        from repalign.learners import plan_learners
-
-        tasks = plan_learners(config)
     for name in generating:
         ref = refs.get(name)
         if ref is None:
             continue
         gen_model, gen_layer = ref.model, ref.layer
-        rows = _entry_scores(scores, name, tasks or [])
+        rows = _entry_scores(scores, name, learners)
         if rows.empty:
             continue
         # the entry's (model, layer) groups, ranked by pseudo-R² (mean over the entry's tasks)
@@ -197,12 +192,14 @@ def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
     its (model, layer) groups on its own tasks (or "pooled" scores)."""
     import pyarrow.parquet as pq
 
+    from repalign.learners.plan import learner_names
+
     pairs, ids = set(), set()
     for t in tasks:
-        if t.stage != "learners" or len(t.args) < 6 or t.args[5].get("generating") != generating:
+        if t.kwargs["job"].generating != generating:
             continue
-        _spec, _ref, model, layer, path, _prov = t.args
-        pairs.add((str(model), str(layer)))
+        pairs.add(learner_names(t.kwargs["ref"]))
+        path = t.kwargs["path"]
         if Path(path).is_file():
             ids.update(map(str, pq.read_table(path, columns=["task"]).column("task").unique().to_pylist()))
     keep = [(str(m), str(l)) in pairs and (str(k) in ids or str(k) == "pooled")

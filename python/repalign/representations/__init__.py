@@ -1,4 +1,4 @@
-"""Stage 2c — representations: one ``Representation`` reference per named
+"""The representations stage: one ``Representation`` reference per named
 representation of a config (zoo features, SPoSE, MiniLM, random, concept means, the
 user's own files), owning its identity (a content key, independent of the output
 directory), its dependency (the key of the task that produces it) and its loading
@@ -6,8 +6,8 @@ directory), its dependency (the key of the task that produces it) and its loadin
 read representations only through this package."""
 
 from repalign.representations.files import SUFFIXES, read_file
-from repalign.representations.reference import KINDS, Ref, Representation
+from repalign.representations.reference import KINDS, Representation
 from repalign.representations.resolve import REPR_KEYS, SOURCES, plan_representations, resolve_representations
 
-__all__ = ["KINDS", "REPR_KEYS", "Ref", "Representation", "SOURCES", "SUFFIXES", "plan_representations", "read_file",
+__all__ = ["KINDS", "REPR_KEYS", "Representation", "SOURCES", "SUFFIXES", "plan_representations", "read_file",
            "resolve_representations"]

@@ -28,7 +28,7 @@ class Representation:
     path: its features Parquet file (features/text) or the user's file (file);
     params: what the kind needs to load it (not part of equality).
 
-    ``identity`` (= ``cache_key``) identifies its numbers independently of the output
+    ``cache_key`` identifies its numbers independently of the output
     directory; ``deps`` is the tuple of task keys to wait for; ``load()`` → Embedding
     (float64 values, shape (n_stimuli, n_dims), one row per stimulus id).
     """
@@ -58,11 +58,6 @@ class Representation:
         if ids is not None:
             params["ids"] = hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16]
         return f"{self.kind}:{self.model}:{json.dumps(params, sort_keys=True)}"
-
-    @property
-    def identity(self) -> str:
-        """Same as ``cache_key``: the content key downstream task keys are built from."""
-        return self.cache_key
 
     @property
     def key_params(self) -> dict:
@@ -108,5 +103,3 @@ class Representation:
             return emb
         raise ValidationError(f"representation {self.name!r}: unknown kind {self.kind!r}")
 
-
-Ref = Representation  # the name the features stage used before

@@ -22,65 +22,74 @@ Representation names: ``<alias or model>/<layer>@<stimulus set>`` for [[models]]
 
 from __future__ import annotations
 
-import json
-import os
-from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from repalign.config import Config, memory_problem, parse_entries
 from repalign.datasets.things import N_CONCEPTS
 from repalign.errors import ValidationError
-from repalign.features.config import REPR_SOURCE_KEYS, RepresentationEntry
-from repalign.features.plan import model_features, stimulus_sets, text_features_task
+from repalign.features.config import REPR_SOURCE_KEYS, ModelEntry, RepresentationEntry, StimuliEntry
+from repalign.features.plan import FeatureFile, model_features, stimulus_sets, text_features_task
 from repalign.representations.files import check_covers, read_file
 from repalign.representations.reference import Representation
+from repalign.stages import Stage
 from repalign.task import Task
 
 REPR_KEYS = tuple(RepresentationEntry.model_fields)
 SOURCES = REPR_SOURCE_KEYS  # source → the keys (besides name, source) it takes (the schema's)
 
-_CACHE: "OrderedDict[str, dict[str, Representation]]" = OrderedDict()
-_CACHE_SIZE = 16
 
 
-def _fingerprint(config: Config) -> str:
-    """Everything resolution reads: the sections, the output directory, the seed, the
-    data directory and the size/mtime of every user file (so an edited file re-resolves)."""
-    files = []
-    for r in config.section("representations", []) or []:
-        for k in ("path", "ids_file"):
-            if isinstance(r, dict) and r.get("source") == "file" and isinstance(r.get(k), str):
-                p = config.resolve(r[k])
-                st = p.stat() if p.is_file() else None
-                files.append([str(p), st.st_size if st else None, st.st_mtime_ns if st else None])
-    return json.dumps({"path": str(config.path), "output": str(config.output), "seed": config.seed,
-                       "sections": {s: config.section(s) for s in ("stimuli", "models", "representations")},
-                       "data": os.environ.get("REPALIGN_DATA_DIR"), "files": files}, sort_keys=True, default=str)
+@dataclass(frozen=True)
+class Resolved:
+    """The run's representations, resolved once (``resolve``): reps {name:
+    Representation}; tasks: the feature tasks (and the MiniLM text task) that
+    produce them; stimuli: the loaded [[stimuli]] sets ({name: (section as written,
+    StimulusSet, manifest hash)}) and skipped: the optional sets not available."""
+
+    reps: dict[str, Representation]
+    tasks: tuple[Task, ...] = ()
+    stimuli: dict = field(default_factory=dict)
+    skipped: frozenset[str] = frozenset()
+
+
+def resolve(config: Config, stimuli: Sequence[StimuliEntry] | None = None, models: Sequence[ModelEntry] | None = None,
+            representations: Sequence[RepresentationEntry] | None = None) -> Resolved:
+    """Every representation the config defines, by name (see the module doc), with
+    the tasks producing them: the validated entries of [[stimuli]], [[models]] and
+    [[representations]] (default: the config's, validated here). Every entry is
+    checked (files read and checked in full) before any work. ``plan_all`` calls it
+    once per run and hands the result to every stage."""
+    if representations is None:
+        representations = parse_entries(RepresentationEntry, config.section("representations", []) or [],
+                                        "representations")
+    stim = stimulus_sets(config, stimuli)
+    tasks, files = model_features(config, models, stim)
+    reps = _resolve(config, stim, files, representations)
+    text = [text_features_task(config)] if any(r.source == "minilm-things" for r in representations) else []
+    return Resolved(reps, tuple(tasks + text), stim[0], frozenset(stim[1]))
 
 
 def resolve_representations(config: Config) -> dict[str, Representation]:
-    """Every representation the config defines, by name (see the module doc). Every
-    entry is checked (files read and checked in full) before any work; the result is
-    memoised per config content, so the stages that each ask for it share one plan."""
-    key = _fingerprint(config)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-    else:
-        _CACHE[key] = _resolve(config)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return dict(_CACHE[key])
+    """Every representation the config defines, by name (``resolve(config).reps``)."""
+    return dict(resolve(config).reps)
 
 
 def plan_representations(config: Config) -> list[Task]:
     """The representations stage has no tasks of its own: it checks every entry
     (before any task runs) and returns []."""
-    resolve_representations(config)
+    resolve(config)
     return []
 
 
-def _resolve(config: Config) -> dict[str, Representation]:
-    stim, skipped = stimulus_sets(config)
+def _plan_stage(config: Config, entries: dict, resolved: Resolved, upstream: Sequence[Task]) -> list[Task]:
+    return []  # every entry was checked by the run's one resolve()
+
+
+def _resolve(config: Config, stimuli: tuple[dict, set[str]], files: Sequence[FeatureFile],
+             entries: Sequence[RepresentationEntry]) -> dict[str, Representation]:
+    stim, skipped = stimuli
     refs: dict[str, Representation] = {}
 
     def add(ref: Representation) -> None:
@@ -88,10 +97,9 @@ def _resolve(config: Config) -> dict[str, Representation]:
             raise ValidationError(f"{config.path}: two representations named {ref.name!r}; give one an alias/name")
         refs[ref.name] = ref
 
-    for f in model_features(config)[1]:
+    for f in files:
         add(Representation(f.name, f.model, f.layer, f.stimuli, f.task, "features", f.path))
 
-    entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
     for i, r in enumerate(entries):
         where = f"{config.path} [[representations]] #{i + 1} ({r.name})"
         src, name = r.source, r.name
@@ -147,3 +155,7 @@ def _file_representation(config: Config, r: RepresentationEntry, name: str, wher
     return Representation(name, r.model if r.model is not None else name, r.layer if r.layer is not None else "file",
                           over, None, "file", path,
                           params=params)
+
+
+STAGE = Stage("representations", ("models", "stimuli", "representations"), _plan_stage,
+              models={"representations": RepresentationEntry})
