@@ -156,7 +156,7 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     fitted <- list.files(input, pattern = "glmm\\.csv$", recursive = TRUE, full.names = TRUE)
     if (length(fitted) == 1) {
       dc <- tibble::as_tibble(utils::read.csv(fitted, stringsAsFactors = FALSE))
-      say("\nlearning dynamics: the [dynamics] stage's GLMM (%s) -> dynamics_coefficients.csv", basename(fitted))
+      say("\nlearning dynamics: the [dynamics] stage's GLMM (%s), not fitted again -> dynamics_coefficients.csv", basename(fitted))
     } else {
       dyn <- read_dynamics(tables$dynamics)
       dc <- tidy_dynamics_glmm(fit_dynamics_glmm(dyn))

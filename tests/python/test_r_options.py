@@ -65,3 +65,23 @@ def test_r_variant_reaches_r(tmp_path):
         notes[variant] = w.read_text() if w.is_file() else ""
     assert "variant 'published'" in notes["published"]
     assert "variant" not in notes["default"]
+
+
+def test_the_r_stage_does_not_fit_the_dynamics_glmm_again(tmp_path):
+    """With the [dynamics] stage's glmm.csv among its inputs the R stage takes its
+    coefficients (a planted row here) instead of fitting the same GLMM again; without it,
+    it fits the GLMM itself."""
+    rows = [{"agent": agent, "agent_type": kind, "run": run, "epoch": epoch, "phase": phase,
+             "image_name": f"img{i}.png", "correct": i < k}
+            for agent, kind, k0 in (("human", "human", 8), ("vit", "network", 12)) for run in (1, 2)
+            for epoch in (1, 2, 3) for phase, k in (("train", k0 + 2 * epoch), ("test", k0 + epoch)) for i in range(20)]
+    inp = tmp_path / "in"
+    write_table(pd.DataFrame(rows), inp / "trials-dynamics.parquet", "dynamics", {"test": "dynamics"})
+    fitted = run_fit_models(str(tmp_path / "fitted"), {"input": str(inp)})
+    terms = pd.read_csv(fitted / "dynamics_coefficients.csv")["term"]
+    assert "(Intercept)" in set(terms)  # fitted here
+    pd.DataFrame({"term": ["planted"], "estimate": [42.0]}).to_csv(inp / "glmm.csv", index=False)
+    reused = run_fit_models(str(tmp_path / "reused"), {"input": str(inp)})
+    coefs = pd.read_csv(reused / "dynamics_coefficients.csv")
+    assert coefs["term"].tolist() == ["planted"] and coefs["estimate"].tolist() == [42.0]
+    assert "not fitted again" in (reused / "summary.txt").read_text()
