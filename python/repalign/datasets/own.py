@@ -74,7 +74,7 @@ def _exists(path: Path, what: str, suffixes: Sequence[str]) -> None:
     if path.suffix.lower() not in suffixes:
         raise ValidationError(f"{what} {path}: expected a {', '.join(suffixes)} file, got {path.suffix or 'no suffix'!r}")
     if not path.is_file():
-        raise ValidationError(f"{what} file not found: {path}")
+        raise ValidationError(f"{what} not found: {path}")
     if path.stat().st_size == 0:
         raise ValidationError(f"{what} {path} is empty")
 
@@ -136,7 +136,7 @@ def _numbers(cells: np.ndarray, path: Path, what: str, where: str) -> np.ndarray
     bad = np.flatnonzero(~np.isfinite(vals))
     if bad.size:
         raise ValidationError(f"{what} {path}: {bad.size} cell(s) are not finite numbers{where}, "
-                              f"first {cells.ravel()[bad[0]]!r}")
+                              f"first {str(cells.ravel()[bad[0]])!r}")
     return vals.reshape(cells.shape)
 
 
@@ -258,6 +258,8 @@ def read_rdms(paths: str | Path | Sequence[str | Path], stimulus_ids: Sequence[s
     subjects: list[str] = []
     ids0: list[str] | None = None
     for path in paths:
+        if path.suffix.lower() == ".npy" and ids_path is None:
+            _ids_file(None, what, path)
         _exists(path, what, RDM_SUFFIXES)
         long = None
         if path.suffix.lower() != ".npy":

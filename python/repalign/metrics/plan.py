@@ -163,14 +163,14 @@ def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representati
     needs, and what the config defines instead."""
     m = spec["metric"]
     defined = ", ".join(f"{n} ({r.stimuli})" for n, r in sorted(refs.items())[:8]) or "none"
-    if not refs:
-        return f"{where}: no representations to measure (define [[models]] or [[representations]])"
     from repalign.metrics.own_human import uses_own
 
     if uses_own(spec):
         return (f"{where} ({m}): needs representations of stimulus set {spec['dataset']!r} (its human data are "
                 f"about those ids); add [[models]] (their features of every [[stimuli]] set) or a [[representations]] "
                 f"file with stimuli = {spec['dataset']!r}. Defined representations (stimuli): {defined}")
+    if not refs:
+        return f"{where}: no representations to measure (define [[models]] or [[representations]])"
     if m == "rsa" or (m == "separation" and spec.get("dataset") != "things"):
         need = ("representations of the 92 Mur92 images (its human data: the subjects' RDMs)" if m == "rsa"
                 else "representations of the 92 Mur92 images (labels from its category column)")
