@@ -339,6 +339,10 @@ BAD = [
     ("cls-one-person", _CLS.format("dec_one.csv"), r".*dec_one\.csv: 1 participant; error consistency needs at least 2"),
     ("cls-missing-column", _CLS.format("dec_col.csv"), r".*dec_col\.csv: missing column\(s\) 'response'; .*"),
     ("cls-not-utf8", _CLS.format("latin1.csv"), r".*latin1\.csv is not UTF-8 text \(byte \d+: .*\); save it as UTF-8"),
+    ("cls-decide-alone", '\n[[metrics]]\nmetric = "classification"\ndecide = "imagenet16"\n',
+     r"\[\[metrics\]\] #1: decide says how models decide on your own decisions file; give the file with decisions = .*"),
+    ("cls-decide-unknown", _CLS.format("decisions.csv") + 'decide = "vote"\n',
+     r"\[\[metrics\]\] #1 \(classification\): decide = 'vote'; valid: nearest_mean, imagenet16"),
     ("sep-no-label", '\n[[metrics]]\nmetric = "separation"\ndataset = "mine"\nlabels = "colour"\n',
      r"\[\[metrics\]\] #1 \(separation\): stimulus set 'mine' has no label column 'colour'; its labels: category"),
     ("sep-unknown-set", '\n[[metrics]]\nmetric = "separation"\ndataset = "yours"\n',
@@ -376,3 +380,59 @@ def test_the_shipped_example_files_are_what_make_py_writes(tmp_path):
     for name in ("rdms.csv", "triplets.csv", "decisions.csv"):
         assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name
     assert len(list((tmp_path / "images").rglob("*.png"))) == 30
+
+
+# ---- real data: an own 16-way decisions file is the built-in texture-shape analysis ----------
+
+@pytest.mark.data
+def test_own_16_way_decisions_file_reproduces_the_texture_shape_analysis(tmp_path, real_data):
+    """The people's edge-image trials of Geirhos et al. written as an own decisions file
+    (decide = "imagenet16") give the accuracies and κ of the built-in classification metric,
+    for the people and for EfficientNet-Lite0's 16-class decisions."""
+    from repalign.datasets import load_texture_shape
+    from repalign.pipeline import run
+
+    ts = load_texture_shape()
+    tr = ts.trials[(ts.trials["experiment"] == "edges") & (ts.trials["observer_type"] == "human")]
+    pd.DataFrame({"participant": tr["subj"].astype(str), "stimulus_id": tr["stimulus_id"].astype(str),
+                  "response": tr["object_response"].astype(str), "category": tr["category"].astype(str)}
+                 ).to_csv(tmp_path / "decisions.csv", index=False)
+    (tmp_path / "c.toml").write_text("""
+[run]
+output = "out"
+
+[[stimuli]]
+name = "edges"
+source = "texture-shape-edges"
+
+[[models]]
+name = "efficientnet_lite0"
+layers = ["output"]
+
+[[metrics]]
+metric = "classification"
+dataset = "edges"
+networks = ["alexnet"]
+n_boot = 50
+name = "builtin"
+
+[[metrics]]
+metric = "classification"
+dataset = "edges"
+decisions = "decisions.csv"
+decide = "imagenet16"
+n_boot = 50
+name = "own"
+""")
+    run(tmp_path / "c.toml", report=False, progress=False)
+    t = pd.concat([pd.read_parquet(f) for f in (tmp_path / "out" / "metrics").glob("classification-*.parquet")])
+    own, builtin = t[t["entry"] == "own"], t[t["entry"] == "builtin"]
+    model = "efficientnet_lite0/output@edges"
+
+    def v(tab, agent, metric):
+        return float(tab[(tab["model"] == agent) & (tab["metric"] == metric)]["value"].iloc[0])
+
+    for metric in ("accuracy", "kappa_to_humans"):
+        assert v(own, model, metric) == pytest.approx(v(builtin, "efficientnet_lite0", metric), abs=1e-12)
+        assert v(own, "humans", metric) == pytest.approx(v(builtin, "humans", metric), abs=1e-12)
+    assert len(own[own["agent_type"] == "human"]["model"].unique()) == tr["subj"].nunique()

@@ -40,7 +40,7 @@ class _Metric(Section):
 NONEMPTY = ("representations", "dataset", "similarity", "alphas", "methods", "networks", "rdms")
 #: keys naming a researcher's own human-data files; left out of a spec while unset, so that
 #: configs written before they existed keep their task keys
-OWN_KEYS = ("rdms", "ids_file", "triplets", "decisions")
+OWN_KEYS = ("rdms", "ids_file", "triplets", "decisions", "decide")
 
 
 class _OfRepresentations(_Metric):
@@ -122,12 +122,15 @@ class ClassificationMetric(_OfRepresentations):
     """16-way decisions on texture-shape: ``dataset`` = condition(s) ("" = edges and
     filled silhouettes); ``networks`` = raw-data CNNs to include beside the config's models.
     ``decisions``: the researcher's own decisions file (repalign.datasets.own; any label
-    set); then ``dataset`` names the [[stimuli]] set whose ids it uses."""
+    set); then ``dataset`` names the [[stimuli]] set whose ids it uses, and ``decide`` how a
+    model decides: "nearest_mean" (default: leave-one-out nearest class mean of its features)
+    or "imagenet16" (an ImageNet classifier's logits → the 16 categories, for 16-way files)."""
 
     metric: Literal["classification"]
     dataset: str | list[str] | None = ""
     networks: str | list[str] = ["alexnet", "googlenet", "vgg"]
     decisions: str | None = None
+    decide: str | None = None
 
 
 class ShapeBiasMetric(_OfRepresentations):

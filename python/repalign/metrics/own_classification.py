@@ -6,7 +6,9 @@ features: rows scaled to unit length, each class's mean computed without the sti
 being decided, the class of the most similar mean (cosine) chosen — the nearest class
 mean classifier of Mensink et al. (2013), "Distance-based image classification",
 IEEE TPAMI 35(11), with the held-out stimulus left out of its own class's mean. The
-classes are the true labels of the file. Trial-wise agreement with the people is then
+classes are the true labels of the file. With ``decide = "imagenet16"`` an ImageNet
+classifier decides instead by the published 16-category aggregation of its logits
+(repalign.metrics.behaviour.imagenet16_decisions; Geirhos et al.). Trial-wise agreement with the people is then
 measured as for texture-shape (repalign.metrics.behaviour.consistency_rows: accuracy,
 error consistency κ to every person, the people's own κ as the ceiling).
 """
@@ -76,6 +78,22 @@ def own_classification_task(spec: dict, refs: Mapping[str, Representation], conf
     if clash:
         raise ValidationError(f"{where} (classification): representation(s) {clash} share a name with a participant "
                               "of the decisions file")
+    decide = spec.get("decide") or "nearest_mean"
+    if decide == "imagenet16":
+        from repalign.datasets import load_imagenet16
+        from repalign.metrics.plan import _imagenet_head_problem
+
+        for n in names:
+            why = _imagenet_head_problem(refs[n])
+            if why:
+                raise ValidationError(f"{where} (classification): decide = \"imagenet16\" but {n!r} gives no 16-class "
+                                      f"decisions: {why}")
+        cats = set(load_imagenet16().categories)
+        other = sorted(set(human.data["category"]) - cats)
+        if other:
+            raise ValidationError(f"{where} (classification): decide = \"imagenet16\" but the true label(s) "
+                                  f"{other[:5]} of the decisions file are not among the 16 categories "
+                                  f"({', '.join(sorted(cats))}); use decide = \"nearest_mean\" for another label set")
     models = [(n, str(refs[n].model or n), str(refs[n].layer or ""), refs[n]) for n in names]
     ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"}, "human": human.key,
              "models": sorted((n, refs[n].identity) for n in names)}
@@ -109,7 +127,13 @@ def run_own_classification(spec: dict, models: list, human: OwnHuman, paths: tup
     layers = {}
     for rep_name, _model, layer, ref in models:
         emb = ref.load().select(ids)
-        dec = nearest_class_mean_loo(emb.values, truth.to_numpy())
+        if spec.get("decide") == "imagenet16":
+            from repalign.datasets import load_imagenet16
+            from repalign.metrics.behaviour import imagenet16_decisions
+
+            dec = imagenet16_decisions(emb.values, load_imagenet16())[0]
+        else:
+            dec = nearest_class_mean_loo(emb.values, truth.to_numpy())
         frames.append(pd.DataFrame({"dataset": human.set_name, "agent": rep_name, "agent_type": "model",
                                     "subject": rep_name, "stimulus_id": ids, "category": truth.to_numpy(),
                                     "response": dec, "correct": dec == truth.to_numpy()}))

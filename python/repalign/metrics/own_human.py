@@ -16,6 +16,8 @@ from typing import Any, Mapping
 from repalign.config import Config
 from repalign.errors import ValidationError
 
+#: how a model decides on an own decisions file (repalign.metrics.own_classification)
+DECIDE = ("nearest_mean", "imagenet16")
 #: metric → its own-data key
 OWN_FILE_KEY = {"rsa": "rdms", "odd_one_out": "triplets", "noise_ceiling": "triplets", "classification": "decisions"}
 
@@ -45,6 +47,9 @@ def check_own_entry(entry: Mapping[str, Any], spec: Mapping[str, Any], where: st
     m = spec["metric"]
     key = OWN_FILE_KEY.get(m)
     if key is None or spec.get(key) is None:
+        if m == "classification" and spec.get("decide") is not None:
+            raise ValidationError(f"{where}: decide says how models decide on your own decisions file; give the file "
+                                  "with decisions = \"<file>\"")
         if m == "rsa" and spec.get("ids_file") is not None:
             raise ValidationError(f"{where}: ids_file names the ids of .npy RDMs; give the RDMs with rdms = \"<file>\"")
         return
@@ -53,6 +58,8 @@ def check_own_entry(entry: Mapping[str, Any], spec: Mapping[str, Any], where: st
                               f"the file uses>\" (or \"things\" for THINGS concept ids)")
     if spec.get("variant", "default") == "published":
         raise ValidationError(f"{where} ({m}): variant = \"published\" reproduces a paper's data; leave it out with {key}")
+    if m == "classification" and spec.get("decide", "nearest_mean") not in DECIDE:
+        raise ValidationError(f"{where} (classification): decide = {spec['decide']!r}; valid: {', '.join(DECIDE)}")
 
 
 def stimulus_ids(config: Config, name: str, where: str) -> tuple[tuple[str, ...], Any]:
