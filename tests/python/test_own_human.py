@@ -436,3 +436,60 @@ name = "own"
         assert v(own, model, metric) == pytest.approx(v(builtin, "efficientnet_lite0", metric), abs=1e-12)
         assert v(own, "humans", metric) == pytest.approx(v(builtin, "humans", metric), abs=1e-12)
     assert len(own[own["agent_type"] == "human"]["model"].unique()) == tr["subj"].nunique()
+
+
+@pytest.mark.data
+def test_own_triplets_file_of_things_ids_reproduces_the_builtin_source(tmp_path, real_data):
+    """THINGS' repeated triplets (source noise_ceiling) written as an own file with THINGS ids
+    (dataset = "things") give the built-in source's zero-shot accuracy of SPoSE and its noise
+    ceiling, to the last digit."""
+    from repalign.datasets import load_triplets
+    from repalign.pipeline import run
+
+    trip = load_triplets("noise_ceiling")
+    ids = np.asarray(trip.ids)
+    t = trip.triplets
+    rng = np.random.default_rng(8)
+    shown = np.array([rng.permutation(row) for row in t])  # the order on screen does not matter
+    pd.DataFrame({"participant": trip.participant, "stimulus_1": ids[shown[:, 0]], "stimulus_2": ids[shown[:, 1]],
+                  "stimulus_3": ids[shown[:, 2]], "odd": ids[t[:, 2]]}).to_csv(tmp_path / "mine.csv", index=False)
+    (tmp_path / "c.toml").write_text("""
+[run]
+output = "out"
+
+[[representations]]
+name = "spose"
+source = "spose49"
+
+[[metrics]]
+metric = "odd_one_out"
+dataset = "noise_ceiling"
+similarity = ["dot"]
+n_boot = 50
+name = "builtin"
+
+[[metrics]]
+metric = "odd_one_out"
+dataset = "things"
+triplets = "mine.csv"
+similarity = ["dot"]
+n_boot = 50
+name = "own"
+
+[[metrics]]
+metric = "noise_ceiling"
+n_boot = 50
+name = "builtin"
+
+[[metrics]]
+metric = "noise_ceiling"
+dataset = "things"
+triplets = "mine.csv"
+n_boot = 50
+name = "own"
+""")
+    run(tmp_path / "c.toml", report=False, progress=False)
+    res = pd.concat([pd.read_parquet(f) for f in (tmp_path / "out" / "metrics").glob("*.parquet")])
+    for metric in ("odd_one_out_dot", "noise_ceiling_majority", "noise_ceiling_loo"):
+        v = res[res["metric"] == metric].set_index("entry")["value"]
+        assert v["own"] == pytest.approx(v["builtin"], abs=1e-12), metric
