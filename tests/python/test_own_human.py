@@ -313,7 +313,7 @@ BAD = [
      r".*unknown\.csv: 1 id\(s\) not in stimulus set 'mine': 'cat_07'; its ids are e\.g\. 'digit_0000', .*"),
     ("rsa-rows-vs-columns", _RSA.format("swapped.csv"),
      r".*swapped\.csv: row 1's id 'digit_0000' differs from column 1's id 'digit_\d+'; .*"),
-    ("rsa-not-a-number", _RSA.format("nan.csv"), r".*nan\.csv: 1 cell\(s\) are not finite numbers, first 'n/a'"),
+    ("rsa-not-a-number", _RSA.format("nan.csv"), r".*nan\.csv: 1 cell\(s\) are not finite numbers, first 'n/a' \(row 'digit_\d+', column 'digit_\d+'\)"),
     ("rsa-missing-pair", _RSA.format("gap.csv"), r".*gap\.csv: subject 's0' rates 434 of the 435 pairs of the file's 30 ids; first missing pair .*"),
     ("rsa-pair-twice", _RSA.format("twice.csv"), r".*twice\.csv: subject 's0' rates the pair \('digit_0000', 'digit_\d+'\) more than once"),
     ("rsa-not-square", _RSA.format("ragged.csv"), r".*ragged\.csv: 30 rows but 29 id columns; .*"),

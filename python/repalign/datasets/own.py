@@ -131,12 +131,14 @@ def _check_known(ids: Sequence[str], stimulus_ids: Sequence[str] | None, set_nam
                               f"{_show(unknown)}; its ids are e.g. {_show(list(stimulus_ids)[:3], 3)}")
 
 
-def _numbers(cells: np.ndarray, path: Path, what: str, where: str) -> np.ndarray:
+def _numbers(cells: np.ndarray, path: Path, what: str, where: str, locate=None) -> np.ndarray:
+    """Finite float64 values of text cells; ``locate(flat index)`` says where the first bad one is."""
     vals = pd.to_numeric(pd.Series(cells.ravel()), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(vals))
     if bad.size:
+        at = f" ({locate(int(bad[0]))})" if locate is not None else ""
         raise ValidationError(f"{what} {path}: {bad.size} cell(s) are not finite numbers{where}, "
-                              f"first {str(cells.ravel()[bad[0]])!r}")
+                              f"first {str(cells.ravel()[bad[0]])!r}{at}")
     return vals.reshape(cells.shape)
 
 
@@ -205,14 +207,16 @@ def _square_file(path: Path, ids_file: Path | None, what: str) -> tuple[np.ndarr
         k = next(i for i, (a, b) in enumerate(zip(row_ids, col_ids)) if a != b)
         raise ValidationError(f"{what} {path}: row {k + 1}'s id {row_ids[k]!r} differs from column {k + 1}'s id "
                               f"{col_ids[k]!r}; rows and columns must list the same ids in the same order")
-    return _numbers(cells[1:, 1:], path, what, ""), row_ids
+    n = len(row_ids)
+    return _numbers(cells[1:, 1:], path, what, "", lambda k: f"row {row_ids[k // n]!r}, column {row_ids[k % n]!r}"), row_ids
 
 
 def _long_table(df: pd.DataFrame, path: Path, what: str) -> tuple[np.ndarray, list[str], list[str]]:
     subj = _text_column(df, "subject", path, what)
     a = _text_column(df, "stimulus_1", path, what)
     b = _text_column(df, "stimulus_2", path, what)
-    d = _numbers(df["dissimilarity"].astype(str).to_numpy(), path, what, " in column 'dissimilarity'")
+    d = _numbers(df["dissimilarity"].astype(str).to_numpy(), path, what, " in column 'dissimilarity'",
+                 lambda k: f"line {k + 2}")
     same = np.flatnonzero(a == b)
     if same.size:
         raise ValidationError(f"{what} {path}: line {same[0] + 2} pairs {a[same[0]]!r} with itself; list pairs of "
