@@ -293,6 +293,11 @@ def _bad_fixtures(tmp_path: Path) -> None:
     pd.concat([dec, dec.iloc[:1]]).to_csv(tmp_path / "dec_twice.csv", index=False)
     dec[dec["participant"] == "p0"].to_csv(tmp_path / "dec_one.csv", index=False)
     dec.rename(columns={"response": "answer"}).to_csv(tmp_path / "dec_col.csv", index=False)
+    from PIL import Image
+
+    for rel in ("flat/a/1.png", "flat/a/2.png", "flat/b/3.png", "flat/top.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / rel)
     (tmp_path / "latin1.csv").write_bytes("participant,stimulus_id,response\np1,caf\xe9,x\n".encode("latin-1"))
 
 
@@ -345,6 +350,10 @@ BAD = [
      r"\[\[metrics\]\] #1 \(classification\): decide = 'vote'; valid: nearest_mean, imagenet16"),
     ("sep-no-label", '\n[[metrics]]\nmetric = "separation"\ndataset = "mine"\nlabels = "colour"\n',
      r"\[\[metrics\]\] #1 \(separation\): stimulus set 'mine' has no label column 'colour'; its labels: category"),
+    ("sep-top-level-images", '\n[[stimuli]]\nname = "flat"\nsource = "folder"\npath = "flat"\n'
+     '\n[[metrics]]\nmetric = "separation"\ndataset = "flat"\n',
+     r"\[\[metrics\]\] #1 \(separation\): 1 stimulus id\(s\) of 'flat' have no 'category' \(a folder set: images "
+     r"outside any sub-folder\), first \['top'\]; .*"),
     ("sep-unknown-set", '\n[[metrics]]\nmetric = "separation"\ndataset = "yours"\n',
      r"\[\[metrics\]\] #1: dataset = 'yours' is no stimulus set; use one of: mine, things"),
     ("rsa-other-set", _RSA.format("rdms.csv") + 'representations = ["spose"]\n'

@@ -117,11 +117,19 @@ def resolve_own(spec: Mapping[str, Any], config: Config, where: str) -> OwnHuman
         valid = ", ".join(map(str, labels.columns)) if labels is not None else "none"
         raise ValidationError(f"{where} (separation): stimulus set {name!r} has no label column {col!r}; its labels: {valid}")
     pairs = tuple(zip(map(str, labels.index), map(str, labels[col])))
+    blank = [i for i, v in pairs if not v.strip() or v == "nan"]
+    if blank:
+        raise ValidationError(f"{where} (separation): {len(blank)} stimulus id(s) of {name!r} have no {col!r} "
+                              f"(a folder set: images outside any sub-folder), first {blank[:3]}; move them into "
+                              "a sub-folder per class")
     classes = {v for _, v in pairs}
     if len(classes) < 2:
         raise ValidationError(f"{where} (separation): stimulus set {name!r} has {len(classes)} value(s) of {col!r} "
                               f"({', '.join(map(repr, sorted(classes)))}); separation needs at least 2 classes "
                               "(a folder set: one sub-folder per class)")
+    if max(sum(v == c for _, v in pairs) for c in classes) < 2:
+        raise ValidationError(f"{where} (separation): every class of {col!r} in {name!r} has one stimulus; "
+                              "separation needs a class with at least 2")
     from repalign.task import content_key
 
     return OwnHuman("labels", pairs, name, content_key(pairs), col)
