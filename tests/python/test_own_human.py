@@ -436,7 +436,7 @@ name = "own"
     run(tmp_path / "c.toml", report=False, progress=False)
     t = pd.concat([pd.read_parquet(f) for f in (tmp_path / "out" / "metrics").glob("classification-*.parquet")])
     own, builtin = t[t["entry"] == "own"], t[t["entry"] == "builtin"]
-    model = "efficientnet_lite0/output@edges"
+    model = "efficientnet_lite0"
 
     def v(tab, agent, metric):
         return float(tab[(tab["model"] == agent) & (tab["metric"] == metric)]["value"].iloc[0])

@@ -73,10 +73,14 @@ def own_classification_task(spec: dict, refs: Mapping[str, Representation], conf
         if refs[n].stimuli != name:
             raise ValidationError(f"{where} (classification): its decisions are about stimulus set {name!r}; "
                                   f"{n!r} represents {refs[n].stimuli!r}")
+    # an agent is named by its model, as in the texture-shape tables; by the representation when
+    # one model gives several (e.g. two layers)
+    models_of = [str(refs[n].model or n) for n in names]
+    agents = models_of if len(set(models_of)) == len(models_of) else list(names)
     people = set(human.data["participant"])
-    clash = [n for n in names if n in people]
+    clash = [a for a in agents if a in people]
     if clash:
-        raise ValidationError(f"{where} (classification): representation(s) {clash} share a name with a participant "
+        raise ValidationError(f"{where} (classification): model(s) {clash} share a name with a participant "
                               "of the decisions file")
     decide = spec.get("decide") or "nearest_mean"
     if decide == "imagenet16":
@@ -94,9 +98,9 @@ def own_classification_task(spec: dict, refs: Mapping[str, Representation], conf
             raise ValidationError(f"{where} (classification): decide = \"imagenet16\" but the true label(s) "
                                   f"{other[:5]} of the decisions file are not among the 16 categories "
                                   f"({', '.join(sorted(cats))}); use decide = \"nearest_mean\" for another label set")
-    models = [(n, str(refs[n].model or n), str(refs[n].layer or ""), refs[n]) for n in names]
+    models = [(a, str(refs[n].model or n), str(refs[n].layer or ""), refs[n]) for a, n in zip(agents, names)]
     ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"}, "human": human.key,
-             "models": sorted((n, refs[n].identity) for n in names)}
+             "models": sorted((a, refs[n].identity) for a, n in zip(agents, names))}
     key = content_key(ident)
     label = safe_name(spec["name"]) if spec.get("name") else safe_name(name)
     root = config.output / "metrics"
@@ -125,7 +129,7 @@ def run_own_classification(spec: dict, models: list, human: OwnHuman, paths: tup
                             "category": people["category"], "response": people["response"],
                             "correct": people["response"] == people["category"]})]
     layers = {}
-    for rep_name, _model, layer, ref in models:
+    for agent, _model, layer, ref in models:
         emb = ref.load().select(ids)
         if spec.get("decide") == "imagenet16":
             from repalign.datasets import load_imagenet16
@@ -134,10 +138,10 @@ def run_own_classification(spec: dict, models: list, human: OwnHuman, paths: tup
             dec = imagenet16_decisions(emb.values, load_imagenet16())[0]
         else:
             dec = nearest_class_mean_loo(emb.values, truth.to_numpy())
-        frames.append(pd.DataFrame({"dataset": human.set_name, "agent": rep_name, "agent_type": "model",
-                                    "subject": rep_name, "stimulus_id": ids, "category": truth.to_numpy(),
+        frames.append(pd.DataFrame({"dataset": human.set_name, "agent": agent, "agent_type": "model",
+                                    "subject": agent, "stimulus_id": ids, "category": truth.to_numpy(),
                                     "response": dec, "correct": dec == truth.to_numpy()}))
-        layers[rep_name] = layer
+        layers[agent] = layer
     d = pd.concat(frames, ignore_index=True)[list(DECISION_COLUMNS)]
     rows = consistency_rows(d, dataset=human.set_name, layers=layers, level=spec["level"], n_boot=spec["n_boot"],
                             seed=spec["seed"])
