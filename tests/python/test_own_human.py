@@ -502,3 +502,21 @@ name = "own"
     for metric in ("odd_one_out_dot", "noise_ceiling_majority", "noise_ceiling_loo"):
         v = res[res["metric"] == metric].set_index("entry")["value"]
         assert v["own"] == pytest.approx(v["builtin"], abs=1e-12), metric
+
+
+def test_cli_names_the_bad_file_in_one_line(tmp_path, monkeypatch, capsys):
+    """``repalign run`` with a bad own file: one line on stderr, exit 1, no traceback, nothing written."""
+    import sys
+
+    import repalign.cli as cli
+
+    _bad_fixtures(tmp_path)
+    (tmp_path / "c.toml").write_text(HEAD + _OOO.format("oddout.csv"))
+    monkeypatch.setattr(sys, "argv", ["repalign", "run", str(tmp_path / "c.toml")])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: [[metrics]] #1 (odd_one_out): human triplet file "), err
+    assert "oddout.csv: line 3: odd = " in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
