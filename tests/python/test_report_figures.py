@@ -285,7 +285,8 @@ def test_headline_figure_comes_first_and_the_header_says_cached():
     def fig(family, name, tables, source="python"):
         return figs.Figure(family, name, name, "caption", Path(f"/x/{name}.png"), tables=tables, source=source)
 
-    fs = [fig("dimensionality", "dim", ["tab-metrics-dimensionality"]), fig("learning", "r-curves", ["tab-r-cv"], "R"),
+    # the ID figure uses the scores too (as its y axis), but is drawn chiefly from the ID table
+    fs = [fig("dimensionality", "dim", ["tab-metrics-dimensionality", "tab-r-scores"]), fig("learning", "r-curves", ["tab-r-cv"], "R"),
           fig("alignment_vs_size", "r-size", ["tab-r-data"], "R"), fig("choice_models", "choice", ["tab-r-scores"])]
     # a model-recovery study: the first finding cites the choice models' scores
     out, head = headline_first(fs, [("Task t: the most aligned model is ...", "tab-r-scores"), ("x", None)], figs.FAMILIES)

@@ -439,6 +439,9 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
         ax.set_xlabel(id_label(est))
         ax.set_ylabel(f"{ylabel} (95% CI)")
         ax.margins(x=0.15)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # "5.0 7.5 10.0 … 25.0" crowds a 4-inch axis
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=markers[m], linestyle="none", color=style.objective_colour(objectives.get(m)),

@@ -334,7 +334,7 @@ def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str], headli
 def headline_first(figures: list[figs.Figure], findings: list[tuple[str, str | None]],
                    family_titles: dict[str, str]) -> tuple[list[figs.Figure], figs.Figure | None]:
     """The figures in report order with the headline figure first: the first figure
-    drawn from the table the first finding cites (e.g. the choice models' pseudo-R²
+    drawn chiefly from (its first table is) the table the first finding cites (e.g. the choice models' pseudo-R²
     for a model-recovery study, the RSA figure for an RSA study), then the rest of
     its family, then the other families in ``family_titles`` order (Python figures
     before R ones). Returns (figures, the headline figure or None)."""
@@ -342,7 +342,9 @@ def headline_first(figures: list[figs.Figure], findings: list[tuple[str, str | N
     key = lambda f: (order.index(f.family) if f.family in order else len(order), f.source != "python", f.name)  # noqa: E731
     figures = sorted(figures, key=key)
     cited = next((a for _, a in findings if a), None)
-    headline = next((f for f in figures if cited and cited in f.tables), None)
+    # a figure drawn chiefly from that table (its first), else any that uses it (e.g. as one axis)
+    headline = next((f for f in figures if cited and f.tables[:1] == [cited]), None) or \
+        next((f for f in figures if cited and cited in f.tables), None)
     if headline is None:
         return figures, None
     rest = [f for f in figures if f is not headline]
