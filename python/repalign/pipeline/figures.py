@@ -10,17 +10,26 @@ odd_one_out         accuracy per representation (zero-shot and probed),     Pyth
                     95 % CIs, triplet noise-ceiling band, chance (1/3)
 rsa                 RSA per representation, 95 % CIs, noise-ceiling band     Python
                     (lower–upper), zero
-cka                 CKA heatmap, representation × reference                  Python
-dimensionality      intrinsic dimensionality against an alignment measure    Python
-                    (+ R's ``alignment_vs_intrinsic_dim`` when fitted)       / R
+cka                 CKA heatmap, representation × reference, rows in the    Python
+                    RSA figure's order, self-cells (1) framed on a diagonal
+dimensionality      intrinsic dimensionality against an alignment measure,   Python
+                    panels in ``ID_ESTIMATORS`` order (+ R's                 / R
+                    ``alignment_vs_intrinsic_dim`` when fitted)
 choice_models       cross-validated pseudo-R² per representation, 95 %      Python
                     participant-bootstrap CIs, zero (= chance)
 alignment_vs_size   pseudo-R² against log10 training-set size by objective   R
-                    with the fitted alignment model's lines
+                    with the fitted alignment model's lines (none from a
+                    saturated or unconverged fit; the caption says why)
 learning            learning curves (R: choices; Python: dynamics curves     R /
                     with chance and its band) and generalisation lags        Python
 error_consistency   accuracy and κ to humans per agent, human band           Python
 ==================  =======================================================  ======
+
+Rules every figure keeps (tested in ``tests/python/test_report_figures.py``,
+``tests/testthat/test-figures.R`` and, on the rendered report,
+``tests/python/test_report_browser.py``): every line and band is named in its caption;
+axes name the estimator; no tick labels over each other (long names are turned); the
+report shows first the figure of the table its first finding cites.
 
 Every ``plot_*`` function maps tables to a matplotlib ``Figure`` (no files);
 ``python_figures`` draws what the tables allow and writes PNG + PDF under
