@@ -256,6 +256,18 @@ def test_cka_rows_follow_the_rsa_figure_with_the_diagonal_drawn():
     got = figs.python_figures(Path(tempfile.mkdtemp()), m)
     cap = next(f.caption for f in got if f.family == "cka")
     assert "RSA figure's order" in cap and "black frame" in cap
+    # one reference that is itself a representation of the study (not measured against itself): it gets
+    # its row, in RSA order, and its self-cell; the others keep theirs
+    one = metrics_table(rows[:3] + [_row(x, "a/penultimate@mur92", "cka_linear", v, layer="penultimate")
+                                    for x, v in (("b", 0.3), ("c", 0.5))])
+    ax = figs.plot_cka(one, figs.representation_order(one)).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "c", "a"]
+    assert [float(v) for v in ax.images[0].get_array()[:, 0]] == [0.3, 0.5, 1.0]
+    # no representation among the references: no frame, and the caption does not mention one
+    other = metrics_table(rows[:3] + [_row(x, "pixels/output@mur92", "cka_linear", 0.2, layer="penultimate")
+                                      for x in rsa])
+    got = figs.python_figures(Path(tempfile.mkdtemp()), other)
+    assert "black frame" not in next(f.caption for f in got if f.family == "cka")
 
 
 def test_id_panels_in_estimator_order_with_the_estimator_named():

@@ -316,10 +316,19 @@ def plot_cka(metrics: pd.DataFrame, order: Sequence[tuple[str, str]] | None = No
     rank = {tuple(map(str, k)): i for i, k in enumerate(order or [])}
     mean = df.groupby("label")["value"].mean()
     rows = df.drop_duplicates("label")[["label", "model", "layer"]]
+    refs = list(dict.fromkeys(df["dataset"].astype(str)))
+    # a reference that is one of the ranked representations but has no row of its own
+    # (it is not measured against itself) gets one: its self-cell completes the diagonal
+    have = set(zip(rows["model"].astype(str), rows["layer"].astype(str)))
+    extra = [(m, l) for m, l in rank if (m, l) not in have and any(_same_representation(m, l, r) for r in refs)]
+    if extra:
+        rows = pd.concat([rows, pd.DataFrame({"model": [m for m, _ in extra], "layer": [l for _, l in extra]})],
+                         ignore_index=True)
+        rows["label"] = _labels(rows)
+        df["label"] = rows.set_index(["model", "layer"])["label"].reindex(list(zip(df["model"], df["layer"]))).to_numpy()
     rows = rows.assign(rank=[rank.get((str(m), str(l)), len(rank)) for m, l in zip(rows["model"], rows["layer"])],
                        mean=rows["label"].map(mean))
     rows = rows.sort_values(["rank", "mean"], ascending=[True, False]).reset_index(drop=True)
-    refs = list(dict.fromkeys(df["dataset"].astype(str)))
     row_of = {r: next((i for i, x in rows.iterrows() if _same_representation(x["model"], x["layer"], r)), None)
               for r in refs}
     cols = sorted(refs, key=lambda r: (row_of[r] is None, row_of[r] if row_of[r] is not None else 0, r))
@@ -713,6 +722,8 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
         wide = _png_inches(png) > WIDE_INCHES
         figs.append(Figure(family, name, title, caption, png, pdf, [t for t in tables if t], wide=wide))
 
+    from matplotlib.patches import Rectangle
+
     with plt.rc_context(style.rc_params()):
         add(plot_odd_one_out(m, objectives), "odd_one_out", "odd_one_out", "Odd-one-out accuracy per representation",
             "Zero-shot and probed accuracy with 95% CIs; grey band: triplet noise ceiling (leave-one-out to majority "
@@ -721,13 +732,16 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
             "Correlation of model and human RDMs with 95% CIs; grey band: noise ceiling (lower–upper); "
             "light line: 0.", [anchor("metrics", "rsa")])
         order = representation_order(m, scores)
-        add(plot_cka(m, order), "cka", "cka", "CKA between representations",
+        cka_fig = plot_cka(m, order)
+        framed = cka_fig is not None and any(isinstance(p, Rectangle) and not p.get_fill()
+                                             for ax in cka_fig.axes for p in ax.patches)
+        add(cka_fig, "cka", "cka", "CKA between representations",
             "CKA of each representation with each reference (0 = unrelated, 1 = identical up to rotation and "
             "isotropic scaling); rows " + ("in the RSA figure's order (most aligned first)" if
                                            m["metric"].str.match(_RSA).any() else "from most to least aligned"
                                            if order else "by mean CKA") +
-            "; black frame: a representation against itself (1 by definition, not computed).",
-            [anchor("metrics", "cka")])
+            ("; black frame: a representation against itself (1 by definition, not computed)" if framed else "")
+            + ".", [anchor("metrics", "cka")])
         add(plot_dimensionality(m, scores, objectives), "dimensionality", "dimensionality_vs_alignment",
             "Intrinsic dimensionality against alignment",
             "Each representation's intrinsic dimensionality (one panel per estimator, named on its x axis) against "
