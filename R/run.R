@@ -294,7 +294,7 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
         else "(no interval: see notes)")
   }
   fig(plot_alignment_vs_size(ad, fits$model), "alignment_vs_train_size")
-  if (has_id) fig(plot_alignment_vs_id(ad), "alignment_vs_intrinsic_dim", width = 9)
+  if (has_id) fig(plot_alignment_vs_id(ad, id_metric), "alignment_vs_intrinsic_dim", width = 9, height = 4)
   if (any(is.finite(coefs$conf.low))) fig(plot_coefficients(coefs), "alignment_coefficients", width = 9)
   res
 }
