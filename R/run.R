@@ -118,7 +118,7 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     write_csv_table(cvt, file.path(output, "cv_choices.csv"))
     write_csv_table(cvd, file.path(output, "choice_model_diagnostics.csv"))
     scores <- alignment_scores(cvt, by = by, n_boot = n_boot, seed = seed)
-    if (!"task" %in% names(scores)) scores$task <- "pooled"
+    if (!"task" %in% names(scores)) scores$task <- pooled_task(scores, by)
     write_csv_table(scores, file.path(output, "alignment_scores.csv"))
     res$scores <- scores
     say("\nalignment scores (%s cross-validation, %d model/layer/task groups):", cv, nrow(scores))

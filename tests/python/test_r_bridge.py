@@ -295,3 +295,43 @@ def test_fit_models_script_fits_the_accuracy_glmm_on_decisions_tables(tmp_path):
     for agent, acc in (("netA", 0.9), ("netB", 0.55), ("humans", 0.75)):
         assert est.loc[agent, "accuracy.low"] < acc < est.loc[agent, "accuracy.high"]
     assert not (out / "alignment_scores.csv").exists()
+
+
+def test_fit_models_script_groups_choice_models_by_task_kind_with_both_kinds(tmp_path):
+    """The naturalcogsci set-up ([r] by = model, layer, task_kind): category and reward
+    tasks, four networks. Each network gets one score per task kind and one
+    model-level row per (network, task kind), the kind standing in for the task (it
+    stopped with duplicated model-level rows: both kinds became task "pooled")."""
+    proj = _plain_project(tmp_path)
+    rng = np.random.default_rng(5)
+    frames = []
+    noise = {"net1": 0.2, "net2": 0.6, "net3": 1.5, "net4": 4.0}  # alignment falls with the noise
+    for kind, tasks in (("category", ["c1", "c2", "c3"]), ("reward", ["r1", "r2", "r3"])):
+        for task in tasks:  # one participant per task file, as in the paper's condition files
+            base = pd.DataFrame({"task": task, "participant": f"{task}-p", "trial": np.arange(1, 121), "layer": "l",
+                                 "task_kind": kind})
+            truth = rng.normal(size=len(base))
+            choice = (rng.random(len(base)) < 1 / (1 + np.exp(-2 * truth))).astype(np.int64)
+            frames += [base.assign(model=m, value=truth + s * rng.normal(size=len(base)), choice=choice)
+                       for m, s in noise.items()]
+    inp = tmp_path / "in"
+    write_table(pd.concat(frames, ignore_index=True), inp / "trials.parquet", "trials", {"test": "task kinds"})
+    pd.DataFrame({"name": list(noise), "family": ["A", "A", "B", "B"], "objective": "supervised",
+                  "train_size": [1e7, 1e6, 1e5, 1e4], "params": [4e7, 3e7, 2e7, 1e7]}).to_csv(inp / "models.csv",
+                                                                                               index=False)
+    out = tmp_path / "out"
+    proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(inp), "--output",
+                           str(out), "--by", "model,layer,task_kind", "--levels", "model", "--n-boot", "100"],
+                          capture_output=True, text=True, env=_plain_env(tmp_path), cwd=proj, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scores = pd.read_csv(out / "alignment_scores.csv")
+    assert sorted(zip(scores["model"], scores["task_kind"])) == [(m, k) for m in noise for k in ("category", "reward")]
+    ad = pd.read_csv(out / "alignment_data.csv")
+    assert len(ad) == 8 and (ad["task"] == ad["task_kind"]).all()  # the kind is the task level of (1 | task)
+    for kind, g in ad.groupby("task_kind"):
+        s = g.set_index("model")["pseudo_r2"]
+        assert s["net1"] > s["net2"] > s["net3"] > s["net4"], kind  # the planted order
+    cor = pd.read_csv(out / "model_correlations.csv").set_index(["group", "predictor"])
+    assert cor.loc[("all", "train_size"), "n_models"] == 4 and cor.loc[("all", "train_size"), "rho"] == pytest.approx(1.0)
+    coefs = pd.read_csv(out / "alignment_coefficients.csv")
+    assert "log10(train_size + 1)" in set(coefs["term"]) and np.isfinite(coefs["estimate"]).all()

@@ -221,3 +221,21 @@ test_that("predict() of an alignment fit recovers the planted alignment; task-le
                        sim$models, sim$metrics)
   expect_equal(unique(ad$task), "pooled")
 })
+
+test_that("scores pooled within each task kind keep one model-level row per model and kind", {
+  # the naturalcogsci set-up: choice models grouped by (model, layer, task_kind), so the
+  # scores carry task_kind and no task; both kinds used to become task "pooled" and the
+  # model-level fit stopped on duplicated rows
+  sim <- simulate_models(n = 30, noise = 0.001)
+  scores <- sim$ad[, c("model", "layer", "task", "pseudo_r2")]
+  names(scores)[names(scores) == "task"] <- "task_kind"
+  ad <- alignment_data(scores, sim$models, sim$metrics)
+  expect_equal(ad$task, ad$task_kind)
+  expect_equal(nrow(ad), 60L)
+  fit <- fit_alignment_model(ad, level = "model")
+  tab <- tidy_alignment_model(fit)
+  # planted: 0.02 per log10 of training-set size
+  s <- tab[tab$term == "log10(train_size + 1)", ]
+  expect_lt(abs(s$estimate - 0.02), 3 * s$std.error)
+  expect_equal(repalign:::pooled_task(scores[1:2, ], c("model", "layer")), c("pooled", "pooled"))
+})
