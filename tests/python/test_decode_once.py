@@ -182,3 +182,4 @@ def test_sets_held_in_memory_are_not_decoded_once(tmp_path):
                  + "".join(f'[[models]]\nname = "{m}"\n' for m in MODELS))
     tasks = plan_features(load_config(p))
     assert len(tasks) == 2 and not any(t.key.startswith("decode:") or "decoded" in t.kwargs for t in tasks)
+
