@@ -178,8 +178,9 @@ def apply_tail(x: torch.Tensor, split: Split, device: torch.device) -> torch.Ten
     ``Normalize``'s: ``x.to(float32).div(255)``, ``sub_(mean).div_(std)``."""
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
-    # NCHW contiguous like ToTensor's output (on the CPU, conv kernels may depend on the layout)
-    x = x.permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
+    # NCHW contiguous like ToTensor's output (on the CPU, conv kernels may depend on the layout);
+    # the layout change and the conversion in one pass, then in place: the same values
+    x = x.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format).div_(255)
     mean = torch.as_tensor(split.mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     std = torch.as_tensor(split.std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     return x.sub_(mean).div_(std)

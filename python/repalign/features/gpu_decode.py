@@ -124,6 +124,8 @@ def decode_resize(datas: Sequence[bytes], geometry: Sequence[Sequence], device: 
     """JPEG bytes (each accepted by ``gpu_decodable``) → uint8 (H, W, 3) host arrays:
     decoded on ``device`` (nvJPEG on CUDA, batched), resized and centre-cropped there
     with antialiasing, copied back once per image."""
+    import warnings
+
     from torchvision.io import ImageReadMode, decode_jpeg
     from torchvision.transforms.v2 import functional as F
 
@@ -131,7 +133,9 @@ def decode_resize(datas: Sequence[bytes], geometry: Sequence[Sequence], device: 
         return []
     device = torch.device(device)
     raw = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in datas]
-    imgs = decode_jpeg(raw, mode=ImageReadMode.RGB, device=device)
+    with warnings.catch_warnings():  # torchvision 0.29 points to TorchCodec; its decoder works
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torchvision\.io")
+        imgs = decode_jpeg(raw, mode=ImageReadMode.RGB, device=device)
     ops, out = _tensor_ops(geometry), []
     for img in imgs:  # (3, h, w) uint8 on the device
         for op in ops:
