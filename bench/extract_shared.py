@@ -6,9 +6,13 @@
   today:  the three in one config with ``decode_once = false`` (each decodes every image);
   shared: the three in one config, decoding once into the decoded store.
 
-Prints wall times and the ratios shared/alone (target ≤ 1.5) and today/alone, and
-whether the shared run's features files equal today's (values and bytes). One run of
-each; the acceptance of issue #31 is shared ≤ 1.5 × one model alone.
+Prints wall times and CPU seconds (each child process and its DataLoader workers: on a
+shared machine the steadier figure), the ratios shared/alone (target ≤ 1.5) and
+today/alone of both, the load average, and whether the shared run's features files
+equal today's (values and bytes). One run of each; the acceptance of issue #31 is
+shared ≤ 1.5 × one model alone. ``--compare-to DIR``: also whether the shared features
+equal, byte for byte, the ``today`` features of another checkout's ``--keep DIR`` run
+(e.g. main before a change: run this script there with ``PYTHONPATH`` at its sources).
 
 Images: N JPEGs of W×H (default 400 of 1024×768), gradients + noise, in a temp folder.
 Run: .venv/bin/python bench/extract_shared.py [--n 400] [--keep DIR] [--breakdown]
