@@ -308,6 +308,9 @@ _EXTERNAL_WHY = {
     "fasttext": "a fastText binary; needs the `fasttext` package",
     "tfhub": "a TensorFlow-hub module; needs tensorflow_hub",
     "openai": "a paid web API (OpenAI embeddings)",
+    "unpublished": "its weights were never published (a Google-internal checkpoint of Muttenthaler et al. 2023's study)",
+    "augreg": ("a JAX ViT of Steiner et al. 2022 whose checkpoint file in that release is not recorded by the study "
+               "(timm builds the architecture and reads the release's .npz files)"),
 }
 
 
