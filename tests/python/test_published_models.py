@@ -523,3 +523,19 @@ def test_language_model_not_in_the_hf_cache_fails_in_one_line(monkeypatch, tmp_p
     msg = str(e.value)
     assert "\n" not in msg and "'text/distilbert-base-uncased'" in msg and "distilbert-base-uncased" in msg
     assert "repalign models fetch text/distilbert-base-uncased" in msg
+
+
+def test_open_clip_weights_not_cached_offline_fail_in_one_line_without_a_logged_error(monkeypatch, tmp_path, capfd, caplog):
+    """A human_alignment CLIP entry offline with an empty hub cache: one line naming the
+    model and how to fetch its weights, and no 'Failed to download' log line around it."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setenv("REPALIGN_OFFLINE", "1")
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache
+    with pytest.raises(DataError) as e:
+        load_model("open_clip/RN50:openai")
+    msg = str(e.value)
+    assert "\n" not in msg and "'open_clip/RN50:openai'" in msg and "pretrained='openai'" in msg
+    err = capfd.readouterr().err
+    assert "Failed to download" not in err, err
+    assert not [r for r in caplog.records if "Failed to download" in r.getMessage()]
