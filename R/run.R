@@ -238,13 +238,22 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
                                    min_models = max(3L, as.integer(ceiling(min_models_per_effect))))
   write_csv_table(corr, file.path(output, "model_correlations.csv"))
   res$correlations <- corr
+  # a correlation over fewer models than the table holds (a property missing for some) names
+  # them among the run's notes, hence in warnings.txt and the report, not only in its CSV row
+  left_out <- regmatches(corr$note, regexpr("[0-9]+ model\\(s\\) without .* left out: .*$", corr$note))
+  has_left <- grepl("[0-9]+ model\\(s\\) without .* left out: ", corr$note)
+  for (r in which(has_left)) {
+    note("model-level correlation with %s (%s, %d models): %s", corr$predictor[r], corr$group[r],
+         corr$n_models[r], left_out[match(r, which(has_left))])
+  }
   say("\nmodel-level Spearman correlations with alignment (pseudo-R2 averaged over tasks; %d bootstrap resamples):",
       n_boot)
   for (r in seq_len(nrow(corr))) {
-    say("  %-24s %-14s n=%-3d rho %6.3f %s", corr$group[r], corr$predictor[r], corr$n_models[r], corr$rho[r],
+    say("  %-24s %-14s n=%-3d rho %6.3f %s%s", corr$group[r], corr$predictor[r], corr$n_models[r], corr$rho[r],
         if (is.finite(corr$conf.low[r])) sprintf("[%6.3f, %6.3f] p %.3g", corr$conf.low[r], corr$conf.high[r],
                                                  corr$p.value[r])
-        else if (is.finite(corr$p.value[r])) sprintf("p %.3g", corr$p.value[r]) else paste0("(", corr$note[r], ")"))
+        else if (is.finite(corr$p.value[r])) sprintf("p %.3g", corr$p.value[r]) else paste0("(", corr$note[r], ")"),
+        if (has_left[r] && (is.finite(corr$conf.low[r]) || is.finite(corr$p.value[r]))) " (models left out: see notes)" else "")
   }
 
   # hierarchical alignment models

@@ -222,7 +222,8 @@ def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without
                 inp / "metrics.parquet", "metrics", {"test": "plain"})
     pd.DataFrame({"name": [f"net{i}" for i in range(1, 6)], "family": ["A", "A", "B", "B", "B"],
                   "objective": "supervised",
-                  "train_size": [1e7, 1e6, 1e5, 1e4, 1e3], "params": [5e7, 4e7, 3e7, 2e7, 1e7]}).to_csv(
+                  # net5 has no parameter count (as the open_clip rows once had none)
+                  "train_size": [1e7, 1e6, 1e5, 1e4, 1e3], "params": [5e7, 4e7, 3e7, 2e7, np.nan]}).to_csv(
         inp / "models.csv", index=False)
     out = tmp_path / "out"
     proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(inp), "--output",
@@ -242,7 +243,12 @@ def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without
     # alignment falls with the noise, which falls with training size, params and ID: rho = 1 over 5 models
     for pred in ("train_size", "params", "intrinsic_dim"):
         assert cor.loc[("all", pred), "rho"] == pytest.approx(1.0)
-        assert cor.loc[("all", pred), "n_models"] == 5
+        assert cor.loc[("all", pred), "n_models"] == (4 if pred == "params" else 5)
+    # the model the params correlation leaves out is named: its CSV note, the notes, warnings.txt (the report)
+    left = "1 model(s) without params left out: net5/l"
+    assert cor.loc[("all", "params"), "note"].endswith(left)
+    assert pd.isna(cor.loc[("all", "train_size"), "note"]) or left not in cor.loc[("all", "train_size"), "note"]
+    assert f"model-level correlation with params (all, 4 models): {left}" in proc.stdout
     assert cor.loc[("supervised", "intrinsic_dim"), "p.value"] < 0.01
     coefs = pd.read_csv(out / "alignment_coefficients.csv")
     # intercept, log10(train_size + 1), scale(intrinsic_dim): one objective, so no objective terms
@@ -252,6 +258,7 @@ def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without
     assert coefs["note"].str.contains(r"saturated: 5 model\(s\) for 3 fixed effect\(s\)").all()
     warnings = (out / "warnings.txt").read_text()
     assert "spose49" in warnings and "saturated" in warnings
+    assert f"model-level correlation with params (all, 4 models): {left}" in warnings
     assert "saturated: 5 model(s)" in proc.stdout
 
 
