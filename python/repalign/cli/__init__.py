@@ -11,12 +11,30 @@ from repalign.errors import RepalignError
 
 app = typer.Typer(
     name="repalign",
-    help="Measure and explain representational alignment between networks and humans.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help texts name config sections like [[models]] literally
+    context_settings={"help_option_names": ["-h", "--help"]},  # sub-commands inherit it (click)
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from repalign import __version__
+
+        typer.echo(f"repalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Measure and explain representational alignment between networks and humans.
+
+    Short flags mean the same in every command: -c config, -o output folder,
+    -q quiet, -h help.
+    """
 
 # Stage command groups. Every module listed here must exist; a missing one is a bug.
 from repalign.cli import data as _data  # noqa: E402
