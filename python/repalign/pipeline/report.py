@@ -366,6 +366,27 @@ def run_header(status: dict[str, str], elapsed: float) -> str:
     return f"{n} task{'s' if n != 1 else ''}" + (f": {what}" if n else "") + f"; {elapsed:.1f} s"
 
 
+def diagnostic_warnings(path: Path) -> list[str]:
+    """The warnings of a diagnostics CSV (R's ``choice_model_diagnostics.csv`` …), one
+    per row with a message, each naming what it is about: the row's ``group`` (R's
+    "model=…, layer=…, task=…") or its model / layer / task / dataset columns, e.g.
+    ``choice_model_diagnostics.csv (model=pixels, layer=output, task=t1): fold 2:
+    boundary (singular) fit``."""
+    df = pd.read_csv(path)
+    cols = [c for c in df.columns if c.lower() in ("warning", "warnings", "message", "messages")]
+    who = [c for c in ("group", "model", "layer", "task", "dataset", "agent", "level", "term") if c in df.columns]
+    out = []
+    for c in cols:
+        for _, row in df[df[c].notna()].iterrows():
+            w = str(row[c])
+            if not w or w == "NA":
+                continue
+            about = ", ".join(str(row[k]) if k == "group" else f"{k}={row[k]}" for k in who
+                              if pd.notna(row[k]) and str(row[k]) not in ("", "NA"))
+            out.append(f"{path.name}" + (f" ({about})" if about else "") + f": {w}")
+    return out
+
+
 def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None, notes=()) -> Path:
     """Write ``<output>/report.html`` (and the figures under ``<output>/figures/``);
     with ``tasks``, only their outputs are reported; ``notes``: warnings of the run
@@ -444,10 +465,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         if p.suffix == ".txt":
             warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
         else:
-            df = pd.read_csv(p)
-            cols = [c for c in df.columns if c.lower() in ("warning", "warnings", "message", "messages")]
-            for c in cols:
-                warnings += [f"{p.name}: {w}" for w in df[c].dropna().astype(str) if w and w != "NA"]
+            warnings += diagnostic_warnings(p)
 
     # ---- the page ---------------------------------------------------------------------------
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
