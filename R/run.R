@@ -45,7 +45,9 @@
 #' @param cv,k,by,workers Choice-model cross-validation ([cv_choice_model()]);
 #'   `by = NULL`: model, layer, task, or model, layer when every task has one
 #'   participant (tasks pooled).
-#' @param n_boot,seed Bootstrap resamples and seed (scores and correlations).
+#' @param n_boot,seed Bootstrap resamples and seed (folds, scores and
+#'   correlations); default 0, the pipeline's default `[run] seed`, so a run's
+#'   tables give the run's numbers.
 #' @param id_metric,id_dataset Intrinsic-dimensionality metric in the metrics
 #'   tables (see [alignment_data()]).
 #' @param chains,iter,cache_dir brms settings (`cache_dir` default
@@ -60,7 +62,7 @@
 #'   (character).
 #' @export
 fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), levels = c("model", "trial"),
-                    cv = c("kfold", "loo"), k = 5L, by = NULL, workers = 1L, n_boot = 1000L, seed = 1L,
+                    cv = c("kfold", "loo"), k = 5L, by = NULL, workers = 1L, n_boot = 1000L, seed = 0L,
                     id_metric = "dimensionality_twonn", id_dataset = NULL, chains = 4L, iter = 2000L,
                     cache_dir = NULL, min_models_per_effect = 5, project = getOption("repalign.project"),
                     verbose = TRUE) {
@@ -245,6 +247,13 @@ fit_model_level <- function(res, human, tables, output, models, engine, levels, 
   for (r in which(has_left)) {
     note("model-level correlation with %s (%s, %d models): %s", corr$predictor[r], corr$group[r],
          corr$n_models[r], left_out[match(r, which(has_left))])
+  }
+  # a rho whose value another seed's folds could change: say so where the run's warnings are read
+  tied <- grepl("near-tie", corr$note, fixed = TRUE)
+  for (r in which(tied)) {
+    note("model-level correlation (%s, %s): %s", corr$group[r], corr$predictor[r],
+         sub("; [0-9]+ model\\(s\\) without .*$", "",  # (its left-out models have their own note)
+             regmatches(corr$note[r], regexpr("rho [-0-9.]+ rests on .*$", corr$note[r]))))
   }
   say("\nmodel-level Spearman correlations with alignment (pseudo-R2 averaged over tasks; %d bootstrap resamples):",
       n_boot)

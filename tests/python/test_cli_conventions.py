@@ -177,4 +177,4 @@ def test_layers_no_shapes_needs_no_weights(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "repalign", "models", "layers", "open_clip/ViT-B-32:openai",
                            "--no-shapes"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "transformer.resblocks.11" in proc.stdout and "penultimate" in proc.stdout
+    assert "transformer.resblocks.11 " in proc.stdout and "conv1 " in proc.stdout
