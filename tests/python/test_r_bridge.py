@@ -40,15 +40,15 @@ def test_bridge_returns_the_numbers_of_the_rscript_path(tmp_path):
     write_table(trials, tmp_path / "in" / "trials.parquet", "trials", {"test": "bridge"})
     env = child_env(dict(R_LIBS=str(r.rlib_path()), RETICULATE_PYTHON=sys.executable))
     proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(tmp_path / "in"),
-                           "--output", str(tmp_path / "out"), "--n-boot", "200", "--k", "5"],
+                           "--output", str(tmp_path / "out"), "--n-boot", "200", "--k", "5", "--seed", "1"],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "pseudo-R2" in proc.stdout
     via_script = pd.read_csv(tmp_path / "out" / "alignment_scores.csv").sort_values("model", ignore_index=True)
     for ext in ("pdf", "png"):
         assert (tmp_path / "out" / "figures" / f"learning_curves.{ext}").stat().st_size > 1000
-    cv = r.cv_choice_model(trials, k=5)
-    via_bridge = r.alignment_scores(cv, n_boot=200).sort_values("model", ignore_index=True)
+    cv = r.cv_choice_model(trials, k=5, seed=1)  # the script's --seed
+    via_bridge = r.alignment_scores(cv, n_boot=200, seed=1).sort_values("model", ignore_index=True)
     assert list(via_bridge["model"]) == ["good", "noise"]
     for col in ("nll", "pseudo_r2", "ci_low", "ci_high", "n_trials"):
         np.testing.assert_allclose(via_bridge[col].to_numpy(float), via_script[col].to_numpy(float), rtol=1e-9)

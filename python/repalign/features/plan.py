@@ -52,6 +52,7 @@ from repalign.features.extractor import POOLINGS, available_cpus, cache_key, ext
 from repalign.features.gpu_decode import select_decoder
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec, planned_transform
+from repalign.models.layers import check_layers
 from repalign.task import Task
 from repalign.store import write_table
 
@@ -152,6 +153,7 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset()) 
         layers = m.layers if m.layers is not None else [spec.default_layer]
         if isinstance(layers, str):
             layers = [layers]
+        check_layers(spec, list(layers), where)  # unknown names fail here, not at extraction
         pooling = m.pooling
         if pooling not in POOLINGS:
             raise ValidationError(f"{where}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
