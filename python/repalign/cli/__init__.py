@@ -21,9 +21,13 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from repalign import __version__
+        from importlib.metadata import PackageNotFoundError, version
 
-        typer.echo(f"repalign {__version__}")
+        try:
+            v = version("repalign")  # the installed distribution's (the package root is a later stage)
+        except PackageNotFoundError:  # a source tree on PYTHONPATH without an install
+            v = "unknown (not installed)"
+        typer.echo(f"repalign {v}")
         raise typer.Exit()
 
 
