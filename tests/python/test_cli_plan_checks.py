@@ -146,3 +146,24 @@ def test_fit_models_default_seed_is_the_pipelines():
     m = re.search(r"--seed=SEED\s+seed of folds and bootstrap \[default (\d+)", proc.stdout)
     assert m, proc.stdout + proc.stderr
     assert int(m[1]) == RunSection().seed
+
+
+def _warns(n: int, path: str) -> None:
+    import warnings
+
+    warnings.warn(f"{n} fits did not converge", RuntimeWarning)
+    Path(path).write_text("x")
+
+
+def test_a_warning_inside_a_task_names_the_task(tmp_path):
+    import warnings
+
+    from repalign.task import Task, run_local
+
+    t = Task(key="k1", stage="learners", outputs=(tmp_path / "a.txt",), fn=_warns, args=(3, str(tmp_path / "a.txt")),
+             label="stimuli-category pixels/output@digits")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_local([t], progress=False)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert msgs == ["learners stimuli-category pixels/output@digits: 3 fits did not converge"]
