@@ -14,9 +14,10 @@
 #'   metrics table has several for a (model, layer); `NULL`: there must be one.
 #' @return `data` with columns `family`, `objective`, `train_size`, `params`
 #'   (`NA` where the metadata has none) and (with `metrics`) `intrinsic_dim`
-#'   added, and `task = "pooled"` when `data` has no `task` (scores pooled over
-#'   tasks). A model without metadata, or a
-#'   (model, layer) without intrinsic dimensionality, is an error naming it.
+#'   added, and, when `data` has no `task` (scores pooled over tasks), `task` =
+#'   its `task_kind` (pooled within each kind) or else `"pooled"`. A model
+#'   without metadata, or a (model, layer) without intrinsic dimensionality, is
+#'   an error naming it.
 #' @export
 alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensionality_twonn", id_dataset = NULL) {
   check_columns(data, "model", "alignment data")
@@ -34,8 +35,9 @@ alignment_data <- function(data, models, metrics = NULL, id_metric = "dimensiona
   idx <- match(as.character(data$model), models$name)
   out <- data
   # scores of choice models pooled over tasks (by = c("model", "layer")) have no task:
-  # one level, so the alignment model's (1 | task) term is dropped, as in fit_run()
-  if (!"task" %in% names(out)) out$task <- "pooled"
+  # one level, so the alignment model's (1 | task) term is dropped, as in fit_run();
+  # pooled within each task kind (by = c("model", "layer", "task_kind")): the kind
+  if (!"task" %in% names(out)) out$task <- pooled_task(out, "task_kind")
   for (col in c("family", "objective")) out[[col]] <- as.character(models[[col]][idx])
   out$train_size <- suppressWarnings(as.numeric(models$train_size[idx]))
   out$params <- if ("params" %in% names(models)) suppressWarnings(as.numeric(models$params[idx])) else NA_real_

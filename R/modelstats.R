@@ -41,6 +41,11 @@
 #' @param level Interval level.
 #' @param seed Seed of the resampling.
 #' @param min_models Fewest models for a p-value and an interval.
+#' @param tie_tol Near-tie tolerance on alignment (pseudo-R²): two models whose
+#'   alignments differ by less than this while their property differs hold ranks
+#'   that the cross-validation's folds (its seed) can swap; each such pair whose
+#'   swap moves rho by 0.05 or more is named in `note` with the rho the swap gives
+#'   ("rho rests on a near-tie"). `0`: no check.
 #' @return A tibble, one row per (group, predictor): `group` (`"all"` or a
 #'   level of `by`), `predictor`, `n_models`, `rho`, `p.value`, `conf.low`,
 #'   `conf.high`, `n_boot` (resamples with a defined rho), `note`. Models
@@ -50,7 +55,7 @@
 model_level_correlations <- function(data, predictors = c(train_size = "train_size", params = "params",
                                                           intrinsic_dim = "intrinsic_dim"),
                                      by = "objective", objectives = NULL, n_boot = 1000L, level = 0.95,
-                                     seed = 1L, min_models = 5L) {
+                                     seed = 1L, min_models = 5L, tie_tol = 0.001) {
   check_columns(data, c("model", "pseudo_r2", by), "alignment data")
   data <- as.data.frame(data)
   if (!is.null(objectives)) {
@@ -70,6 +75,11 @@ model_level_correlations <- function(data, predictors = c(train_size = "train_si
       x <- as.numeric(u[[predictors[[lab]]]])
       ok <- is.finite(x) & is.finite(u$alignment)
       rows[[gi]] <- spearman_row(x[ok], u$alignment[ok], n_boot, level, seed + gi, min_models)
+      who_ok <- (if ("layer" %in% names(u)) paste(u$model, u$layer, sep = "/") else u$model)[ok]
+      ties <- near_ties(x[ok], u$alignment[ok], who_ok, tie_tol)
+      if (nzchar(ties)) {
+        rows[[gi]]$note <- if (nzchar(rows[[gi]]$note)) paste0(rows[[gi]]$note, "; ", ties) else ties
+      }
       if (any(!ok)) {
         # name the models a property is missing for: a correlation silently over fewer
         # models (e.g. without every multimodal model) reads as one over all of them
@@ -84,6 +94,33 @@ model_level_correlations <- function(data, predictors = c(train_size = "train_si
   }
   out <- do.call(rbind, rows)
   out[c("group", "predictor", "n_models", "rho", "p.value", "conf.low", "conf.high", "n_boot", "note")]
+}
+
+# Pairs of models whose alignments differ by less than `tol` while their property
+# differs: their alignment order is within the noise of the cross-validation (another
+# seed can swap it), and swapping it changes rho by at least `min_change` (over many
+# models a swap of two neighbours moves rho by little: 12 k / (n (n^2 - 1)) for
+# property ranks k apart). One note naming each pair and the rho its swap gives; ""
+# when there is none (or rho is undefined).
+near_ties <- function(x, y, who, tol, min_change = 0.05) {
+  n <- length(x)
+  rho <- spearman_rho(x, y)
+  if (tol <= 0 || n < 3L || is.na(rho)) return("")
+  parts <- character()
+  for (i in seq_len(n - 1L)) {
+    for (j in (i + 1L):n) {
+      if (abs(y[i] - y[j]) >= tol || x[i] == x[j] || y[i] == y[j]) next
+      ys <- y
+      ys[c(i, j)] <- y[c(j, i)]
+      swapped <- spearman_rho(x, ys)
+      if (!is.na(swapped) && abs(swapped - rho) >= min_change) {
+        parts <- c(parts, sprintf("%s and %s differ in alignment by %.2g (< %g): swapped, rho = %.3f",
+                                  who[i], who[j], abs(y[i] - y[j]), tol, swapped))
+      }
+    }
+  }
+  if (!length(parts)) return("")
+  sprintf("rho %.3f rests on %d near-tie(s): %s", rho, length(parts), paste(parts, collapse = "; "))
 }
 
 # One row per network (model, layer): alignment = mean pseudo-R² over its tasks;

@@ -46,7 +46,9 @@
 #' @param cv,k,by,workers Choice-model cross-validation ([cv_choice_model()]);
 #'   `by = NULL`: model, layer, task, or model, layer when every task has one
 #'   participant (tasks pooled).
-#' @param n_boot,seed Bootstrap resamples and seed (scores and correlations).
+#' @param n_boot,seed Bootstrap resamples and seed (folds, scores and
+#'   correlations); default 0, the pipeline's default `[run] seed`, so a run's
+#'   tables give the run's numbers.
 #' @param id_metric,id_dataset Intrinsic-dimensionality metric in the metrics
 #'   tables (see [alignment_data()]).
 #' @param chains,iter,cache_dir brms settings (`cache_dir` default
@@ -65,7 +67,7 @@
 #'   (character).
 #' @export
 fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), levels = c("model", "trial"),
-                    cv = c("kfold", "loo"), k = 5L, by = NULL, workers = 1L, n_boot = 1000L, seed = 1L,
+                    cv = c("kfold", "loo"), k = 5L, by = NULL, workers = 1L, n_boot = 1000L, seed = 0L,
                     id_metric = "dimensionality_twonn", id_dataset = NULL, chains = 4L, iter = 2000L,
                     cache_dir = NULL, min_models_per_effect = 5, variant = c("default", "published"),
                     project = getOption("repalign.project"), verbose = TRUE) {
@@ -131,7 +133,7 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     write_csv_table(cvt, file.path(output, "cv_choices.csv"))
     write_csv_table(cvd, file.path(output, "choice_model_diagnostics.csv"))
     scores <- alignment_scores(cvt, by = by, n_boot = n_boot, seed = seed)
-    if (!"task" %in% names(scores)) scores$task <- "pooled"
+    if (!"task" %in% names(scores)) scores$task <- pooled_task(scores, by)
     write_csv_table(scores, file.path(output, "alignment_scores.csv"))
     res$scores <- scores
     say("\nalignment scores (%s cross-validation, %d model/layer/task groups):", cv, nrow(scores))
@@ -253,13 +255,29 @@ fit_model_level <- function(res, human, metrics, models_path, output, engine, le
                                    min_models = max(3L, as.integer(ceiling(min_models_per_effect))))
   write_csv_table(corr, file.path(output, "model_correlations.csv"))
   res$correlations <- corr
+  # a correlation over fewer models than the table holds (a property missing for some) names
+  # them among the run's notes, hence in warnings.txt and the report, not only in its CSV row
+  left_out <- regmatches(corr$note, regexpr("[0-9]+ model\\(s\\) without .* left out: .*$", corr$note))
+  has_left <- grepl("[0-9]+ model\\(s\\) without .* left out: ", corr$note)
+  for (r in which(has_left)) {
+    res <- note(res, "model-level correlation with %s (%s, %d models): %s", corr$predictor[r], corr$group[r],
+                corr$n_models[r], left_out[match(r, which(has_left))])
+  }
+  # a rho whose value another seed's folds could change: say so where the run's warnings are read
+  tied <- grepl("near-tie", corr$note, fixed = TRUE)
+  for (r in which(tied)) {
+    res <- note(res, "model-level correlation (%s, %s): %s", corr$group[r], corr$predictor[r],
+                sub("; [0-9]+ model\\(s\\) without .*$", "",  # (its left-out models have their own note)
+                    regmatches(corr$note[r], regexpr("rho [-0-9.]+ rests on .*$", corr$note[r]))))
+  }
   say("\nmodel-level Spearman correlations with alignment (pseudo-R2 averaged over tasks; %d bootstrap resamples):",
       n_boot)
   for (r in seq_len(nrow(corr))) {
-    say("  %-24s %-14s n=%-3d rho %6.3f %s", corr$group[r], corr$predictor[r], corr$n_models[r], corr$rho[r],
+    say("  %-24s %-14s n=%-3d rho %6.3f %s%s", corr$group[r], corr$predictor[r], corr$n_models[r], corr$rho[r],
         if (is.finite(corr$conf.low[r])) sprintf("[%6.3f, %6.3f] p %.3g", corr$conf.low[r], corr$conf.high[r],
                                                  corr$p.value[r])
-        else if (is.finite(corr$p.value[r])) sprintf("p %.3g", corr$p.value[r]) else paste0("(", corr$note[r], ")"))
+        else if (is.finite(corr$p.value[r])) sprintf("p %.3g", corr$p.value[r]) else paste0("(", corr$note[r], ")"),
+        if (has_left[r] && (is.finite(corr$conf.low[r]) || is.finite(corr$p.value[r]))) " (models left out: see notes)" else "")
   }
 
   # hierarchical alignment models
@@ -309,7 +327,7 @@ fit_model_level <- function(res, human, metrics, models_path, output, engine, le
         else "(no interval: see notes)")
   }
   fig(plot_alignment_vs_size(ad, fits$model), "alignment_vs_train_size")
-  if (has_id) fig(plot_alignment_vs_id(ad), "alignment_vs_intrinsic_dim", width = 9)
+  if (has_id) fig(plot_alignment_vs_id(ad, id_metric), "alignment_vs_intrinsic_dim", width = 9, height = 4)
   if (any(is.finite(coefs$conf.low))) fig(plot_coefficients(coefs), "alignment_coefficients", width = 9)
   res
 }

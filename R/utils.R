@@ -136,3 +136,14 @@ check_unique_trials <- function(df, what = "trials", keys = c("model", "layer", 
   }
   invisible(df)
 }
+
+# The task level of scores whose choice models pool tasks (no `task` column): the
+# grouping columns of `by` other than model and layer, pasted (e.g. `task_kind`: one
+# level per kind, so a model scored on category and reward tasks has one row per kind,
+# not two rows of one task), else "pooled" (one level).
+pooled_task <- function(scores, by) {
+  extra <- setdiff(intersect(by, names(scores)), c("model", "layer", "task"))
+  if (!length(extra) || !nrow(scores)) return(rep("pooled", nrow(scores)))
+  do.call(paste, c(lapply(extra, function(col) as.character(scores[[col]])), sep = "/"))
+}
+

@@ -6,9 +6,13 @@
   today:  the three in one config with ``decode_once = false`` (each decodes every image);
   shared: the three in one config, decoding once into the decoded store.
 
-Prints wall times and the ratios shared/alone (target ≤ 1.5) and today/alone, and
-whether the shared run's features files equal today's (values and bytes). One run of
-each; the acceptance of issue #31 is shared ≤ 1.5 × one model alone.
+Prints wall times and CPU seconds (each child process and its DataLoader workers: on a
+shared machine the steadier figure), the ratios shared/alone (target ≤ 1.5) and
+today/alone of both, the load average, and whether the shared run's features files
+equal today's (values and bytes). One run of each; the acceptance of issue #31 is
+shared ≤ 1.5 × one model alone. ``--compare-to DIR``: also whether the shared features
+equal, byte for byte, the ``today`` features of another checkout's ``--keep DIR`` run
+(e.g. main before a change: run this script there with ``PYTHONPATH`` at its sources).
 
 Images: N JPEGs of W×H (default 400 of 1024×768), gradients + noise, in a temp folder.
 Run: .venv/bin/python bench/extract_shared.py [--n 400] [--keep DIR] [--breakdown]
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -57,13 +62,20 @@ def write_config(path: Path, images: Path, out: Path, models, decode_once: bool)
     return path
 
 
+CPU = {}  # config → CPU seconds (user + system) of the child process and its DataLoader workers
+
+
 def run_features(config: Path) -> float:
-    """Wall seconds of ``repalign features --config`` in a fresh process."""
+    """Wall seconds of ``repalign features --config`` in a fresh process (its CPU seconds
+    go to ``CPU``: on a shared machine they are the steadier figure)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     cli = "import sys; from repalign.cli import main; sys.argv[0] = 'repalign'; main()"  # the `repalign` script
     r = subprocess.run([sys.executable, "-c", cli, "features", "--config", str(config)],
                        capture_output=True, text=True, env=dict(os.environ, REPALIGN_OFFLINE="1", HF_HUB_OFFLINE="1"))
     dt = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[config] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if r.returncode != 0:
         sys.exit(f"repalign features --config {config} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
     return dt
@@ -114,7 +126,10 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="work in this folder (kept) instead of a temp one")
     ap.add_argument("--breakdown", action="store_true", help="also time decoding and each forward pass alone")
     ap.add_argument("--only-breakdown", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--compare-to", type=Path,
+                    help="a --keep folder of another checkout's run: are its today features the shared ones here?")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
 
     from repalign.features.extractor import available_cpus
     from repalign.features.io import load_features
@@ -132,11 +147,13 @@ def main() -> None:
         alone = {}
         for i, m in enumerate(MODELS):
             alone[m] = run_features(write_config(root / f"alone{i}.toml", images, root / f"out-alone{i}", [m], True))
-            print(f"  alone   {m:40s} {alone[m]:7.1f} s", flush=True)
+            print(f"  alone   {m:40s} {alone[m]:7.1f} s  ({CPU[root / f'alone{i}.toml']:.1f} CPU s)", flush=True)
         today = run_features(write_config(root / "today.toml", images, root / "out-today", MODELS, False))
-        print(f"  today   three, each decoding every image     {today:7.1f} s", flush=True)
+        print(f"  today   three, each decoding every image     {today:7.1f} s  ({CPU[root / 'today.toml']:.1f} CPU s)",
+              flush=True)
         shared = run_features(write_config(root / "shared.toml", images, root / "out-shared", MODELS, True))
-        print(f"  shared  three, decoded once                  {shared:7.1f} s", flush=True)
+        print(f"  shared  three, decoded once                  {shared:7.1f} s  ({CPU[root / 'shared.toml']:.1f} CPU s)",
+              flush=True)
 
         a_today, a_shared = features_files(root / "out-today"), features_files(root / "out-shared")
         same_names = sorted(a_today) == sorted(a_shared) and len(a_today) == len(MODELS)
@@ -148,9 +165,18 @@ def main() -> None:
         print(f"ratio shared / alone (mean of the three alone) = {shared / mean_alone:.2f}  "
               f"(vs the slowest alone {shared / max_alone:.2f}; target ≤ 1.5)")
         print(f"ratio today  / alone (mean of the three alone) = {today / mean_alone:.2f}")
+        cpu_alone = float(np.mean([CPU[root / f"alone{i}.toml"] for i in range(len(MODELS))]))
+        print(f"CPU seconds: shared / alone = {CPU[root / 'shared.toml'] / cpu_alone:.2f}, "
+              f"today / alone = {CPU[root / 'today.toml'] / cpu_alone:.2f}")
+        print(f"load average {os.getloadavg()[0]:.1f} at the end ({load0:.1f} at the start)")
         print(f"shared / today = {shared / today:.2f}")
         print(f"features: same files {same_names}, values equal {same_values}, bytes equal {same_bytes}; "
               f"decoded store {sum(p.stat().st_size for p in stores) / 2**20:.0f} MiB in {len(stores)} file(s)")
+        if args.compare_to:
+            other = features_files(args.compare_to / "out-today")
+            same = sorted(other) == sorted(a_shared) and all(
+                other[k].read_bytes() == a_shared[k].read_bytes() for k in other)
+            print(f"features: shared equal, byte for byte, to {args.compare_to}/out-today: {same}")
         if args.breakdown:
             breakdown(images, root)
 

@@ -14,7 +14,10 @@ An NCS-size study built from stand-in features and run through the real pipeline
   true category / the better option with probability 0.8, seeded), written in the
   paper's ``above_chance.csv`` format, so the ``[r]`` stage runs the cross-validated
   choice models, the model-level statistics and the hierarchical alignment models
-  on a stand-in models.csv (training-set size, parameters).
+  on a stand-in models.csv (training-set size, parameters);
+* one config per learner variant with both task kinds, ``[r] by = ["model", "layer",
+  "task_kind"]`` as analysis/configs/naturalcogsci.toml (with --quick the ``[r]`` stage
+  runs in the default variant's configs only: its cost does not depend on the variant).
 
 Measured (one run each, the machine as it is): per pipeline task at 1 worker its wall
 time and CPU seconds (this process and its children: R), per stage the sums and the
@@ -26,16 +29,17 @@ task (no-op tasks on the same cluster) × tasks / the tasks' CPU seconds.
 
 Cost model (least squares over the tasks of every run): a learner task's CPU seconds
 = n_files × (c0 + c1 · width) per learner and variant; the [r] stage = r0 + r1 ·
-models × files. Projection: the whole study (86 models × 1,050 category + 240 reward
-files, widths of the listed models, their mean for the rest) as core-seconds, on one
-16-core node (greedy longest-task-first over 16 workers, + the [r] stage after the
-learners) and on k SLURM nodes of 16 cores. Printed last:
+models × files (files of both kinds). Projection: the whole study (86 models × 1,050
+category + 240 reward files, widths of the listed models, their mean for the rest) as
+core-seconds, on one 16-core node (greedy longest-task-first over 16 workers, + the
+[r] stage after the learners) and on k SLURM nodes of 16 cores. Printed last:
 ``projected_hours_16_cores default <h> published <h>``.
 
-Run: ``REPALIGN_DATA_DIR=… OMP_NUM_THREADS=1 .venv/bin/python bench/study.py --quick`` (~3.5 CPU-min: ≤ 10 min on
-an idle 2-core machine; 12–13 min at load ~20);
-without --quick: 2x50, 4x50, 8x50, 8x100 models x files, 1 and 2 workers each
-(a few CPU-hours, most of it the published reward learner). Needs the R package (R_LIBS).
+Run: ``REPALIGN_DATA_DIR=… OMP_NUM_THREADS=1 .venv/bin/python bench/study.py --quick`` (3x3, 4x3 and 3x4
+models x files; 2 workers once, on the default variant's first size; ~1.5 CPU-min, ≤ 10 min
+on 2 cores at load ~20); without --quick: 2x50, 4x50, 8x50, 8x100 models x files, 1 and 2
+workers each (a few CPU-hours, most of it the published reward learner). Needs the R
+package (R_LIBS).
 """
 
 from __future__ import annotations
@@ -84,14 +88,10 @@ def _choices(kind: str, files: list[int], path: Path, seed: int) -> None:
     pd.DataFrame(rows, columns=["participant", "cond_file", "trial", "choice"]).to_csv(path, index=False)
 
 
-def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: str, kind: str) -> Path:
-    """The study config of one learner variant (as the paper's config runs one) and one
-    task kind, and its stand-in features (.npy over the THINGS concepts), choices and
-    models.csv under root; returns the TOML path.
-
-    One task kind per config: with both kinds in one run and ``by = ["model", "layer",
-    "task_kind"]`` (analysis/configs/naturalcogsci.toml), fit_models.R stops at ≥ 3
-    models with "model-level alignment data: duplicated row(s) … task=pooled"."""
+def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: str, with_r: bool = True) -> Path:
+    """The study config of one learner variant (as the paper's config runs one) with
+    both task kinds, and its stand-in features (.npy over the THINGS concepts), choices
+    and models.csv under root; returns the TOML path. with_r: include the ``[r]`` stage."""
     from repalign.datasets import load_things_ids
 
     ids = list(load_things_ids())
@@ -102,7 +102,7 @@ def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: s
         _choices("reward", list(range(1, n_files + 1)), root / "reward.csv", 2)
     names = [f"standin{i:02d}_d{WIDTHS[i % len(WIDTHS)]}" for i in range(n_models)]
     meta = ["name,backend,architecture,weights,family,objective,train_data,train_size,params,resolution,source"]
-    lines = ['[run]', f'name = "study-bench-{variant}-{kind}"', f'output = "out-{variant}-{kind}"', 'seed = 0', '']
+    lines = ['[run]', f'name = "study-bench-{variant}"', f'output = "out-{variant}"', 'seed = 0', '']
     for i, n in enumerate(names):
         meta.append(f"{n},random,standin,none,standin,{'supervised' if i % 2 else 'self-supervised'},none,"
                     f"{int(10 ** rng.uniform(6, 9))},{int(10 ** rng.uniform(6, 9))},224,stand-in for bench/study.py")
@@ -113,12 +113,13 @@ def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: s
     (root / "models.csv").write_text("\n".join(meta) + "\n")
     reps = "[" + ", ".join(f'"{n}"' for n in names) + "]"
     for k, task, v in LEARNERS:
-        if v == variant and k == kind:
+        if v == variant:
             lines += ['[[learners]]', f'task = "{task}"', f'name = "{k}"', f'variant = "{variant}"',
                       f'choices = "{k}.csv"', f'representations = {reps}', '']
-    lines += ['[r]', 'engine = "lme4"', 'models = "models.csv"', 'by = ["model", "layer", "task_kind"]', 'k = 5',
-              f'n_boot = {n_boot}', 'levels = ["model"]', '']
-    path = root / f"study-{variant}-{kind}.toml"
+    if with_r:
+        lines += ['[r]', 'engine = "lme4"', 'models = "models.csv"', 'by = ["model", "layer", "task_kind"]', 'k = 5',
+                  f'n_boot = {n_boot}', 'levels = ["model"]', '']
+    path = root / f"study-{variant}.toml"
     path.write_text("\n".join(lines))
     return path
 
@@ -261,9 +262,10 @@ def fit_costs(points):
 def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: int = 1, r_workers: int = 1):
     """Wall hours of the whole study with one variant's learners on nodes × cores workers:
     one learner task per (model, learner) — 86 × 2 — placed longest first on the least
-    loaded worker (greedy), stretched by the measured scheduling overhead, then the two
-    [r] runs (one per task kind; their per-model-file part spread over ``r_workers``, the
-    ``[r] workers`` option, as if it divided evenly — an assumption, not measured here).
+    loaded worker (greedy), stretched by the measured scheduling overhead, then the
+    [r] run (both task kinds, as analysis/configs/naturalcogsci.toml; its per-model-file part
+    spread over ``r_workers``, the ``[r] workers`` option, as if it divided evenly — an
+    assumption, not measured here).
     Returns (hours, core-hours of the learners, longest task s)."""
     widths = list(WIDTHS) + [float(np.mean(WIDTHS))] * (N_MODELS - len(WIDTHS))
     jobs = []
@@ -276,13 +278,14 @@ def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: in
     for j in sorted(jobs, reverse=True):
         heapq.heappush(workers, heapq.heappop(workers) + j)
     learners = max(workers) * (1 + overhead)
-    r = 2 * rcoef[0] + rcoef[1] * N_MODELS * (N_CATEGORY + N_REWARD) / r_workers  # one [r] run per task kind
+    r = rcoef[0] + rcoef[1] * N_MODELS * (N_CATEGORY + N_REWARD) / r_workers  # one [r] run, both kinds
     return (learners + r) / 3600, sum(jobs) / 3600, max(jobs)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="2 models x 4 files and 3 models x 6 files; 2 workers on the first")
+    ap.add_argument("--quick", action="store_true",
+                    help="3x3, 4x3 and 3x4 models x files; [r] with the default variant only; 2 workers once")
     ap.add_argument("--sizes", nargs="+", default=None, metavar="MxN",
                     help="models x condition files of each kind, e.g. 2x50 4x50 8x100 (default without --quick)")
     ap.add_argument("--slurm-nodes", type=int, nargs="+", default=[2, 4, 8])
@@ -290,7 +293,7 @@ def main() -> None:
     ap.add_argument("--save", default=None, help="write the measured points and table to this JSON file")
     ap.add_argument("--refit", default=None, help="no runs: refit and project from a --save JSON file")
     args = ap.parse_args()
-    sizes = [tuple(map(int, x.split("x"))) for x in (args.sizes or (["2x4", "3x6"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))]
+    sizes = [tuple(map(int, x.split("x"))) for x in (args.sizes or (["3x3", "4x3", "3x4"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))]
     n_boot = 20 if args.quick else 200
     work = Path(tempfile.mkdtemp(prefix="repalign-study-"))
     load = os.getloadavg()
@@ -311,30 +314,25 @@ def main() -> None:
                 root.mkdir()
                 for variant in ("default", "published"):
                     line = {"variant": variant, "models": m, "files": n, "tasks": 0, "wall1": 0.0, "stages": {}}
-                    for kind in ("category", "reward"):
-                        cfg = write_study(root, m, n, n_boot, variant, kind)
-                        rows = run_one_worker(cfg, root / f"w1-{variant}-{kind}")
-                        by = line["stages"]
-                        for k, width, wall, cpu, peak in rows:
-                            k = f"r ({kind})" if k == "r" else k
-                            s = by.setdefault(k, [0.0, 0.0, 0, 0])
-                            s[0] += wall
-                            s[1] += cpu
-                            s[2] = max(s[2], peak)
-                            s[3] += 1
-                            points.append(("r" if k.startswith("r ") else k, n, width, m, cpu, variant))
-                        line["tasks"] += len(rows)
-                        line["wall1"] += sum(r[2] for r in rows)
-                        line.setdefault("cpu1", 0.0)
-                        line["cpu1"] += sum(r[3] for r in rows)
-                        if i == 0 or not args.quick:
-                            wall2, start, peaks, noop = run_two_workers(cfg, root / f"w2-{variant}-{kind}")
-                            line["wall2"] = line.get("wall2", 0.0) + wall2
-                            line["start"] = line.get("start", 0.0) + start
-                            line["peaks"] = line.get("peaks", []) + peaks
-                            line["noop"] = noop
-                            line["w1_for_2"] = line.get("w1_for_2", 0.0) + sum(r[2] for r in rows)
-                    if "wall2" in line:
+                    with_r = variant == "default" or not args.quick
+                    cfg = write_study(root, m, n, n_boot, variant, with_r)
+                    rows = run_one_worker(cfg, root / f"w1-{variant}")
+                    by = line["stages"]
+                    for k, width, wall, cpu, peak in rows:
+                        s = by.setdefault(k, [0.0, 0.0, 0, 0])
+                        s[0] += wall
+                        s[1] += cpu
+                        s[2] = max(s[2], peak)
+                        s[3] += 1
+                        # the [r] stage's size: models x files of both kinds
+                        points.append((k, 2 * n if k == "r" else n, width, m, cpu, variant))
+                    line["tasks"] += len(rows)
+                    line["wall1"] += sum(r[2] for r in rows)
+                    line["cpu1"] = sum(r[3] for r in rows)
+                    if not args.quick or (i == 0 and variant == "default"):
+                        wall2, start, peaks, noop = run_two_workers(cfg, root / f"w2-{variant}")
+                        line.update(wall2=wall2, start=start, peaks=peaks, noop=noop,
+                                    w1_for_2=sum(r[2] for r in rows))
                         line["lost"] = max(0.0, 1 - line["w1_for_2"] / (2 * line["wall2"]))
                         line["overhead"] = line["noop"] * line["tasks"] / line["cpu1"]
                     table.append(line)

@@ -89,9 +89,9 @@ def families() -> tuple[ResultFamily, ...]:
 
 def docs_table() -> str:
     """The Markdown table of the registered families (name, report title, task-key
-    prefix) that docs/architecture.md shows; a test keeps the page equal to it."""
+    prefix), by name, that docs/architecture.md shows; a test keeps the page equal to it."""
     rows = ["| family | report section | tasks (key prefix) |", "|---|---|---|"]
-    rows += [f"| `{f.name}` | {f.title} | `{f.task_prefix}` |" for f in families()]
+    rows += [f"| `{f.name}` | {f.title} | `{f.task_prefix}` |" for f in sorted(families(), key=lambda f: f.name)]
     return "\n".join(rows)
 
 

@@ -101,12 +101,29 @@ class Task:
         non-Parquet outputs."""
         for msg in self.remove_stale():
             warnings.warn(msg, StaleOutputWarning, stacklevel=2)
-        with task_context(self.key):
-            result = self.fn(*self.args, **self.kwargs)
+        caught: list = []
+        try:
+            with task_context(self.key), warnings.catch_warnings(record=True) as caught:
+                result = self.fn(*self.args, **self.kwargs)
+        finally:  # after the recording ends: passed on to the caller's filters, the task named
+            self._name_warnings(caught)
         for d in sorted({Path(p).parent for p in self.outputs if Path(p).suffix != ".parquet"}):
             if d.is_dir():
                 seal_dir(d, self.key)
         return result
+
+    def _name_warnings(self, caught: list) -> None:
+        """Pass on the warnings raised inside ``fn`` (recorded under the caller's filters)
+        with this task named first, e.g. ``learners stimuli-category pixels/output@digits:
+        lbfgs failed to converge``: a warning that names no model or task is of no use."""
+        who = f"{self.stage} {self.label or self.key}"
+        for w in caught:
+            text = str(w.message)
+            msg = text if text.startswith(who) else f"{who}: {text}"
+            try:
+                warnings.warn_explicit(msg, w.category, w.filename, w.lineno, source=w.source)
+            except Exception:  # a warning class that cannot be built from a message alone
+                warnings.warn_explicit(msg, UserWarning, w.filename, w.lineno)
 
     def missing_outputs(self) -> list[Path]:
         """Declared outputs that are not (or not yet) files."""

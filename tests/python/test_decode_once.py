@@ -182,3 +182,45 @@ def test_sets_held_in_memory_are_not_decoded_once(tmp_path):
                  + "".join(f'[[models]]\nname = "{m}"\n' for m in MODELS))
     tasks = plan_features(load_config(p))
     assert len(tasks) == 2 and not any(t.key.startswith("decode:") or "decoded" in t.kwargs for t in tasks)
+
+
+
+_CHILD = """
+import os, sys
+from repalign.cli import passive_openmp
+policy = passive_openmp()
+import numpy as np, torch
+from repalign.features import folder_set
+from repalign.features.extractor import _Capture, _forward_batch
+from repalign.models import load_model
+s = folder_set(sys.argv[1], "j")
+lm = load_model("random:torchvision/shufflenet_v2_x0_5")
+x = torch.stack([lm.transform(s.load_image(i)) for i in range(5)])
+cap = _Capture(lm.module.eval(), lm.spec, ["penultimate"], "auto")
+np.save(sys.argv[2], _forward_batch(lm.module, x, cap, torch.device("cpu"), "float32")["penultimate"])
+print(policy, os.environ["OMP_WAIT_POLICY"], torch.get_num_threads())
+"""
+
+
+def test_openmp_waits_passively_with_the_same_features(tmp_path, jpegs):
+    """The CLI makes OpenMP threads sleep while they wait unless the user chose a
+    policy; the features are the same bit for bit either way (a child process each:
+    the policy is read when torch loads)."""
+    import subprocess
+    import sys
+
+    from builders import child_python_env
+
+    out = {}
+    for policy in (None, "ACTIVE"):
+        env = child_python_env()
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy
+        f = tmp_path / f"{policy}.npy"
+        r = subprocess.run([sys.executable, "-c", _CHILD, str(jpegs), str(f)], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out[policy] = (r.stdout.split(), np.load(f))
+    assert out[None][0][:2] == ["True", "PASSIVE"] and out["ACTIVE"][0][:2] == ["False", "ACTIVE"]
+    assert out[None][1].shape == (5, 1024) and np.array_equal(out[None][1], out["ACTIVE"][1])

@@ -126,7 +126,7 @@ def _ref_published():
     return ref_published_category
 
 
-@pytest.mark.parametrize("d,pca", [(5, None), (40, None), (300, None), (40, 10)])
+@pytest.mark.parametrize("d,pca", [(5, None), (40, None), (300, None), (40, 10), (300, 50), (1024, None)])
 def test_fast_published_category_equals_the_sklearn_loop_on_synthetic_tasks(d, pca):
     # the truth is today's scikit-learn loop (an independent implementation: one
     # LogisticRegression per fit, numpy statistics); categories follow three features plus
@@ -167,21 +167,102 @@ def test_fast_published_category_with_one_c_equals_the_sklearn_loop():
         assert np.abs(p - p_ref).max() <= 1e-9
 
 
+def _numpy_pass(X, y):
+    """The seed's pass without fits, in numpy (as ref_published_category_pass): rows
+    0..t of X standardised in place at every step with both categories seen."""
+    has0 = has1 = False
+    for t in range(len(y)):
+        has0, has1 = has0 or y[t] == 0, has1 or y[t] == 1
+        if has0 and has1:
+            rows = X[: t + 1]
+            mu, sd = rows.mean(axis=0), rows.std(axis=0)
+            rows -= mu
+            rows /= np.where(sd == 0, 1, sd)
+
+
+def _awkward_features(rng, T, d):
+    """Columns that make numpy's rounding matter: all 0 (sparse), 0 until late then
+    non-zero, one value 0.1 on the first rows (3 × 0.1 / 3 ≠ 0.1: numpy's s.d. is a
+    rounding residue, not 0, and the rows become ±1), constant 3.0, large offset
+    (1e3 ± 1), fp16-quantised values with ties; the rest normal."""
+    X = rng.normal(size=(T, d))
+    X[:, 0] = 0.0
+    X[:, 1] = 0.0
+    X[T // 2 :, 1] = rng.normal(size=T - T // 2)
+    X[:, 2] = 0.1
+    X[5:, 2] = rng.normal(size=T - 5)
+    X[:, 3] = 3.0
+    X[:, 4] = 1e3 + rng.normal(size=T)
+    X[:, 5:9] = X[:, 5:9].astype(np.float16).astype(np.float64).round(1)
+    X[:, 9] = np.maximum(X[:, 9], 0)  # ReLU-like: exact zeros mixed with values
+    return X
+
+
+def test_closed_form_pass_equals_numpys_in_place_standardisation_over_many_passes():
+    # planted truth: numpy's in-place standardisation of the seed, pass after pass on the
+    # same array (18 passes, as the C search and the final pass make); the closed form
+    # (O(T·d) per pass) must give the same arrays to round-off, and the columns whose
+    # result is numpy's rounding (the 0.1 column: its first rows stay equal, and numpy's
+    # mean of equal values decides them) must be found and kept bit for bit
+    from repalign.learners._published_pass import PassState, run_pass, unsafe_columns
+
+    rng = np.random.default_rng(3)
+    for T, d, first in ((120, 40, [1, 1, 1, 0]), (60, 12, [0, 1])):
+        X = _awkward_features(rng, T, d)
+        y = (rng.random(T) < 0.5).astype(np.int64)
+        y[: len(first)] = first
+        force = unsafe_columns(X, y, 18)
+        assert force[2] and not force[0]  # rounding decides the 0.1 column; 0 stays 0
+        assert not force[10:].any()  # normal columns go on in closed form
+        ref, fast = X.copy(), X.copy()
+        st = PassState(T, d, force)
+        buf = np.empty((T, d + 1))
+        for p in range(18):
+            assert run_pass(fast, y, p > 0, *st.arrays(), buf) == len(first) - 1
+            _numpy_pass(ref, y)
+            assert np.abs(fast - ref).max() <= 1e-11 * max(1.0, np.abs(ref).max())
+            assert np.array_equal(fast[:, force], ref[:, force])  # numpy's arithmetic, bit for bit
+        assert (fast[:, 0] == 0).all()
+
+
+@pytest.mark.parametrize("d", [130, 400])
+def test_fast_published_category_equals_the_sklearn_loop_on_awkward_wide_features(d):
+    # model widths (closed-form standardisation, fits in n ≤ T coordinates) on the
+    # awkward columns above; categories follow three normal features plus noise
+    from repalign.learners._published import EXACT_BELOW, published_category
+
+    assert d >= EXACT_BELOW
+    ref = _ref_published()
+    rng = np.random.default_rng(d)
+    T = 100
+    X = _awkward_features(rng, T, d)
+    y = (X[:, 10:13].sum(1) + rng.normal(size=T) > 0).astype(np.int64)
+    y[:4] = [1, 1, 1, 0]
+    p_ref, C_ref = ref(X, y)
+    p, C = published_category(X, y)
+    assert C == C_ref
+    assert np.abs(p - p_ref).max() <= 1e-9
+    for C in (0.0001, 20.0):  # one pass at a fixed C: weak and strong fits
+        assert np.abs(published_category(X, y, C=C)[0] - ref(X, y, C=C)[0]).max() <= 1e-9
+
+
 @pytest.mark.data
 def test_fast_published_category_equals_the_sklearn_loop_on_real_task_files(spose):
     # the registry's condition files (first 12 and 6 spread over all 1,050), SPoSE-49
-    # features and a 512-wide projection of them (a model-like width)
+    # features and 512- and 2048-wide projections of them (model-like widths: the
+    # closed-form standardisation and the reduced fits)
     from repalign.datasets import load_category_tasks
     from repalign.learners._published import published_category
 
     ref = _ref_published()
     tasks = load_category_tasks(list(range(1, 13)) + [200, 400, 600, 800, 1000, 1050])
     rng = np.random.default_rng(0)
-    wide = spose.values @ rng.normal(size=(spose.values.shape[1], 512)) + rng.normal(size=(len(spose.ids), 512))
+    wide = {w: spose.values @ rng.normal(size=(spose.values.shape[1], w)) + rng.normal(size=(len(spose.ids), w))
+            for w in (512, 2048)}
     for i, task in enumerate(tasks):
         idx = spose.index_of(task.concepts)
         y = np.asarray(task.categories, dtype=np.int64)
-        X = (wide if i % 6 == 5 else spose.values)[idx]
+        X = {5: wide[512], 2: wide[2048]}.get(i % 6, spose.values)[idx]
         p_ref, C_ref = ref(X, y)
         p, C = published_category(X, y)
         assert C == C_ref, task.task_id

@@ -9,7 +9,7 @@ import torch
 from repalign.datasets import load_things_concepts, load_triplets
 from repalign.errors import ValidationError
 from repalign.metrics import TripletProbe, odd_one_out_accuracy, odd_one_out_choices, probe_cv
-from repalign.metrics.probing import disjoint_split, object_folds, published_probe_correct
+from repalign.metrics.probing import EarlyStopper, disjoint_split, object_folds, published_probe_correct
 
 
 def _planted(seed=0, n=300, d=12, n_trip=8000):
@@ -193,3 +193,53 @@ def test_published_probe_cv_uses_kfold_objects_and_picks_the_lowest_loss(spose_s
     assert res.probed == pytest.approx(res.folds["probed"].mean())  # unweighted mean over folds, as published
     with pytest.raises(ValidationError, match="variant='published' is a square W with penalty 'zero'"):
         TripletProbe(variant="published", penalty="identity").fit(X, t[:100])
+
+
+def _seed_stops(losses_per_fold, min_epochs=10, patience=10, min_delta=1e-4):
+    """Epochs per fold under the seed's Lightning semantics, written out independently:
+    one EarlyStopping object (best, wait) for all folds; a stop request (wait reaching
+    patience) is never cleared and honoured once min_epochs are done."""
+    best, wait, out = float("inf"), 0, []
+    for losses in losses_per_fold:
+        requested = False
+        for e, v in enumerate(losses, start=1):
+            if v < best - min_delta:
+                best, wait = v, 0
+            else:
+                wait += 1
+                requested = requested or wait >= patience
+            if requested and e >= min_epochs:
+                break
+        out.append(e)
+    return out
+
+
+def test_published_probe_cv_shares_one_stopper_across_folds_as_the_seed():
+    """Planted data that overfits: fold 1 stops on its own patience; with the seed's shared
+    stopper fold 2 starts at fold 1's best loss with wait = patience, so it stops at the
+    10-epoch minimum; a fresh stopper per fold lets fold 2 train to its own optimum."""
+    X, t = _planted(seed=1, n=60, d=40, n_trip=2000)  # ~600 training triplets for 1,600 weights: overfits
+    shared = probe_cv(X, t, n_folds=3, alphas=(1e-3,), seed=42, variant="published")
+    fresh = probe_cv(X, t, n_folds=3, alphas=(1e-3,), seed=42, variant="published", early_stopping="per_fold")
+    e_sh, e_fr = shared.folds["epochs"].tolist(), fresh.folds["epochs"].tolist()
+    assert 10 < e_fr[0] < 100  # fold 1 stopped by patience, not by the epoch limit
+    assert e_sh[0] == e_fr[0] and shared.folds["probed"][0] == fresh.folds["probed"][0]  # fold 1: same stopper state
+    assert e_sh[1] == 10  # the seed's fold 2
+    assert e_fr[1] > 10 and e_fr[2] > 10  # fresh stoppers need patience = 10 epochs without improvement
+    # The shared run's stopping epochs follow from its per-fold validation losses under the seed's rules.
+    val = [TripletProbe(variant="published", alpha=1e-3, seed=42).fit(X, tr, validation=te, stopper=EarlyStopper(patience=10**6)).val_losses_
+           for tr, te in _kfold_splits(X, t)]
+    assert [_seed_stops([v])[0] for v in val] == e_fr
+    assert _seed_stops(val) == e_sh
+    with pytest.raises(ValidationError, match="unknown early_stopping 'x'"):
+        probe_cv(X, t, alphas=(1e-3,), variant="published", early_stopping="x")
+    with pytest.raises(ValidationError, match="belongs to variant='published'"):
+        probe_cv(X, t, alphas=(1e-3,), early_stopping="per_fold")
+
+
+def _kfold_splits(X, t, seed=42):
+    from sklearn.model_selection import KFold
+
+    for train_obj, _ in KFold(n_splits=3, shuffle=True, random_state=seed).split(np.arange(X.shape[0])):
+        in_train = np.isin(t, train_obj)
+        yield t[in_train.all(axis=1)], t[~in_train.any(axis=1)]

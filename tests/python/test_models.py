@@ -123,7 +123,7 @@ def test_select_device_logic(monkeypatch):
 def test_cli_models_list_and_layers():
     from repalign.cli import app
 
-    r = CliRunner().invoke(app, ["models", "list"])
+    r = CliRunner().invoke(app, ["models", "list"], env={"COLUMNS": "250"})  # wide enough for every column
     assert r.exit_code == 0, r.output
     assert "efficientnet_lite0" in r.output and "1,281,167" in r.output
     r = CliRunner().invoke(app, ["models", "layers", "pixels:8"])

@@ -371,14 +371,78 @@ def _ha_entries():
                             text, flags=re.M)
 
 
+def _ha_not_run(text):
+    """(networks.csv name, zoo name, kind) of the commented rows: duplicates and metadata-only entries."""
+    return [(src, name, kind) for kind, src, name in re.findall(
+        r"^#   (duplicate row|metadata only[^:]*): (\S+) \([\d.]+\) = (\S+?),?(?: listed above)?$", text, flags=re.M)]
+
+
+# networks.csv (LukasMut/human_alignment) param_count, millions, as written there (the rows that
+# have one; the self-supervised ResNet-50s' 25.56 counts the classifier their trunks here lack).
+NETWORKS_CSV_PARAMS_M = {
+    "vgg11": "132.86", "vgg13": "133.05", "vgg16": "138.36", "vgg19": "143.67", "resnet18": "11.69", "resnet34": "21.8",
+    "resnet50": "25.56", "resnet101": "44.55", "resnet152": "60.19", "alexnet": "61", "efficientnet_b0": "5.29",
+    "efficientnet_b1": "7.79", "efficientnet_b2": "9.11", "efficientnet_b3": "12.23", "efficientnet_b4": "19.34",
+    "efficientnet_b5": "30.39", "efficientnet_b6": "43.04", "efficientnet_b7": "66.35", "convnext_tiny": "28.59",
+    "convnext_small": "50.22", "convnext_base": "88.59", "convnext_large": "197.77", "vit_b_16": "86.57",
+    "vit_b_32": "88.22", "vit_l_16": "304.33", "resnext50_32x4d": "25.03", "resnext101_32x8d": "88.79",
+    "vit_tiny_patch16_224": "5.72", "vit_small_patch16_224": "22.05", "vit_small_patch32_224": "22.88",
+    "vit_base_patch16_224": "86.57", "vit_base_patch32_224": "88.22", "vit_large_patch16_224": "304.33",
+    "vit-S_32-i21k": "22.88", "vit-B_16-i1k": "86.57", "vit-L_16-i1k": "304.33", "vit-B_32-i1k": "88.22",
+    "vit-S_32-i1k": "22.88", "vit-B_32-i21k": "88.22", "vit-B_16-i21k": "86.57", "vit-L_16-i21k": "304.33"}
+
+
 def test_human_alignment_model_set_covers_networks_csv_and_resolves():
+    """All 89 networks.csv rows name a zoo entry with metadata: 49 runnable [[models]], 38
+    metadata-only (commented), 2 duplicate rows naming the entry they repeat."""
     text, entries = _ha_entries()
-    commented = re.findall(r"^#   (?:not public[^:]*|duplicate row): (\S+) \(", text, flags=re.M)
-    assert len(entries) + len(commented) == 89  # the seed's networks.csv rows
-    assert len({e[0] for e in entries} | set(commented)) == 89
-    for _src, _what, _acc, name in entries:
+    not_run = _ha_not_run(text)
+    assert len(entries) == 49 and len(not_run) == 40
+    assert sum(k == "duplicate row" for _s, _n, k in not_run) == 2
+    assert len({e[0] for e in entries} | {src for src, _n, _k in not_run}) == 89  # the seed's networks.csv rows
+    runnable = {e[3] for e in entries}
+    for src, name, kind in not_run:
+        if kind == "duplicate row":
+            assert name in runnable, src
+        else:
+            assert name not in runnable and get_spec(name).backend == "external", name
+    for name in runnable | {n for _s, n, _k in not_run}:
         s = get_spec(name)
-        assert s.family and s.objective and s.source and s.modality == "image", name
+        assert s.family and s.objective and s.train_data and s.source and s.modality == "image", name
+        assert s.train_size, name  # every training set of the study has a published size
+        # a parameter count, or the source says why there is none
+        assert s.params or "not counted" in s.source or "no architecture here" in s.source, name
+    # the parameter counts agree with the seed's own table, to the decimals it gives
+    checked = 0
+    for src, name in [(e[0], e[3]) for e in entries] + [(src, n) for src, n, k in not_run if k != "duplicate row"]:
+        if src in NETWORKS_CSV_PARAMS_M:
+            want = NETWORKS_CSV_PARAMS_M[src]
+            decimals = len(want.split(".")[1]) if "." in want else 0
+            assert round(get_spec(name).params / 1e6, decimals) == float(want), (src, name, get_spec(name).params)
+            checked += 1
+    assert checked == len(NETWORKS_CSV_PARAMS_M)
+
+
+@pytest.mark.parametrize("name", ["google/resnet_v1_50_tpu_sigmoid_seed0", "google/vit-G_14_224", "augreg/vit-B_16-i21k"])
+def test_human_alignment_metadata_only_models_fail_in_one_line_saying_why(name, cache):
+    with pytest.raises(DataError) as e:
+        load_model(name)
+    msg = str(e.value)
+    assert "\n" not in msg and f"model {name!r} cannot be run" in msg
+    assert ("never published" in msg) if name.startswith("google/") else ("vit_models/augreg" in msg)
+
+
+def test_human_alignment_parameter_counts_are_the_named_architectures():
+    """Recount three metadata-only entries on the meta device (no weights, no memory)."""
+    import timm
+    import torchvision.models as tm
+
+    with torch.device("meta"):
+        counts = {"google/resnet_v1_101_tpu-retrained-no_ls": tm.resnet101(),
+                  "google/inception_v4-retrained-no_ls-no_dropout-no_aux": timm.create_model("inception_v4"),
+                  "augreg/vit-S_32-i1k": timm.create_model("vit_small_patch32_224")}
+        for name, m in counts.items():
+            assert sum(p.numel() for p in m.parameters()) == get_spec(name).params, name
 
 
 def test_human_alignment_torchvision_mapping_matches_the_published_accuracies():
@@ -459,3 +523,19 @@ def test_language_model_not_in_the_hf_cache_fails_in_one_line(monkeypatch, tmp_p
     msg = str(e.value)
     assert "\n" not in msg and "'text/distilbert-base-uncased'" in msg and "distilbert-base-uncased" in msg
     assert "repalign models fetch text/distilbert-base-uncased" in msg
+
+
+def test_open_clip_weights_not_cached_offline_fail_in_one_line_without_a_logged_error(monkeypatch, tmp_path, capfd, caplog):
+    """A human_alignment CLIP entry offline with an empty hub cache: one line naming the
+    model and how to fetch its weights, and no 'Failed to download' log line around it."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setenv("REPALIGN_OFFLINE", "1")
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache
+    with pytest.raises(DataError) as e:
+        load_model("open_clip/RN50:openai")
+    msg = str(e.value)
+    assert "\n" not in msg and "'open_clip/RN50:openai'" in msg and "pretrained='openai'" in msg
+    err = capfd.readouterr().err
+    assert "Failed to download" not in err, err
+    assert not [r for r in caplog.records if "Failed to download" in r.getMessage()]

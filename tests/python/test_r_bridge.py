@@ -41,15 +41,15 @@ def test_bridge_returns_the_numbers_of_the_rscript_path(tmp_path):
     write_table(trials, tmp_path / "in" / "trials.parquet", "trials", {"test": "bridge"})
     env = child_env(dict(R_LIBS=str(rlib_path()), RETICULATE_PYTHON=sys.executable))
     proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(tmp_path / "in"),
-                           "--output", str(tmp_path / "out"), "--n-boot", "200", "--k", "5"],
+                           "--output", str(tmp_path / "out"), "--n-boot", "200", "--k", "5", "--seed", "1"],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "pseudo-R2" in proc.stdout
     via_script = pd.read_csv(tmp_path / "out" / "alignment_scores.csv").sort_values("model", ignore_index=True)
     for ext in ("pdf", "png"):
         assert (tmp_path / "out" / "figures" / f"learning_curves.{ext}").stat().st_size > 1000
-    cv = r.cv_choice_model(trials, k=5)
-    via_bridge = r.alignment_scores(cv, n_boot=200).sort_values("model", ignore_index=True)
+    cv = r.cv_choice_model(trials, k=5, seed=1)  # the script's --seed
+    via_bridge = r.alignment_scores(cv, n_boot=200, seed=1).sort_values("model", ignore_index=True)
     assert list(via_bridge["model"]) == ["good", "noise"]
     for col in ("nll", "pseudo_r2", "ci_low", "ci_high", "n_trials"):
         np.testing.assert_allclose(via_bridge[col].to_numpy(float), via_script[col].to_numpy(float), rtol=1e-9)
@@ -223,7 +223,8 @@ def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without
                 inp / "metrics.parquet", "metrics", {"test": "plain"})
     pd.DataFrame({"name": [f"net{i}" for i in range(1, 6)], "family": ["A", "A", "B", "B", "B"],
                   "objective": "supervised",
-                  "train_size": [1e7, 1e6, 1e5, 1e4, 1e3], "params": [5e7, 4e7, 3e7, 2e7, 1e7]}).to_csv(
+                  # net5 has no parameter count (as the open_clip rows once had none)
+                  "train_size": [1e7, 1e6, 1e5, 1e4, 1e3], "params": [5e7, 4e7, 3e7, 2e7, np.nan]}).to_csv(
         inp / "models.csv", index=False)
     out = tmp_path / "out"
     proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(inp), "--output",
@@ -243,7 +244,12 @@ def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without
     # alignment falls with the noise, which falls with training size, params and ID: rho = 1 over 5 models
     for pred in ("train_size", "params", "intrinsic_dim"):
         assert cor.loc[("all", pred), "rho"] == pytest.approx(1.0)
-        assert cor.loc[("all", pred), "n_models"] == 5
+        assert cor.loc[("all", pred), "n_models"] == (4 if pred == "params" else 5)
+    # the model the params correlation leaves out is named: its CSV note, the notes, warnings.txt (the report)
+    left = "1 model(s) without params left out: net5/l"
+    assert cor.loc[("all", "params"), "note"].endswith(left)
+    assert pd.isna(cor.loc[("all", "train_size"), "note"]) or left not in cor.loc[("all", "train_size"), "note"]
+    assert f"model-level correlation with params (all, 4 models): {left}" in proc.stdout
     assert cor.loc[("supervised", "intrinsic_dim"), "p.value"] < 0.01
     coefs = pd.read_csv(out / "alignment_coefficients.csv")
     # intercept, log10(train_size + 1), scale(intrinsic_dim): one objective, so no objective terms
@@ -253,6 +259,7 @@ def test_fit_models_script_runs_from_a_plain_shell_and_leaves_out_models_without
     assert coefs["note"].str.contains(r"saturated: 5 model\(s\) for 3 fixed effect\(s\)").all()
     warnings = (out / "warnings.txt").read_text()
     assert "spose49" in warnings and "saturated" in warnings
+    assert f"model-level correlation with params (all, 4 models): {left}" in warnings
     assert "saturated: 5 model(s)" in proc.stdout
 
 
@@ -296,3 +303,43 @@ def test_fit_models_script_fits_the_accuracy_glmm_on_decisions_tables(tmp_path):
     for agent, acc in (("netA", 0.9), ("netB", 0.55), ("humans", 0.75)):
         assert est.loc[agent, "accuracy.low"] < acc < est.loc[agent, "accuracy.high"]
     assert not (out / "alignment_scores.csv").exists()
+
+
+def test_fit_models_script_groups_choice_models_by_task_kind_with_both_kinds(tmp_path):
+    """The naturalcogsci set-up ([r] by = model, layer, task_kind): category and reward
+    tasks, four networks. Each network gets one score per task kind and one
+    model-level row per (network, task kind), the kind standing in for the task (it
+    stopped with duplicated model-level rows: both kinds became task "pooled")."""
+    proj = _plain_project(tmp_path)
+    rng = np.random.default_rng(5)
+    frames = []
+    noise = {"net1": 0.2, "net2": 0.6, "net3": 1.5, "net4": 4.0}  # alignment falls with the noise
+    for kind, tasks in (("category", ["c1", "c2", "c3"]), ("reward", ["r1", "r2", "r3"])):
+        for task in tasks:  # one participant per task file, as in the paper's condition files
+            base = pd.DataFrame({"task": task, "participant": f"{task}-p", "trial": np.arange(1, 121), "layer": "l",
+                                 "task_kind": kind})
+            truth = rng.normal(size=len(base))
+            choice = (rng.random(len(base)) < 1 / (1 + np.exp(-2 * truth))).astype(np.int64)
+            frames += [base.assign(model=m, value=truth + s * rng.normal(size=len(base)), choice=choice)
+                       for m, s in noise.items()]
+    inp = tmp_path / "in"
+    write_table(pd.concat(frames, ignore_index=True), inp / "trials.parquet", "trials", {"test": "task kinds"})
+    pd.DataFrame({"name": list(noise), "family": ["A", "A", "B", "B"], "objective": "supervised",
+                  "train_size": [1e7, 1e6, 1e5, 1e4], "params": [4e7, 3e7, 2e7, 1e7]}).to_csv(inp / "models.csv",
+                                                                                               index=False)
+    out = tmp_path / "out"
+    proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(inp), "--output",
+                           str(out), "--by", "model,layer,task_kind", "--levels", "model", "--n-boot", "100"],
+                          capture_output=True, text=True, env=_plain_env(tmp_path), cwd=proj, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scores = pd.read_csv(out / "alignment_scores.csv")
+    assert sorted(zip(scores["model"], scores["task_kind"])) == [(m, k) for m in noise for k in ("category", "reward")]
+    ad = pd.read_csv(out / "alignment_data.csv")
+    assert len(ad) == 8 and (ad["task"] == ad["task_kind"]).all()  # the kind is the task level of (1 | task)
+    for kind, g in ad.groupby("task_kind"):
+        s = g.set_index("model")["pseudo_r2"]
+        assert s["net1"] > s["net2"] > s["net3"] > s["net4"], kind  # the planted order
+    cor = pd.read_csv(out / "model_correlations.csv").set_index(["group", "predictor"])
+    assert cor.loc[("all", "train_size"), "n_models"] == 4 and cor.loc[("all", "train_size"), "rho"] == pytest.approx(1.0)
+    coefs = pd.read_csv(out / "alignment_coefficients.csv")
+    assert "log10(train_size + 1)" in set(coefs["term"]) and np.isfinite(coefs["estimate"]).all()

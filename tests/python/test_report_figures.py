@@ -7,6 +7,8 @@ to the table it comes from."""
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 import re
 import os
 import subprocess
@@ -183,3 +185,130 @@ def test_dynamics_figures_show_chance_band_and_cis():
     ax = figs.plot_generalisation_lag(lag).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["human (human)", "resnet (network)"]
     assert sorted(round(float(ln.get_xdata()[0]), 6) for ln in ax.lines if ln.get_marker() == "o") == [0.003, 0.233]
+
+
+# ---- honest figures: order, diagonal, axis names, headline, no colliding labels ----------
+
+def _colliding(fig) -> list[tuple[str, str]]:
+    """Pairs of tick labels of one axis whose text overlaps: their boxes overlap and,
+    for labels turned by the same angle (parallel lines of text, whose centre is
+    their box's centre), their midlines are less than a line height apart."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    out = []
+    for ax in fig.axes:
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [(t, t.get_window_extent(r)) for t in ticks if t.get_visible() and t.get_text()]
+            for i in range(len(boxes)):
+                for j in range(i + 1, len(boxes)):
+                    (a, ba), (b, bb) = boxes[i], boxes[j]
+                    if not ba.overlaps(bb):
+                        continue
+                    angle = np.deg2rad(a.get_rotation())
+                    if angle and a.get_rotation() == b.get_rotation():
+                        d = np.subtract(bb.get_points().mean(0), ba.get_points().mean(0))
+                        height = a.get_fontsize() * fig.dpi / 72 * 1.2  # one line, in pixels
+                        if abs(-d[0] * np.sin(angle) + d[1] * np.cos(angle)) >= height:
+                            continue
+                    out.append((a.get_text(), b.get_text()))
+    return out
+
+
+LONG = ["random:efficientnet_lite0", "efficientnet_lite2", "open_clip/ViT-B-32:openai"]
+
+
+def test_colliding_label_check_sees_a_planted_collision():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xticks([0, 1, 2], LONG)  # horizontal long names 1/3 in apart: they overlap
+    assert _colliding(fig)
+    ax.set_xticks([0, 1, 2], LONG, rotation=30, ha="right")  # turned, 1 in apart: clear of each other
+    assert _colliding(fig) == []
+    ax.set_xticks([0, 0.02, 2], LONG, rotation=30, ha="right")  # turned but almost on top of each other
+    assert _colliding(fig) == [(LONG[0], LONG[1])]
+    plt.close(fig)
+
+
+def test_cka_rows_follow_the_rsa_figure_with_the_diagonal_drawn():
+    # planted RSA order: b > c > a; CKA of every pair, self-cells not computed
+    rsa = {"a": 0.10, "b": 0.40, "c": 0.25}
+    rows = [_row(m, "mur92", "rsa_spearman", v, v - 0.02, v + 0.02, layer="penultimate") for m, v in rsa.items()]
+    cka = {("a", "b"): 0.3, ("a", "c"): 0.5, ("b", "a"): 0.3, ("b", "c"): 0.8, ("c", "a"): 0.5, ("c", "b"): 0.8}
+    rows += [_row(m, f"{r}/penultimate@mur92", "cka_linear", v, layer="penultimate") for (m, r), v in cka.items()]
+    m = metrics_table(rows)
+    rsa_fig = figs.plot_rsa(m)
+    rsa_top_down = [t.get_text() for t in rsa_fig.axes[0].get_yticklabels()][::-1]
+    assert rsa_top_down == ["b", "c", "a"]
+    fig = figs.plot_cka(m, figs.representation_order(m))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == rsa_top_down
+    cols = [t.get_text().split("/")[0] for t in ax.get_xticklabels()]
+    assert cols == rsa_top_down  # references in the same order: self-cells on the diagonal
+    arr = ax.images[0].get_array()
+    assert [float(arr[i, i]) for i in range(3)] == [1.0, 1.0, 1.0]
+    assert float(arr[0, 1]) == 0.8 and float(arr[2, 0]) == 0.3  # b–c and a–b where the table puts them
+    frames = sorted((round(p.get_x() + 0.5), round(p.get_y() + 0.5)) for p in ax.patches if isinstance(p, Rectangle)
+                    and not p.get_fill())
+    assert frames == [(0, 0), (1, 1), (2, 2)]
+    assert _colliding(fig) == []
+    # the report's caption says so
+    got = figs.python_figures(Path(tempfile.mkdtemp()), m)
+    cap = next(f.caption for f in got if f.family == "cka")
+    assert "RSA figure's order" in cap and "black frame" in cap
+    # one reference that is itself a representation of the study (not measured against itself): it gets
+    # its row, in RSA order, and its self-cell; the others keep theirs
+    one = metrics_table(rows[:3] + [_row(x, "a/penultimate@mur92", "cka_linear", v, layer="penultimate")
+                                    for x, v in (("b", 0.3), ("c", 0.5))])
+    ax = figs.plot_cka(one, figs.representation_order(one)).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "c", "a"]
+    assert [float(v) for v in ax.images[0].get_array()[:, 0]] == [0.3, 0.5, 1.0]
+    # no representation among the references: no frame, and the caption does not mention one
+    other = metrics_table(rows[:3] + [_row(x, "pixels/output@mur92", "cka_linear", 0.2, layer="penultimate")
+                                      for x in rsa])
+    got = figs.python_figures(Path(tempfile.mkdtemp()), other)
+    assert "black frame" not in next(f.caption for f in got if f.family == "cka")
+
+
+def test_id_panels_in_estimator_order_with_the_estimator_named():
+    m = metrics_table([_row(x, "d", metric, v, layer="l") for x in ("a", "b")
+                       for metric, v in (("dimensionality_pr", 3.0), ("dimensionality_twonn", 9.0))]
+                      + [_row("a", "d", "rsa_spearman", 0.3, 0.2, 0.4, layer="l"),
+                         _row("b", "d", "rsa_spearman", 0.1, 0.0, 0.2, layer="l")])
+    fig = figs.plot_dimensionality(m)
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["intrinsic dimensionality (TwoNN)",
+                                                      "intrinsic dimensionality (participation ratio)"]
+    assert figs.estimator_order(["dimensionality_pr", "dimensionality_zz", "dimensionality_twonn"]) == [
+        "dimensionality_twonn", "dimensionality_pr", "dimensionality_zz"]
+    # points only: no line joins representations
+    assert all(ln.get_linestyle() == "None" for ax in fig.axes[:2] for ln in ax.lines
+               if len(np.atleast_1d(ln.get_xdata())) > 1 and ln.get_transform() == ax.transData)
+
+
+def test_odd_one_out_long_names_do_not_collide(triplet_metrics):
+    rows = [_row(name, "test_10", "odd_one_out_dot", 0.5 + 0.01 * i, 0.49, 0.52 + 0.01 * i) for i, name in enumerate(LONG)]
+    fig = figs.plot_odd_one_out(metrics_table(rows))
+    assert _colliding(fig) == []
+
+
+def test_headline_figure_comes_first_and_the_header_says_cached():
+    from repalign.pipeline.report import headline_first, run_header
+
+    def fig(family, name, tables, source="python"):
+        return figs.Figure(family, name, name, "caption", Path(f"/x/{name}.png"), tables=tables, source=source)
+
+    # the ID figure uses the scores too (as its y axis), but is drawn chiefly from the ID table
+    fs = [fig("dimensionality", "dim", ["tab-metrics-dimensionality", "tab-r-scores"]), fig("learning", "r-curves", ["tab-r-cv"], "R"),
+          fig("alignment_vs_size", "r-size", ["tab-r-data"], "R"), fig("choice_models", "choice", ["tab-r-scores"])]
+    # a model-recovery study: the first finding cites the choice models' scores
+    out, head = headline_first(fs, [("Task t: the most aligned model is ...", "tab-r-scores"), ("x", None)], figs.FAMILIES)
+    assert head.name == "choice" and [f.name for f in out] == ["choice", "dim", "r-size", "r-curves"]
+    # an RSA study: the RSA figure leads
+    fs.append(fig("rsa", "rsa", ["tab-metrics-rsa"]))
+    out, head = headline_first(fs, [("RSA ...", "tab-metrics-rsa")], figs.FAMILIES)
+    assert out[0].name == "rsa"
+    # no finding: family order
+    out, head = headline_first(fs, [], figs.FAMILIES)
+    assert head is None and [f.family for f in out][:2] == ["rsa", "dimensionality"]
+    assert run_header({f"t{i}": "skipped" for i in range(10)}, 0.04) == "10 tasks: all 10 cached (nothing recomputed); 0.0 s"
+    assert run_header({"a": "done", "b": "skipped", "c": "failed: boom"}, 3.0) == "3 tasks: 1 computed, 1 cached, 1 failed; 3.0 s"

@@ -220,7 +220,7 @@ def test_r_stage_uses_the_curated_table_and_notes_k_above_participants(tmp_path,
     assert list(status.values()) == ["done"]
     notes = [str(w.message) for w in caught if issubclass(w.category, RNote)]
     assert len(notes) == 1 and re.fullmatch(
-        r"\[r\] note: k = 1000 folds exceed the 8 participants; each fold holds one participant "
+        r"r R models \(lme4\): \[r\] note: k = 1000 folds exceed the 8 participants; each fold holds one participant "
         r"\(leave-one-participant-out, k = 8\)", notes[0]), notes
     (key,) = status
     out = tmp_path / "out" / "r" / key.removeprefix("r:")

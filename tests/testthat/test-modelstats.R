@@ -221,3 +221,53 @@ test_that("predict() of an alignment fit recovers the planted alignment; task-le
                        sim$models, sim$metrics)
   expect_equal(unique(ad$task), "pooled")
 })
+
+test_that("scores pooled within each task kind keep one model-level row per model and kind", {
+  # the naturalcogsci set-up: choice models grouped by (model, layer, task_kind), so the
+  # scores carry task_kind and no task; both kinds used to become task "pooled" and the
+  # model-level fit stopped on duplicated rows
+  sim <- simulate_models(n = 30, noise = 0.001)
+  scores <- sim$ad[, c("model", "layer", "task", "pseudo_r2")]
+  names(scores)[names(scores) == "task"] <- "task_kind"
+  ad <- alignment_data(scores, sim$models, sim$metrics)
+  expect_equal(ad$task, ad$task_kind)
+  expect_equal(nrow(ad), 60L)
+  fit <- fit_alignment_model(ad, level = "model")
+  tab <- tidy_alignment_model(fit)
+  # planted: 0.02 per log10 of training-set size
+  s <- tab[tab$term == "log10(train_size + 1)", ]
+  expect_lt(abs(s$estimate - 0.02), 3 * s$std.error)
+  expect_equal(repalign:::pooled_task(scores[1:2, ], c("model", "layer")), c("pooled", "pooled"))
+})
+
+test_that("a rho that rests on a near-tie says so, naming the pair and the rho of the swap", {
+  # five models, property strictly increasing; alignment planted with one pair 0.0004 apart
+  # (the demo's Lite0 vs pixels) whose order goes against the property, and others far apart
+  ad <- data.frame(model = sprintf("m%d", 1:5), layer = "L", task = "t", objective = "o",
+                   train_size = c(1, 2, 3, 4, 5), pseudo_r2 = c(0.10, 0.2004, 0.2000, 0.40, 0.50))
+  cor <- model_level_correlations(ad, c(train_size = "train_size"), by = NULL, n_boot = 0)
+  swapped <- stats::cor(1:5, rank(c(0.10, 0.2000, 0.2004, 0.40, 0.50)))  # = 1: the planted order
+  expect_equal(cor$rho, stats::cor(1:5, c(1, 3, 2, 4, 5)))
+  expect_match(cor$note, sprintf("rho %.3f rests on 1 near-tie(s): m2/L and m3/L differ in alignment by 0.0004 (< 0.001): swapped, rho = %.3f",
+                                 cor$rho, swapped), fixed = TRUE)
+  # the tolerance is the switch: 0 checks nothing; pairs farther apart than it are not ties
+  expect_equal(model_level_correlations(ad, c(train_size = "train_size"), by = NULL, n_boot = 0, tie_tol = 0)$note, "")
+  far <- ad
+  far$pseudo_r2[3] <- 0.19
+  expect_equal(model_level_correlations(far, c(train_size = "train_size"), by = NULL, n_boot = 0)$note, "")
+  # a near-tie between models with the same property value cannot change rho: not named
+  same <- ad
+  same$train_size[3] <- 2
+  expect_false(grepl("near-tie", model_level_correlations(same, c(train_size = "train_size"), by = NULL,
+                                                          n_boot = 0)$note))
+})
+
+test_that("over many models a swap of neighbours that barely moves rho is not called a near-tie", {
+  # 12 models: swapping two neighbouring alignments moves rho by 12 / (12 * 143) = 0.007
+  n <- 12
+  y <- seq(0.1, 0.32, length.out = n)
+  y[7] <- y[6] + 0.0002
+  ad <- data.frame(model = sprintf("m%02d", 1:n), layer = "L", task = "t", objective = "o",
+                   train_size = 1:n, pseudo_r2 = y)
+  expect_equal(model_level_correlations(ad, c(train_size = "train_size"), by = NULL, n_boot = 0)$note, "")
+})

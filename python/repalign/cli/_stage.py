@@ -17,6 +17,17 @@ LOCK_TIMEOUT = typer.Option(None, "--lock-timeout", min=0,
                             help="Seconds to wait while another repalign command holds the output folder "
                                  "(default: wait until it ends; 0: fail at once, naming the holder).")
 
+#: one meaning per short flag in every command: -c config, -o output folder, -q quiet
+#: (``--no-progress`` is a hidden alias of ``--quiet``; ``-h`` is help, set on the app)
+OUTPUT = typer.Option(None, "--output", "-o", help="Output directory (overrides the config's [run] output).")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary tables.")
+
+
+def config_option(what: str, required: bool = True):
+    """The ``-c/--config`` option, ``what`` naming the sections the command reads."""
+    return typer.Option(... if required else None, "--config", "-c", exists=True, dir_okay=False,
+                        help=f"Study config (TOML){' with ' + what if what else ''}.")
+
 
 @contextlib.contextmanager
 def stage_lock(cfg: Config, timeout: Optional[float] = None) -> Iterator[None]:

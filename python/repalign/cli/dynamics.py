@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from repalign.cli._stage import LOCK_TIMEOUT, stage_lock
+from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, stage_lock
 from repalign.config import Config, load_config
 from repalign.task import run_local
 
@@ -25,9 +25,10 @@ def _fmt(x) -> str:
 def dynamics(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study config (TOML) with a [dynamics] section; "
                                           "default: all seven Huber et al. agents with default parameters."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory (overrides [run] output)."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    output: Optional[Path] = OUTPUT,
     lock_timeout: Optional[float] = LOCK_TIMEOUT,
+    quiet: bool = QUIET,
+    progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True),  # old spelling of --quiet
 ) -> None:
     """Trial tables, learning curves, generalisation lag and data efficiency; prints the lag per agent."""
     from repalign.dynamics.plan import analysis_outputs, plan_dynamics
@@ -40,8 +41,10 @@ def dynamics(
         cfg = Config(path=Path.cwd() / "dynamics.toml", raw={"dynamics": {}}, output=out)
     tasks = plan_dynamics(cfg)
     with stage_lock(cfg, lock_timeout):
-        run_local(tasks, progress=progress)
+        run_local(tasks, progress=progress and not quiet)
     outputs = analysis_outputs(tasks)
+    if quiet:
+        return
     lag = read_table(outputs["lag"])
     curves = read_table(outputs["curves"])
     test = curves[curves["phase"] == "test"].pivot(index="agent", columns="epoch", values="mean")

@@ -7,14 +7,14 @@ from typing import Optional
 
 import typer
 
-from repalign.cli._stage import LOCK_TIMEOUT
+from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option
 
 
 def embed(
-    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
-                                help="Study config (TOML) with [[embed]] entries."),
+    config: Path = config_option("[[embed]] entries"),
+    output: Optional[Path] = OUTPUT,
     lock_timeout: Optional[float] = LOCK_TIMEOUT,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table."),
+    quiet: bool = QUIET,
 ) -> None:
     """Train sparse non-negative embeddings (SPoSE/VICE) from human or simulated
     odd-one-out triplets; evaluate them and match their dimensions with references.
@@ -31,7 +31,7 @@ def embed(
     from repalign.embeddings.plan import plan_embed
     from repalign.store import read_table, table_info
 
-    cfg = load_config(config)
+    cfg = load_config(config, output)
     tasks = run_stage(cfg, plan_embed, "[[embed]]", quiet, lock_timeout)
     if quiet:
         return

@@ -7,15 +7,16 @@ from typing import Optional
 
 import typer
 
-from repalign.cli._stage import LOCK_TIMEOUT, stage_lock
+from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option, stage_lock
 
 
 def features(
-    config: Path = typer.Option(..., "--config", "-c", help="study config (TOML)"),
-    output: Optional[Path] = typer.Option(None, help="override [run] output"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="list the tasks and representations, run nothing"),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="leave unreadable images out (ids recorded in the files)"),
+    config: Path = config_option("[[stimuli]], [[models]] or [[representations]]"),
+    output: Optional[Path] = OUTPUT,
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the tasks and representations, run nothing."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave unreadable images out (ids recorded in the files)."),
     lock_timeout: Optional[float] = LOCK_TIMEOUT,
+    quiet: bool = QUIET,
 ) -> None:
     """Run the feature-extraction tasks of a config ([[stimuli]], [[models]], [[representations]])."""
     from dataclasses import replace
@@ -37,7 +38,7 @@ def features(
             typer.echo(f"repr  {name}  ({r.kind}{', ' + str(r.path) if r.path else ''})")
         return
     with stage_lock(cfg, lock_timeout):
-        status = run_local(tasks)
+        status = run_local(tasks, progress=not quiet)
     done = sum(v == "done" for v in status.values())
     typer.echo(f"features: {done} task(s) run, {len(status) - done} already done; "
                f"{len(refs)} representation(s) under {cfg.output / 'features'}")

@@ -7,14 +7,15 @@ from typing import Optional
 
 import typer
 
-from repalign.cli._stage import LOCK_TIMEOUT
+from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option
 
 
 def metrics(
-    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, help="Study config (TOML) with [[metrics]]."),
-    out: Path = typer.Option(None, "--out", "-o", help="Also write all rows to this one metrics table (Parquet)."),
+    config: Path = config_option("[[metrics]]"),
+    output: Optional[Path] = OUTPUT,
+    out: Path = typer.Option(None, "--table", "--out", help="Also write all rows to this one metrics table (Parquet)."),
     lock_timeout: Optional[float] = LOCK_TIMEOUT,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table printout."),
+    quiet: bool = QUIET,
 ) -> None:
     """Compute alignment metrics (odd-one-out, probing, RSA, CKA, dimensionality, separation).
 
@@ -31,7 +32,7 @@ def metrics(
     from repalign.metrics.plan import plan_metrics
     from repalign.store import read_table, table_info, write_table
 
-    cfg = load_config(config)
+    cfg = load_config(config, output)
     tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet, lock_timeout)
     # (a classification task also writes a ``decisions`` table)
     frames = [read_table(p, kind="metrics") for t in tasks if t.stage == "metrics" for p in t.outputs
@@ -43,5 +44,4 @@ def metrics(
         table = Table(*(c for c in ("model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n")))
         for r in df.itertuples():
             table.add_row(r.model, r.layer, r.dataset, r.metric, f"{r.value:.4f}", f"{r.ci_low:.4f}", f"{r.ci_high:.4f}", str(r.n))
-        console = Console()
-        Console(width=max(console.width, 140)).print(table)  # full metric names even when piped
+        Console().print(table)  # fitted to the terminal (rich wraps cells, never cuts names)

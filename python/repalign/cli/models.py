@@ -16,35 +16,54 @@ app = typer.Typer(help="The model zoo: metadata and layer names.", no_args_is_he
 def list_cmd(
     backend: Optional[str] = typer.Option(None, help="open_clip | timm | torchvision | packaged | text | pixels | random | all "
                                           "(default: offline models and data/models.csv)"),
-    csv: Optional[Path] = typer.Option(None, help="also write the table as CSV here"),
+    offline: bool = typer.Option(False, "--offline", help="Only models that run with no download (packaged weights, "
+                                 "random-init, pixels, weights already cached)."),
+    csv: Optional[Path] = typer.Option(None, help="Also write the table (all columns) as CSV here."),
 ) -> None:
-    """Models with their metadata (family, objective, training data and size, parameters, resolution)."""
-    from repalign.models import list_models, models_table
+    """Models with their metadata (family, objective, training data and size, parameters,
+    resolution) and whether each runs offline; the table fits the terminal's width."""
+    from repalign.cli._tables import print_fitted
+    from repalign.models import get_spec, list_models, models_table
+    from repalign.models.offline import offline_status
 
-    df = models_table(list_models(backend))
+    names = list_models(backend)
+    status = {n: offline_status(get_spec(n)) for n in names}
+    if offline:
+        names = [n for n in names if status[n].startswith("yes")]
+    df = models_table(names)
+    df.insert(1, "offline", [status[n] for n in names])
     if csv is not None:
         df.to_csv(csv, index=False)
-    table = Table("name", "family", "objective", "train_data", "train_size", "params", "res", "default layer")
-    for r in df.itertuples():
-        fmt = lambda v: "" if v is None or v != v else f"{int(v):,}"  # noqa: E731
-        table.add_row(r.name, r.family, r.objective, r.train_data, fmt(r.train_size), fmt(r.params),
-                      fmt(r.resolution), r.default_layer)
-    Console(width=200).print(table)
+    fmt = lambda v: "" if v is None or v != v else f"{int(v):,}"  # noqa: E731
+    rows = [(r.name, r.offline, r.family, r.objective, r.default_layer, r.train_data, fmt(r.train_size),
+             fmt(r.params), fmt(r.resolution)) for r in df.itertuples()]
+    print_fitted(("name", "offline", "family", "objective", "default layer", "train_data", "train_size", "params",
+                  "res"), rows, title=f"{len(df)} models" + (" that run offline" if offline else ""),
+                 more="--csv FILE writes every column")
 
 
 @app.command("layers")
 def layers_cmd(
     name: str = typer.Argument(..., help="zoo name, e.g. efficientnet_lite0 or random:open_clip/ViT-B-32"),
-    shapes: bool = typer.Option(True, help="run one zero image through the model to show output shapes"),
+    shapes: bool = typer.Option(True, help="Run one zero image through the model to show output shapes "
+                                "(--no-shapes: names only, built without pretrained weights: nothing to download)."),
 ) -> None:
     """Layer names of a model (for `layers = [...]`), with module types and output shapes."""
-    from repalign.models import list_layers, load_model
+    from repalign.errors import ValidationError
+    from repalign.models import get_spec, list_layers, load_model
 
-    m = load_model(name)
-    table = Table("layer", "module", "output shape (per image)")
-    for row in list_layers(m.module, m.spec, shapes=shapes):
-        table.add_row(*row)
-    Console(width=200).print(table)
+    spec = get_spec(name)
+    m = None
+    if not shapes:  # layer names come from the architecture: its random-init twin has the same modules
+        try:
+            m = load_model(name, pretrained=False)
+        except ValidationError:  # no twin (published checkpoints, text models): build it as it is
+            pass
+    m = m or load_model(name)
+    table = Table("layer", "module", *(["output shape (per image)"] if shapes else []))
+    for row in list_layers(m.module, spec, shapes=shapes):
+        table.add_row(*(row if shapes else row[:2]))
+    Console().print(table)
 
 
 @app.command("fetch")
@@ -59,7 +78,7 @@ def fetch_cmd(
     from repalign.models.weights import WEIGHTS, fetch_weight
 
     specs = [get_spec(n) for n in names]  # every name checked before any download
-    console = Console(width=200)
+    console = Console()
     failed = 0
     for spec in specs:
         try:

@@ -7,14 +7,15 @@ from typing import Optional
 
 import typer
 
-from repalign.cli._stage import LOCK_TIMEOUT
+from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option
 
 
 def simulate(
-    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, help="Study config (TOML) with [[learners]]."),
-    out: Path = typer.Option(None, "--out", "-o", help="Also write all trials to this one trials table (Parquet)."),
+    config: Path = config_option("[[learners]]"),
+    output: Optional[Path] = OUTPUT,
+    out: Path = typer.Option(None, "--table", "--out", help="Also write all trials to this one trials table (Parquet)."),
     lock_timeout: Optional[float] = LOCK_TIMEOUT,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    quiet: bool = QUIET,
 ) -> None:
     """Simulate trial-by-trial learners (category, reward, multiclass) on human tasks.
 
@@ -31,7 +32,7 @@ def simulate(
     from repalign.learners.plan import plan_learners
     from repalign.store import read_table, write_table
 
-    cfg = load_config(config)
+    cfg = load_config(config, output)
     tasks = run_stage(cfg, plan_learners, "[[learners]]", quiet, lock_timeout)
     frames = [read_table(p, kind="trials") for t in tasks if t.stage == "learners" for p in t.outputs]
     df = pd.concat(frames, ignore_index=True)

@@ -77,6 +77,7 @@ class ModelEntry(Section):
     skip_bad: bool = False
     num_workers: NonNegative | None = None  # DataLoader workers (0: in the main process)
     decode_once: bool = True               # read images decoded once for every model of the same resize/crop
+    decode: Literal["cpu", "gpu", "auto"] = "cpu"  # gpu: JPEGs decoded by nvJPEG (own key); auto: gpu on CUDA
 
     @model_validator(mode="after")
     def _lists(self):

@@ -178,8 +178,9 @@ def apply_tail(x: torch.Tensor, split: Split, device: torch.device) -> torch.Ten
     ``Normalize``'s: ``x.to(float32).div(255)``, ``sub_(mean).div_(std)``."""
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
-    # NCHW contiguous like ToTensor's output (on the CPU, conv kernels may depend on the layout)
-    x = x.permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
+    # NCHW contiguous like ToTensor's output (on the CPU, conv kernels may depend on the layout);
+    # the layout change and the conversion in one pass, then in place: the same values
+    x = x.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format).div_(255)
     mean = torch.as_tensor(split.mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     std = torch.as_tensor(split.std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     return x.sub_(mean).div_(std)
@@ -198,11 +199,15 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def store_key(geometry: Sequence, stimuli_hash: str) -> str:
+def store_key(geometry: Sequence, stimuli_hash: str, decoder: str = "cpu") -> str:
     """sha256 over what changes the stored pixels: the geometry, the stimulus manifest
-    hash (ids + image bytes), the Pillow/torchvision/numpy versions and the format."""
+    hash (ids + image bytes), the Pillow/torchvision/numpy versions and the format;
+    decoder "gpu" (``repalign.features.gpu_decode``: other pixels) adds itself and the
+    torch version — the CPU decoder's keys are those of every earlier run."""
     payload = {"format": DECODED_FORMAT, "geometry": [list(s) for s in geometry], "stimuli": stimuli_hash,
                "versions": _versions()}
+    if decoder != "cpu":
+        payload["decoder"] = {"name": decoder, "torch": torch.__version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -216,13 +221,22 @@ class _Geometry(torch.utils.data.Dataset):
     """Stimulus i → (uint8 (H, W, 3) | None, i, error text), for DataLoader workers;
     error texts are the extractor's (``repalign.features.extractor._Images``)."""
 
-    def __init__(self, stimuli: StimulusSet, geometry: Sequence):
-        self.stimuli, self.geometry = stimuli, [tuple(s) for s in geometry]
+    def __init__(self, stimuli: StimulusSet, geometry: Sequence, decoder: str = "cpu"):
+        self.stimuli, self.geometry, self.decoder = stimuli, [tuple(s) for s in geometry], decoder
 
     def __len__(self) -> int:
         return len(self.stimuli)
 
     def __getitem__(self, i: int):
+        if self.decoder == "gpu" and self.stimuli.paths is not None:
+            from repalign.features.gpu_decode import gpu_decodable
+
+            try:
+                data = Path(self.stimuli.paths[i]).read_bytes()
+            except OSError:
+                data = b""  # the CPU path below names the file
+            if data and gpu_decodable(data) is None:
+                return data, i, ""  # decoded on the GPU by the main process (write_store)
         try:
             img = self.stimuli.load_image(i)
         except Exception as exc:
@@ -238,16 +252,47 @@ def _as_list(batch):
     return batch
 
 
+def _decode_jpegs(batch: list, cpu_path: _Geometry, geometry: Sequence, device: torch.device, decode_resize) -> list:
+    """The raw JPEGs of a ``_Geometry(decoder="gpu")`` batch decoded on ``device``, in one
+    call; if that fails (a JPEG whose header passed but whose data nvJPEG rejects), one
+    by one, and each that still fails by the CPU path — PIL's result or today's error."""
+    batch = list(batch)
+    jpeg = [j for j, (a, _i, e) in enumerate(batch) if not e and isinstance(a, bytes)]
+    try:
+        done = decode_resize([batch[j][0] for j in jpeg], geometry, device)
+    except Exception:  # torchvision raises RuntimeError, nvJPEG's own errors vary
+        done = []
+        for j in jpeg:
+            try:
+                done.append(decode_resize([batch[j][0]], geometry, device)[0])
+            except Exception:
+                done.append(None)
+    for j, a in zip(jpeg, done):
+        batch[j] = (a, batch[j][1], "") if a is not None else cpu_path[batch[j][1]]
+    return batch
+
+
 def write_store(stimuli: StimulusSet, geometry: Sequence, path: str | Path, key: str,
-                num_workers: int = 0) -> Path:
+                num_workers: int = 0, decoder: str = "cpu", device: str | torch.device | None = None) -> Path:
     """Decode and resize every image of ``stimuli`` once (DataLoader workers), writing the
     store at ``path`` row group by row group; images that cannot be read are stored
-    with their error text, for each reading model to raise or skip (``skip_bad``)."""
+    with their error text, for each reading model to raise or skip (``skip_bad``).
+
+    decoder "gpu": the workers only read the files; JPEGs that ``gpu_decode.gpu_decodable``
+    accepts are decoded and resized on ``device`` (default CUDA) in this process, a batch
+    at a time, every other image by the CPU path in the workers (``key`` must then be
+    ``store_key(..., decoder="gpu")``)."""
     geometry = [tuple(s) for s in geometry]
     prov = {"producer": "repalign.features.decoded", "cache_key": key, "format": DECODED_FORMAT,
             "geometry": [list(s) for s in geometry], "stimuli": stimuli.name,
             "stimuli_hash": stimuli.manifest_hash(), "n_stimuli": len(stimuli), "versions": _versions()}
-    loader = torch.utils.data.DataLoader(_Geometry(stimuli, geometry), batch_size=32, shuffle=False,
+    if decoder == "gpu":
+        prov["decoder"] = "gpu"
+        from repalign.features.gpu_decode import decode_resize
+
+        device = torch.device(device or "cuda")
+        cpu_path = _Geometry(stimuli, geometry)  # for JPEGs the GPU cannot decode after all
+    loader = torch.utils.data.DataLoader(_Geometry(stimuli, geometry, decoder), batch_size=32, shuffle=False,
                                          num_workers=num_workers, collate_fn=_as_list,
                                          prefetch_factor=2 if num_workers else None)
     rows: list[tuple] = []
@@ -259,6 +304,8 @@ def write_store(stimuli: StimulusSet, geometry: Sequence, path: str | Path, key:
             rows.clear()
 
         for batch in loader:
+            if decoder == "gpu":
+                batch = _decode_jpegs(batch, cpu_path, geometry, device, decode_resize)
             for a, i, e in batch:
                 if e:
                     rows.append((stimuli.ids[i], 0, 0, b"", e))

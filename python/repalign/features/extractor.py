@@ -84,11 +84,14 @@ def _versions(spec: ModelSpec) -> dict[str, str]:
     return {p: _version(p) for p in pkgs}
 
 
-def cache_key(spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str, dtype: str = "float32") -> str:
+def cache_key(spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str, dtype: str = "float32",
+              decoder: str = "cpu") -> str:
     """sha256 over everything that changes the numbers: model (name, backend,
     architecture, weights, init seed), preprocessing (resolution, resize,
     normalisation, interpolation), layer, pooling, compute dtype, the stimulus
-    manifest hash, the package versions that matter and the format version."""
+    manifest hash, the package versions that matter and the format version; the
+    image decoder when it is not the CPU's (``repalign.features.gpu_decode``: other
+    pixels), so CPU-decoded features keep the keys of every earlier run."""
     spec = get_spec(spec) if isinstance(spec, str) else spec
     payload = {
         "format": FORMAT_VERSION,
@@ -98,6 +101,8 @@ def cache_key(spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str
         "layer": layer, "pooling": pooling, "dtype": dtype, "stimuli": stimuli_hash,
         "versions": _versions(spec),
     }
+    if decoder != "cpu":
+        payload["decoder"] = decoder
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -355,6 +360,7 @@ def extract(
     progress: bool = True,
     dtype: str | None = None,
     decoded: str | Path | None = None,
+    decode: str = "cpu",
 ) -> dict[str, Path]:
     """Extract ``layers`` of ``model`` for every image of ``stimuli``.
 
@@ -367,7 +373,10 @@ def extract(
     and dtype its plan fixed, so the cache key and file names are the planned ones;
     decoded: a decoded store (``repalign.features.decoded``) of this set with this
     model's geometry, read instead of decoding the images (same features, bit for bit
-    on the CPU); a store that does not match the model is ignored with a warning.
+    on the CPU); a store that does not match the model is ignored with a warning;
+    decode: "cpu" (PIL), or "gpu" — the features of a store decoded on the GPU
+    (``repalign.features.gpu_decode``), under their own cache key; ``decoded`` must then
+    be such a store.
 
     Returns {layer: Parquet path}. Files that exist with the same cache key are
     reused without loading the model.
@@ -388,8 +397,13 @@ def extract(
     elif dtype != natural and not (dtype == "float32" or (dev.type == "cuda" and dtype == "float16")):
         raise ValidationError(f"compute dtype {dtype!r} is not available on device {str(dev)!r} "
                               f"(it computes in {natural!r}); plan the run on a machine like the workers")
+    if decode not in ("cpu", "gpu"):
+        raise ValidationError(f"extract: decode must be 'cpu' or 'gpu', got {decode!r}")
+    if decode == "gpu" and decoded is None:
+        raise ValidationError("extract: decode='gpu' reads a store decoded on the GPU; pass decoded= "
+                              "(repalign features plans it: [[models]] decode = \"gpu\")")
     stim_hash = stimuli.manifest_hash()
-    keys = {l: cache_key(spec, l, pooling, stim_hash, dtype) for l in layers}
+    keys = {l: cache_key(spec, l, pooling, stim_hash, dtype, decode) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, stimuli.name, l, pooling, keys[l]) for l in layers}
     todo = [l for l in layers if not is_current(paths[l], keys[l])]
     if not todo:
@@ -417,7 +431,9 @@ def extract(
     if decoded is not None:
         split = split_transform(transform)
         why = ("its transform is not a resize/crop + normalise the store can feed" if split is None else
-               store_matches(decoded, store_key(split.geometry, stim_hash), n, stim_hash, split))
+               store_matches(decoded, store_key(split.geometry, stim_hash, decode), n, stim_hash, split))
+        if why and decode == "gpu":  # its keys name GPU-decoded pixels: no other source will do
+            raise ValidationError(f"extract: model {spec.name!r} with decode='gpu': {why}")
         if why:
             warnings.warn(f"extract: model {spec.name!r} decodes its own images: {why}", stacklevel=2)
             split = None
@@ -488,5 +504,7 @@ def extract(
             "transform": repr(transform), "versions": _versions(spec), "batch_size": batch_size,
             "rows_per_group": group,
         }
+        if decode != "cpu":
+            prov["decoder"] = decode
         _assemble(paths[l], parts[l], n_groups, prov)
     return paths

@@ -20,6 +20,7 @@ Config keys::
     alias = "lite0"                 # representation-name prefix (default: name)
     batch_size = 64 ; device = "auto" ; skip_bad = false ; num_workers = 1
     decode_once = true              # share decoded images with models of the same resize/crop
+    decode = "cpu"                  # cpu | gpu (nvJPEG, own cache key) | auto (gpu when on CUDA)
 
     [[representations]]
     name = "spose"  ; source = "spose49"           # or spose14
@@ -49,8 +50,10 @@ from repalign.errors import DataError, ValidationError
 from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
 from repalign.features.decoded import split_transform, store_key, store_path, write_store
 from repalign.features.extractor import POOLINGS, available_cpus, cache_key, extract, feature_path, select_device
+from repalign.features.gpu_decode import select_decoder
 from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec, planned_transform
+from repalign.models.layers import check_layers
 from repalign.stages import Stage
 from repalign.task import Task
 from repalign.store import write_table
@@ -157,6 +160,7 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset(),
         layers = m.layers if m.layers is not None else [spec.default_layer]
         if isinstance(layers, str):
             layers = [layers]
+        check_layers(spec, list(layers), where)  # unknown names fail here, not at extraction
         pooling = m.pooling
         if pooling not in POOLINGS:
             raise ValidationError(f"{where}: unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
@@ -174,7 +178,7 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset(),
         entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
                         "alias": m.alias if m.alias is not None else spec.name, "batch_size": m.batch_size,
                         "device": m.device, "dtype": m.dtype, "where": where, "skip_bad": m.skip_bad,
-                        "num_workers": m.num_workers, "decode_once": m.decode_once})
+                        "num_workers": m.num_workers, "decode_once": m.decode_once, "decode": m.decode})
     return entries
 
 
@@ -213,18 +217,21 @@ def _out(config: Config) -> Path:
 
 def run_extract_task(model: str, stimuli_section: dict, layers: list[str], pooling: str, out_dir: str,
                      batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None,
-                     dtype: str | None = None, decoded: str | None = None) -> dict:
+                     dtype: str | None = None, decoded: str | None = None, decode: str = "cpu") -> dict:
     """Task body (module level, picklable): one model over one stimulus set, on the
     device and in the dtype the plan fixed; ``decoded``: the set's decoded store to read
-    instead of decoding the images."""
+    instead of decoding the images (``decode = "gpu"``: a store decoded on the GPU)."""
     s = load_stimulus_set(stimuli_section)
     return extract(model, s, layers=layers, pooling=pooling, out_dir=out_dir, batch_size=batch_size,
-                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype, decoded=decoded)
+                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype, decoded=decoded,
+                   decode=decode)
 
 
-def run_decode_task(stimuli_section: dict, geometry: list, path: str, key: str, num_workers: int | None) -> str:
+def run_decode_task(stimuli_section: dict, geometry: list, path: str, key: str, num_workers: int | None,
+                    decoder: str = "cpu", device: str | None = None) -> str:
     """Task body: decode and resize a stimulus set once into its decoded store
-    (``repalign.features.decoded.write_store``), for every model of that geometry."""
+    (``repalign.features.decoded.write_store``; decoder "gpu": JPEGs on ``device``), for
+    every model of that geometry."""
     import multiprocessing
 
     s = load_stimulus_set(stimuli_section)
@@ -233,7 +240,7 @@ def run_decode_task(stimuli_section: dict, geometry: list, path: str, key: str, 
     else:
         # the main process only writes row groups here: a worker per CPU
         workers = available_cpus() if num_workers is None else int(num_workers)
-    write_store(s, geometry, path, key, num_workers=workers)
+    write_store(s, geometry, path, key, num_workers=workers, decoder=decoder, device=device)
     return path
 
 
@@ -257,16 +264,17 @@ def _share_decoding(tasks: list[Task], shareable: dict[str, tuple], sections: di
     such tasks need it, or when it exists already). Returns the tasks, the decode tasks
     first, the readers depending on them; every other task unchanged.
 
-    shareable: task key → (stimulus set name, geometry) of tasks allowed to share."""
+    shareable: task key → (stimulus set name, geometry, decoder) of tasks allowed to share.
+    A store decoded on the GPU is planned even for one reader: its features need it."""
     groups: dict[tuple[str, str], list[Task]] = {}
     geometry_of: dict[tuple[str, str], tuple] = {}
     for t in tasks:
         if t.key not in shareable:
             continue
-        sname, geometry = shareable[t.key]
-        key = store_key(geometry, sections[sname][1])
+        sname, geometry, decoder = shareable[t.key]
+        key = store_key(geometry, sections[sname][1], decoder)
         groups.setdefault((sname, key), []).append(t)
-        geometry_of[(sname, key)] = geometry
+        geometry_of[(sname, key)] = (geometry, decoder)
     readers: dict[str, tuple[str, Path]] = {}
     decode_tasks: list[Task] = []
     for (sname, key), members in groups.items():
@@ -275,13 +283,16 @@ def _share_decoding(tasks: list[Task], shareable: dict[str, tuple], sections: di
         if not todo:
             continue
         workers = todo[0].kwargs.get("num_workers")
-        geometry = [list(s) for s in geometry_of[(sname, key)]]
+        geometry, decoder = geometry_of[(sname, key)]
+        geometry = [list(s) for s in geometry]
+        gpu = dict(decoder="gpu", device=todo[0].kwargs.get("device")) if decoder == "gpu" else {}
         dtask = Task(key="decode:" + key[:20], stage="features", outputs=(path,), fn=run_decode_task,
                      kwargs=dict(stimuli_section=sections[sname][0], geometry=geometry, path=str(path), key=key,
-                                 num_workers=workers),
-                     label=f"decode {sname} once ({_describe(geometry)}) for {len(todo)} models",
+                                 num_workers=workers, **gpu),
+                     label=(f"decode {sname} once ({_describe(geometry)}{', JPEGs on the GPU' if gpu else ''}) "
+                            f"for {len(todo)} models"),
                      output_keys=(key,))
-        if len(todo) < 2 and not dtask.done():
+        if len(todo) < 2 and not dtask.done() and not gpu:
             continue  # one reader: decoding in its own loader is as fast
         decode_tasks.append(dtask)
         for t in todo:
@@ -323,16 +334,16 @@ def run_text_task(path: str, key: str) -> str:
 
 def _extraction_task(spec, sname: str, section: dict, manifest_hash: str, dtype: str, layers: list[str], pooling: str,
                      out_dir: Path, batch_size: int, device: str | None, skip_bad: bool,
-                     num_workers: int | None) -> tuple[Task, dict[str, Path]]:
+                     num_workers: int | None, decoder: str = "cpu") -> tuple[Task, dict[str, Path]]:
     """The task extracting ``layers`` of one model on one stimulus set, and {layer: the
     features file it writes}. Its key depends only on the layers' cache keys."""
-    keys = {l: cache_key(spec, l, pooling, manifest_hash, dtype) for l in layers}
+    keys = {l: cache_key(spec, l, pooling, manifest_hash, dtype, decoder) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, sname, l, pooling, keys[l]) for l in layers}
     tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
     task = Task(key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
                 kwargs=dict(model=spec.name, stimuli_section=section, layers=layers, pooling=pooling,
                             out_dir=str(out_dir), batch_size=batch_size, device=device, dtype=dtype,
-                            skip_bad=skip_bad, num_workers=num_workers),
+                            skip_bad=skip_bad, num_workers=num_workers, **({"decode": decoder} if decoder != "cpu" else {})),
                 label=f"{spec.name} on {sname}", output_keys=tuple(keys.values()))
     return task, paths
 
@@ -386,17 +397,24 @@ def model_features(config: Config, models: Sequence[ModelEntry] | None = None,
                 more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
                 raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
                                       f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
+            # only image files are worth decoding once: sets held in memory (digits, skimage) are not
+            split = split_transform(planned_transform(spec)) if e["decode_once"] and _s.paths is not None else None
+            # decoding on the GPU feeds the decoded store: without one (a transform the store
+            # cannot feed, a set in memory, decode_once = false) the model decodes on the CPU
+            try:
+                decoder = select_decoder(e["decode"], dev) if split is not None or e["decode"] == "gpu" else "cpu"
+            except ValidationError as exc:
+                raise ValidationError(f"{e['where']}: {exc}") from None
+            decoder = decoder if split is not None else "cpu"
             task, paths = _extraction_task(spec, sname, sec, h, dtype, e["layers"], e["pooling"], _out(config),
-                                           e["batch_size"], dev, e["skip_bad"], e["num_workers"])
+                                           e["batch_size"], dev, e["skip_bad"], e["num_workers"], decoder)
             if task.key not in {t.key for t in tasks}:
                 tasks.append(task)
-                # only image files are worth decoding once: sets held in memory (digits, skimage) are not
-                split = split_transform(planned_transform(spec)) if e["decode_once"] and _s.paths is not None else None
                 if split is not None:
-                    shareable[task.key] = (sname, split.geometry)
+                    shareable[task.key] = (sname, split.geometry, decoder)
             for l in e["layers"]:
                 files.append(FeatureFile(f"{e['alias']}/{l}@{sname}", spec.name, l, sname, task.key, paths[l]))
-    if len(shareable) > 1:
+    if len(shareable) > 1 or any(d == "gpu" for _s, _g, d in shareable.values()):
         tasks = _share_decoding(tasks, shareable, {n: (sec, h) for n, (sec, _s, h) in stim.items()}, _out(config))
     return tasks, files
 

@@ -2,10 +2,11 @@
 
 Source: candemircan/naturalcogsci, ``naturalcogsci/learners.py`` (CategoryLearner,
 RewardLearner) and ``bin/run_learners.py`` (``fit_regulariser`` and the script
-body). Re-implemented here from a reading of that code; every fit is the same
-scikit-learn call the seed makes, because the seed's fits stop at scikit-learn's
-default tolerance and repalign's fast kernels (solved to ~1e-6 in the logits)
-would not reproduce its numbers to 1e-6.
+body). Re-implemented here from a reading of that code; every fit runs the solver
+the seed's scikit-learn call runs (its bundled liblinear, same settings), because the
+seed's fits stop at scikit-learn's default tolerance and repalign's fast kernels
+(solved to ~1e-6 in the logits) would not reproduce its numbers to 1e-6. How the
+fast path gets the same numbers sooner: ``repalign.learners._published_pass``.
 
 What the published category pipeline does, step by step (T trials, d features):
 
@@ -37,7 +38,6 @@ option rows (trial-major, left before right).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 __all__ = ["PUBLISHED_C_GRID", "category_pass", "published_category", "published_reward", "seed_pca"]
 
@@ -61,90 +61,38 @@ def _scale_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- the fast path ------------------------------------------------------------------------------
-# Why it is faster yet equal: today's pass (kept as ``ref_published_category`` in
-# tests/python/reference_impls.py) spends most of its time around the fits, not in
-# them — numpy's mean/std/in-place updates over rows 0..t (18 passes × 120 trials),
-# and scikit-learn's input checks on each of ~137 fits and ~120 one-row predictions.
-# Here the in-place standardisation runs in one numba loop that adds the rows in
-# numpy's order (a reduction over axis 0 of a C-ordered array adds row after row),
-# so the array evolves bit for bit as before; each fit is the very liblinear call
-# LogisticRegression(solver="liblinear").fit makes (same data, solver type, tol,
-# bias, C, weights), minus the checks; a prediction is the same dot product and
-# expit scikit-learn's predict_proba computes.
-
-_TOL = 1e-4  # LogisticRegression's default tol, which the seed keeps
-_L2R_LR = 0  # liblinear's solver type for penalty="l2", dual=False, logistic loss
+# Today's pass (kept as ``ref_published_category`` in tests/python/reference_impls.py)
+# standardises rows 0..t with numpy at every step (O(T²·d) per pass, 18 passes per task)
+# and fits liblinear on all d + 1 columns. Here a pass's standardisation is O(T·d)
+# bookkeeping (closed-form statistics, exact where rounding decides; _published_pass)
+# and each fit runs the same liblinear solver on an n-column orthogonal reduction of
+# the design, which takes the same steps (_published_pass docstring); a prediction is
+# the dot product and expit scikit-learn's predict_proba computes.
 
 
-@njit(cache=True, nogil=True)
-def _standardise_rows(X, n):
-    """Rows 0..n−1 of X standardised in place by their own mean and population s.d.
-    (s.d. exactly 0 → 1), as ``rows -= mu; rows /= sd`` with numpy's mean/std;
-    returns (mu, sd) (d,). (Statistics in local arrays: LLVM then knows they do not
-    alias X and vectorises the loops over features.)"""
-    d = X.shape[1]
-    mu = np.empty(d)
-    v = np.empty(d)
-    sd = np.empty(d)
-    for k in range(d):
-        mu[k] = X[0, k]
-    for i in range(1, n):
-        for k in range(d):
-            mu[k] += X[i, k]
-    for k in range(d):
-        mu[k] = mu[k] / n
-    for k in range(d):
-        q = X[0, k] - mu[k]
-        v[k] = q * q
-    for i in range(1, n):
-        for k in range(d):
-            q = X[i, k] - mu[k]
-            v[k] += q * q
-    for k in range(d):
-        s = np.sqrt(v[k] / n)
-        sd[k] = 1.0 if s == 0 else s
-    for i in range(n):
-        for k in range(d):
-            X[i, k] = (X[i, k] - mu[k]) / sd[k]
-    return mu, sd
+def _fit(Xt: np.ndarray, yf: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+    """liblinear as ``LogisticRegression(C=C, solver="liblinear", max_iter=5000).fit``
+    calls it, on Xt (n, d+1) C-ordered with a last column of 1 (overwritten); yf (n,)
+    float64 0/1 holding both classes. Returns (coef (1, d), intercept (1,))."""
+    from repalign.learners._published_pass import liblinear_fit
+
+    w = liblinear_fit(Xt, yf, C)
+    return w[None, :-1], w[-1:]
 
 
-@njit(cache=True, nogil=True)
-def _search_pass(X, y):
-    """The array changes of one pass without its fits (X modified in place, y (T,)
-    int 0/1); returns the number of rows of the pass's last fit (0: none)."""
-    T = X.shape[0]
-    has0 = False
-    has1 = False
-    fitted = 0
-    for t in range(T):
-        has0 = has0 or y[t] == 0
-        has1 = has1 or y[t] == 1
-        if has0 and has1:
-            _standardise_rows(X, t + 1)
-            fitted = t + 1
-    return fitted
+def _pair_fit(d: int, C: float):
+    """The seed's first fit: two all-zero rows of classes 0 and 1."""
+    Xt = np.zeros((2, d + 1))
+    Xt[:, d] = 1.0
+    return _fit(Xt, np.array([0.0, 1.0]), C)
 
 
-def _fit(X: np.ndarray, yf: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
-    """liblinear as ``LogisticRegression(C=C, solver="liblinear", max_iter=5000).fit(X, y)``
-    calls it (scikit-learn's ``svm._base._fit_liblinear``): X (n, d) C-ordered float64,
-    yf (n,) float64 0/1 holding both classes. Returns (coef (1, d), intercept (1,))."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.svm import _liblinear
-
-    n = X.shape[0]
-    _liblinear.set_verbosity_wrap(0)  # a process-wide switch: keep liblinear quiet, as scikit-learn does
-    raw, n_iter = _liblinear.train_wrap(X, yf, False, _L2R_LR, _TOL, 1.0, float(C), np.ones(2), _MAX_ITER, 0, 0.1,
-                                        np.ones(n))
-    if max(n_iter) >= _MAX_ITER:
-        warnings.warn("Liblinear failed to converge, increase the number of iterations.", ConvergenceWarning)
-    return raw[:, :-1], raw[:, -1]
+#: below this width a pass standardises with numpy's arithmetic, bit for bit (see category_pass)
+EXACT_BELOW = 128
 
 
-def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True):
+def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True, exact: bool | None = None,
+                  force: np.ndarray | None = None, later: bool = False):
     """One pass of the seed's category learner over X (T, d) C-ordered float64,
     **modified in place** as the seed modifies it; y (T,) int 0/1. Returns
     (P(category 1) per trial (T,) or None, (coef (1, d), intercept (1,)) of the last fit).
@@ -153,29 +101,98 @@ def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True):
     fit): the in-place standardisation depends on X and y alone, not on any fit,
     so only the last fit is made — the same array and the same last fit as the
     seed's pass, with 1 instead of ~T liblinear fits.
+
+    exact (None: d < EXACT_BELOW): standardise rows 0..t at every step as numpy does,
+    bit for bit (O(T²·d)), instead of the O(T·d) closed form. Narrow features need it:
+    once t + 1 ≥ d + 1 liblinear runs on the very columns the seed gives it, and
+    liblinear's stopping tests (a reduction f − f_new compared with 1e-12·|f|) can
+    turn a round-off difference in the data into a different last iteration (|ΔP| up
+    to ~1e-5 on SPoSE-49 at C = 20); bit-equal data keep it bit-equal.
+
+    force (d,) bool: columns kept in numpy's arithmetic throughout (the closed form
+    otherwise; ``_published_pass.unsafe_columns``); later: the pass does not start
+    from the caller's own values (an earlier pass changed them).
     """
     from scipy.special import expit
 
+    from repalign.learners._published_pass import (
+        PassState, begin, first_step, materialise, run_pass, search_pass, standardise_rows, step,
+    )
+
     T, d = X.shape
     yf = y.astype(np.float64)
-    pair = np.array([0.0, 1.0])
+    if exact is None:
+        exact = d < EXACT_BELOW
+    buf = np.empty((T, d + 1))
+    buf[:, d] = 1.0
+    if exact:
+        if not predict:
+            fitted = search_pass(X, y)
+            if not fitted:
+                return None, _pair_fit(d, C)
+            buf[:fitted, :d] = X[:fitted]
+            return None, _fit(buf[:fitted], yf[:fitted], C)
+        p = np.empty(T)
+        coef, icpt = _pair_fit(d, C)
+        mu, sd = np.zeros(d), np.ones(d)
+        has0 = has1 = False
+        for t in range(T):
+            z = (X[t] - mu) / sd
+            p[t] = expit(z.reshape(1, -1) @ coef.T + icpt)[0, 0]
+            has0, has1 = has0 or y[t] == 0, has1 or y[t] == 1
+            if has0 and has1:
+                mu, sd = standardise_rows(X, t + 1)
+                buf[: t + 1, :d] = X[: t + 1]
+                buf[: t + 1, d] = 1.0
+                coef, icpt = _fit(buf[: t + 1], yf[: t + 1], C)
+        return p, (coef, icpt)
+    # forced columns: numpy's arithmetic by the bit-exact kernel on their own copy (each
+    # column's standardisation involves that column alone); the rest in closed form
+    hard = np.flatnonzero(force) if force is not None else np.zeros(0, dtype=np.int64)
+    free = np.setdiff1d(np.arange(d), hard)
+    Xf = np.ascontiguousarray(X[:, hard])
+    Xc = X if not len(hard) else np.ascontiguousarray(X[:, free])
+    cbuf = buf if not len(hard) else np.empty((T, len(free) + 1))
+    st = PassState(T, len(free))
+
+    def merged(t: int) -> np.ndarray:
+        """Rows 0..t of the whole array at step t, with the intercept column, in buf."""
+        materialise(t, st.E, st.V, st.a, st.b, st.mode, cbuf)
+        if len(hard):
+            buf[: t + 1, free] = cbuf[: t + 1, :-1]
+            buf[: t + 1, hard] = Xf[: t + 1]
+            buf[: t + 1, d] = 1.0
+        return buf[: t + 1]
+
+    t0 = first_step(y)
     if not predict:
-        fitted = _search_pass(X, y)
-        if fitted:
-            return None, _fit(X[:fitted], yf[:fitted], C)
-        return None, _fit(np.zeros((2, d)), pair, C)
+        if t0 < 0:
+            return None, _pair_fit(d, C)
+        run_pass(Xc, y, later, *st.arrays(), cbuf)
+        if len(hard):
+            search_pass(Xf, y)
+        rows = merged(T - 1)
+        X[:] = rows[:, :d]  # the array as the seed's pass leaves it
+        return None, _fit(rows, yf, C)
     p = np.empty(T)
-    coef, icpt = _fit(np.zeros((2, d)), pair, C)
+    coef, icpt = _pair_fit(d, C)
     mu, sd = np.zeros(d), np.ones(d)
-    has0 = has1 = False
+    if t0 >= 0:
+        begin(Xc, t0, *st.arrays())
     for t in range(T):
         # predict_proba of the row standardised by the last fit's statistics (a copy)
-        z = (X[t] - mu) / sd
+        z = X[t] if t <= t0 else (X[t] - mu) / sd
         p[t] = expit(z.reshape(1, -1) @ coef.T + icpt)[0, 0]
-        has0, has1 = has0 or y[t] == 0, has1 or y[t] == 1
-        if has0 and has1:
-            mu, sd = _standardise_rows(X, t + 1)
-            coef, icpt = _fit(X[: t + 1], yf[: t + 1], C)
+        if t >= t0 >= 0:
+            step(Xc, t, later, *st.arrays())
+            if len(hard):
+                mu[hard], sd[hard] = standardise_rows(Xf, t + 1)
+                mu[free], sd[free] = st.mu, st.sd
+            else:
+                mu, sd = st.mu, st.sd
+            coef, icpt = _fit(merged(t), yf[: t + 1], C)
+    if t0 >= 0:
+        X[:] = merged(T - 1)[:, :d]
     return p, (coef, icpt)
 
 
@@ -195,25 +212,36 @@ def seed_pca(X: np.ndarray, k: int) -> np.ndarray:
 
 
 def published_category(X: np.ndarray, y: np.ndarray, grid=PUBLISHED_C_GRID, C: float | None = None,
-                       pca: int | None = None) -> tuple[np.ndarray, float]:
+                       pca: int | None = None, exact: bool | None = None) -> tuple[np.ndarray, float]:
     """The published category pipeline on one task: X (T, d) features in trial
     order (copied, never changed), y (T,) 0/1. With ``C`` given: one pass at that C
     (no search). Otherwise the search over ``grid`` then the final pass. Returns
     (P(category 1) (T,), chosen C). Equal to today's scikit-learn loop
     (``ref_published_category``, tests/python/reference_impls.py) to ~1e-15
     (tests/python/test_learners_published.py; bench/published_category.py)."""
+    from repalign.learners._published_pass import unsafe_columns
+
     X = np.array(X, dtype=np.float64, order="C", copy=True)
     y = np.asarray(y).astype(np.int64)
+    if exact is None:
+        exact = X.shape[1] < EXACT_BELOW
+    n_passes = (0 if C is not None else len(grid)) + (1 if pca is None else 0)
+    # columns whose result is the rounding of earlier passes: numpy's arithmetic throughout
+    force = None if exact else unsafe_columns(X, y, n_passes)
+    passes = 0
     if C is None:
         best_score, C = 0.0, 1.0  # the seed's starting point
         for c in grid:
-            _, fit = category_pass(X, y, float(c), predict=False)
+            _, fit = category_pass(X, y, float(c), predict=False, exact=exact, force=force, later=passes > 0)
+            passes += 1
             score = _train_accuracy(X, y, fit)  # on the array as this pass left it
             if score > best_score:
                 best_score, C = score, float(c)
     if pca is not None:
         X = np.ascontiguousarray(seed_pca(X, pca), dtype=np.float64)
-    p, _ = category_pass(X, y, float(C))
+        exact = X.shape[1] < EXACT_BELOW  # a new array, a new width
+        force, passes = None, 0
+    p, _ = category_pass(X, y, float(C), exact=exact, force=force, later=passes > 0)
     return p, float(C)
 
 

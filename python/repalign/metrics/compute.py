@@ -51,8 +51,9 @@ def _triplets(dataset: Any) -> Triplets:
                     parts[0].ids, "+".join(p.source for p in parts))
 
 
-def odd_one_out_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
-    trip = _triplets(spec["dataset"])
+def odd_one_out_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str, human: Any = None) -> list[Row]:
+    """human: own triplets (repalign.metrics.own_human.OwnHuman), else the THINGS source(s) of ``dataset``."""
+    trip = human.data if human is not None else _triplets(spec["dataset"])
     variant, sfx = spec.get("variant", "default"), _suffix(spec)
     rows = []
     for sim in spec["similarity"]:
@@ -66,8 +67,9 @@ def odd_one_out_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer:
     return rows
 
 
-def noise_ceiling_rows(spec: Mapping[str, Any]) -> list[Row]:
-    trip = load_triplets(spec["dataset"])
+def noise_ceiling_rows(spec: Mapping[str, Any], human: Any = None) -> list[Row]:
+    """human: own triplets (their repeated triplets), else the THINGS source ``dataset``."""
+    trip = human.data if human is not None else load_triplets(spec["dataset"])
     rows = []
     for method in ("majority", "loo"):
         per = noise_ceiling_per_triplet(trip, method)
@@ -111,7 +113,19 @@ def _mur92_embedding(emb: Embedding) -> tuple[np.ndarray, Any]:
     return emb.select(m.stimuli.ids).values, m
 
 
-def rsa_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
+def rsa_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str, human: Any = None) -> list[Row]:
+    """human: own subject RDMs (repalign.datasets.own.SubjectRDMs in an OwnHuman), else Mur92's 16."""
+    if human is not None:
+        R = human.data
+        X = emb.select(R.ids).values
+        res = rsa(rdm(X, spec["rdm"]), R.rdms, spec["method"], spec["bootstrap"], spec["n_boot"], spec["level"],
+                  spec["seed"])
+        ds, s = spec["dataset"], res.scores.size
+        rows = [_row(model, layer, ds, f"rsa_{spec['method']}", res.value, (res.ci_low, res.ci_high), s)]
+        if s >= 2:  # a ceiling needs several subjects
+            rows += [_row("human", "", ds, f"rsa_{spec['method']}_ceiling_lower", res.ceiling_low, n=s),
+                     _row("human", "", ds, f"rsa_{spec['method']}_ceiling_upper", res.ceiling_high, n=s)]
+        return rows
     if spec["dataset"] != "mur92":
         raise ValidationError(f"rsa: dataset {spec['dataset']!r} has no subject RDMs; valid: mur92")
     X, m = _mur92_embedding(emb)
@@ -143,8 +157,12 @@ def dimensionality_rows(emb: Embedding, spec: Mapping[str, Any], model: str, lay
     ]
 
 
-def separation_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
-    if spec["dataset"] == "mur92":
+def separation_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str, human: Any = None) -> list[Row]:
+    """human: a stimulus set's labels (OwnHuman of kind "labels"), else mur92's or THINGS'."""
+    if human is not None:
+        ids, labels = zip(*human.data)
+        X, labels = emb.select(list(ids)).values, np.asarray(labels)
+    elif spec["dataset"] == "mur92":
         X, m = _mur92_embedding(emb)
         col = spec["labels"] or "category"
         if col not in m.stimuli.labels.columns:

@@ -37,7 +37,10 @@ class _Metric(Section):
 
 
 #: list keys for which an empty list is an error
-NONEMPTY = ("representations", "dataset", "similarity", "alphas", "methods", "networks")
+NONEMPTY = ("representations", "dataset", "similarity", "alphas", "methods", "networks", "rdms")
+#: keys naming a researcher's own human-data files; left out of a spec while unset, so that
+#: configs written before they existed keep their task keys
+OWN_KEYS = ("rdms", "ids_file", "triplets", "decisions", "decide")
 
 
 class _OfRepresentations(_Metric):
@@ -45,15 +48,22 @@ class _OfRepresentations(_Metric):
 
 
 class OddOneOutMetric(_OfRepresentations):
+    """``triplets``: the researcher's own odd-one-out file (repalign.datasets.own); then
+    ``dataset`` names the stimulus set its ids belong to (a [[stimuli]] name or "things")."""
+
     metric: Literal["odd_one_out"]
     dataset: str | list[str] | None = "test_10"  # triplet source(s), read as one set
     similarity: str | list[str] = ["dot"]
     fit_temperature: bool = False
+    triplets: str | None = None
 
 
 class NoiseCeilingMetric(_Metric):
+    """``triplets``: the researcher's own odd-one-out file (its repeated triplets give the ceiling)."""
+
     metric: Literal["noise_ceiling"]
     dataset: str | None = "noise_ceiling"
+    triplets: str | None = None
 
 
 class ProbeMetric(_OfRepresentations):
@@ -70,11 +80,17 @@ class ProbeMetric(_OfRepresentations):
 
 
 class RSAMetric(_OfRepresentations):
+    """``rdms``: the researcher's own RDM file(s) (repalign.datasets.own; several files =
+    several subjects), ``ids_file`` the ids of ``.npy`` RDMs; then ``dataset`` names the
+    [[stimuli]] set whose ids the RDMs use."""
+
     metric: Literal["rsa"]
     dataset: str | None = "mur92"
     rdm: str = "correlation"
     method: str = "spearman"
     bootstrap: str = "subjects"
+    rdms: str | list[str] | None = None
+    ids_file: str | None = None
 
 
 class CKAMetric(_OfRepresentations):
@@ -93,6 +109,9 @@ class DimensionalityMetric(_OfRepresentations):
 
 
 class SeparationMetric(_OfRepresentations):
+    """``dataset``: mur92, things, or a [[stimuli]] set name (labels = one of its label
+    columns, e.g. a folder set's ``category`` = sub-folder)."""
+
     metric: Literal["separation"]
     dataset: str | None = "mur92"
     labels: str = "category"
@@ -101,11 +120,17 @@ class SeparationMetric(_OfRepresentations):
 
 class ClassificationMetric(_OfRepresentations):
     """16-way decisions on texture-shape: ``dataset`` = condition(s) ("" = edges and
-    filled silhouettes); ``networks`` = raw-data CNNs to include beside the config's models."""
+    filled silhouettes); ``networks`` = raw-data CNNs to include beside the config's models.
+    ``decisions``: the researcher's own decisions file (repalign.datasets.own; any label
+    set); then ``dataset`` names the [[stimuli]] set whose ids it uses, and ``decide`` how a
+    model decides: "nearest_mean" (default: leave-one-out nearest class mean of its features)
+    or "imagenet16" (an ImageNet classifier's logits → the 16 categories, for 16-way files)."""
 
     metric: Literal["classification"]
     dataset: str | list[str] | None = ""
     networks: str | list[str] = ["alexnet", "googlenet", "vgg"]
+    decisions: str | None = None
+    decide: str | None = None
 
 
 class ShapeBiasMetric(_OfRepresentations):
@@ -147,4 +172,7 @@ def entry_spec(entry: _Metric, seed: int) -> dict[str, Any]:
         spec["dataset"] = ""
     if spec["seed"] is None:
         spec["seed"] = seed
+    for k in OWN_KEYS:
+        if k in spec and spec[k] is None:
+            del spec[k]
     return spec

@@ -18,6 +18,7 @@ from repalign.stages import Stage
 from repalign.task import Task, content_key as _key, safe_name as _safe
 
 if TYPE_CHECKING:
+    from repalign.metrics.own_human import OwnHuman
     from repalign.representations import Representation
 
 _VERSION = 2  # bump when a metric's numbers change for the same inputs (2: min-max TwoNN, naturalcogsci separation)
@@ -37,10 +38,13 @@ PUBLISHED_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def metric_spec(entry: Any, where: str, seed: int = 0) -> dict[str, Any]:
     """A ``[[metrics]]`` entry (validated, or as written: validated here) with every default filled in."""
+    from repalign.metrics.own_human import check_own_entry
+
     if isinstance(entry, Mapping):
         entry = parse_section(metric_model(entry, where), entry, where)
     spec = entry_spec(entry, seed)
     spec.setdefault("variant", "default")
+    check_own_entry(entry.model_dump(exclude_unset=True), spec, where)  # the keys as written
     if spec["variant"] == "published":  # the paper's values where the entry does not set them
         spec.update({k: v for k, v in PUBLISHED_DEFAULTS.get(spec["metric"], {}).items()
                      if k not in entry.model_fields_set})
@@ -49,7 +53,7 @@ def metric_spec(entry: Any, where: str, seed: int = 0) -> dict[str, Any]:
     if "methods" in spec and isinstance(spec["methods"], str):
         spec["methods"] = [spec["methods"]]
     if spec["metric"] == "classification":
-        for key in ("dataset", "networks"):
+        for key in ("networks",) if spec.get("decisions") else ("dataset", "networks"):
             if isinstance(spec[key], str):
                 spec[key] = [spec[key]] if spec[key] else []
     if spec["metric"] == "shape_bias" and isinstance(spec["networks"], str):
@@ -72,7 +76,7 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
             raise ValidationError(f"{where}: {key} = {value!r}; valid: {', '.join(map(str, valid))}")
 
     m = spec["metric"]
-    if m in ("odd_one_out", "probe", "noise_ceiling"):
+    if m in ("odd_one_out", "probe", "noise_ceiling") and not spec.get("triplets"):
         from repalign.datasets.things import TRIPLET_SOURCES
 
         # A list of triplet sources is read as one set (the published probe pools train_90 and test_10).
@@ -90,7 +94,8 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
             raise ValidationError(f"{where}: variant = \"published\" is the square probe with penalty = \"zero\" on dot products; "
                                   f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = {spec['n_components']!r}")
     if m == "rsa":
-        one_of("dataset", spec["dataset"], ("mur92",))
+        if not spec.get("rdms"):  # with rdms: a stimulus set's name, checked when planned
+            one_of("dataset", spec["dataset"], ("mur92",))
         one_of("rdm", spec["rdm"], RDM_METRICS)
         one_of("method", spec["method"], COMPARISONS)
         one_of("bootstrap", spec["bootstrap"], ("subjects", "stimuli", "none"))
@@ -102,13 +107,15 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
     if m == "separation":
         from repalign.metrics.classification import FORMULAS
 
-        one_of("dataset", spec["dataset"], ("mur92", "things"))
+        # mur92, things, or a [[stimuli]] set's name (its labels; checked when planned)
+        if not spec["dataset"]:
+            raise ValidationError(f"{where}: dataset = \"\"; valid: mur92, things or a [[stimuli]] set's name")
         one_of("formula", spec["formula"], FORMULAS)
         if spec["dataset"] == "things":
             one_of("labels", spec["labels"], ("category", "concept"))
         if spec["variant"] == "published" and spec["formula"] != "naturalcogsci":
             raise ValidationError(f"{where}: variant = \"published\" is formula = \"naturalcogsci\", got {spec['formula']!r}")
-    if m == "classification":
+    if m == "classification" and not spec.get("decisions"):
         from repalign.datasets.texture_shape import CONDITIONS
 
         for d in spec["dataset"]:
@@ -128,8 +135,12 @@ def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Representation]) 
     """Without ``representations``: every representation of the stimuli the metric's
     human data are about (THINGS concepts for triplets, the mur92 set for RSA), or
     every representation for CKA and dimensionality."""
+    from repalign.metrics.own_human import uses_own
+
     m = spec["metric"]
-    if m in ("odd_one_out", "probe") or (m == "separation" and spec["dataset"] == "things"):
+    if uses_own(spec):
+        want = spec["dataset"]  # the stimulus set the own human data are about
+    elif m in ("odd_one_out", "probe") or (m == "separation" and spec["dataset"] == "things"):
         want = "things"
     elif m in ("rsa", "separation"):
         want = "mur92"
@@ -143,6 +154,12 @@ def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representati
     needs, and what the config defines instead."""
     m = spec["metric"]
     defined = ", ".join(f"{n} ({r.stimuli})" for n, r in sorted(refs.items())[:8]) or "none"
+    from repalign.metrics.own_human import uses_own
+
+    if uses_own(spec):
+        return (f"{where} ({m}): needs representations of stimulus set {spec['dataset']!r} (its human data are "
+                f"about those ids); add [[models]] (their features of every [[stimuli]] set) or a [[representations]] "
+                f"file with stimuli = {spec['dataset']!r}. Defined representations (stimuli): {defined}")
     if not refs:
         return f"{where}: no representations to measure (define [[models]] or [[representations]])"
     if m == "rsa" or (m == "separation" and spec.get("dataset") != "things"):
@@ -155,21 +172,24 @@ def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representati
     return f"{where} ({m}): needs {need}; add {add}. Defined representations (stimuli): {defined}"
 
 
-def run_metric(spec: dict, ref: Representation, reference: Representation | None, model: str, layer: str, path: str, provenance: dict) -> str:
-    """Task body: load the representation(s), compute the metric, write the table atomically."""
+def run_metric(spec: dict, ref: Representation, reference: Representation | None, model: str, layer: str, path: str,
+               provenance: dict, human: OwnHuman | None = None) -> str:
+    """Task body: load the representation(s), compute the metric, write the table atomically.
+    human: the entry's own human data (repalign.metrics.own_human), checked when planned."""
     from repalign.metrics import compute
     from repalign.metrics.table import metrics_table
     from repalign.store import write_table
 
     m = spec["metric"]
+    own = {"human": human} if human is not None else {}
     if m == "noise_ceiling":
-        rows = compute.noise_ceiling_rows(spec)
+        rows = compute.noise_ceiling_rows(spec, **own)
     else:
         emb = ref.load()
         if m == "cka":
             rows = compute.cka_rows(emb, reference.load(), spec, model, layer)
         else:
-            rows = getattr(compute, f"{m}_rows")(emb, spec, model, layer)
+            rows = getattr(compute, f"{m}_rows")(emb, spec, model, layer, **own)
     if spec.get("name"):
         for r in rows:
             r["entry"] = spec["name"]
@@ -198,8 +218,17 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
     specs = [metric_spec(e, f"[[metrics]] #{i + 1}", config.seed) for i, e in enumerate(entries)]
     tasks: list[Task] = []
     root = config.output / "metrics"
+    from repalign.metrics.own_human import resolve_own, uses_own
+
     for i, spec in enumerate(specs):
         where = f"[[metrics]] #{i + 1}"
+        human = resolve_own(spec, config, where) if uses_own(spec) else None
+        own = {"human": human} if human is not None else {}
+        if spec["metric"] == "classification" and human is not None:
+            from repalign.metrics.own_classification import own_classification_task
+
+            tasks.append(own_classification_task(spec, refs, config, where, human))
+            continue
         if spec["metric"] == "classification":
             tasks.append(_classification_task(spec, refs, config, where))
             continue
@@ -209,11 +238,12 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
             tasks.append(shape_bias_task(spec, refs, config, where))
             continue
         if spec["metric"] == "noise_ceiling":
-            key = _key({"v": _VERSION, "spec": spec})
-            path = root / f"noise_ceiling-{spec['dataset']}-{key}.parquet"
+            key = _key({"v": _VERSION, "spec": spec, **({"human": human.key} if human is not None else {})})
+            path = root / f"noise_ceiling-{_safe(spec['dataset'])}-{key}.parquet"
             prov = {"producer": "repalign.metrics.run_metric", "spec": spec, "key": key}
             tasks.append(Task(f"metrics:noise_ceiling:{key}", "metrics", (path,), run_metric,
-                              (spec, None, None, "human", "", str(path), prov), label=f"noise ceiling {spec['dataset']}"))
+                              (spec, None, None, "human", "", str(path), prov), kwargs=own,
+                              label=f"noise ceiling {spec['dataset']}"))
             continue
         names = spec["representations"] if spec["representations"] is not None else _default_names(spec, refs)
         unknown = [n for n in names if n not in refs]
@@ -221,7 +251,15 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
             raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
         if not names:
             raise ValidationError(_nothing_to_measure(spec, refs, where))
-        if spec["metric"] == "rsa":
+        if human is not None:
+            # own human data are about one stimulus set's ids: only its representations can run
+            wrong = [n for n in names if refs[n].stimuli != spec["dataset"]]
+            if wrong:
+                raise ValidationError(
+                    f"{where} ({spec['metric']}): its human data are about stimulus set {spec['dataset']!r}; "
+                    + ", ".join(f"{n!r} represents {refs[n].stimuli!r}" for n in wrong[:5])
+                    + f"; use representations of {spec['dataset']!r}")
+        elif spec["metric"] == "rsa":
             # RSA compares with the Mur92 subjects' RDMs: only representations of those 92 images can run
             wrong = [n for n in names if refs[n].stimuli != "mur92"]
             if wrong:
@@ -242,14 +280,16 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
                 rspec["dataset"] = stimuli or name
             ident = {"v": _VERSION, "spec": {k: v for k, v in rspec.items() if k != "representations"},
                      "rep": ref.cache_key,
-                     "reference": reference.cache_key if reference is not None else None}
+                     "reference": reference.cache_key if reference is not None else None,
+                     **({"human": human.key} if human is not None else {})}
             key = _key(ident)
             path = root / f"{spec['metric']}-{_safe(name)}-{key}.parquet"
             deps = ref.deps + (reference.deps if reference is not None else ())
             prov = {"producer": "repalign.metrics.run_metric", "spec": rspec, "representation": name,
                     "representation_key": ident["rep"], "key": key}
             tasks.append(Task(f"metrics:{spec['metric']}:{_safe(name)}:{key}", "metrics", (path,), run_metric,
-                              (rspec, ref, reference, model, layer, str(path), prov), deps=tuple(dict.fromkeys(deps)),
+                              (rspec, ref, reference, model, layer, str(path), prov), kwargs=own,
+                              deps=tuple(dict.fromkeys(deps)),
                               label=f"{spec['metric']} {name}"))
     return tasks
 

@@ -15,7 +15,9 @@ mean and standard deviation; a square W drawn from N(0, σ = 1e-3); loss = cross
 of the dot-product similarities + λ·‖W‖_F (the Frobenius norm itself, not squared, no
 1/d); Adam, lr 1e-3, batches of 256, gradient norm clipped at 1; early stopping on the
 held-out fold's cross-entropy (patience 10 epochs, min_delta 1e-4, 10 to 100 epochs),
-the weights of the last epoch kept; objects split by scikit-learn's shuffled ``KFold``;
+the weights of the last epoch kept, ONE stopper shared by the folds as in the seed (so
+folds 2 and 3 stop at or soon after 10 epochs; ``probe_cv(early_stopping="per_fold")``
+gives each fold its own); objects split by scikit-learn's shuffled ``KFold``;
 λ chosen as the one with the lowest mean held-out cross-entropy over folds
 (``find_best_probes.py``), and the probing accuracy = the unweighted mean of the folds'
 accuracies, a triplet whose softmax probabilities tie (or all round to the same two
@@ -45,9 +47,38 @@ from repalign.metrics.odd_one_out import odd_one_out_correct
 
 PENALTIES = ("zero", "identity")
 PROBE_SIMILARITIES = ("dot", "cosine")
+EARLY_STOPPING = ("shared", "per_fold")  # published probe_cv: the seed's one stopper for all folds, or one per fold
 # The published probe's settings (LukasMut/human_alignment main_probing.py defaults).
 PUBLISHED = {"lr": 1e-3, "batch_size": 256, "epochs": 100, "min_epochs": 10, "patience": 10,
              "min_delta": 1e-4, "sigma": 1e-3, "clip": 1.0}
+
+
+@dataclass
+class EarlyStopper:
+    """Early stopping on a validation loss (lower is better), as PyTorch Lightning's
+    ``EarlyStopping(monitor="val_loss", mode="min", min_delta=1e-4, patience=10,
+    check_finite=True)`` that LukasMut/human_alignment ``main_probing.py``
+    (``get_callbacks``) hands its trainers.
+
+    best: the lowest loss seen (an improvement must beat it by more than min_delta);
+    wait: epochs since the last improvement. ``update`` returns whether this epoch asks
+    to stop (wait reached patience, or a non-finite loss). The state lives in the object:
+    the seed builds one per run and reuses it for every fold, so a later fold starts
+    with the previous fold's best loss and a wait count already at patience."""
+
+    min_delta: float = PUBLISHED["min_delta"]
+    patience: int = int(PUBLISHED["patience"])
+    best: float = float("inf")
+    wait: int = 0
+
+    def update(self, loss: float) -> bool:
+        if not np.isfinite(loss):
+            return True
+        if loss < self.best - self.min_delta:
+            self.best, self.wait = float(loss), 0
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
 
 
 class TripletProbe:
@@ -118,9 +149,12 @@ class TripletProbe:
             raise ValidationError(f"alpha must be >= 0, got {self.alpha}")
         return k
 
-    def fit(self, X: Any, triplets: Any, validation: Any = None) -> "TripletProbe":
+    def fit(self, X: Any, triplets: Any, validation: Any = None, stopper: "EarlyStopper | None" = None) -> "TripletProbe":
         """Fit W on the triplets (n, 3). validation: triplets (m, 3) for early stopping
-        (variant="published" only; without it the published probe runs all epochs)."""
+        (variant="published" only; without it the published probe runs all epochs).
+        stopper: the ``EarlyStopper`` to use; None → a fresh one. Passing the same one to
+        several fits carries its best loss and wait count over, as the seed's one
+        Lightning ``EarlyStopping`` object does across its CV folds."""
         Xa, t = features_and_triplets(X, triplets)
         if t.shape[0] == 0:
             raise ValidationError("probe: no training triplets")
@@ -129,8 +163,8 @@ class TripletProbe:
         penalty, epochs, batch_size, lr = self._settings()
         if self.variant == "published":
             v = None if validation is None else features_and_triplets(Xa, validation)[1]
-            return self._fit_published(Xa, t, v, epochs, batch_size, lr)
-        if validation is not None:
+            return self._fit_published(Xa, t, v, epochs, batch_size, lr, stopper)
+        if validation is not None or stopper is not None:
             raise ValidationError("probe: validation triplets (early stopping) belong to variant='published'")
         self.scale_ = float(np.sqrt(np.mean(np.einsum("ij,ij->i", Xa, Xa)))) or 1.0
         gen = torch.Generator().manual_seed(int(self.seed))
@@ -163,7 +197,7 @@ class TripletProbe:
         self.W_ = W.detach().cpu().numpy().astype(np.float64)
         return self
 
-    def _fit_published(self, Xa, t, t_val, epochs, batch_size, lr) -> "TripletProbe":
+    def _fit_published(self, Xa, t, t_val, epochs, batch_size, lr, stopper=None) -> "TripletProbe":
         # Global z-scoring: one mean and one standard deviation over every entry.
         self.mean_, self.std_ = float(Xa.mean()), float(Xa.std())
         if self.std_ == 0:
@@ -178,7 +212,9 @@ class TripletProbe:
         opt = torch.optim.Adam([W], lr=lr)
         T = torch.as_tensor(t, dtype=torch.long, device=dev)
         Tv = None if t_val is None else torch.as_tensor(t_val, dtype=torch.long, device=dev)
-        best, wait, losses = np.inf, 0, []
+        stopper = EarlyStopper() if stopper is None else stopper
+        losses: list[float] = []
+        stop_requested = False  # as Lightning's trainer.should_stop: once set, never cleared in this fit
         n = T.shape[0]
         epoch = 0
         for epoch in range(1, epochs + 1):
@@ -199,13 +235,9 @@ class TripletProbe:
             with torch.no_grad():
                 v = float(_published_ce(Z @ W, Tv))
             losses.append(v)
-            if not np.isfinite(v):
-                break  # EarlyStopping(check_finite=True)
-            if v < best - PUBLISHED["min_delta"]:
-                best, wait = v, 0
-            else:
-                wait += 1
-            if wait >= PUBLISHED["patience"] and epoch >= PUBLISHED["min_epochs"]:
+            stop_requested = stopper.update(v) or stop_requested
+            # Lightning's min_epochs: a stop requested earlier waits until the 10th epoch.
+            if stop_requested and epoch >= PUBLISHED["min_epochs"]:
                 break
         self.n_epochs_ = epoch
         self.val_losses_ = losses
@@ -335,6 +367,7 @@ def probe_cv(
     inner_folds: int = 2,
     seed: int = 0,
     zero_shot_similarity: str | None = None,
+    early_stopping: str | None = None,
     **probe_params: Any,
 ) -> ProbeCVResult:
     """Object-disjoint k-fold CV of a ``TripletProbe``; alpha chosen by inner object-disjoint CV.
@@ -349,9 +382,22 @@ def probe_cv(
     triplets; the alpha with the lowest mean held-out cross-entropy is reported, its
     accuracy the plain mean over folds. The zero-shot column uses the published
     zero-shot rule (cosine unless ``zero_shot_similarity`` says otherwise).
+
+    early_stopping (published only): "shared" (its default) reproduces the seed, which
+    hands ONE Lightning ``EarlyStopping`` object to every fold's trainer: fold 2 starts
+    with fold 1's best loss and a wait count at patience, so it asks to stop after its
+    first epoch that does not beat fold 1's best and stops at the minimum of 10 epochs
+    (fold 3 likewise, at 10 or a few epochs later). "per_fold" gives each fold a fresh
+    stopper (the sound version: each fold trains until its own loss stops improving).
+    The default variant trains a fixed number of epochs and takes no early stopping.
     """
     if probe_params.get("variant", "default") == "published":
-        return _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params)
+        stopping = "shared" if early_stopping is None else early_stopping
+        if stopping not in EARLY_STOPPING:
+            raise ValidationError(f"probe_cv: unknown early_stopping {stopping!r}; valid: {', '.join(EARLY_STOPPING)}")
+        return _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params, stopping)
+    if early_stopping is not None:
+        raise ValidationError(f"probe_cv: early_stopping={early_stopping!r} belongs to variant='published' (the default variant trains fixed epochs)")
     Xa, t = features_and_triplets(X, triplets)
     if not alphas:
         raise ValidationError("probe_cv: alphas must not be empty")
@@ -397,7 +443,7 @@ def _select_alpha(Xa, t_train, train_objects, alphas, inner_folds, seed, probe_p
     return float(alphas[int(np.argmax(scores))])
 
 
-def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params) -> ProbeCVResult:
+def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params, stopping="shared") -> ProbeCVResult:
     from sklearn.model_selection import KFold
 
     Xa, t = features_and_triplets(X, triplets)
@@ -417,8 +463,11 @@ def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity
     runs = []
     for a in alphas:
         rows = []
+        # One run of main_probing.py per λ: the seed's stopper lives for that run's folds.
+        shared = EarlyStopper()
         for f, (t_train, t_test) in enumerate(splits):
-            probe = TripletProbe(alpha=float(a), seed=seed, **probe_params).fit(Xa, t_train, validation=t_test)
+            stopper = shared if stopping == "shared" else EarlyStopper()
+            probe = TripletProbe(alpha=float(a), seed=seed, **probe_params).fit(Xa, t_train, validation=t_test, stopper=stopper)
             rows.append({"fold": f, "alpha": float(a), "n_train": int(t_train.shape[0]), "n_test": int(t_test.shape[0]),
                          "epochs": probe.n_epochs_, "loss": probe.loss(Xa, t_test), "probed": probe.score(Xa, t_test)})
         runs.append(pd.DataFrame(rows))

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 
 import torch
 from torch import nn
@@ -89,3 +90,48 @@ def list_layers(module: nn.Module, spec: ModelSpec, shapes: bool = True) -> list
         pass
     rows += [(n, type(m).__name__, out_shapes.get(n, "")) for n, m in module.named_modules() if n]
     return rows
+
+
+def check_layers(spec: ModelSpec, layers: list[str], where: str) -> None:
+    """Plan-time check of ``layers`` against the architecture of ``spec`` (built on
+    torch's "meta" device from its random-init twin: no weights read, no memory
+    used): an unknown name is a ValidationError prefixed with ``where`` (the config
+    entry), before any task runs. Models without a random-init twin (published
+    checkpoints, gLocal, text) and architectures that cannot be built here are
+    checked when their features are extracted."""
+    if all(layer == "output" for layer in layers):
+        return
+    module = _meta_module(spec.name)
+    if module is None:
+        return
+    for layer in layers:
+        try:
+            resolve_layer(module, spec, layer)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _meta_module(name: str) -> nn.Module | None:
+    from repalign.models.loading import load_model, random_twin_name
+
+    try:
+        twin = random_twin_name(name)
+    except ValidationError:
+        return None
+    try:
+        with torch.device("meta"):
+            if twin.startswith("random:open_clip/"):  # open_clip moves the model to a device itself
+                import logging
+
+                import open_clip
+
+                root = logging.getLogger()
+                level, root.level = root.level, logging.ERROR  # "initialized randomly" is the point here
+                try:
+                    return open_clip.create_model(twin.split("/", 1)[1], pretrained=None, device="meta").visual
+                finally:
+                    root.setLevel(level)
+            return load_model(twin).module
+    except Exception:  # a library that cannot build on "meta": the extraction checks the names
+        return None

@@ -124,13 +124,13 @@ def _hub_offline() -> None:
 
 
 @contextlib.contextmanager
-def _quiet_root_logger(quiet: bool):
+def _quiet_root_logger(quiet: bool, level: int | None = None):
     import logging
 
     root = logging.getLogger()
     old = root.level
     if quiet:
-        root.setLevel(logging.ERROR)
+        root.setLevel(logging.ERROR if level is None else level)
     try:
         yield
     finally:
@@ -204,8 +204,14 @@ def _build_pixels(spec: ModelSpec):
 def _build_open_clip(spec: ModelSpec):
     import open_clip
 
+    import logging
+
+    # offline, open_clip logs its failed download as an ERROR before raising; the one-line
+    # error below says it all, so that log line is held back
+    offline = os.environ.get("REPALIGN_OFFLINE", "0") == "1" and spec.weights is not None
     try:
-        with _quiet_root_logger(spec.weights is None):  # "initialized randomly" is the point of a twin
+        # "initialized randomly" is the point of a twin
+        with _quiet_root_logger(spec.weights is None or offline, logging.CRITICAL if offline else None):
             model, _, preprocess = open_clip.create_model_and_transforms(spec.architecture, pretrained=spec.weights)
     except Exception as exc:  # hub/offline errors come in several types
         if spec.weights is None:
@@ -308,6 +314,9 @@ _EXTERNAL_WHY = {
     "fasttext": "a fastText binary; needs the `fasttext` package",
     "tfhub": "a TensorFlow-hub module; needs tensorflow_hub",
     "openai": "a paid web API (OpenAI embeddings)",
+    "unpublished": "its weights were never published (a Google-internal checkpoint of Muttenthaler et al. 2023's study)",
+    "augreg": ("a JAX ViT of Steiner et al. 2022 whose checkpoint file in that release is not recorded by the study "
+               "(timm builds the architecture and reads the release's .npz files)"),
 }
 
 

@@ -13,14 +13,16 @@ Backends:
               (``repalign.models.language``); modality text.
   external    metadata only: weights this torch zoo cannot run (Keras / TensorFlow-hub
               models, LoRA adapters in the dreamsim package's format, a paid API, the
-              fastText binary without the ``fasttext`` package). Loading one is an error
-              naming where its weights come from and what would run it.
+              fastText binary without the ``fasttext`` package; Muttenthaler et al. 2023's
+              Google-internal checkpoints and JAX ViTs). Loading one is an error naming
+              where its weights come from and what would run it.
 
 Names (naturalcogsci's figure labels in brackets):
   slip/{slip,clip,simclr}-vit-{small,base,large}   [SLIP-Small, CLIP-Small (SLIP), SimCLR-Small (SLIP), …]
   ssl/{simclr,mocov2,swav,pirl,jigsaw,rotnet,barlowtwins,vicreg,dino}-rn50
   cornet/cornet-{z,r,s}, ecoset/{resnet50,inception_v3}
   glocal/<base>  (7), harmonization/<arch> (7), dreamsim/<backbone> (3)
+  google/<networks.csv name> (30, human_alignment: not published), augreg/vit-{S,B,L}_{16,32}-i{1,21}k (8)
   text/{bert-base-uncased,distilbert-base-uncased,roberta-base,fasttext-crawl-300d-2M-subword,
         universal-sentence-encoder-4,text-embedding-ada-002}
 """
@@ -203,14 +205,111 @@ def _text_specs() -> list[ModelSpec]:
                       preprocess=None) for n, b, a, w, f, d, s, src in _TEXT]
 
 
+# ------------------------------------------------------------------ human_alignment: models no zoo can load
+# Muttenthaler et al. 2023 (LukasMut/human_alignment networks.csv): 38 rows whose weights this
+# zoo cannot fetch. Metadata only (backend "external"); the architecture's parameters are
+# counted here on the library named, with a 1000-class head (TF-slim checkpoints have 1001).
+_KORNBLITH_2021 = ("Kornblith et al. 2021 arXiv:2010.16402 (Why do better loss functions lead to less transferable "
+                   "features?; ResNet-50 trained on ImageNet with the {} loss, seed 0; Google-internal checkpoint)")
+_KORNBLITH_2019 = ("Kornblith, Shlens & Le 2019 arXiv:1805.08974 (Do better ImageNet models transfer better?; "
+                   "{} retrained on ImageNet{}; Google-internal checkpoint)")
+_LOSSES = {"softmax": "softmax cross-entropy", "label_smoothing": "label-smoothing", "sigmoid": "sigmoid",
+           "extra_wd": "extra final-layer weight decay", "dropout": "dropout", "logit_penalty": "logit penalty",
+           "nt_xent": "cosine softmax (NT-Xent)", "nt_xent_weights": "cosine softmax with weight normalisation",
+           "squared_error": "squared error", "autoaugment": "softmax + AutoAugment", "mixup": "softmax + mixup"}
+# networks.csv name: (family, params, how counted, description for the source)
+_RETRAINED = {
+    "densenet_121_keras-retrained-no_ls": ("DenseNet", 7_978_856, "torchvision densenet121", "DenseNet-121"),
+    "densenet_169_keras-retrained-no_ls": ("DenseNet", 14_149_480, "torchvision densenet169", "DenseNet-169"),
+    "densenet_201_keras-retrained-no_ls": ("DenseNet", 20_013_928, "torchvision densenet201", "DenseNet-201"),
+    "inception_resnet_v2-retrained-no_ls-no_dropout-no_aux": ("Inception", 55_843_464, "timm inception_resnet_v2",
+                                                              "Inception-ResNet v2"),
+    "inception_v1-retrained-no_ls+scale-no_dropout": ("Inception", 6_624_904, "torchvision googlenet without auxiliary heads",
+                                                      "Inception v1"),
+    "inception_v2-retrained-no_ls+scale-no_dropout": ("Inception", None, "", "Inception v2 (BN-Inception)"),
+    "inception_v3-retrained-no_ls-no_dropout-no_aux": ("Inception", 23_834_568, "timm inception_v3 (no auxiliary head)",
+                                                       "Inception v3"),
+    "inception_v4-retrained-no_ls-no_dropout-no_aux": ("Inception", 42_679_816, "timm inception_v4", "Inception v4"),
+    "mobilenet_v1-retrained-no_ls": ("MobileNet", 4_231_976, "timm mobilenetv1_100", "MobileNet v1 1.0"),
+    "mobilenet_v2-retrained-no_ls-no_dropout": ("MobileNet", 3_504_872, "torchvision mobilenet_v2", "MobileNet v2 1.0"),
+    "mobilenet_v2_1": ("MobileNet", 3_504_872, "torchvision mobilenet_v2", "MobileNet v2 1.0"),
+    "nasnet_large-retrained-no_ls-no_dropout-no_aux": ("NASNet", 88_753_150, "timm nasnetalarge", "NASNet-A Large"),
+    "nasnet_mobile-retrained-no_ls-no_dropout-no_aux": ("NASNet", None, "", "NASNet-A Mobile"),
+    "resnet_v1_50_tpu-retrained-no_ls": ("ResNet", 25_557_032, "torchvision resnet50", "ResNet-50 v1"),
+    "resnet_v1_101_tpu-retrained-no_ls": ("ResNet", 44_549_160, "torchvision resnet101", "ResNet-101 v1"),
+    "resnet_v1_152_tpu-retrained-no_ls": ("ResNet", 60_192_808, "torchvision resnet152", "ResNet-152 v1"),
+}
+# Steiner et al. 2021 ViTs (JAX): networks.csv name -> (timm architecture, params counted there)
+_AUGREG = {"vit-S_32-i21k": ("vit_small_patch32_224", 22_878_952), "vit-B_16-i1k": ("vit_base_patch16_224", 86_567_656),
+           "vit-L_16-i1k": ("vit_large_patch16_224", 304_326_632), "vit-B_32-i1k": ("vit_base_patch32_224", 88_224_232),
+           "vit-S_32-i1k": ("vit_small_patch32_224", 22_878_952), "vit-B_32-i21k": ("vit_base_patch32_224", 88_224_232),
+           "vit-B_16-i21k": ("vit_base_patch16_224", 86_567_656), "vit-L_16-i21k": ("vit_large_patch16_224", 304_326_632)}
+AUGREG_URL = "https://storage.googleapis.com/vit_models/augreg/index.csv"
+UNPUBLISHED = "not published (Google-internal checkpoint; the seed's authors ran it at Google)"
+
+
+def _human_alignment_specs() -> list[ModelSpec]:
+    out = []
+    for loss, what in _LOSSES.items():
+        out.append(ModelSpec(
+            name=f"google/resnet_v1_50_tpu_{loss}_seed0", backend="external", architecture="unpublished:resnet_v1_50",
+            weights=UNPUBLISHED, family="ResNet", objective="supervised", train_data="ImageNet-1k", train_size=_IN1K_SIZE,
+            params=25_557_032, source=f"{_KORNBLITH_2021.format(what)}; params: counted here (torchvision resnet50); "
+                                      f"size: {_IN1K_SRC}", default_layer="penultimate", preprocess=None))
+    for name, (fam, params, counted, arch) in _RETRAINED.items():
+        how = "" if name == "mobilenet_v2_1" else " without label smoothing" + (", dropout" if "no_dropout" in name else "") +             (" or auxiliary head" if "no_aux" in name else "")
+        src = _KORNBLITH_2019.format(arch, how) if name != "mobilenet_v2_1" else (
+            "Sandler et al. 2018 arXiv:1801.04381 (MobileNet v2, width 1.0, as networks.csv lists it among "
+            "Kornblith et al. 2019's checkpoints; Google-internal checkpoint)")
+        cnt = f"counted here ({counted})" if params else "no architecture here to count it; not stated by the seed"
+        out.append(ModelSpec(
+            name=f"google/{name}", backend="external", architecture=f"unpublished:{arch}", weights=UNPUBLISHED,
+            family=fam, objective="supervised", train_data="ImageNet-1k", train_size=_IN1K_SIZE, params=params,
+            source=f"{src}; params: {cnt}; size: {_IN1K_SRC}", default_layer="penultimate", preprocess=None))
+    big = [
+        ("google/vit-G_14_224", "ViT", "supervised", "JFT-3B", 1_844_440_680, "counted here (timm vit_gigantic_patch14_224)",
+         "Zhai et al. 2022 arXiv:2106.04560 (Scaling Vision Transformers, ViT-G/14 pre-trained on JFT-3B, fine-tuned on ImageNet)"),
+        ("google/basic-l", "CoAtNet", "image-text contrastive", "ALIGN+JFT-5B", None,
+         "image tower (CoAtNet-7) not counted here; the whole image-text model has 3B weights",
+         "Pham et al. 2021 arXiv:2111.10050 (BASIC-L, image tower CoAtNet-7)"),
+        ("google/align", "EfficientNet", "image-text contrastive", "ALIGN-1.8B", 480_309_308,
+         "image tower counted here (timm tf_efficientnet_l2 with its ImageNet head)",
+         "Jia et al. 2021 arXiv:2102.05918 (ALIGN, image tower EfficientNet-L2)"),
+    ]
+    for name, fam, obj, data, params, cnt, paper in big:
+        size, src = TRAIN_DATA[data]
+        out.append(ModelSpec(
+            name=name, backend="external", architecture=f"unpublished:{name.split('/')[1]}", weights=UNPUBLISHED,
+            family=fam, objective=obj, train_data=data, train_size=size, params=params,
+            resolution=224 if "vit-G" in name else None,  # ALIGN, BASIC: input size not checked here
+            source=f"{paper}; Google-internal checkpoint; params: {cnt}; size: {src}", default_layer="penultimate",
+            preprocess=None))
+    for name, (arch, params) in _AUGREG.items():
+        data = "ImageNet-21k" if name.endswith("i21k") else "ImageNet-1k"
+        size, src = TRAIN_DATA[data]
+        out.append(ModelSpec(
+            name=f"augreg/{name}", backend="external", architecture=f"augreg:{arch}", weights=AUGREG_URL,
+            family="ViT", objective="supervised", train_data=data, train_size=size, params=params,
+            source=f"Steiner et al. 2022 arXiv:2106.10270 (How to train your ViT?, JAX checkpoint {'pre-trained on ImageNet-21k, ' if data != 'ImageNet-1k' else ''}"
+                   f"fine-tuned on ImageNet-1k; which checkpoint of the release the seed used is not recorded in its code); "
+                   f"params: counted here (timm {arch}); size: {src}",
+            default_layer="penultimate", preprocess=None))
+    return out
+
+
+# networks.csv rows (Muttenthaler et al. 2023) that repeat another row's model
+HUMAN_ALIGNMENT_DUPLICATES = {"clip-ViT": "open_clip/ViT-B-32:openai", "clip-RN": "open_clip/RN50:openai"}
+
+
 @lru_cache(maxsize=1)
 def published_specs() -> dict[str, ModelSpec]:
     """name → ModelSpec of every fixed entry (gLocal names are built from their base: ``glocal_spec``)."""
-    specs = _slip_specs() + _ssl_specs() + _cornet_ecoset_specs() + _external_specs() + _text_specs()
+    specs = (_slip_specs() + _ssl_specs() + _cornet_ecoset_specs() + _external_specs() + _text_specs()
+             + _human_alignment_specs())
     return {s.name: s for s in specs}
 
 
-PREFIXES = ("slip/", "ssl/", "cornet/", "ecoset/", "harmonization/", "dreamsim/", "text/")
+PREFIXES = ("slip/", "ssl/", "cornet/", "ecoset/", "harmonization/", "dreamsim/", "text/", "google/", "augreg/")
 
 # The 46 naturalcogsci models that no library registry carries, by the paper's figure labels.
 NATURALCOGSCI_LABELS: dict[str, str] = {

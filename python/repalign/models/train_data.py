@@ -31,6 +31,9 @@ TRAIN_DATA: dict[str, tuple[int | None, str]] = {
     "MetaCLIP-2.5B": (2_500_000_000, "Xu et al. 2023 arXiv:2309.16671 (MetaCLIP full, 2.5B pairs)"),
     "WebLI": (10_000_000_000, "Chen et al. 2022 arXiv:2209.06794 (WebLI, 10B images)"),
     "Merged-2B": (2_000_000_000, "Sun et al. 2023 arXiv:2303.15389 (EVA-CLIP Merged-2B: LAION-2B + COYO-700M subset)"),
+    "JFT-3B": (3_000_000_000, "Zhai et al. 2022 arXiv:2106.04560 (JFT-3B, about 3B images; Google-internal)"),
+    "ALIGN-1.8B": (1_800_000_000, "Jia et al. 2021 arXiv:2102.05918 (ALIGN: 1.8B noisy image alt-text pairs; Google-internal)"),
+    "ALIGN+JFT-5B": (6_600_000_000, "Pham et al. 2023 arXiv:2111.10050 (BASIC: ALIGN's 1.7B + JFT-5B's 5B, 6.6B image-text pairs; Google-internal)"),
     "sentence-pairs-1B": (1_170_060_424, "sentence-transformers/all-MiniLM-L6-v2 model card (1,170,060,424 training pairs)"),
     "none": (0, "not trained (random initialisation or raw pixels)"),
 }

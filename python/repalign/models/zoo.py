@@ -278,7 +278,8 @@ def list_models(backend: str | None = None) -> list[str]:
     """Zoo names. Without ``backend``: the offline models (packaged, text,
     baselines, their random twins) plus every name in ``data/models.csv``;
     with ``backend`` = open_clip | timm | torchvision: all that library's
-    pretrained weights; "all": everything."""
+    pretrained weights; "random": every random-init twin of the default list;
+    "all": everything."""
     if backend not in (None, "all", *BACKENDS):
         raise ValidationError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}, all")
     names: list[str] = []
@@ -290,6 +291,8 @@ def list_models(backend: str | None = None) -> list[str]:
         names.append("pixels")
     if backend in (None, "all", "random"):
         names += [f"random:{n}" for n in LITE_RESOLUTION]
+        if backend == "random":  # the same random-init rows as the default list (curated twins of other libraries)
+            names += [n for n in curated() if n.startswith("random:")]
     if backend in (None, "all", "published", "glocal", "language", "external"):
         from repalign.models.published import GLOCAL_BASES, published_specs
 

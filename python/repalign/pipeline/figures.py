@@ -10,17 +10,26 @@ odd_one_out         accuracy per representation (zero-shot and probed),     Pyth
                     95 % CIs, triplet noise-ceiling band, chance (1/3)
 rsa                 RSA per representation, 95 % CIs, noise-ceiling band     Python
                     (lower–upper), zero
-cka                 CKA heatmap, representation × reference                  Python
-dimensionality      intrinsic dimensionality against an alignment measure    Python
-                    (+ R's ``alignment_vs_intrinsic_dim`` when fitted)       / R
+cka                 CKA heatmap, representation × reference, rows in the    Python
+                    RSA figure's order, self-cells (1) framed on a diagonal
+dimensionality      intrinsic dimensionality against an alignment measure,   Python
+                    panels in ``ID_ESTIMATORS`` order (+ R's                 / R
+                    ``alignment_vs_intrinsic_dim`` when fitted)
 choice_models       cross-validated pseudo-R² per representation, 95 %      Python
                     participant-bootstrap CIs, zero (= chance)
 alignment_vs_size   pseudo-R² against log10 training-set size by objective   R
-                    with the fitted alignment model's lines
+                    with the fitted alignment model's lines (none from a
+                    saturated or unconverged fit; the caption says why)
 learning            learning curves (R: choices; Python: dynamics curves     R /
                     with chance and its band) and generalisation lags        Python
 error_consistency   accuracy and κ to humans per agent, human band           Python
 ==================  =======================================================  ======
+
+Rules every figure keeps (tested in ``tests/python/test_report_figures.py``,
+``tests/testthat/test-figures.R`` and, on the rendered report,
+``tests/python/test_report_browser.py``): every line and band is named in its caption;
+axes name the estimator; no tick labels over each other (long names are turned); the
+report shows first the figure of the table its first finding cites.
 
 Every ``plot_*`` function maps tables to a matplotlib ``Figure`` (no files);
 ``python_figures`` draws what the tables allow and writes PNG + PDF under
@@ -218,7 +227,8 @@ def plot_odd_one_out(metrics: pd.DataFrame, objectives: dict[str, str] | None = 
                 x = labels.index(r["label"]) - 0.35 + width * (j + 0.5)
                 _whisker(ax, [x], [r["value"]], [r["ci_low"]], [r["ci_high"]],
                          style.objective_colour(objectives.get(r["model"])), marker=markers[v])
-        ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center")
+        tilt = len(labels) > 3 or (len(labels) > 1 and max(map(len, labels)) > 14)  # long names would collide
+        ax.set_xticks(range(len(labels)), labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
         ax.set_xlim(-0.6, len(labels) - 0.4)
         ax.set_title(f"{ds} triplets")
         ax.set_ylabel("odd-one-out accuracy (95% CI)")
@@ -279,38 +289,91 @@ def plot_rsa(metrics: pd.DataFrame, objectives: dict[str, str] | None = None):
 
 # ---- CKA ---------------------------------------------------------------------------------
 
-def plot_cka(metrics: pd.DataFrame):
+def _same_representation(model: str, layer: str, reference: str) -> bool:
+    """Whether a CKA reference (``model/layer@stimuli`` or ``model@stimuli``) names
+    the representation (model, layer) itself."""
+    name = str(reference).split("@", 1)[0]
+    return name == (f"{model}/{layer}" if layer else str(model)) or (not layer and name.startswith(f"{model}/"))
+
+
+def plot_cka(metrics: pd.DataFrame, order: Sequence[tuple[str, str]] | None = None):
     """CKA heatmap: rows = representations, columns = references (the ``dataset``
     column of ``cka*`` rows), one panel per CKA variant; values printed in cells.
-    Scale 0 (unrelated) to 1 (identical up to rotation and scale). None without rows."""
+    Scale 0 (unrelated) to 1 (identical up to rotation and scale). None without rows.
+
+    Rows run top to bottom in ``order`` ((model, layer) pairs: the RSA figure's
+    order, most aligned first; rows not in it follow by mean CKA); references that
+    are representations of the figure come first, in the rows' order, so the
+    self-cells lie on a diagonal. A self-cell is drawn as 1 (CKA of a
+    representation with itself, by definition; not computed) with a black frame."""
     df = metrics[metrics["metric"].str.startswith("cka")].copy()
     if df.empty:
         return None
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     df["label"] = _labels(df)
+    rank = {tuple(map(str, k)): i for i, k in enumerate(order or [])}
+    mean = df.groupby("label")["value"].mean()
+    rows = df.drop_duplicates("label")[["label", "model", "layer"]]
+    refs = list(dict.fromkeys(df["dataset"].astype(str)))
+    # a reference that is one of the ranked representations but has no row of its own
+    # (it is not measured against itself) gets one: its self-cell completes the diagonal
+    have = set(zip(rows["model"].astype(str), rows["layer"].astype(str)))
+    extra = [(m, l) for m, l in rank if (m, l) not in have and any(_same_representation(m, l, r) for r in refs)]
+    if extra:
+        rows = pd.concat([rows, pd.DataFrame({"model": [m for m, _ in extra], "layer": [l for _, l in extra]})],
+                         ignore_index=True)
+        rows["label"] = _labels(rows)
+        df["label"] = rows.set_index(["model", "layer"])["label"].reindex(list(zip(df["model"], df["layer"]))).to_numpy()
+    rows = rows.assign(rank=[rank.get((str(m), str(l)), len(rank)) for m, l in zip(rows["model"], rows["layer"])],
+                       mean=rows["label"].map(mean))
+    rows = rows.sort_values(["rank", "mean"], ascending=[True, False]).reset_index(drop=True)
+    row_of = {r: next((i for i, x in rows.iterrows() if _same_representation(x["model"], x["layer"], r)), None)
+              for r in refs}
+    cols = sorted(refs, key=lambda r: (row_of[r] is None, row_of[r] if row_of[r] is not None else 0, r))
     variants = sorted(df["metric"].unique())
-    nrow = df["label"].nunique()
-    ncol = df["dataset"].nunique()
-    fig, axes = _figure(len(variants), width_per=max(4.5, 1.4 * ncol + 3.0), height=max(3.0, 0.45 * nrow + 1.6), ncols_max=2)
+    nrow, ncol = len(rows), len(cols)
+    long_cols = ncol > 2 or max(len(c) for c in cols) > 24
+    fig, axes = _figure(len(variants), width_per=max(4.5, 1.4 * ncol + 3.0), height=max(3.0, 0.45 * nrow + 1.6),
+                        ncols_max=2)
     for ax, v in zip(axes, variants):
         m = df[df["metric"] == v].pivot_table(index="label", columns="dataset", values="value", aggfunc="first")
-        m = m.loc[m.mean(axis=1).sort_values(ascending=False).index]
+        m = m.reindex(index=list(rows["label"]), columns=cols)
+        selfs = [(i, cols.index(r)) for r, i in row_of.items() if i is not None]
+        for i, j in selfs:
+            if not np.isfinite(m.iat[i, j]):
+                m.iat[i, j] = 1.0
         im = ax.imshow(m.to_numpy(float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(m.shape[1]), [c.replace("@", "\n@") for c in m.columns], rotation=0)
-        ax.set_yticks(range(m.shape[0]), m.index)
+        ax.set_xticks(range(ncol), [c.replace("@", "\n@") for c in cols], rotation=30 if long_cols else 0,
+                      ha="right" if long_cols else "center")
+        ax.set_yticks(range(nrow), rows["label"])
         ax.grid(False)
-        for i in range(m.shape[0]):
-            for j in range(m.shape[1]):
+        for i in range(nrow):
+            for j in range(ncol):
                 val = m.iat[i, j]
                 if np.isfinite(val):
                     ax.text(j, i, f"{val:.2f}", ha="center", va="center", color="white" if val < 0.6 else "black",
                             fontsize=style.BASE_SIZE - 1)
+        for i, j in selfs:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.6,
+                                   label="self (1 by definition)"))
         ax.set_title(v.replace("_", " "))
         ax.set_xlabel("reference")
         plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="CKA (0–1)")
     fig.tight_layout()
     return fig
+
+
+def representation_order(metrics: pd.DataFrame, scores: pd.DataFrame | None = None) -> list[tuple[str, str]]:
+    """(model, layer) pairs from most to least aligned by the figure's alignment
+    measure (``alignment_measure``: RSA first, as the RSA figure shows them top to
+    bottom); [] without one."""
+    al = alignment_measure(metrics, scores)
+    if al is None:
+        return []
+    d = al[0].assign(layer=al[0]["layer"].fillna("").astype(str)).sort_values("value", ascending=False, kind="stable")
+    return list(dict.fromkeys(zip(d["model"].astype(str), d["layer"])))
 
 
 # ---- intrinsic dimensionality vs alignment -------------------------------------------------
@@ -343,6 +406,25 @@ def alignment_measure(metrics: pd.DataFrame, scores: pd.DataFrame | None = None)
     return None
 
 
+#: intrinsic-dimensionality estimators: panel order (the nonlinear, local estimators
+#: the R stage uses by default first, the global linear one last) and axis names
+ID_ESTIMATORS = {"twonn": "TwoNN", "mle": "MLE", "gride": "GRIDE", "pca": "PCA", "pr": "participation ratio"}
+
+
+def id_label(metric: str) -> str:
+    """Axis name of a dimensionality metric: ``dimensionality_twonn`` ->
+    ``intrinsic dimensionality (TwoNN)``."""
+    est = str(metric).removeprefix("dimensionality_")
+    return f"intrinsic dimensionality ({ID_ESTIMATORS.get(est, est)})"
+
+
+def estimator_order(metrics: Iterable[str]) -> list[str]:
+    """Dimensionality metrics in ``ID_ESTIMATORS`` order (others after, sorted)."""
+    keys = list(ID_ESTIMATORS)
+    est = lambda m: str(m).removeprefix("dimensionality_")  # noqa: E731
+    return sorted(set(metrics), key=lambda m: (keys.index(est(m)) if est(m) in keys else len(keys), str(m)))
+
+
 def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = None,
                         objectives: dict[str, str] | None = None):
     """Intrinsic dimensionality (x, one panel per estimator) against an alignment
@@ -362,7 +444,7 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
     if joined.empty:
         return None
     objectives = objectives or style.model_objectives(joined["model"].unique())
-    estimators = sorted(joined["metric"].unique())
+    estimators = estimator_order(joined["metric"].unique())
     models = sorted(joined["model"].unique())
     markers = {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(models)}
     fig, axes = _figure(len(estimators), width_per=4.2, height=3.4, ncols_max=2)
@@ -372,9 +454,12 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
         for _, r in s.iterrows():
             _whisker(ax, [r["value_id"]], [r["value"]], [r["ci_low"]], [r["ci_high"]],
                      style.objective_colour(objectives.get(r["model"])), marker=markers[r["model"]])
-        ax.set_xlabel(f"intrinsic dimensionality ({est.removeprefix('dimensionality_')})")
+        ax.set_xlabel(id_label(est))
         ax.set_ylabel(f"{ylabel} (95% CI)")
         ax.margins(x=0.15)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # "5.0 7.5 10.0 … 25.0" crowds a 4-inch axis
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=markers[m], linestyle="none", color=style.objective_colour(objectives.get(m)),
@@ -637,6 +722,8 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
         wide = _png_inches(png) > WIDE_INCHES
         figs.append(Figure(family, name, title, caption, png, pdf, [t for t in tables if t], wide=wide))
 
+    from matplotlib.patches import Rectangle
+
     with plt.rc_context(style.rc_params()):
         add(plot_odd_one_out(m, objectives), "odd_one_out", "odd_one_out", "Odd-one-out accuracy per representation",
             "Zero-shot and probed accuracy with 95% CIs; grey band: triplet noise ceiling (leave-one-out to majority "
@@ -644,13 +731,21 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
         add(plot_rsa(m, objectives), "rsa", "rsa", "RSA per representation",
             "Correlation of model and human RDMs with 95% CIs; grey band: noise ceiling (lower–upper); "
             "light line: 0.", [anchor("metrics", "rsa")])
-        add(plot_cka(m), "cka", "cka", "CKA between representations",
+        order = representation_order(m, scores)
+        cka_fig = plot_cka(m, order)
+        framed = cka_fig is not None and any(isinstance(p, Rectangle) and not p.get_fill()
+                                             for ax in cka_fig.axes for p in ax.patches)
+        add(cka_fig, "cka", "cka", "CKA between representations",
             "CKA of each representation with each reference (0 = unrelated, 1 = identical up to rotation and "
-            "isotropic scaling).", [anchor("metrics", "cka")])
+            "isotropic scaling); rows " + ("in the RSA figure's order (most aligned first)" if
+                                           m["metric"].str.match(_RSA).any() else "from most to least aligned"
+                                           if order else "by mean CKA") +
+            ("; black frame: a representation against itself (1 by definition, not computed)" if framed else "")
+            + ".", [anchor("metrics", "cka")])
         add(plot_dimensionality(m, scores, objectives), "dimensionality", "dimensionality_vs_alignment",
             "Intrinsic dimensionality against alignment",
-            "Each representation's intrinsic dimensionality (one panel per estimator) against its alignment "
-            "(95% CI); dotted: chance level of the alignment measure.",
+            "Each representation's intrinsic dimensionality (one panel per estimator, named on its x axis) against "
+            "its alignment (95% CI); dotted: chance level of the alignment measure; points only, no fitted line.",
             [anchor("metrics", "dimensionality"), scores_anchor if not has_metrics or alignment_measure(m) is None else
              anchor("metrics", "rsa" if m["metric"].str.match(_RSA).any() else "odd_one_out")])
         add(plot_choice_models(scores, objectives), "choice_models", "choice_models_pseudo_r2",
@@ -661,10 +756,11 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
         upper = float(lag["chance_upper"].iloc[0]) if lag is not None and len(lag) and "chance_upper" in lag else None
         add(plot_dynamics_curves(dynamics.get("curves"), chance_upper=upper), "learning", "dynamics_curves",
             "Learning curves (train and test accuracy per epoch)",
-            "Mean accuracy across runs ± 1.96 s.e.m. (95% CI); dotted: chance (1/3); dashed: upper end of the "
-            "95% chance band.", [dynamics_anchors.get("curves", "")])
+            "Mean accuracy across runs per epoch (lines join the epoch means) ± 1.96 s.e.m. (95% CI); dotted: "
+            "chance (1/3); dashed: upper end of the 95% chance band.", [dynamics_anchors.get("curves", "")])
         add(plot_generalisation_lag(lag), "learning", "generalisation_lag", "Generalisation lag per agent",
-            "Mean train − test accuracy over each agent's window (Huber et al. 2024); one number per agent, no CI; "
+            "Mean train − test accuracy over each agent's window (Huber et al. 2024), drawn as a bar from 0; "
+            "one number per agent, no CI; "
             "× = no window (training accuracy never left the chance band).", [dynamics_anchors.get("lag", "")])
         for i, (anc, table) in enumerate(sorted((classification or {}).items())):
             add(plot_error_consistency(table), "error_consistency", f"error_consistency_{i}" if i else "error_consistency",
@@ -684,15 +780,18 @@ def r_figures(pngs: Iterable[Path], tables: dict[str, str] | None = None) -> lis
     tables = tables or {}
     titles = {
         "learning_curves": "Learning curves of people and learners (R)",
-        "alignment_vs_train_size": "Alignment against log10 training-set size (R, fitted alignment model)",
+        "alignment_vs_train_size": "Alignment against log10 training-set size (R)",
         "alignment_vs_intrinsic_dim": "Alignment against intrinsic dimensionality (R)",
         "alignment_coefficients": "Alignment-model coefficients (R)",
     }
     captions = {
-        "learning_curves": "Per trial bin, mean accuracy of people's choices and of the learner; dotted: chance (0.5).",
+        "learning_curves": "Per trial bin, mean accuracy of people's choices and of the learner with 95% CI bands "
+                           "across participants; dotted: chance (0.5).",
         "alignment_vs_train_size": "Pseudo-R² with 95% CIs against log10(training-set size + 1), coloured by "
-                                   "objective; lines: the fitted model-level alignment model (population level).",
-        "alignment_vs_intrinsic_dim": "Pseudo-R² with 95% CIs against intrinsic dimensionality per objective.",
+                                   "objective; the caption inside the figure says what its lines are, or why "
+                                   "there are none.",
+        "alignment_vs_intrinsic_dim": "Pseudo-R² with 95% CIs against intrinsic dimensionality per objective; "
+                                      "points only, no fitted line.",
         "alignment_coefficients": "Fixed effects of the alignment models with 95% intervals; dashed: 0.",
     }
     out = []
@@ -700,7 +799,9 @@ def r_figures(pngs: Iterable[Path], tables: dict[str, str] | None = None) -> lis
         stem = p.stem
         pdf = p.with_suffix(".pdf")
         wide = _png_inches(p) > WIDE_INCHES
+        own = p.with_suffix(".caption.txt")  # written by R's save_figure(): the figure's lines, or why none
+        caption = own.read_text().strip() if own.is_file() else captions.get(stem, "")
         out.append(Figure(_R_FAMILIES.get(stem, "other"), f"r-{stem}", titles.get(stem, stem.replace("_", " ") + " (R)"),
-                          captions.get(stem, ""), p, pdf if pdf.is_file() else None,
+                          caption, p, pdf if pdf.is_file() else None,
                           [t for t in (tables.get(stem, ""),) if t], source="R", wide=wide))
     return out

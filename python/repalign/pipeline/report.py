@@ -316,15 +316,72 @@ def _details(anchor_id: str, title: str, body: str, n: int | None = None) -> str
             f"<div class='scroll'>{body}</div></details>")
 
 
-def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str]) -> str:
+def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str], headline: bool = False) -> str:
     b64 = base64.b64encode(f.png.read_bytes()).decode()
     rel = lambda p: html.escape(str(p.relative_to(out)) if out in p.parents else str(p))  # noqa: E731
     files = rel(f.png) + (f" · {rel(f.pdf)}" if f.pdf else "")
     data = ", ".join(f"<a href='#{t}'>{html.escape(table_titles.get(t, 'table'))}</a>" for t in f.tables)
-    wide = " class='wide'" if f.wide else ""
+    cls = " ".join(c for c, on in (("wide", f.wide), ("headline", headline)) if on)
+    wide = f" class='{cls}'" if cls else ""
     return (f"<figure id='fig-{html.escape(f.name)}'{wide}><img alt='{html.escape(f.title)}' "
             f"src='data:image/png;base64,{b64}'><figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)} "
             f"{('Data: ' + data + '. ') if data else ''}Files: <code>{files}</code> ({f.source})</figcaption></figure>")
+
+
+def headline_first(figures: list[figs.Figure], findings: list[tuple[str, str | None]],
+                   family_titles: dict[str, str]) -> tuple[list[figs.Figure], figs.Figure | None]:
+    """The figures in report order with the headline figure first: the first figure
+    drawn chiefly from (its first table is) the table the first finding cites (e.g. the choice models' pseudo-R²
+    for a model-recovery study, the RSA figure for an RSA study), then the rest of
+    its family, then the other families in ``family_titles`` order (Python figures
+    before R ones). Returns (figures, the headline figure or None)."""
+    order = list(family_titles)
+    key = lambda f: (order.index(f.family) if f.family in order else len(order), f.source != "python", f.name)  # noqa: E731
+    figures = sorted(figures, key=key)
+    cited = next((a for _, a in findings if a), None)
+    # a figure drawn chiefly from that table (its first), else any that uses it (e.g. as one axis)
+    headline = next((f for f in figures if cited and f.tables[:1] == [cited]), None) or \
+        next((f for f in figures if cited and cited in f.tables), None)
+    if headline is None:
+        return figures, None
+    rest = [f for f in figures if f is not headline]
+    return [headline] + [f for f in rest if f.family == headline.family] + \
+        [f for f in rest if f.family != headline.family], headline
+
+
+def run_header(status: dict[str, str], elapsed: float) -> str:
+    """The report's first line: how many tasks, how many of them were computed and
+    how many came from the cache (``10 tasks, all cached (nothing recomputed), in
+    0.0 s`` for a fully cached re-run)."""
+    kinds = pd.Series([str(v).split(":", 1)[0].strip() for v in status.values()], dtype=object).value_counts()
+    n, cached = len(status), int(kinds.get("skipped", 0))
+    words = {"done": "computed", "skipped": "cached", "failed": "failed", "blocked": "blocked", "not run": "not run"}
+    if n and cached == n:
+        what = f"all {n} cached (nothing recomputed)"
+    else:
+        what = ", ".join(f"{c} {words.get(k, k)}" for k, c in kinds.items() if c)
+    return f"{n} task{'s' if n != 1 else ''}" + (f": {what}" if n else "") + f"; {elapsed:.1f} s"
+
+
+def diagnostic_warnings(path: Path) -> list[str]:
+    """The warnings of a diagnostics CSV (R's ``choice_model_diagnostics.csv`` …), one
+    per row with a message, each naming what it is about: the row's ``group`` (R's
+    "model=…, layer=…, task=…") or its model / layer / task / dataset columns, e.g.
+    ``choice_model_diagnostics.csv (model=pixels, layer=output, task=t1): fold 2:
+    boundary (singular) fit``."""
+    df = pd.read_csv(path)
+    cols = [c for c in df.columns if c.lower() in ("warning", "warnings", "message", "messages")]
+    who = [c for c in ("group", "model", "layer", "task", "dataset", "agent", "level", "term") if c in df.columns]
+    out = []
+    for c in cols:
+        for _, row in df[df[c].notna()].iterrows():
+            w = str(row[c])
+            if not w or w == "NA":
+                continue
+            about = ", ".join(str(row[k]) if k == "group" else f"{k}={row[k]}" for k in who
+                              if pd.notna(row[k]) and str(row[k]) not in ("", "NA"))
+            out.append(f"{path.name}" + (f" ({about})" if about else "") + f": {w}")
+    return out
 
 
 def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=None, notes=()) -> Path:
@@ -379,9 +436,6 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         for ff in fam.figures(metrics, out / "figures"):
             figures.append(figs.Figure(fam.name, ff.name, ff.title, ff.caption, ff.png, ff.pdf, list(ff.tables),
                                        wide=figs._png_inches(ff.png) > figs.WIDE_INCHES))
-    family_titles = dict(figs.FAMILIES) | {f.name: f.title for f in families() if f.name not in figs.FAMILIES}
-    order = list(family_titles)
-    figures.sort(key=lambda f: (order.index(f.family) if f.family in order else len(order), f.source != "python", f.name))
 
     # ---- findings -------------------------------------------------------------------------
     findings = [(f, r_anchor.get("alignment_scores")) for f in alignment_findings(config, tasks)]
@@ -394,6 +448,10 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
             text = "Generalisation lag (train − test accuracy): " + "; ".join(
                 f"{r['agent']} {r['lag']:.3f}" for _, r in lag.iterrows()) + "."
             findings.append((text, figs.anchor("dynamics", "lag")))
+    family_titles = dict(figs.FAMILIES) | {f.name: f.title for f in families() if f.name not in figs.FAMILIES}
+    figures, headline = headline_first(figures, findings, family_titles)
+    if headline is not None:  # its family leads the overview as well
+        family_titles = {headline.family: family_titles.get(headline.family, headline.family)} | family_titles
     if findings:
         tmp = temp_name(out / "findings.json")
         tmp.write_text(json.dumps([f for f, _ in findings], indent=1))
@@ -404,17 +462,14 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         if p.suffix == ".txt":
             warnings += [ln for ln in p.read_text().splitlines() if ln.strip()]
         else:
-            df = pd.read_csv(p)
-            cols = [c for c in df.columns if c.lower() in ("warning", "warnings", "message", "messages")]
-            for c in cols:
-                warnings += [f"{p.name}: {w}" for w in df[c].dropna().astype(str) if w and w != "NA"]
+            warnings += diagnostic_warnings(p)
 
     # ---- the page ---------------------------------------------------------------------------
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
              f"<title>repalign: {html.escape(config.name)}</title><style>{_CSS}</style><script>{_JS}</script></head>"
              f"<body><h1>repalign report: {html.escape(config.name)}</h1>"]
-    parts.append(f"<p>{len(status)} tasks in {elapsed:.1f} s; output directory <code>{html.escape(str(out))}</code></p>")
+    parts.append(f"<p>{html.escape(run_header(status, elapsed))}; output directory <code>{html.escape(str(out))}</code></p>")
     parts.append("<nav><a href='#findings'>Findings</a><a href='#figures'>Figures</a>"
                  + ("<a href='#warnings'>Warnings</a>" if warnings else "")
                  + "<a href='#tables'>Tables</a><a href='#run'>What was run</a></nav>")
@@ -438,7 +493,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
                      "tables under the output directory.</p><div class='grid'>")
         titles = {a: t for a, t, _ in metric_tables + dyn_tables} | {a: t for a, t, _, _ in r_tables}
         titles |= {a: p.stem for a, (p, _) in classif.items()}
-        parts += [_figure_html(f, out, titles) for f in figures]
+        parts += [_figure_html(f, out, titles, headline=f is headline) for f in figures]
         parts.append("</div>")
     else:
         parts.append("<h2 id='figures'>Figures</h2><p>No figures: this run produced no tables to draw.</p>")

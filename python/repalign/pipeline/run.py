@@ -35,6 +35,16 @@ def summary_counts(counts: Mapping[str, int]) -> str:
     return ", ".join(parts) or "0 tasks"
 
 
+def run_line(counts: Mapping[str, int], elapsed: float) -> str:
+    """The one line saying what a run did: ``finished in 12.3s: 3 done, 2 skipped
+    (cached)``, or for a run that recomputed nothing ``all 10 tasks cached: nothing
+    recomputed (checked in 0.0s)``, so a cached re-run never reads as a fast one."""
+    n = sum(counts.values())
+    if n and counts.get("skipped", 0) == n:
+        return f"all {n} tasks cached: nothing recomputed (checked in {elapsed:.1f}s)"
+    return f"finished in {elapsed:.1f}s: {summary_counts(counts)}"
+
+
 def run(config: Config | str | Path, *, executor: str | None = None, scheduler: str | None = None,
         n_workers: int | None = None, report: bool = True, progress: bool = True,
         console: Console | None = None, lock_timeout: float | None = None) -> dict[str, str]:
@@ -103,7 +113,7 @@ def _run_locked(config: Config, tasks, settings: ExecutorSettings, *, report: bo
         for finding in alignment_findings(config, tasks):
             console.print(f"[bold]finding:[/bold] {finding}")
         console.print(f"report: {path}")
-    console.print(f"finished in {elapsed:.1f}s: {summary_counts(counts)}")
+    console.print(run_line(counts, elapsed))
     if failure is not None:
         raise failure
     return status

@@ -13,7 +13,8 @@ Config keys::
     name = "mine" ; source = "file" ; path = "mine.npy" ; ids_file = "ids.txt" ; stimuli = "things"
         # file: .npy/.parquet/.csv (repalign.representations.files); ids: the ids column
         # (default stimulus_id) or ids_file (one id per line); stimuli: what its rows are
-        # ("things" default, or a [[stimuli]] name, whose every id it must hold);
+        # ("things" or a [[stimuli]] name, whose every id it must hold; without it: the one
+        # [[stimuli]] set its ids cover, else "things" if every id is a THINGS id, else an error);
         # model, layer: the names the result tables give it (default: name, "file")
 
 Representation names: ``<alias or model>/<layer>@<stimulus set>`` for [[models]], the
@@ -137,16 +138,56 @@ def _resolve(config: Config, stimuli: tuple[dict, set[str]], files: Sequence[Fea
     return refs
 
 
+def _things_ids() -> frozenset[str] | None:
+    """The THINGS concept ids, or None where the THINGS files are not available."""
+    from repalign.datasets.things import load_things_ids
+    from repalign.errors import RepalignError
+
+    try:
+        return frozenset(load_things_ids())
+    except RepalignError:
+        return None
+
+
+def _file_stimuli(r: RepresentationEntry, ids: tuple[str, ...], where: str, stim: dict) -> str:
+    """The stimulus set a file's rows are: ``stimuli =`` as written, else the one
+    [[stimuli]] set whose every id the file holds, else "things" when every id is a
+    THINGS concept id; anything else is an error saying what to add (never a silent
+    "things" that would label other images as THINGS concepts)."""
+    if r.stimuli is not None:
+        return r.stimuli
+    have = set(ids)
+    covered = [s for s, entry in stim.items() if set(entry[1].ids) <= have]
+    if len(covered) == 1:
+        return covered[0]
+    if len(covered) > 1:
+        raise ValidationError(f"{where}: its ids cover several [[stimuli]] sets ({', '.join(covered)}); "
+                              f"add stimuli = \"<one of them>\" to say which its rows are")
+    things = _things_ids()
+    if things is not None and have <= things:
+        return "things"
+    example = next((i for i in ids if things is None or i not in things), ids[0] if ids else "")
+    sets = f"; [[stimuli]] sets: {', '.join(stim)}" if stim else ""
+    why = ("are not THINGS concept ids" if things is not None
+           else "cannot be checked against THINGS (its files are not available here)")
+    raise ValidationError(f"{where}: no stimuli = key, and its {len(ids)} ids (e.g. {example!r}) match no [[stimuli]] "
+                          f"set and {why}; add stimuli = \"<a [[stimuli]] name>\" or stimuli = \"things\"{sets}")
+
+
 def _file_representation(config: Config, r: RepresentationEntry, name: str, where: str, stim: dict,
                          skipped: set) -> Representation:
-    over = r.stimuli if r.stimuli is not None else "things"
-    if over != "things" and over not in stim:
+    over = r.stimuli
+    if over is not None and over != "things" and over not in stim:
         hint = " (an optional set not available here)" if over in skipped else ""
         raise ValidationError(f"{where}: unknown stimulus set {over!r}{hint}; use 'things' or one of: {', '.join(stim) or 'none'}")
     path = config.resolve(r.path)
     ids_file = config.resolve(r.ids_file) if r.ids_file is not None else None
     try:
         emb, content = read_file(path, ids=r.ids, ids_file=ids_file, name=name)
+    except ValidationError as exc:
+        raise ValidationError(f"{config.path} [[representations]] {exc}") from None
+    over = _file_stimuli(r, tuple(map(str, emb.ids)), where, stim)
+    try:
         if over != "things":
             check_covers(emb, stim[over][1].ids, over, f"representation {name!r}: {path}")
     except ValidationError as exc:
