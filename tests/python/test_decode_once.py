@@ -224,3 +224,53 @@ def test_openmp_waits_passively_with_the_same_features(tmp_path, jpegs):
         out[policy] = (r.stdout.split(), np.load(f))
     assert out[None][0][:2] == ["True", "PASSIVE"] and out["ACTIVE"][0][:2] == ["False", "ACTIVE"]
     assert out[None][1].shape == (5, 1024) and np.array_equal(out[None][1], out["ACTIVE"][1])
+
+
+_MALLOC_CHILD = r"""
+import os, resource, sys
+import numpy as np, torch
+from repalign.features import folder_set
+from repalign.features.allocator import keep_freed_blocks
+from repalign.features.extractor import _Capture, _forward_batch
+from repalign.models import load_model
+kept = keep_freed_blocks()
+s = folder_set(sys.argv[1], "j")
+lm = load_model("random:torchvision/mnasnet0_5")
+net = lm.module.eval()
+big = torch.rand(32, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+with torch.inference_mode():
+    net(big)  # warm-up: the heap (or the mmap threshold) grows to one batch's activations
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(2):
+        net(big)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+x = torch.stack([lm.transform(s.load_image(i)) for i in range(5)])
+cap = _Capture(net, lm.spec, ["penultimate"], "auto")
+np.save(sys.argv[2], _forward_batch(lm.module, x, cap, torch.device("cpu"), "float32")["penultimate"])
+print(kept, faults)
+"""
+
+
+def test_freed_activation_blocks_are_reused_with_the_same_features(tmp_path, jpegs):
+    """With glibc's mmap and trim thresholds raised (features/allocator.py, as extract()
+    does), repeated forward passes reuse heap blocks: far fewer minor page faults than
+    with the allocator's defaults (REPALIGN_MALLOC=default), and the features are the same
+    bit for bit (a child process each)."""
+    import subprocess
+    import sys
+
+    from builders import child_python_env
+
+    out = {}
+    for setting in ("default", "kept"):
+        env = child_python_env()
+        env["REPALIGN_MALLOC"] = setting
+        f = tmp_path / f"{setting}.npy"
+        r = subprocess.run([sys.executable, "-c", _MALLOC_CHILD, str(jpegs), str(f)], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        kept, faults = r.stdout.split()[-2:]
+        out[setting] = (kept, int(faults), np.load(f))
+    assert out["default"][0] == "False" and out["kept"][0] == "True"
+    assert out["kept"][1] * 4 < out["default"][1], (out["kept"][1], out["default"][1])
+    assert np.array_equal(out["default"][2], out["kept"][2])

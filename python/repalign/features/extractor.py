@@ -42,6 +42,7 @@ from torch import nn
 from repalign.datasets import StimulusSet
 from repalign.device import resolve_device
 from repalign.errors import ValidationError
+from repalign.features.allocator import keep_freed_blocks
 from repalign.features.decoded import apply_tail, iter_batches, split_transform, store_key, store_matches
 from repalign.models import LoadedModel, ModelSpec, get_spec, load_model, resolve_layer
 from repalign.store import PARTS_MARKER, ParquetStream, StaleOutputWarning, table_info, verify_parquet, write_table
@@ -381,6 +382,7 @@ def extract(
     Returns {layer: Parquet path}. Files that exist with the same cache key are
     reused without loading the model.
     """
+    keep_freed_blocks()  # activations reuse heap blocks instead of fresh pages (features/allocator.py)
     spec = model.spec if isinstance(model, LoadedModel) else get_spec(model)
     if spec.modality != "image":
         raise ValidationError(f"model {spec.name!r} is a {spec.modality} model: use repalign.features.text_features")
