@@ -204,3 +204,24 @@ def test_rsa_on_a_set_without_subject_rdms_says_what_it_needs(tmp_path):
     with pytest.raises(ValidationError, match=r"#1 \(rsa\): compares with the 16 subjects' RDMs.*'noise' represents "
                                               r"'digits'"):
         plan_all(load_config(tmp_path / "b.toml"))
+
+
+def test_cka_runs_only_on_the_reference_stimulus_set(tmp_path):
+    """CKA compares two representations of the same stimuli: without ``representations``
+    it is planned on the reference's stimulus set only (two digits sets, the reference on
+    the first), and a representation of another set named explicitly is a plan-time error."""
+    from repalign.config import load_config
+    from repalign.errors import ValidationError
+    from repalign.pipeline.plan import plan_all
+
+    base = ('[run]\noutput = "out"\n[[stimuli]]\nname = "a"\nsource = "digits"\nn = 3\n'
+            '[[stimuli]]\nname = "b"\nsource = "digits"\nn = 4\n[[models]]\nname = "pixels"\n'
+            '[[models]]\nname = "random:efficientnet_lite0"\nlayers = ["output"]\n'
+            '[[metrics]]\nmetric = "cka"\nreference = "pixels/output@a"\n')
+    (tmp_path / "s.toml").write_text(base)
+    keys = [t.key for t in plan_all(load_config(tmp_path / "s.toml")) if t.key.startswith("metrics:cka:")]
+    assert [k.split(":")[2] for k in keys] == ["random_efficientnet_lite0_output_a"]
+    (tmp_path / "s.toml").write_text(base + 'representations = ["pixels/output@b"]\n')
+    with pytest.raises(ValidationError, match=r"\(cka\): reference 'pixels/output@a' represents stimulus set 'a'; "
+                                              r"'pixels/output@b' represents 'b'"):
+        plan_all(load_config(tmp_path / "s.toml"))

@@ -144,6 +144,10 @@ def _default_names(spec: Mapping[str, Any], refs: Mapping[str, Representation]) 
         want = "things"
     elif m in ("rsa", "separation"):
         want = "mur92"
+    elif m == "cka" and spec["reference"] in refs and refs[spec["reference"]].stimuli is not None:
+        # CKA compares the same stimuli: only the reference's stimulus set can run
+        want = refs[spec["reference"]].stimuli
+        return sorted(n for n, r in refs.items() if r.stimuli == want and n != spec["reference"])
     else:
         return sorted(n for n in refs if m != "cka" or n != spec["reference"])
     return sorted(n for n, r in refs.items() if r.stimuli == want)
@@ -272,6 +276,13 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
             if spec["reference"] not in refs:
                 raise ValidationError(f"{where}: unknown reference representation {spec['reference']!r}; defined: {', '.join(sorted(refs))}")
             reference = refs[spec["reference"]]
+            wrong = [n for n in names if reference.stimuli is not None and refs[n].stimuli is not None
+                     and refs[n].stimuli != reference.stimuli]
+            if wrong:
+                raise ValidationError(
+                    f"{where} (cka): reference {spec['reference']!r} represents stimulus set {reference.stimuli!r}; "
+                    + ", ".join(f"{n!r} represents {refs[n].stimuli!r}" for n in wrong[:5])
+                    + f"; CKA compares the same stimuli: use representations of {reference.stimuli!r}")
         for name in names:
             ref = refs[name]
             model, layer, stimuli = _ref_names(ref, name)
