@@ -202,7 +202,9 @@ def make_fixtures(block: Block, cwd: Path) -> None:
 
 
 def _env(block: Block) -> dict[str, str]:
-    env = dict(os.environ)
+    from repalign.children import child_env
+
+    env = child_env()  # without what an R embedded earlier in this process changed (LD_LIBRARY_PATH, …)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     rlib = ROOT / ".rlib"

@@ -69,7 +69,8 @@ def test_installed_package_runs_from_another_directory(wheel_env):
     where = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import repalign; print(repalign.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, check=True).stdout
     assert str(env_dir) in where and str(ROOT) not in where, where
-    out = subprocess.run([str(env_dir / "bin" / "repalign"), "models", "list"], cwd=work, env=env,
+    out = subprocess.run([str(env_dir / "bin" / "repalign"), "models", "list"], cwd=work,
+                         env={**env, "COLUMNS": "250"},  # wide enough for every column (the table fits the terminal)
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     # values that only the curated models table inside the wheel holds (ILSVRC-2012 train size, params)
