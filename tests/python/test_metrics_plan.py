@@ -225,3 +225,17 @@ def test_cka_runs_only_on_the_reference_stimulus_set(tmp_path):
     with pytest.raises(ValidationError, match=r"\(cka\): reference 'pixels/output@a' represents stimulus set 'a'; "
                                               r"'pixels/output@b' represents 'b'"):
         plan_all(load_config(tmp_path / "s.toml"))
+
+
+def test_cka_without_another_representation_of_the_reference_set_says_so(tmp_path):
+    """A CKA entry whose reference is the only representation of its stimulus set names
+    that set (not the THINGS or Mur92 needs of other metrics)."""
+    from repalign.config import load_config
+    from repalign.errors import ValidationError
+    from repalign.pipeline.plan import plan_all
+
+    (tmp_path / "s.toml").write_text(
+        '[run]\noutput = "out"\n[[stimuli]]\nname = "a"\nsource = "digits"\nn = 3\n[[models]]\nname = "pixels"\n'
+        '[[metrics]]\nmetric = "cka"\nreference = "pixels/output@a"\n')
+    with pytest.raises(ValidationError, match=r"\(cka\): needs another representation of stimulus set 'a'"):
+        plan_all(load_config(tmp_path / "s.toml"))

@@ -166,6 +166,11 @@ def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representati
                 f"file with stimuli = {spec['dataset']!r}. Defined representations (stimuli): {defined}")
     if not refs:
         return f"{where}: no representations to measure (define [[models]] or [[representations]])"
+    if m == "cka" and spec.get("reference") in refs:
+        stim = refs[spec["reference"]].stimuli
+        return (f"{where} (cka): needs another representation of stimulus set {stim!r} (CKA compares the "
+                f"reference {spec['reference']!r} with representations of the same stimuli); add [[models]] or "
+                f"a [[representations]] file of {stim!r}. Defined representations (stimuli): {defined}")
     if m == "rsa" or (m == "separation" and spec.get("dataset") != "things"):
         need = ("representations of the 92 Mur92 images (its human data: the subjects' RDMs)" if m == "rsa"
                 else "representations of the 92 Mur92 images (labels from its category column)")
