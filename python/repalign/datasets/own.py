@@ -111,6 +111,17 @@ def _need_columns(df: pd.DataFrame, columns: Sequence[str], path: Path, what: st
                               f"got {_show(list(map(str, df.columns)), 8)}")
 
 
+def _read_columns(path: Path, what: str, columns: Sequence[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A table file (CSV/TSV/Parquet) with ``columns`` and at least one row: the table and
+    those columns as text; each failure is one line naming the file."""
+    _exists(path, what, TABLE_SUFFIXES)
+    df = read_table(path, what)
+    _need_columns(df, columns, path, what)
+    if len(df) == 0:
+        raise ValidationError(f"{what} {path}: no rows")
+    return df, {c: _text_column(df, c, path, what) for c in columns}
+
+
 def _text_column(df: pd.DataFrame, col: str, path: Path, what: str) -> np.ndarray:
     """The cells of ``col`` as stripped text; error naming the first empty cell (line numbers count the header)."""
     v = df[col].astype(object).where(df[col].notna(), "").astype(str).str.strip().to_numpy()
@@ -310,12 +321,7 @@ def read_triplets(path: str | Path, stimulus_ids: Sequence[str] | None = None, s
     in order of appearance (``Triplets.participant``)."""
     what = "human triplet file"
     path = Path(path)
-    _exists(path, what, TABLE_SUFFIXES)
-    df = read_table(path, what)
-    _need_columns(df, TRIPLET_COLUMNS, path, what)
-    if len(df) == 0:
-        raise ValidationError(f"{what} {path}: no rows")
-    cols = {c: _text_column(df, c, path, what) for c in TRIPLET_COLUMNS}
+    _, cols = _read_columns(path, what, TRIPLET_COLUMNS)
     items = np.stack([cols["stimulus_1"], cols["stimulus_2"], cols["stimulus_3"]], axis=1)
     rep = np.flatnonzero((items[:, 0] == items[:, 1]) | (items[:, 0] == items[:, 2]) | (items[:, 1] == items[:, 2]))
     if rep.size:
@@ -351,12 +357,8 @@ def read_decisions(path: str | Path, stimulus_ids: Sequence[str] | None = None, 
     file has no ``category`` column (e.g. a folder set's sub-folder)."""
     what = "human decisions file"
     path = Path(path)
-    _exists(path, what, TABLE_SUFFIXES)
-    df = read_table(path, what)
-    _need_columns(df, DECISION_COLUMNS, path, what)
-    if len(df) == 0:
-        raise ValidationError(f"{what} {path}: no rows")
-    out = pd.DataFrame({c: _text_column(df, c, path, what) for c in DECISION_COLUMNS})
+    df, cols = _read_columns(path, what, DECISION_COLUMNS)
+    out = pd.DataFrame(cols)
     _check_known(out["stimulus_id"], stimulus_ids, set_name, path, what)
     if "category" in df.columns:
         out["category"] = _text_column(df, "category", path, what)
