@@ -38,7 +38,7 @@ def make_images(folder: Path, n: int) -> None:
         src = srcs[i % len(srcs)]
         y = rng.integers(0, src.shape[0] - 256 + 1) if src.shape[0] > 256 else 0
         x = rng.integers(0, src.shape[1] - 256 + 1) if src.shape[1] > 256 else 0
-        crop = src[y:y + 256, x:x + 256]
+        crop = src[y : y + 256, x : x + 256]
         Image.fromarray(np.ascontiguousarray(crop)).resize((256, 256)).save(folder / f"img{i:05d}.png")
 
 
@@ -72,8 +72,7 @@ def bench_model(name: str, root: Path, n: int, batch: int) -> dict:
     cap.remove()
 
     t = time.perf_counter()
-    extract(m, stim, out_dir=root / f"out-{name.replace(':', '_').replace('/', '_')}", batch_size=batch,
-            progress=False)
+    extract(m, stim, out_dir=root / f"out-{name.replace(':', '_').replace('/', '_')}", batch_size=batch, progress=False)
     e2e_ips = n / (time.perf_counter() - t)
 
     k = max(8, n // 8)
@@ -85,11 +84,23 @@ def bench_model(name: str, root: Path, n: int, batch: int) -> dict:
 
     rss = {}
     for label, folder in (("N", root / "n"), ("4N", root / "4n")):
-        out = subprocess.run([sys.executable, __file__, "--rss-child", name, str(folder), str(root / f"rss-{label}")],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--rss-child", name, str(folder), str(root / f"rss-{label}")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rss[label] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
-    return {"model": name, "forward_ips": forward_ips, "e2e_ips": e2e_ips, "ratio": e2e_ips / forward_ips,
-            "bs1_loop_ips": loop_ips, "rss_N": rss["N"], "rss_4N": rss["4N"], "rss_ratio": rss["4N"] / rss["N"]}
+    return {
+        "model": name,
+        "forward_ips": forward_ips,
+        "e2e_ips": e2e_ips,
+        "ratio": e2e_ips / forward_ips,
+        "bs1_loop_ips": loop_ips,
+        "rss_N": rss["N"],
+        "rss_4N": rss["4N"],
+        "rss_ratio": rss["4N"] / rss["N"],
+    }
 
 
 def main() -> None:
@@ -108,12 +119,17 @@ def main() -> None:
         make_images(root / "n", args.n)
         make_images(root / "4n", 4 * args.n)
         print(f"CPU, {torch.get_num_threads()} torch threads, N = {args.n} images, batch {args.batch}")
-        print(f"{'model':28s} {'(a) fwd img/s':>13s} {'(b) e2e img/s':>13s} {'b/a':>6s} {'(c) bs1 img/s':>13s} "
-              f"{'(d) RSS N MiB':>13s} {'RSS 4N MiB':>10s} {'4N/N':>6s}")
+        print(
+            f"{'model':28s} {'(a) fwd img/s':>13s} {'(b) e2e img/s':>13s} {'b/a':>6s} {'(c) bs1 img/s':>13s} "
+            f"{'(d) RSS N MiB':>13s} {'RSS 4N MiB':>10s} {'4N/N':>6s}"
+        )
         for name in MODELS:
             r = bench_model(name, root, args.n, args.batch)
-            print(f"{r['model']:28s} {r['forward_ips']:13.1f} {r['e2e_ips']:13.1f} {r['ratio']:6.2f} "
-                  f"{r['bs1_loop_ips']:13.1f} {r['rss_N']:13.0f} {r['rss_4N']:10.0f} {r['rss_ratio']:6.2f}", flush=True)
+            print(
+                f"{r['model']:28s} {r['forward_ips']:13.1f} {r['e2e_ips']:13.1f} {r['ratio']:6.2f} "
+                f"{r['bs1_loop_ips']:13.1f} {r['rss_N']:13.0f} {r['rss_4N']:10.0f} {r['rss_ratio']:6.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

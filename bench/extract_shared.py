@@ -36,8 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("random:torchvision/mobilenet_v3_small", "random:torchvision/mnasnet0_5",
-          "random:torchvision/shufflenet_v2_x0_5")
+MODELS = (
+    "random:torchvision/mobilenet_v3_small",
+    "random:torchvision/mnasnet0_5",
+    "random:torchvision/shufflenet_v2_x0_5",
+)
 
 
 def make_jpegs(folder: Path, n: int, w: int, h: int) -> None:
@@ -71,8 +74,12 @@ def run_features(config: Path) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     cli = "import sys; from repalign.cli import main; sys.argv[0] = 'repalign'; main()"  # the `repalign` script
-    r = subprocess.run([sys.executable, "-c", cli, "features", "--config", str(config)],
-                       capture_output=True, text=True, env=dict(os.environ, REPALIGN_OFFLINE="1", HF_HUB_OFFLINE="1"))
+    r = subprocess.run(
+        [sys.executable, "-c", cli, "features", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, REPALIGN_OFFLINE="1", HF_HUB_OFFLINE="1"),
+    )
     dt = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU[config] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -82,8 +89,11 @@ def run_features(config: Path) -> float:
 
 
 def features_files(out: Path) -> dict[str, Path]:
-    return {str(p.relative_to(out / "features")): p for p in (out / "features").rglob("*.parquet")
-            if "_decoded" not in p.parts}
+    return {
+        str(p.relative_to(out / "features")): p
+        for p in (out / "features").rglob("*.parquet")
+        if "_decoded" not in p.parts
+    }
 
 
 def breakdown(images: Path, root: Path) -> None:
@@ -104,8 +114,9 @@ def breakdown(images: Path, root: Path) -> None:
     import pyarrow.parquet as pq
 
     t = pq.read_table(path).slice(0, 64)
-    x = torch.from_numpy(np.stack([np.frombuffer(b.as_buffer(), np.uint8).reshape(*split.size, 3)
-                                   for b in t.column("pixels")]))
+    x = torch.from_numpy(
+        np.stack([np.frombuffer(b.as_buffer(), np.uint8).reshape(*split.size, 3) for b in t.column("pixels")])
+    )
     x = apply_tail(x, split, torch.device("cpu"))
     for m in MODELS:
         lm = load_model(m)
@@ -126,8 +137,11 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="work in this folder (kept) instead of a temp one")
     ap.add_argument("--breakdown", action="store_true", help="also time decoding and each forward pass alone")
     ap.add_argument("--only-breakdown", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--compare-to", type=Path,
-                    help="a --keep folder of another checkout's run: are its today features the shared ones here?")
+    ap.add_argument(
+        "--compare-to",
+        type=Path,
+        help="a --keep folder of another checkout's run: are its today features the shared ones here?",
+    )
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
 
@@ -139,8 +153,11 @@ def main() -> None:
         images = root / "images"
         if not images.is_dir():
             make_jpegs(images, args.n, args.width, args.height)
-        print(f"{args.n} JPEGs of {args.width}×{args.height}; {available_cpus()} CPUs (affinity); "
-              f"models: {', '.join(MODELS)}; default batch and workers", flush=True)
+        print(
+            f"{args.n} JPEGs of {args.width}×{args.height}; {available_cpus()} CPUs (affinity); "
+            f"models: {', '.join(MODELS)}; default batch and workers",
+            flush=True,
+        )
         if args.only_breakdown:
             breakdown(images, root)
             return
@@ -149,33 +166,45 @@ def main() -> None:
             alone[m] = run_features(write_config(root / f"alone{i}.toml", images, root / f"out-alone{i}", [m], True))
             print(f"  alone   {m:40s} {alone[m]:7.1f} s  ({CPU[root / f'alone{i}.toml']:.1f} CPU s)", flush=True)
         today = run_features(write_config(root / "today.toml", images, root / "out-today", MODELS, False))
-        print(f"  today   three, each decoding every image     {today:7.1f} s  ({CPU[root / 'today.toml']:.1f} CPU s)",
-              flush=True)
+        print(
+            f"  today   three, each decoding every image     {today:7.1f} s  ({CPU[root / 'today.toml']:.1f} CPU s)",
+            flush=True,
+        )
         shared = run_features(write_config(root / "shared.toml", images, root / "out-shared", MODELS, True))
-        print(f"  shared  three, decoded once                  {shared:7.1f} s  ({CPU[root / 'shared.toml']:.1f} CPU s)",
-              flush=True)
+        print(
+            f"  shared  three, decoded once                  {shared:7.1f} s  ({CPU[root / 'shared.toml']:.1f} CPU s)",
+            flush=True,
+        )
 
         a_today, a_shared = features_files(root / "out-today"), features_files(root / "out-shared")
         same_names = sorted(a_today) == sorted(a_shared) and len(a_today) == len(MODELS)
         same_values = same_names and all(
-            np.array_equal(load_features(a_today[k]).values, load_features(a_shared[k]).values) for k in a_today)
+            np.array_equal(load_features(a_today[k]).values, load_features(a_shared[k]).values) for k in a_today
+        )
         same_bytes = same_names and all(a_today[k].read_bytes() == a_shared[k].read_bytes() for k in a_today)
         stores = list((root / "out-shared" / "features" / "_decoded").glob("*.parquet"))
         mean_alone, max_alone = float(np.mean(list(alone.values()))), max(alone.values())
-        print(f"ratio shared / alone (mean of the three alone) = {shared / mean_alone:.2f}  "
-              f"(vs the slowest alone {shared / max_alone:.2f}; target ≤ 1.5)")
+        print(
+            f"ratio shared / alone (mean of the three alone) = {shared / mean_alone:.2f}  "
+            f"(vs the slowest alone {shared / max_alone:.2f}; target ≤ 1.5)"
+        )
         print(f"ratio today  / alone (mean of the three alone) = {today / mean_alone:.2f}")
         cpu_alone = float(np.mean([CPU[root / f"alone{i}.toml"] for i in range(len(MODELS))]))
-        print(f"CPU seconds: shared / alone = {CPU[root / 'shared.toml'] / cpu_alone:.2f}, "
-              f"today / alone = {CPU[root / 'today.toml'] / cpu_alone:.2f}")
+        print(
+            f"CPU seconds: shared / alone = {CPU[root / 'shared.toml'] / cpu_alone:.2f}, "
+            f"today / alone = {CPU[root / 'today.toml'] / cpu_alone:.2f}"
+        )
         print(f"load average {os.getloadavg()[0]:.1f} at the end ({load0:.1f} at the start)")
         print(f"shared / today = {shared / today:.2f}")
-        print(f"features: same files {same_names}, values equal {same_values}, bytes equal {same_bytes}; "
-              f"decoded store {sum(p.stat().st_size for p in stores) / 2**20:.0f} MiB in {len(stores)} file(s)")
+        print(
+            f"features: same files {same_names}, values equal {same_values}, bytes equal {same_bytes}; "
+            f"decoded store {sum(p.stat().st_size for p in stores) / 2**20:.0f} MiB in {len(stores)} file(s)"
+        )
         if args.compare_to:
             other = features_files(args.compare_to / "out-today")
             same = sorted(other) == sorted(a_shared) and all(
-                other[k].read_bytes() == a_shared[k].read_bytes() for k in other)
+                other[k].read_bytes() == a_shared[k].read_bytes() for k in other
+            )
             print(f"features: shared equal, byte for byte, to {args.compare_to}/out-today: {same}")
         if args.breakdown:
             breakdown(images, root)

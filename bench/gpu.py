@@ -85,8 +85,11 @@ def bench_extraction(name: str, folder: Path, dev: torch.device, batch: int, dty
         t = time.perf_counter()
         extract(m, stim, out_dir=tmp / f"out-{dtype}", batch_size=batch, device=dev, progress=False, dtype=dtype)
         e2e = n / (time.perf_counter() - t)
-        print(f"extraction {name} {dtype:9s} batch {batch}: forward {fwd:8.1f} img/s | extract() {e2e:8.1f} img/s "
-              f"({n} images) -> {e2e / fwd:4.2f} of the forward-only limit", flush=True)
+        print(
+            f"extraction {name} {dtype:9s} batch {batch}: forward {fwd:8.1f} img/s | extract() {e2e:8.1f} img/s "
+            f"({n} images) -> {e2e / fwd:4.2f} of the forward-only limit",
+            flush=True,
+        )
     if len(feats) == 2:
         a, b = (np.asarray(v, dtype=np.float64) for v in feats.values())
         print(f"extraction {dtypes[1]} vs float32: max|Δ| / max|feature| = {np.abs(a - b).max() / np.abs(a).max():.1e}")
@@ -104,7 +107,9 @@ def bench_learners(dev: torch.device, B: int, d: int) -> None:
     Xr = rng.normal(size=(B, 60, 2, d))
     R = Xr[..., :3].sum(-1) + rng.normal(size=(B, 60, 2))
     runs = {
-        "category (17 C sequences)": lambda Xt, yt, backend: category_probabilities(Xt, yt, DEFAULT_C_GRID, backend=backend)[0],
+        "category (17 C sequences)": lambda Xt, yt, backend: category_probabilities(
+            Xt, yt, DEFAULT_C_GRID, backend=backend
+        )[0],
         "reward (BayesianRidge)": lambda Xt, yt, backend: reward_values(Xt, yt, backend=backend),
     }
     inputs = {"category (17 C sequences)": (X, y), "reward (BayesianRidge)": (Xr, R)}
@@ -121,9 +126,12 @@ def bench_learners(dev: torch.device, B: int, d: int) -> None:
             torch.cuda.synchronize()
         dev_s = time.perf_counter() - t
         diff = float(np.nanmax(np.abs(out.cpu().numpy() - ref)))
-        print(f"learner {label:26s} {B} tasks, d={d}: CPU kernels {cpu_s:7.2f} s ({torch.get_num_threads()} threads) | "
-              f"torch on {dev.type} {dev_s:7.2f} s -> {cpu_s / dev_s:5.2f}x | max|Δ| {diff:.1e} "
-              f"({'within' if diff <= TOL else 'OVER'} {TOL:.0e})", flush=True)
+        print(
+            f"learner {label:26s} {B} tasks, d={d}: CPU kernels {cpu_s:7.2f} s ({torch.get_num_threads()} threads) | "
+            f"torch on {dev.type} {dev_s:7.2f} s -> {cpu_s / dev_s:5.2f}x | max|Δ| {diff:.1e} "
+            f"({'within' if diff <= TOL else 'OVER'} {TOL:.0e})",
+            flush=True,
+        )
 
 
 def _load_bench(name: str):
@@ -157,26 +165,46 @@ def bench_gpu_decode(name: str, dev: torch.device, n: int, batch: int, tmp: Path
     for decoder in ("cpu", "gpu"):
         key = store_key(split.geometry, s.manifest_hash(), decoder)
         t = time.perf_counter()
-        stores[decoder] = write_store(s, split.geometry, store_path(tmp / decoder, "jpegs", key), key,
-                                      num_workers=available_cpus(), decoder=decoder, device=dev)
+        stores[decoder] = write_store(
+            s,
+            split.geometry,
+            store_path(tmp / decoder, "jpegs", key),
+            key,
+            num_workers=available_cpus(),
+            decoder=decoder,
+            device=dev,
+        )
         if dev.type == "cuda":
             torch.cuda.synchronize()
         rates[decoder] = n / (time.perf_counter() - t)
     import pyarrow.parquet as pq
 
-    px = {d: np.stack([np.frombuffer(b.as_buffer(), np.uint8) for b in pq.read_table(p).column("pixels")]).astype(int)
-          for d, p in stores.items()}
-    feats = {d: load_features(extract(m, s, out_dir=tmp / f"f-{d}", batch_size=batch, device=dev, progress=False,
-                                      decoded=stores[d], decode=d)[m.spec.default_layer]).values.astype(np.float64)
-             for d in stores}
+    px = {
+        d: np.stack([np.frombuffer(b.as_buffer(), np.uint8) for b in pq.read_table(p).column("pixels")]).astype(int)
+        for d, p in stores.items()
+    }
+    feats = {
+        d: load_features(
+            extract(
+                m, s, out_dir=tmp / f"f-{d}", batch_size=batch, device=dev, progress=False, decoded=stores[d], decode=d
+            )[m.spec.default_layer]
+        ).values.astype(np.float64)
+        for d in stores
+    }
     rdm = {d: 1 - np.corrcoef(f)[np.triu_indices(n, 1)] for d, f in feats.items()}
     where = "nvJPEG on the GPU" if dev.type == "cuda" else "torchvision's libjpeg on the CPU (NOT nvJPEG: a stand-in)"
-    print(f"decode {n} JPEGs 1024×768 for {name}: CPU path (PIL, {available_cpus()} workers) {rates['cpu']:7.1f} img/s | "
-          f"GPU path via {where} {rates['gpu']:7.1f} img/s -> {rates['gpu'] / rates['cpu']:4.2f}x", flush=True)
-    print(f"decode gpu vs cpu: pixels mean |Δ| {np.abs(px['gpu'] - px['cpu']).mean():.2f}, max |Δ| "
-          f"{np.abs(px['gpu'] - px['cpu']).max()} (of 255); features max |Δ| / max |feature| "
-          f"{np.abs(feats['gpu'] - feats['cpu']).max() / np.abs(feats['cpu']).max():.1e}; "
-          f"RDM Spearman r {spearmanr(rdm['gpu'], rdm['cpu'])[0]:.4f}", flush=True)
+    print(
+        f"decode {n} JPEGs 1024×768 for {name}: CPU path (PIL, {available_cpus()} workers) {rates['cpu']:7.1f} img/s | "
+        f"GPU path via {where} {rates['gpu']:7.1f} img/s -> {rates['gpu'] / rates['cpu']:4.2f}x",
+        flush=True,
+    )
+    print(
+        f"decode gpu vs cpu: pixels mean |Δ| {np.abs(px['gpu'] - px['cpu']).mean():.2f}, max |Δ| "
+        f"{np.abs(px['gpu'] - px['cpu']).max()} (of 255); features max |Δ| / max |feature| "
+        f"{np.abs(feats['gpu'] - feats['cpu']).max() / np.abs(feats['cpu']).max():.1e}; "
+        f"RDM Spearman r {spearmanr(rdm['gpu'], rdm['cpu'])[0]:.4f}",
+        flush=True,
+    )
 
 
 def bench_learners_across_models(dev: torch.device, models: int, B: int, d: int) -> None:
@@ -191,8 +219,14 @@ def bench_learners_across_models(dev: torch.device, models: int, B: int, d: int)
     X = [torch.as_tensor(rng.normal(size=(B, T, d // (1 + k % 2)))) for k in range(models)]
     R = torch.as_tensor(rng.normal(size=(B, 60, 2)))
     Xr = [torch.as_tensor(rng.normal(size=(B, 60, 2, d // (1 + k % 2)))) for k in range(models)]
-    runs = {"category": (lambda xs, yy, be: [p for p, _ in category_probabilities_models(xs, yy, DEFAULT_C_GRID, backend=be)], X, y),
-            "reward": (lambda xs, rr, be: reward_values_models(xs, rr, backend=be), Xr, R)}
+    runs = {
+        "category": (
+            lambda xs, yy, be: [p for p, _ in category_probabilities_models(xs, yy, DEFAULT_C_GRID, backend=be)],
+            X,
+            y,
+        ),
+        "reward": (lambda xs, rr, be: reward_values_models(xs, rr, backend=be), Xr, R),
+    }
     for kind, (fn, xs, yy) in runs.items():
         fn([x[:1, :10] for x in xs[:1]], yy[:1, :10], "cpu")  # load the numba kernels
         t = time.perf_counter()
@@ -206,10 +240,13 @@ def bench_learners_across_models(dev: torch.device, models: int, B: int, d: int)
             torch.cuda.synchronize()
         dev_s = time.perf_counter() - t
         diff = max(float(np.nanmax(np.abs(o.cpu().numpy() - r.numpy()))) for o, r in zip(out, ref))
-        print(f"learner {kind:8s} across {models} models × {B} tasks (d {d // 2}/{d}): CPU kernels per model {cpu_s:7.2f} s | "
-              f"one torch solve on {dev.type} {dev_s:7.2f} s -> {cpu_s / dev_s:5.2f}x | max|Δ| {diff:.1e} "
-              f"({'within' if diff <= TOL else 'OVER'} {TOL:.0e}); the rule picks "
-              f"{choose_backend(kind, models * B, dev)!r} here", flush=True)
+        print(
+            f"learner {kind:8s} across {models} models × {B} tasks (d {d // 2}/{d}): CPU kernels per model {cpu_s:7.2f} s | "
+            f"one torch solve on {dev.type} {dev_s:7.2f} s -> {cpu_s / dev_s:5.2f}x | max|Δ| {diff:.1e} "
+            f"({'within' if diff <= TOL else 'OVER'} {TOL:.0e}); the rule picks "
+            f"{choose_backend(kind, models * B, dev)!r} here",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -220,10 +257,19 @@ def main() -> None:
     dev = torch.device("cuda" if cuda else "cpu")
     if cuda:
         print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
-        model, batch, dtypes, n, B, d = "random:torchvision/resnet50", 128, ("float32", "float16"), args.images or 342, 64, 768
+        model, batch, dtypes, n, B, d = (
+            "random:torchvision/resnet50",
+            128,
+            ("float32", "float16"),
+            args.images or 342,
+            64,
+            768,
+        )
     else:
-        print("NO GPU: CUDA is not available — the GPU code path runs on torch's CPU device with small models; "
-              "these are CPU figures, no GPU figure was measured")
+        print(
+            "NO GPU: CUDA is not available — the GPU code path runs on torch's CPU device with small models; "
+            "these are CPU figures, no GPU figure was measured"
+        )
         print("fp16: not measured on the CPU (repalign computes in float32 there)")
         model, batch, dtypes, n, B, d = "efficientnet_lite0", 16, ("float32",), args.images or 32, 2, 64
     with tempfile.TemporaryDirectory() as tmp:

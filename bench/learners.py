@@ -88,14 +88,23 @@ def bench_category(n: int, n_ref: int, d: int):
     fast_rule = time.perf_counter() - t0
     with threadpool_limits(1):
         t0 = time.perf_counter()
-        tight = np.stack([[_ref_category_and_rule(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)])
+        tight = np.stack(
+            [[_ref_category_and_rule(X[b], y[b], C, tol=1e-10) for C in DEFAULT_C_GRID] for b in range(n_ref)]
+        )
         slow_tight = (time.perf_counter() - t0) / n_ref * n
         t0 = time.perf_counter()
         default = np.stack([_ref_category_and_rule(X[0], y[0], C, tol=1e-4) for C in DEFAULT_C_GRID])
         slow_default = (time.perf_counter() - t0) * n
     d_rule = max(np.abs(tight[b, best[b]] - p_rule[b]).max() for b in range(n_ref))
-    return (fast, slow_tight, slow_default, np.abs(tight - p[:n_ref]).max(), np.abs(default - p[0]).max(),
-            fast_rule, d_rule)
+    return (
+        fast,
+        slow_tight,
+        slow_default,
+        np.abs(tight - p[:n_ref]).max(),
+        np.abs(default - p[0]).max(),
+        fast_rule,
+        d_rule,
+    )
 
 
 def bench_reward(n: int, n_ref: int, d: int, stride: int = 1):
@@ -123,28 +132,43 @@ def main() -> None:
     ap.add_argument("--ref-participants", type=int, default=2)
     ap.add_argument("--dims", type=int, nargs="+", default=[512, 1024])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--ref-trial-stride", type=int, default=1,
-                    help="reward reference: fit only every k-th trial and scale its time by k")
+    ap.add_argument(
+        "--ref-trial-stride",
+        type=int,
+        default=1,
+        help="reward reference: fit only every k-th trial and scale its time by k",
+    )
     ap.add_argument("--learners", nargs="+", default=["category", "reward"], choices=["category", "reward"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     n, k = args.participants, args.ref_participants
-    print(f"{n} participants; reference timed on {k} and extrapolated, 1 thread; repalign threads={args.threads}; "
-          f"device=cpu; torch {torch.__version__}")
+    print(
+        f"{n} participants; reference timed on {k} and extrapolated, 1 thread; repalign threads={args.threads}; "
+        f"device=cpu; torch {torch.__version__}"
+    )
     with threadpool_limits(args.threads):  # BLAS inside repalign's kernels too
         for d in args.dims:
             if "category" in args.learners:
                 fast, slow_t, slow_d, dt, dd, fast_rule, d_rule = bench_category(n, k, d)
-                print(f"category  d={d:5d}  all 17 C sequences: repalign {fast:7.1f} s | reference tol=1e-10 {slow_t:7.1f} s "
-                      f"-> {slow_t / fast:5.1f}x, max|Δp| {dt:.1e} | reference default tol {slow_d:7.1f} s "
-                      f"-> {slow_d / fast:5.1f}x, max|Δp| {dd:.1e}", flush=True)
-                print(f"category  d={d:5d}  reference rule (select C, chosen sequence): repalign {fast_rule:7.1f} s | "
-                      f"reference tol=1e-10 {slow_t:7.1f} s -> {slow_t / fast_rule:5.1f}x, max|Δp| {d_rule:.1e} | "
-                      f"default tol -> {slow_d / fast_rule:5.1f}x", flush=True)
+                print(
+                    f"category  d={d:5d}  all 17 C sequences: repalign {fast:7.1f} s | reference tol=1e-10 {slow_t:7.1f} s "
+                    f"-> {slow_t / fast:5.1f}x, max|Δp| {dt:.1e} | reference default tol {slow_d:7.1f} s "
+                    f"-> {slow_d / fast:5.1f}x, max|Δp| {dd:.1e}",
+                    flush=True,
+                )
+                print(
+                    f"category  d={d:5d}  reference rule (select C, chosen sequence): repalign {fast_rule:7.1f} s | "
+                    f"reference tol=1e-10 {slow_t:7.1f} s -> {slow_t / fast_rule:5.1f}x, max|Δp| {d_rule:.1e} | "
+                    f"default tol -> {slow_d / fast_rule:5.1f}x",
+                    flush=True,
+                )
             if "reward" in args.learners:
                 fast, slow, dv = bench_reward(n, k, d, args.ref_trial_stride)
-                print(f"reward    d={d:5d}         repalign {fast:8.1f} s   reference {slow:8.1f} s (extrapolated)   "
-                      f"speed-up {slow / fast:6.1f}x   max|Δvalue| {dv:.1e}", flush=True)
+                print(
+                    f"reward    d={d:5d}         repalign {fast:8.1f} s   reference {slow:8.1f} s (extrapolated)   "
+                    f"speed-up {slow / fast:6.1f}x   max|Δvalue| {dv:.1e}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

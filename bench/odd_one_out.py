@@ -70,7 +70,9 @@ def main() -> None:
     assert abs(acc_pure - odd_one_out_accuracy(X, t[:N_PURE])) < 1e-12
     per_vec = t_vec / N_TRIPLETS
     print(f"objects={N_OBJECTS} d={D} triplets={N_TRIPLETS:,}")
-    print(f"vectorised accuracy : {t_vec:8.3f} s  ({N_TRIPLETS / t_vec / 1e6:6.2f} M triplets/s; accuracy {acc:.4f}, chance 1/3)")
+    print(
+        f"vectorised accuracy : {t_vec:8.3f} s  ({N_TRIPLETS / t_vec / 1e6:6.2f} M triplets/s; accuracy {acc:.4f}, chance 1/3)"
+    )
     print(f"vectorised choices  : {t_choices:8.3f} s  (positions 0-2 for every triplet)")
     print(f"loop A, numpy dots  : {t_loop:8.3f} s for {N_LOOP:,}  ({t_loop / N_LOOP * 1e6:7.2f} us/triplet)")
     print(f"loop B, pure Python : {t_pure:8.3f} s for {N_PURE:,}  ({t_pure / N_PURE * 1e6:7.2f} us/triplet)")

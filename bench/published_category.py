@@ -48,8 +48,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     published_category(rng.normal(size=(8, 3)), np.array([0, 1] * 4))  # load the numba kernels
     published_category(rng.normal(size=(8, 300)), np.array([0, 1] * 4))
-    print(f"published category learner, {len(tasks)} condition files x 120 trials, 1 thread, "
-          f"reference = today's scikit-learn loop; CPU s/task (wall s/task)")
+    print(
+        f"published category learner, {len(tasks)} condition files x 120 trials, 1 thread, "
+        f"reference = today's scikit-learn loop; CPU s/task (wall s/task)"
+    )
     with threadpool_limits(1):
         for d in args.dims:
             if d == 49:
@@ -76,10 +78,13 @@ def main() -> None:
                 dp = max(dp, float(np.abs(p - p_ref).max()))
                 same_c += c == c_ref
             n = len(tasks)
-            print(f"d={d:5d}  reference {cpu['ref'] / n:6.3f} ({wall['ref'] / n:6.3f}) s/task  "
-                  f"fast {cpu['fast'] / n:6.3f} ({wall['fast'] / n:6.3f}) s/task  "
-                  f"-> {cpu['ref'] / cpu['fast']:4.1f}x CPU ({wall['ref'] / wall['fast']:4.1f}x wall)   "
-                  f"max|dp| {dp:.1e}   same C: {same_c}/{n}", flush=True)
+            print(
+                f"d={d:5d}  reference {cpu['ref'] / n:6.3f} ({wall['ref'] / n:6.3f}) s/task  "
+                f"fast {cpu['fast'] / n:6.3f} ({wall['fast'] / n:6.3f}) s/task  "
+                f"-> {cpu['ref'] / cpu['fast']:4.1f}x CPU ({wall['ref'] / wall['fast']:4.1f}x wall)   "
+                f"max|dp| {dp:.1e}   same C: {same_c}/{n}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,18 @@ def main() -> None:
         for executor in ("local", "dask"):
             out = work / executor
             t0 = time.perf_counter()
-            status = run(load_config(cfg_path, output=out), executor=executor, n_workers=2, report=False, progress=False)
+            status = run(
+                load_config(cfg_path, output=out), executor=executor, n_workers=2, report=False, progress=False
+            )
             timings[executor] = time.perf_counter() - t0
             counts[executor] = len(status)
         n = counts["local"]
         from dask.distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
             t0 = time.perf_counter()
             client.gather([client.submit(_noop, i, pure=False) for i in range(n)])
             overhead = (time.perf_counter() - t0) / max(n, 1)

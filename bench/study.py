@@ -59,12 +59,52 @@ import numpy as np
 # output widths (features per stimulus) of the naturalcogsci models listed in
 # analysis/configs/naturalcogsci.toml, in that file's order (their architectures'
 # published embedding / penultimate sizes), then SPoSE-49 ("Task")
-WIDTHS = (768, 512, 512, 640, 512, 1024, 1024, 1024, 768, 512, 4096, 512, 512, 2048, 2048, 2048, 768, 768,
-          1024, 1536, 768, 768, 1024, 768, 768, 1024, 1024, 1280, 1280, 512, 512, 768, 384, 768, 1024, 1536,
-          768, 1024, 1280, 49)
+WIDTHS = (
+    768,
+    512,
+    512,
+    640,
+    512,
+    1024,
+    1024,
+    1024,
+    768,
+    512,
+    4096,
+    512,
+    512,
+    2048,
+    2048,
+    2048,
+    768,
+    768,
+    1024,
+    1536,
+    768,
+    768,
+    1024,
+    768,
+    768,
+    1024,
+    1024,
+    1280,
+    1280,
+    512,
+    512,
+    768,
+    384,
+    768,
+    1024,
+    1536,
+    768,
+    1024,
+    1280,
+    49,
+)
 N_MODELS, N_CATEGORY, N_REWARD = 86, 1050, 240
-LEARNERS = [("category", "demircan-category", v) for v in ("default", "published")] + \
-           [("reward", "demircan-reward", v) for v in ("default", "published")]
+LEARNERS = [("category", "demircan-category", v) for v in ("default", "published")] + [
+    ("reward", "demircan-reward", v) for v in ("default", "published")
+]
 
 
 # --- the study --------------------------------------------------------------------------------
@@ -80,8 +120,11 @@ def _choices(kind: str, files: list[int], path: Path, seed: int) -> None:
     rows = []
     tasks = load_category_tasks(files) if kind == "category" else load_reward_tasks(files)
     for f, task in zip(files, tasks):
-        truth = (np.asarray(task.categories) if kind == "category"
-                 else (np.asarray(task.rewards)[:, 1] > np.asarray(task.rewards)[:, 0]).astype(int))
+        truth = (
+            np.asarray(task.categories)
+            if kind == "category"
+            else (np.asarray(task.rewards)[:, 1] > np.asarray(task.rewards)[:, 0]).astype(int)
+        )
         flip = rng.random(len(truth)) > 0.8
         for t, c in enumerate(np.where(flip, 1 - truth, truth)):
             rows.append((f"{kind[0]}{f}", f, t, int(c)))  # distinct participants per task kind
@@ -102,23 +145,50 @@ def write_study(root: Path, n_models: int, n_files: int, n_boot: int, variant: s
         _choices("reward", list(range(1, n_files + 1)), root / "reward.csv", 2)
     names = [f"standin{i:02d}_d{WIDTHS[i % len(WIDTHS)]}" for i in range(n_models)]
     meta = ["name,backend,architecture,weights,family,objective,train_data,train_size,params,resolution,source"]
-    lines = ['[run]', f'name = "study-bench-{variant}"', f'output = "out-{variant}"', 'seed = 0', '']
+    lines = ["[run]", f'name = "study-bench-{variant}"', f'output = "out-{variant}"', "seed = 0", ""]
     for i, n in enumerate(names):
-        meta.append(f"{n},random,standin,none,standin,{'supervised' if i % 2 else 'self-supervised'},none,"
-                    f"{int(10 ** rng.uniform(6, 9))},{int(10 ** rng.uniform(6, 9))},224,stand-in for bench/study.py")
+        meta.append(
+            f"{n},random,standin,none,standin,{'supervised' if i % 2 else 'self-supervised'},none,"
+            f"{int(10 ** rng.uniform(6, 9))},{int(10 ** rng.uniform(6, 9))},224,stand-in for bench/study.py"
+        )
         if not (root / f"{n}.npy").is_file():
-            np.save(root / f"{n}.npy", np.random.default_rng(i + 1).standard_normal((len(ids), WIDTHS[i % len(WIDTHS)])))
-        lines += ['[[representations]]', f'name = "{n}"', 'source = "file"', f'path = "{n}.npy"',
-                  'ids_file = "things_ids.txt"', f'model = "{n}"', 'layer = "output"', '']
+            np.save(
+                root / f"{n}.npy", np.random.default_rng(i + 1).standard_normal((len(ids), WIDTHS[i % len(WIDTHS)]))
+            )
+        lines += [
+            "[[representations]]",
+            f'name = "{n}"',
+            'source = "file"',
+            f'path = "{n}.npy"',
+            'ids_file = "things_ids.txt"',
+            f'model = "{n}"',
+            'layer = "output"',
+            "",
+        ]
     (root / "models.csv").write_text("\n".join(meta) + "\n")
     reps = "[" + ", ".join(f'"{n}"' for n in names) + "]"
     for k, task, v in LEARNERS:
         if v == variant:
-            lines += ['[[learners]]', f'task = "{task}"', f'name = "{k}"', f'variant = "{variant}"',
-                      f'choices = "{k}.csv"', f'representations = {reps}', '']
+            lines += [
+                "[[learners]]",
+                f'task = "{task}"',
+                f'name = "{k}"',
+                f'variant = "{variant}"',
+                f'choices = "{k}.csv"',
+                f"representations = {reps}",
+                "",
+            ]
     if with_r:
-        lines += ['[r]', 'engine = "lme4"', 'models = "models.csv"', 'by = ["model", "layer", "task_kind"]', 'k = 5',
-                  f'n_boot = {n_boot}', 'levels = ["model"]', '']
+        lines += [
+            "[r]",
+            'engine = "lme4"',
+            'models = "models.csv"',
+            'by = ["model", "layer", "task_kind"]',
+            "k = 5",
+            f"n_boot = {n_boot}",
+            'levels = ["model"]',
+            "",
+        ]
     path = root / f"study-{variant}.toml"
     path.write_text("\n".join(lines))
     return path
@@ -220,8 +290,9 @@ def run_two_workers(cfg: Path, out: Path):
 
     tasks = plan_all(load_config(cfg, output=out))
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit="8GB") as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, memory_limit="8GB"
+    ) as cluster:
         with Client(cluster) as client:
             client.wait_for_workers(2)
             start = time.perf_counter() - t0
@@ -284,22 +355,35 @@ def projection(coef, rcoef, variant: str, cores: int, overhead: float, nodes: in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="3x3, 4x3 and 3x4 models x files; [r] with the default variant only; 2 workers once")
-    ap.add_argument("--sizes", nargs="+", default=None, metavar="MxN",
-                    help="models x condition files of each kind, e.g. 2x50 4x50 8x100 (default without --quick)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="3x3, 4x3 and 3x4 models x files; [r] with the default variant only; 2 workers once",
+    )
+    ap.add_argument(
+        "--sizes",
+        nargs="+",
+        default=None,
+        metavar="MxN",
+        help="models x condition files of each kind, e.g. 2x50 4x50 8x100 (default without --quick)",
+    )
     ap.add_argument("--slurm-nodes", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--save", default=None, help="write the measured points and table to this JSON file")
     ap.add_argument("--refit", default=None, help="no runs: refit and project from a --save JSON file")
     args = ap.parse_args()
-    sizes = [tuple(map(int, x.split("x"))) for x in (args.sizes or (["3x3", "4x3", "3x4"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))]
+    sizes = [
+        tuple(map(int, x.split("x")))
+        for x in (args.sizes or (["3x3", "4x3", "3x4"] if args.quick else ["2x50", "4x50", "8x50", "8x100"]))
+    ]
     n_boot = 20 if args.quick else 200
     work = Path(tempfile.mkdtemp(prefix="repalign-study-"))
     load = os.getloadavg()
-    print(f"study bench: stand-in features at the models' widths, real condition files; {os.cpu_count()} cores, "
-          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
-          flush=True)
+    print(
+        f"study bench: stand-in features at the models' widths, real condition files; {os.cpu_count()} cores, "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
+        flush=True,
+    )
     points, table = [], []
     if args.refit:
         import json
@@ -331,8 +415,7 @@ def main() -> None:
                     line["cpu1"] = sum(r[3] for r in rows)
                     if not args.quick or (i == 0 and variant == "default"):
                         wall2, start, peaks, noop = run_two_workers(cfg, root / f"w2-{variant}")
-                        line.update(wall2=wall2, start=start, peaks=peaks, noop=noop,
-                                    w1_for_2=sum(r[2] for r in rows))
+                        line.update(wall2=wall2, start=start, peaks=peaks, noop=noop, w1_for_2=sum(r[2] for r in rows))
                         line["lost"] = max(0.0, 1 - line["w1_for_2"] / (2 * line["wall2"]))
                         line["overhead"] = line["noop"] * line["tasks"] / line["cpu1"]
                     table.append(line)
@@ -345,19 +428,25 @@ def main() -> None:
             print(f"  {kind:20s} c0 {c0:.4f} s  c1 {c1 * 1e3:.4f} ms/feature   (at d=768: {c0 + 768 * c1:.3f} s/file)")
         print(f"  r                    r0 {rcoef[0]:.1f} s  r1 {rcoef[1] * 1e3:.3f} ms per model-file")
         res = [(f - m_) / m_ for _, _, m_, f in fitted if m_ > 0]
-        print(f"  residuals: median |rel| {np.median(np.abs(res)):.2f}, max |rel| {np.max(np.abs(res)):.2f} over {len(res)} tasks")
+        print(
+            f"  residuals: median |rel| {np.median(np.abs(res)):.2f}, max |rel| {np.max(np.abs(res)):.2f} over {len(res)} tasks"
+        )
         for kind, what, meas, fit in fitted:
             print(f"    {kind:20s} {what:14s} measured {meas:8.2f} s  fitted {fit:8.2f} s")
         two = [t for t in table if "wall2" in t]
         overhead = max(t["overhead"] for t in two) if two else 0.0
-        print(f"\nscheduling overhead at 2 workers (Dask's per-task cost / task CPU s): {overhead:.2%} "
-              "(stretches the projection; at the full study's task sizes it is smaller still)")
+        print(
+            f"\nscheduling overhead at 2 workers (Dask's per-task cost / task CPU s): {overhead:.2%} "
+            "(stretches the projection; at the full study's task sizes it is smaller still)"
+        )
         hours = {}
         for variant in ("default", "published"):
             for r_workers in (1, 16):
                 h, core_h, longest = projection(coef, rcoef, variant, 16, overhead, r_workers=r_workers)
-                line = (f"  {variant:9s} learners {core_h:7.2f} core-h, longest task {longest / 60:6.1f} min; "
-                        f"[r] workers={r_workers:2d}: 1 node x 16 cores {h:6.2f} h")
+                line = (
+                    f"  {variant:9s} learners {core_h:7.2f} core-h, longest task {longest / 60:6.1f} min; "
+                    f"[r] workers={r_workers:2d}: 1 node x 16 cores {h:6.2f} h"
+                )
                 for k in args.slurm_nodes:
                     line += f"; {k} nodes {projection(coef, rcoef, variant, 16, overhead, nodes=k, r_workers=r_workers)[0]:5.2f} h"
                 print(line)
@@ -380,9 +469,11 @@ def _print_row(t) -> None:
     st = "  ".join(f"{k} {v[1]:.1f} cpu-s/{v[0]:.1f} s/{v[2] / 2**30:.2f} GB" for k, v in sorted(t["stages"].items()))
     s = f"{t['variant']:9s} {t['models']} models x {t['files']} files: {t['tasks']} tasks, 1 worker {t['wall1']:.1f} s | {st}"
     if "wall2" in t:
-        s += (f" | 2 workers {t['wall2']:.1f} s (+{t['start']:.1f} s start-up), peak/worker "
-              f"{max(t['peaks']) / 2**30:.2f} GB, lost worker time {t['lost']:.1%}, "
-              f"dask per-task cost {t['noop'] * 1e3:.1f} ms = {t['overhead']:.2%} of the tasks' CPU s")
+        s += (
+            f" | 2 workers {t['wall2']:.1f} s (+{t['start']:.1f} s start-up), peak/worker "
+            f"{max(t['peaks']) / 2**30:.2f} GB, lost worker time {t['lost']:.1%}, "
+            f"dask per-task cost {t['noop'] * 1e3:.1f} ms = {t['overhead']:.2%} of the tasks' CPU s"
+        )
     print(s, flush=True)
 
 

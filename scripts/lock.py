@@ -59,9 +59,26 @@ def compile_lock(upgrade: bool) -> None:
     cmd = [uv] if uv else [sys.executable, "-m", "uv"]
     if not uv:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", UV], check=True)
-    cmd += ["pip", "compile", "pyproject.toml", "requirements/build.in", "--extra", "test", "--extra", "r",
-            "--universal", "--python-version", "3.11", "--generate-hashes", "-c", "requirements/pins.txt",
-            "--custom-compile-command", "make lock", "-o", "requirements/lock.txt"]
+    cmd += [
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "requirements/build.in",
+        "--extra",
+        "test",
+        "--extra",
+        "r",
+        "--universal",
+        "--python-version",
+        "3.11",
+        "--generate-hashes",
+        "-c",
+        "requirements/pins.txt",
+        "--custom-compile-command",
+        "make lock",
+        "-o",
+        "requirements/lock.txt",
+    ]
     if upgrade:
         cmd.append("--upgrade")
     subprocess.run(cmd, check=True, cwd=ROOT)

@@ -55,7 +55,8 @@ def make(folder: Path) -> None:
         for a, b in combinations(range(N_IMAGES), 2):
             rows.append((f"s{s + 1}", ids[a], ids[b], round(1 - sim[a, b] + noise[a, b], 4)))
     pd.DataFrame(rows, columns=["subject", "stimulus_1", "stimulus_2", "dissimilarity"]).to_csv(
-        folder / "rdms.csv", index=False)
+        folder / "rdms.csv", index=False
+    )
 
     rows = []
     for _ in range(80):
@@ -66,7 +67,8 @@ def make(folder: Path) -> None:
             odd = t[rng.choice(3, p=p / p.sum())]
             rows.append((f"p{who + 1}", ids[t[0]], ids[t[1]], ids[t[2]], ids[odd]))
     pd.DataFrame(rows, columns=["participant", "stimulus_1", "stimulus_2", "stimulus_3", "odd"]).to_csv(
-        folder / "triplets.csv", index=False)
+        folder / "triplets.csv", index=False
+    )
 
     labels = sorted(set(cats))
     U = X / np.linalg.norm(X, axis=1, keepdims=True)

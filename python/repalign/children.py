@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 __all__ = ["child_env", "embedding_r", "embedded_changes"]
 
@@ -62,8 +62,9 @@ def _r_embedded_elsewhere() -> bool:
         return False
 
 
-def child_env(set_: Mapping[str, str] | None = None, *, unset: Iterable[str] = (),
-              base: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(
+    set_: Mapping[str, str] | None = None, *, unset: Iterable[str] = (), base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Environment for a child process.
 
     ``base`` (default ``os.environ``, not modified) with every key that embedding

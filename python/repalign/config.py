@@ -35,9 +35,10 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, Literal, Union
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +46,19 @@ from pydantic_core import PydanticCustomError
 
 from repalign.errors import ValidationError
 
-SECTIONS = ("run", "stimuli", "models", "representations", "metrics", "learners", "dynamics", "embed", "r", "executor", "report")
+SECTIONS = (
+    "run",
+    "stimuli",
+    "models",
+    "representations",
+    "metrics",
+    "learners",
+    "dynamics",
+    "embed",
+    "r",
+    "executor",
+    "report",
+)
 #: sections written as arrays of tables (``[[models]]``); the others are tables (``[run]``)
 ARRAY_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners", "embed")
 #: sections that plan tasks; a config without any of them is an empty study
@@ -64,6 +77,7 @@ def check_variant(variant: object, what: str) -> None:
     class called from Python; config entries are checked by their ``Variant`` key)."""
     if variant not in VARIANTS:
         raise ValidationError(f"{what}: variant must be {VARIANTS[0]!r} or {VARIANTS[1]!r}, got {variant!r}")
+
 
 # --- ranges: every numeric key has one, checked before any work ---------------------------------
 #: the largest seed: R's ``set.seed`` takes an R integer (``.Machine$integer.max``);
@@ -157,8 +171,13 @@ class RunSection(Section):
 
 
 # --- one-line error messages ------------------------------------------------------------------
-_SCALARS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
-            bool: ("true or false", "booleans"), type(None): ("nothing", "nothing")}
+_SCALARS = {
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+    bool: ("true or false", "booleans"),
+    type(None): ("nothing", "nothing"),
+}
 
 
 def _members(tp: Any) -> tuple[Any, ...]:
@@ -325,8 +344,9 @@ def parse_entries(model: type[BaseModel] | Any, data: Any, section: str) -> list
     if data is None:
         return []
     if isinstance(data, Mapping):
-        raise ValidationError(f"[[{section}]]: expected an array of tables ([[{section}]] entries), "
-                              f"got a table ([{section}])")
+        raise ValidationError(
+            f"[[{section}]]: expected an array of tables ([[{section}]] entries), got a table ([{section}])"
+        )
     if not isinstance(data, list):
         raise ValidationError(f"[[{section}]]: expected an array of tables, got {data!r}")
     out = []
@@ -371,7 +391,9 @@ def check_shape(raw: Mapping[str, Any]) -> None:
     for name, value in raw.items():
         if name in ARRAY_SECTIONS:
             if isinstance(value, Mapping):
-                raise ValidationError(f"[[{name}]]: expected an array of tables ([[{name}]] entries), got a table ([{name}])")
+                raise ValidationError(
+                    f"[[{name}]]: expected an array of tables ([[{name}]] entries), got a table ([{name}])"
+                )
             if not isinstance(value, list) or not all(isinstance(e, Mapping) for e in value):
                 raise ValidationError(f"[[{name}]]: expected an array of tables, got {value!r}")
         elif not isinstance(value, Mapping):

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -39,10 +40,23 @@ from repalign.errors import RepalignError
 from repalign.rlib import rlib_path
 
 __all__ = [
-    "RError", "RNote", "RUnavailableError", "RFit", "r_call", "save_figure", "check_r", "fit_choice_model",
-    "cv_choice_model", "alignment_scores",
-    "alignment_data", "fit_alignment_model", "model_level_correlations", "score_choice_models",
-    "benchmark_table", "fit_benchmark_model", "dynamics_report",
+    "RError",
+    "RNote",
+    "RUnavailableError",
+    "RFit",
+    "r_call",
+    "save_figure",
+    "check_r",
+    "fit_choice_model",
+    "cv_choice_model",
+    "alignment_scores",
+    "alignment_data",
+    "fit_alignment_model",
+    "model_level_correlations",
+    "score_choice_models",
+    "benchmark_table",
+    "fit_benchmark_model",
+    "dynamics_report",
 ]
 
 _state: dict[str, Any] = {}
@@ -98,11 +112,14 @@ def check_r() -> None:
     r_home = os.environ.get("R_HOME")
     if r_home:
         if not (Path(r_home) / "bin" / "R").exists():
-            raise RUnavailableError(f"R_HOME={r_home} holds no R installation (no bin/R); "
-                                    "unset R_HOME or point it at R (>= 4.2)")
+            raise RUnavailableError(
+                f"R_HOME={r_home} holds no R installation (no bin/R); unset R_HOME or point it at R (>= 4.2)"
+            )
     elif shutil.which("R") is None:
-        raise RUnavailableError("R is not installed (no `R` on PATH); install R >= 4.2 "
-                                "(`make install-r` on Debian/Ubuntu) to use repalign.r")
+        raise RUnavailableError(
+            "R is not installed (no `R` on PATH); install R >= 4.2 "
+            "(`make install-r` on Debian/Ubuntu) to use repalign.r"
+        )
 
 
 def _require_package(name: str, ro=None) -> None:
@@ -157,8 +174,16 @@ def _call(fname: str, *args, **kwargs) -> Any:
         # called without the pandas converter: the result stays an R object until we
         # know what it is (rpy2 turns an R list into an OrdDict it cannot pass back)
         res = fn(*r_args, **r_kwargs)
-        if isinstance(res, (ro.vectors.DataFrame, ro.vectors.FloatVector, ro.vectors.IntVector,
-                            ro.vectors.BoolVector, ro.vectors.StrVector)):
+        if isinstance(
+            res,
+            (
+                ro.vectors.DataFrame,
+                ro.vectors.FloatVector,
+                ro.vectors.IntVector,
+                ro.vectors.BoolVector,
+                ro.vectors.StrVector,
+            ),
+        ):
             with localconverter(ro.default_converter + pandas2ri.converter):
                 res = ro.conversion.get_conversion().rpy2py(res)
     if isinstance(res, pd.DataFrame):
@@ -203,8 +228,11 @@ class RFit:
 
     def __repr__(self) -> str:
         d = self.diagnostics
-        what = f"{self._field('level')}-level alignment model ({self._field('engine')})" if self.kind == "alignment" \
+        what = (
+            f"{self._field('level')}-level alignment model ({self._field('engine')})"
+            if self.kind == "alignment"
             else "choice model"
+        )
         return f"<repalign.r.RFit: {what}; converged={d.get('converged')}, singular={d.get('singular')}>"
 
     def _field(self, name: str) -> Any:
@@ -255,8 +283,9 @@ class RFit:
         d = get(self.robj)
         return {k: d.rx2(k)[0] for k in ("converged", "singular", "messages", "notes")}
 
-    def save_figure(self, stem: str | os.PathLike, *, data: pd.DataFrame | None = None, width: float = 7,
-                    height: float = 5) -> list[Path]:
+    def save_figure(
+        self, stem: str | os.PathLike, *, data: pd.DataFrame | None = None, width: float = 7, height: float = 5
+    ) -> list[Path]:
         """Write a figure of this fit as ``stem.pdf`` and ``stem.png``: with
         ``data`` (the :func:`alignment_data` of scores) and a model-level alignment
         fit, ``plot_alignment_vs_size(data, fit)`` (points and the fit's lines);
@@ -264,8 +293,7 @@ class RFit:
         if data is not None:
             if self.kind != "alignment":
                 raise RError("save_figure(data=...): plots alignment against training size; needs an alignment fit")
-            return save_figure("plot_alignment_vs_size", stem, _df(data, "data"), fit=self, width=width,
-                               height=height)
+            return save_figure("plot_alignment_vs_size", stem, _df(data, "data"), fit=self, width=width, height=height)
         return save_figure("plot_coefficients", stem, self.tidy(), width=width, height=height)
 
 
@@ -277,8 +305,7 @@ def r_call(fname: str, *args, **kwargs) -> Any:
     return _call(fname, *args, **kwargs)
 
 
-def save_figure(plot: str, stem: str | os.PathLike, *args, width: float = 7, height: float = 5,
-                **kwargs) -> list[Path]:
+def save_figure(plot: str, stem: str | os.PathLike, *args, width: float = 7, height: float = 5, **kwargs) -> list[Path]:
     """Draw ``repalign::<plot>(*args, **kwargs)`` (e.g. ``"plot_coefficients"``,
     ``"plot_alignment_vs_size"`` with ``fit=`` an :class:`RFit`) and write it with
     ``repalign::save_figure`` to ``stem.pdf`` and ``stem.png``; returns the paths."""
@@ -306,8 +333,9 @@ def _formula(f: str | None):
     if f is None:
         return None
     if not isinstance(f, str):
-        raise RError(f"formula must be a string such as 'choice ~ 0 + value + (0 + value | participant)', "
-                     f"got {type(f).__name__}")
+        raise RError(
+            f"formula must be a string such as 'choice ~ 0 + value + (0 + value | participant)', got {type(f).__name__}"
+        )
     with _r_errors(f"formula {f!r}"):
         from rpy2.robjects import Formula
 
@@ -329,47 +357,97 @@ def fit_choice_model(trials: pd.DataFrame, formula: str | None = None) -> RFit:
     return RFit(_call("fit_choice_model", _df(trials, "trials"), formula=_formula(formula)), "choice")
 
 
-def cv_choice_model(trials: pd.DataFrame, *, method: str = "kfold", k: int = 5, seed: int = 1,
-                    by: Sequence[str] = ("model", "layer", "task"), loo: str = "fast", workers: int = 1,
-                    formula: str | None = None) -> pd.DataFrame:
+def cv_choice_model(
+    trials: pd.DataFrame,
+    *,
+    method: str = "kfold",
+    k: int = 5,
+    seed: int = 1,
+    by: Sequence[str] = ("model", "layer", "task"),
+    loo: str = "fast",
+    workers: int = 1,
+    formula: str | None = None,
+) -> pd.DataFrame:
     """Out-of-sample choice probabilities (``repalign::cv_choice_model``): one row per
     trial with ``prob`` = P(choice = 1) from a model that never saw the trial."""
     _robjects()
-    return _call("cv_choice_model", _df(trials, "trials"), formula=_formula(formula), method=method, k=int(k),
-                 seed=int(seed), by=_strs(by), loo=loo, workers=int(workers))
+    return _call(
+        "cv_choice_model",
+        _df(trials, "trials"),
+        formula=_formula(formula),
+        method=method,
+        k=int(k),
+        seed=int(seed),
+        by=_strs(by),
+        loo=loo,
+        workers=int(workers),
+    )
 
 
-def alignment_scores(cv: pd.DataFrame, *, by: Sequence[str] = ("model", "layer", "task"), n_boot: int = 1000,
-                     level: float = 0.95, seed: int = 1) -> pd.DataFrame:
+def alignment_scores(
+    cv: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("model", "layer", "task"),
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 1,
+) -> pd.DataFrame:
     """NLL and pseudo-R² = 1 − NLL/NLL(chance) with participant-bootstrap CIs
     (``repalign::alignment_scores``)."""
     _robjects()
-    return _call("alignment_scores", _df(cv, "cv"), by=_strs(by), n_boot=int(n_boot), level=float(level),
-                 seed=int(seed))
+    return _call(
+        "alignment_scores", _df(cv, "cv"), by=_strs(by), n_boot=int(n_boot), level=float(level), seed=int(seed)
+    )
 
 
-def score_choice_models(trials: pd.DataFrame, *, method: str = "kfold", k: int = 5, seed: int = 1,
-                        by: Sequence[str] = ("model", "layer", "task"), n_boot: int = 1000,
-                        workers: int = 1) -> pd.DataFrame:
+def score_choice_models(
+    trials: pd.DataFrame,
+    *,
+    method: str = "kfold",
+    k: int = 5,
+    seed: int = 1,
+    by: Sequence[str] = ("model", "layer", "task"),
+    n_boot: int = 1000,
+    workers: int = 1,
+) -> pd.DataFrame:
     """Cross-validate and score in one call: ``alignment_scores(cv_choice_model(...))``."""
     cv = cv_choice_model(trials, method=method, k=k, seed=seed, by=by, workers=workers)
     return alignment_scores(cv, by=by, n_boot=n_boot, seed=seed)
 
 
-def alignment_data(data: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
-                   id_metric: str = "dimensionality_twonn", id_dataset: str | None = None) -> pd.DataFrame:
+def alignment_data(
+    data: pd.DataFrame,
+    models: pd.DataFrame,
+    metrics: pd.DataFrame | None = None,
+    *,
+    id_metric: str = "dimensionality_twonn",
+    id_dataset: str | None = None,
+) -> pd.DataFrame:
     """Join scores or trials with model metadata and intrinsic dimensionality
     (``repalign::alignment_data``)."""
     _robjects()
-    return _call("alignment_data", _df(data, "data"), _df(models, "models"),
-                 metrics=None if metrics is None else _df(metrics, "metrics"), id_metric=id_metric,
-                 id_dataset=id_dataset)
+    return _call(
+        "alignment_data",
+        _df(data, "data"),
+        _df(models, "models"),
+        metrics=None if metrics is None else _df(metrics, "metrics"),
+        id_metric=id_metric,
+        id_dataset=id_dataset,
+    )
 
 
-def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str = "lme4",
-                        formula: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
-                        cache_dir: str | os.PathLike | None = None,
-                        min_models_per_effect: float = 5) -> RFit:
+def fit_alignment_model(
+    data: pd.DataFrame,
+    *,
+    level: str = "model",
+    engine: str = "lme4",
+    formula: str | None = None,
+    chains: int = 4,
+    iter: int = 2000,
+    seed: int = 1,
+    cache_dir: str | os.PathLike | None = None,
+    min_models_per_effect: float = 5,
+) -> RFit:
     """Fit a hierarchical alignment model (``repalign::fit_alignment_model``); return
     an :class:`RFit` handle. ``.tidy()`` is its coefficient table (level, engine,
     term, estimate, std.error, conf.low, conf.high, p.value, n_models, n_fixed,
@@ -379,16 +457,34 @@ def fit_alignment_model(data: pd.DataFrame, *, level: str = "model", engine: str
     ``min_models_per_effect`` models per fixed effect the fit is saturated:
     estimates only (``inference == "none"``), the reason in ``note``."""
     _robjects()
-    return RFit(_call("fit_alignment_model", _df(data, "data"), level=level, engine=engine, formula=_formula(formula),
-                      chains=int(chains), iter=int(iter), seed=int(seed),
-                      cache_dir=None if cache_dir is None else str(cache_dir),
-                      min_models_per_effect=float(min_models_per_effect)), "alignment")
+    return RFit(
+        _call(
+            "fit_alignment_model",
+            _df(data, "data"),
+            level=level,
+            engine=engine,
+            formula=_formula(formula),
+            chains=int(chains),
+            iter=int(iter),
+            seed=int(seed),
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            min_models_per_effect=float(min_models_per_effect),
+        ),
+        "alignment",
+    )
 
 
-def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] | None = None,
-                             by: str | None = "objective", objectives: Sequence[str] | None = None,
-                             n_boot: int = 1000, level: float = 0.95, seed: int = 1,
-                             min_models: int = 5) -> pd.DataFrame:
+def model_level_correlations(
+    data: pd.DataFrame,
+    *,
+    predictors: dict[str, str] | None = None,
+    by: str | None = "objective",
+    objectives: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 1,
+    min_models: int = 5,
+) -> pd.DataFrame:
     """Spearman rho (scipy's p-value) with percentile-bootstrap CIs over models between
     alignment (pseudo-R² averaged over tasks) and each model property, pooled and per
     ``by`` level (``repalign::model_level_correlations``; Demircan et al. 2024,
@@ -402,10 +498,17 @@ def model_level_correlations(data: pd.DataFrame, *, predictors: dict[str, str] |
     if predictors is not None:
         preds = ro.StrVector(list(predictors.values()))
         preds.names = ro.StrVector(list(predictors.keys()))
-    return _call("model_level_correlations", _df(data, "data"), predictors=preds,
-                 by=ro.NULL if by is None else by, objectives=None if objectives is None else _strs(objectives),
-                 n_boot=int(n_boot), level=float(level), seed=int(seed), min_models=int(min_models))
-
+    return _call(
+        "model_level_correlations",
+        _df(data, "data"),
+        predictors=preds,
+        by=ro.NULL if by is None else by,
+        objectives=None if objectives is None else _strs(objectives),
+        n_boot=int(n_boot),
+        level=float(level),
+        seed=int(seed),
+        min_models=int(min_models),
+    )
 
 
 def benchmark_table(metrics: pd.DataFrame | None = None, scores: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -416,14 +519,27 @@ def benchmark_table(metrics: pd.DataFrame | None = None, scores: pd.DataFrame | 
     the benchmark's models. ``metrics``: metrics tables bound together; ``scores``:
     learner alignment scores (:func:`alignment_scores`). Schema in docs/tables.md."""
     _robjects()
-    return _call("benchmark_table", metrics=None if metrics is None else _df(metrics, "metrics"),
-                 scores=None if scores is None else _df(scores, "scores"))
+    return _call(
+        "benchmark_table",
+        metrics=None if metrics is None else _df(metrics, "metrics"),
+        scores=None if scores is None else _df(scores, "scores"),
+    )
 
 
-def fit_benchmark_model(table: pd.DataFrame, models: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
-                        engine: str = "lme4", formula: str | None = None, id_metric: str = "dimensionality_twonn",
-                        id_dataset: str | None = None, chains: int = 4, iter: int = 2000, seed: int = 1,
-                        min_models_per_effect: float = 5) -> dict[str, pd.DataFrame]:
+def fit_benchmark_model(
+    table: pd.DataFrame,
+    models: pd.DataFrame,
+    metrics: pd.DataFrame | None = None,
+    *,
+    engine: str = "lme4",
+    formula: str | None = None,
+    id_metric: str = "dimensionality_twonn",
+    id_dataset: str | None = None,
+    chains: int = 4,
+    iter: int = 2000,
+    seed: int = 1,
+    min_models_per_effect: float = 5,
+) -> dict[str, pd.DataFrame]:
     """One hierarchical model across every benchmark (``repalign::fit_benchmark_model``):
     ``scaled ~ log10(train_size + 1) * objective + scale(intrinsic_dim) + (1 | model) +
     (1 + log10(train_size + 1) | benchmark)``; brms models each row's standard error
@@ -431,17 +547,27 @@ def fit_benchmark_model(table: pd.DataFrame, models: pd.DataFrame, metrics: pd.D
     saturated), "slopes": per-benchmark training-size slopes, partial pooling beside no
     pooling, "data": the table joined with model metadata}``."""
     _robjects()
-    data = _call("benchmark_data", _df(table, "table"), _df(models, "models"),
-                 metrics=None if metrics is None else _df(metrics, "metrics"), id_metric=id_metric,
-                 id_dataset=id_dataset)
+    data = _call(
+        "benchmark_data",
+        _df(table, "table"),
+        _df(models, "models"),
+        metrics=None if metrics is None else _df(metrics, "metrics"),
+        id_metric=id_metric,
+        id_dataset=id_dataset,
+    )
     with _r_errors("repalign::fit_benchmark_model") as ro:
         from rpy2.robjects import pandas2ri
         from rpy2.robjects.conversion import localconverter
 
         with localconverter(ro.default_converter + pandas2ri.converter):
             rdata = ro.conversion.get_conversion().py2rpy(_df(data, "data"))
-        kwargs = dict(engine=engine, chains=int(chains), iter=int(iter), seed=int(seed),
-                      min_models_per_effect=float(min_models_per_effect))
+        kwargs = dict(
+            engine=engine,
+            chains=int(chains),
+            iter=int(iter),
+            seed=int(seed),
+            min_models_per_effect=float(min_models_per_effect),
+        )
         if formula is not None:
             kwargs["formula"] = _formula(formula)
         fit = ro.r("repalign::fit_benchmark_model")(rdata, **kwargs)
@@ -450,13 +576,19 @@ def fit_benchmark_model(table: pd.DataFrame, models: pd.DataFrame, metrics: pd.D
     return {"coefficients": coefs, "slopes": slopes, "data": data}
 
 
-def dynamics_report(trials: pd.DataFrame, outdir: str | os.PathLike, *, nagq: int = 0,
-                    lag: pd.DataFrame | None = None) -> Path:
+def dynamics_report(
+    trials: pd.DataFrame, outdir: str | os.PathLike, *, nagq: int = 0, lag: pd.DataFrame | None = None
+) -> Path:
     """The learning-dynamics GLMM report (``repalign::dynamics_report``; Huber et al.):
     fits ``fit_dynamics_glmm`` on the trials (a dynamics table) and writes
     ``glmm.csv`` (tidy fixed effects), ``slopes.csv``, ``curves.pdf`` and, with the
     generalisation-lag table ``lag``, ``lag.pdf`` into ``outdir``. Returns ``glmm.csv``."""
     _robjects()
-    _call("dynamics_report", _df(trials, "trials"), str(outdir), nAGQ=int(nagq),
-          lag=None if lag is None else _df(lag, "lag"))
+    _call(
+        "dynamics_report",
+        _df(trials, "trials"),
+        str(outdir),
+        nAGQ=int(nagq),
+        lag=None if lag is None else _df(lag, "lag"),
+    )
     return Path(outdir) / "glmm.csv"

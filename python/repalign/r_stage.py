@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -52,8 +53,12 @@ def plan_r(config, upstream: Sequence[Any] = (), section: RSection | None = None
         if name in opts:
             opts[name] = str(config.resolve(opts[name]))
     # the upstream tables, and the [dynamics] stage's GLMM (fit_run reads it instead of fitting it again)
-    inputs = sorted(str(p) for t in upstream for p in t.outputs
-                    if str(p).endswith(".parquet") or (t.stage == "dynamics" and Path(p).name == "glmm.csv"))
+    inputs = sorted(
+        str(p)
+        for t in upstream
+        for p in t.outputs
+        if str(p).endswith(".parquet") or (t.stage == "dynamics" and Path(p).name == "glmm.csv")
+    )
     if "input" not in opts and not inputs:
         opts["input"] = str(config.output)
     # the metadata file fit_models.R would pick, named explicitly so that key and script agree;
@@ -68,13 +73,28 @@ def plan_r(config, upstream: Sequence[Any] = (), section: RSection | None = None
                 break
     content = _r_input_content(opts, exclude=Path(config.output) / "r")
     # the metadata file's path is left out: its content is in the key
-    ident = json.dumps({"options": {k: v for k, v in opts.items() if k != "models"}, "upstream": sorted(t.key for t in upstream), "content": content,
-                        "code": r_code_key()}, sort_keys=True)
+    ident = json.dumps(
+        {
+            "options": {k: v for k, v in opts.items() if k != "models"},
+            "upstream": sorted(t.key for t in upstream),
+            "content": content,
+            "code": r_code_key(),
+        },
+        sort_keys=True,
+    )
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     out = Path(config.output) / "r" / key
-    return [Task(key=f"r:{key}", stage="r", outputs=(out / "summary.txt",), fn=run_fit_models,
-                 kwargs={"output": str(out), "options": opts, "inputs": inputs},
-                 deps=tuple(t.key for t in upstream), label=f"R models ({opts['engine']})")]
+    return [
+        Task(
+            key=f"r:{key}",
+            stage="r",
+            outputs=(out / "summary.txt",),
+            fn=run_fit_models,
+            kwargs={"output": str(out), "options": opts, "inputs": inputs},
+            deps=tuple(t.key for t in upstream),
+            label=f"R models ({opts['engine']})",
+        )
+    ]
 
 
 def _r_input_content(opts: dict, exclude: Path) -> dict:
@@ -94,8 +114,11 @@ def _r_input_content(opts: dict, exclude: Path) -> dict:
         root = Path(opts["input"])
         if not root.is_dir():
             raise ValidationError(f"[r] input: {root} is not a directory")
-        tables = [p for p in root.rglob("*.parquet")
-                  if exclude not in p.parents and not is_temporary(p) and not (p.parent / PARTS_MARKER).is_file()]
+        tables = [
+            p
+            for p in root.rglob("*.parquet")
+            if exclude not in p.parents and not is_temporary(p) and not (p.parent / PARTS_MARKER).is_file()
+        ]
         content["input"] = files_sha256(tables, root)
     return content
 
@@ -109,9 +132,11 @@ def nothing_to_fit_note(stderr: str) -> str:
     left out of it)."""
     line = next((ln for ln in reversed(stderr.splitlines()) if ln.startswith("nothing to fit")), "")
     found = line.rsplit("(found ", 1)[1].rstrip(")") if "(found " in line else "no such tables"
-    return (f"[r] nothing to fit, stage skipped: the run's tables hold no trials with human choices, no dynamics "
-            f"and no decisions tables (found {found}); [[learners]] with human choices, [dynamics] or a "
-            f"classification metric give it something to fit")
+    return (
+        f"[r] nothing to fit, stage skipped: the run's tables hold no trials with human choices, no dynamics "
+        f"and no decisions tables (found {found}); [[learners]] with human choices, [dynamics] or a "
+        f"classification metric give it something to fit"
+    )
 
 
 def fit_models_flags(options: dict) -> list[str]:
@@ -142,8 +167,10 @@ def run_fit_models(output: str, options: dict, inputs: Sequence[str] = ()) -> Pa
     from repalign.store import publish_dir, temp_name
 
     if PROJECT_ROOT is None:
-        raise RUnavailableError("the [r] stage runs analysis/fit_models.R of a source checkout; this repalign is an "
-                                "installed wheel: run the study from a checkout (git clone … && make install)")
+        raise RUnavailableError(
+            "the [r] stage runs analysis/fit_models.R of a source checkout; this repalign is an "
+            "installed wheel: run the study from a checkout (git clone … && make install)"
+        )
     script = PROJECT_ROOT / "analysis" / "fit_models.R"
     if not script.is_file():
         raise RUnavailableError(f"R analysis script not found: {script}")
@@ -208,21 +235,27 @@ def _benchmark_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
         return ""
     tab = pd.read_csv(coefs[-1])
     keep = [c for c in ("term", "estimate", "conf.low", "conf.high", "inference", "n_models", "note") if c in tab]
-    parts = ['<section id="benchmark-model"><h2>What predicts alignment across benchmarks</h2>',
-             "<p>One hierarchical model over every benchmark of the run (docs/r.md §3b): alignment on a common "
-             "scale ~ log10(training images + 1) × objective + intrinsic dimensionality + (1 | model) + "
-             "(1 + log10(training images + 1) | benchmark).</p>", table_html(tab[keep])]
+    parts = [
+        '<section id="benchmark-model"><h2>What predicts alignment across benchmarks</h2>',
+        "<p>One hierarchical model over every benchmark of the run (docs/r.md §3b): alignment on a common "
+        "scale ~ log10(training images + 1) × objective + intrinsic dimensionality + (1 | model) + "
+        "(1 + log10(training images + 1) | benchmark).</p>",
+        table_html(tab[keep]),
+    ]
     for png in files_under(roots, "benchmark_slopes.png")[-1:]:
         import base64
 
         data = base64.b64encode(png.read_bytes()).decode()
-        parts.append(f'<figure><img alt="per-benchmark slopes" src="data:image/png;base64,{data}">'
-                     "<figcaption>Each benchmark's training-size slope: partial pooling (blue, the hierarchical "
-                     "model) beside the benchmark's own fit (grey, no pooling); 95% intervals.</figcaption></figure>")
+        parts.append(
+            f'<figure><img alt="per-benchmark slopes" src="data:image/png;base64,{data}">'
+            "<figcaption>Each benchmark's training-size slope: partial pooling (blue, the hierarchical "
+            "model) beside the benchmark's own fit (grey, no pooling); 95% intervals.</figcaption></figure>"
+        )
     slopes = files_under(roots, "benchmark_slopes.csv")
     if slopes:
-        parts.append("<details><summary>Per-benchmark slopes</summary>"
-                     + table_html(pd.read_csv(slopes[-1])) + "</details>")
+        parts.append(
+            "<details><summary>Per-benchmark slopes</summary>" + table_html(pd.read_csv(slopes[-1])) + "</details>"
+        )
     parts.append("</section>")
     return "\n".join(p if p.startswith("<") else html.escape(p) for p in parts)
 
@@ -230,9 +263,16 @@ def _benchmark_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
 def _register_benchmark_family() -> None:
     from repalign.families import ResultFamily, register
 
-    register(ResultFamily(name="benchmark_model", title="What predicts alignment across benchmarks",
-                          task_prefix="r:", read=Path, summary_lines=_benchmark_lines,
-                          report_section=_benchmark_section))
+    register(
+        ResultFamily(
+            name="benchmark_model",
+            title="What predicts alignment across benchmarks",
+            task_prefix="r:",
+            read=Path,
+            summary_lines=_benchmark_lines,
+            report_section=_benchmark_section,
+        )
+    )
 
 
 _register_benchmark_family()

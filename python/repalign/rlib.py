@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from repalign.children import child_env
 from repalign.errors import RepalignError
@@ -82,10 +82,15 @@ def installed_r_package() -> Path:
         pass
     if found and (Path(found) / "DESCRIPTION").is_file():
         return Path(found)
-    where = f"REPALIGN_RLIB={os.environ['REPALIGN_RLIB']}" if os.environ.get("REPALIGN_RLIB") else (
-        f"{PROJECT_ROOT / '.rlib'}" if PROJECT_ROOT is not None else "no source checkout")
-    raise RPackageMissing(f"the repalign R package is not installed (looked in {where} and R's own libraries): "
-                          "run `make install-rpkg` in a checkout, or `R CMD INSTALL` it and/or set REPALIGN_RLIB")
+    where = (
+        f"REPALIGN_RLIB={os.environ['REPALIGN_RLIB']}"
+        if os.environ.get("REPALIGN_RLIB")
+        else (f"{PROJECT_ROOT / '.rlib'}" if PROJECT_ROOT is not None else "no source checkout")
+    )
+    raise RPackageMissing(
+        f"the repalign R package is not installed (looked in {where} and R's own libraries): "
+        "run `make install-rpkg` in a checkout, or `R CMD INSTALL` it and/or set REPALIGN_RLIB"
+    )
 
 
 # R: the installed package's functions, deparsed in name order, hashed. The lazy-load
@@ -107,8 +112,10 @@ def _installed_code_hash(pkg: Path) -> str:
     if memo not in _CODE_HASHES:
         proc = run_child(["Rscript", "-e", _R_CODE_HASH, str(pkg)], env=r_env())
         if proc.returncode != 0 or not proc.stdout.strip():
-            raise RPackageMissing(f"cannot read the installed repalign R package at {pkg}: "
-                                  f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+            raise RPackageMissing(
+                f"cannot read the installed repalign R package at {pkg}: "
+                f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+            )
         namespace = (pkg / "NAMESPACE").read_bytes() if (pkg / "NAMESPACE").is_file() else b""
         _CODE_HASHES[memo] = hashlib.sha256(proc.stdout.strip().encode() + b"\0" + namespace).hexdigest()
     return _CODE_HASHES[memo]
@@ -146,14 +153,29 @@ def run_child(args: Sequence[str], *, env: dict | None = None, cwd: str | os.Pat
     import subprocess
     import sys
 
-    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, env=child_env() if env is None else env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(
+        list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=child_env() if env is None else env,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
     watchdog = None
     try:
         # the watchdog blocks reading its stdin; our end closes when we die, however we die
         watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(proc.pid)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, env=child_env())
+            [sys.executable, "-c", _WATCHDOG, str(proc.pid)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            env=child_env(),
+        )
         out, err = proc.communicate()
     except BaseException:
         _kill_group(proc.pid, signal.SIGKILL)

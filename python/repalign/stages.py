@@ -12,8 +12,9 @@ This module imports nothing of repalign, so any layer may read it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 #: (stage name, registration module, package) — earliest first
 STAGES: tuple[tuple[str, str, str], ...] = (

@@ -38,9 +38,10 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -140,7 +141,9 @@ def _compatible(actual: pa.DataType, wanted: pa.DataType) -> bool:
         return True
     if pa.types.is_floating(wanted) and (pa.types.is_floating(actual) or pa.types.is_integer(actual)):
         return True
-    if pa.types.is_list(wanted) and (pa.types.is_list(actual) or pa.types.is_large_list(actual) or pa.types.is_fixed_size_list(actual)):
+    if pa.types.is_list(wanted) and (
+        pa.types.is_list(actual) or pa.types.is_large_list(actual) or pa.types.is_fixed_size_list(actual)
+    ):
         return _compatible(actual.value_type, wanted.value_type)
     if pa.types.is_string(wanted) and pa.types.is_null(actual):
         return True
@@ -207,7 +210,9 @@ def temp_name(path: str | os.PathLike) -> Path:
     except FileExistsError:
         pass  # ours from an earlier call (marked), or someone else's (unmarked: never cleaned)
     else:
-        (tmp_dir / TMP_MARKER).write_text("repalign's temporary files; removed by the next run once their writer is gone\n")
+        (tmp_dir / TMP_MARKER).write_text(
+            "repalign's temporary files; removed by the next run once their writer is gone\n"
+        )
     return tmp_dir / f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
@@ -542,8 +547,14 @@ class ParquetStream:
     ...         w.write(batch)          # pa.Table or DataFrame, one row group
     """
 
-    def __init__(self, path: str | os.PathLike, schema: pa.Schema, kind: str = "generic",
-                 provenance: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        schema: pa.Schema,
+        kind: str = "generic",
+        provenance: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ):
         self.path = Path(path)
         self.kind = kind
         empty = validate(schema.empty_table(), kind, where=str(self.path))
@@ -553,7 +564,9 @@ class ParquetStream:
         self.partial = temp_name(self.path)
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         # page checksums always; options: extra pyarrow.parquet.ParquetWriter arguments
-        self._writer = pq.ParquetWriter(self.partial, self.schema, **{"write_page_checksum": True, **dict(options or {})})
+        self._writer = pq.ParquetWriter(
+            self.partial, self.schema, **{"write_page_checksum": True, **dict(options or {})}
+        )
         self.rows = 0
 
     def write(self, batch: pd.DataFrame | pa.Table) -> None:
@@ -574,7 +587,7 @@ class ParquetStream:
         finally:
             self.partial.unlink(missing_ok=True)
 
-    def __enter__(self) -> "ParquetStream":
+    def __enter__(self) -> ParquetStream:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

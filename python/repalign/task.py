@@ -19,13 +19,15 @@ import hashlib
 import json
 import re
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from repalign.errors import RepalignError
+
 # StaleOutputWarning lives in store (the extractor warns with it too); re-exported here
 from repalign.store import MANIFEST, StaleOutputWarning, check_output, seal_dir, task_context  # noqa: F401
 
@@ -142,9 +144,10 @@ class MissingOutputs(RepalignError):
 
     def __init__(self, task: Task, missing: list[Path]):
         self.task, self.missing = task, missing
-        super().__init__(f"task {task.key!r} ({task.label or task.stage}) finished but did not write "
-                         f"{len(missing)} of its {len(task.outputs)} declared output(s): "
-                         + ", ".join(map(str, missing)))
+        super().__init__(
+            f"task {task.key!r} ({task.label or task.stage}) finished but did not write "
+            f"{len(missing)} of its {len(task.outputs)} declared output(s): " + ", ".join(map(str, missing))
+        )
 
 
 class TaskFailed(RepalignError):
@@ -188,7 +191,9 @@ def order_tasks(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
-def run_local(tasks: Iterable[Task], *, retries: int = 0, progress: bool = True, keep_going: bool = True) -> dict[str, str]:
+def run_local(
+    tasks: Iterable[Task], *, retries: int = 0, progress: bool = True, keep_going: bool = True
+) -> dict[str, str]:
     """Run tasks in-process in dependency order; skip tasks already done.
 
     Returns a status per key ("done", "skipped", "failed: …", "blocked"). Raises

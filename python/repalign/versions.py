@@ -117,8 +117,9 @@ def lock_differences(path: str | Path | None = None, installed: dict[str, str] |
     for name, version in sorted(wanted.items()):
         have = installed.get(name)
         if have is None:
-            if cpu_build and (name.startswith("nvidia-") or name in ("triton", "cuda-bindings", "cuda-pathfinder",
-                                                                       "cuda-toolkit")):
+            if cpu_build and (
+                name.startswith("nvidia-") or name in ("triton", "cuda-bindings", "cuda-pathfinder", "cuda-toolkit")
+            ):
                 continue  # CUDA libraries are not needed beside a CPU build of torch
             out.append(f"{name}: missing (lock: {version})")
         elif have != version and not (name in _LOCAL_LABEL_OK and have.split("+")[0] == version):
@@ -132,10 +133,20 @@ def _git_revision() -> str | None:
     if PROJECT_ROOT is None or not (PROJECT_ROOT / ".git").exists():
         return None
     try:
-        rev = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, env=child_env()).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, env=child_env()).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=child_env(),
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=child_env(),
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return (rev + (" (with uncommitted changes)" if dirty else "")) if rev else None
@@ -151,8 +162,13 @@ cat(jsonlite::toJSON(c(list(R = R.version.string), as.list(v[!is.na(v)])), auto_
 def r_versions() -> dict[str, str]:
     """R's version string and the versions of :data:`R_PACKAGES` (empty without R)."""
     try:
-        proc = subprocess.run(["Rscript", "-e", _R_VERSIONS, ",".join(R_PACKAGES)], capture_output=True, text=True,
-                              timeout=60, env=r_env())
+        proc = subprocess.run(
+            ["Rscript", "-e", _R_VERSIONS, ",".join(R_PACKAGES)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=r_env(),
+        )
         return json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
     except (OSError, subprocess.SubprocessError, ValueError):
         return {}
@@ -178,8 +194,10 @@ def environment_versions() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch_info,
-        "lock": {"file": "requirements/lock.txt" if lock else None,
-                 "differences": lock_differences(lock, packages) if lock else None},
+        "lock": {
+            "file": "requirements/lock.txt" if lock else None,
+            "differences": lock_differences(lock, packages) if lock else None,
+        },
         "packages": packages,
         "r": r_versions(),
     }

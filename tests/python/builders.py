@@ -23,8 +23,9 @@ def _toml_table(header: str, entries: dict) -> str:
     return "\n".join([header] + [f"{k} = {json.dumps(v)}" for k, v in entries.items()])
 
 
-def study_head(stimuli: dict, models=("pixels",), output: str = "out", seed: int | None = 0,
-               name: str | None = None) -> str:
+def study_head(
+    stimuli: dict, models=("pixels",), output: str = "out", seed: int | None = 0, name: str | None = None
+) -> str:
     """TOML text: ``[run]`` (name, output, seed), one ``[[stimuli]]`` section (``stimuli``)
     and a ``[[models]]`` section per entry of ``models`` (a zoo name, or a dict of keys)."""
     run = {k: v for k, v in (("name", name), ("output", output), ("seed", seed)) if v is not None}
@@ -33,8 +34,7 @@ def study_head(stimuli: dict, models=("pixels",), output: str = "out", seed: int
     return "\n" + "\n\n".join(parts) + "\n"
 
 
-def digits_study(n: int, output: str = "out", seed: int | None = 0, name: str | None = None,
-                 models=("pixels",)) -> str:
+def digits_study(n: int, output: str = "out", seed: int | None = 0, name: str | None = None, models=("pixels",)) -> str:
     """``study_head`` over ``n`` digits per class (set name "digits"; representations
     ``<model>/<layer>@digits``)."""
     return study_head({"source": "digits", "n": n}, models, output, seed, name)
@@ -60,20 +60,28 @@ reference = "pixels/output@mur92"
 """
 
 
-def choice_trials(rng: np.random.Generator, n_participants: int, n_trials: int, slope: float,
-                  participant: str = "p{}") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def choice_trials(
+    rng: np.random.Generator, n_participants: int, n_trials: int, slope: float, participant: str = "p{}"
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """(rows, signal, choice) of one task "t1", layer "l": ``n_participants`` ×
     ``n_trials`` rows (participant ids ``participant.format(i)``, trials 1-based), a
     standard-normal signal per row and choices drawn with P(1) = sigmoid(slope · signal)."""
-    rows = pd.DataFrame({"task": "t1", "participant": np.repeat([participant.format(i) for i in range(n_participants)], n_trials),
-                         "trial": np.tile(np.arange(1, n_trials + 1), n_participants), "layer": "l"})
+    rows = pd.DataFrame(
+        {
+            "task": "t1",
+            "participant": np.repeat([participant.format(i) for i in range(n_participants)], n_trials),
+            "trial": np.tile(np.arange(1, n_trials + 1), n_participants),
+            "layer": "l",
+        }
+    )
     signal = rng.normal(size=len(rows))
     choice = (rng.random(len(rows)) < 1 / (1 + np.exp(-slope * signal))).astype(np.int64)
     return rows, signal, choice
 
 
-def alignment_study(seed: int = 7, n_models: int = 15, n_participants: int = 12,
-                    n_trials: int = 40) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def alignment_study(
+    seed: int = 7, n_models: int = 15, n_participants: int = 12, n_trials: int = 40
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(trials, models, metrics) of a synthetic alignment study with a planted effect:
     ``n_models`` models ``net00``… read one signal that the people follow
     (P(choice = 1) = sigmoid(2 s)); model i sees it through noise of s.d.
@@ -87,10 +95,27 @@ def alignment_study(seed: int = 7, n_models: int = 15, n_participants: int = 12,
         name = f"net{i:02d}"
         value = signal + (3.0 - 0.18 * i) * rng.normal(size=len(signal))
         frames.append(base.assign(model=name, value=value, choice=choice))
-        meta.append({"name": name, "family": f"fam{i % 3}", "objective": "supervised",
-                     "train_size": round(10 ** (3 + 0.3 * i)), "params": 1e6 * (1 + i % 4)})
-        metrics.append({"model": name, "layer": "l", "dataset": "synthetic", "metric": "dimensionality_twonn",
-                        "value": rng.uniform(5, 30), "ci_low": np.nan, "ci_high": np.nan, "n": 100})
+        meta.append(
+            {
+                "name": name,
+                "family": f"fam{i % 3}",
+                "objective": "supervised",
+                "train_size": round(10 ** (3 + 0.3 * i)),
+                "params": 1e6 * (1 + i % 4),
+            }
+        )
+        metrics.append(
+            {
+                "model": name,
+                "layer": "l",
+                "dataset": "synthetic",
+                "metric": "dimensionality_twonn",
+                "value": rng.uniform(5, 30),
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "n": 100,
+            }
+        )
     return pd.concat(frames, ignore_index=True), pd.DataFrame(meta), pd.DataFrame(metrics)
 
 

@@ -130,7 +130,11 @@ def ref_published_category_pass(X: np.ndarray, y: np.ndarray, C: float, predict:
             if predict:
                 est = _published_logreg(C).fit(rows, y[: t + 1])
     if not predict:
-        est = _published_logreg(C).fit(X[:fitted], y[:fitted]) if fitted else _published_logreg(C).fit(np.zeros((2, d)), np.array([0, 1]))
+        est = (
+            _published_logreg(C).fit(X[:fitted], y[:fitted])
+            if fitted
+            else _published_logreg(C).fit(np.zeros((2, d)), np.array([0, 1]))
+        )
     return p, est
 
 
@@ -142,8 +146,9 @@ def _published_seed_pca(X: np.ndarray, k: int) -> np.ndarray:
     return PCA(n_components=int(k)).fit_transform(X)
 
 
-def ref_published_category(X: np.ndarray, y: np.ndarray, grid=None, C: float | None = None,
-                       pca: int | None = None) -> tuple[np.ndarray, float]:
+def ref_published_category(
+    X: np.ndarray, y: np.ndarray, grid=None, C: float | None = None, pca: int | None = None
+) -> tuple[np.ndarray, float]:
     """The published category pipeline on one task: X (T, d) features in trial
     order (copied, never changed), y (T,) 0/1. With ``C`` given: one pass at that C
     (no search). Otherwise the search over ``grid`` then the final pass. Returns

@@ -16,10 +16,15 @@ _WITH = {"r_stage": ("r_config",)}
 # bridge (r: any stage may call R through it), the data and the models come first; then the
 # stages in the one order of repalign.stages.STAGES; the pipeline composes every stage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",), ("config", "task", "store", "children", "rlib", "versions", "families", "stages", "device"), ("r",),
-    ("datasets",), ("models",),
+    ("errors",),
+    ("config", "task", "store", "children", "rlib", "versions", "families", "stages", "device"),
+    ("r",),
+    ("datasets",),
+    ("models",),
     *(((package,) + _WITH.get(package, ())) for _name, _module, package in STAGES),
-    ("pipeline",), ("cli",), ("__init__", "__main__"),
+    ("pipeline",),
+    ("cli",),
+    ("__init__", "__main__"),
 )
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -189,9 +194,13 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
         return [f"toy family: {len(table)} dimensionality rows"]
 
     toy = fams.ResultFamily(
-        name="toy", title="Toy family", task_prefix="metrics:dimensionality:", summary_lines=lines,
+        name="toy",
+        title="Toy family",
+        task_prefix="metrics:dimensionality:",
+        summary_lines=lines,
         report_section=lambda metrics, roots: '<section id="toy-family"><h2>Toy family</h2></section>',
-        findings=lambda metrics: [f"Toy finding over {len(metrics)} metric rows."])
+        findings=lambda metrics: [f"Toy finding over {len(metrics)} metric rows."],
+    )
     monkeypatch.setitem(fams._REGISTRY, "toy", toy)
     (tmp_path / "study.toml").write_text(TOY_STUDY)
     status = run(load_config(tmp_path / "study.toml"), report=True, progress=False)

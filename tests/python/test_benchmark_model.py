@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(not (ROOT / ".rlib" / "repalign").is_dir() and "REPALIGN_RLIB" not in os.environ,
-                                reason="the repalign R package is not installed (make install-rpkg)")
+pytestmark = pytest.mark.skipif(
+    not (ROOT / ".rlib" / "repalign").is_dir() and "REPALIGN_RLIB" not in os.environ,
+    reason="the repalign R package is not installed (make install-rpkg)",
+)
 
 
 def _planted(n_models=20, slope=0.06, seed=0):
@@ -31,14 +33,26 @@ def _planted(n_models=20, slope=0.06, seed=0):
 
     def add(model, dataset, metric, value, ci=None, **extra):
         lo, hi = ci if ci is not None else (np.nan, np.nan)
-        rows.append({"model": model, "layer": "" if model in ("human", "humans") else "penultimate",
-                     "dataset": dataset, "metric": metric, "value": float(value), "ci_low": lo, "ci_high": hi,
-                     "n": 100, **extra})
+        rows.append(
+            {
+                "model": model,
+                "layer": "" if model in ("human", "humans") else "penultimate",
+                "dataset": dataset,
+                "metric": metric,
+                "value": float(value),
+                "ci_low": lo,
+                "ci_high": hi,
+                "n": 100,
+                **extra,
+            }
+        )
 
     # benchmark: scaled = 0.1 + slope * x + model effect + noise; raw = chance + scaled * (ceiling - chance)
-    specs = [("train_90", "odd_one_out_cosine", 1 / 3, 0.67, ("human", "noise_ceiling_sim")),
-             ("mur92", "rsa_spearman", 0.0, 0.4, ("human", "rsa_spearman_ceiling_upper")),
-             ("edges", "kappa_to_humans", 0.0, 0.3, ("humans", "kappa_to_humans"))]
+    specs = [
+        ("train_90", "odd_one_out_cosine", 1 / 3, 0.67, ("human", "noise_ceiling_sim")),
+        ("mur92", "rsa_spearman", 0.0, 0.4, ("human", "rsa_spearman_ceiling_upper")),
+        ("edges", "kappa_to_humans", 0.0, 0.3, ("humans", "kappa_to_humans")),
+    ]
     for dataset, metric, chance, ceiling, (who, cmetric) in specs:
         add(who, dataset, cmetric, ceiling)
         scaled = 0.1 + slope * x + model_effect + rng.normal(0, 0.02, n_models)
@@ -93,9 +107,22 @@ def test_the_r_stage_fits_it_when_a_run_holds_two_benchmarks(tmp_path):
     inp = tmp_path / "in"
     write_table(metrics[metrics["metric"] != "cka_linear"], inp / "metrics" / "m.parquet", "metrics")
     models.to_csv(inp / "models.csv", index=False)
-    proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--input", str(inp), "--output",
-                           str(tmp_path / "out"), "--min-models-per-effect", "0"],
-                          capture_output=True, text=True, env=r_env(), timeout=600)
+    proc = subprocess.run(
+        [
+            "Rscript",
+            str(ROOT / "analysis" / "fit_models.R"),
+            "--input",
+            str(inp),
+            "--output",
+            str(tmp_path / "out"),
+            "--min-models-per-effect",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env=r_env(),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("benchmark_model ")]
     terms = [ln.split()[1] for ln in lines]

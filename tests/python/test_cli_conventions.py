@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+from builders import child_python_env, digits_study
 from typer.testing import CliRunner
 
-from builders import child_python_env, digits_study
 from repalign.cli import app
 
 runner = CliRunner()
@@ -124,12 +124,18 @@ def test_run_two_different_configs_is_one_line_error(tmp_path):
     a = _study(tmp_path)
     b = tmp_path / "other.toml"
     b.write_text(a.read_text())
-    proc = subprocess.run([sys.executable, "-m", "repalign", "run", str(a), "-c", str(b), "--dry-run"],
-                          capture_output=True, text=True, env=child_python_env(), cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "repalign", "run", str(a), "-c", str(b), "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=child_python_env(),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "two configs given" in proc.stderr
-    none = subprocess.run([sys.executable, "-m", "repalign", "run"], capture_output=True, text=True,
-                          env=child_python_env(), cwd=tmp_path)
+    none = subprocess.run(
+        [sys.executable, "-m", "repalign", "run"], capture_output=True, text=True, env=child_python_env(), cwd=tmp_path
+    )
     assert none.returncode == 1 and "no config given" in none.stderr and "Traceback" not in none.stderr
 
 
@@ -174,7 +180,13 @@ def test_models_list_fits_the_terminal(width):
 def test_layers_no_shapes_needs_no_weights(tmp_path):
     # an empty Hugging Face cache and no network: the pretrained weights cannot be there
     env = child_python_env() | {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "repalign", "models", "layers", "open_clip/ViT-B-32:openai",
-                           "--no-shapes"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "repalign", "models", "layers", "open_clip/ViT-B-32:openai", "--no-shapes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "transformer.resblocks.11 " in proc.stdout and "conv1 " in proc.stdout

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import child_python_env, digits_study
 from typer.testing import CliRunner
 
-from builders import child_python_env, digits_study
-from repalign.cli import app
 from repalign.config import load_config
 from repalign.errors import ValidationError
 from repalign.features import load_stimulus_set
@@ -37,12 +36,21 @@ def _cfg(tmp_path: Path, body: str):
 
 # ---- layer names ------------------------------------------------------------------------
 
+
 def test_unknown_layer_fails_the_plan_in_one_short_line(tmp_path):
     cfg = tmp_path / "study.toml"
-    cfg.write_text(digits_study(2, models=({"name": "efficientnet_lite0", "layers": ["penultimate", "blocks.10"]},))
-                   + '\n[[metrics]]\nmetric = "dimensionality"\n')
-    proc = subprocess.run([sys.executable, "-m", "repalign", "run", str(cfg), "--dry-run"], capture_output=True,
-                          text=True, env=child_python_env(), cwd=tmp_path, timeout=600)
+    cfg.write_text(
+        digits_study(2, models=({"name": "efficientnet_lite0", "layers": ["penultimate", "blocks.10"]},))
+        + '\n[[metrics]]\nmetric = "dimensionality"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "repalign", "run", str(cfg), "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=child_python_env(),
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 1
     err = proc.stderr.strip()
     assert "\n" not in err and "Traceback" not in err
@@ -59,7 +67,9 @@ def test_layer_names_of_a_pretrained_model_are_checked_without_its_weights(tmp_p
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     spec = get_spec("open_clip/ViT-B-32:openai")
     check_layers(spec, ["output", "transformer.resblocks.11"], "entry")  # real names pass
-    with pytest.raises(ValidationError, match=r"^entry: unknown layer 'resblocks\.11' for model 'open_clip/ViT-B-32:openai'"):
+    with pytest.raises(
+        ValidationError, match=r"^entry: unknown layer 'resblocks\.11' for model 'open_clip/ViT-B-32:openai'"
+    ):
         check_layers(spec, ["resblocks.11"], "entry")
 
 
@@ -100,7 +110,9 @@ def test_file_whose_ids_cover_two_sets_must_say_which(tmp_path):
     ids = load_stimulus_set({"source": "digits", "n": 2}).ids
     _write(tmp_path, ids)
     body = DIGITS + '[[stimuli]]\nname = "fewer"\nsource = "digits"\nn = 1\n' + _file_entry("x.npy")
-    with pytest.raises(ValidationError, match=r"\(mine\): its ids cover several \[\[stimuli\]\] sets \(digits, fewer\)"):
+    with pytest.raises(
+        ValidationError, match=r"\(mine\): its ids cover several \[\[stimuli\]\] sets \(digits, fewer\)"
+    ):
         resolve_representations(_cfg(tmp_path, body))
 
 
@@ -113,26 +125,37 @@ def test_file_of_things_ids_without_stimuli_is_things(tmp_path):
     assert resolve_representations(_cfg(tmp_path, _file_entry("x.npy")))["mine"].stimuli == "things"
     # one id that is not a THINGS concept: no silent "things"
     _write(tmp_path, list(ids[:29]) + ["my_photo_7"])
-    with pytest.raises(ValidationError, match=r"ids \(e\.g\. 'my_photo_7'\) match no \[\[stimuli\]\] set and are not THINGS concept ids"):
+    with pytest.raises(
+        ValidationError,
+        match=r"ids \(e\.g\. 'my_photo_7'\) match no \[\[stimuli\]\] set and are not THINGS concept ids",
+    ):
         resolve_representations(_cfg(tmp_path, _file_entry("x.npy")))
 
 
 # ---- warnings name their model -----------------------------------------------------------
 
+
 def test_diagnostic_warnings_name_the_model_they_are_about(tmp_path):
     from repalign.pipeline.report import diagnostic_warnings
 
     p = tmp_path / "choice_model_diagnostics.csv"
-    pd.DataFrame({"group": ["model=pixels, layer=output", "model=lite0, layer=penultimate", "model=x, layer=y"],
-                  "converged": [True, True, True],
-                  "messages": ["fold 2: boundary (singular) fit", None, ""]}).to_csv(p, index=False)
-    assert diagnostic_warnings(p) == ["choice_model_diagnostics.csv (model=pixels, layer=output): fold 2: boundary (singular) fit"]
+    pd.DataFrame(
+        {
+            "group": ["model=pixels, layer=output", "model=lite0, layer=penultimate", "model=x, layer=y"],
+            "converged": [True, True, True],
+            "messages": ["fold 2: boundary (singular) fit", None, ""],
+        }
+    ).to_csv(p, index=False)
+    assert diagnostic_warnings(p) == [
+        "choice_model_diagnostics.csv (model=pixels, layer=output): fold 2: boundary (singular) fit"
+    ]
     q = tmp_path / "accuracy_diagnostics.csv"
     pd.DataFrame({"dataset": ["cue-conflict"], "messages": ["Model failed to converge"]}).to_csv(q, index=False)
     assert diagnostic_warnings(q) == ["accuracy_diagnostics.csv (dataset=cue-conflict): Model failed to converge"]
 
 
 # ---- the R script's seed -----------------------------------------------------------------
+
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="R not installed")
 def test_fit_models_default_seed_is_the_pipelines():
@@ -141,8 +164,13 @@ def test_fit_models_default_seed_is_the_pipelines():
 
     if not (ROOT / ".rlib" / "repalign").is_dir() and "REPALIGN_RLIB" not in os.environ:
         pytest.skip("R package not installed (make install-rpkg)")
-    proc = subprocess.run(["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--help"], capture_output=True,
-                          text=True, env=r_env(), timeout=120)
+    proc = subprocess.run(
+        ["Rscript", str(ROOT / "analysis" / "fit_models.R"), "--help"],
+        capture_output=True,
+        text=True,
+        env=r_env(),
+        timeout=120,
+    )
     m = re.search(r"--seed=SEED\s+seed of folds and bootstrap \[default (\d+)", proc.stdout)
     assert m, proc.stdout + proc.stderr
     assert int(m[1]) == RunSection().seed
@@ -160,8 +188,14 @@ def test_a_warning_inside_a_task_names_the_task(tmp_path):
 
     from repalign.task import Task, run_local
 
-    t = Task(key="k1", stage="learners", outputs=(tmp_path / "a.txt",), fn=_warns, args=(3, str(tmp_path / "a.txt")),
-             label="stimuli-category pixels/output@digits")
+    t = Task(
+        key="k1",
+        stage="learners",
+        outputs=(tmp_path / "a.txt",),
+        fn=_warns,
+        args=(3, str(tmp_path / "a.txt")),
+        label="stimuli-category pixels/output@digits",
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run_local([t], progress=False)

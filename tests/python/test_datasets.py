@@ -116,10 +116,16 @@ def test_learning_dynamics():
     assert sorted(hum.epoch.unique()) == [1, 2, 3, 4, 5, 6]
     for agent in ("alexnet", "vgg16", "resnet50", "efficientnet", "convnext", "vit"):
         assert ld.trials[ld.trials.agent == agent].run.nunique() == 20
-    assert ds.parse_image_name("second_gen_q_83_z_-30.png") == {"category": "q", "object_id": 83, "axis": "z", "angle": -30}
+    assert ds.parse_image_name("second_gen_q_83_z_-30.png") == {
+        "category": "q",
+        "object_id": 83,
+        "axis": "z",
+        "angle": -30,
+    }
 
 
 # --- bad input ------------------------------------------------------------------------------
+
 
 def _mirror_with(tmp_path, real_data, dataset):
     """A private mirror holding copies of one dataset's files."""

@@ -15,7 +15,12 @@ import repalign.features.extractor as ex
 from repalign.config import load_config
 from repalign.features import extract, folder_set, load_features, plan_features
 from repalign.features.decoded import (
-    apply_geometry, apply_tail, split_transform, store_key, store_path, write_store,
+    apply_geometry,
+    apply_tail,
+    split_transform,
+    store_key,
+    store_path,
+    write_store,
 )
 from repalign.models import get_spec, load_model, planned_transform
 from repalign.store import table_info
@@ -46,17 +51,27 @@ def jpegs(tmp_path_factory):
 
 def _config(tmp_path, folder, name: str, decode_once: bool, skip_bad: bool = False):
     p = tmp_path / f"{name}.toml"
-    models = "".join(f'[[models]]\nname = "{m}"\nbatch_size = 5\nnum_workers = 0\n'
-                     f'decode_once = {str(decode_once).lower()}\nskip_bad = {str(skip_bad).lower()}\n'
-                     for m in MODELS)
-    p.write_text(f'[run]\noutput = "{name}"\n[[stimuli]]\nname = "j"\nsource = "folder"\npath = "{folder}"\n'
-                 + models)
+    models = "".join(
+        f'[[models]]\nname = "{m}"\nbatch_size = 5\nnum_workers = 0\n'
+        f"decode_once = {str(decode_once).lower()}\nskip_bad = {str(skip_bad).lower()}\n"
+        for m in MODELS
+    )
+    p.write_text(f'[run]\noutput = "{name}"\n[[stimuli]]\nname = "j"\nsource = "folder"\npath = "{folder}"\n' + models)
     return load_config(p)
 
 
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "pixels:24", "random:timm/resnet18",
-                                  "random:open_clip/ViT-B-32", "torchvision/resnet50:IMAGENET1K_V2",
-                                  "open_clip/ViT-B-32:openai", "timm/vit_base_patch16_224.dino"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "efficientnet_lite0",
+        "pixels:24",
+        "random:timm/resnet18",
+        "random:open_clip/ViT-B-32",
+        "torchvision/resnet50:IMAGENET1K_V2",
+        "open_clip/ViT-B-32:openai",
+        "timm/vit_base_patch16_224.dino",
+    ],
+)
 def test_geometry_then_tail_equals_the_libraries_transform(name):
     transform = planned_transform(get_spec(name))
     if name.startswith(("random:", "efficientnet", "pixels")):  # the loaded transform is the planned one
@@ -74,7 +89,9 @@ def test_geometry_then_tail_equals_the_libraries_transform(name):
 def test_unrecognised_transforms_are_not_shared():
     from torchvision import transforms as T
 
-    assert split_transform(T.Compose([T.Resize(64), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])) is None  # size varies
+    assert (
+        split_transform(T.Compose([T.Resize(64), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])) is None
+    )  # size varies
     assert split_transform(T.Compose([T.Resize(64), T.CenterCrop(32), T.Grayscale(3), T.ToTensor()])) is None
     assert split_transform(lambda img: img) is None
 
@@ -129,7 +146,9 @@ def test_store_is_content_keyed_checksummed_and_streamed(tmp_path, jpegs):
     assert np.array_equal(px, apply_geometry(s.load_image(5), split.geometry))
     assert table_info(path)["provenance"]["cache_key"] == key
     # another geometry or other images: another key
-    assert store_key((("resize", "shorter", 232, "bilinear", None), ("center_crop", 224, 224)), s.manifest_hash()) != key
+    assert (
+        store_key((("resize", "shorter", 232, "bilinear", None), ("center_crop", 224, 224)), s.manifest_hash()) != key
+    )
     assert store_key(split.geometry, "0" * 64) != key
 
 
@@ -178,11 +197,12 @@ def test_default_workers_follow_the_cpu_affinity(monkeypatch):
 
 def test_sets_held_in_memory_are_not_decoded_once(tmp_path):
     p = tmp_path / "digits.toml"
-    p.write_text('[run]\noutput = "o"\n[[stimuli]]\nsource = "digits"\nn = 1\n'
-                 + "".join(f'[[models]]\nname = "{m}"\n' for m in MODELS))
+    p.write_text(
+        '[run]\noutput = "o"\n[[stimuli]]\nsource = "digits"\nn = 1\n'
+        + "".join(f'[[models]]\nname = "{m}"\n' for m in MODELS)
+    )
     tasks = plan_features(load_config(p))
     assert len(tasks) == 2 and not any(t.key.startswith("decode:") or "decoded" in t.kwargs for t in tasks)
-
 
 
 _CHILD = """
@@ -218,8 +238,9 @@ def test_openmp_waits_passively_with_the_same_features(tmp_path, jpegs):
         if policy:
             env["OMP_WAIT_POLICY"] = policy
         f = tmp_path / f"{policy}.npy"
-        r = subprocess.run([sys.executable, "-c", _CHILD, str(jpegs), str(f)], env=env, capture_output=True,
-                           text=True, timeout=600)
+        r = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(jpegs), str(f)], env=env, capture_output=True, text=True, timeout=600
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         out[policy] = (r.stdout.split(), np.load(f))
     assert out[None][0][:2] == ["True", "PASSIVE"] and out["ACTIVE"][0][:2] == ["False", "ACTIVE"]
@@ -266,8 +287,13 @@ def test_freed_activation_blocks_are_reused_with_the_same_features(tmp_path, jpe
         env = child_python_env()
         env["REPALIGN_MALLOC"] = setting
         f = tmp_path / f"{setting}.npy"
-        r = subprocess.run([sys.executable, "-c", _MALLOC_CHILD, str(jpegs), str(f)], env=env,
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [sys.executable, "-c", _MALLOC_CHILD, str(jpegs), str(f)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         kept, faults = r.stdout.split()[-2:]
         out[setting] = (kept, int(faults), np.load(f))

@@ -58,9 +58,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
-LANGS = {"toml": "toml", "python": "python", "py": "python", "r": "r", "R": "r", "bash": "sh", "sh": "sh",
-         "shell": "sh", "console": "sh"}
-_MARK = re.compile(r"^\s*<!--\s*(not-run|data|run|images|copy|mkdir|demircan-choices|features|synthetic-study|continues)\s*(?::\s*(.*?))?\s*-->\s*$")
+LANGS = {
+    "toml": "toml",
+    "python": "python",
+    "py": "python",
+    "r": "r",
+    "R": "r",
+    "bash": "sh",
+    "sh": "sh",
+    "shell": "sh",
+    "console": "sh",
+}
+_MARK = re.compile(
+    r"^\s*<!--\s*(not-run|data|run|images|copy|mkdir|demircan-choices|features|synthetic-study|continues)\s*(?::\s*(.*?))?\s*-->\s*$"
+)
 
 
 @dataclass
@@ -108,8 +119,11 @@ def extract_blocks(path: Path, root: Path = ROOT) -> list[Block]:
             marks[mk.group(1)] = mk.group(2) or ""
             k -= 1
         if lang in LANGS:
-            blocks.append(Block(str(path.relative_to(root)), start + 1, LANGS[lang], "\n".join(lines[start + 1:j]) + "\n",
-                                marks))
+            blocks.append(
+                Block(
+                    str(path.relative_to(root)), start + 1, LANGS[lang], "\n".join(lines[start + 1 : j]) + "\n", marks
+                )
+            )
         i = j + 1
     return blocks
 
@@ -138,6 +152,7 @@ def _params():
 
 # ---- fixtures a block asks for -------------------------------------------------------------
 
+
 def make_images(folder: Path, n: int = 30) -> None:
     """``n`` scikit-learn digits as 64 × 64 RGB PNG files, ``digit<k>/<i>.png`` with
     k = label mod 3 (three categories)."""
@@ -159,8 +174,9 @@ def make_demircan_choices(path: Path) -> None:
     import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"participant": "p1", "cond_file": 1, "trial": range(120),
-                  "choice": [i % 2 for i in range(120)]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"participant": "p1", "cond_file": 1, "trial": range(120), "choice": [i % 2 for i in range(120)]}
+    ).to_csv(path, index=False)
 
 
 def make_fixtures(block: Block, cwd: Path) -> None:
@@ -189,6 +205,7 @@ def make_fixtures(block: Block, cwd: Path) -> None:
         pd.DataFrame(values, columns=[f"d{i}" for i in range(8)]).assign(stimulus_id=list(ids)).to_parquet(cwd / rel)
     if "synthetic-study" in block.marks:
         from builders import alignment_study
+
         from repalign.store import write_table
 
         trials, models, metrics = alignment_study()
@@ -244,10 +261,14 @@ def run_toml(block: Block, cwd: Path) -> None:
         from repalign.pipeline.run import run
 
         status = run(config, progress=False, console=Console(stderr=True, quiet=True))
-        assert all(s.startswith("done") or s.startswith("cached") or s.startswith("skipped") for s in status.values()), status
+        assert all(
+            s.startswith("done") or s.startswith("cached") or s.startswith("skipped") for s in status.values()
+        ), status
 
 
-_QUOTED = re.compile(r"^(?P<expr>[^#]*?\S)\s+#\s*(?P<num>\(\s*-?\d+\.\d+(?:\s*,\s*-?\d+\.\d+)*\s*\)|-?\d+\.\d+)(?=\s|$)")
+_QUOTED = re.compile(
+    r"^(?P<expr>[^#]*?\S)\s+#\s*(?P<num>\(\s*-?\d+\.\d+(?:\s*,\s*-?\d+\.\d+)*\s*\)|-?\d+\.\d+)(?=\s|$)"
+)
 
 
 def with_number_checks(text: str) -> tuple[str, int]:
@@ -295,14 +316,21 @@ def run_r(block: Block, cwd: Path) -> None:
         pytest.skip("the R package is not installed in .rlib (make install-rpkg)")
     script = cwd / "example.R"
     script.write_text(block.text)
-    proc = subprocess.run(["Rscript", str(script)], cwd=cwd, env=_env(block), capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        ["Rscript", str(script)], cwd=cwd, env=_env(block), capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, f"{block.id}: Rscript exit {proc.returncode}\n{proc.stderr[-3000:]}"
 
 
 def run_sh(block: Block, cwd: Path) -> None:
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.text], cwd=cwd, env=_env(block),
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.text],
+        cwd=cwd,
+        env=_env(block),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, f"{block.id}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
 
 
@@ -328,15 +356,20 @@ def test_every_block_is_run_or_says_why():
         if "not-run" in b.marks:
             assert len(b.marks["not-run"]) > 5, f"{b.id}: <!-- not-run: REASON --> needs a reason"
         elif b.lang == "sh":
-            assert "run" in b.marks, f"{b.id}: a shell block runs only when marked <!-- run -->; else <!-- not-run: REASON -->"
+            assert "run" in b.marks, (
+                f"{b.id}: a shell block runs only when marked <!-- run -->; else <!-- not-run: REASON -->"
+            )
         if "images" in b.marks:
-            assert b.marks["images"] and not Path(b.marks["images"]).is_absolute(), f"{b.id}: images needs a relative path"
+            assert b.marks["images"] and not Path(b.marks["images"]).is_absolute(), (
+                f"{b.id}: images needs a relative path"
+            )
 
 
 def test_quoted_numbers_are_checked():
     """A planted wrong number fails, the right one passes, other comments are left alone."""
-    code, n = with_number_checks("x = 2\nx / 3          # 0.667  (two thirds)\n(x, x / 4)  # (2.0, 0.50)\n"
-                                 "x  # a comment\nstr(  # 1.5\n)\n")
+    code, n = with_number_checks(
+        "x = 2\nx / 3          # 0.667  (two thirds)\n(x, x / 4)  # (2.0, 0.50)\nx  # a comment\nstr(  # 1.5\n)\n"
+    )
     assert n == 2
     exec(code, {"__docs_check__": docs_check})
     bad, _ = with_number_checks("2 / 3   # 0.67\n")
@@ -349,8 +382,10 @@ def test_quoted_numbers_are_checked():
 def test_extractor_reads_markers(tmp_path):
     """Planted blocks: languages, lines and stacked markers come back as written."""
     md = tmp_path / "x.md"
-    md.write_text("text\n<!-- data -->\n<!-- images: a/b -->\n```toml\n[run]\n```\n\n```\nplain\n```\n"
-                  "<!-- not-run: installs things -->\n```bash\nmake x\n```\n```python\nx = 1\n```\n")
+    md.write_text(
+        "text\n<!-- data -->\n<!-- images: a/b -->\n```toml\n[run]\n```\n\n```\nplain\n```\n"
+        "<!-- not-run: installs things -->\n```bash\nmake x\n```\n```python\nx = 1\n```\n"
+    )
     blocks = extract_blocks(md, root=tmp_path)
     assert [(b.line, b.lang) for b in blocks] == [(4, "toml"), (12, "sh"), (15, "python")]
     assert blocks[0].marks == {"images": "a/b", "data": ""} and blocks[0].text == "[run]\n"
@@ -361,7 +396,11 @@ def test_extractor_reads_markers(tmp_path):
 # ---- numbers quoted from the demo run ---------------------------------------------------------
 
 _NUM = r"(−?-?\d+\.\d+)"
-_DEMO_RHO = {"train_size": "training-set size", "params": "parameter count", "intrinsic_dim": "intrinsic dimensionality"}
+_DEMO_RHO = {
+    "train_size": "training-set size",
+    "params": "parameter count",
+    "intrinsic_dim": "intrinsic dimensionality",
+}
 
 
 def _close(got: float, quoted: str) -> bool:
@@ -382,8 +421,10 @@ def demo_quote_problems(out: Path) -> list[str]:
     quote = quote.split(" — ")[0].strip()
     findings = [" ".join(f.split()) for f in json.loads((out / "findings.json").read_text())]
     nums = re.findall(r"\d+\.\d+", quote)
-    if not any(all(n in f for n in nums) and "most aligned model is " + quote.split("model is ")[1].split(" ")[0] in f
-               for f in findings):
+    if not any(
+        all(n in f for n in nums) and "most aligned model is " + quote.split("model is ")[1].split(" ")[0] in f
+        for f in findings
+    ):
         problems.append(f"README quote {quote!r} matches no finding of the run: {findings}")
     text = " ".join((ROOT / "docs" / "r.md").read_text().split())
     cor = pd.read_csv(next(out.glob("r/*/model_correlations.csv")))
@@ -408,12 +449,21 @@ def test_demo_quote_checker_catches_planted_changes(tmp_path):
     import pandas as pd
 
     (tmp_path / "r" / "k").mkdir(parents=True)
-    good = ("Task pooled: the most aligned model is efficientnet_lite1 (penultimate) with cross-validated "
-            "pseudo-R² 0.552 [0.513, 0.588], ahead of efficientnet_lite2 (penultimate) at 0.116 (margin 0.436).")
-    rows = [("train_size", 0.8660, 0.7255, 1.0, 0.0577), ("params", 0.7182, -0.0228, 1.0, 0.1718),
-            ("intrinsic_dim", 0.6, -1.0, 1.0, 0.2848)]
-    cor = pd.DataFrame([{"group": "all", "predictor": p, "rho": r, "conf.low": lo, "conf.high": hi, "p.value": pv}
-                        for p, r, lo, hi, pv in rows])
+    good = (
+        "Task pooled: the most aligned model is efficientnet_lite1 (penultimate) with cross-validated "
+        "pseudo-R² 0.552 [0.513, 0.588], ahead of efficientnet_lite2 (penultimate) at 0.116 (margin 0.436)."
+    )
+    rows = [
+        ("train_size", 0.8660, 0.7255, 1.0, 0.0577),
+        ("params", 0.7182, -0.0228, 1.0, 0.1718),
+        ("intrinsic_dim", 0.6, -1.0, 1.0, 0.2848),
+    ]
+    cor = pd.DataFrame(
+        [
+            {"group": "all", "predictor": p, "rho": r, "conf.low": lo, "conf.high": hi, "p.value": pv}
+            for p, r, lo, hi, pv in rows
+        ]
+    )
     cor.to_csv(tmp_path / "r" / "k" / "model_correlations.csv", index=False)
     (tmp_path / "findings.json").write_text(json.dumps([good]))
     assert demo_quote_problems(tmp_path) == []
@@ -433,13 +483,23 @@ def test_demo_numbers_in_the_docs(demo_run):
 def counts() -> dict[str, int]:
     """Blocks executed offline, executed in the data pass, and not run."""
     runs = [b for b in ALL_BLOCKS if b.runs]
-    return {"offline": sum("data" not in b.marks for b in runs), "data": sum("data" in b.marks for b in runs),
-            "not_run": len(ALL_BLOCKS) - len(runs), "total": len(ALL_BLOCKS),
-            "quoted_numbers_checked": sum(with_number_checks(b.text)[1] for b in runs if b.lang == "python")}
+    return {
+        "offline": sum("data" not in b.marks for b in runs),
+        "data": sum("data" in b.marks for b in runs),
+        "not_run": len(ALL_BLOCKS) - len(runs),
+        "total": len(ALL_BLOCKS),
+        "quoted_numbers_checked": sum(with_number_checks(b.text)[1] for b in runs if b.lang == "python"),
+    }
 
 
 if __name__ == "__main__":
     print(counts())
     for b in ALL_BLOCKS:
-        state = "data" if b.runs and "data" in b.marks else "offline" if b.runs else f"not-run: {b.marks.get('not-run', '(shell, unmarked)')}"
+        state = (
+            "data"
+            if b.runs and "data" in b.marks
+            else "offline"
+            if b.runs
+            else f"not-run: {b.marks.get('not-run', '(shell, unmarked)')}"
+        )
         print(f"{b.id:40s} {state}")

@@ -44,6 +44,7 @@ def trials(real_data):
 
 # --- synthetic tables with planted accuracies ---------------------------------------------
 
+
 def planted(agent, train, test, runs=(1, 2), n=20, agent_type=None):
     """Trials whose per-run accuracy is exactly the given value per epoch (n trials each)."""
     rows = []
@@ -53,9 +54,17 @@ def planted(agent, train, test, runs=(1, 2), n=20, agent_type=None):
                 k = round(acc * n)
                 assert math.isclose(k / n, acc), "planted accuracies must be multiples of 1/n"
                 for i in range(n):
-                    rows.append({"agent": agent, "run": run, "epoch": epoch, "phase": phase,
-                                 "image_name": f"img{i}.png", "correct": i < k,
-                                 "seen_object": i % 2 == 0})
+                    rows.append(
+                        {
+                            "agent": agent,
+                            "run": run,
+                            "epoch": epoch,
+                            "phase": phase,
+                            "image_name": f"img{i}.png",
+                            "correct": i < k,
+                            "seen_object": i % 2 == 0,
+                        }
+                    )
     df = pd.DataFrame(rows)
     if agent_type:
         df["agent_type"] = agent_type
@@ -67,8 +76,13 @@ TEST = [0.30, 0.40, 0.50, 0.60, 0.55, 0.70]
 
 
 def test_lag_recovers_planted_windows_and_values():
-    df = pd.concat([planted("net", TRAIN, TEST), planted("human", TRAIN, TEST),
-                    planted("flat", [0.35] * 6, [0.35] * 6, agent_type="learner")])
+    df = pd.concat(
+        [
+            planted("net", TRAIN, TEST),
+            planted("human", TRAIN, TEST),
+            planted("flat", [0.35] * 6, [0.35] * 6, agent_type="learner"),
+        ]
+    )
     lag = generalisation_lag(df, runs=None).set_index("agent")
     # chance band upper bound 0.5: train exceeds it first at epoch 2 for both
     assert lag.loc["net", "first_above_chance"] == 2 and lag.loc["human", "first_above_chance"] == 2
@@ -84,8 +98,7 @@ def test_lag_recovers_planted_windows_and_values():
 
 def test_lag_uses_the_run_selection():
     # run 3 is at chance throughout; excluding it changes the human means exactly.
-    df = pd.concat([planted("human", TRAIN, TEST, runs=(1, 2)),
-                    planted("human", [0.3] * 6, [0.3] * 6, runs=(3,))])
+    df = pd.concat([planted("human", TRAIN, TEST, runs=(1, 2)), planted("human", [0.3] * 6, [0.3] * 6, runs=(3,))])
     sel = generalisation_lag(df, runs={"human": [1, 2]}).iloc[0]
     assert sel["n_runs"] == 2 and sel["lag"] == pytest.approx(np.mean([0.2, 0.3, 0.3, 0.45, 0.3]))
     everyone = generalisation_lag(df, runs=None).iloc[0]
@@ -127,6 +140,7 @@ def test_bad_tables_name_the_column():
 
 
 # --- the real data -----------------------------------------------------------------------------
+
 
 @pytest.mark.data
 def test_real_table_layout(trials):
@@ -178,8 +192,14 @@ def test_real_generalisation_lag(trials):
     # humans who learned: train above chance from epoch 2, window to epoch 6, lag ≈ 0
     assert (lag.loc["human", "first_above_chance"], lag.loc["human", "window_end"]) == (2, 6)
     assert lag.loc["human", "lag"] == pytest.approx(0.00266, abs=1e-3)
-    expected = {"alexnet": (3, 5, 0.1222), "convnext": (2, 5, 0.0485), "efficientnet": (2, 5, 0.2559),
-                "resnet50": (1, 5, 0.2327), "vgg16": (3, 5, 0.1074), "vit": (2, 4, 0.1778)}
+    expected = {
+        "alexnet": (3, 5, 0.1222),
+        "convnext": (2, 5, 0.0485),
+        "efficientnet": (2, 5, 0.2559),
+        "resnet50": (1, 5, 0.2327),
+        "vgg16": (3, 5, 0.1074),
+        "vit": (2, 4, 0.1778),
+    }
     for agent, (j, end, value) in expected.items():
         assert (lag.loc[agent, "first_above_chance"], lag.loc[agent, "window_end"]) == (j, end), agent
         assert lag.loc[agent, "lag"] == pytest.approx(value, abs=1e-3), agent
@@ -208,6 +228,7 @@ def test_real_efficiency_matches_curves(trials):
 
 
 # --- config, plan, CLI --------------------------------------------------------------------------
+
 
 def _config(tmp_path, section):
     return Config(path=tmp_path / "c.toml", raw={"dynamics": section}, output=tmp_path / "out")
@@ -271,8 +292,14 @@ def _have_r_package() -> bool:
         return False
     from repalign.rlib import r_env
 
-    return subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('repalign', quietly = TRUE))"],
-                          capture_output=True, env=r_env()).returncode == 0
+    return (
+        subprocess.run(
+            ["Rscript", "-e", "quit(status = !requireNamespace('repalign', quietly = TRUE))"],
+            capture_output=True,
+            env=r_env(),
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.data
@@ -370,8 +397,11 @@ def test_simulated_agent_and_models_entry_share_one_features_task(tmp_path):
     # features-stage task that a [[models]] entry over the same images plans
     from repalign.pipeline.plan import plan_all
 
-    raw = {"stimuli": [{"source": "learning-dynamics"}], "models": [{"name": "pixels:16"}],
-           "dynamics": {"agents": [], "simulate": [{"model": "pixels:16", "runs": [1]}]}}
+    raw = {
+        "stimuli": [{"source": "learning-dynamics"}],
+        "models": [{"name": "pixels:16"}],
+        "dynamics": {"agents": [], "simulate": [{"model": "pixels:16", "runs": [1]}]},
+    }
     tasks = plan_all(Config(path=tmp_path / "c.toml", raw=raw, output=tmp_path / "out"))
     [feat] = [t for t in tasks if t.stage == "features"]
     [sim] = [t for t in tasks if t.label.startswith("simulate")]
@@ -381,8 +411,10 @@ def test_simulated_agent_and_models_entry_share_one_features_task(tmp_path):
 @pytest.mark.data
 def test_simulated_agent_from_extracted_pixel_features(tmp_path):
     # Real images → features (repalign.features.extract) → learner → table → lag, via the plan.
-    cfg = _config(tmp_path, {"agents": ["human"], "simulate": [
-        {"name": "pixels-learner", "model": "pixels:16", "runs": [1], "pca": 8}]})
+    cfg = _config(
+        tmp_path,
+        {"agents": ["human"], "simulate": [{"name": "pixels-learner", "model": "pixels:16", "runs": [1], "pca": 8}]},
+    )
     tasks = plan_dynamics(cfg)
     # the features come from a features-stage task (the one route for image features)
     [feat] = [t for t in tasks if t.stage == "features"]
@@ -408,8 +440,14 @@ def test_simulated_agent_from_efficientnet_lite0(tmp_path):
     Marked slow: extracting Lite0 features of the 342 images takes ~15 s of CPU
     (~100 s wall on the loaded 2-core development machine). The full 12-sequence
     run without PCA is reported in docs/dynamics.md."""
-    cfg = _config(tmp_path, {"agents": ["human"], "glmm": _have_r_package(), "simulate": [
-        {"name": "lite0-learner", "model": "efficientnet_lite0", "runs": [1, 2], "pca": 32}]})
+    cfg = _config(
+        tmp_path,
+        {
+            "agents": ["human"],
+            "glmm": _have_r_package(),
+            "simulate": [{"name": "lite0-learner", "model": "efficientnet_lite0", "runs": [1, 2], "pca": 32}],
+        },
+    )
     tasks = plan_dynamics(cfg)
     run_local(tasks, progress=False)
     dyn = [t for t in tasks if t.stage == "dynamics"]

@@ -8,14 +8,20 @@ embedding of 200 objects × 8 dimensions); everything else on the real THINGS da
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from repalign.config import load_config
 from repalign.embeddings import (
-    SPoSE, VICE, choose_odd_one_out, match_dimensions, plan_embed, reliable_counts, sample_triplets,
-    similarity_rsa, tripletise,
+    VICE,
+    SPoSE,
+    choose_odd_one_out,
+    match_dimensions,
+    plan_embed,
+    reliable_counts,
+    sample_triplets,
+    similarity_rsa,
+    tripletise,
 )
 from repalign.errors import ValidationError
 from repalign.metrics import choice_probabilities, odd_one_out_accuracy, odd_one_out_choices
@@ -84,7 +90,9 @@ def test_softmax_choice_frequencies_match_the_choice_rule():
 # --- planted recovery ---------------------------------------------------------------------------
 def test_vice_recovers_planted_dimensions_and_prunes_to_their_number(planted):
     X, tri = planted
-    model = VICE(n_dims=20, lr=0.03, batch_size=1024, max_epochs=200, patience=10, seed=1, device="cpu").fit(tri, N_PLANTED)
+    model = VICE(n_dims=20, lr=0.03, batch_size=1024, max_epochs=200, patience=10, seed=1, device="cpu").fit(
+        tri, N_PLANTED
+    )
     assert abs(model.n_dims_ - D_PLANTED) <= 1, model.n_dims_
     match = match_dimensions(X, model.embedding_)
     assert len(match.pairs) == D_PLANTED
@@ -100,7 +108,9 @@ def test_vice_recovers_planted_dimensions_and_prunes_to_their_number(planted):
 
 def test_spose_recovers_planted_dimensions(planted):
     X, tri = planted
-    model = SPoSE(n_dims=12, l1=1.0, lr=0.03, batch_size=1024, max_epochs=60, patience=5, seed=0, device="cpu").fit(tri, N_PLANTED)
+    model = SPoSE(n_dims=12, l1=1.0, lr=0.03, batch_size=1024, max_epochs=60, patience=5, seed=0, device="cpu").fit(
+        tri, N_PLANTED
+    )
     match = match_dimensions(X, model.embedding_)
     assert np.sort(match.matched_r)[-6:].min() >= 0.9, match.pairs  # most planted dimensions found
     assert (model.embedding_ >= 0).all()
@@ -166,14 +176,17 @@ def test_spose_on_things_human_triplets_beats_chance_and_matches_spose49():
     assert len(ids) == 1854
     assert len(train) == 21616 + 127304 - 25461 and len(evals["test_10_heldout"]) == 25461
     assert len(evals["noise_ceiling"]) == 20000
-    model = SPoSE(n_dims=20, l1=1.0, lr=0.01, batch_size=1024, max_epochs=15, patience=3, init_scale=0.3,
-                  seed=0, device="cpu").fit(train, len(ids))
+    model = SPoSE(
+        n_dims=20, l1=1.0, lr=0.01, batch_size=1024, max_epochs=15, patience=3, init_scale=0.3, seed=0, device="cpu"
+    ).fit(train, len(ids))
     held = odd_one_out_accuracy(model.embedding_, evals["test_10_heldout"])
     ceiling_set = odd_one_out_accuracy(model.embedding_, evals["noise_ceiling"])
     spose49 = load_spose(49).values
     ref_held = odd_one_out_accuracy(spose49, evals["test_10_heldout"])
-    print(f"\nSPoSE-20 on {len(train)} triplets: held-out {held:.3f}, noise-ceiling set {ceiling_set:.3f}; "
-          f"SPoSE-49 {ref_held:.3f}, {odd_one_out_accuracy(spose49, evals['noise_ceiling']):.3f}; chance 0.333")
+    print(
+        f"\nSPoSE-20 on {len(train)} triplets: held-out {held:.3f}, noise-ceiling set {ceiling_set:.3f}; "
+        f"SPoSE-49 {ref_held:.3f}, {odd_one_out_accuracy(spose49, evals['noise_ceiling']):.3f}; chance 0.333"
+    )
     assert held > 0.5 and ceiling_set > 0.5  # clearly above chance (1/3)
     assert held < ref_held  # SPoSE-49 was trained on ~10× more triplets
     assert 0.62 < ref_held < 0.65
@@ -331,8 +344,9 @@ def test_vice_published_stopping_rule_keeps_planted_dimensions_with_beta():
     β = 0.24 it prunes less but still keeps every planted dimension."""
     X = _small_planted(0)
     tri = tripletise(X, 10000, rule="softmax", seed=10, variant="published")
-    kw = dict(n_dims=10, variant="published", lr=0.03, burnin=100, stability_window=100, max_epochs=800,
-              seed=1, device="cpu")
+    kw = dict(
+        n_dims=10, variant="published", lr=0.03, burnin=100, stability_window=100, max_epochs=800, seed=1, device="cpu"
+    )
     strong = VICE(beta=1.0, **kw).fit(tri, 100)
     counts = strong.history_["n_dims"].tolist()
     assert strong.converged_ and 100 <= len(counts) < 800
@@ -395,8 +409,9 @@ def test_spose_published_penalty_is_the_seed_formula():
     model._resolved, model.n_objects_ = model.resolved(), 12
     got = float(model._loss({"X": torch.tensor(X, dtype=torch.float64)}, torch.as_tensor(batch), 40, None))
     R = np.maximum(X, 0)
-    nll = np.mean([-(R[i] @ R[j]) + np.log(np.exp(R[i] @ R[j]) + np.exp(R[i] @ R[k]) + np.exp(R[j] @ R[k]))
-                   for i, j, k in batch])
+    nll = np.mean(
+        [-(R[i] @ R[j]) + np.log(np.exp(R[i] @ R[j]) + np.exp(R[i] @ R[k]) + np.exp(R[j] @ R[k])) for i, j, k in batch]
+    )
     expect = nll + (0.5 / 12) * np.abs(X).sum() + 0.01 * np.maximum(-X, 0).sum()
     assert got == pytest.approx(expect, rel=1e-12)
     # for X ≥ 0 it is the default objective with l1 = l1_published · n_train / n_objects
@@ -404,7 +419,8 @@ def test_spose_published_penalty_is_the_seed_formula():
     default = SPoSE(n_dims=4, l1=0.5 * 40 / 12)
     default._resolved = default.resolved()
     assert float(default._loss({"X": Xp}, torch.as_tensor(batch), 40, None)) == pytest.approx(
-        float(model._loss({"X": Xp}, torch.as_tensor(batch), 40, None)), rel=1e-12)
+        float(model._loss({"X": Xp}, torch.as_tensor(batch), 40, None)), rel=1e-12
+    )
 
 
 def test_published_bh_step_takes_the_first_rejection():
@@ -468,8 +484,12 @@ def test_object_dimensions_study_config_plans_the_published_pipeline():
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "analysis" / "configs" / "object_dimensions.toml")
     specs = {t.args[0]["name"]: t.args[0] for t in plan_all(cfg) if t.stage == "embed"}
-    assert set(specs) == {"lite0-mur92-vice", "lite0-mur92-vice-default", "lite0-silhouettes-vice",
-                          "spose49-things-vice"}
+    assert set(specs) == {
+        "lite0-mur92-vice",
+        "lite0-mur92-vice-default",
+        "lite0-silhouettes-vice",
+        "spose49-things-vice",
+    }
     pub = specs["lite0-mur92-vice"]
     assert (pub["variant"], pub["beta"], pub["slab"], pub["lr"]) == ("published", 0.24, 2.0, 0.001)
     assert specs["spose49-things-vice"]["compare_to"] == ["spose49"]

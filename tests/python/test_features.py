@@ -3,7 +3,6 @@ bad input, concept and text features, config plan and representations."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,17 @@ from repalign.config import load_config
 from repalign.datasets import Embedding
 from repalign.errors import ValidationError
 from repalign.features import (
-    cache_key, concept_features, extract, load_features, load_stimulus_set, plan_features, pool, text_features,
+    cache_key,
+    concept_features,
+    extract,
+    load_features,
+    load_stimulus_set,
+    plan_features,
+    pool,
+    text_features,
 )
-from repalign.representations import resolve_representations
 from repalign.models import LoadedModel, get_spec, load_model
+from repalign.representations import resolve_representations
 from repalign.store import table_info
 from repalign.task import run_local
 
@@ -45,8 +51,9 @@ def lite0():
 def reference(tmp_path_factory, small, lite0):
     """An uninterrupted run: 8 images, 2 row groups of 4."""
     out = tmp_path_factory.mktemp("ref")
-    paths = extract(lite0, small, ["penultimate", "_blocks.3"], out_dir=out, batch_size=4, rows_per_group=4,
-                    progress=False)
+    paths = extract(
+        lite0, small, ["penultimate", "_blocks.3"], out_dir=out, batch_size=4, rows_per_group=4, progress=False
+    )
     return paths
 
 
@@ -110,15 +117,15 @@ def test_shapes_and_hooks_match_the_models_own_output(tmp_path, small, lite0, re
 
 
 def test_deterministic_bytes_and_cache_reuse(tmp_path, small, lite0, reference, monkeypatch):
-    again = extract(lite0, small, ["penultimate", "_blocks.3"], out_dir=tmp_path, batch_size=4, rows_per_group=4,
-                    progress=False)
+    again = extract(
+        lite0, small, ["penultimate", "_blocks.3"], out_dir=tmp_path, batch_size=4, rows_per_group=4, progress=False
+    )
     for layer in again:
         assert again[layer].read_bytes() == reference[layer].read_bytes()
     # a second run does no forward pass and does not even load the model
     monkeypatch.setattr(ex, "_forward_batch", lambda *a, **k: pytest.fail("forward pass on a cache hit"))
     monkeypatch.setattr(ex, "load_model", lambda *a, **k: pytest.fail("model loaded on a cache hit"))
-    assert extract("efficientnet_lite0", small, ["penultimate", "_blocks.3"], out_dir=tmp_path,
-                   progress=False) == again
+    assert extract("efficientnet_lite0", small, ["penultimate", "_blocks.3"], out_dir=tmp_path, progress=False) == again
 
 
 def test_cache_key_changes_with_every_field(small):
@@ -163,10 +170,24 @@ def test_resume_after_interruption_is_byte_identical(tmp_path, small, lite0, ref
 
     monkeypatch.setattr(ex, "_write_part", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        extract(lite0, small, ["penultimate", "_blocks.3"], out_dir=tmp_path, batch_size=4, rows_per_group=4,
-                progress=False, num_workers=0)
-    final = ex.feature_path(tmp_path, "efficientnet_lite0", small.name, "penultimate", "auto",
-                            reference["penultimate"].stem.rsplit("__", 1)[1])
+        extract(
+            lite0,
+            small,
+            ["penultimate", "_blocks.3"],
+            out_dir=tmp_path,
+            batch_size=4,
+            rows_per_group=4,
+            progress=False,
+            num_workers=0,
+        )
+    final = ex.feature_path(
+        tmp_path,
+        "efficientnet_lite0",
+        small.name,
+        "penultimate",
+        "auto",
+        reference["penultimate"].stem.rsplit("__", 1)[1],
+    )
     assert not final.exists()  # nothing half-written at the final path
     monkeypatch.setattr(ex, "_write_part", real_write)
 
@@ -175,8 +196,16 @@ def test_resume_after_interruption_is_byte_identical(tmp_path, small, lite0, ref
         return real_fwd(*a, **k)
 
     monkeypatch.setattr(ex, "_forward_batch", counting_fwd)
-    paths = extract(lite0, small, ["penultimate", "_blocks.3"], out_dir=tmp_path, batch_size=4, rows_per_group=4,
-                    progress=False, num_workers=0)
+    paths = extract(
+        lite0,
+        small,
+        ["penultimate", "_blocks.3"],
+        out_dir=tmp_path,
+        batch_size=4,
+        rows_per_group=4,
+        progress=False,
+        num_workers=0,
+    )
     assert calls["batches"] == 1  # the second group only
     for layer, p in paths.items():
         assert p.read_bytes() == reference[layer].read_bytes()
@@ -201,7 +230,10 @@ def test_bad_images_error_or_are_skipped(tmp_path, ld_train):
 
 
 def test_unknown_layer_and_nan_outputs_are_named(tmp_path, small):
-    with pytest.raises(ValidationError, match=r"unknown layer 'fc7' for model 'efficientnet_lite0' \(closest: _fc.*repalign models layers efficientnet_lite0"):
+    with pytest.raises(
+        ValidationError,
+        match=r"unknown layer 'fc7' for model 'efficientnet_lite0' \(closest: _fc.*repalign models layers efficientnet_lite0",
+    ):
         extract("efficientnet_lite0", small, ["fc7"], out_dir=tmp_path, progress=False)
 
     class NaNNet(nn.Module):
@@ -291,9 +323,18 @@ def test_plan_and_resolve_representations(tmp_path, real_data):
     tasks = plan_features(cfg)
     refs = resolve_representations(cfg)
     assert sorted(t.label for t in tasks) == sorted(
-        ["pixels:4 on ld", "pixels:4 on digits", "efficientnet_lite0 on ld", "minilm on THINGS words"])
-    assert set(refs) == {"pixels:4/output@ld", "pixels:4/output@digits", "lite0/penultimate@ld",
-                         "lite0/_blocks.3@ld", "spose", "words", "noise", "pix-digit"}
+        ["pixels:4 on ld", "pixels:4 on digits", "efficientnet_lite0 on ld", "minilm on THINGS words"]
+    )
+    assert set(refs) == {
+        "pixels:4/output@ld",
+        "pixels:4/output@digits",
+        "lite0/penultimate@ld",
+        "lite0/_blocks.3@ld",
+        "spose",
+        "words",
+        "noise",
+        "pix-digit",
+    }
     assert refs["spose"].task is None and refs["words"].task is not None
     assert refs["pix-digit"].task == refs["pixels:4/output@digits"].task
     assert all(str(p).startswith(str(tmp_path / "out" / "features")) for t in tasks for p in t.outputs)
@@ -355,8 +396,10 @@ def test_optional_stimulus_sets_missing_locally_are_skipped(tmp_path, monkeypatc
     monkeypatch.setattr(plan, "_STIM_CACHE", {})
     monkeypatch.setattr(plan, "load_stimulus_set", offline)
     p = tmp_path / "c.toml"
-    p.write_text('[[stimuli]]\nsource = "digits"\nn = 1\n[[stimuli]]\nsource = "mur92"\noptional = true\n'
-                 '[[models]]\nname = "pixels:4"\n[[models]]\nname = "pixels:8"\nstimuli = ["mur92"]\n')
+    p.write_text(
+        '[[stimuli]]\nsource = "digits"\nn = 1\n[[stimuli]]\nsource = "mur92"\noptional = true\n'
+        '[[models]]\nname = "pixels:4"\n[[models]]\nname = "pixels:8"\nstimuli = ["mur92"]\n'
+    )
     with pytest.warns(UserWarning, match="optional stimulus set 'mur92' skipped"):
         tasks = plan_features(load_config(p))
     assert [t.label for t in tasks] == ["pixels:4 on digits"]

@@ -43,8 +43,14 @@ def mixed(tmp_path_factory):
 
 
 def test_which_images_the_gpu_path_takes(mixed):
-    want = {"a_baseline.jpg": None, "b_baseline.jpg": None, "c_progressive.jpg": "progressive JPEG",
-            "d_grey.jpg": "grey JPEG", "e_cmyk.jpg": "CMYK", "f_png.png": "not a JPEG"}
+    want = {
+        "a_baseline.jpg": None,
+        "b_baseline.jpg": None,
+        "c_progressive.jpg": "progressive JPEG",
+        "d_grey.jpg": "grey JPEG",
+        "e_cmyk.jpg": "CMYK",
+        "f_png.png": "not a JPEG",
+    }
     for name, why in want.items():
         got = gpu_decodable((mixed / name).read_bytes())
         assert (got is None) if why is None else (why in got), (name, got)
@@ -107,23 +113,45 @@ def test_store_written_by_the_gpu_code_path_falls_back_per_image(tmp_path, mixed
         else:  # every other kind took today's CPU path: PIL's pixels exactly
             assert np.array_equal(got, want), sid
     # features read from it carry the GPU key; a CPU store will not do for them
-    out = extract(MODEL, s, out_dir=tmp_path / "f", batch_size=4, device="cpu", progress=False, skip_bad=True,
-                  decoded=path, decode="gpu")["penultimate"]
-    assert out.name.endswith(f"{cache_key(get_spec(MODEL), 'penultimate', 'auto', s.manifest_hash(), 'float32', 'gpu')[:12]}.parquet")
+    out = extract(
+        MODEL,
+        s,
+        out_dir=tmp_path / "f",
+        batch_size=4,
+        device="cpu",
+        progress=False,
+        skip_bad=True,
+        decoded=path,
+        decode="gpu",
+    )["penultimate"]
+    assert out.name.endswith(
+        f"{cache_key(get_spec(MODEL), 'penultimate', 'auto', s.manifest_hash(), 'float32', 'gpu')[:12]}.parquet"
+    )
     assert load_features(out).meta["decoder"] == "gpu"
     cpu_key = store_key(split.geometry, s.manifest_hash())
     cpu_store = write_store(s, split.geometry, store_path(tmp_path, "m", cpu_key), cpu_key)
     with pytest.raises(ValidationError, match="decode='gpu'.*has key"):
-        extract(MODEL, s, out_dir=tmp_path / "g", batch_size=4, device="cpu", progress=False, skip_bad=True,
-                decoded=cpu_store, decode="gpu")
+        extract(
+            MODEL,
+            s,
+            out_dir=tmp_path / "g",
+            batch_size=4,
+            device="cpu",
+            progress=False,
+            skip_bad=True,
+            decoded=cpu_store,
+            decode="gpu",
+        )
 
 
 def _config(tmp_path, folder, decode: str, device: str, n_models: int = 1):
     models = ["random:torchvision/mobilenet_v3_small", "random:torchvision/shufflenet_v2_x0_5"][:n_models]
     extra = 'dtype = "bfloat16"\n' if device.startswith("cuda") else ""
     p = tmp_path / f"{decode}-{device}-{n_models}.toml"
-    p.write_text(f'[run]\noutput = "o"\n[[stimuli]]\nname = "m"\nsource = "folder"\npath = "{folder}"\n'
-                 + "".join(f'[[models]]\nname = "{m}"\ndecode = "{decode}"\ndevice = "{device}"\n{extra}' for m in models))
+    p.write_text(
+        f'[run]\noutput = "o"\n[[stimuli]]\nname = "m"\nsource = "folder"\npath = "{folder}"\n'
+        + "".join(f'[[models]]\nname = "{m}"\ndecode = "{decode}"\ndevice = "{device}"\n{extra}' for m in models)
+    )
     return load_config(p)
 
 

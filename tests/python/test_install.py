@@ -20,8 +20,9 @@ LOCK = ROOT / "requirements" / "lock.txt"
 
 
 def _tracked(*patterns: str) -> list[Path]:
-    out = subprocess.run(["git", "-C", str(ROOT), "ls-files", *patterns], capture_output=True, text=True,
-                         env=child_env())
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", *patterns], capture_output=True, text=True, env=child_env()
+    )
     if out.returncode != 0:
         pytest.fail(f"git ls-files failed: {out.stderr.strip()}")
     return [ROOT / p for p in out.stdout.splitlines() if (ROOT / p).is_file()]
@@ -56,10 +57,14 @@ def test_lock_differences_name_what_differs(tmp_path):
         "beta-pkg==2.0 \\\n    --hash=sha256:bb\n"
         "gamma==3.0 ; sys_platform == 'nonexistent-os' \\\n    --hash=sha256:cc\n"
         "torch==2.14.1 \\\n    --hash=sha256:dd\n"
-        "nvidia-cublas==13.1 ; sys_platform == 'linux' \\\n    --hash=sha256:ee\n")
+        "nvidia-cublas==13.1 ; sys_platform == 'linux' \\\n    --hash=sha256:ee\n"
+    )
     installed = {"beta-pkg": "2.1", "torch": "2.14.1+cpu", "extra": "0.1", "repalign": "0.1.0"}
     assert lock_differences(lock, installed) == [
-        "alpha: missing (lock: 1.0)", "beta-pkg: 2.1 installed, lock: 2.0", "extra: 0.1 installed, not in the lock"]
+        "alpha: missing (lock: 1.0)",
+        "beta-pkg: 2.1 installed, lock: 2.0",
+        "extra: 0.1 installed, not in the lock",
+    ]
 
 
 def test_cpu_requirements_leave_out_the_cuda_build_only():
@@ -109,15 +114,36 @@ def test_children_start_clean_after_r_was_embedded(tmp_path):
     pkg = tmp_path / "tiny"
     (pkg / "tiny").mkdir(parents=True)
     (pkg / "tiny" / "__init__.py").write_text("")
-    (pkg / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\nbuild-backend = '
-                                        '"setuptools.build_meta"\n[project]\nname = "tiny"\nversion = "1"\n')
-    pip = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                          str(tmp_path / "dist"), str(pkg)], env=child_env(), capture_output=True, text=True)
+    (pkg / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = '
+        '"setuptools.build_meta"\n[project]\nname = "tiny"\nversion = "1"\n'
+    )
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(pkg),
+        ],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
     assert pip.returncode == 0, pip.stderr[-1500:]
     assert list((tmp_path / "dist").glob("tiny-1-*.whl"))
 
-    rs = subprocess.run(["Rscript", "-e", "cat(requireNamespace('repalign', quietly = TRUE))"], env=r_env(),
-                        capture_output=True, text=True)
+    rs = subprocess.run(
+        ["Rscript", "-e", "cat(requireNamespace('repalign', quietly = TRUE))"],
+        env=r_env(),
+        capture_output=True,
+        text=True,
+    )
     assert rs.returncode == 0 and rs.stdout.strip() == "TRUE", rs.stderr[-1500:]
 
     # a SLURM job inherits this process's (R-changed) environment; its prologue undoes that
@@ -136,8 +162,13 @@ def test_children_start_clean_after_r_was_embedded(tmp_path):
 
     browser = shutil.which("chromium")
     if browser:
-        out = subprocess.run([browser, "--headless", "--no-sandbox", "--version"], env=child_env(),
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--version"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0 and "Chromium" in out.stdout, out.stderr[-1500:]
 
 
@@ -149,9 +180,12 @@ def test_child_env_keeps_what_the_caller_sets_again():
 
 # --- nothing outside the package, no machine paths -------------------------------------------------
 def test_no_package_module_reaches_above_itself():
-    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "python" / "repalign").rglob("*.py")
-                 for i, line in enumerate(p.read_text().splitlines(), 1)
-                 if re.search(r"parents\[\s*([2-9]|\d\d+)\s*\]", line)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in (ROOT / "python" / "repalign").rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"parents\[\s*([2-9]|\d\d+)\s*\]", line)
+    ]
     assert not offenders, offenders
 
 

@@ -12,7 +12,10 @@ import torch
 from repalign.errors import ValidationError
 from repalign.learners import DEFAULT_C_GRID
 from repalign.learners.across_models import (
-    GPU_MIN_SEQUENCES, category_probabilities_models, choose_backend, reward_values_models,
+    GPU_MIN_SEQUENCES,
+    category_probabilities_models,
+    choose_backend,
+    reward_values_models,
 )
 from repalign.learners.category import category_probabilities
 from repalign.learners.reward import reward_values
@@ -61,7 +64,7 @@ def test_reward_batched_across_models_equals_per_model():
         assert v.shape == ref.shape == (B, T, 2)
         assert float((v - ref).abs().max()) <= TOL * max(1.0, float(ref.abs().max()))
     # the model whose features made the rewards predicts them best (late trials)
-    err = [float(((v - R)[:, T // 2:] ** 2).mean()) for v in batched]
+    err = [float(((v - R)[:, T // 2 :] ** 2).mean()) for v in batched]
     assert err[0] == min(err)
 
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reference_impls import ref_category, ref_category_final_accuracy, ref_multiclass, ref_reward
 
 from repalign.datasets import CategoryTask, Embedding, RewardTask
 from repalign.learners import CategoryLearner, MulticlassLearner, MulticlassTask, RewardLearner
 from repalign.learners.category import category_probabilities, final_fit_accuracy
 from repalign.learners.multiclass import multiclass_probabilities
 from repalign.learners.reward import reward_values
-from reference_impls import ref_category, ref_category_final_accuracy, ref_multiclass, ref_reward
 
 # newton-cg at tol=1e-12 (the multiclass reference) reports line-search stalls at optimum
-pytestmark = [pytest.mark.usefixtures("one_thread"),
-              pytest.mark.filterwarnings("ignore:Line Search failed"),
-              pytest.mark.filterwarnings("ignore:The line search algorithm did not converge")]
+pytestmark = [
+    pytest.mark.usefixtures("one_thread"),
+    pytest.mark.filterwarnings("ignore:Line Search failed"),
+    pytest.mark.filterwarnings("ignore:The line search algorithm did not converge"),
+]
 
 
 def _planted(rng, B, T, d, noise):
@@ -137,7 +139,9 @@ def test_category_grid_selection_rules_match_reference_choices():
     X, y = _planted(rng, 3, T, d, noise=1.0)
     ids = [f"s{i}" for i in range(3 * T)]
     emb = Embedding(tuple(ids), X.reshape(3 * T, d), "planted")
-    tasks = [CategoryTask(f"t{b}", tuple(ids[b * T:(b + 1) * T]), tuple(ids[b * T:(b + 1) * T]), y[b]) for b in range(3)]
+    tasks = [
+        CategoryTask(f"t{b}", tuple(ids[b * T : (b + 1) * T]), tuple(ids[b * T : (b + 1) * T]), y[b]) for b in range(3)
+    ]
     grid = [0.001, 0.1, 10.0, 1000.0]
     ref_p = {(b, C): ref_category(X[b], y[b], C) for b in range(3) for C in grid}
     for selection in ("prequential", "train_accuracy"):
@@ -172,7 +176,9 @@ def test_reward_torch_chunking_and_cpu_kernel_agree():
     X = rng.normal(size=(3, 20, 2, 30))
     R = rng.normal(size=(3, 20, 2))
     a = reward_values(torch.as_tensor(X), torch.as_tensor(R), backend="torch").numpy()
-    b = reward_values(torch.as_tensor(X), torch.as_tensor(R), max_elems=1, backend="torch").numpy()  # one trial per chunk
+    b = reward_values(
+        torch.as_tensor(X), torch.as_tensor(R), max_elems=1, backend="torch"
+    ).numpy()  # one trial per chunk
     c = reward_values(torch.as_tensor(X), torch.as_tensor(R), backend="cpu").numpy()
     assert np.abs(a - b).max() <= 1e-12
     assert np.abs(a - c).max() <= 1e-9
@@ -188,7 +194,9 @@ def test_reward_learner_equals_reference_on_things_decisions(d):
 
     full = load_things_decisions().tasks()[:2]
     n = 25
-    tasks = [RewardTask(t.task_id, t.concepts[:n], t.images[:n], t.rewards[:n], t.choices[:n], t.participant) for t in full]
+    tasks = [
+        RewardTask(t.task_id, t.concepts[:n], t.images[:n], t.rewards[:n], t.choices[:n], t.participant) for t in full
+    ]
     emb = load_spose(49) if d == 49 else _random_things_embedding(512, 9)
     df = RewardLearner().simulate(tasks, emb, model="m", layer="l")
     for task in tasks:
@@ -241,9 +249,16 @@ def test_multiclass_learner_equals_reference_on_huber_first_epoch(d):
 
     full = huber_tasks(agent="human", runs=[1])[0]
     keep = [i for i, e in enumerate(full.epoch) if e == 1]  # 36 train + 51 test trials
-    task = MulticlassTask(full.task_id, tuple(full.stimulus_ids[i] for i in keep), tuple(full.labels[i] for i in keep),
-                          tuple(full.phase[i] for i in keep), full.classes, tuple(full.epoch[i] for i in keep),
-                          tuple(full.choices[i] for i in keep), full.participant)
+    task = MulticlassTask(
+        full.task_id,
+        tuple(full.stimulus_ids[i] for i in keep),
+        tuple(full.labels[i] for i in keep),
+        tuple(full.phase[i] for i in keep),
+        full.classes,
+        tuple(full.epoch[i] for i in keep),
+        tuple(full.choices[i] for i in keep),
+        full.participant,
+    )
     ids = sorted(set(task.stimulus_ids))
     emb = Embedding(tuple(ids), np.random.default_rng(d).normal(size=(len(ids), d)), f"random{d}")
     df = MulticlassLearner(C=1.0).simulate(task, emb, model="m", layer="l")

@@ -82,15 +82,18 @@ def _toy():
     return CategoryTask("t", tuple(ids), tuple(ids), cats), emb
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"variant": "seed"}, "CategoryLearner: variant must be 'default' or 'published'"),
-    ({"variant": "published", "selection": "prequential"}, "chooses C by training accuracy"),
-    ({"variant": "published", "tol": 1e-8}, "default tol"),
-    ({"variant": "published", "C": 1.0, "C_grid": [1.0, 2.0]}, "either C"),
-    ({"variant": "published", "device": "cuda"}, "on the CPU"),
-    ({"variant": "published", "pca": 13}, r"pca=13 must be between 1 and min\(#trials, #dims\)=3"),
-    ({"C_grid": "seed"}, "'default' or 'published'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variant": "seed"}, "CategoryLearner: variant must be 'default' or 'published'"),
+        ({"variant": "published", "selection": "prequential"}, "chooses C by training accuracy"),
+        ({"variant": "published", "tol": 1e-8}, "default tol"),
+        ({"variant": "published", "C": 1.0, "C_grid": [1.0, 2.0]}, "either C"),
+        ({"variant": "published", "device": "cuda"}, "on the CPU"),
+        ({"variant": "published", "pca": 13}, r"pca=13 must be between 1 and min\(#trials, #dims\)=3"),
+        ({"C_grid": "seed"}, "'default' or 'published'"),
+    ],
+)
 def test_category_learner_rejects_bad_arguments(kwargs, message):
     task, emb = _toy()
     with pytest.raises(ValidationError, match=message):
@@ -101,7 +104,9 @@ def test_reward_learner_rejects_an_unknown_variant():
     from repalign.datasets import Embedding, RewardTask
 
     emb = Embedding(["a", "b"], np.eye(2), "toy")
-    task = RewardTask("r", np.array([["a", "b"]], dtype=object), np.array([["a", "b"]], dtype=object), np.array([[1.0, 2.0]]))
+    task = RewardTask(
+        "r", np.array([["a", "b"]], dtype=object), np.array([["a", "b"]], dtype=object), np.array([[1.0, 2.0]])
+    )
     with pytest.raises(ValidationError, match="variant must be 'default' or 'published'"):
         RewardLearner(variant="seed").simulate(task, emb)
 
@@ -257,8 +262,10 @@ def test_fast_published_category_equals_the_sklearn_loop_on_real_task_files(spos
     ref = _ref_published()
     tasks = load_category_tasks(list(range(1, 13)) + [200, 400, 600, 800, 1000, 1050])
     rng = np.random.default_rng(0)
-    wide = {w: spose.values @ rng.normal(size=(spose.values.shape[1], w)) + rng.normal(size=(len(spose.ids), w))
-            for w in (512, 2048)}
+    wide = {
+        w: spose.values @ rng.normal(size=(spose.values.shape[1], w)) + rng.normal(size=(len(spose.ids), w))
+        for w in (512, 2048)
+    }
     for i, task in enumerate(tasks):
         idx = spose.index_of(task.concepts)
         y = np.asarray(task.categories, dtype=np.int64)
@@ -274,7 +281,9 @@ def _write_config(tmp_path, learners: str):
     from repalign.config import load_config
 
     p = tmp_path / "study.toml"
-    p.write_text('[run]\noutput = "out"\nseed = 2\n\n[[representations]]\nname = "spose"\nsource = "spose49"\n\n' + learners)
+    p.write_text(
+        '[run]\noutput = "out"\nseed = 2\n\n[[representations]]\nname = "spose"\nsource = "spose49"\n\n' + learners
+    )
     return load_config(p)
 
 
@@ -293,7 +302,9 @@ def test_config_variant_is_in_the_task_key_and_runs_the_published_learner(tmp_pa
     df = read_table(pub.outputs[0], kind="trials")
     assert df["C"].unique().tolist() == [EXPECTED["category"]["2"]["C"]]
     assert np.abs(df["value"].to_numpy() - np.asarray(EXPECTED["category"]["2"]["p1"])).max() <= 1e-6
-    with pytest.raises(ValidationError, match=r"#1: CategoryLearner: variant='published' chooses C by training accuracy"):
+    with pytest.raises(
+        ValidationError, match=r"#1: CategoryLearner: variant='published' chooses C by training accuracy"
+    ):
         plan_learners(_write_config(tmp_path, base + 'variant = "published"\nselection = "prequential"\n'))
     with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'seed'"):
         plan_learners(_write_config(tmp_path, base + 'variant = "seed"\n'))
@@ -307,9 +318,16 @@ def _paper_format_category_file(path: Path, tasks, planted: dict[str, tuple[str,
     for participant, (cond, choice) in planted.items():
         task = by_id[cond]
         for i in range(len(task)):
-            rows.append({"image": task.images[i].replace("\\/", "/"), "choice": int(choice[i]),
-                         "true_category_binary": int(task.categories[i]), "cond_file": int(cond),
-                         "participant": participant, "trial": i})
+            rows.append(
+                {
+                    "image": task.images[i].replace("\\/", "/"),
+                    "choice": int(choice[i]),
+                    "true_category_binary": int(task.categories[i]),
+                    "cond_file": int(cond),
+                    "participant": participant,
+                    "trial": i,
+                }
+            )
     pd.DataFrame(rows).sample(frac=1.0, random_state=0).to_csv(path, index=False)  # any row order
 
 
@@ -322,11 +340,15 @@ def test_human_choices_from_a_paper_format_file_are_joined_to_the_learner(tmp_pa
 
     tasks = load_category_tasks([3, 7])
     rng = np.random.default_rng(1)
-    planted = {"P1": ("3", rng.integers(0, 2, 120)), "P2": ("7", rng.integers(0, 2, 120)),
-               "P3": ("3", rng.integers(0, 2, 120))}
+    planted = {
+        "P1": ("3", rng.integers(0, 2, 120)),
+        "P2": ("7", rng.integers(0, 2, 120)),
+        "P3": ("3", rng.integers(0, 2, 120)),
+    }
     _paper_format_category_file(tmp_path / "above_chance.csv", tasks, planted)
-    (task,) = plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nC = 1.0\n'
-                                                    'choices = "above_chance.csv"\n'))
+    (task,) = plan_learners(
+        _write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nC = 1.0\nchoices = "above_chance.csv"\n')
+    )
     run_local([task], progress=False)
     df = read_table(task.outputs[0], kind="trials")
     ref = CategoryLearner(C=1.0).simulate(tasks, spose)
@@ -351,11 +373,18 @@ def test_human_choices_file_errors_name_the_problem(tmp_path):
 
     def plan(frame, extra=""):
         frame.to_csv(tmp_path / "c.csv", index=False)
-        return plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nchoices = "c.csv"\n' + extra))
+        return plan_learners(
+            _write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nchoices = "c.csv"\n' + extra)
+        )
 
-    with pytest.raises(ValidationError, match=r"missing column\(s\) \['choice'\]; the paper's format needs participant, cond_file, trial, choice"):
+    with pytest.raises(
+        ValidationError,
+        match=r"missing column\(s\) \['choice'\]; the paper's format needs participant, cond_file, trial, choice",
+    ):
         plan(df.drop(columns="choice"))
-    with pytest.raises(ValidationError, match=r"unknown cond_file\(s\) \[2000\] for the category tasks \(valid: 1–1050\)"):
+    with pytest.raises(
+        ValidationError, match=r"unknown cond_file\(s\) \[2000\] for the category tasks \(valid: 1–1050\)"
+    ):
         plan(df.assign(cond_file=2000))
     with pytest.raises(ValidationError, match=r"participant 'P1' must have trials 0\.\.119 once each"):
         plan(df.assign(trial=df["trial"] + 1))
@@ -363,13 +392,17 @@ def test_human_choices_file_errors_name_the_problem(tmp_path):
         plan(df.assign(choice=2))
     wrong = df.copy()
     wrong.loc[wrong["trial"] == 5, "image"] = "stimuli/anvil/anvil_99x.jpg"
-    with pytest.raises(ValidationError, match=r"participant 'P1', cond_file 3, trial 5: image 'stimuli/anvil/anvil_99x.jpg' is not"):
+    with pytest.raises(
+        ValidationError, match=r"participant 'P1', cond_file 3, trial 5: image 'stimuli/anvil/anvil_99x.jpg' is not"
+    ):
         plan(wrong)
     with pytest.raises(ValidationError, match="either 'choices'"):
-        plan(df, 'tasks = [3]\n')
+        plan(df, "tasks = [3]\n")
     with pytest.raises(ValidationError, match="choices file .*nope.csv: not found"):
         plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "nope.csv"\n'))
-    with pytest.raises(ValidationError, match="'choices' .* applies only to tasks demircan-category and demircan-reward"):
+    with pytest.raises(
+        ValidationError, match="'choices' .* applies only to tasks demircan-category and demircan-reward"
+    ):
         plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "things-decisions"\nchoices = "c.csv"\n'))
 
 
@@ -382,8 +415,16 @@ def test_reward_human_choices_from_a_paper_format_file(tmp_path, spose):
 
     (task5,) = load_reward_tasks([5])
     choice = np.random.default_rng(2).integers(0, 2, 60)
-    pd.DataFrame({"left_image": task5.images[:, 0], "right_image": task5.images[:, 1], "choice": choice,
-                  "cond_file": "5", "trial": np.arange(60), "participant": "XJ3K"}).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame(
+        {
+            "left_image": task5.images[:, 0],
+            "right_image": task5.images[:, 1],
+            "choice": choice,
+            "cond_file": "5",
+            "trial": np.arange(60),
+            "participant": "XJ3K",
+        }
+    ).to_csv(tmp_path / "r.csv", index=False)
     (task,) = plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
     run_local([task], progress=False)
     df = read_table(task.outputs[0], kind="trials").sort_values("trial")

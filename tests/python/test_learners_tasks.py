@@ -6,12 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from repalign.datasets import CategoryTask, Embedding, RewardTask
 from repalign.errors import ValidationError
 from repalign.learners import (
-    CategoryLearner, MulticlassLearner, MulticlassTask, RewardLearner, huber_tasks, simulate_choices,
+    CategoryLearner,
+    MulticlassLearner,
+    MulticlassTask,
+    RewardLearner,
+    huber_tasks,
+    simulate_choices,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small linear algebra: one thread
@@ -94,8 +98,10 @@ def test_multiclass_learner_learns_planted_classes():
             labels.append(c)
     emb = Embedding(tuple(ids), np.array(X), "planted")
     order = rng.permutation(90)
-    train = [([ids[i] for i in order[:30]], [labels[i] for i in order[:30]]),
-             ([ids[i] for i in order[30:60]], [labels[i] for i in order[30:60]])]
+    train = [
+        ([ids[i] for i in order[:30]], [labels[i] for i in order[:30]]),
+        ([ids[i] for i in order[30:60]], [labels[i] for i in order[30:60]]),
+    ]
     test = [None, ([ids[i] for i in order[60:]], [labels[i] for i in order[60:]])]
     task = MulticlassTask.from_epochs("planted", train, test, classes=("a", "b", "c"))
     df = MulticlassLearner(C=1.0).simulate(task, emb)
@@ -108,7 +114,9 @@ def test_multiclass_learner_learns_planted_classes():
 # --- bad input ---------------------------------------------------------------------------------
 def _toy_category(n=6):
     ids = tuple(f"s{i}" for i in range(n))
-    return CategoryTask("toy", ids, ids, np.array([0, 1] * (n // 2))), Embedding(ids, np.random.default_rng(0).normal(size=(n, 3)), "toy")
+    return CategoryTask("toy", ids, ids, np.array([0, 1] * (n // 2))), Embedding(
+        ids, np.random.default_rng(0).normal(size=(n, 3)), "toy"
+    )
 
 
 def test_missing_stimulus_is_listed():
@@ -159,7 +167,9 @@ def test_simulated_choices_follow_the_softmax_and_lapse():
     cat = simulate_choices(pd.DataFrame({"value": [0.9] * n}), temperature=0.5, lapse=0.0, seed=2)
     q = 1 / (1 + np.exp(-np.log(9) / 0.5))
     assert abs(cat["choice"].mean() - q) < 4 * np.sqrt(q * (1 - q) / n)
-    mc = simulate_choices(pd.DataFrame({"prob_x": [0.7] * n, "prob_y": [0.2] * n, "prob_z": [0.1] * n}), 1.0, 0.3, seed=3)
+    mc = simulate_choices(
+        pd.DataFrame({"prob_x": [0.7] * n, "prob_y": [0.2] * n, "prob_z": [0.1] * n}), 1.0, 0.3, seed=3
+    )
     freq = mc["choice"].value_counts(normalize=True)
     assert abs(freq["x"] - (0.1 + 0.7 * 0.7)) < 0.02 and abs(freq["z"] - (0.1 + 0.7 * 0.1)) < 0.02
     with pytest.raises(ValidationError, match="temperature"):
@@ -171,7 +181,9 @@ def _write_config(tmp_path, learners: str) -> object:
     from repalign.config import load_config
 
     p = tmp_path / "study.toml"
-    p.write_text('[run]\noutput = "out"\nseed = 2\n\n[[representations]]\nname = "spose"\nsource = "spose49"\n\n' + learners)
+    p.write_text(
+        '[run]\noutput = "out"\nseed = 2\n\n[[representations]]\nname = "spose"\nsource = "spose49"\n\n' + learners
+    )
     return load_config(p)
 
 
@@ -181,8 +193,11 @@ def test_plan_learners_writes_trials_tables_once(tmp_path):
     from repalign.store import read_table, table_info
     from repalign.task import run_local
 
-    cfg = _write_config(tmp_path, '[[learners]]\ntask = "demo-category"\ntasks = 2\nC_grid = [0.1, 10.0]\n\n'
-                                  '[[learners]]\ntask = "things-decisions"\ntasks = ["participant_03"]\n')
+    cfg = _write_config(
+        tmp_path,
+        '[[learners]]\ntask = "demo-category"\ntasks = 2\nC_grid = [0.1, 10.0]\n\n'
+        '[[learners]]\ntask = "things-decisions"\ntasks = ["participant_03"]\n',
+    )
     tasks = plan_learners(cfg)
     assert [t.stage for t in tasks] == ["learners", "learners"]
     assert run_local(tasks, progress=False) == {t.key: "done" for t in tasks}
@@ -216,8 +231,10 @@ def test_simulate_cli(tmp_path):
     from repalign.cli import app
 
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[run]\noutput = "o"\n[[representations]]\nname = "spose"\nsource = "spose49"\n'
-                   '[[learners]]\ntask = "demo-reward"\ntasks = 1\n')
+    cfg.write_text(
+        '[run]\noutput = "o"\n[[representations]]\nname = "spose"\nsource = "spose49"\n'
+        '[[learners]]\ntask = "demo-reward"\ntasks = 1\n'
+    )
     res = CliRunner().invoke(app, ["simulate", "--config", str(cfg), "--out", str(tmp_path / "all.parquet"), "-q"])
     assert res.exit_code == 0, res.output
     from repalign.store import read_table

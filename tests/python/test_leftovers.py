@@ -27,6 +27,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from builders import child_python_env
+from test_pipeline_trust import STUDY
 
 import repalign.features.extractor as ex
 from repalign.config import load_config
@@ -45,9 +47,7 @@ from repalign.store import (
     verify_parquet,
     write_table,
 )
-from builders import child_python_env
 from repalign.task import StaleOutputWarning
-from test_pipeline_trust import STUDY
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -79,9 +79,13 @@ def _user_files_intact(out: Path) -> list[str]:
 
 def _outputs(root: Path) -> dict[str, bytes]:
     """Every task output's bytes (lock files, report and user files left out)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith((".repalign.lock", "report.html"))
-            and str(p.relative_to(root)) not in USER_FILES}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and not p.name.startswith((".repalign.lock", "report.html"))
+        and str(p.relative_to(root)) not in USER_FILES
+    }
 
 
 def _dead_pid() -> int:
@@ -205,8 +209,13 @@ def test_kills_at_every_publish_point_lose_no_user_file_and_leave_no_debris(clea
     _plant(out)
     kills = 0
     for _ in range(30):
-        proc = subprocess.run([PY, "-c", KILLING_RUN, str(tmp_path / "study.toml"), "2"], env=ENV,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [PY, "-c", KILLING_RUN, str(tmp_path / "study.toml"), "2"],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert _user_files_intact(out) == [], proc.stderr
         if proc.returncode == 0:
             break
@@ -297,8 +306,9 @@ ex.extract("pixels:4", load_stimulus_set({"source": "digits", "n": 1}), out_dir=
 
 def test_a_truncated_extraction_part_is_named_and_recomputed(tmp_path):
     stimuli = load_stimulus_set({"source": "digits", "n": 1})
-    ref = ex.extract("pixels:4", stimuli, out_dir=tmp_path / "ref", batch_size=4, rows_per_group=4,
-                     progress=False, num_workers=0)["output"]
+    ref = ex.extract(
+        "pixels:4", stimuli, out_dir=tmp_path / "ref", batch_size=4, rows_per_group=4, progress=False, num_workers=0
+    )["output"]
     out = tmp_path / "out"
     proc = subprocess.run([PY, "-c", KILLED_EXTRACTION, str(out)], env=ENV, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -307,15 +317,20 @@ def test_a_truncated_extraction_part_is_named_and_recomputed(tmp_path):
     assert (parts / PARTS_MARKER).is_file() and part.is_file()
     part.write_bytes(part.read_bytes()[:40])  # truncated
     with pytest.warns(StaleOutputWarning, match=rf"{part}: unreadable .*recomputing"):
-        got = ex.extract("pixels:4", stimuli, out_dir=out, batch_size=4, rows_per_group=4, progress=False,
-                         num_workers=0)["output"]
+        got = ex.extract(
+            "pixels:4", stimuli, out_dir=out, batch_size=4, rows_per_group=4, progress=False, num_workers=0
+        )["output"]
     assert got.read_bytes() == ref.read_bytes() and not parts.exists()
 
 
 # --- repalign verify -------------------------------------------------------------------------------
 def _verify(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-c", "from repalign.cli import main; main()", "verify", str(path)], env=ENV,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [PY, "-c", "from repalign.cli import main; main()", "verify", str(path)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_verify_names_damaged_files_and_exits_1(clean_run, tmp_path):

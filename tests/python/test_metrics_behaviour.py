@@ -16,8 +16,24 @@ from repalign.metrics.behaviour import consistency_rows, decision_matrix, imagen
 # Number of ImageNet classes per category in the seed's ``<category>_indices`` lists
 # (rgeirhos/texture-vs-shape code/helper/human_categories.py; the copy in
 # bethgelab/model-vs-human modelvshuman/helper/human_categories.py is identical).
-PUBLISHED_COUNTS = {"airplane": 1, "bear": 4, "bicycle": 2, "bird": 49, "boat": 5, "bottle": 7, "car": 3, "cat": 6,
-                    "chair": 4, "clock": 3, "dog": 109, "elephant": 2, "keyboard": 2, "knife": 1, "oven": 1, "truck": 8}
+PUBLISHED_COUNTS = {
+    "airplane": 1,
+    "bear": 4,
+    "bicycle": 2,
+    "bird": 49,
+    "boat": 5,
+    "bottle": 7,
+    "car": 3,
+    "cat": 6,
+    "chair": 4,
+    "clock": 3,
+    "dog": 109,
+    "elephant": 2,
+    "keyboard": 2,
+    "knife": 1,
+    "oven": 1,
+    "truck": 8,
+}
 
 
 @pytest.mark.data
@@ -71,10 +87,14 @@ def test_exact_planted_kappa():
     a = np.r_[np.ones(574), np.ones(126), np.zeros(126), np.zeros(174)].astype(bool)
     b = np.r_[np.ones(574), np.zeros(126), np.ones(126), np.zeros(174)].astype(bool)
     assert error_consistency(a, b) == pytest.approx(0.4)
-    d = pd.DataFrame({"agent": np.repeat(["p1", "p2", "net"], 1000),
-                      "agent_type": np.repeat(["human", "human", "network"], 1000),
-                      "stimulus_id": np.tile([f"i{k:04d}" for k in range(1000)], 3),
-                      "correct": np.r_[a, b, a]})
+    d = pd.DataFrame(
+        {
+            "agent": np.repeat(["p1", "p2", "net"], 1000),
+            "agent_type": np.repeat(["human", "human", "network"], 1000),
+            "stimulus_id": np.tile([f"i{k:04d}" for k in range(1000)], 3),
+            "correct": np.r_[a, b, a],
+        }
+    )
     t = pd.DataFrame(consistency_rows(d, dataset="planted", n_boot=50))
     k = t[(t.metric == "kappa")].set_index(["model", "other"])["value"]
     assert k[("p1", "p2")] == pytest.approx(0.4) and k[("net", "p1")] == pytest.approx(1.0)
@@ -98,8 +118,18 @@ def _planted_decisions(rho: dict[str, float], types: dict[str, str], n: int, p: 
         correct = np.where(copy, z, rng.random(n) < p)
         wrong = cats[(np.searchsorted(cats, truth) + rng.integers(1, 16, n)) % 16]  # any other category
         response = np.where(correct, truth, wrong)
-        frames.append(pd.DataFrame({"agent": agent, "agent_type": types[agent], "stimulus_id": [f"img{i}" for i in range(n)],
-                                    "category": truth, "response": response, "correct": response == truth}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "agent": agent,
+                    "agent_type": types[agent],
+                    "stimulus_id": [f"img{i}" for i in range(n)],
+                    "category": truth,
+                    "response": response,
+                    "correct": response == truth,
+                }
+            )
+        )
     return pd.DataFrame(pd.concat(frames, ignore_index=True))
 
 
@@ -122,8 +152,14 @@ def test_planted_agreement_structure_is_recovered():
 
 
 def test_decision_matrix_refuses_incomplete_or_duplicate_decisions():
-    d = pd.DataFrame({"agent": ["a", "a", "b"], "agent_type": ["human"] * 3, "stimulus_id": ["x", "y", "x"],
-                      "correct": [True, False, True]})
+    d = pd.DataFrame(
+        {
+            "agent": ["a", "a", "b"],
+            "agent_type": ["human"] * 3,
+            "stimulus_id": ["x", "y", "x"],
+            "correct": [True, False, True],
+        }
+    )
     with pytest.raises(ValidationError, match="agent 'b' has no decision on image 'y'"):
         decision_matrix(d)
     with pytest.raises(ValidationError, match="decided twice"):

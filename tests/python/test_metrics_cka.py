@@ -31,8 +31,14 @@ def test_linear_cka_matches_the_feature_space_closed_form(seed, n, d1, d2):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), n=st.integers(6, 25), d=st.integers(2, 6),
-       scale=st.floats(1e-3, 1e3), kernel=st.sampled_from(["linear", "rbf"]), unbiased=st.booleans())
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(6, 25),
+    d=st.integers(2, 6),
+    scale=st.floats(1e-3, 1e3),
+    kernel=st.sampled_from(["linear", "rbf"]),
+    unbiased=st.booleans(),
+)
 def test_cka_is_invariant_to_rotation_and_isotropic_scaling(seed, n, d, scale, kernel, unbiased):
     X, Y = _data(seed, n, d, d + 1)
     Q = np.linalg.qr(np.random.default_rng(seed + 1).normal(size=(d, d)))[0]
@@ -47,8 +53,10 @@ def test_unbiased_hsic_equals_the_u_statistic():
     for kernel in ("linear", "rbf"):
         K, L = gram(X, kernel), gram(Y, kernel)
         n = K.shape[0]
-        total = sum(K[i, j] * L[i, j] + K[i, j] * L[q, r] - 2 * K[i, j] * L[i, q]
-                    for i, j, q, r in itertools.permutations(range(n), 4))
+        total = sum(
+            K[i, j] * L[i, j] + K[i, j] * L[q, r] - 2 * K[i, j] * L[i, q]
+            for i, j, q, r in itertools.permutations(range(n), 4)
+        )
         assert hsic(K, L, unbiased=True) == pytest.approx(total / (n * (n - 1) * (n - 2) * (n - 3)), rel=1e-10)
         # Biased: tr(KHLH)/(n−1)².
         H = np.eye(n) - 1.0 / n

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from scipy.spatial.distance import cdist, pdist
 
 from repalign.datasets import load_mur92, load_spose, load_things_concepts
@@ -19,8 +18,11 @@ def _naturalcogsci_r2(X, classes, metric="cosine"):
     u = np.unique(classes)
     K = u.size
     within = sum(pdist(X[classes == c], metric).sum() / (K * np.sum(classes == c) ** 2) for c in u)
-    total = sum(cdist(X[classes == a], X[classes == b], metric).sum() / (K**2 * np.sum(classes == a) * np.sum(classes == b))
-                for a in u for b in u)
+    total = sum(
+        cdist(X[classes == a], X[classes == b], metric).sum() / (K**2 * np.sum(classes == a) * np.sum(classes == b))
+        for a in u
+        for b in u
+    )
     return 1 - within / total
 
 
@@ -66,7 +68,9 @@ def test_class_separation_planted():
     # Hand-computed euclidean case: points 0, 1 (class a) and 10, 11 (class b) on a line.
     X = np.array([[0.0], [1.0], [10.0], [11.0]])
     d_within, d_total = 1.0, (1 + 10 + 11 + 9 + 10 + 1) / 6
-    assert class_separation(X, ["a", "a", "b", "b"], "euclidean", formula="distinct_pairs") == pytest.approx(1 - d_within / d_total)
+    assert class_separation(X, ["a", "a", "b", "b"], "euclidean", formula="distinct_pairs") == pytest.approx(
+        1 - d_within / d_total
+    )
     # Published by hand: within = (1/4 + 1/4) / 2 = 0.25 (each pair once, / (K·n²));
     # total over ordered class pairs aa, ab, ba, bb = (2 + 40 + 40 + 2) / (4·4) = 5.25.
     assert class_separation(X, ["a", "a", "b", "b"], "euclidean") == pytest.approx(1 - 0.25 / 5.25)

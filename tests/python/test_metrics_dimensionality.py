@@ -47,7 +47,9 @@ def test_minmax_scaling_undoes_feature_units_on_an_anisotropic_gaussian():
 def test_twonn_and_mle_agree_with_scikit_dimension_on_spose(real_data):
     X = load_spose(49).values
     U = np.unique(X, axis=0)  # repalign removes duplicate rows; skdim is given them removed
-    assert intrinsic_dimensionality(X, "twonn", scale="none") == pytest.approx(skdim.id.TwoNN().fit(U).dimension_, abs=1e-9)
+    assert intrinsic_dimensionality(X, "twonn", scale="none") == pytest.approx(
+        skdim.id.TwoNN().fit(U).dimension_, abs=1e-9
+    )
     assert intrinsic_dimensionality(X, "mle", k=20) == pytest.approx(skdim.id.MLE(K=20).fit(U).dimension_, abs=1e-9)
     pr, pc = intrinsic_dimensionality(X, "pr"), intrinsic_dimensionality(X, "pca90")
     # SPoSE's 49 sparse dimensions: nonlinear estimates are far below the linear ones.
@@ -62,7 +64,9 @@ def test_planted_dimension_is_recovered_and_duplicates_removed():
     assert intrinsic_dimensionality(Z, "pca90") <= 4
     dup = np.vstack([Z, Z[:500]])  # duplicates would give r1 = 0 and infinite ratios
     assert intrinsic_dimensionality(dup, "twonn") == intrinsic_dimensionality(Z, "twonn")
-    assert intrinsic_dimensionality(Z, "twonn", scale="none") == pytest.approx(skdim.id.TwoNN().fit(Z).dimension_, abs=1e-9)
+    assert intrinsic_dimensionality(Z, "twonn", scale="none") == pytest.approx(
+        skdim.id.TwoNN().fit(Z).dimension_, abs=1e-9
+    )
 
 
 def test_pca_measures_on_a_planted_spectrum():

@@ -81,12 +81,14 @@ def test_embedding_ids_are_matched_and_missing_ids_listed(spose, nc_triplets):
 # --- definitions on planted data ----------------------------------------------------------
 def _loop_choice(X, t, similarity):
     """Reference: one triplet at a time, the most similar pair's outsider."""
+
     def sim(u, v):
         if similarity == "dot":
             return float(u @ v)
         if similarity == "cosine":
             return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
         return -float(np.linalg.norm(u - v))
+
     a, b, c = (X[i] for i in t)
     return int(np.argmax([sim(b, c), sim(a, c), sim(a, b)]))
 
@@ -199,7 +201,9 @@ def test_published_zero_shot_matches_the_seed_path_on_spose(spose, nc_triplets, 
     got = odd_one_out_choices(X, t, variant="published")
     assert np.array_equal(got, want)
     assert odd_one_out_accuracy(X, t, variant="published") == pytest.approx(np.mean(want == 2), abs=1e-12)
-    assert np.array_equal(odd_one_out_choices(X, t[:3000], "dot", variant="published"), _seed_choices(X, t[:3000], "dot"))
+    assert np.array_equal(
+        odd_one_out_choices(X, t[:3000], "dot", variant="published"), _seed_choices(X, t[:3000], "dot")
+    )
     # SPoSE rows are not unit-norm, so cosine (published) and dot (default) pick differently.
     assert (odd_one_out_choices(X, t, variant="published") != odd_one_out_choices(X, t)).any()
 

@@ -66,7 +66,9 @@ def _write(tmp_path, text):
 def test_metric_specs_are_validated():
     spec = metric_spec({"metric": "probe", "similarity": "cosine"}, "[[metrics]] #1")
     assert spec["similarity"] == ["cosine"] and spec["n_folds"] == 3 and spec["penalty"] == "identity"
-    with pytest.raises(ValidationError, match=r"\[\[metrics\]\] #2: unknown key\(s\) \['alpha'\]; valid keys: .*alphas"):
+    with pytest.raises(
+        ValidationError, match=r"\[\[metrics\]\] #2: unknown key\(s\) \['alpha'\]; valid keys: .*alphas"
+    ):
         metric_spec({"metric": "probe", "alpha": 1}, "[[metrics]] #2")
     with pytest.raises(ValidationError, match="'metric' must be one of odd_one_out, noise_ceiling, probe"):
         metric_spec({"metric": "accuracy"}, "x")
@@ -97,7 +99,9 @@ def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
     assert all(t.deps == () for t in tasks)  # SPoSE and random need no extraction task
     assert plan_metrics(cfg)[1].key == tasks[1].key  # deterministic, content-keyed
 
-    result = CliRunner().invoke(app, ["metrics", "--config", str(cfg_path), "--quiet", "--out", str(tmp_path / "all.parquet")])
+    result = CliRunner().invoke(
+        app, ["metrics", "--config", str(cfg_path), "--quiet", "--out", str(tmp_path / "all.parquet")]
+    )
     assert result.exit_code == 0, result.output
     df = read_table(tmp_path / "all.parquet", kind="metrics").set_index(["model", "metric"])
     assert df.loc[("human", "noise_ceiling_majority"), "value"] == pytest.approx(0.672, abs=0.001)
@@ -127,10 +131,15 @@ def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
 
 
 def test_unknown_representation_is_an_error(tmp_path):
-    cfg = load_config(_write(tmp_path, """
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
         representations = [{ name = "spose", source = "spose49" }]
         metrics = [{ metric = "odd_one_out", representations = ["clip"] }]
-    """))
+    """,
+        )
+    )
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]; defined: spose"):
         plan_metrics(cfg)
 
@@ -140,10 +149,15 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     from repalign.features import plan_features
     from repalign.representations import resolve_representations
 
-    cfg = load_config(_write(tmp_path, """
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
         representations = [{ name = "words", source = "minilm-things" }]
         metrics = [{ metric = "odd_one_out" }, { metric = "probe", epochs = 2 }]
-    """))
+    """,
+        )
+    )
     ref = resolve_representations(cfg)["words"]
     assert ref.task
     tasks = plan_metrics(cfg)
@@ -156,7 +170,9 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
     spec = metric_spec({"metric": "odd_one_out", "variant": "published"}, "x")
     assert spec["similarity"] == ["cosine"] and spec["dataset"] == ["train_90", "test_10"]
     # A key the entry sets itself wins over the published default.
-    assert metric_spec({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x")["similarity"] == ["dot"]
+    assert metric_spec({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x")["similarity"] == [
+        "dot"
+    ]
     probe = metric_spec({"metric": "probe", "variant": "published"}, "x")
     assert probe["penalty"] == "zero" and probe["epochs"] == 100 and probe["alphas"][0] == 1e-5
     assert metric_spec({"metric": "rsa"}, "x")["variant"] == "default"
@@ -168,7 +184,9 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
         metric_spec({"metric": "separation", "variant": "published", "formula": "kornblith"}, "x")
     with pytest.raises(ValidationError, match="dataset = 'train'; valid"):
         metric_spec({"metric": "probe", "dataset": ["test_10", "train"]}, "x")
-    cfg = _write(tmp_path, """
+    cfg = _write(
+        tmp_path,
+        """
         [run]
         output = "out"
         [[representations]]
@@ -181,7 +199,8 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
         metric = "odd_one_out"
         representations = ["spose"]
         variant = "published"
-        """)
+        """,
+    )
     a, b = plan_metrics(load_config(cfg))
     assert a.key != b.key and a.outputs[0] != b.outputs[0]
 
@@ -193,16 +212,24 @@ def test_rsa_on_a_set_without_subject_rdms_says_what_it_needs(tmp_path):
     from repalign.errors import ValidationError
     from repalign.pipeline.plan import plan_all
 
-    base = ('[run]\noutput = "out"\n[[stimuli]]\nname = "digits"\nsource = "digits"\nn = 3\n'
-            '[[representations]]\nname = "noise"\nsource = "random"\ndims = 8\nstimuli = "digits"\n'
-            '[[metrics]]\nmetric = "rsa"\n')
+    base = (
+        '[run]\noutput = "out"\n[[stimuli]]\nname = "digits"\nsource = "digits"\nn = 3\n'
+        '[[representations]]\nname = "noise"\nsource = "random"\ndims = 8\nstimuli = "digits"\n'
+        '[[metrics]]\nmetric = "rsa"\n'
+    )
     (tmp_path / "a.toml").write_text(base)
-    with pytest.raises(ValidationError, match=r"\[\[metrics\]\] #1 \(rsa\): needs representations of the 92 Mur92 "
-                                              r"images.*source = \"mur92\".*noise \(digits\)"):
+    with pytest.raises(
+        ValidationError,
+        match=r"\[\[metrics\]\] #1 \(rsa\): needs representations of the 92 Mur92 "
+        r"images.*source = \"mur92\".*noise \(digits\)",
+    ):
         plan_all(load_config(tmp_path / "a.toml"))
     (tmp_path / "b.toml").write_text(base + 'representations = ["noise"]\n')
-    with pytest.raises(ValidationError, match=r"#1 \(rsa\): compares with the 16 subjects' RDMs.*'noise' represents "
-                                              r"'digits'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"#1 \(rsa\): compares with the 16 subjects' RDMs.*'noise' represents "
+        r"'digits'",
+    ):
         plan_all(load_config(tmp_path / "b.toml"))
 
 
@@ -214,16 +241,21 @@ def test_cka_runs_only_on_the_reference_stimulus_set(tmp_path):
     from repalign.errors import ValidationError
     from repalign.pipeline.plan import plan_all
 
-    base = ('[run]\noutput = "out"\n[[stimuli]]\nname = "a"\nsource = "digits"\nn = 3\n'
-            '[[stimuli]]\nname = "b"\nsource = "digits"\nn = 4\n[[models]]\nname = "pixels"\n'
-            '[[models]]\nname = "random:efficientnet_lite0"\nlayers = ["output"]\n'
-            '[[metrics]]\nmetric = "cka"\nreference = "pixels/output@a"\n')
+    base = (
+        '[run]\noutput = "out"\n[[stimuli]]\nname = "a"\nsource = "digits"\nn = 3\n'
+        '[[stimuli]]\nname = "b"\nsource = "digits"\nn = 4\n[[models]]\nname = "pixels"\n'
+        '[[models]]\nname = "random:efficientnet_lite0"\nlayers = ["output"]\n'
+        '[[metrics]]\nmetric = "cka"\nreference = "pixels/output@a"\n'
+    )
     (tmp_path / "s.toml").write_text(base)
     keys = [t.key for t in plan_all(load_config(tmp_path / "s.toml")) if t.key.startswith("metrics:cka:")]
     assert [k.split(":")[2] for k in keys] == ["random_efficientnet_lite0_output_a"]
     (tmp_path / "s.toml").write_text(base + 'representations = ["pixels/output@b"]\n')
-    with pytest.raises(ValidationError, match=r"\(cka\): reference 'pixels/output@a' represents stimulus set 'a'; "
-                                              r"'pixels/output@b' represents 'b'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"\(cka\): reference 'pixels/output@a' represents stimulus set 'a'; "
+        r"'pixels/output@b' represents 'b'",
+    ):
         plan_all(load_config(tmp_path / "s.toml"))
 
 
@@ -236,6 +268,7 @@ def test_cka_without_another_representation_of_the_reference_set_says_so(tmp_pat
 
     (tmp_path / "s.toml").write_text(
         '[run]\noutput = "out"\n[[stimuli]]\nname = "a"\nsource = "digits"\nn = 3\n[[models]]\nname = "pixels"\n'
-        '[[metrics]]\nmetric = "cka"\nreference = "pixels/output@a"\n')
+        '[[metrics]]\nmetric = "cka"\nreference = "pixels/output@a"\n'
+    )
     with pytest.raises(ValidationError, match=r"\(cka\): needs another representation of stimulus set 'a'"):
         plan_all(load_config(tmp_path / "s.toml"))

@@ -91,7 +91,11 @@ def _seed_probe(X, t_train, t_val, lmbda, seed, max_epochs=100):
     n = X.shape[0]
     feats = torch.from_numpy((X - X.mean()) / X.std()).to(torch.float)
     gen = torch.Generator().manual_seed(seed)
-    W = torch.nn.Parameter(torch.normal(mean=torch.zeros(X.shape[1], X.shape[1]), std=torch.ones(X.shape[1], X.shape[1]) * 1e-3, generator=gen))
+    W = torch.nn.Parameter(
+        torch.normal(
+            mean=torch.zeros(X.shape[1], X.shape[1]), std=torch.ones(X.shape[1], X.shape[1]) * 1e-3, generator=gen
+        )
+    )
     opt = torch.optim.Adam([W], lr=1e-3)
     eye = torch.eye(n)
 
@@ -227,8 +231,12 @@ def test_published_probe_cv_shares_one_stopper_across_folds_as_the_seed():
     assert e_sh[1] == 10  # the seed's fold 2
     assert e_fr[1] > 10 and e_fr[2] > 10  # fresh stoppers need patience = 10 epochs without improvement
     # The shared run's stopping epochs follow from its per-fold validation losses under the seed's rules.
-    val = [TripletProbe(variant="published", alpha=1e-3, seed=42).fit(X, tr, validation=te, stopper=EarlyStopper(patience=10**6)).val_losses_
-           for tr, te in _kfold_splits(X, t)]
+    val = [
+        TripletProbe(variant="published", alpha=1e-3, seed=42)
+        .fit(X, tr, validation=te, stopper=EarlyStopper(patience=10**6))
+        .val_losses_
+        for tr, te in _kfold_splits(X, t)
+    ]
     assert [_seed_stops([v])[0] for v in val] == e_fr
     assert _seed_stops(val) == e_sh
     with pytest.raises(ValidationError, match="unknown early_stopping 'x'"):

@@ -16,7 +16,13 @@ rsatoolbox = pytest.importorskip("rsatoolbox")
 from rsatoolbox.rdm import RDMs, calc_rdm, compare  # noqa: E402
 
 # repalign name -> rsatoolbox name
-METHODS = {"spearman": "spearman", "pearson": "corr", "kendall_tau_a": "tau-a", "kendall_tau_b": "tau-b", "cosine": "cosine"}
+METHODS = {
+    "spearman": "spearman",
+    "pearson": "corr",
+    "kendall_tau_a": "tau-a",
+    "kendall_tau_b": "tau-b",
+    "cosine": "cosine",
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +54,13 @@ def test_model_rdms_match_rsatoolbox_and_scores_are_per_subject(mur):
     thumb = imgs.mean(axis=3)[:, ::29, ::29][:, :6, :6].reshape(92, -1)
     X = np.hstack([imgs.mean(axis=(1, 2)), thumb])
     ds = rsatoolbox.data.Dataset(X)
-    np.testing.assert_allclose(upper(rdm(X, "correlation")), calc_rdm(ds, method="correlation").get_vectors()[0], atol=1e-6)
+    np.testing.assert_allclose(
+        upper(rdm(X, "correlation")), calc_rdm(ds, method="correlation").get_vectors()[0], atol=1e-6
+    )
     # rsatoolbox's "euclidean" RDM is the squared distance per feature.
-    np.testing.assert_allclose(upper(rdm(X, "sqeuclidean")) / X.shape[1], calc_rdm(ds, method="euclidean").get_vectors()[0], atol=1e-6)
+    np.testing.assert_allclose(
+        upper(rdm(X, "sqeuclidean")) / X.shape[1], calc_rdm(ds, method="euclidean").get_vectors()[0], atol=1e-6
+    )
     M = rdm(X, "correlation")
     scores = rsa_scores(M, mur.rdms, "spearman")
     ref = compare(RDMs(upper(M)[None]), RDMs(np.stack([upper(r) for r in mur.rdms])), "spearman")[0]

@@ -5,14 +5,20 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from repalign.errors import DataError, ValidationError
 from repalign.models import (
-    CSV_COLUMNS, curated, get_spec, list_layers, list_models, load_model, random_twin_name, resolve_layer,
+    CSV_COLUMNS,
+    curated,
+    get_spec,
+    list_layers,
+    list_models,
+    load_model,
+    random_twin_name,
+    resolve_layer,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,12 +44,23 @@ def test_packaged_efficientnet_lite0_classifies_chelsea_as_a_cat(lite0):
 
 def test_zoo_names_and_metadata():
     names = list_models()
-    for n in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "minilm", "pixels",
-              "random:efficientnet_lite0"):
+    for n in (
+        "efficientnet_lite0",
+        "efficientnet_lite1",
+        "efficientnet_lite2",
+        "minilm",
+        "pixels",
+        "random:efficientnet_lite0",
+    ):
         assert n in names
     s = get_spec("efficientnet_lite1")
     assert (s.backend, s.objective, s.train_data, s.train_size, s.resolution) == (
-        "packaged", "supervised", "ImageNet-1k", 1_281_167, 240)
+        "packaged",
+        "supervised",
+        "ImageNet-1k",
+        1_281_167,
+        240,
+    )
     clip = get_spec("open_clip/ViT-B-32:laion2b_s34b_b79k")
     assert clip.objective == "image-text contrastive" and clip.train_data == "LAION-2B-en"
     assert clip.train_size == 2_320_000_000 and "2210.08402" in clip.source
@@ -97,7 +114,9 @@ def test_layers_aliases_and_errors(lite0):
     assert resolve_layer(module, spec, "penultimate") == ("_fc", "in")
     assert resolve_layer(module, spec, "output") == ("", "out")
     assert resolve_layer(module, spec, "_blocks.3:in") == ("_blocks.3", "in")
-    with pytest.raises(ValidationError, match=r"unknown layer '_block.3'.*closest: _blocks.3.*module names.*repalign models layers"):
+    with pytest.raises(
+        ValidationError, match=r"unknown layer '_block.3'.*closest: _blocks.3.*module names.*repalign models layers"
+    ):
         resolve_layer(module, spec, "_block.3")
     rows = {r[0]: r for r in list_layers(module, spec)}
     assert rows["_blocks.15"][2] == "320×7×7" and rows["output"][2] == "1000"

@@ -87,8 +87,9 @@ def _paper_format_choices(path: Path, kind: str) -> None:
     import pandas as pd
 
     n = 120 if kind == "category" else 60
-    pd.DataFrame({"participant": "p1", "cond_file": 1, "trial": range(n), "choice": [t % 2 for t in range(n)]}
-                 ).to_csv(path, index=False)
+    pd.DataFrame({"participant": "p1", "cond_file": 1, "trial": range(n), "choice": [t % 2 for t in range(n)]}).to_csv(
+        path, index=False
+    )
 
 
 def test_full_config_plans_once_the_image_folder_key_points_at_images(tmp_path, real_data):
@@ -160,8 +161,12 @@ def test_key_path_reads_the_ids_of_a_things_folder_set(tmp_path):
     by_path = Embedding(stim.ids, np.stack([planted[i] for i in stim.ids]), "by-path")
     by_stem = Embedding(tuple(i.split("/")[1] for i in stim.ids), by_path.values, "by-stem")
     order = [0, 1, 2, 3, 1, 0, 3, 2]
-    task = CategoryTask("t1", tuple(f"stimuli/{files[i]}.jpg" for i in order),
-                        tuple(files[i].split("/")[0] for i in order), np.array([1, 0, 0, 1, 0, 1, 1, 0]))
+    task = CategoryTask(
+        "t1",
+        tuple(f"stimuli/{files[i]}.jpg" for i in order),
+        tuple(files[i].split("/")[0] for i in order),
+        np.array([1, 0, 0, 1, 0, 1, 1, 0]),
+    )
     learner = CategoryLearner(key="path")
     assert learner.stimulus_ids(task) == [files[i] for i in order]
     a = learner.simulate(task, by_path)

@@ -46,7 +46,8 @@ def _digit_of(ids) -> np.ndarray:
 
 def _features(tmp_path: Path, name: str, ids, X: np.ndarray) -> str:
     pd.DataFrame(X, columns=[f"d{j}" for j in range(X.shape[1])]).assign(stimulus_id=list(ids)).to_csv(
-        tmp_path / f"{name}.csv", index=False)
+        tmp_path / f"{name}.csv", index=False
+    )
     return f'\n[[representations]]\nname = "{name}"\nsource = "file"\npath = "{name}.csv"\nstimuli = "mine"\n'
 
 
@@ -71,6 +72,7 @@ def _value(t: pd.DataFrame, model: str, metric: str) -> float:
 
 # ---- planted truths ------------------------------------------------------------------------
 
+
 def test_rsa_recovers_the_features_the_rdms_were_built_from(tmp_path):
     """Subjects' RDMs = the correlation RDM of known features + noise: RSA of those
     features ≈ the noise ceiling's upper bound and far above a random model (≈ 0)."""
@@ -84,8 +86,11 @@ def test_rsa_recovers_the_features_the_rdms_were_built_from(tmp_path):
     rdms = D + (noise + noise.transpose(0, 2, 1)) / 2
     rdms[:, np.arange(len(ids)), np.arange(len(ids))] = 0
     _long_rdms(tmp_path / "rdms.csv", ids, rdms)
-    text = (_features(tmp_path, "truth", ids, truth) + _features(tmp_path, "other", ids, rng.normal(size=truth.shape))
-            + '\n[[metrics]]\nmetric = "rsa"\ndataset = "mine"\nrdms = "rdms.csv"\nn_boot = 200\n')
+    text = (
+        _features(tmp_path, "truth", ids, truth)
+        + _features(tmp_path, "other", ids, rng.normal(size=truth.shape))
+        + '\n[[metrics]]\nmetric = "rsa"\ndataset = "mine"\nrdms = "rdms.csv"\nn_boot = 200\n'
+    )
     t = _metrics(tmp_path, text)
     good, bad = _value(t, "truth", "rsa_spearman"), _value(t, "other", "rsa_spearman")
     upper = _value(t, "human", "rsa_spearman_ceiling_upper")
@@ -108,12 +113,20 @@ def test_odd_one_out_recovers_the_planted_agreement_rate(tmp_path):
     agree = rng.random(len(t)) < q
     other = (model_odd + rng.integers(1, 3, len(t))) % 3
     odd = np.where(agree, model_odd, other)
-    pd.DataFrame({"participant": [f"p{i % 7}" for i in range(len(t))],
-                  "stimulus_1": [ids[i] for i in t[:, 0]], "stimulus_2": [ids[i] for i in t[:, 1]],
-                  "stimulus_3": [ids[i] for i in t[:, 2]], "odd": [ids[t[r, o]] for r, o in enumerate(odd)]},
-                 ).to_csv(tmp_path / "triplets.csv", index=False)
-    text = (_features(tmp_path, "truth", ids, truth) + _features(tmp_path, "other", ids, rng.normal(size=truth.shape))
-            + '\n[[metrics]]\nmetric = "odd_one_out"\ndataset = "mine"\ntriplets = "triplets.csv"\nn_boot = 200\n')
+    pd.DataFrame(
+        {
+            "participant": [f"p{i % 7}" for i in range(len(t))],
+            "stimulus_1": [ids[i] for i in t[:, 0]],
+            "stimulus_2": [ids[i] for i in t[:, 1]],
+            "stimulus_3": [ids[i] for i in t[:, 2]],
+            "odd": [ids[t[r, o]] for r, o in enumerate(odd)],
+        },
+    ).to_csv(tmp_path / "triplets.csv", index=False)
+    text = (
+        _features(tmp_path, "truth", ids, truth)
+        + _features(tmp_path, "other", ids, rng.normal(size=truth.shape))
+        + '\n[[metrics]]\nmetric = "odd_one_out"\ndataset = "mine"\ntriplets = "triplets.csv"\nn_boot = 200\n'
+    )
     res = _metrics(tmp_path, text)
     got = _value(res, "truth", "odd_one_out_dot")
     assert abs(got - agree.mean()) < 1e-12  # exactly the planted agreements
@@ -134,9 +147,11 @@ def test_noise_ceiling_of_repeated_triplets_recovers_the_planted_consistency(tmp
             odd = t[0] if rng.random() < 0.8 else t[rng.integers(1, 3)]
             rows.append((f"p{p}", *(ids[i] for i in rng.permutation(t)), ids[odd]))
     pd.DataFrame(rows, columns=["participant", "stimulus_1", "stimulus_2", "stimulus_3", "odd"]).to_csv(
-        tmp_path / "triplets.csv", index=False)
-    res = _metrics(tmp_path, '\n[[metrics]]\nmetric = "noise_ceiling"\ndataset = "mine"\ntriplets = "triplets.csv"\n'
-                             'n_boot = 100\n')
+        tmp_path / "triplets.csv", index=False
+    )
+    res = _metrics(
+        tmp_path, '\n[[metrics]]\nmetric = "noise_ceiling"\ndataset = "mine"\ntriplets = "triplets.csv"\nn_boot = 100\n'
+    )
     assert abs(_value(res, "human", "noise_ceiling_loo") - 0.8) < 0.04
     assert set(res["n"]) == {200} and set(res["dataset"]) == {"mine"}
 
@@ -148,9 +163,11 @@ def test_separation_takes_the_stimulus_sets_labels(tmp_path):
     rng = np.random.default_rng(4)
     digit = _digit_of(ids)
     centres = rng.normal(size=(10, 16)) * 5
-    text = (_features(tmp_path, "bydigit", ids, centres[digit] + rng.normal(0, 0.05, (len(ids), 16)))
-            + _features(tmp_path, "other", ids, rng.normal(size=(len(ids), 16)))
-            + '\n[[metrics]]\nmetric = "separation"\ndataset = "mine"\n')
+    text = (
+        _features(tmp_path, "bydigit", ids, centres[digit] + rng.normal(0, 0.05, (len(ids), 16)))
+        + _features(tmp_path, "other", ids, rng.normal(size=(len(ids), 16)))
+        + '\n[[metrics]]\nmetric = "separation"\ndataset = "mine"\n'
+    )
     res = _metrics(tmp_path, text)
     from repalign.metrics.classification import class_separation
 
@@ -174,10 +191,13 @@ def test_classification_error_consistency_of_a_model_that_errs_like_the_people(t
     centres = rng.normal(size=(10, 16)) * 5
     rows = [(f"p{p}", ids[i], f"d{seen[i]}", f"d{digit[i]}") for p in range(6) for i in range(len(ids))]
     pd.DataFrame(rows, columns=["participant", "stimulus_id", "response", "category"]).to_csv(
-        tmp_path / "decisions.csv", index=False)
-    text = (_features(tmp_path, "likepeople", ids, centres[seen] + rng.normal(0, 0.05, (len(ids), 16)))
-            + _features(tmp_path, "clean", ids, centres[digit] + rng.normal(0, 0.05, (len(ids), 16)))
-            + '\n[[metrics]]\nmetric = "classification"\ndataset = "mine"\ndecisions = "decisions.csv"\nn_boot = 100\n')
+        tmp_path / "decisions.csv", index=False
+    )
+    text = (
+        _features(tmp_path, "likepeople", ids, centres[seen] + rng.normal(0, 0.05, (len(ids), 16)))
+        + _features(tmp_path, "clean", ids, centres[digit] + rng.normal(0, 0.05, (len(ids), 16)))
+        + '\n[[metrics]]\nmetric = "classification"\ndataset = "mine"\ndecisions = "decisions.csv"\nn_boot = 100\n'
+    )
     res = _metrics(tmp_path, text)
     assert abs(_value(res, "likepeople", "accuracy") - 24 / 30) < 1e-9
     assert _value(res, "likepeople", "kappa_to_humans") > 0.99
@@ -196,6 +216,7 @@ def test_nearest_class_mean_leaves_the_stimulus_out():
 
 
 # ---- layouts -------------------------------------------------------------------------------
+
 
 def test_every_rdm_layout_reads_the_same(tmp_path):
     """Square CSV and TSV files (one subject each), .npy + ids (2-D per file, or 3-D), and the
@@ -217,12 +238,14 @@ def test_every_rdm_layout_reads_the_same(tmp_path):
     _long_rdms(tmp_path / "long.csv", ids, R)
     shuffled = pd.DataFrame(R[1], index=ids, columns=ids).iloc[[2, 0, 3, 1], [2, 0, 3, 1]]
     shuffled.to_csv(tmp_path / "s1_shuffled.csv")
-    reads = [read_rdms([tmp_path / "s0.csv", tmp_path / "s1.csv"]),
-             read_rdms([tmp_path / "s0.tsv", tmp_path / "s1.tsv"]),
-             read_rdms([tmp_path / "s0.npy", tmp_path / "s1.npy"], ids_file=tmp_path / "ids.txt"),
-             read_rdms(tmp_path / "both.npy", ids_file=tmp_path / "ids.txt"),
-             read_rdms(tmp_path / "long.csv"),
-             read_rdms([tmp_path / "s0.csv", tmp_path / "s1_shuffled.csv"])]
+    reads = [
+        read_rdms([tmp_path / "s0.csv", tmp_path / "s1.csv"]),
+        read_rdms([tmp_path / "s0.tsv", tmp_path / "s1.tsv"]),
+        read_rdms([tmp_path / "s0.npy", tmp_path / "s1.npy"], ids_file=tmp_path / "ids.txt"),
+        read_rdms(tmp_path / "both.npy", ids_file=tmp_path / "ids.txt"),
+        read_rdms(tmp_path / "long.csv"),
+        read_rdms([tmp_path / "s0.csv", tmp_path / "s1_shuffled.csv"]),
+    ]
     for r in reads:
         assert r.ids == tuple(ids) and r.rdms.shape == (2, 4, 4)
         np.testing.assert_allclose(r.rdms, R, atol=1e-12)
@@ -232,8 +255,15 @@ def test_every_rdm_layout_reads_the_same(tmp_path):
 def test_triplets_put_the_odd_one_last_and_keep_the_pairs_order(tmp_path):
     from repalign.datasets.own import read_triplets
 
-    pd.DataFrame({"participant": ["x", "y"], "stimulus_1": ["c", "a"], "stimulus_2": ["a", "b"],
-                  "stimulus_3": ["b", "c"], "odd": ["c", "b"]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame(
+        {
+            "participant": ["x", "y"],
+            "stimulus_1": ["c", "a"],
+            "stimulus_2": ["a", "b"],
+            "stimulus_3": ["b", "c"],
+            "odd": ["c", "b"],
+        }
+    ).to_csv(tmp_path / "t.csv", index=False)
     t = read_triplets(tmp_path / "t.csv")
     assert t.ids == ("a", "b", "c")
     assert [[t.ids[i] for i in row] for row in t.triplets] == [["a", "b", "c"], ["a", "c", "b"]]
@@ -245,11 +275,23 @@ def test_entries_without_own_files_keep_their_task_keys(tmp_path):
     from repalign.metrics.plan import metric_spec
 
     spec = metric_spec({"metric": "rsa"}, "x")
-    assert set(spec) == {"metric", "dataset", "seed", "n_boot", "level", "name", "representations", "rdm", "method",
-                         "bootstrap", "variant"}
+    assert set(spec) == {
+        "metric",
+        "dataset",
+        "seed",
+        "n_boot",
+        "level",
+        "name",
+        "representations",
+        "rdm",
+        "method",
+        "bootstrap",
+        "variant",
+    }
 
 
 # ---- bad files: one line before any work ----------------------------------------------------
+
 
 def _bad_fixtures(tmp_path: Path) -> None:
     ids = _ids()
@@ -277,17 +319,27 @@ def _bad_fixtures(tmp_path: Path) -> None:
     long = pd.read_csv(tmp_path / "rdms.csv")
     long.iloc[:-1].to_csv(tmp_path / "gap.csv", index=False)
     pd.concat([long, long.iloc[:1]]).to_csv(tmp_path / "twice.csv", index=False)
-    pd.DataFrame(np.ones((len(ids), len(ids))) - np.eye(len(ids)), index=ids[:30], columns=ids[:30]).iloc[:, :29].to_csv(
-        tmp_path / "ragged.csv")
-    trip = pd.DataFrame({"participant": ["p1", "p2"], "stimulus_1": [ids[0], ids[3]], "stimulus_2": [ids[1], ids[4]],
-                         "stimulus_3": [ids[2], ids[5]], "odd": [ids[2], ids[5]]})
+    pd.DataFrame(np.ones((len(ids), len(ids))) - np.eye(len(ids)), index=ids[:30], columns=ids[:30]).iloc[
+        :, :29
+    ].to_csv(tmp_path / "ragged.csv")
+    trip = pd.DataFrame(
+        {
+            "participant": ["p1", "p2"],
+            "stimulus_1": [ids[0], ids[3]],
+            "stimulus_2": [ids[1], ids[4]],
+            "stimulus_3": [ids[2], ids[5]],
+            "odd": [ids[2], ids[5]],
+        }
+    )
     trip.to_csv(tmp_path / "triplets.csv", index=False)
     trip.drop(columns=["participant"]).to_csv(tmp_path / "noparticipant.csv", index=False)
     trip.assign(odd=[ids[2], ids[9]]).to_csv(tmp_path / "oddout.csv", index=False)
     trip.assign(stimulus_2=[ids[0], ids[4]]).to_csv(tmp_path / "twice_item.csv", index=False)
     trip.assign(stimulus_1=["zebra", ids[3]]).to_csv(tmp_path / "trip_unknown.csv", index=False)
     trip.assign(participant=["p1", ""]).to_csv(tmp_path / "trip_empty.csv", index=False)
-    dec = pd.DataFrame([(f"p{p}", i, "x") for p in range(2) for i in ids], columns=["participant", "stimulus_id", "response"])
+    dec = pd.DataFrame(
+        [(f"p{p}", i, "x") for p in range(2) for i in ids], columns=["participant", "stimulus_id", "response"]
+    )
     dec.to_csv(tmp_path / "decisions.csv", index=False)
     dec.iloc[:-1].to_csv(tmp_path / "dec_gap.csv", index=False)
     pd.concat([dec, dec.iloc[:1]]).to_csv(tmp_path / "dec_twice.csv", index=False)
@@ -306,61 +358,154 @@ _OOO = '\n[[metrics]]\nmetric = "odd_one_out"\ndataset = "mine"\ntriplets = "{}"
 _CLS = '\n[[metrics]]\nmetric = "classification"\ndataset = "mine"\ndecisions = "{}"\n'
 _FILE = r".*[/\\]"
 BAD = [
-    ("rsa-no-dataset", '\n[[metrics]]\nmetric = "rsa"\nrdms = "rdms.csv"\n',
-     r"\[\[metrics\]\] #1 \(rsa\): rdms = 'rdms.csv' needs dataset = .*"),
-    ("rsa-unknown-set", _RSA.format("rdms.csv").replace('"mine"', '"yours"'),
-     r"\[\[metrics\]\] #1: dataset = 'yours' is no stimulus set; use one of: mine, things"),
+    (
+        "rsa-no-dataset",
+        '\n[[metrics]]\nmetric = "rsa"\nrdms = "rdms.csv"\n',
+        r"\[\[metrics\]\] #1 \(rsa\): rdms = 'rdms.csv' needs dataset = .*",
+    ),
+    (
+        "rsa-unknown-set",
+        _RSA.format("rdms.csv").replace('"mine"', '"yours"'),
+        r"\[\[metrics\]\] #1: dataset = 'yours' is no stimulus set; use one of: mine, things",
+    ),
     ("rsa-missing-file", _RSA.format("nope.csv"), r".*\(rsa\): human RDM file not found: " + _FILE + r"nope\.csv"),
-    ("rsa-asymmetric", _RSA.format("asym.csv"),
-     r".*human RDM file " + _FILE + r"asym\.csv: not symmetric: \('digit_0000', '(digit_\d+)'\) = .* but \('\1', 'digit_0000'\) = .*"),
+    (
+        "rsa-asymmetric",
+        _RSA.format("asym.csv"),
+        r".*human RDM file "
+        + _FILE
+        + r"asym\.csv: not symmetric: \('digit_0000', '(digit_\d+)'\) = .* but \('\1', 'digit_0000'\) = .*",
+    ),
     ("rsa-diagonal", _RSA.format("diag.csv"), r".*diag\.csv: the diagonal must be 0 .*= 0\.5"),
-    ("rsa-unknown-id", _RSA.format("unknown.csv"),
-     r".*unknown\.csv: 1 id\(s\) not in stimulus set 'mine': 'cat_07'; its ids are e\.g\. 'digit_0000', .*"),
-    ("rsa-rows-vs-columns", _RSA.format("swapped.csv"),
-     r".*swapped\.csv: row 1's id 'digit_0000' differs from column 1's id 'digit_\d+'; .*"),
-    ("rsa-not-a-number", _RSA.format("nan.csv"), r".*nan\.csv: 1 cell\(s\) are not finite numbers, first 'n/a' \(row 'digit_\d+', column 'digit_\d+'\)"),
-    ("rsa-missing-pair", _RSA.format("gap.csv"), r".*gap\.csv: subject 's0' rates 434 of the 435 pairs of the file's 30 ids; first missing pair .*"),
-    ("rsa-pair-twice", _RSA.format("twice.csv"), r".*twice\.csv: subject 's0' rates the pair \('digit_0000', 'digit_\d+'\) more than once"),
+    (
+        "rsa-unknown-id",
+        _RSA.format("unknown.csv"),
+        r".*unknown\.csv: 1 id\(s\) not in stimulus set 'mine': 'cat_07'; its ids are e\.g\. 'digit_0000', .*",
+    ),
+    (
+        "rsa-rows-vs-columns",
+        _RSA.format("swapped.csv"),
+        r".*swapped\.csv: row 1's id 'digit_0000' differs from column 1's id 'digit_\d+'; .*",
+    ),
+    (
+        "rsa-not-a-number",
+        _RSA.format("nan.csv"),
+        r".*nan\.csv: 1 cell\(s\) are not finite numbers, first 'n/a' \(row 'digit_\d+', column 'digit_\d+'\)",
+    ),
+    (
+        "rsa-missing-pair",
+        _RSA.format("gap.csv"),
+        r".*gap\.csv: subject 's0' rates 434 of the 435 pairs of the file's 30 ids; first missing pair .*",
+    ),
+    (
+        "rsa-pair-twice",
+        _RSA.format("twice.csv"),
+        r".*twice\.csv: subject 's0' rates the pair \('digit_0000', 'digit_\d+'\) more than once",
+    ),
     ("rsa-not-square", _RSA.format("ragged.csv"), r".*ragged\.csv: 30 rows but 29 id columns; .*"),
     ("rsa-npy-without-ids", _RSA.format("x.npy"), r".*x\.npy is a \.npy array; name its ids with ids_file .*"),
-    ("rsa-ids-file-alone", '\n[[metrics]]\nmetric = "rsa"\nids_file = "ids.txt"\n',
-     r"\[\[metrics\]\] #1: ids_file names the ids of \.npy RDMs; give the RDMs with rdms = .*"),
-    ("rsa-wrong-suffix", _RSA.format("rdms.xlsx"), r".*human RDM file " + _FILE + r"rdms\.xlsx: expected a \.csv, \.tsv, \.npy, \.parquet file, got '\.xlsx'"),
-    ("ooo-missing-column", _OOO.format("noparticipant.csv"),
-     r".*noparticipant\.csv: missing column\(s\) 'participant'; expected participant, stimulus_1, stimulus_2, stimulus_3, odd, got .*"),
-    ("ooo-odd-not-shown", _OOO.format("oddout.csv"),
-     r".*oddout\.csv: line 3: odd = 'digit_\d+' is none of the triplet's stimuli .*"),
+    (
+        "rsa-ids-file-alone",
+        '\n[[metrics]]\nmetric = "rsa"\nids_file = "ids.txt"\n',
+        r"\[\[metrics\]\] #1: ids_file names the ids of \.npy RDMs; give the RDMs with rdms = .*",
+    ),
+    (
+        "rsa-wrong-suffix",
+        _RSA.format("rdms.xlsx"),
+        r".*human RDM file " + _FILE + r"rdms\.xlsx: expected a \.csv, \.tsv, \.npy, \.parquet file, got '\.xlsx'",
+    ),
+    (
+        "ooo-missing-column",
+        _OOO.format("noparticipant.csv"),
+        r".*noparticipant\.csv: missing column\(s\) 'participant'; expected participant, stimulus_1, stimulus_2, stimulus_3, odd, got .*",
+    ),
+    (
+        "ooo-odd-not-shown",
+        _OOO.format("oddout.csv"),
+        r".*oddout\.csv: line 3: odd = 'digit_\d+' is none of the triplet's stimuli .*",
+    ),
     ("ooo-item-twice", _OOO.format("twice_item.csv"), r".*twice_item\.csv: line 2 shows a stimulus twice .*"),
-    ("ooo-unknown-id", _OOO.format("trip_unknown.csv"), r".*trip_unknown\.csv: 1 id\(s\) not in stimulus set 'mine': 'zebra'.*"),
-    ("ooo-empty-cell", _OOO.format("trip_empty.csv"), r".*trip_empty\.csv: column 'participant' is empty on 1 row\(s\), first on line 3"),
-    ("ooo-no-dataset", '\n[[metrics]]\nmetric = "odd_one_out"\ntriplets = "triplets.csv"\n',
-     r"\[\[metrics\]\] #1 \(odd_one_out\): triplets = 'triplets.csv' needs dataset = .*"),
-    ("ceiling-no-repeats", '\n[[metrics]]\nmetric = "noise_ceiling"\ndataset = "mine"\ntriplets = "triplets.csv"\n',
-     r".*\(noise_ceiling\): human triplet file .*triplets\.csv: no triplet is answered twice .*"),
-    ("ooo-published", _OOO.format("triplets.csv") + 'variant = "published"\n',
-     r"\[\[metrics\]\] #1 \(odd_one_out\): variant = \"published\" reproduces a paper's data; .*"),
-    ("cls-gap", _CLS.format("dec_gap.csv"), r".*dec_gap\.csv: participant 'p1' has no decision on 1 of the file's 30 stimuli: 'digit_\d+'; .*"),
-    ("cls-twice", _CLS.format("dec_twice.csv"), r".*dec_twice\.csv: participant 'p0' decides twice on 'digit_0000' \(line 62\); .*"),
-    ("cls-one-person", _CLS.format("dec_one.csv"), r".*dec_one\.csv: 1 participant; error consistency needs at least 2"),
+    (
+        "ooo-unknown-id",
+        _OOO.format("trip_unknown.csv"),
+        r".*trip_unknown\.csv: 1 id\(s\) not in stimulus set 'mine': 'zebra'.*",
+    ),
+    (
+        "ooo-empty-cell",
+        _OOO.format("trip_empty.csv"),
+        r".*trip_empty\.csv: column 'participant' is empty on 1 row\(s\), first on line 3",
+    ),
+    (
+        "ooo-no-dataset",
+        '\n[[metrics]]\nmetric = "odd_one_out"\ntriplets = "triplets.csv"\n',
+        r"\[\[metrics\]\] #1 \(odd_one_out\): triplets = 'triplets.csv' needs dataset = .*",
+    ),
+    (
+        "ceiling-no-repeats",
+        '\n[[metrics]]\nmetric = "noise_ceiling"\ndataset = "mine"\ntriplets = "triplets.csv"\n',
+        r".*\(noise_ceiling\): human triplet file .*triplets\.csv: no triplet is answered twice .*",
+    ),
+    (
+        "ooo-published",
+        _OOO.format("triplets.csv") + 'variant = "published"\n',
+        r"\[\[metrics\]\] #1 \(odd_one_out\): variant = \"published\" reproduces a paper's data; .*",
+    ),
+    (
+        "cls-gap",
+        _CLS.format("dec_gap.csv"),
+        r".*dec_gap\.csv: participant 'p1' has no decision on 1 of the file's 30 stimuli: 'digit_\d+'; .*",
+    ),
+    (
+        "cls-twice",
+        _CLS.format("dec_twice.csv"),
+        r".*dec_twice\.csv: participant 'p0' decides twice on 'digit_0000' \(line 62\); .*",
+    ),
+    (
+        "cls-one-person",
+        _CLS.format("dec_one.csv"),
+        r".*dec_one\.csv: 1 participant; error consistency needs at least 2",
+    ),
     ("cls-missing-column", _CLS.format("dec_col.csv"), r".*dec_col\.csv: missing column\(s\) 'response'; .*"),
     ("cls-not-utf8", _CLS.format("latin1.csv"), r".*latin1\.csv is not UTF-8 text \(byte \d+: .*\); save it as UTF-8"),
-    ("cls-decide-alone", '\n[[metrics]]\nmetric = "classification"\ndecide = "imagenet16"\n',
-     r"\[\[metrics\]\] #1: decide says how models decide on your own decisions file; give the file with decisions = .*"),
-    ("cls-decide-unknown", _CLS.format("decisions.csv") + 'decide = "vote"\n',
-     r"\[\[metrics\]\] #1 \(classification\): decide = 'vote'; valid: nearest_mean, imagenet16"),
-    ("sep-no-label", '\n[[metrics]]\nmetric = "separation"\ndataset = "mine"\nlabels = "colour"\n',
-     r"\[\[metrics\]\] #1 \(separation\): stimulus set 'mine' has no label column 'colour'; its labels: category"),
-    ("sep-top-level-images", '\n[[stimuli]]\nname = "flat"\nsource = "folder"\npath = "flat"\n'
-     '\n[[metrics]]\nmetric = "separation"\ndataset = "flat"\n',
-     r"\[\[metrics\]\] #1 \(separation\): 1 stimulus id\(s\) of 'flat' have no 'category' \(a folder set: images "
-     r"outside any sub-folder\), first \['top'\]; .*"),
-    ("sep-unknown-set", '\n[[metrics]]\nmetric = "separation"\ndataset = "yours"\n',
-     r"\[\[metrics\]\] #1: dataset = 'yours' is no stimulus set; use one of: mine, things"),
-    ("rsa-other-set", _RSA.format("rdms.csv") + 'representations = ["spose"]\n'
-     + '\n[[representations]]\nname = "spose"\nsource = "random"\ndims = 4\n',
-     r"\[\[metrics\]\] #1 \(rsa\): its human data are about stimulus set 'mine'; 'spose' represents 'things'; .*"),
-    ("rsa-no-representation", _RSA.format("rdms.csv"),
-     r"\[\[metrics\]\] #1 \(rsa\): needs representations of stimulus set 'mine' .*"),
+    (
+        "cls-decide-alone",
+        '\n[[metrics]]\nmetric = "classification"\ndecide = "imagenet16"\n',
+        r"\[\[metrics\]\] #1: decide says how models decide on your own decisions file; give the file with decisions = .*",
+    ),
+    (
+        "cls-decide-unknown",
+        _CLS.format("decisions.csv") + 'decide = "vote"\n',
+        r"\[\[metrics\]\] #1 \(classification\): decide = 'vote'; valid: nearest_mean, imagenet16",
+    ),
+    (
+        "sep-no-label",
+        '\n[[metrics]]\nmetric = "separation"\ndataset = "mine"\nlabels = "colour"\n',
+        r"\[\[metrics\]\] #1 \(separation\): stimulus set 'mine' has no label column 'colour'; its labels: category",
+    ),
+    (
+        "sep-top-level-images",
+        '\n[[stimuli]]\nname = "flat"\nsource = "folder"\npath = "flat"\n'
+        '\n[[metrics]]\nmetric = "separation"\ndataset = "flat"\n',
+        r"\[\[metrics\]\] #1 \(separation\): 1 stimulus id\(s\) of 'flat' have no 'category' \(a folder set: images "
+        r"outside any sub-folder\), first \['top'\]; .*",
+    ),
+    (
+        "sep-unknown-set",
+        '\n[[metrics]]\nmetric = "separation"\ndataset = "yours"\n',
+        r"\[\[metrics\]\] #1: dataset = 'yours' is no stimulus set; use one of: mine, things",
+    ),
+    (
+        "rsa-other-set",
+        _RSA.format("rdms.csv")
+        + 'representations = ["spose"]\n'
+        + '\n[[representations]]\nname = "spose"\nsource = "random"\ndims = 4\n',
+        r"\[\[metrics\]\] #1 \(rsa\): its human data are about stimulus set 'mine'; 'spose' represents 'things'; .*",
+    ),
+    (
+        "rsa-no-representation",
+        _RSA.format("rdms.csv"),
+        r"\[\[metrics\]\] #1 \(rsa\): needs representations of stimulus set 'mine' .*",
+    ),
 ]
 
 
@@ -393,6 +538,7 @@ def test_the_shipped_example_files_are_what_make_py_writes(tmp_path):
 
 # ---- real data: an own 16-way decisions file is the built-in texture-shape analysis ----------
 
+
 @pytest.mark.data
 def test_own_16_way_decisions_file_reproduces_the_texture_shape_analysis(tmp_path, real_data):
     """The people's edge-image trials of Geirhos et al. written as an own decisions file
@@ -403,9 +549,14 @@ def test_own_16_way_decisions_file_reproduces_the_texture_shape_analysis(tmp_pat
 
     ts = load_texture_shape()
     tr = ts.trials[(ts.trials["experiment"] == "edges") & (ts.trials["observer_type"] == "human")]
-    pd.DataFrame({"participant": tr["subj"].astype(str), "stimulus_id": tr["stimulus_id"].astype(str),
-                  "response": tr["object_response"].astype(str), "category": tr["category"].astype(str)}
-                 ).to_csv(tmp_path / "decisions.csv", index=False)
+    pd.DataFrame(
+        {
+            "participant": tr["subj"].astype(str),
+            "stimulus_id": tr["stimulus_id"].astype(str),
+            "response": tr["object_response"].astype(str),
+            "category": tr["category"].astype(str),
+        }
+    ).to_csv(tmp_path / "decisions.csv", index=False)
     (tmp_path / "c.toml").write_text("""
 [run]
 output = "out"
@@ -460,8 +611,15 @@ def test_own_triplets_file_of_things_ids_reproduces_the_builtin_source(tmp_path,
     t = trip.triplets
     rng = np.random.default_rng(8)
     shown = np.array([rng.permutation(row) for row in t])  # the order on screen does not matter
-    pd.DataFrame({"participant": trip.participant, "stimulus_1": ids[shown[:, 0]], "stimulus_2": ids[shown[:, 1]],
-                  "stimulus_3": ids[shown[:, 2]], "odd": ids[t[:, 2]]}).to_csv(tmp_path / "mine.csv", index=False)
+    pd.DataFrame(
+        {
+            "participant": trip.participant,
+            "stimulus_1": ids[shown[:, 0]],
+            "stimulus_2": ids[shown[:, 1]],
+            "stimulus_3": ids[shown[:, 2]],
+            "odd": ids[t[:, 2]],
+        }
+    ).to_csv(tmp_path / "mine.csv", index=False)
     (tmp_path / "c.toml").write_text("""
 [run]
 output = "out"

@@ -10,16 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import digits_study
 
 from repalign.children import clean_environ
 from repalign.config import load_config
 from repalign.pipeline import ExecutorSettings, run, run_dask
 from repalign.pipeline.plan import plan_all
-from builders import digits_study
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
-CONFIG = digits_study(3, output="out-local") + """
+CONFIG = (
+    digits_study(3, output="out-local")
+    + """
 [[representations]]
 name = "spose"
 source = "spose49"
@@ -50,15 +52,20 @@ metric = "dimensionality"
 methods = ["twonn", "pr"]
 representations = ["spose", "noise1", "noise2", "pixels/output@digits"]
 """
+)
 
 
 def _files(root: Path) -> dict[str, bytes]:
     """Every output file's bytes (the run lock and its holder note, the marker of repalign's
     temporary folders, which stay when tasks run without a run's lock, and the run's versions.json,
     which `run` writes and bare executors do not, left out)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith((".repalign.lock", ".repalign-owned"))
-            and str(p.relative_to(root)) != "versions.json"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and not p.name.startswith((".repalign.lock", ".repalign-owned"))
+        and str(p.relative_to(root)) != "versions.json"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +98,9 @@ def test_killed_worker_run_completes_identically(local_run, tmp_path):
     out = tmp_path / "out"
     tasks = plan_all(load_config(cfg, output=out))
     with clean_environ():  # its worker processes start with a child's clean environment
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
     result: dict = {}
     try:
         with Client(cluster) as probe:
@@ -100,7 +108,9 @@ def test_killed_worker_run_completes_identically(local_run, tmp_path):
 
         def go():
             try:
-                result["status"] = run_dask(tasks, ExecutorSettings(kind="dask", retries=2), cluster=cluster, progress=False)
+                result["status"] = run_dask(
+                    tasks, ExecutorSettings(kind="dask", retries=2), cluster=cluster, progress=False
+                )
             except Exception as exc:  # surfaced by the assertion below
                 result["error"] = exc
 

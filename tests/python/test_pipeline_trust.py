@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-
+from builders import child_python_env, choice_trials, digits_study
 
 from repalign.config import load_config
 from repalign.pipeline import run
@@ -44,7 +44,6 @@ from repalign.store import (
     write_table,
 )
 from repalign.task import StaleOutputWarning, Task, run_local
-from builders import choice_trials, digits_study, child_python_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -58,8 +57,9 @@ def _table(kind: str, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = 6
     if kind in ("features", "embedding"):
-        return pd.DataFrame({"stimulus_id": [f"s{i}" for i in range(n)],
-                             "embedding": list(rng.normal(size=(n, 3)).astype(np.float32))})
+        return pd.DataFrame(
+            {"stimulus_id": [f"s{i}" for i in range(n)], "embedding": list(rng.normal(size=(n, 3)).astype(np.float32))}
+        )
     cols = {}
     for name, typ in SCHEMAS[kind].columns.items():
         if pa.types.is_string(typ):
@@ -172,12 +172,17 @@ def test_leftovers_of_killed_runs_are_removed(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     # what killed writers leave: temporary files and folders in marked .repalign-tmp folders
-    debris = [temp_name(tmp_path / "metrics" / "x.parquet").with_name(f"x.parquet.{dead.pid}-abcd1234"),
-              temp_name(tmp_path / "r" / "k").with_name(f"k.{dead.pid}-0000ffff")]
+    debris = [
+        temp_name(tmp_path / "metrics" / "x.parquet").with_name(f"x.parquet.{dead.pid}-abcd1234"),
+        temp_name(tmp_path / "r" / "k").with_name(f"k.{dead.pid}-0000ffff"),
+    ]
     debris[0].write_bytes(b"half")
     (debris[1] / "figures").mkdir(parents=True)
-    keep = [tmp_path / "metrics" / "x.parquet", tmp_path / "features" / "m" / "a.parquet.parts" / "000000.parquet",
-            tmp_path / "metrics" / "y.parquet.partial-123-abcd1234"]  # a name alone marks nothing
+    keep = [
+        tmp_path / "metrics" / "x.parquet",
+        tmp_path / "features" / "m" / "a.parquet.parts" / "000000.parquet",
+        tmp_path / "metrics" / "y.parquet.partial-123-abcd1234",
+    ]  # a name alone marks nothing
     for k in keep:
         k.parent.mkdir(parents=True, exist_ok=True)
         k.write_bytes(b"done")
@@ -185,8 +190,12 @@ def test_leftovers_of_killed_runs_are_removed(tmp_path):
     removed = clean_leftovers(tmp_path)
     assert sorted(removed) == sorted(debris)
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert left == ["features/m/a.parquet.parts/.repalign-parts", "features/m/a.parquet.parts/000000.parquet",
-                    "metrics/x.parquet", "metrics/y.parquet.partial-123-abcd1234"]
+    assert left == [
+        "features/m/a.parquet.parts/.repalign-parts",
+        "features/m/a.parquet.parts/000000.parquet",
+        "metrics/x.parquet",
+        "metrics/y.parquet.partial-123-abcd1234",
+    ]
     assert not list(tmp_path.rglob(TMP_DIR))
 
 
@@ -200,8 +209,9 @@ with output_lock(sys.argv[1], config="holder.toml"):
 
 
 def test_a_held_directory_names_its_holder(tmp_path):
-    holder = subprocess.Popen([PY, "-c", HOLD, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=ENV)
+    holder = subprocess.Popen(
+        [PY, "-c", HOLD, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(OutputLocked, match=rf"in use by another repalign run: pid {holder.pid} on .*holder.toml"):
@@ -215,7 +225,9 @@ def test_a_held_directory_names_its_holder(tmp_path):
 
 
 # --- the pipeline: concurrent runs, damaged outputs of real stages --------------------------------
-STUDY = digits_study(3, name="trust") + """
+STUDY = (
+    digits_study(3, name="trust")
+    + """
 [[representations]]
 name = "noise"
 source = "random"
@@ -235,12 +247,16 @@ trials = 20
 pca = 4
 simulate = { temperature = 0.5, lapse = 0.05, seed = 3 }
 """
+)
 
 
 def _outputs(root: Path) -> dict[str, bytes]:
     """Every task output's bytes (the lock, its note and the report left out)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith((".repalign.lock", "report.html"))}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith((".repalign.lock", "report.html"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -266,12 +282,21 @@ def test_two_concurrent_runs_compute_each_task_once(single_run, tmp_path):
     (tmp_path / "study.toml").write_text(STUDY)
     out = tmp_path / "out"
     # a third process holds the directory until both runs are waiting for it, then both race
-    holder = subprocess.Popen([PY, "-c", HOLD, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=ENV)
+    holder = subprocess.Popen(
+        [PY, "-c", HOLD, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV
+    )
     assert holder.stdout.readline().strip() == "held"
     logs = [tmp_path / f"run{i}.err" for i in range(2)]
-    procs = [subprocess.Popen([PY, "-c", RUN, str(tmp_path / "study.toml")], stdout=subprocess.PIPE,
-                              stderr=log.open("w"), text=True, env=ENV) for log in logs]
+    procs = [
+        subprocess.Popen(
+            [PY, "-c", RUN, str(tmp_path / "study.toml")],
+            stdout=subprocess.PIPE,
+            stderr=log.open("w"),
+            text=True,
+            env=ENV,
+        )
+        for log in logs
+    ]
     said = lambda log: " ".join(log.read_text().split())
     try:
         assert _wait_until(lambda: all("waiting for it to finish" in said(log) for log in logs), limit=600)
@@ -390,22 +415,26 @@ def _r_trials(seed: int = 0) -> pd.DataFrame:
     """Five learners on one task, 8 people x 30 trials; choices follow 'good' most."""
     rng = np.random.default_rng(seed)
     base, signal_, choice = choice_trials(rng, 8, 30, slope=2)
-    frames = [base.assign(model=m, value=w * signal_ + (1 - w / 1.5) * rng.normal(size=len(base)), choice=choice)
-              for m, w in MODELS.items()]
+    frames = [
+        base.assign(model=m, value=w * signal_ + (1 - w / 1.5) * rng.normal(size=len(base)), choice=choice)
+        for m, w in MODELS.items()
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
 def _r_study(d: Path) -> Path:
     (d / "tables").mkdir(parents=True)
     write_table(_r_trials(), d / "tables" / "trials.parquet", "trials", {"producer": "test"})
-    (d / "models.csv").write_text(textwrap.dedent("""\
+    (d / "models.csv").write_text(
+        textwrap.dedent("""\
         name,family,objective,train_size
         good,A,supervised,1000000
         fair,A,supervised,100000
         weak,B,self-supervised,10000
         poor,B,self-supervised,1000
         none,A,random-init,0
-        """))
+        """)
+    )
     (d / "study.toml").write_text(R_STUDY)
     return d / "study.toml"
 
@@ -461,8 +490,9 @@ def _rscripts(marker: str) -> list[int]:
 def test_sigkill_during_the_r_stage_leaves_no_debris_and_no_orphan(tmp_path):
     cfg_path = _r_study(tmp_path)
     out = tmp_path / "out"
-    parent = subprocess.Popen([PY, "-c", RUN, str(cfg_path)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=ENV)
+    parent = subprocess.Popen(
+        [PY, "-c", RUN, str(cfg_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+    )
     assert _wait_until(lambda: _rscripts(str(out)), limit=300), "Rscript never started"
     orphans = _rscripts(str(out))
     assert list(out.glob("r/.repalign-tmp/*-*"))  # the R stage's temporary folder exists while it runs
@@ -491,8 +521,11 @@ def test_offline_forbids_downloads_naming_the_dataset(tmp_path, monkeypatch):
     monkeypatch.setattr(reg, "_download", no_network)
     f = reg.files("learning-dynamics")[0]
     for download in (None, True):
-        with pytest.raises(DatasetNotFoundError, match=rf"dataset 'learning-dynamics': file '{f.path}' .*downloads are "
-                                                       r"forbidden \(REPALIGN_OFFLINE=1\)"):
+        with pytest.raises(
+            DatasetNotFoundError,
+            match=rf"dataset 'learning-dynamics': file '{f.path}' .*downloads are "
+            r"forbidden \(REPALIGN_OFFLINE=1\)",
+        ):
             reg.fetch(f.dataset, f.path, download=download)
     monkeypatch.setenv("REPALIGN_OFFLINE", "0")
     with pytest.raises(AssertionError, match="a download was attempted"):  # the switch is what stopped it
@@ -500,7 +533,9 @@ def test_offline_forbids_downloads_naming_the_dataset(tmp_path, monkeypatch):
 
 
 # --- the report: model recovery judged on the generating entry's own tasks -------------------------
-RECOVERY = digits_study(1, seed=None) + """
+RECOVERY = (
+    digits_study(1, seed=None)
+    + """
 [[representations]]
 name = "noise"
 source = "random"
@@ -517,6 +552,7 @@ simulate = { seed = 1 }
 [r]
 levels = []
 """
+)
 
 
 def test_recovery_finding_uses_the_generating_entrys_tasks(tmp_path):
@@ -530,18 +566,39 @@ def test_recovery_finding_uses_the_generating_entrys_tasks(tmp_path):
     for t in learners:  # the entry's trial tables: its two participants' tasks
         model, layer = learner_names(t.kwargs["ref"])
         path = t.kwargs["path"]
-        write_table(pd.DataFrame({"task": ["p1", "p2"], "participant": ["p1", "p2"], "trial": [1, 1], "model": model,
-                                  "layer": layer, "value": [0.1, 0.2]}), path, "trials", {})
+        write_table(
+            pd.DataFrame(
+                {
+                    "task": ["p1", "p2"],
+                    "participant": ["p1", "p2"],
+                    "trial": [1, 1],
+                    "model": model,
+                    "layer": layer,
+                    "value": [0.1, 0.2],
+                }
+            ),
+            path,
+            "trials",
+            {},
+        )
     (r_task,) = [t for t in tasks if t.stage == "r"]
     r_task.outputs[0].parent.mkdir(parents=True)
     # on the entry's tasks pixels (the generating model) is best; on another task of the run,
     # the noise representation scores far higher
-    pd.DataFrame({"model": ["pixels", "random", "pixels", "random", "pixels", "random"],
-                  "layer": ["output", "gaussian"] * 3, "task": ["p1", "p1", "p2", "p2", "other", "other"],
-                  "pseudo_r2": [0.30, 0.10, 0.25, 0.05, 0.01, 0.90], "ci_low": 0.0, "ci_high": 1.0}).to_csv(
-        r_task.outputs[0].parent / "alignment_scores.csv", index=False)
+    pd.DataFrame(
+        {
+            "model": ["pixels", "random", "pixels", "random", "pixels", "random"],
+            "layer": ["output", "gaussian"] * 3,
+            "task": ["p1", "p1", "p2", "p2", "other", "other"],
+            "pseudo_r2": [0.30, 0.10, 0.25, 0.05, 0.01, 0.90],
+            "ci_low": 0.0,
+            "ci_high": 1.0,
+        }
+    ).to_csv(r_task.outputs[0].parent / "alignment_scores.csv", index=False)
     findings = alignment_findings(cfg, tasks)
     (recovery,) = [f for f in findings if "generated from" in f]
-    assert recovery == ("The simulated participants' choices were generated from pixels (output); "
-                        "the choice models recovered it as the most aligned model.")
+    assert recovery == (
+        "The simulated participants' choices were generated from pixels (output); "
+        "the choice models recovered it as the most aligned model."
+    )
     assert any(f.startswith("Task other: the most aligned model is random (gaussian)") for f in findings)

@@ -25,7 +25,6 @@ from repalign.models.published import GLOCAL_BASES, NATURALCOGSCI_LABELS, publis
 from repalign.models.weights import WEIGHTS, WeightFile, check_file, weight_path
 
 
-
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("REPALIGN_CACHE_DIR", str(tmp_path / "cache"))
@@ -58,8 +57,9 @@ def _features(loaded, stimuli, layers, tmp_path):
     from repalign.features.extractor import extract
     from repalign.features.io import load_features
 
-    paths = extract(loaded, stimuli, layers=layers, out_dir=tmp_path / "feat", device="cpu", num_workers=0,
-                    progress=False)
+    paths = extract(
+        loaded, stimuli, layers=layers, out_dir=tmp_path / "feat", device="cpu", num_workers=0, progress=False
+    )
     return {l: load_features(p).values for l, p in paths.items()}
 
 
@@ -74,10 +74,20 @@ def _same_weights(module, state):
 
 def test_all_46_unlisted_naturalcogsci_models_resolve_with_metadata():
     assert len(NATURALCOGSCI_LABELS) == 46  # 9 SLIP + 17 human-aligned + 9 SSL + 3 CORnet + 2 ecoset + 6 text
-    groups = {p: sum(n.startswith(p) for n in NATURALCOGSCI_LABELS)
-              for p in ("slip/", "glocal/", "harmonization/", "dreamsim/", "ssl/", "cornet/", "ecoset/", "text/")}
-    assert groups == {"slip/": 9, "glocal/": 7, "harmonization/": 7, "dreamsim/": 3, "ssl/": 9, "cornet/": 3,
-                      "ecoset/": 2, "text/": 6}
+    groups = {
+        p: sum(n.startswith(p) for n in NATURALCOGSCI_LABELS)
+        for p in ("slip/", "glocal/", "harmonization/", "dreamsim/", "ssl/", "cornet/", "ecoset/", "text/")
+    }
+    assert groups == {
+        "slip/": 9,
+        "glocal/": 7,
+        "harmonization/": 7,
+        "dreamsim/": 3,
+        "ssl/": 9,
+        "cornet/": 3,
+        "ecoset/": 2,
+        "text/": 6,
+    }
     for name in NATURALCOGSCI_LABELS:
         s = get_spec(name)
         assert s.name == name and s.family and s.objective and s.train_data and s.source, name
@@ -153,8 +163,10 @@ def test_self_supervised_resnet50s_load_from_their_published_layouts(method, rn5
     spec = get_spec(f"ssl/{method}-rn50")
     if method in VISSL:
         trunk = {f"_feature_blocks.{k}": v for k, v in sd.items()}
-        obj = {"classy_state_dict": {"base_model": {"model": {"trunk": trunk, "heads": {"0.weight": torch.zeros(2)}}}},
-               "phase_idx": 1}
+        obj = {
+            "classy_state_dict": {"base_model": {"model": {"trunk": trunk, "heads": {"0.weight": torch.zeros(2)}}}},
+            "phase_idx": 1,
+        }
     else:
         obj = dict(sd)
         if method == "barlowtwins":  # a saved DataParallel module
@@ -288,8 +300,11 @@ def test_language_model_pools_the_first_token_of_the_seed_prompt(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tok = BertTokenizer(str(tmp_path / "vocab.txt"))
     torch.manual_seed(7)
-    model = BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                 intermediate_size=64)).eval()
+    model = BertModel(
+        BertConfig(
+            vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        )
+    ).eval()
     model.save_pretrained(tmp_path / "m")
     tok.save_pretrained(tmp_path / "m")
     enc = load_hf(str(tmp_path / "m"))
@@ -367,29 +382,66 @@ HA_MODELS = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "huma
 
 def _ha_entries():
     text = HA_MODELS.read_text()
-    return text, re.findall(r'^\[\[models\]\]\s+# networks\.csv: ([^,]+), ([\w -]+) ([\d.]+)\nname = "([^"]+)"',
-                            text, flags=re.M)
+    return text, re.findall(
+        r'^\[\[models\]\]\s+# networks\.csv: ([^,]+), ([\w -]+) ([\d.]+)\nname = "([^"]+)"', text, flags=re.M
+    )
 
 
 def _ha_not_run(text):
     """(networks.csv name, zoo name, kind) of the commented rows: duplicates and metadata-only entries."""
-    return [(src, name, kind) for kind, src, name in re.findall(
-        r"^#   (duplicate row|metadata only[^:]*): (\S+) \([\d.]+\) = (\S+?),?(?: listed above)?$", text, flags=re.M)]
+    return [
+        (src, name, kind)
+        for kind, src, name in re.findall(
+            r"^#   (duplicate row|metadata only[^:]*): (\S+) \([\d.]+\) = (\S+?),?(?: listed above)?$", text, flags=re.M
+        )
+    ]
 
 
 # networks.csv (LukasMut/human_alignment) param_count, millions, as written there (the rows that
 # have one; the self-supervised ResNet-50s' 25.56 counts the classifier their trunks here lack).
 NETWORKS_CSV_PARAMS_M = {
-    "vgg11": "132.86", "vgg13": "133.05", "vgg16": "138.36", "vgg19": "143.67", "resnet18": "11.69", "resnet34": "21.8",
-    "resnet50": "25.56", "resnet101": "44.55", "resnet152": "60.19", "alexnet": "61", "efficientnet_b0": "5.29",
-    "efficientnet_b1": "7.79", "efficientnet_b2": "9.11", "efficientnet_b3": "12.23", "efficientnet_b4": "19.34",
-    "efficientnet_b5": "30.39", "efficientnet_b6": "43.04", "efficientnet_b7": "66.35", "convnext_tiny": "28.59",
-    "convnext_small": "50.22", "convnext_base": "88.59", "convnext_large": "197.77", "vit_b_16": "86.57",
-    "vit_b_32": "88.22", "vit_l_16": "304.33", "resnext50_32x4d": "25.03", "resnext101_32x8d": "88.79",
-    "vit_tiny_patch16_224": "5.72", "vit_small_patch16_224": "22.05", "vit_small_patch32_224": "22.88",
-    "vit_base_patch16_224": "86.57", "vit_base_patch32_224": "88.22", "vit_large_patch16_224": "304.33",
-    "vit-S_32-i21k": "22.88", "vit-B_16-i1k": "86.57", "vit-L_16-i1k": "304.33", "vit-B_32-i1k": "88.22",
-    "vit-S_32-i1k": "22.88", "vit-B_32-i21k": "88.22", "vit-B_16-i21k": "86.57", "vit-L_16-i21k": "304.33"}
+    "vgg11": "132.86",
+    "vgg13": "133.05",
+    "vgg16": "138.36",
+    "vgg19": "143.67",
+    "resnet18": "11.69",
+    "resnet34": "21.8",
+    "resnet50": "25.56",
+    "resnet101": "44.55",
+    "resnet152": "60.19",
+    "alexnet": "61",
+    "efficientnet_b0": "5.29",
+    "efficientnet_b1": "7.79",
+    "efficientnet_b2": "9.11",
+    "efficientnet_b3": "12.23",
+    "efficientnet_b4": "19.34",
+    "efficientnet_b5": "30.39",
+    "efficientnet_b6": "43.04",
+    "efficientnet_b7": "66.35",
+    "convnext_tiny": "28.59",
+    "convnext_small": "50.22",
+    "convnext_base": "88.59",
+    "convnext_large": "197.77",
+    "vit_b_16": "86.57",
+    "vit_b_32": "88.22",
+    "vit_l_16": "304.33",
+    "resnext50_32x4d": "25.03",
+    "resnext101_32x8d": "88.79",
+    "vit_tiny_patch16_224": "5.72",
+    "vit_small_patch16_224": "22.05",
+    "vit_small_patch32_224": "22.88",
+    "vit_base_patch16_224": "86.57",
+    "vit_base_patch32_224": "88.22",
+    "vit_large_patch16_224": "304.33",
+    "vit-S_32-i21k": "22.88",
+    "vit-B_16-i1k": "86.57",
+    "vit-L_16-i1k": "304.33",
+    "vit-B_32-i1k": "88.22",
+    "vit-S_32-i1k": "22.88",
+    "vit-B_32-i21k": "88.22",
+    "vit-B_16-i21k": "86.57",
+    "vit-L_16-i21k": "304.33",
+}
 
 
 def test_human_alignment_model_set_covers_networks_csv_and_resolves():
@@ -423,7 +475,9 @@ def test_human_alignment_model_set_covers_networks_csv_and_resolves():
     assert checked == len(NETWORKS_CSV_PARAMS_M)
 
 
-@pytest.mark.parametrize("name", ["google/resnet_v1_50_tpu_sigmoid_seed0", "google/vit-G_14_224", "augreg/vit-B_16-i21k"])
+@pytest.mark.parametrize(
+    "name", ["google/resnet_v1_50_tpu_sigmoid_seed0", "google/vit-G_14_224", "augreg/vit-B_16-i21k"]
+)
 def test_human_alignment_metadata_only_models_fail_in_one_line_saying_why(name, cache):
     with pytest.raises(DataError) as e:
         load_model(name)
@@ -438,9 +492,11 @@ def test_human_alignment_parameter_counts_are_the_named_architectures():
     import torchvision.models as tm
 
     with torch.device("meta"):
-        counts = {"google/resnet_v1_101_tpu-retrained-no_ls": tm.resnet101(),
-                  "google/inception_v4-retrained-no_ls-no_dropout-no_aux": timm.create_model("inception_v4"),
-                  "augreg/vit-S_32-i1k": timm.create_model("vit_small_patch32_224")}
+        counts = {
+            "google/resnet_v1_101_tpu-retrained-no_ls": tm.resnet101(),
+            "google/inception_v4-retrained-no_ls-no_dropout-no_aux": timm.create_model("inception_v4"),
+            "augreg/vit-S_32-i1k": timm.create_model("vit_small_patch32_224"),
+        }
         for name, m in counts.items():
             assert sum(p.numel() for p in m.parameters()) == get_spec(name).params, name
 
@@ -491,8 +547,8 @@ def test_open_clip_parameter_counts_are_the_image_tower_as_open_clip_publishes_t
     """models.csv's open_clip params: the image tower, counted; each row quotes open_clip's
     docs/model_profile.csv image_mparams, which the count must round to; two towers are
     recounted here on the meta device (no memory, no weights)."""
-    from open_clip.model import _build_vision_tower
     import open_clip
+    from open_clip.model import _build_vision_tower
 
     from repalign.models import curated
 
@@ -505,9 +561,18 @@ def test_open_clip_parameter_counts_are_the_image_tower_as_open_clip_publishes_t
             assert round(r["params"] / 1e6, 2) == float(m.group(1)), n
             quoted += 1
     assert quoted >= 10
-    study = ["open_clip/ViT-L-14:openai", "open_clip/ViT-B-16:openai", "open_clip/ViT-B-32:openai", "open_clip/RN50x4:openai",
-             "open_clip/RN101:openai", "open_clip/RN50:openai", "open_clip/ViT-H-14:laion2b_s32b_b79k",
-             "open_clip/ViT-g-14:laion2b_s12b_b42k", "open_clip/ViT-L-14:laion400m_e32", "open_clip/ViT-B-32:laion400m_e32"]
+    study = [
+        "open_clip/ViT-L-14:openai",
+        "open_clip/ViT-B-16:openai",
+        "open_clip/ViT-B-32:openai",
+        "open_clip/RN50x4:openai",
+        "open_clip/RN101:openai",
+        "open_clip/RN50:openai",
+        "open_clip/ViT-H-14:laion2b_s32b_b79k",
+        "open_clip/ViT-g-14:laion2b_s12b_b42k",
+        "open_clip/ViT-L-14:laion400m_e32",
+        "open_clip/ViT-B-32:laion400m_e32",
+    ]
     assert all(rows[n].get("params") for n in study)  # the naturalcogsci rows enter ρ(params)
     for arch in ("RN50", "ViT-B-32"):
         cfg = open_clip.get_model_config(arch)
@@ -525,7 +590,9 @@ def test_language_model_not_in_the_hf_cache_fails_in_one_line(monkeypatch, tmp_p
     assert "repalign models fetch text/distilbert-base-uncased" in msg
 
 
-def test_open_clip_weights_not_cached_offline_fail_in_one_line_without_a_logged_error(monkeypatch, tmp_path, capfd, caplog):
+def test_open_clip_weights_not_cached_offline_fail_in_one_line_without_a_logged_error(
+    monkeypatch, tmp_path, capfd, caplog
+):
     """A human_alignment CLIP entry offline with an empty hub cache: one line naming the
     model and how to fetch its weights, and no 'Failed to download' log line around it."""
     import huggingface_hub.constants as hc

@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import alignment_study
 from scipy.stats import spearmanr
 
 from repalign import r
-from builders import alignment_study
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not (ROOT / ".rlib" / "repalign").is_dir() and "REPALIGN_RLIB" not in os.environ,
-                                reason="R package not installed (make install-rpkg)")
+pytestmark = pytest.mark.skipif(
+    not (ROOT / ".rlib" / "repalign").is_dir() and "REPALIGN_RLIB" not in os.environ,
+    reason="R package not installed (make install-rpkg)",
+)
 
 N_MODELS = 15  # 3 estimable fixed effects x 5 models each: the saturation guard lets intervals through
 

@@ -26,17 +26,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from builders import MUR92_METRICS, study_head
 
 from repalign.children import child_env
-
 from repalign.config import load_config
 from repalign.pipeline import run
-from builders import MUR92_METRICS, study_head
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MUR92 = study_head({"source": "mur92"}, ["efficientnet_lite0", "random:efficientnet_lite0", "pixels"],
-                   name="mur92-browser") + MUR92_METRICS
+MUR92 = (
+    study_head({"source": "mur92"}, ["efficientnet_lite0", "random:efficientnet_lite0", "pixels"], name="mur92-browser")
+    + MUR92_METRICS
+)
 
 # Elements (right edge past the viewport) that are not inside a box that scrolls or clips.
 _OVERFLOW_JS = """
@@ -96,7 +97,9 @@ return {figures: figs, cited: first ? first.getAttribute('href').slice(1) : null
 
 
 def _binaries() -> tuple[str, str]:
-    chromium = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    chromium = next(
+        (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
+    )
     driver = shutil.which("chromedriver")
     if chromium and driver:
         return chromium, driver
@@ -116,8 +119,15 @@ def browser():
 
     opts = Options()
     opts.binary_location = chromium
-    for a in ("--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,900",
-              "--hide-scrollbars", "--disable-extensions", "--no-first-run"):
+    for a in (
+        "--headless=new",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,900",
+        "--hide-scrollbars",
+        "--disable-extensions",
+        "--no-first-run",
+    ):
         opts.add_argument(a)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         opts.add_argument("--no-sandbox")  # chromium refuses to run as root with its sandbox
@@ -138,19 +148,33 @@ def inspect_page(drv, path: Path, screenshot: Path | None = None) -> dict:
     clipped = drv.execute_script(_CLIPPED_JS)
     figures = drv.execute_script(_FIGURES_JS)
     if screenshot is not None:
-        drv.get_screenshot_as_file(str(screenshot.with_name(screenshot.stem.replace("screenshot", "first-screen") + ".png")))
-        size = drv.execute_script("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-        shot = drv.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}})
+        drv.get_screenshot_as_file(
+            str(screenshot.with_name(screenshot.stem.replace("screenshot", "first-screen") + ".png"))
+        )
+        size = drv.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        )
+        shot = drv.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1},
+            },
+        )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
     drv.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     unfolded = drv.execute_script(_OVERFLOW_JS)
     clipped += drv.execute_script(_CLIPPED_JS)
     logs = drv.get_log("browser")
-    return {"errors": [entry["message"] for entry in logs if entry["level"] == "SEVERE"], "images": images,
-            "overflow": folded + unfolded, "clipped": sorted(set(clipped)), "figures": figures["figures"],
-            "cited": figures["cited"]}
+    return {
+        "errors": [entry["message"] for entry in logs if entry["level"] == "SEVERE"],
+        "images": images,
+        "overflow": folded + unfolded,
+        "clipped": sorted(set(clipped)),
+        "figures": figures["figures"],
+        "cited": figures["cited"],
+    }
 
 
 def _check_report(drv, out: Path, families: set[str], name: str) -> dict:
@@ -186,8 +210,10 @@ def _check_report(drv, out: Path, families: set[str], name: str) -> dict:
     titles = {FAMILIES[f] for f in families}
     assert titles <= {t for t, _ in overview}, (titles, overview)
     shot = out / "report-screenshot.png"
-    print(f"\nbrowser check: {report} ({report.stat().st_size / 1e6:.2f} MB, {len(ids)} figures, first "
-          f"{first['id']}); screenshot {shot}")
+    print(
+        f"\nbrowser check: {report} ({report.stat().st_size / 1e6:.2f} MB, {len(ids)} figures, first "
+        f"{first['id']}); screenshot {shot}"
+    )
     keep = os.environ.get("REPALIGN_SCREENSHOT_DIR")
     if keep:  # for a person (e.g. a release note) to look at
         Path(keep).mkdir(parents=True, exist_ok=True)
@@ -207,13 +233,15 @@ def test_checker_sees_planted_faults(browser, tmp_path):
     Image.new("RGB", (4, 3), "white").save(buf, format="PNG")
     ok_png = base64.b64encode(buf.getvalue()).decode()
     bad = tmp_path / "bad.html"
-    bad.write_text("<!doctype html><html><body><img alt='broken' src='data:image/png;base64,AAAA'>"
-                   "<div style='width:3000px'>wide</div><div style='overflow-x:auto'><table style='width:3000px'>"
-                   "<tr><td>scrolls, fine</td></tr></table></div>"
-                   "<div style='width:60px;overflow:hidden;white-space:nowrap'>a title that is cut at the edge</div>"
-                   f"<div class='grid'><figure id='fig-bare'><img alt='ok' src='data:image/png;base64,{ok_png}'>"
-                   "<figcaption><b>Title only.</b> Files: <code>x.png</code></figcaption></figure></div>"
-                   "<script>console.error('planted')</script></body></html>")
+    bad.write_text(
+        "<!doctype html><html><body><img alt='broken' src='data:image/png;base64,AAAA'>"
+        "<div style='width:3000px'>wide</div><div style='overflow-x:auto'><table style='width:3000px'>"
+        "<tr><td>scrolls, fine</td></tr></table></div>"
+        "<div style='width:60px;overflow:hidden;white-space:nowrap'>a title that is cut at the edge</div>"
+        f"<div class='grid'><figure id='fig-bare'><img alt='ok' src='data:image/png;base64,{ok_png}'>"
+        "<figcaption><b>Title only.</b> Files: <code>x.png</code></figcaption></figure></div>"
+        "<script>console.error('planted')</script></body></html>"
+    )
     found = inspect_page(browser, bad)
     assert any(c.startswith('DIV "a title that is cut') and "cut at the right" in c for c in found["clipped"]), found
     assert [(f["id"], f["caption"]) for f in found["figures"]] == [("fig-bare", "")]
@@ -222,8 +250,9 @@ def test_checker_sees_planted_faults(browser, tmp_path):
     assert any(o.startswith("DIV right=") for o in found["overflow"])
     assert not any(o.startswith("TABLE") for o in found["overflow"])  # inside a scrolling box
     clean = tmp_path / "clean.html"
-    clean.write_text(f"<!doctype html><html><body><p>fine</p><img alt='ok' src='data:image/png;base64,{ok_png}'>"
-                     "</body></html>")
+    clean.write_text(
+        f"<!doctype html><html><body><p>fine</p><img alt='ok' src='data:image/png;base64,{ok_png}'></body></html>"
+    )
     found = inspect_page(browser, clean)
     assert found["errors"] == [] and found["overflow"] == [] and found["images"] == [["ok", True, 4]]
     assert found["clipped"] == [] and found["figures"] == [] and found["cited"] is None

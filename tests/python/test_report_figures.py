@@ -7,11 +7,10 @@ to the table it comes from."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import tempfile
 from pathlib import Path
-import re
-import os
-import subprocess
 
 import matplotlib
 
@@ -19,11 +18,10 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-
-from repalign.children import child_env
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Polygon, Rectangle
 
+from repalign.children import child_env
 from repalign.metrics.table import metrics_table
 from repalign.pipeline import figures as figs
 from repalign.pipeline import style
@@ -31,21 +29,31 @@ from repalign.pipeline.report import _linked, metric_findings
 
 
 def _row(model, dataset, metric, value, lo=np.nan, hi=np.nan, n=100, layer=""):
-    return {"model": model, "layer": layer, "dataset": dataset, "metric": metric, "value": value,
-            "ci_low": lo, "ci_high": hi, "n": n}
+    return {
+        "model": model,
+        "layer": layer,
+        "dataset": dataset,
+        "metric": metric,
+        "value": value,
+        "ci_low": lo,
+        "ci_high": hi,
+        "n": n,
+    }
 
 
 @pytest.fixture
 def triplet_metrics():
-    return metrics_table([
-        _row("human", "noise_ceiling", "noise_ceiling_majority", 0.672, 0.662, 0.682),
-        _row("human", "noise_ceiling", "noise_ceiling_loo", 0.644, 0.630, 0.657),
-        _row("efficientnet_lite0", "test_10", "odd_one_out_dot", 0.61, 0.60, 0.62),
-        _row("pixels", "test_10", "odd_one_out_dot", 0.41, 0.40, 0.42),
-        _row("efficientnet_lite0", "test_10", "probe_zero_shot", 0.60, 0.59, 0.61),
-        _row("efficientnet_lite0", "test_10", "probe_identity", 0.63, 0.62, 0.64),
-        _row("efficientnet_lite0", "test_10", "odd_one_out_dot_temperature", 3.0),  # not drawn
-    ])
+    return metrics_table(
+        [
+            _row("human", "noise_ceiling", "noise_ceiling_majority", 0.672, 0.662, 0.682),
+            _row("human", "noise_ceiling", "noise_ceiling_loo", 0.644, 0.630, 0.657),
+            _row("efficientnet_lite0", "test_10", "odd_one_out_dot", 0.61, 0.60, 0.62),
+            _row("pixels", "test_10", "odd_one_out_dot", 0.41, 0.40, 0.42),
+            _row("efficientnet_lite0", "test_10", "probe_zero_shot", 0.60, 0.59, 0.61),
+            _row("efficientnet_lite0", "test_10", "probe_identity", 0.63, 0.62, 0.64),
+            _row("efficientnet_lite0", "test_10", "odd_one_out_dot_temperature", 3.0),  # not drawn
+        ]
+    )
 
 
 def _spans(ax):
@@ -59,8 +67,13 @@ def _spans(ax):
 
 
 def _hlines_at(ax):
-    return sorted({round(float(ln.get_ydata()[0]), 6) for ln in ax.lines
-                   if len(set(np.atleast_1d(ln.get_ydata()))) == 1 and ln.get_transform() == ax.get_yaxis_transform()})
+    return sorted(
+        {
+            round(float(ln.get_ydata()[0]), 6)
+            for ln in ax.lines
+            if len(set(np.atleast_1d(ln.get_ydata()))) == 1 and ln.get_transform() == ax.get_yaxis_transform()
+        }
+    )
 
 
 def _whiskers(ax):
@@ -85,12 +98,14 @@ def test_odd_one_out_figure_puts_ceiling_chance_and_cis_where_the_table_says(tri
 
 
 def test_rsa_figure_band_is_the_noise_ceiling():
-    m = metrics_table([
-        _row("efficientnet_lite1", "mur92", "rsa_spearman", 0.251, 0.219, 0.283, layer="penultimate"),
-        _row("pixels", "mur92", "rsa_spearman", 0.101, 0.076, 0.127, layer="output"),
-        _row("human", "mur92", "rsa_spearman_ceiling_lower", 0.477),
-        _row("human", "mur92", "rsa_spearman_ceiling_upper", 0.577),
-    ])
+    m = metrics_table(
+        [
+            _row("efficientnet_lite1", "mur92", "rsa_spearman", 0.251, 0.219, 0.283, layer="penultimate"),
+            _row("pixels", "mur92", "rsa_spearman", 0.101, 0.076, 0.127, layer="output"),
+            _row("human", "mur92", "rsa_spearman_ceiling_lower", 0.477),
+            _row("human", "mur92", "rsa_spearman_ceiling_upper", 0.577),
+        ]
+    )
     fig = figs.plot_rsa(m)
     ax = fig.axes[0]
     assert any(xs == (0.477, 0.577) for xs, _ in _spans(ax)), _spans(ax)
@@ -99,10 +114,14 @@ def test_rsa_figure_band_is_the_noise_ceiling():
 
 
 def test_cka_heatmap_holds_the_table_values():
-    m = metrics_table([
-        _row("a", "ref@x", "cka_linear", 0.9), _row("b", "ref@x", "cka_linear", 0.2),
-        _row("a", "px@x", "cka_linear", 0.4), _row("b", "px@x", "cka_linear", 0.7),
-    ])
+    m = metrics_table(
+        [
+            _row("a", "ref@x", "cka_linear", 0.9),
+            _row("b", "ref@x", "cka_linear", 0.2),
+            _row("a", "px@x", "cka_linear", 0.4),
+            _row("b", "px@x", "cka_linear", 0.7),
+        ]
+    )
     fig = figs.plot_cka(m)
     arr = fig.axes[0].images[0].get_array()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
@@ -112,22 +131,38 @@ def test_cka_heatmap_holds_the_table_values():
 
 
 def test_classification_hook_draws_accuracy_and_kappa_with_the_human_band(tmp_path):
-    table = pd.DataFrame({
-        "set": ["edges"] * 3, "agent": ["humans", "alexnet", "efficientnet_lite0"],
-        "accuracy": [0.871, 0.5, 0.6], "accuracy_ci_low": [0.85, 0.45, 0.55], "accuracy_ci_high": [0.89, 0.55, 0.65],
-        "kappa_to_humans": [0.30, 0.10, 0.15], "kappa_ci_low": [0.25, 0.05, 0.10], "kappa_ci_high": [0.35, 0.15, 0.20],
-    })
+    table = pd.DataFrame(
+        {
+            "set": ["edges"] * 3,
+            "agent": ["humans", "alexnet", "efficientnet_lite0"],
+            "accuracy": [0.871, 0.5, 0.6],
+            "accuracy_ci_low": [0.85, 0.45, 0.55],
+            "accuracy_ci_high": [0.89, 0.55, 0.65],
+            "kappa_to_humans": [0.30, 0.10, 0.15],
+            "kappa_ci_low": [0.25, 0.05, 0.10],
+            "kappa_ci_high": [0.35, 0.15, 0.20],
+        }
+    )
     assert figs.classification_columns(table.columns)["kappa"] == "kappa_to_humans"
     got = figs.python_figures(tmp_path, pd.DataFrame(), classification={"tab-classification-x": table})
     (f,) = got
-    assert f.family == "error_consistency" and f.png.is_file() and f.pdf.is_file() and f.tables == ["tab-classification-x"]
+    assert (
+        f.family == "error_consistency" and f.png.is_file() and f.pdf.is_file() and f.tables == ["tab-classification-x"]
+    )
     fig = figs.plot_error_consistency(table)
     ax_acc, ax_k = fig.axes
-    assert any(xs == (0.85, 0.89) for xs, _ in _spans(ax_acc))   # humans' accuracy CI shaded
-    assert any(xs == (0.25, 0.35) for xs, _ in _spans(ax_k))     # humans' κ CI shaded
+    assert any(xs == (0.85, 0.89) for xs, _ in _spans(ax_acc))  # humans' accuracy CI shaded
+    assert any(xs == (0.25, 0.35) for xs, _ in _spans(ax_k))  # humans' κ CI shaded
     # a long metrics-style table (agent, metric, value, ci) is recognised as well
-    long_ = pd.DataFrame({"agent": ["humans", "humans", "vgg", "vgg"], "metric": ["accuracy", "kappa", "accuracy", "kappa"],
-                          "value": [0.9, 0.3, 0.5, 0.1], "ci_low": [0.88, 0.2, 0.4, 0.0], "ci_high": [0.92, 0.4, 0.6, 0.2]})
+    long_ = pd.DataFrame(
+        {
+            "agent": ["humans", "humans", "vgg", "vgg"],
+            "metric": ["accuracy", "kappa", "accuracy", "kappa"],
+            "value": [0.9, 0.3, 0.5, 0.1],
+            "ci_low": [0.88, 0.2, 0.4, 0.0],
+            "ci_high": [0.92, 0.4, 0.6, 0.2],
+        }
+    )
     wide = figs.classification_wide(long_)
     assert figs.classification_columns(wide.columns) is not None
     assert wide.set_index("agent").loc["vgg", "kappa"] == 0.1
@@ -139,7 +174,10 @@ def test_python_figures_draws_one_per_family_and_removes_stale_files(tmp_path, t
     got = figs.python_figures(tmp_path, triplet_metrics)
     assert [f.family for f in got] == ["odd_one_out"]
     # (outside a run, the empty, marked .repalign-tmp folder of the atomic writes stays; a run removes it)
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".repalign-tmp") == ["odd_one_out.pdf", "odd_one_out.png"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".repalign-tmp") == [
+        "odd_one_out.pdf",
+        "odd_one_out.png",
+    ]
     assert (tmp_path / "odd_one_out.pdf").read_bytes()[:4] == b"%PDF"
     assert (tmp_path / "odd_one_out.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -152,7 +190,9 @@ def test_findings_link_every_number_to_its_table(triplet_metrics):
     linked = _linked(text, target)
     numbers = re.findall(r"\d+\.\d+", text)
     assert linked.count(f"<a href='#{target}'>") == len(numbers) >= 6
-    assert findings[1][0] == "Linear probing on held-out objects (zero-shot → probed): efficientnet_lite0 0.600 → 0.630."
+    assert (
+        findings[1][0] == "Linear probing on held-out objects (zero-shot → probed): efficientnet_lite0 0.600 → 0.630."
+    )
 
 
 def test_r_theme_has_the_python_colours():
@@ -160,22 +200,37 @@ def test_r_theme_has_the_python_colours():
     from repalign.rlib import rlib_path
 
     env = child_env({"R_LIBS": str(rlib_path())})
-    code = ("s <- repalign::repalign_style(); cat(jsonlite::toJSON(list(colours = as.list(s$objective_colours), "
-            "other = s$other_colour, base = s$base_size, ci = s$ci_linewidth, chance = s$chance$colour, "
-            "ceiling = s$ceiling$fill), auto_unbox = TRUE))")
+    code = (
+        "s <- repalign::repalign_style(); cat(jsonlite::toJSON(list(colours = as.list(s$objective_colours), "
+        "other = s$other_colour, base = s$base_size, ci = s$ci_linewidth, chance = s$chance$colour, "
+        "ceiling = s$ceiling$fill), auto_unbox = TRUE))"
+    )
     res = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
     assert r["colours"] == style.OBJECTIVE_COLOURS
     assert (r["other"], r["base"], r["ci"], r["chance"], r["ceiling"]) == (
-        style.OTHER_COLOUR, style.BASE_SIZE, style.CI_LINEWIDTH, style.CHANCE["colour"], style.CEILING["fill"])
+        style.OTHER_COLOUR,
+        style.BASE_SIZE,
+        style.CI_LINEWIDTH,
+        style.CHANCE["colour"],
+        style.CEILING["fill"],
+    )
 
 
 def test_dynamics_figures_show_chance_band_and_cis():
-    curves = pd.DataFrame({
-        "agent": ["human"] * 4, "agent_type": ["human"] * 4, "epoch": [1, 2, 1, 2],
-        "phase": ["train", "train", "test", "test"], "mean": [0.4, 0.8, 0.35, 0.7],
-        "sd": [0.1] * 4, "n_runs": [4] * 4, "sem": [0.05, 0.05, 0.02, 0.02]})
+    curves = pd.DataFrame(
+        {
+            "agent": ["human"] * 4,
+            "agent_type": ["human"] * 4,
+            "epoch": [1, 2, 1, 2],
+            "phase": ["train", "train", "test", "test"],
+            "mean": [0.4, 0.8, 0.35, 0.7],
+            "sd": [0.1] * 4,
+            "n_runs": [4] * 4,
+            "sem": [0.05, 0.05, 0.02, 0.02],
+        }
+    )
     fig = figs.plot_dynamics_curves(curves, chance_upper=0.5)
     ax = fig.axes[0]
     assert {0.333333, 0.5} <= set(_hlines_at(ax))
@@ -188,6 +243,7 @@ def test_dynamics_figures_show_chance_band_and_cis():
 
 
 # ---- honest figures: order, diagonal, axis names, headline, no colliding labels ----------
+
 
 def _colliding(fig) -> list[tuple[str, str]]:
     """Pairs of tick labels of one axis whose text overlaps: their boxes overlap and,
@@ -248,8 +304,11 @@ def test_cka_rows_follow_the_rsa_figure_with_the_diagonal_drawn():
     arr = ax.images[0].get_array()
     assert [float(arr[i, i]) for i in range(3)] == [1.0, 1.0, 1.0]
     assert float(arr[0, 1]) == 0.8 and float(arr[2, 0]) == 0.3  # b–c and a–b where the table puts them
-    frames = sorted((round(p.get_x() + 0.5), round(p.get_y() + 0.5)) for p in ax.patches if isinstance(p, Rectangle)
-                    and not p.get_fill())
+    frames = sorted(
+        (round(p.get_x() + 0.5), round(p.get_y() + 0.5))
+        for p in ax.patches
+        if isinstance(p, Rectangle) and not p.get_fill()
+    )
     assert frames == [(0, 0), (1, 1), (2, 2)]
     assert _colliding(fig) == []
     # the report's caption says so
@@ -258,35 +317,56 @@ def test_cka_rows_follow_the_rsa_figure_with_the_diagonal_drawn():
     assert "RSA figure's order" in cap and "black frame" in cap
     # one reference that is itself a representation of the study (not measured against itself): it gets
     # its row, in RSA order, and its self-cell; the others keep theirs
-    one = metrics_table(rows[:3] + [_row(x, "a/penultimate@mur92", "cka_linear", v, layer="penultimate")
-                                    for x, v in (("b", 0.3), ("c", 0.5))])
+    one = metrics_table(
+        rows[:3]
+        + [_row(x, "a/penultimate@mur92", "cka_linear", v, layer="penultimate") for x, v in (("b", 0.3), ("c", 0.5))]
+    )
     ax = figs.plot_cka(one, figs.representation_order(one)).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "c", "a"]
     assert [float(v) for v in ax.images[0].get_array()[:, 0]] == [0.3, 0.5, 1.0]
     # no representation among the references: no frame, and the caption does not mention one
-    other = metrics_table(rows[:3] + [_row(x, "pixels/output@mur92", "cka_linear", 0.2, layer="penultimate")
-                                      for x in rsa])
+    other = metrics_table(
+        rows[:3] + [_row(x, "pixels/output@mur92", "cka_linear", 0.2, layer="penultimate") for x in rsa]
+    )
     got = figs.python_figures(Path(tempfile.mkdtemp()), other)
     assert "black frame" not in next(f.caption for f in got if f.family == "cka")
 
 
 def test_id_panels_in_estimator_order_with_the_estimator_named():
-    m = metrics_table([_row(x, "d", metric, v, layer="l") for x in ("a", "b")
-                       for metric, v in (("dimensionality_pr", 3.0), ("dimensionality_twonn", 9.0))]
-                      + [_row("a", "d", "rsa_spearman", 0.3, 0.2, 0.4, layer="l"),
-                         _row("b", "d", "rsa_spearman", 0.1, 0.0, 0.2, layer="l")])
+    m = metrics_table(
+        [
+            _row(x, "d", metric, v, layer="l")
+            for x in ("a", "b")
+            for metric, v in (("dimensionality_pr", 3.0), ("dimensionality_twonn", 9.0))
+        ]
+        + [
+            _row("a", "d", "rsa_spearman", 0.3, 0.2, 0.4, layer="l"),
+            _row("b", "d", "rsa_spearman", 0.1, 0.0, 0.2, layer="l"),
+        ]
+    )
     fig = figs.plot_dimensionality(m)
-    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["intrinsic dimensionality (TwoNN)",
-                                                      "intrinsic dimensionality (participation ratio)"]
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == [
+        "intrinsic dimensionality (TwoNN)",
+        "intrinsic dimensionality (participation ratio)",
+    ]
     assert figs.estimator_order(["dimensionality_pr", "dimensionality_zz", "dimensionality_twonn"]) == [
-        "dimensionality_twonn", "dimensionality_pr", "dimensionality_zz"]
+        "dimensionality_twonn",
+        "dimensionality_pr",
+        "dimensionality_zz",
+    ]
     # points only: no line joins representations
-    assert all(ln.get_linestyle() == "None" for ax in fig.axes[:2] for ln in ax.lines
-               if len(np.atleast_1d(ln.get_xdata())) > 1 and ln.get_transform() == ax.transData)
+    assert all(
+        ln.get_linestyle() == "None"
+        for ax in fig.axes[:2]
+        for ln in ax.lines
+        if len(np.atleast_1d(ln.get_xdata())) > 1 and ln.get_transform() == ax.transData
+    )
 
 
 def test_odd_one_out_long_names_do_not_collide(triplet_metrics):
-    rows = [_row(name, "test_10", "odd_one_out_dot", 0.5 + 0.01 * i, 0.49, 0.52 + 0.01 * i) for i, name in enumerate(LONG)]
+    rows = [
+        _row(name, "test_10", "odd_one_out_dot", 0.5 + 0.01 * i, 0.49, 0.52 + 0.01 * i) for i, name in enumerate(LONG)
+    ]
     fig = figs.plot_odd_one_out(metrics_table(rows))
     assert _colliding(fig) == []
 
@@ -298,10 +378,16 @@ def test_headline_figure_comes_first_and_the_header_says_cached():
         return figs.Figure(family, name, name, "caption", Path(f"/x/{name}.png"), tables=tables, source=source)
 
     # the ID figure uses the scores too (as its y axis), but is drawn chiefly from the ID table
-    fs = [fig("dimensionality", "dim", ["tab-metrics-dimensionality", "tab-r-scores"]), fig("learning", "r-curves", ["tab-r-cv"], "R"),
-          fig("alignment_vs_size", "r-size", ["tab-r-data"], "R"), fig("choice_models", "choice", ["tab-r-scores"])]
+    fs = [
+        fig("dimensionality", "dim", ["tab-metrics-dimensionality", "tab-r-scores"]),
+        fig("learning", "r-curves", ["tab-r-cv"], "R"),
+        fig("alignment_vs_size", "r-size", ["tab-r-data"], "R"),
+        fig("choice_models", "choice", ["tab-r-scores"]),
+    ]
     # a model-recovery study: the first finding cites the choice models' scores
-    out, head = headline_first(fs, [("Task t: the most aligned model is ...", "tab-r-scores"), ("x", None)], figs.FAMILIES)
+    out, head = headline_first(
+        fs, [("Task t: the most aligned model is ...", "tab-r-scores"), ("x", None)], figs.FAMILIES
+    )
     assert head.name == "choice" and [f.name for f in out] == ["choice", "dim", "r-size", "r-curves"]
     # an RSA study: the RSA figure leads
     fs.append(fig("rsa", "rsa", ["tab-metrics-rsa"]))
@@ -310,5 +396,11 @@ def test_headline_figure_comes_first_and_the_header_says_cached():
     # no finding: family order
     out, head = headline_first(fs, [], figs.FAMILIES)
     assert head is None and [f.family for f in out][:2] == ["rsa", "dimensionality"]
-    assert run_header({f"t{i}": "skipped" for i in range(10)}, 0.04) == "10 tasks: all 10 cached (nothing recomputed); 0.0 s"
-    assert run_header({"a": "done", "b": "skipped", "c": "failed: boom"}, 3.0) == "3 tasks: 1 computed, 1 cached, 1 failed; 3.0 s"
+    assert (
+        run_header({f"t{i}": "skipped" for i in range(10)}, 0.04)
+        == "10 tasks: all 10 cached (nothing recomputed); 0.0 s"
+    )
+    assert (
+        run_header({"a": "done", "b": "skipped", "c": "failed: boom"}, 3.0)
+        == "3 tasks: 1 computed, 1 cached, 1 failed; 3.0 s"
+    )

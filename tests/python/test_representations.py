@@ -4,7 +4,6 @@ and executors that check a task's declared outputs."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 
 import numpy as np
@@ -117,9 +116,14 @@ def test_a_file_flows_through_a_metric(tmp_path):
     np.save(tmp_path / "xq.npy", X @ Q)
     np.save(tmp_path / "z.npy", np.random.default_rng(2).standard_normal((20, 6)))
     (tmp_path / "ids.txt").write_text("\n".join(ids))
-    body = DIGITS + "".join(
-        f'[[representations]]\nname = "{n}"\nsource = "file"\npath = "{n}.npy"\nids_file = "ids.txt"\nstimuli = "digits"\n'
-        for n in ("x", "xq", "z")) + '[[metrics]]\nmetric = "cka"\nreference = "x"\nrepresentations = ["xq", "z"]\n'
+    body = (
+        DIGITS
+        + "".join(
+            f'[[representations]]\nname = "{n}"\nsource = "file"\npath = "{n}.npy"\nids_file = "ids.txt"\nstimuli = "digits"\n'
+            for n in ("x", "xq", "z")
+        )
+        + '[[metrics]]\nmetric = "cka"\nreference = "x"\nrepresentations = ["xq", "z"]\n'
+    )
     from repalign.metrics import plan_metrics
 
     tasks = plan_metrics(_cfg(tmp_path, body))
@@ -235,8 +239,11 @@ def test_a_run_resolves_its_representations_once(tmp_path, monkeypatch):
     calls = []
     real = resolve_mod.model_features
     monkeypatch.setattr(resolve_mod, "model_features", lambda *a: calls.append(1) or real(*a))
-    cfg = _cfg(tmp_path, DIGITS + FILES + '[[models]]\nname = "pixels:4"\n\n[[metrics]]\nmetric = "dimensionality"\n'
-               '\n[[learners]]\ntask = "stimuli-category"\nstimuli = "digits"\nparticipants = 2\ntrials = 10\n')
+    cfg = _cfg(
+        tmp_path,
+        DIGITS + FILES + '[[models]]\nname = "pixels:4"\n\n[[metrics]]\nmetric = "dimensionality"\n'
+        '\n[[learners]]\ntask = "stimuli-category"\nstimuli = "digits"\nparticipants = 2\ntrials = 10\n',
+    )
     tasks = plan_all(cfg)
     assert len(calls) == 1
     assert {t.stage for t in tasks} == {"features", "metrics", "learners"}
@@ -307,7 +314,9 @@ def test_planning_for_gpu_workers_on_a_machine_without_one(tmp_path, monkeypatch
     h = load_stimulus_set({"source": "digits", "n": 2, "name": "digits"}).manifest_hash()
     key = cache_key(get_spec("pixels:4"), "output", "auto", h, "bfloat16")
     assert task.outputs == (feature_path(tmp_path / "out" / "features", "pixels:4", "digits", "output", "auto", key),)
-    with pytest.raises(ValidationError, match=r"#1 \(pixels:4\): device 'cuda' requested but CUDA is not available; .*dtype"):
+    with pytest.raises(
+        ValidationError, match=r"#1 \(pixels:4\): device 'cuda' requested but CUDA is not available; .*dtype"
+    ):
         plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "cuda"\n'))
     with pytest.raises(ValidationError, match="dtype 'bfloat16' needs a CUDA device"):
         plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "bfloat16"\n'))

@@ -39,8 +39,9 @@ def _plant(labels: pd.DataFrame, agent: str, agent_type: str, p_shape: float, p_
     other = [next(c for c in CATS if c not in (s, t)) for s, t in zip(labels["shape"], labels["texture"])]
     resp = np.where(u < p_shape, labels["shape"], np.where(u < p_shape + p_texture, labels["texture"], other))
     resp = np.where(labels["shape"] == labels["texture"], labels["shape"], resp)
-    return pd.DataFrame({"agent": agent, "agent_type": agent_type, "subject": agent,
-                         "stimulus_id": labels.index, "response": resp})
+    return pd.DataFrame(
+        {"agent": agent, "agent_type": agent_type, "subject": agent, "stimulus_id": labels.index, "response": resp}
+    )
 
 
 def test_image_names_give_shape_and_texture():
@@ -61,8 +62,15 @@ def test_exact_planted_counts_give_the_exact_shape_bias():
     third = [next(c for c in CATS if c not in (s, t)) for s, t in zip(labels.loc[conflict, "shape"], tex)]
     resp[conflict[30:40]] = tex[30:40]
     resp[conflict[40:]] = third[40:]
-    trials = pd.DataFrame({"agent": "net", "agent_type": "network", "subject": "net", "stimulus_id": labels.index,
-                           "response": resp.to_numpy()})
+    trials = pd.DataFrame(
+        {
+            "agent": "net",
+            "agent_type": "network",
+            "subject": "net",
+            "stimulus_id": labels.index,
+            "response": resp.to_numpy(),
+        }
+    )
     d = decisions_table(trials, labels)
     assert d["conflict"].sum() == 60 and (~d["conflict"]).sum() == 4
     rows = pd.DataFrame(shape_bias_rows(d, n_boot=200, seed=1)).set_index("metric")
@@ -85,10 +93,20 @@ def test_exact_planted_counts_give_the_exact_shape_bias():
 def test_random_planted_biases_recovered_with_covering_cis():
     rng = np.random.default_rng(0)
     labels = _labels(n_per_pair=60)  # 720 conflict images
-    planted = {"subject-01": (0.9, 0.05), "subject-02": (0.7, 0.2), "subject-03": (0.8, 0.1),
-               "texture-net": (0.15, 0.55), "shape-net": (0.5, 0.1)}
-    trials = pd.concat([_plant(labels, a, "human" if a.startswith("subject") else "network", ps, pt, rng)
-                        for a, (ps, pt) in planted.items()], ignore_index=True)
+    planted = {
+        "subject-01": (0.9, 0.05),
+        "subject-02": (0.7, 0.2),
+        "subject-03": (0.8, 0.1),
+        "texture-net": (0.15, 0.55),
+        "shape-net": (0.5, 0.1),
+    }
+    trials = pd.concat(
+        [
+            _plant(labels, a, "human" if a.startswith("subject") else "network", ps, pt, rng)
+            for a, (ps, pt) in planted.items()
+        ],
+        ignore_index=True,
+    )
     t = pd.DataFrame(shape_bias_rows(decisions_table(trials, labels), n_boot=500, seed=2))
     sb = t[t["metric"] == "shape_bias"].set_index("model")
     truth = {a: ps / (ps + pt) for a, (ps, pt) in planted.items()}
@@ -97,7 +115,9 @@ def test_random_planted_biases_recovered_with_covering_cis():
         assert r["ci_low"] < v < r["ci_high"], (a, v, r["value"])
         assert abs(r["value"] - v) < 0.05
     people = [truth[a] for a in planted if a.startswith("subject")]
-    assert sb.loc["humans", "value"] == pytest.approx(np.mean([sb.loc[a, "value"] for a in planted if a.startswith("subject")]))
+    assert sb.loc["humans", "value"] == pytest.approx(
+        np.mean([sb.loc[a, "value"] for a in planted if a.startswith("subject")])
+    )
     assert abs(sb.loc["humans", "value"] - np.mean(people)) < 0.03
     rng_rows = t[t["metric"].isin(["shape_bias_min", "shape_bias_max"])].set_index("metric")
     assert rng_rows.loc["shape_bias_min", "other"] == "subject-02"
@@ -134,11 +154,22 @@ def test_result_families_are_registered_and_matched():
     with pytest.raises(TypeError, match="expected a ResultFamily"):
         register("shape_bias")  # type: ignore[arg-type]
     assert isinstance(families()[0], ResultFamily)
-    table = pd.DataFrame({"model": ["humans", "subject-01", "net"], "metric": "shape_bias", "value": [0.9, 0.95, 0.2],
-                          "ci_low": [0.8, 0.9, 0.1], "ci_high": [0.95, 0.99, 0.3],
-                          "agent_type": ["humans", "human", "network"], "dataset": "cue-conflict"})
-    assert summary_lines(table) == ["shape_bias humans 0.900 [0.800, 0.950]", "shape_bias subject-01 0.950 [0.900, 0.990]",
-                                    "shape_bias net 0.200 [0.100, 0.300]"]
+    table = pd.DataFrame(
+        {
+            "model": ["humans", "subject-01", "net"],
+            "metric": "shape_bias",
+            "value": [0.9, 0.95, 0.2],
+            "ci_low": [0.8, 0.9, 0.1],
+            "ci_high": [0.95, 0.99, 0.3],
+            "agent_type": ["humans", "human", "network"],
+            "dataset": "cue-conflict",
+        }
+    )
+    assert summary_lines(table) == [
+        "shape_bias humans 0.900 [0.800, 0.950]",
+        "shape_bias subject-01 0.950 [0.900, 0.990]",
+        "shape_bias net 0.200 [0.100, 0.300]",
+    ]
 
 
 def test_families_say_nothing_about_other_results(tmp_path):
@@ -146,8 +177,18 @@ def test_families_say_nothing_about_other_results(tmp_path):
     import repalign.metrics  # noqa: F401
     from repalign.families import families
 
-    other = pd.DataFrame({"model": ["m"], "layer": [""], "dataset": ["mur92"], "metric": ["rsa_spearman"],
-                          "value": [0.3], "ci_low": [0.2], "ci_high": [0.4], "n": [92]})
+    other = pd.DataFrame(
+        {
+            "model": ["m"],
+            "layer": [""],
+            "dataset": ["mur92"],
+            "metric": ["rsa_spearman"],
+            "value": [0.3],
+            "ci_low": [0.2],
+            "ci_high": [0.4],
+            "n": [92],
+        }
+    )
     for metrics in (pd.DataFrame(), other, other.assign(agent_type="")):
         for fam in families():
             assert fam.findings(metrics) == [] and fam.report_section(metrics, []) == "", fam.name
@@ -162,10 +203,14 @@ def test_config_errors_name_the_entry(tmp_path):
     cfg.write_text('[run]\nname = "x"\noutput = "out"\n[[metrics]]\nmetric = "shape_bias"\ndataset = "edges"\n')
     with pytest.raises(ValidationError, match=r"\[\[metrics\]\] #1: dataset = 'edges'; valid: cue-conflict"):
         plan_all(load_config(cfg))
-    cfg.write_text('[run]\nname = "x"\noutput = "out"\n[[stimuli]]\nname = "d"\nsource = "digits"\nn = 2\n'
-                   '[[models]]\nname = "efficientnet_lite0"\nlayers = ["output"]\n'
-                   '[[metrics]]\nmetric = "shape_bias"\nrepresentations = ["efficientnet_lite0/output@d"]\n')
-    with pytest.raises(ValidationError, match=r"not over a \[\[stimuli\]\] set with source 'texture-shape-cue-conflict'"):
+    cfg.write_text(
+        '[run]\nname = "x"\noutput = "out"\n[[stimuli]]\nname = "d"\nsource = "digits"\nn = 2\n'
+        '[[models]]\nname = "efficientnet_lite0"\nlayers = ["output"]\n'
+        '[[metrics]]\nmetric = "shape_bias"\nrepresentations = ["efficientnet_lite0/output@d"]\n'
+    )
+    with pytest.raises(
+        ValidationError, match=r"not over a \[\[stimuli\]\] set with source 'texture-shape-cue-conflict'"
+    ):
         plan_all(load_config(cfg))
 
 
@@ -173,8 +218,14 @@ def test_config_errors_name_the_entry(tmp_path):
 # Geirhos et al. (2019), ICLR, Figure 4 and section 3: shape-based decisions of people 95.9%
 # (mean over observers), AlexNet 42.9%, GoogLeNet 31.2%, VGG-16 17.2%, ResNet-50 22.1%; ResNet-50
 # trained on Stylized-ImageNet 81.0% (Table 2 / Figure 5).
-PUBLISHED = {"humans": 0.959, "alexnet": 0.429, "googlenet": 0.312, "vgg": 0.172, "pytorch-resnet50": 0.221,
-             "pytorch-resnet50-train-60-epochs": 0.810}
+PUBLISHED = {
+    "humans": 0.959,
+    "alexnet": 0.429,
+    "googlenet": 0.312,
+    "vgg": 0.172,
+    "pytorch-resnet50": 0.221,
+    "pytorch-resnet50-train-60-epochs": 0.810,
+}
 
 
 @pytest.fixture(scope="module")
@@ -216,14 +267,18 @@ def test_nets_only_config_prints_one_line_per_agent(tmp_path):
     from repalign.pipeline.run import run
 
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[run]\nname = "sb"\noutput = "out"\n[[metrics]]\nmetric = "shape_bias"\nn_boot = 100\n'
-                   'networks = ["alexnet", "pytorch-alexnet", "vgg"]\n')
+    cfg.write_text(
+        '[run]\nname = "sb"\noutput = "out"\n[[metrics]]\nmetric = "shape_bias"\nn_boot = 100\n'
+        'networks = ["alexnet", "pytorch-alexnet", "vgg"]\n'
+    )
     console = Console(record=True, width=200)
     run(cfg, progress=False, console=console)
     text = console.export_text()
     lines = re.findall(r"^shape_bias (\S+) (\d\.\d{3}) \[(\d\.\d{3}), (\d\.\d{3})\]$", text, flags=re.M)
     agents = [a for a, *_ in lines]
-    assert sorted(agents) == sorted([f"subject-{i:02d}" for i in range(1, 11)] + ["alexnet", "pytorch-alexnet", "vgg", "humans"])
+    assert sorted(agents) == sorted(
+        [f"subject-{i:02d}" for i in range(1, 11)] + ["alexnet", "pytorch-alexnet", "vgg", "humans"]
+    )
     vals = {a: float(v) for a, v, *_ in lines}
     assert vals["humans"] == pytest.approx(PUBLISHED["humans"], abs=0.0051)
     html = (tmp_path / "out" / "report.html").read_text()
@@ -242,10 +297,12 @@ def test_a_model_over_a_subset_of_the_images_end_to_end(tmp_path):
     from repalign.store import read_table
 
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[run]\nname = "sb"\noutput = "out"\n'
-                   '[[stimuli]]\nname = "cc"\nsource = "texture-shape-cue-conflict"\nlimit = 32\n'
-                   '[[models]]\nname = "efficientnet_lite0"\nlayers = ["output"]\n'
-                   '[[metrics]]\nmetric = "shape_bias"\nn_boot = 50\nnetworks = ["vgg"]\n')
+    cfg.write_text(
+        '[run]\nname = "sb"\noutput = "out"\n'
+        '[[stimuli]]\nname = "cc"\nsource = "texture-shape-cue-conflict"\nlimit = 32\n'
+        '[[models]]\nname = "efficientnet_lite0"\nlayers = ["output"]\n'
+        '[[metrics]]\nmetric = "shape_bias"\nn_boot = 50\nnetworks = ["vgg"]\n'
+    )
     console = Console(record=True, width=200)
     run(cfg, progress=False, console=console)
     m = re.search(r"^shape_bias efficientnet_lite0 (\S+) \[", console.export_text(), flags=re.M)

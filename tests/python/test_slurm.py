@@ -20,16 +20,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from repalign.children import child_env
+from builders import digits_study
 from rich.console import Console
 
+from repalign.children import child_env
 from repalign.config import load_config
 from repalign.pipeline import ExecutorSettings, run_dask
 from repalign.pipeline.executors import slurm_cluster
 from repalign.pipeline.plan import plan_all
 from repalign.task import Task, TaskFailed, run_local
-from builders import digits_study
 
 pytestmark = [pytest.mark.slurm, pytest.mark.data, pytest.mark.slow]
 
@@ -39,7 +38,9 @@ def _controller_answers() -> str | None:
     if shutil.which("sinfo") is None:
         return "no SLURM client (sinfo) on PATH: run `make slurm-up`"
     try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%P %T"], capture_output=True, text=True, timeout=20, env=child_env())
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%P %T"], capture_output=True, text=True, timeout=20, env=child_env()
+        )
     except subprocess.TimeoutExpired:
         return "sinfo timed out: no SLURM controller answers (make slurm-up)"
     if proc.returncode != 0:
@@ -65,7 +66,9 @@ def _our_jobs() -> list[str]:
     return [line for line in out.splitlines() if "dask-worker" in line]
 
 
-CONFIG = digits_study(4, output="out-local", models=("pixels", "random:efficientnet_lite0")) + """
+CONFIG = (
+    digits_study(4, output="out-local", models=("pixels", "random:efficientnet_lite0"))
+    + """
 [[representations]]
 name = "spose"
 source = "spose49"
@@ -90,12 +93,22 @@ C = 1.0
 pca = 10
 representations = ["pixels/output@digits", "random:efficientnet_lite0/penultimate@digits"]
 """
+)
 
 
 def _settings(tmp: Path, **extra) -> ExecutorSettings:
-    slurm = {"queue": "debug", "cores": 1, "processes": 1, "memory": "3GB", "walltime": "00:15:00",
-             "max_jobs": 2, "python": sys.executable, "local_directory": str(tmp / "dask-local"),
-             "log_directory": str(tmp / "slurm-logs"), "scheduler_host": "127.0.0.1"}
+    slurm = {
+        "queue": "debug",
+        "cores": 1,
+        "processes": 1,
+        "memory": "3GB",
+        "walltime": "00:15:00",
+        "max_jobs": 2,
+        "python": sys.executable,
+        "local_directory": str(tmp / "dask-local"),
+        "log_directory": str(tmp / "slurm-logs"),
+        "scheduler_host": "127.0.0.1",
+    }
     slurm.update(extra.pop("slurm", {}))
     return ExecutorSettings(kind="slurm", retries=extra.pop("retries", 2), slurm=slurm, **extra)
 
@@ -131,16 +144,22 @@ def test_slurm_study_gives_identical_outputs(local_run, tmp_path, capsys):
     out = tmp_path / "out"
     log = io.StringIO()
     t0 = time.monotonic()
-    status = run_dask(plan_all(load_config(cfg, output=out)), _settings(tmp_path),
-                      console=Console(file=log, width=200), progress=False)
+    status = run_dask(
+        plan_all(load_config(cfg, output=out)),
+        _settings(tmp_path),
+        console=Console(file=log, width=200),
+        progress=False,
+    )
     slurm_wall = time.monotonic() - t0
     assert set(status.values()) == {"done"}
     assert _files(out) == expected
     n_jobs = _jobs_started(log.getvalue())
     assert 1 <= n_jobs <= 2 + 2  # max_jobs = 2, at most a replacement each
     with capsys.disabled():
-        print(f"\nslurm study: local {local_wall:.1f}s, slurm (max_jobs=2) {slurm_wall:.1f}s, "
-              f"ratio {slurm_wall / local_wall:.2f}, SLURM jobs started {n_jobs}")
+        print(
+            f"\nslurm study: local {local_wall:.1f}s, slurm (max_jobs=2) {slurm_wall:.1f}s, "
+            f"ratio {slurm_wall / local_wall:.2f}, SLURM jobs started {n_jobs}"
+        )
 
 
 def test_scancel_of_a_worker_job_midrun(local_run, tmp_path):
@@ -154,8 +173,9 @@ def test_scancel_of_a_worker_job_midrun(local_run, tmp_path):
 
     def go():
         try:
-            result["status"] = run_dask(tasks, settings, cluster=cluster, console=Console(file=log, width=200),
-                                        progress=False)
+            result["status"] = run_dask(
+                tasks, settings, cluster=cluster, console=Console(file=log, width=200), progress=False
+            )
         except Exception as exc:  # surfaced by the assertions below
             result["error"] = exc
 
@@ -172,7 +192,9 @@ def test_scancel_of_a_worker_job_midrun(local_run, tmp_path):
         time.sleep(0.2)
     thread.join(timeout=600)
     cluster.close()
-    assert cancelled is not None, f"no worker job was running while outputs were being written: {result} {log.getvalue()[-1500:]}"
+    assert cancelled is not None, (
+        f"no worker job was running while outputs were being written: {result} {log.getvalue()[-1500:]}"
+    )
     assert "error" not in result, result.get("error")
     assert _files(out) == expected  # every output exactly once, no partial files, same bytes
     assert f"SLURM job {cancelled} ended: CANCELLED" in log.getvalue()

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import child_python_env
+from test_value_ranges import STUDY, run_cli
 
 from repalign.store import write_table
-from builders import child_python_env
 from repalign.task import Task, TaskFailed, run_local
-from test_value_ranges import STUDY, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = child_python_env()
@@ -34,8 +34,9 @@ with output_lock(sys.argv[1], config="holder.toml"):
 
 
 def _holder(out: Path, how: str = "stdin") -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(out), how], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True, env=ENV)
+    p = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out), how], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV
+    )
     assert p.stdout.readline().strip() == "held"
     return p
 
@@ -64,8 +65,11 @@ def test_stage_command_on_a_held_folder_names_the_holder(tmp_path, monkeypatch, 
         holder.wait(timeout=60)
     assert "Traceback" not in text, text
     assert code == 1, text
-    assert re.fullmatch(rf"error: {re.escape(str(out))} is in use by another repalign run: pid {holder.pid} on \S+ "
-                        r"\(config holder\.toml, started .*\)", text.strip()), text
+    assert re.fullmatch(
+        rf"error: {re.escape(str(out))} is in use by another repalign run: pid {holder.pid} on \S+ "
+        r"\(config holder\.toml, started .*\)",
+        text.strip(),
+    ), text
     assert sorted(p.name for p in out.iterdir()) == [".repalign.lock", ".repalign.lock.json"]
 
 
@@ -81,8 +85,10 @@ def test_features_waits_for_the_holder_then_runs(tmp_path, monkeypatch, capsys):
     waited = time.monotonic() - started
     assert holder.wait(timeout=60) == 0
     assert code == 0, text
-    assert f"{out} is in use by another repalign run (pid {holder.pid}" in text.replace("\n", " ").replace("  ", " ") \
-        or "waiting for it to finish" in text, text
+    assert (
+        f"{out} is in use by another repalign run (pid {holder.pid}" in text.replace("\n", " ").replace("  ", " ")
+        or "waiting for it to finish" in text
+    ), text
     assert waited > 1.0  # it did wait (the holder held ~3 s after we started)
     assert list((out / "features").rglob("*.parquet"))
 
@@ -221,7 +227,9 @@ def test_r_stage_uses_the_curated_table_and_notes_k_above_participants(tmp_path,
     notes = [str(w.message) for w in caught if issubclass(w.category, RNote)]
     assert len(notes) == 1 and re.fullmatch(
         r"r R models \(lme4\): \[r\] note: k = 1000 folds exceed the 8 participants; each fold holds one participant "
-        r"\(leave-one-participant-out, k = 8\)", notes[0]), notes
+        r"\(leave-one-participant-out, k = 8\)",
+        notes[0],
+    ), notes
     (key,) = status
     out = tmp_path / "out" / "r" / key.removeprefix("r:")
     assert "note: k = 1000 folds exceed the 8 participants" in (out / "summary.txt").read_text()

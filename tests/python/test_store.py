@@ -14,8 +14,18 @@ from repalign.store import ParquetStream, read_table, table_info, write_table
 
 
 def _metrics():
-    return pd.DataFrame({"model": ["a"], "layer": ["l"], "dataset": ["d"], "metric": ["m"],
-                         "value": [0.5], "ci_low": [np.nan], "ci_high": [np.nan], "n": [3]})
+    return pd.DataFrame(
+        {
+            "model": ["a"],
+            "layer": ["l"],
+            "dataset": ["d"],
+            "metric": ["m"],
+            "value": [0.5],
+            "ci_low": [np.nan],
+            "ci_high": [np.nan],
+            "n": [3],
+        }
+    )
 
 
 def test_roundtrip_keeps_values_and_provenance(tmp_path):
@@ -60,4 +70,7 @@ def test_stream_error_leaves_no_final_file(tmp_path):
             w.write(pd.DataFrame({"stimulus_id": ["a"], "embedding": [[1.0]]}))
             raise RuntimeError("killed")
     assert not target.exists()  # nothing published, nothing left but repalign's marked, empty temporary folder
-    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path(".repalign-tmp"), Path(".repalign-tmp/.repalign-owned")]
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [
+        Path(".repalign-tmp"),
+        Path(".repalign-tmp/.repalign-owned"),
+    ]

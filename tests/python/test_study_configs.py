@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import MUR92_METRICS, study_head
 
 from repalign.config import load_config
 from repalign.pipeline import plan_all, run
 from repalign.pipeline.report import collect_metrics
 from repalign.store import read_table, table_info
-from builders import MUR92_METRICS, study_head
 
 CONFIGS = Path(__file__).resolve().parents[2] / "analysis" / "configs"
 STUDIES = ("things.toml", "mur92.toml", "learning_dynamics.toml", "texture_shape.toml")
@@ -60,10 +60,12 @@ def test_full_config_loads_and_plans(name, real_data):
     cfg = load_config(CONFIGS / name)
     tasks = plan_all(cfg)
     stages = {t.stage for t in tasks}
-    expected = {"things.toml": {"features", "metrics", "learners", "r"},
-                "mur92.toml": {"features", "metrics"},
-                "learning_dynamics.toml": {"dynamics"},
-                "texture_shape.toml": {"features", "metrics", "r"}}[name]
+    expected = {
+        "things.toml": {"features", "metrics", "learners", "r"},
+        "mur92.toml": {"features", "metrics"},
+        "learning_dynamics.toml": {"dynamics"},
+        "texture_shape.toml": {"features", "metrics", "r"},
+    }[name]
     assert expected <= stages, stages
     assert len({t.key for t in tasks}) == len(tasks)
 
@@ -180,8 +182,10 @@ def test_things_reduced_reproduces_published_numbers(tmp_path):
     assert not (rdir / "alignment_coefficients.csv").exists()  # levels = []: no hierarchical model
 
 
-MUR92 = study_head({"source": "mur92"}, ["pixels", {"name": "pixels:8", "alias": "pixels8"}],
-                   name="mur92-reduced") + MUR92_METRICS
+MUR92 = (
+    study_head({"source": "mur92"}, ["pixels", {"name": "pixels:8", "alias": "pixels8"}], name="mur92-reduced")
+    + MUR92_METRICS
+)
 
 
 @pytest.mark.data
@@ -236,22 +240,31 @@ def test_learning_dynamics_reduced(tmp_path):
     assert len(sim) == 2 * 6 * (36 + 51)  # two replayed human runs × 6 epochs × (train + test)
     (lag_path,) = (out / "dynamics").glob("*/lag.parquet")
     lag = read_table(lag_path)
-    assert {p.name for p in lag_path.parent.glob("*.parquet")} == {"lag.parquet", "curves.parquet", "objects.parquet",
-                                                                  "efficiency.parquet"}
+    assert {p.name for p in lag_path.parent.glob("*.parquet")} == {
+        "lag.parquet",
+        "curves.parquet",
+        "objects.parquet",
+        "efficiency.parquet",
+    }
     assert set(lag.agent) == {"human", "resnet50", "pixels-learner"}
     human = lag.set_index("agent").loc["human"]
     assert human.lag == pytest.approx(0.003, abs=0.001)  # docs/dynamics.md: humans who learned do not lag
     assert lag.set_index("agent").loc["resnet50"].lag == pytest.approx(0.233, abs=0.001)
 
 
-TEXTURE_SHAPE = study_head({"name": "edges", "source": "texture-shape-edges"},
-                           [{"name": "random:efficientnet_lite0", "layers": ["output"]}],
-                           name="texture-shape-reduced") + """
+TEXTURE_SHAPE = (
+    study_head(
+        {"name": "edges", "source": "texture-shape-edges"},
+        [{"name": "random:efficientnet_lite0", "layers": ["output"]}],
+        name="texture-shape-reduced",
+    )
+    + """
 [[metrics]]
 metric = "classification"
 dataset = "edges"
 n_boot = 200
 """
+)
 
 
 @pytest.mark.data

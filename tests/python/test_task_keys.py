@@ -89,7 +89,9 @@ def _check(name: str, tmp: Path, monkeypatch) -> None:
     expected = json.loads(SNAPSHOT.read_text())[name]
     assert len(keys) == len(set(keys))
     missing, extra = sorted(set(expected) - set(keys)), sorted(set(keys) - set(expected))
-    assert not missing and not extra, f"{name}: {len(missing)} key(s) gone, e.g. {missing[:3]}; {len(extra)} new, e.g. {extra[:3]}"
+    assert not missing and not extra, (
+        f"{name}: {len(missing)} key(s) gone, e.g. {missing[:3]}; {len(extra)} new, e.g. {extra[:3]}"
+    )
 
 
 def test_snapshot_covers_every_config():

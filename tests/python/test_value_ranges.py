@@ -59,43 +59,90 @@ FILE_ENTRY = '\n[[representations]]\nname = "f"\nsource = "file"\npath = "{path}
 
 # (id, config text, regex the whole one-line message must match)
 VALUES = [
-    ("executor-retries--1", STUDY + "\n[executor]\nretries = -1\n",
-     r"\[executor\] retries: expected an integer ≥ 0, got -1"),
-    ("executor-retries--5", STUDY + "\n[executor]\nretries = -5\n",
-     r"\[executor\] retries: expected an integer ≥ 0, got -5"),
-    ("learners-pca-0", _with("trials = 10", "trials = 10\npca = 0"),
-     r"\[\[learners\]\] #1 pca: expected an integer ≥ 1, got 0"),
-    ("learners-pca--4", _with("trials = 10", "trials = 10\npca = -4"),
-     r"\[\[learners\]\] #1 pca: expected an integer ≥ 1, got -4"),
-    ("learners-pca-100000", _with("trials = 10", "trials = 10\npca = 100000"),
-     r"\[\[learners\]\] #1 pca: expected at most 10 components \(.*trials.*\), got 100000"),
-    ("simulate-temperature-0", _with("temperature = 0.5", "temperature = 0"),
-     r"\[\[learners\]\] #1 simulate\.temperature: expected a finite number > 0, got 0"),
-    ("simulate-temperature-nan", _with("temperature = 0.5", "temperature = nan"),
-     r"\[\[learners\]\] #1 simulate\.temperature: expected a finite number > 0, got nan"),
-    ("simulate-temperature-inf", _with("temperature = 0.5", "temperature = inf"),
-     r"\[\[learners\]\] #1 simulate\.temperature: expected a finite number > 0, got inf"),
-    ("simulate-lapse-1.5", _with("lapse = 0.05", "lapse = 1.5"),
-     r"\[\[learners\]\] #1 simulate\.lapse: expected a finite number in \[0, 1\], got 1\.5"),
-    ("run-seed--1", _with("seed = 0", "seed = -1"),
-     r"\[run\] seed: expected an integer in \[0, 2147483647\], got -1"),
-    ("run-seed-2^63-1", _with("seed = 0", f"seed = {2**63 - 1}"),
-     rf"\[run\] seed: expected an integer in \[0, 2147483647\], got {2**63 - 1}"),
-    ("random-dims-1e11", _with("dims = 8", "dims = 100000000000"),
-     r".*\[\[representations\]\] #1 \(noise\) dims: 100000000000 dims × 30 stimuli need about .*B of memory "
-     r"\(float64\), more than this machine's .*B"),
-    ("models-num-workers--3", _with('name = "pixels"', 'name = "pixels"\nnum_workers = -3'),
-     r"\[\[models\]\] #1 num_workers: expected an integer ≥ 0, got -3"),
-    ("learners-trials-1e12", _with("trials = 10", "trials = 1000000000000"),
-     r"\[\[learners\]\] #1 trials: 1000000000000 trials need about .*B of memory \(.*\), "
-     r"more than this machine's .*B"),
-    ("digits-n-100000", _with("n = 3", "n = 100000"),
-     r"\[\[stimuli\]\] #1 n: expected at most 174 images per digit \(.*\), got 100000"),
-    ("metrics-methods-empty", _with('methods = ["twonn", "pr"]', "methods = []"),
-     r"\[\[metrics\]\] #1 methods: expected a non-empty list, got \[\]"),
-    ("learners-representations-empty", _with("trials = 10", "trials = 10\nrepresentations = []"),
-     r"\[\[learners\]\] #1 representations: expected a non-empty list \(leave the key out for every "
-     r"representation\), got \[\]"),
+    (
+        "executor-retries--1",
+        STUDY + "\n[executor]\nretries = -1\n",
+        r"\[executor\] retries: expected an integer ≥ 0, got -1",
+    ),
+    (
+        "executor-retries--5",
+        STUDY + "\n[executor]\nretries = -5\n",
+        r"\[executor\] retries: expected an integer ≥ 0, got -5",
+    ),
+    (
+        "learners-pca-0",
+        _with("trials = 10", "trials = 10\npca = 0"),
+        r"\[\[learners\]\] #1 pca: expected an integer ≥ 1, got 0",
+    ),
+    (
+        "learners-pca--4",
+        _with("trials = 10", "trials = 10\npca = -4"),
+        r"\[\[learners\]\] #1 pca: expected an integer ≥ 1, got -4",
+    ),
+    (
+        "learners-pca-100000",
+        _with("trials = 10", "trials = 10\npca = 100000"),
+        r"\[\[learners\]\] #1 pca: expected at most 10 components \(.*trials.*\), got 100000",
+    ),
+    (
+        "simulate-temperature-0",
+        _with("temperature = 0.5", "temperature = 0"),
+        r"\[\[learners\]\] #1 simulate\.temperature: expected a finite number > 0, got 0",
+    ),
+    (
+        "simulate-temperature-nan",
+        _with("temperature = 0.5", "temperature = nan"),
+        r"\[\[learners\]\] #1 simulate\.temperature: expected a finite number > 0, got nan",
+    ),
+    (
+        "simulate-temperature-inf",
+        _with("temperature = 0.5", "temperature = inf"),
+        r"\[\[learners\]\] #1 simulate\.temperature: expected a finite number > 0, got inf",
+    ),
+    (
+        "simulate-lapse-1.5",
+        _with("lapse = 0.05", "lapse = 1.5"),
+        r"\[\[learners\]\] #1 simulate\.lapse: expected a finite number in \[0, 1\], got 1\.5",
+    ),
+    ("run-seed--1", _with("seed = 0", "seed = -1"), r"\[run\] seed: expected an integer in \[0, 2147483647\], got -1"),
+    (
+        "run-seed-2^63-1",
+        _with("seed = 0", f"seed = {2**63 - 1}"),
+        rf"\[run\] seed: expected an integer in \[0, 2147483647\], got {2**63 - 1}",
+    ),
+    (
+        "random-dims-1e11",
+        _with("dims = 8", "dims = 100000000000"),
+        r".*\[\[representations\]\] #1 \(noise\) dims: 100000000000 dims × 30 stimuli need about .*B of memory "
+        r"\(float64\), more than this machine's .*B",
+    ),
+    (
+        "models-num-workers--3",
+        _with('name = "pixels"', 'name = "pixels"\nnum_workers = -3'),
+        r"\[\[models\]\] #1 num_workers: expected an integer ≥ 0, got -3",
+    ),
+    (
+        "learners-trials-1e12",
+        _with("trials = 10", "trials = 1000000000000"),
+        r"\[\[learners\]\] #1 trials: 1000000000000 trials need about .*B of memory \(.*\), "
+        r"more than this machine's .*B",
+    ),
+    (
+        "digits-n-100000",
+        _with("n = 3", "n = 100000"),
+        r"\[\[stimuli\]\] #1 n: expected at most 174 images per digit \(.*\), got 100000",
+    ),
+    (
+        "metrics-methods-empty",
+        _with('methods = ["twonn", "pr"]', "methods = []"),
+        r"\[\[metrics\]\] #1 methods: expected a non-empty list, got \[\]",
+    ),
+    (
+        "learners-representations-empty",
+        _with("trials = 10", "trials = 10\nrepresentations = []"),
+        r"\[\[learners\]\] #1 representations: expected a non-empty list \(leave the key out for every "
+        r"representation\), got \[\]",
+    ),
 ]
 
 
@@ -107,8 +154,9 @@ def _files(d: Path) -> None:
     (d / "empty.csv").write_bytes(b"")
     (d / "garbage.parquet").write_bytes(b"PAR1 this is not a parquet file at all " * 20)
     ids = [f"digit_{i:04d}" for i in range(30)]
-    (d / "latin1.csv").write_bytes(("stimulus_id,x\n" + "".join(f"{i}é,{j}\n" for j, i in enumerate(ids)))
-                                   .encode("latin-1"))
+    (d / "latin1.csv").write_bytes(
+        ("stimulus_id,x\n" + "".join(f"{i}é,{j}\n" for j, i in enumerate(ids))).encode("latin-1")
+    )
     pq.write_table(pa.table({"stimulus_id": ids, "embedding": [["a", "b"]] * 30}), d / "strings.parquet")
     np.save(d / "values.npy", np.zeros((30, 2)))
     (d / "binary_ids.txt").write_bytes(bytes(range(256)) * 4)
@@ -116,19 +164,37 @@ def _files(d: Path) -> None:
 
 
 FILES = [
-    ("file-empty-csv", STUDY + FILE_ENTRY.format(path="empty.csv"),
-     r".*\[\[representations\]\] representation 'f': .*empty\.csv is empty"),
-    ("file-garbage-parquet", STUDY + FILE_ENTRY.format(path="garbage.parquet"),
-     r".*\[\[representations\]\] representation 'f': .*garbage\.parquet is not a readable Parquet file \(.*\)"),
-    ("file-latin1-csv", STUDY + FILE_ENTRY.format(path="latin1.csv"),
-     r".*\[\[representations\]\] representation 'f': .*latin1\.csv is not UTF-8 text \(byte \d+: .*\); save it as UTF-8"),
-    ("file-parquet-embedding-strings", STUDY + FILE_ENTRY.format(path="strings.parquet"),
-     r".*\[\[representations\]\] representation 'f': .*strings\.parquet column 'embedding' holds string values, "
-     r"expected numbers"),
-    ("file-binary-ids-file", STUDY + FILE_ENTRY.format(path="values.npy") + 'ids_file = "binary_ids.txt"\n',
-     r".*\[\[representations\]\] representation 'f': ids file .*binary_ids\.txt is not UTF-8 text \(byte \d+: .*\); save it as UTF-8"),
-    ("file-empty-npy", STUDY + FILE_ENTRY.format(path="empty.npy") + 'ids_file = "ids.txt"\n',
-     r".*\[\[representations\]\] representation 'f': .*empty\.npy is not a \.npy array \(.*\)"),
+    (
+        "file-empty-csv",
+        STUDY + FILE_ENTRY.format(path="empty.csv"),
+        r".*\[\[representations\]\] representation 'f': .*empty\.csv is empty",
+    ),
+    (
+        "file-garbage-parquet",
+        STUDY + FILE_ENTRY.format(path="garbage.parquet"),
+        r".*\[\[representations\]\] representation 'f': .*garbage\.parquet is not a readable Parquet file \(.*\)",
+    ),
+    (
+        "file-latin1-csv",
+        STUDY + FILE_ENTRY.format(path="latin1.csv"),
+        r".*\[\[representations\]\] representation 'f': .*latin1\.csv is not UTF-8 text \(byte \d+: .*\); save it as UTF-8",
+    ),
+    (
+        "file-parquet-embedding-strings",
+        STUDY + FILE_ENTRY.format(path="strings.parquet"),
+        r".*\[\[representations\]\] representation 'f': .*strings\.parquet column 'embedding' holds string values, "
+        r"expected numbers",
+    ),
+    (
+        "file-binary-ids-file",
+        STUDY + FILE_ENTRY.format(path="values.npy") + 'ids_file = "binary_ids.txt"\n',
+        r".*\[\[representations\]\] representation 'f': ids file .*binary_ids\.txt is not UTF-8 text \(byte \d+: .*\); save it as UTF-8",
+    ),
+    (
+        "file-empty-npy",
+        STUDY + FILE_ENTRY.format(path="empty.npy") + 'ids_file = "ids.txt"\n',
+        r".*\[\[representations\]\] representation 'f': .*empty\.npy is not a \.npy array \(.*\)",
+    ),
 ]
 
 PROBES = VALUES + FILES
@@ -206,8 +272,13 @@ def test_valid_bounds_are_accepted(tmp_path):
     from repalign.config import load_config
     from repalign.pipeline import plan_all
 
-    text = (STUDY.replace("seed = 0", "seed = 2147483647").replace("lapse = 0.05", "lapse = 1")
-            .replace("trials = 10", "trials = 10\npca = 8").replace("n = 3", "n = 174") + "\n[executor]\nretries = 0\n")
+    text = (
+        STUDY.replace("seed = 0", "seed = 2147483647")
+        .replace("lapse = 0.05", "lapse = 1")
+        .replace("trials = 10", "trials = 10\npca = 8")
+        .replace("n = 3", "n = 174")
+        + "\n[executor]\nretries = 0\n"
+    )
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
     assert plan_all(load_config(cfg))
@@ -220,6 +291,7 @@ def test_pca_above_a_known_representations_dims_fails_when_planned(tmp_path, mon
     cfg.write_text(_with("trials = 10", 'trials = 10\npca = 9\nrepresentations = ["noise"]'))
     code, out = run_cli(["run", str(cfg)], monkeypatch, capsys)
     assert code == 1 and "Traceback" not in out, out
-    assert out.strip() == ("error: [[learners]] #1 pca: expected at most 8 components (representation 'noise' has "
-                           "8 dimensions), got 9")
+    assert out.strip() == (
+        "error: [[learners]] #1 pca: expected at most 8 components (representation 'noise' has 8 dimensions), got 9"
+    )
     assert not (tmp_path / "out").exists()

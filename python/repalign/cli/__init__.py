@@ -32,32 +32,47 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Measure and explain representational alignment between networks and humans.
 
     Short flags mean the same in every command: -c config, -o output folder,
     -q quiet, -h help.
     """
 
+
 # Stage command groups. Every module listed here must exist; a missing one is a bug.
 from repalign.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
 from repalign.cli import models as _models  # noqa: E402
+
 app.add_typer(_models.app, name="models")
 from repalign.cli import features as _features  # noqa: E402
+
 app.command("features")(_features.features)
 from repalign.cli import dynamics as _dynamics  # noqa: E402
+
 app.command("dynamics")(_dynamics.dynamics)
 
-from repalign.cli import metrics as _metrics; app.command("metrics")(_metrics.metrics)  # noqa: E402,E702
-from repalign.cli import simulate as _simulate; app.command("simulate")(_simulate.simulate)  # noqa: E402,E702
-from repalign.cli import embed as _embed; app.command("embed")(_embed.embed)  # noqa: E402,E702
+from repalign.cli import metrics as _metrics
+
+app.command("metrics")(_metrics.metrics)  # noqa: E402,E702
+from repalign.cli import simulate as _simulate
+
+app.command("simulate")(_simulate.simulate)  # noqa: E402,E702
+from repalign.cli import embed as _embed
+
+app.command("embed")(_embed.embed)  # noqa: E402,E702
 from repalign.cli import run as _run  # noqa: E402
 
 app.command("run")(_run.run)
-from repalign.cli import verify as _verify; app.command("verify")(_verify.verify)  # noqa: E402,E702
+from repalign.cli import verify as _verify
+
+app.command("verify")(_verify.verify)  # noqa: E402,E702
 
 
 def passive_openmp() -> bool:

@@ -5,7 +5,7 @@ the feature-extraction tasks it depends on, run them in-process."""
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 import typer
 
@@ -13,9 +13,13 @@ from repalign.config import Config
 from repalign.task import Task, TaskFailed, run_local
 
 #: the ``--lock-timeout`` option of every command that writes into an output folder
-LOCK_TIMEOUT = typer.Option(None, "--lock-timeout", min=0,
-                            help="Seconds to wait while another repalign command holds the output folder "
-                                 "(default: wait until it ends; 0: fail at once, naming the holder).")
+LOCK_TIMEOUT = typer.Option(
+    None,
+    "--lock-timeout",
+    min=0,
+    help="Seconds to wait while another repalign command holds the output folder "
+    "(default: wait until it ends; 0: fail at once, naming the holder).",
+)
 
 #: one meaning per short flag in every command: -c config, -o output folder, -q quiet
 #: (``--no-progress`` is a hidden alias of ``--quiet``; ``-h`` is help, set on the app)
@@ -25,12 +29,18 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary ta
 
 def config_option(what: str, required: bool = True):
     """The ``-c/--config`` option, ``what`` naming the sections the command reads."""
-    return typer.Option(... if required else None, "--config", "-c", exists=True, dir_okay=False,
-                        help=f"Study config (TOML){' with ' + what if what else ''}.")
+    return typer.Option(
+        ... if required else None,
+        "--config",
+        "-c",
+        exists=True,
+        dir_okay=False,
+        help=f"Study config (TOML){' with ' + what if what else ''}.",
+    )
 
 
 @contextlib.contextmanager
-def stage_lock(cfg: Config, timeout: Optional[float] = None) -> Iterator[None]:
+def stage_lock(cfg: Config, timeout: float | None = None) -> Iterator[None]:
     """Hold ``cfg.output``'s lock (``repalign.pipeline.lock.output_lock``, as ``repalign
     run`` does): a command on a folder another command holds says who holds it and
     waits (``timeout`` seconds at most), so no task is computed twice side by side."""
@@ -41,15 +51,21 @@ def stage_lock(cfg: Config, timeout: Optional[float] = None) -> Iterator[None]:
         cfg.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValidationError(f"[run] output: cannot create directory {cfg.output}: {exc.strerror or exc}") from None
-    with output_lock(cfg.output, config=str(cfg.path), timeout=timeout,
-                     say=lambda m: typer.secho(m, fg="yellow", err=True)) as removed:
+    with output_lock(
+        cfg.output, config=str(cfg.path), timeout=timeout, say=lambda m: typer.secho(m, fg="yellow", err=True)
+    ) as removed:
         if removed:
             typer.echo(f"removed {len(removed)} leftover(s) of killed runs", err=True)
         yield
 
 
-def run_stage(cfg: Config, planner: Callable[[Config], list[Task]], section: str, quiet: bool,
-              lock_timeout: Optional[float] = None) -> list[Task]:
+def run_stage(
+    cfg: Config,
+    planner: Callable[[Config], list[Task]],
+    section: str,
+    quiet: bool,
+    lock_timeout: float | None = None,
+) -> list[Task]:
     """Run one stage's tasks (and the extractions they need) under the output folder's
     lock; exit 1 with the failures listed if any task failed, or when the config has
     no such section."""

@@ -4,7 +4,7 @@ every cell to "…"."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console
@@ -14,8 +14,9 @@ from rich.table import Table
 _COLUMN_COST = 3
 
 
-def fitted_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, title: str | None = None
-                 ) -> tuple[Table, list[str]]:
+def fitted_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, title: str | None = None
+) -> tuple[Table, list[str]]:
     """A rich table of ``rows`` under ``header`` (columns in order of importance) with
     the trailing columns left out while the natural widths exceed ``width``
     characters; returns (table, names of the columns left out). The first column is
@@ -33,13 +34,21 @@ def fitted_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: in
     return table, list(header[keep:])
 
 
-def print_fitted(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None,
-                 console: Console | None = None, more: str = "") -> None:
+def print_fitted(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    console: Console | None = None,
+    more: str = "",
+) -> None:
     """Print ``fitted_table`` at the console's width and name what was left out
     (``more``: where the full table is, e.g. "--csv FILE writes every column")."""
     console = console or Console()
     table, dropped = fitted_table(header, rows, console.width, title=title)
     console.print(table)
     if dropped:
-        console.print(f"(left out to fit {console.width} columns: {', '.join(dropped)}"
-                      + (f"; {more}" if more else "") + ")", highlight=False)
+        console.print(
+            f"(left out to fit {console.width} columns: {', '.join(dropped)}" + (f"; {more}" if more else "") + ")",
+            highlight=False,
+        )

@@ -24,10 +24,18 @@ def list_() -> None:
         fs = reg.files(name)
         present = sum(reg.local_path(f).is_file() for f in fs)
         repos = sorted({f"{f.repo}@{f.commit[:7]}" for f in fs})
-        table.add_row(name, str(len(fs)), f"{sum(f.size for f in fs) / 2**20:.1f}", ", ".join(repos),
-                      fs[0].licence, f"{present}/{len(fs)}")
+        table.add_row(
+            name,
+            str(len(fs)),
+            f"{sum(f.size for f in fs) / 2**20:.1f}",
+            ", ".join(repos),
+            fs[0].licence,
+            f"{present}/{len(fs)}",
+        )
     console.print(table)
-    console.print(f"source: {'REPALIGN_DATA_DIR=' + str(root) if root else 'download cache ' + str(reg.local_path(reg.registry()[0]).parents[1])}")
+    console.print(
+        f"source: {'REPALIGN_DATA_DIR=' + str(root) if root else 'download cache ' + str(reg.local_path(reg.registry()[0]).parents[1])}"
+    )
 
 
 @app.command()
@@ -53,8 +61,10 @@ def verify(names: list[str] = typer.Argument(None, help="Dataset names (default:
         if st.status != "ok":
             bad.append(st)
     table = Table("dataset", "ok", "missing", "hash mismatch")
-    for name in (names or reg.dataset_names()):
-        table.add_row(name, str(counts[(name, "ok")]), str(counts[(name, "missing")]), str(counts[(name, "hash mismatch")]))
+    for name in names or reg.dataset_names():
+        table.add_row(
+            name, str(counts[(name, "ok")]), str(counts[(name, "missing")]), str(counts[(name, "hash mismatch")])
+        )
     console.print(table)
     for st in bad[:20]:
         console.print(f"[red]{st.status}[/red] {st.file.dataset}:{st.file.path} ({st.path})")

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
-
-import typer
 
 from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option
 
 
 def embed(
     config: Path = config_option("[[embed]] entries"),
-    output: Optional[Path] = OUTPUT,
-    lock_timeout: Optional[float] = LOCK_TIMEOUT,
+    output: Path | None = OUTPUT,
+    lock_timeout: float | None = LOCK_TIMEOUT,
     quiet: bool = QUIET,
 ) -> None:
     """Train sparse non-negative embeddings (SPoSE/VICE) from human or simulated
@@ -42,8 +39,10 @@ def embed(
         spec = t.args[0]
         emb_path = next(p for p in t.outputs if p.name == "embedding.parquet")
         prov = table_info(emb_path)["provenance"]
-        console.print(f"[bold]{spec['name']}[/bold]: {spec['method']} ({spec.get('variant', 'default')}), {prov.get('n_dims')} dimensions, "
-                      f"{prov.get('epochs')} epochs → {emb_path.parent}")
+        console.print(
+            f"[bold]{spec['name']}[/bold]: {spec['method']} ({spec.get('variant', 'default')}), {prov.get('n_dims')} dimensions, "
+            f"{prov.get('epochs')} epochs → {emb_path.parent}"
+        )
         ev: pd.DataFrame = read_table(emb_path.with_name("evaluation.parquet"), kind="metrics")
         table = Table("model", "dataset / reference", "metric", "value", "n")
         for r in ev.itertuples():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,10 +11,10 @@ from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option, stag
 
 def features(
     config: Path = config_option("[[stimuli]], [[models]] or [[representations]]"),
-    output: Optional[Path] = OUTPUT,
+    output: Path | None = OUTPUT,
     dry_run: bool = typer.Option(False, "--dry-run", help="List the tasks and representations, run nothing."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave unreadable images out (ids recorded in the files)."),
-    lock_timeout: Optional[float] = LOCK_TIMEOUT,
+    lock_timeout: float | None = LOCK_TIMEOUT,
     quiet: bool = QUIET,
 ) -> None:
     """Run the feature-extraction tasks of a config ([[stimuli]], [[models]], [[representations]])."""
@@ -40,5 +39,7 @@ def features(
     with stage_lock(cfg, lock_timeout):
         status = run_local(tasks, progress=not quiet)
     done = sum(v == "done" for v in status.values())
-    typer.echo(f"features: {done} task(s) run, {len(status) - done} already done; "
-               f"{len(refs)} representation(s) under {cfg.output / 'features'}")
+    typer.echo(
+        f"features: {done} task(s) run, {len(status) - done} already done; "
+        f"{len(refs)} representation(s) under {cfg.output / 'features'}"
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -14,11 +13,17 @@ app = typer.Typer(help="The model zoo: metadata and layer names.", no_args_is_he
 
 @app.command("list")
 def list_cmd(
-    backend: Optional[str] = typer.Option(None, help="open_clip | timm | torchvision | packaged | text | pixels | random | all "
-                                          "(default: offline models and data/models.csv)"),
-    offline: bool = typer.Option(False, "--offline", help="Only models that run with no download (packaged weights, "
-                                 "random-init, pixels, weights already cached)."),
-    csv: Optional[Path] = typer.Option(None, help="Also write the table (all columns) as CSV here."),
+    backend: str | None = typer.Option(
+        None,
+        help="open_clip | timm | torchvision | packaged | text | pixels | random | all "
+        "(default: offline models and data/models.csv)",
+    ),
+    offline: bool = typer.Option(
+        False,
+        "--offline",
+        help="Only models that run with no download (packaged weights, random-init, pixels, weights already cached).",
+    ),
+    csv: Path | None = typer.Option(None, help="Also write the table (all columns) as CSV here."),
 ) -> None:
     """Models with their metadata (family, objective, training data and size, parameters,
     resolution) and whether each runs offline; the table fits the terminal's width."""
@@ -35,18 +40,36 @@ def list_cmd(
     if csv is not None:
         df.to_csv(csv, index=False)
     fmt = lambda v: "" if v is None or v != v else f"{int(v):,}"  # noqa: E731
-    rows = [(r.name, r.offline, r.family, r.objective, r.default_layer, r.train_data, fmt(r.train_size),
-             fmt(r.params), fmt(r.resolution)) for r in df.itertuples()]
-    print_fitted(("name", "offline", "family", "objective", "default layer", "train_data", "train_size", "params",
-                  "res"), rows, title=f"{len(df)} models" + (" that run offline" if offline else ""),
-                 more="--csv FILE writes every column")
+    rows = [
+        (
+            r.name,
+            r.offline,
+            r.family,
+            r.objective,
+            r.default_layer,
+            r.train_data,
+            fmt(r.train_size),
+            fmt(r.params),
+            fmt(r.resolution),
+        )
+        for r in df.itertuples()
+    ]
+    print_fitted(
+        ("name", "offline", "family", "objective", "default layer", "train_data", "train_size", "params", "res"),
+        rows,
+        title=f"{len(df)} models" + (" that run offline" if offline else ""),
+        more="--csv FILE writes every column",
+    )
 
 
 @app.command("layers")
 def layers_cmd(
     name: str = typer.Argument(..., help="zoo name, e.g. efficientnet_lite0 or random:open_clip/ViT-B-32"),
-    shapes: bool = typer.Option(True, help="Run one zero image through the model to show output shapes "
-                                "(--no-shapes: names only, built without pretrained weights: nothing to download)."),
+    shapes: bool = typer.Option(
+        True,
+        help="Run one zero image through the model to show output shapes "
+        "(--no-shapes: names only, built without pretrained weights: nothing to download).",
+    ),
 ) -> None:
     """Layer names of a model (for `layers = [...]`), with module types and output shapes."""
     from repalign.errors import ValidationError
@@ -89,14 +112,18 @@ def fetch_cmd(
                 continue
             keys = weights_of(spec.name)
             if not keys:
-                console.print(f"{spec.name}: no published weight file to fetch (backend {spec.backend}; its library "
-                              f"downloads its own, or it cannot run here)")
+                console.print(
+                    f"{spec.name}: no published weight file to fetch (backend {spec.backend}; its library "
+                    f"downloads its own, or it cannot run here)"
+                )
                 continue
             for k in keys:
                 path = fetch_weight(k, model=spec.name, download=True)
                 console.print(f"{spec.name}: {path} (check: {WEIGHTS[k].check})")
             if spec.backend == "glocal":
-                console.print(f"  base model {spec.architecture}: its library fetches it on first load with network access")
+                console.print(
+                    f"  base model {spec.architecture}: its library fetches it on first load with network access"
+                )
         except RepalignError as exc:
             failed += 1
             console.print(f"{spec.name}: {exc}")

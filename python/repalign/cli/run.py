@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,19 +11,26 @@ from repalign.task import TaskFailed
 
 
 def run(
-    config_arg: Optional[Path] = typer.Argument(None, metavar="[CONFIG]", exists=True, dir_okay=False,
-                                                help="Study config (TOML); or give it as -c/--config."),
-    config_opt: Optional[Path] = typer.Option(None, "--config", "-c", exists=True, dir_okay=False,
-                                              help="Study config (TOML), as the other commands take it."),
-    output: Optional[Path] = OUTPUT,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the task plan (per stage, each task: cached or "
-                                 "to run) and exit; writes nothing, takes no lock."),
-    executor: str = typer.Option(None, help="local | dask | slurm (default: the config's [executor] kind, else local)."),
+    config_arg: Path | None = typer.Argument(
+        None, metavar="[CONFIG]", exists=True, dir_okay=False, help="Study config (TOML); or give it as -c/--config."
+    ),
+    config_opt: Path | None = typer.Option(
+        None, "--config", "-c", exists=True, dir_okay=False, help="Study config (TOML), as the other commands take it."
+    ),
+    output: Path | None = OUTPUT,
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the task plan (per stage, each task: cached or to run) and exit; writes nothing, takes no lock.",
+    ),
+    executor: str = typer.Option(
+        None, help="local | dask | slurm (default: the config's [executor] kind, else local)."
+    ),
     scheduler: str = typer.Option(None, help="Address of an existing Dask scheduler (implies dask)."),
     workers: int = typer.Option(None, help="Workers of the LocalCluster (dask executor)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     quiet: bool = QUIET,
-    lock_timeout: Optional[float] = LOCK_TIMEOUT,
+    lock_timeout: float | None = LOCK_TIMEOUT,
 ) -> None:
     """Run a study config: stimuli → features → metrics → learners → R models → report.
 
@@ -51,8 +57,15 @@ def run(
     # the run prints each stale output once itself; Python's default filter would print it again
     warnings.simplefilter("ignore", StaleOutputWarning)
     try:
-        run_pipeline(cfg, executor=executor or ("dask" if scheduler else None), scheduler=scheduler,
-                     n_workers=workers, report=not no_report, lock_timeout=lock_timeout, progress=not quiet)
+        run_pipeline(
+            cfg,
+            executor=executor or ("dask" if scheduler else None),
+            scheduler=scheduler,
+            n_workers=workers,
+            report=not no_report,
+            lock_timeout=lock_timeout,
+            progress=not quiet,
+        )
     except TaskFailed as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,9 +11,11 @@ from repalign.cli._stage import LOCK_TIMEOUT, OUTPUT, QUIET, config_option
 
 def simulate(
     config: Path = config_option("[[learners]]"),
-    output: Optional[Path] = OUTPUT,
-    out: Path = typer.Option(None, "--table", "--out", help="Also write all trials to this one trials table (Parquet)."),
-    lock_timeout: Optional[float] = LOCK_TIMEOUT,
+    output: Path | None = OUTPUT,
+    out: Path = typer.Option(
+        None, "--table", "--out", help="Also write all trials to this one trials table (Parquet)."
+    ),
+    lock_timeout: float | None = LOCK_TIMEOUT,
     quiet: bool = QUIET,
 ) -> None:
     """Simulate trial-by-trial learners (category, reward, multiclass) on human tasks.

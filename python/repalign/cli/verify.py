@@ -26,8 +26,10 @@ def verify(
         typer.echo(f"damaged: {line}")
     for line in rep.unverifiable:
         typer.echo(f"unverified: {line}")
-    summary = (f"checked {rep.parquet} Parquet file(s) and {rep.manifests} sealed folder(s) under {output}: "
-               f"{len(rep.damaged)} damaged")
+    summary = (
+        f"checked {rep.parquet} Parquet file(s) and {rep.manifests} sealed folder(s) under {output}: "
+        f"{len(rep.damaged)} damaged"
+    )
     if rep.unverifiable:
         summary += f", {len(rep.unverifiable)} without checksums (re-run to rewrite them with checksums)"
     typer.echo(summary)

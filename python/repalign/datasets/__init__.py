@@ -2,6 +2,7 @@
 that return typed, validated objects."""
 
 from repalign.datasets.base import Embedding
+from repalign.datasets.cue_conflict import CueConflict, load_cue_conflict
 from repalign.datasets.images import StimulusSet
 from repalign.datasets.learning_dynamics import LearningDynamics, load_learning_dynamics, parse_image_name
 from repalign.datasets.mur92 import Mur92, load_mur92
@@ -10,7 +11,6 @@ from repalign.datasets.registry import (
     fetch,
     fetch_dataset,
     files,
-
     verify,
 )
 from repalign.datasets.tasks import (
@@ -24,7 +24,6 @@ from repalign.datasets.tasks import (
     load_reward_tasks,
     load_things_decisions,
 )
-from repalign.datasets.cue_conflict import CueConflict, load_cue_conflict
 from repalign.datasets.texture_shape import ImageNet16, TextureShape, load_imagenet16, load_texture_shape
 from repalign.datasets.things import (
     ThingsConcepts,
@@ -36,10 +35,37 @@ from repalign.datasets.things import (
 )
 
 __all__ = [
-    "Embedding", "StimulusSet", "LearningDynamics", "load_learning_dynamics", "parse_image_name",
-    "Mur92", "load_mur92", "dataset_names", "fetch", "fetch_dataset", "files", "verify",
-    "CategoryTask", "HumanRewardData", "RewardTask", "concept_of", "load_category_task",
-    "load_category_tasks", "load_reward_task", "load_reward_tasks", "load_things_decisions",
-    "CueConflict", "load_cue_conflict", "ImageNet16", "load_imagenet16", "TextureShape", "load_texture_shape", "ThingsConcepts", "Triplets", "load_spose",
-    "load_things_concepts", "load_things_ids", "load_triplets",
+    "Embedding",
+    "StimulusSet",
+    "LearningDynamics",
+    "load_learning_dynamics",
+    "parse_image_name",
+    "Mur92",
+    "load_mur92",
+    "dataset_names",
+    "fetch",
+    "fetch_dataset",
+    "files",
+    "verify",
+    "CategoryTask",
+    "HumanRewardData",
+    "RewardTask",
+    "concept_of",
+    "load_category_task",
+    "load_category_tasks",
+    "load_reward_task",
+    "load_reward_tasks",
+    "load_things_decisions",
+    "CueConflict",
+    "load_cue_conflict",
+    "ImageNet16",
+    "load_imagenet16",
+    "TextureShape",
+    "load_texture_shape",
+    "ThingsConcepts",
+    "Triplets",
+    "load_spose",
+    "load_things_concepts",
+    "load_things_ids",
+    "load_triplets",
 ]

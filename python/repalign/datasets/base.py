@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -30,9 +30,7 @@ class Embedding:
         if values.ndim != 2:
             raise ValidationError(f"embedding {self.name!r}: values must be 2-d, got shape {values.shape}")
         if values.shape[0] != len(self.ids):
-            raise ValidationError(
-                f"embedding {self.name!r}: {values.shape[0]} rows but {len(self.ids)} ids"
-            )
+            raise ValidationError(f"embedding {self.name!r}: {values.shape[0]} rows but {len(self.ids)} ids")
         if len(set(self.ids)) != len(self.ids):
             dup = _first_duplicates(self.ids)
             raise ValidationError(f"embedding {self.name!r}: duplicate ids {dup}")
@@ -50,12 +48,10 @@ class Embedding:
         missing = [s for s in dict.fromkeys(wanted) if s not in lookup]
         if missing:
             shown = ", ".join(map(repr, missing[:20])) + (" …" if len(missing) > 20 else "")
-            raise ValidationError(
-                f"embedding {self.name!r} lacks {len(missing)} stimulus id(s): {shown}"
-            )
+            raise ValidationError(f"embedding {self.name!r} lacks {len(missing)} stimulus id(s): {shown}")
         return np.fromiter((lookup[s] for s in wanted), dtype=np.int64, count=len(wanted))
 
-    def select(self, ids: Sequence[str]) -> "Embedding":
+    def select(self, ids: Sequence[str]) -> Embedding:
         """The rows of ``ids``, in that order."""
         idx = self.index_of(ids)
         return Embedding(tuple(ids), self.values[idx], self.name, dict(self.meta))

@@ -30,13 +30,28 @@ DATASET = "texture-shape-cue-conflict"
 SET_NAME = "cue-conflict"  # the decisions' ``dataset`` and the stimulus ids' prefix
 _IMAGES = "stimuli/style-transfer-preprocessed-512/"
 #: raw-data folder → prefix of its networks' agent names (the two folders both hold an "alexnet")
-EXPERIMENTS = {"style-transfer-512-nomask-experiment": "",
-               "style-transfer-512-nomask-experiment-trained-CNNs": "pytorch-"}
+EXPERIMENTS = {
+    "style-transfer-512-nomask-experiment": "",
+    "style-transfer-512-nomask-experiment-trained-CNNs": "pytorch-",
+}
 TRIAL_COLUMNS = ("subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename")
 #: the tidy decisions table: the classification ``decisions`` columns (``category`` = the
 #: shape, ``correct`` = decided by shape) plus the cue columns
-DECISION_COLUMNS = ("dataset", "agent", "agent_type", "subject", "stimulus_id", "category", "response", "correct",
-                    "experiment", "shape", "texture", "conflict", "cue")
+DECISION_COLUMNS = (
+    "dataset",
+    "agent",
+    "agent_type",
+    "subject",
+    "stimulus_id",
+    "category",
+    "response",
+    "correct",
+    "experiment",
+    "shape",
+    "texture",
+    "conflict",
+    "cue",
+)
 _NAME = re.compile(r"([a-z]+)(\d+)-([a-z]+)(\d+)")
 
 
@@ -47,8 +62,9 @@ def parse_image_name(name: str) -> tuple[str, str]:
     stem = PurePosixPath(str(name)).name.removesuffix(".png")
     m = _NAME.fullmatch(stem)
     if not m:
-        raise ValidationError(f"cue-conflict image name {name!r}: expected '<shape><k>-<texture><j>.png', "
-                              "e.g. 'cat3-elephant1.png'")
+        raise ValidationError(
+            f"cue-conflict image name {name!r}: expected '<shape><k>-<texture><j>.png', e.g. 'cat3-elephant1.png'"
+        )
     return m[1], m[3]
 
 
@@ -81,19 +97,30 @@ def _read_trials(path, folder: str, prefix: str) -> pd.DataFrame:
     parsed = stem.str.extract(r"^([a-z]+\d+-[a-z]+\d+)\.png$")[0]
     if parsed.isna().any():
         i = int(np.flatnonzero(parsed.isna())[0])
-        raise malformed(path, i + 2, f"imagename {df['imagename'].iloc[i]!r} does not end in '<shape><k>-<texture><j>.png'")
-    return pd.DataFrame({"agent": np.where(human, subj, prefix + subj), "agent_type": np.where(human, "human", "network"),
-                         "subject": np.where(human, subj, prefix + subj), "stimulus_id": f"{SET_NAME}/" + parsed,
-                         "category": df["category"].astype(str), "response": df["object_response"].astype(str),
-                         "experiment": folder})
+        raise malformed(
+            path, i + 2, f"imagename {df['imagename'].iloc[i]!r} does not end in '<shape><k>-<texture><j>.png'"
+        )
+    return pd.DataFrame(
+        {
+            "agent": np.where(human, subj, prefix + subj),
+            "agent_type": np.where(human, "human", "network"),
+            "subject": np.where(human, subj, prefix + subj),
+            "stimulus_id": f"{SET_NAME}/" + parsed,
+            "category": df["category"].astype(str),
+            "response": df["object_response"].astype(str),
+            "experiment": folder,
+        }
+    )
 
 
 def load_cue_conflict() -> CueConflict:
     """Images and decisions of the registry dataset ``texture-shape-cue-conflict``
     (files checked against their sha256). Errors name the file and row."""
     entries = files(DATASET)
-    imgs = sorted((f for f in entries if f.path.startswith(_IMAGES)),
-                  key=lambda f: (PurePosixPath(f.path).parent.name, PurePosixPath(f.path).name))
+    imgs = sorted(
+        (f for f in entries if f.path.startswith(_IMAGES)),
+        key=lambda f: (PurePosixPath(f.path).parent.name, PurePosixPath(f.path).name),
+    )
     ids, shapes, textures = [], [], []
     for f in imgs:
         p = PurePosixPath(f.path)
@@ -103,9 +130,15 @@ def load_cue_conflict() -> CueConflict:
         ids.append(f"{SET_NAME}/{p.stem}")
         shapes.append(shape)
         textures.append(texture)
-    labels = pd.DataFrame({"category": shapes, "shape": shapes, "texture": textures,
-                           "conflict": np.asarray(shapes) != np.asarray(textures)},
-                          index=pd.Index(ids, name="stimulus_id"))
+    labels = pd.DataFrame(
+        {
+            "category": shapes,
+            "shape": shapes,
+            "texture": textures,
+            "conflict": np.asarray(shapes) != np.asarray(textures),
+        },
+        index=pd.Index(ids, name="stimulus_id"),
+    )
     paths = tuple(fetch(DATASET, f.path) for f in imgs)
     stimuli = StimulusSet(DATASET, tuple(ids), labels, paths=paths)
     frames = []
@@ -135,14 +168,26 @@ def decisions_table(trials: pd.DataFrame, labels: pd.DataFrame, dataset: str = S
     shape, texture = lab["shape"].to_numpy().astype(str), lab["texture"].to_numpy().astype(str)
     if "category" in trials and (trials["category"].astype(str).to_numpy() != shape).any():
         i = int(np.flatnonzero(trials["category"].astype(str).to_numpy() != shape)[0])
-        raise ValidationError(f"{dataset} decisions: row {i}: category {trials['category'].iloc[i]!r} is not the "
-                              f"shape {shape[i]!r} of image {trials['stimulus_id'].iloc[i]!r}")
+        raise ValidationError(
+            f"{dataset} decisions: row {i}: category {trials['category'].iloc[i]!r} is not the "
+            f"shape {shape[i]!r} of image {trials['stimulus_id'].iloc[i]!r}"
+        )
     resp = trials["response"].astype(str).to_numpy()
-    out = pd.DataFrame({
-        "dataset": dataset, "agent": trials["agent"].astype(str).to_numpy(),
-        "agent_type": trials["agent_type"].astype(str).to_numpy(),
-        "subject": trials["subject"].astype(str).to_numpy(), "stimulus_id": trials["stimulus_id"].astype(str).to_numpy(),
-        "category": shape, "response": resp, "correct": resp == shape,
-        "experiment": trials["experiment"].astype(str).to_numpy() if "experiment" in trials else "",
-        "shape": shape, "texture": texture, "conflict": shape != texture, "cue": cue_of(resp, shape, texture)})
+    out = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "agent": trials["agent"].astype(str).to_numpy(),
+            "agent_type": trials["agent_type"].astype(str).to_numpy(),
+            "subject": trials["subject"].astype(str).to_numpy(),
+            "stimulus_id": trials["stimulus_id"].astype(str).to_numpy(),
+            "category": shape,
+            "response": resp,
+            "correct": resp == shape,
+            "experiment": trials["experiment"].astype(str).to_numpy() if "experiment" in trials else "",
+            "shape": shape,
+            "texture": texture,
+            "conflict": shape != texture,
+            "cue": cue_of(resp, shape, texture),
+        }
+    )
     return out[list(DECISION_COLUMNS)]

@@ -8,9 +8,9 @@ path or an in-memory RGB array, plus a per-stimulus table of labels.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,9 @@ class StimulusSet:
             with Image.open(path) as im:
                 return im.convert("RGB")
         except Exception as exc:  # PIL raises several types for unreadable files
-            raise ValidationError(f"stimulus set {self.name!r}: cannot read image {path} (id {self.ids[i]!r}): {exc}") from exc
+            raise ValidationError(
+                f"stimulus set {self.name!r}: cannot read image {path} (id {self.ids[i]!r}): {exc}"
+            ) from exc
 
     def manifest_hash(self) -> str:
         """sha256 over ids and image bytes: changes whenever any stimulus changes."""
@@ -75,11 +77,13 @@ class StimulusSet:
                 try:
                     h.update(Path(self.paths[i]).read_bytes())  # type: ignore[index]
                 except OSError as exc:  # permissions, a file removed since the set was listed, …
-                    raise DataError(f"stimulus set {self.name!r}: cannot read image {self.paths[i]} "  # type: ignore[index]
-                                    f"(id {sid!r}): {exc.strerror or exc}") from None
+                    raise DataError(
+                        f"stimulus set {self.name!r}: cannot read image {self.paths[i]} "  # type: ignore[index]
+                        f"(id {sid!r}): {exc.strerror or exc}"
+                    ) from None
         return h.hexdigest()
 
-    def subset(self, keep: Callable[[pd.DataFrame], np.ndarray] | np.ndarray | list[int]) -> "StimulusSet":
+    def subset(self, keep: Callable[[pd.DataFrame], np.ndarray] | np.ndarray | list[int]) -> StimulusSet:
         idx = keep(self.labels) if callable(keep) else keep
         idx = np.asarray(idx)
         if idx.dtype == bool:

@@ -21,7 +21,9 @@ from repalign.datasets.registry import fetch, files
 AGENTS = ("human", "alexnet", "vgg16", "resnet50", "efficientnet", "convnext", "vit")
 CATEGORIES = ("p", "q", "v")
 TRIAL_COLUMNS = ["run", "epoch", "phase", "image_name", "ground_truth", "prediction"]
-_NAME = re.compile(r"^second_gen_(?P<category>[pqv])_(?P<object>\d+)_(?:(?P<axis>[xyz])_(?P<angle>-?\d+)|(?P<zero>0))\.png$")
+_NAME = re.compile(
+    r"^second_gen_(?P<category>[pqv])_(?P<object>\d+)_(?:(?P<axis>[xyz])_(?P<angle>-?\d+)|(?P<zero>0))\.png$"
+)
 
 
 def parse_image_name(name: str) -> dict:
@@ -53,7 +55,9 @@ def load_learning_dynamics(agents=AGENTS) -> LearningDynamics:
     images = _load_images()
     lab = images.labels
     name_to_set = dict(zip(lab["image_name"], lab["test_set"]))
-    train_objects = set(zip(lab.loc[lab["split"] == "train", "category"], lab.loc[lab["split"] == "train", "object_id"]))
+    train_objects = set(
+        zip(lab.loc[lab["split"] == "train", "category"], lab.loc[lab["split"] == "train", "object_id"])
+    )
     frames = []
     for agent in agents:
         if agent not in AGENTS:
@@ -72,7 +76,11 @@ def load_learning_dynamics(agents=AGENTS) -> LearningDynamics:
             raise malformed(path, int(np.flatnonzero(bad)[0]) + 2, "ground_truth does not match the image name")
         unknown = ~df["image_name"].isin(name_to_set.keys())
         if unknown.any():
-            raise malformed(path, int(np.flatnonzero(unknown.to_numpy())[0]) + 2, f"unknown image {df['image_name'][unknown].iloc[0]!r}")
+            raise malformed(
+                path,
+                int(np.flatnonzero(unknown.to_numpy())[0]) + 2,
+                f"unknown image {df['image_name'][unknown].iloc[0]!r}",
+            )
         df = pd.concat([df[TRIAL_COLUMNS].reset_index(drop=True), parsed], axis=1)
         df.insert(0, "agent", agent)
         df["test_set"] = df["image_name"].map(name_to_set).astype(np.int64)

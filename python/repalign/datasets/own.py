@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,9 @@ def file_key(paths: Sequence[Path]) -> str:
 
 def _exists(path: Path, what: str, suffixes: Sequence[str]) -> None:
     if path.suffix.lower() not in suffixes:
-        raise ValidationError(f"{what} {path}: expected a {', '.join(suffixes)} file, got {path.suffix or 'no suffix'!r}")
+        raise ValidationError(
+            f"{what} {path}: expected a {', '.join(suffixes)} file, got {path.suffix or 'no suffix'!r}"
+        )
     if not path.is_file():
         raise ValidationError(f"{what} not found: {path}")
     if path.stat().st_size == 0:
@@ -89,26 +91,33 @@ def read_table(path: Path, what: str, header: bool = True) -> pd.DataFrame:
         try:
             return pq.read_table(path).to_pandas()
         except (pa.ArrowException, OSError) as exc:
-            raise ValidationError(f"{what} {path} is not a readable Parquet file ({str(exc).strip().splitlines()[0]})") from None
+            raise ValidationError(
+                f"{what} {path} is not a readable Parquet file ({str(exc).strip().splitlines()[0]})"
+            ) from None
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"{what} {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+        raise ValidationError(
+            f"{what} {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, header=0 if header else None)
     except pd.errors.EmptyDataError:
         raise ValidationError(f"{what} {path} is empty (no header line)") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise ValidationError(f"{what} {path} is not a readable {path.suffix[1:].upper()} file "
-                              f"({str(exc).strip().splitlines()[0]})") from None
+        raise ValidationError(
+            f"{what} {path} is not a readable {path.suffix[1:].upper()} file ({str(exc).strip().splitlines()[0]})"
+        ) from None
 
 
 def _need_columns(df: pd.DataFrame, columns: Sequence[str], path: Path, what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValidationError(f"{what} {path}: missing column(s) {_show(missing)}; expected {', '.join(columns)}, "
-                              f"got {_show(list(map(str, df.columns)), 8)}")
+        raise ValidationError(
+            f"{what} {path}: missing column(s) {_show(missing)}; expected {', '.join(columns)}, "
+            f"got {_show(list(map(str, df.columns)), 8)}"
+        )
 
 
 def _read_columns(path: Path, what: str, columns: Sequence[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -127,19 +136,24 @@ def _text_column(df: pd.DataFrame, col: str, path: Path, what: str) -> np.ndarra
     v = df[col].astype(object).where(df[col].notna(), "").astype(str).str.strip().to_numpy()
     empty = np.flatnonzero(v == "")
     if empty.size:
-        raise ValidationError(f"{what} {path}: column {col!r} is empty on {empty.size} row(s), first on line {empty[0] + 2}")
+        raise ValidationError(
+            f"{what} {path}: column {col!r} is empty on {empty.size} row(s), first on line {empty[0] + 2}"
+        )
     return v
 
 
-def _check_known(ids: Sequence[str], stimulus_ids: Sequence[str] | None, set_name: str, path: Path, what: str,
-                 where: str = "") -> None:
+def _check_known(
+    ids: Sequence[str], stimulus_ids: Sequence[str] | None, set_name: str, path: Path, what: str, where: str = ""
+) -> None:
     if stimulus_ids is None:
         return
     known = set(stimulus_ids)
     unknown = list(dict.fromkeys(i for i in ids if i not in known))
     if unknown:
-        raise ValidationError(f"{what} {path}{where}: {len(unknown)} id(s) not in stimulus set {set_name!r}: "
-                              f"{_show(unknown)}; its ids are e.g. {_show(list(stimulus_ids)[:3], 3)}")
+        raise ValidationError(
+            f"{what} {path}{where}: {len(unknown)} id(s) not in stimulus set {set_name!r}: "
+            f"{_show(unknown)}; its ids are e.g. {_show(list(stimulus_ids)[:3], 3)}"
+        )
 
 
 def _numbers(cells: np.ndarray, path: Path, what: str, where: str, locate=None) -> np.ndarray:
@@ -148,8 +162,9 @@ def _numbers(cells: np.ndarray, path: Path, what: str, where: str, locate=None) 
     bad = np.flatnonzero(~np.isfinite(vals))
     if bad.size:
         at = f" ({locate(int(bad[0]))})" if locate is not None else ""
-        raise ValidationError(f"{what} {path}: {bad.size} cell(s) are not finite numbers{where}, "
-                              f"first {str(cells.ravel()[bad[0]])!r}{at}")
+        raise ValidationError(
+            f"{what} {path}: {bad.size} cell(s) are not finite numbers{where}, first {str(cells.ravel()[bad[0]])!r}{at}"
+        )
     return vals.reshape(cells.shape)
 
 
@@ -159,18 +174,24 @@ def _check_square(D: np.ndarray, ids: Sequence[str], path: Path, what: str) -> N
     diff = np.abs(D - D.T)
     if diff.max() > 1e-8 * scale:
         i, j = np.unravel_index(np.argmax(diff), D.shape)
-        raise ValidationError(f"{what} {path}: not symmetric: ({ids[i]!r}, {ids[j]!r}) = {D[i, j]:g} but "
-                              f"({ids[j]!r}, {ids[i]!r}) = {D[j, i]:g}")
+        raise ValidationError(
+            f"{what} {path}: not symmetric: ({ids[i]!r}, {ids[j]!r}) = {D[i, j]:g} but "
+            f"({ids[j]!r}, {ids[i]!r}) = {D[j, i]:g}"
+        )
     d = np.abs(np.diag(D))
     if d.max() > 1e-8 * scale:
         i = int(np.argmax(d))
-        raise ValidationError(f"{what} {path}: the diagonal must be 0 (a stimulus is not dissimilar to itself); "
-                              f"({ids[i]!r}, {ids[i]!r}) = {D[i, i]:g}")
+        raise ValidationError(
+            f"{what} {path}: the diagonal must be 0 (a stimulus is not dissimilar to itself); "
+            f"({ids[i]!r}, {ids[i]!r}) = {D[i, i]:g}"
+        )
 
 
 def _ids_file(path: Path | None, what: str, data: Path) -> list[str]:
     if path is None:
-        raise ValidationError(f"{what} {data} is a .npy array; name its ids with ids_file (a text file, one id per line)")
+        raise ValidationError(
+            f"{what} {data} is a .npy array; name its ids with ids_file (a text file, one id per line)"
+        )
     if not path.is_file():
         raise ValidationError(f"{what}: ids file not found: {path}")
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -200,38 +221,52 @@ def _square_file(path: Path, ids_file: Path | None, what: str) -> tuple[np.ndarr
             raise ValidationError(f"{what} {path} holds {D.dtype} values, expected numbers")
         ids = _ids_file(ids_file, what, path)
         if D.ndim not in (2, 3) or D.shape[-1] != D.shape[-2]:
-            raise ValidationError(f"{what} {path} holds an array of shape {D.shape}; expected (n, n) or (subjects, n, n)")
+            raise ValidationError(
+                f"{what} {path} holds an array of shape {D.shape}; expected (n, n) or (subjects, n, n)"
+            )
         if D.shape[-1] != len(ids):
-            raise ValidationError(f"{what} {path} is {D.shape[-1]} × {D.shape[-1]} but ids file {ids_file} has {len(ids)} ids")
+            raise ValidationError(
+                f"{what} {path} is {D.shape[-1]} × {D.shape[-1]} but ids file {ids_file} has {len(ids)} ids"
+            )
         return D.astype(np.float64), ids
     df = read_table(path, what, header=False)
     cells = df.to_numpy(dtype=object).astype(str)
     if cells.shape[0] < 2 or cells.shape[1] < 2:
-        raise ValidationError(f"{what} {path}: expected a header row of ids and one row per id, got {cells.shape[0]} row(s) "
-                              f"× {cells.shape[1]} column(s)")
+        raise ValidationError(
+            f"{what} {path}: expected a header row of ids and one row per id, got {cells.shape[0]} row(s) "
+            f"× {cells.shape[1]} column(s)"
+        )
     col_ids = [c.strip() for c in cells[0, 1:]]
     row_ids = [c.strip() for c in cells[1:, 0]]
     if len(row_ids) != len(col_ids):
-        raise ValidationError(f"{what} {path}: {len(row_ids)} rows but {len(col_ids)} id columns; a square matrix "
-                              "has one row per column")
+        raise ValidationError(
+            f"{what} {path}: {len(row_ids)} rows but {len(col_ids)} id columns; a square matrix has one row per column"
+        )
     if row_ids != col_ids:
         k = next(i for i, (a, b) in enumerate(zip(row_ids, col_ids)) if a != b)
-        raise ValidationError(f"{what} {path}: row {k + 1}'s id {row_ids[k]!r} differs from column {k + 1}'s id "
-                              f"{col_ids[k]!r}; rows and columns must list the same ids in the same order")
+        raise ValidationError(
+            f"{what} {path}: row {k + 1}'s id {row_ids[k]!r} differs from column {k + 1}'s id "
+            f"{col_ids[k]!r}; rows and columns must list the same ids in the same order"
+        )
     n = len(row_ids)
-    return _numbers(cells[1:, 1:], path, what, "", lambda k: f"row {row_ids[k // n]!r}, column {row_ids[k % n]!r}"), row_ids
+    return _numbers(
+        cells[1:, 1:], path, what, "", lambda k: f"row {row_ids[k // n]!r}, column {row_ids[k % n]!r}"
+    ), row_ids
 
 
 def _long_table(df: pd.DataFrame, path: Path, what: str) -> tuple[np.ndarray, list[str], list[str]]:
     subj = _text_column(df, "subject", path, what)
     a = _text_column(df, "stimulus_1", path, what)
     b = _text_column(df, "stimulus_2", path, what)
-    d = _numbers(df["dissimilarity"].astype(str).to_numpy(), path, what, " in column 'dissimilarity'",
-                 lambda k: f"line {k + 2}")
+    d = _numbers(
+        df["dissimilarity"].astype(str).to_numpy(), path, what, " in column 'dissimilarity'", lambda k: f"line {k + 2}"
+    )
     same = np.flatnonzero(a == b)
     if same.size:
-        raise ValidationError(f"{what} {path}: line {same[0] + 2} pairs {a[same[0]]!r} with itself; list pairs of "
-                              "different stimuli (the diagonal is 0)")
+        raise ValidationError(
+            f"{what} {path}: line {same[0] + 2} pairs {a[same[0]]!r} with itself; list pairs of "
+            "different stimuli (the diagonal is 0)"
+        )
     ids = sorted(set(a) | set(b))
     subjects = list(dict.fromkeys(subj))
     pos = {s: i for i, s in enumerate(ids)}
@@ -249,16 +284,23 @@ def _long_table(df: pd.DataFrame, path: Path, what: str) -> tuple[np.ndarray, li
         if u.size != n * (n - 1) // 2:
             have = set(u.tolist())
             lo, hi = next((p, q) for p in range(n) for q in range(p + 1, n) if p * n + q not in have)
-            raise ValidationError(f"{what} {path}: subject {s!r} rates {u.size} of the {n * (n - 1) // 2} pairs of "
-                                  f"the file's {n} ids; first missing pair ({ids[lo]!r}, {ids[hi]!r})")
+            raise ValidationError(
+                f"{what} {path}: subject {s!r} rates {u.size} of the {n * (n - 1) // 2} pairs of "
+                f"the file's {n} ids; first missing pair ({ids[lo]!r}, {ids[hi]!r})"
+            )
         R[k, i, j] = d[rows]
         R[k, j, i] = d[rows]
         R[k, np.arange(n), np.arange(n)] = 0.0
     return R, ids, subjects
 
 
-def read_rdms(paths: str | Path | Sequence[str | Path], stimulus_ids: Sequence[str] | None = None,
-              set_name: str = "", ids_file: str | Path | None = None, source: str = "") -> SubjectRDMs:
+def read_rdms(
+    paths: str | Path | Sequence[str | Path],
+    stimulus_ids: Sequence[str] | None = None,
+    set_name: str = "",
+    ids_file: str | Path | None = None,
+    source: str = "",
+) -> SubjectRDMs:
     """Subjects' RDMs from one file or several (one subject per file; see the module doc).
 
     stimulus_ids: the ids of the stimulus set the RDMs are about (every RDM id must be one
@@ -301,8 +343,10 @@ def read_rdms(paths: str | Path | Sequence[str | Path], stimulus_ids: Sequence[s
             ids0 = list(ids)
         elif set(ids) != set(ids0):
             extra, lack = sorted(set(ids) - set(ids0)), sorted(set(ids0) - set(ids))
-            raise ValidationError(f"{what} {path}: holds other ids than {paths[0]} (extra {_show(extra)}; "
-                                  f"lacking {_show(lack)}); every subject must rate the same stimuli")
+            raise ValidationError(
+                f"{what} {path}: holds other ids than {paths[0]} (extra {_show(extra)}; "
+                f"lacking {_show(lack)}); every subject must rate the same stimuli"
+            )
         else:
             order = np.array([ids.index(x) for x in ids0])
             R = R[:, order][:, :, order]
@@ -314,8 +358,9 @@ def read_rdms(paths: str | Path | Sequence[str | Path], stimulus_ids: Sequence[s
     return SubjectRDMs(np.concatenate(stacks), tuple(ids0 or ()), tuple(subjects), source or paths[0].stem)
 
 
-def read_triplets(path: str | Path, stimulus_ids: Sequence[str] | None = None, set_name: str = "",
-                  source: str = "") -> Triplets:
+def read_triplets(
+    path: str | Path, stimulus_ids: Sequence[str] | None = None, set_name: str = "", source: str = ""
+) -> Triplets:
     """Odd-one-out choices (see the module doc) → ``Triplets`` over the file's ids (sorted),
     the chosen odd item last, the other two in the file's order; participants numbered
     in order of appearance (``Triplets.participant``)."""
@@ -325,15 +370,19 @@ def read_triplets(path: str | Path, stimulus_ids: Sequence[str] | None = None, s
     items = np.stack([cols["stimulus_1"], cols["stimulus_2"], cols["stimulus_3"]], axis=1)
     rep = np.flatnonzero((items[:, 0] == items[:, 1]) | (items[:, 0] == items[:, 2]) | (items[:, 1] == items[:, 2]))
     if rep.size:
-        raise ValidationError(f"{what} {path}: line {rep[0] + 2} shows a stimulus twice ({', '.join(items[rep[0]])}); "
-                              "a triplet has three different stimuli")
+        raise ValidationError(
+            f"{what} {path}: line {rep[0] + 2} shows a stimulus twice ({', '.join(items[rep[0]])}); "
+            "a triplet has three different stimuli"
+        )
     odd = cols["odd"]
     is_odd = items == odd[:, None]
     bad = np.flatnonzero(~is_odd.any(axis=1))
     if bad.size:
         r = bad[0]
-        raise ValidationError(f"{what} {path}: line {r + 2}: odd = {odd[r]!r} is none of the triplet's stimuli "
-                              f"({', '.join(items[r])}); {bad.size} row(s) like this")
+        raise ValidationError(
+            f"{what} {path}: line {r + 2}: odd = {odd[r]!r} is none of the triplet's stimuli "
+            f"({', '.join(items[r])}); {bad.size} row(s) like this"
+        )
     _check_known(items.ravel(), stimulus_ids, set_name, path, what)
     ids = tuple(sorted(set(items.ravel())))
     pos = {s: i for i, s in enumerate(ids)}
@@ -350,8 +399,12 @@ def repeated_triplets(trip: Triplets) -> int:
     return int((counts >= 2).sum())
 
 
-def read_decisions(path: str | Path, stimulus_ids: Sequence[str] | None = None, set_name: str = "",
-                   labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+def read_decisions(
+    path: str | Path,
+    stimulus_ids: Sequence[str] | None = None,
+    set_name: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Labelling decisions (see the module doc) → columns participant, stimulus_id,
     response, category (all text). ``labels``: stimulus id → true label, used when the
     file has no ``category`` column (e.g. a folder set's sub-folder)."""
@@ -365,23 +418,31 @@ def read_decisions(path: str | Path, stimulus_ids: Sequence[str] | None = None, 
         two = out.groupby("stimulus_id")["category"].nunique()
         if (two > 1).any():
             s = two.index[two > 1][0]
-            raise ValidationError(f"{what} {path}: stimulus {s!r} has {int(two[s])} different true labels in column "
-                                  "'category'; one per stimulus")
+            raise ValidationError(
+                f"{what} {path}: stimulus {s!r} has {int(two[s])} different true labels in column "
+                "'category'; one per stimulus"
+            )
     else:
         if labels is None:
-            raise ValidationError(f"{what} {path}: no column 'category' (the true label) and stimulus set "
-                                  f"{set_name!r} has no labels to take it from")
+            raise ValidationError(
+                f"{what} {path}: no column 'category' (the true label) and stimulus set "
+                f"{set_name!r} has no labels to take it from"
+            )
         lab = {str(k): str(v) for k, v in labels.items()}
         none = [s for s in out["stimulus_id"].unique() if not lab.get(s, "").strip()]
         if none:
-            raise ValidationError(f"{what} {path}: no column 'category' and stimulus set {set_name!r} gives no label "
-                                  f"for {len(none)} id(s): {_show(none)}")
+            raise ValidationError(
+                f"{what} {path}: no column 'category' and stimulus set {set_name!r} gives no label "
+                f"for {len(none)} id(s): {_show(none)}"
+            )
         out["category"] = out["stimulus_id"].map(lab)
     dup = out.duplicated(["participant", "stimulus_id"])
     if dup.any():
         r = out[dup].iloc[0]
-        raise ValidationError(f"{what} {path}: participant {r['participant']!r} decides twice on {r['stimulus_id']!r} "
-                              f"(line {int(np.flatnonzero(dup.to_numpy())[0]) + 2}); one decision per participant and stimulus")
+        raise ValidationError(
+            f"{what} {path}: participant {r['participant']!r} decides twice on {r['stimulus_id']!r} "
+            f"(line {int(np.flatnonzero(dup.to_numpy())[0]) + 2}); one decision per participant and stimulus"
+        )
     people = out["participant"].unique()
     if people.size < 2:
         raise ValidationError(f"{what} {path}: {people.size} participant; error consistency needs at least 2")
@@ -389,9 +450,13 @@ def read_decisions(path: str | Path, stimulus_ids: Sequence[str] | None = None, 
     for p, g in out.groupby("participant", sort=False):
         lack = sorted(images - set(g["stimulus_id"]))
         if lack:
-            raise ValidationError(f"{what} {path}: participant {p!r} has no decision on {len(lack)} of the file's "
-                                  f"{len(images)} stimuli: {_show(lack)}; every participant decides on every stimulus")
+            raise ValidationError(
+                f"{what} {path}: participant {p!r} has no decision on {len(lack)} of the file's "
+                f"{len(images)} stimuli: {_show(lack)}; every participant decides on every stimulus"
+            )
     if out["category"].nunique() < 2:
-        raise ValidationError(f"{what} {path}: every stimulus has the true label {out['category'].iloc[0]!r}; "
-                              "a classification needs at least 2 labels")
+        raise ValidationError(
+            f"{what} {path}: every stimulus has the true label {out['category'].iloc[0]!r}; "
+            "a classification needs at least 2 labels"
+        )
     return out

@@ -18,11 +18,11 @@ A file whose hash differs from the registry is never returned.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pooch
 
@@ -87,9 +87,7 @@ def dataset_names() -> list[str]:
 
 def _check_dataset(name: str) -> None:
     if name not in dataset_names():
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}"
-        )
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
 
 
 def files(dataset: str) -> list[RegisteredFile]:
@@ -184,8 +182,7 @@ def fetch(dataset: str, path: str, *, download: bool | None = None) -> Path:
     if mirror is not None or not download:
         where = f"REPALIGN_DATA_DIR={mirror}" if mirror is not None else "the cache"
         raise DatasetNotFoundError(
-            f"dataset {f.dataset!r}: file {f.path!r} not found at {target} ({where}); "
-            + _fetch_hint(f)
+            f"dataset {f.dataset!r}: file {f.path!r} not found at {target} ({where}); " + _fetch_hint(f)
         )
     return _download(f, target)
 
@@ -205,9 +202,7 @@ def _download(f: RegisteredFile, target: Path) -> Path:
     except ValueError as exc:  # pooch's hash mismatch
         raise HashMismatchError(f"download of {f.dataset}:{f.path} from {f.url}: {exc}") from exc
     except Exception as exc:  # network failures of every kind
-        raise DatasetNotFoundError(
-            f"dataset {f.dataset!r}: could not download {f.path!r} from {f.url}: {exc}"
-        ) from exc
+        raise DatasetNotFoundError(f"dataset {f.dataset!r}: could not download {f.path!r} from {f.url}: {exc}") from exc
     return Path(got)
 
 

@@ -63,8 +63,11 @@ def load_texture_shape() -> TextureShape:
     for cond, s in stimuli.items():
         unknown = sorted(set(trials.loc[trials["experiment"] == cond, "stimulus_id"]) - set(s.ids))
         if unknown:
-            raise malformed(f"texture-shape raw-data ({_EXPERIMENT[cond]})", None,
-                            f"image(s) {unknown[:5]} are not stimuli of {cond}")
+            raise malformed(
+                f"texture-shape raw-data ({_EXPERIMENT[cond]})",
+                None,
+                f"image(s) {unknown[:5]} are not stimuli of {cond}",
+            )
     trials["correct"] = trials["object_response"] == trials["category"]
     return TextureShape(stimuli, trials)
 
@@ -90,7 +93,7 @@ class ImageNet16:
     wnids: dict[str, tuple[str, ...]]
     imagenet: tuple[tuple[str, str], ...]
 
-    def index_matrix(self) -> "np.ndarray":
+    def index_matrix(self) -> np.ndarray:
         """(16, 1000) 0/1 membership of ImageNet classes in the categories (rows in ``categories`` order)."""
         import numpy as np
 
@@ -123,7 +126,9 @@ def load_imagenet16() -> ImageNet16:
                 continue  # not a literal (none expected in the class body)
     categories = tuple(sorted(k[: -len("_indices")] for k in values if k.endswith("_indices")))
     if len(categories) != 16:
-        raise malformed(path, None, f"expected 16 '<category>_indices' lists in class HumanCategories, found {len(categories)}")
+        raise malformed(
+            path, None, f"expected 16 '<category>_indices' lists in class HumanCategories, found {len(categories)}"
+        )
     indices, wnids = {}, {}
     for c in categories:
         idx, w = values[f"{c}_indices"], values.get(c)

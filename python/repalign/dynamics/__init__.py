@@ -20,8 +20,20 @@ from repalign.dynamics.simulate import SIM_COLUMNS, simulate_dynamics
 from repalign.dynamics.table import DYNAMICS_COLUMNS, check_dynamics_table, load_dynamics_table
 
 __all__ = [
-    "DEFAULT_RUNS", "HUMAN_LEARNERS", "accuracy_by_object", "accuracy_by_run", "accuracy_summary",
-    "chance_band", "data_efficiency", "generalisation_lag", "select_runs",
-    "DYNAMICS_COLUMNS", "check_dynamics_table", "load_dynamics_table", "analyse", "plan_dynamics",
-    "SIM_COLUMNS", "simulate_dynamics",
+    "DEFAULT_RUNS",
+    "HUMAN_LEARNERS",
+    "accuracy_by_object",
+    "accuracy_by_run",
+    "accuracy_summary",
+    "chance_band",
+    "data_efficiency",
+    "generalisation_lag",
+    "select_runs",
+    "DYNAMICS_COLUMNS",
+    "check_dynamics_table",
+    "load_dynamics_table",
+    "analyse",
+    "plan_dynamics",
+    "SIM_COLUMNS",
+    "simulate_dynamics",
 ]

@@ -8,7 +8,7 @@ or fine-tuning / simulation runs) of per-run accuracies, as in the paper.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -96,7 +96,9 @@ def chance_band(n_trials: int = 36, p: float = 1 / 3, level: float = 0.95) -> tu
     """Central ``level`` binomial interval of the accuracy of ``n_trials`` guesses at
     rate ``p``, as proportions. Default (36 trials, p = 1/3, 95 %): (7/36, 18/36)."""
     if n_trials < 1 or not 0 < p < 1 or not 0 < level < 1:
-        raise ValidationError(f"chance_band: need n_trials >= 1, 0 < p < 1, 0 < level < 1 (got {n_trials}, {p}, {level})")
+        raise ValidationError(
+            f"chance_band: need n_trials >= 1, 0 < p < 1, 0 < level < 1 (got {n_trials}, {p}, {level})"
+        )
     low, high = binom.interval(level, n_trials, p)
     return float(low) / n_trials, float(high) / n_trials
 
@@ -108,8 +110,13 @@ def _last_epoch_before_decrease(epochs: np.ndarray, test: np.ndarray) -> int:
     return int(epochs[drops[0]]) if len(drops) else int(epochs[-1])
 
 
-def generalisation_lag(table: pd.DataFrame, runs: Mapping[str, Sequence[int]] | None = DEFAULT_RUNS,
-                       n_trials: int = 36, p: float = 1 / 3, level: float = 0.95) -> pd.DataFrame:
+def generalisation_lag(
+    table: pd.DataFrame,
+    runs: Mapping[str, Sequence[int]] | None = DEFAULT_RUNS,
+    n_trials: int = 36,
+    p: float = 1 / 3,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """The generalisation lag of each agent (Huber et al. 2024, Fig. 3b).
 
     With the chance band of ``chance_band(n_trials, p, level)``:
@@ -144,21 +151,33 @@ def generalisation_lag(table: pd.DataFrame, runs: Mapping[str, Sequence[int]] | 
         end = int(epochs[-1]) if agent_type == "human" else _last_epoch_before_decrease(epochs, test)
         in_window = (epochs >= j) & (epochs <= end) if j is not None else np.zeros(len(epochs), bool)
         lag = float(np.mean(train[in_window] - test[in_window])) if in_window.any() else float("nan")
-        rows.append({
-            "agent": agent, "agent_type": agent_type, "n_runs": int(s["n_runs"].max()),
-            "chance_upper": upper, "first_above_chance": j if j is not None else pd.NA,
-            "window_start": j if j is not None else pd.NA, "window_end": end,
-            "n_epochs": int(in_window.sum()), "lag": lag,
-            "train_final": float(train[-1]), "test_final": float(test[-1]),
-        })
+        rows.append(
+            {
+                "agent": agent,
+                "agent_type": agent_type,
+                "n_runs": int(s["n_runs"].max()),
+                "chance_upper": upper,
+                "first_above_chance": j if j is not None else pd.NA,
+                "window_start": j if j is not None else pd.NA,
+                "window_end": end,
+                "n_epochs": int(in_window.sum()),
+                "lag": lag,
+                "train_final": float(train[-1]),
+                "test_final": float(test[-1]),
+            }
+        )
     out = pd.DataFrame(rows)
     for col in ("first_above_chance", "window_start"):
         out[col] = out[col].astype("Int64")
     return out
 
 
-def data_efficiency(table: pd.DataFrame, runs: Mapping[str, Sequence[int]] | None = DEFAULT_RUNS,
-                    n_train: int = 36, baseline: float = 0.0) -> pd.DataFrame:
+def data_efficiency(
+    table: pd.DataFrame,
+    runs: Mapping[str, Sequence[int]] | None = DEFAULT_RUNS,
+    n_train: int = 36,
+    baseline: float = 0.0,
+) -> pd.DataFrame:
     """Data efficiency (Huber et al. 2024, Fig. 4): gain in mean test accuracy per
     training trial, epoch by epoch.
 

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from repalign.config import Config, parse_section
-from repalign.dynamics.config import DynamicsSection
 from repalign.datasets.registry import files
+from repalign.dynamics.config import DynamicsSection
 from repalign.dynamics.curves import (
-    HUMAN_LEARNERS,
     accuracy_by_object,
     accuracy_summary,
     data_efficiency,
@@ -33,9 +33,10 @@ from repalign.dynamics.curves import (
 )
 from repalign.dynamics.table import check_dynamics_table, load_dynamics_table
 from repalign.errors import ValidationError
-from repalign.store import read_table, write_table
 from repalign.stages import Stage
-from repalign.task import Task, content_key as _key
+from repalign.store import read_table, write_table
+from repalign.task import Task
+from repalign.task import content_key as _key
 
 SECTION_KEYS = tuple(DynamicsSection.model_fields)
 ANALYSES = ("curves", "objects", "lag", "efficiency")
@@ -64,6 +65,7 @@ def analyse(table: pd.DataFrame, params: Mapping[str, Any] | None = None) -> dic
 
 # --- task functions (module level: picklable) -------------------------------------------------
 
+
 def write_observed_trials(path: str, agents: Sequence[str], provenance: Mapping[str, Any]) -> str:
     """Task: the Huber et al. trials of ``agents`` as one dynamics table."""
     write_table(load_dynamics_table(agents), path, "dynamics", provenance)
@@ -85,8 +87,9 @@ def read_trials(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def write_analyses(trial_paths: Sequence[str], outdir: str, params: Mapping[str, Any],
-                   provenance: Mapping[str, Any]) -> dict[str, str]:
+def write_analyses(
+    trial_paths: Sequence[str], outdir: str, params: Mapping[str, Any], provenance: Mapping[str, Any]
+) -> dict[str, str]:
     """Task: curves / objects / lag / efficiency tables of the given trial tables."""
     results = analyse(read_trials(trial_paths), params)
     # Written in a fixed order with lag last: the task counts as done when all exist.
@@ -120,6 +123,7 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
 
 # --- the plan ---------------------------------------------------------------------------------
 
+
 def plan_dynamics(config: Config) -> list[Task]:
     """Tasks of the ``[dynamics]`` section: observed trials, one task per simulated
     agent, the Python analyses and (``glmm = true``) the R GLMM."""
@@ -142,14 +146,29 @@ def _plan(config: Config) -> list[Task]:
     tasks: list[Task] = []
     trial_tasks: list[Task] = []
     if params["agents"]:
-        inputs = sorted(f.sha256 for f in files("learning-dynamics")
-                        if f.path in {f"data/{a}_classification_data.csv" for a in params["agents"]})
+        inputs = sorted(
+            f.sha256
+            for f in files("learning-dynamics")
+            if f.path in {f"data/{a}_classification_data.csv" for a in params["agents"]}
+        )
         key = _key({"v": _VERSION, "agents": params["agents"], "inputs": inputs})
-        prov = {"producer": "repalign.dynamics.write_observed_trials", "agents": params["agents"],
-                "inputs_sha256": inputs, "key": key}
+        prov = {
+            "producer": "repalign.dynamics.write_observed_trials",
+            "agents": params["agents"],
+            "inputs_sha256": inputs,
+            "key": key,
+        }
         path = root / f"trials-observed-{key}.parquet"
-        trial_tasks.append(Task(f"dynamics:trials:observed:{key}", "dynamics", (path,), write_observed_trials,
-                                (str(path), tuple(params["agents"]), prov), label="observed trials"))
+        trial_tasks.append(
+            Task(
+                f"dynamics:trials:observed:{key}",
+                "dynamics",
+                (path,),
+                write_observed_trials,
+                (str(path), tuple(params["agents"]), prov),
+                label="observed trials",
+            )
+        )
     if sims:
         from repalign.dynamics.simulate import plan_simulations  # needs learners/features
 
@@ -161,21 +180,41 @@ def _plan(config: Config) -> list[Task]:
     tasks.extend(trial_tasks)
     trial_paths = [str(t.outputs[0]) for t in trial_tasks]
     deps = tuple(t.key for t in trial_tasks)
-    akey = _key({"v": _VERSION, "trials": [t.key for t in trial_tasks],
-                 "params": {k: v for k, v in params.items() if k not in ("agents", "glmm")}})
+    akey = _key(
+        {
+            "v": _VERSION,
+            "trials": [t.key for t in trial_tasks],
+            "params": {k: v for k, v in params.items() if k not in ("agents", "glmm")},
+        }
+    )
     outdir = root / akey
     prov = {"producer": "repalign.dynamics.write_analyses", "params": params, "trials": trial_paths, "key": akey}
-    analyses = Task(f"dynamics:analyses:{akey}", "dynamics", tuple(outdir / f"{n}.parquet" for n in ANALYSES),
-                    write_analyses, (trial_paths, str(outdir), params, prov), deps=deps, label="curves, lag, efficiency")
+    analyses = Task(
+        f"dynamics:analyses:{akey}",
+        "dynamics",
+        tuple(outdir / f"{n}.parquet" for n in ANALYSES),
+        write_analyses,
+        (trial_paths, str(outdir), params, prov),
+        deps=deps,
+        label="curves, lag, efficiency",
+    )
     tasks.append(analyses)
     if params["glmm"]:
         from repalign.rlib import r_code_key
 
         glmm_dir = outdir / f"glmm-nagq{params['glmm_nagq']}"
         gkey = _key({"analyses": akey, "nagq": params["glmm_nagq"], "r_code": r_code_key()})
-        tasks.append(Task(f"dynamics:glmm:{gkey}", "dynamics", (glmm_dir / "glmm.csv",),
-                          fit_glmm, (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
-                          deps=deps + (analyses.key,), label="R GLMM"))
+        tasks.append(
+            Task(
+                f"dynamics:glmm:{gkey}",
+                "dynamics",
+                (glmm_dir / "glmm.csv",),
+                fit_glmm,
+                (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
+                deps=deps + (analyses.key,),
+                label="R GLMM",
+            )
+        )
     return tasks
 
 
@@ -190,5 +229,10 @@ def analysis_outputs(tasks: Sequence[Task]) -> dict[str, Path]:
     return out
 
 
-STAGE = Stage("dynamics", ("dynamics",), _plan_stage, models={"dynamics": DynamicsSection},
-              tasks=(write_observed_trials, write_analyses, fit_glmm))
+STAGE = Stage(
+    "dynamics",
+    ("dynamics",),
+    _plan_stage,
+    models={"dynamics": DynamicsSection},
+    tasks=(write_observed_trials, write_analyses, fit_glmm),
+)

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from repalign.config import Config, parse_section
-from repalign.dynamics.config import SimulateEntry
 from repalign.datasets import Embedding
 from repalign.datasets.learning_dynamics import AGENTS, load_learning_dynamics
 from repalign.datasets.registry import files
+from repalign.dynamics.config import SimulateEntry
 from repalign.dynamics.table import DYNAMICS_COLUMNS, check_dynamics_table, dynamics_table_from
 from repalign.errors import ValidationError
 from repalign.store import write_table
@@ -49,9 +50,19 @@ def torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def simulate_dynamics(features: Embedding, agent: str, sequences: str = "human", runs: Sequence[int] | None = None,
-                      C: float = 1.0, pca: int | None = None, device: str | None = None, batch_size: int = 16,
-                      model: str = "", layer: str = "", threads: int | None = 1) -> pd.DataFrame:
+def simulate_dynamics(
+    features: Embedding,
+    agent: str,
+    sequences: str = "human",
+    runs: Sequence[int] | None = None,
+    C: float = 1.0,
+    pca: int | None = None,
+    device: str | None = None,
+    batch_size: int = 16,
+    model: str = "",
+    layer: str = "",
+    threads: int | None = 1,
+) -> pd.DataFrame:
     """Run ``MulticlassLearner(C, pca)`` on ``features`` over the sequences of
     ``sequences``' runs (default: all) and return a ``dynamics`` table.
 
@@ -76,8 +87,9 @@ def simulate_dynamics(features: Embedding, agent: str, sequences: str = "human",
         raise ValidationError(f"simulated agent name {agent!r} clashes with an observed agent; choose another name")
     data = load_learning_dynamics((sequences,))
     tasks = huber_tasks(data, agent=sequences, runs=list(runs) if runs is not None else None)
-    learner = MulticlassLearner(C=float(C), pca=None if pca is None else int(pca), batch_size=int(batch_size),
-                                device=device)
+    learner = MulticlassLearner(
+        C=float(C), pca=None if pca is None else int(pca), batch_size=int(batch_size), device=device
+    )
     with torch_threads(threads):
         sim = learner.simulate(tasks, features, model=model, layer=layer)
     run_of_task = {t.task_id: int(t.task_id.rsplit("run", 1)[1]) for t in tasks}
@@ -90,10 +102,13 @@ def simulate_dynamics(features: Embedding, agent: str, sequences: str = "human",
     source = source.assign(_ph=(source["phase"] == "test").astype(int), _row=np.arange(len(source)))
     source = source.sort_values(["run", "epoch", "_ph", "_row"], kind="stable")
     sim = sim.sort_values(["run", "trial"], kind="stable")
-    if len(sim) != len(source) or not np.array_equal(sim["stimulus_id"].to_numpy(dtype=str) + ".png",
-                                                     source["image_name"].to_numpy(dtype=str)):
-        raise ValidationError("simulated trials do not line up with the source trials "
-                              f"(agent {sequences!r}); repalign.learners.huber_tasks changed its order")
+    if len(sim) != len(source) or not np.array_equal(
+        sim["stimulus_id"].to_numpy(dtype=str) + ".png", source["image_name"].to_numpy(dtype=str)
+    ):
+        raise ValidationError(
+            "simulated trials do not line up with the source trials "
+            f"(agent {sequences!r}); repalign.learners.huber_tasks changed its order"
+        )
     out = source.drop(columns=["_ph", "_row"]).reset_index(drop=True)
     out["source_agent"] = sequences
     out["source_prediction"] = out["prediction"]
@@ -114,15 +129,24 @@ def _spec(entry: Mapping[str, Any], i: int) -> dict[str, Any]:
     e = parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
     source = e.model if e.model is not None else Path(e.features).stem
     return {
-        "name": e.name if e.name is not None else f"learner:{source}", "model": e.model, "layer": e.layer,
-        "pooling": e.pooling, "features": e.features, "sequences": e.sequences, "runs": e.runs,
-        "C": float(e.C), "pca": e.pca, "device": e.device, "batch_size": e.batch_size,
+        "name": e.name if e.name is not None else f"learner:{source}",
+        "model": e.model,
+        "layer": e.layer,
+        "pooling": e.pooling,
+        "features": e.features,
+        "sequences": e.sequences,
+        "runs": e.runs,
+        "C": float(e.C),
+        "pca": e.pca,
+        "device": e.device,
+        "batch_size": e.batch_size,
         "threads": None if e.threads in (None, 0) else e.threads,
     }
 
 
-def write_simulated_trials(path: str, spec: Mapping[str, Any], features_path: str, model: str, layer: str,
-                           provenance: Mapping[str, Any]) -> str:
+def write_simulated_trials(
+    path: str, spec: Mapping[str, Any], features_path: str, model: str, layer: str, provenance: Mapping[str, Any]
+) -> str:
     """Task: features file (``spec['features']``, or the one a features task extracted)
     → learner → dynamics table."""
     from repalign.features import load_features
@@ -131,8 +155,19 @@ def write_simulated_trials(path: str, spec: Mapping[str, Any], features_path: st
     if spec["features"] is not None:
         model = str(feats.meta.get("model", spec["name"]))
         layer = str(feats.meta.get("layer", ""))
-    table = simulate_dynamics(feats, spec["name"], spec["sequences"], spec["runs"], spec["C"], spec["pca"],
-                              spec["device"], spec["batch_size"], model=model, layer=layer, threads=spec["threads"])
+    table = simulate_dynamics(
+        feats,
+        spec["name"],
+        spec["sequences"],
+        spec["runs"],
+        spec["C"],
+        spec["pca"],
+        spec["device"],
+        spec["batch_size"],
+        model=model,
+        layer=layer,
+        threads=spec["threads"],
+    )
     prov = dict(provenance, features=feats.meta.get("path"), features_cache_key=feats.meta.get("cache_key"))
     write_table(table, path, "dynamics", prov)
     return path
@@ -166,17 +201,30 @@ def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root:
             from repalign.features import plan_model_features
 
             feature_task, layer, fpath = plan_model_features(
-                config, spec["model"], {"source": "learning-dynamics"}, spec["layer"], spec["pooling"], spec["device"])
+                config, spec["model"], {"source": "learning-dynamics"}, spec["layer"], spec["pooling"], spec["device"]
+            )
             inputs = {"features_cache_key": feature_task.output_keys[0]}
             if feature_task.key not in {t.key for t in tasks}:
                 tasks.append(feature_task)
-        inputs["sequences_sha256"] = [f.sha256 for f in files("learning-dynamics")
-                                      if f.path == f"data/{spec['sequences']}_classification_data.csv"]
-        key = hashlib.sha256(json.dumps({"v": _VERSION, "spec": spec, "inputs": inputs}, sort_keys=True,
-                                        default=str).encode()).hexdigest()[:16]
+        inputs["sequences_sha256"] = [
+            f.sha256
+            for f in files("learning-dynamics")
+            if f.path == f"data/{spec['sequences']}_classification_data.csv"
+        ]
+        key = hashlib.sha256(
+            json.dumps({"v": _VERSION, "spec": spec, "inputs": inputs}, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
         path = root / f"trials-{safe_name(spec['name'])}-{key}.parquet"
         prov = {"producer": "repalign.dynamics.write_simulated_trials", "spec": spec, "inputs": inputs, "key": key}
-        tasks.append(Task(f"dynamics:trials:{safe_name(spec['name'])}:{key}", "dynamics", (path,), write_simulated_trials,
-                          (str(path), spec, str(fpath), spec["model"] or "", layer, prov),
-                          deps=(feature_task.key,) if feature_task is not None else (), label=f"simulate {spec['name']}"))
+        tasks.append(
+            Task(
+                f"dynamics:trials:{safe_name(spec['name'])}:{key}",
+                "dynamics",
+                (path,),
+                write_simulated_trials,
+                (str(path), spec, str(fpath), spec["model"] or "", layer, prov),
+                deps=(feature_task.key,) if feature_task is not None else (),
+                label=f"simulate {spec['name']}",
+            )
+        )
     return tasks

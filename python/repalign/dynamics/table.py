@@ -8,7 +8,7 @@ object, category or rotation without re-parsing image names.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ _INT_COLUMNS = ("run", "epoch", "trial", "test_set", "object_id", "angle")
 
 
 def agent_type_of(agent: str) -> str:
-    """"human" for the human participants, "network" for the fine-tuned DNNs."""
+    """ "human" for the human participants, "network" for the fine-tuned DNNs."""
     return "human" if agent == "human" else "network"
 
 
@@ -65,8 +65,11 @@ def dynamics_table_from(trials: pd.DataFrame) -> pd.DataFrame:
     return check_dynamics_table(df[list(DYNAMICS_COLUMNS)], where="learning-dynamics trials")
 
 
-def check_dynamics_table(df: pd.DataFrame, where: str = "dynamics table",
-                         required: Iterable[str] = ("agent", "run", "epoch", "phase", "correct")) -> pd.DataFrame:
+def check_dynamics_table(
+    df: pd.DataFrame,
+    where: str = "dynamics table",
+    required: Iterable[str] = ("agent", "run", "epoch", "phase", "correct"),
+) -> pd.DataFrame:
     """Validate a trial table for the analyses; return it with canonical dtypes.
 
     Raises SchemaError naming the table and the offending column. Rows without
@@ -92,7 +95,7 @@ def check_dynamics_table(df: pd.DataFrame, where: str = "dynamics table",
     if (df["epoch"] < 1).any():
         raise SchemaError(f"{where}: column 'epoch' must be >= 1 (epochs are 1-based)")
     if df["correct"].dtype != bool:
-        if df["correct"].isna().any() or not set(pd.unique(df["correct"])) <= {0, 1, True, False}:
+        if df["correct"].isna().any() or not set(pd.unique(df["correct"])) <= {0, 1}:
             raise SchemaError(f"{where}: column 'correct' must be boolean (or 0/1)")
         df["correct"] = df["correct"].astype(bool)
     for col in ("agent", "agent_type", "phase"):

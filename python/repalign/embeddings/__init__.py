@@ -14,6 +14,17 @@ from repalign.embeddings.tripletise import choose_odd_one_out, sample_triplets, 
 from repalign.embeddings.vice import VICE, reliable_counts
 
 __all__ = [
-    "SPoSE", "VICE", "reliable_counts", "sample_triplets", "choose_odd_one_out", "tripletise",
-    "embed_spec", "plan_embed", "run_embed", "DimensionMatch", "dimension_correlations", "match_dimensions", "similarity_rsa",
+    "SPoSE",
+    "VICE",
+    "reliable_counts",
+    "sample_triplets",
+    "choose_odd_one_out",
+    "tripletise",
+    "embed_spec",
+    "plan_embed",
+    "run_embed",
+    "DimensionMatch",
+    "dimension_correlations",
+    "match_dimensions",
+    "similarity_rsa",
 ]

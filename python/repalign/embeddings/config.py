@@ -10,12 +10,25 @@ keys. ``variant`` ("default" | "published") is left out of the spec while it is
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Mapping, Union
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from repalign.config import (Count, NonNegative, NonNegativeNumber, Number, OpenUnit, Positive, Section, Seed, Variant,
-                             check_nonempty, key_error, memory_problem)
+from repalign.config import (
+    Count,
+    NonNegative,
+    NonNegativeNumber,
+    Number,
+    OpenUnit,
+    Positive,
+    Section,
+    Seed,
+    Variant,
+    check_nonempty,
+    key_error,
+    memory_problem,
+)
 from repalign.errors import ValidationError
 
 METHODS = ("spose", "vice")
@@ -62,8 +75,9 @@ class EmbedEntry(Section):
             raise ValueError(f"choice = {self.choice!r}; valid: {', '.join(CHOICE_RULES)}")
         check_nonempty(self, ("train",))
         # the triplets are held as int64 index triples (and sampled in a few copies of that)
-        problem = memory_problem(4 * 3 * 8.0 * self.n_triplets, f"{self.n_triplets} triplets",
-                                 "int64 index triples, a few copies")
+        problem = memory_problem(
+            4 * 3 * 8.0 * self.n_triplets, f"{self.n_triplets} triplets", "int64 index triples, a few copies"
+        )
         if problem:
             raise key_error("n_triplets", problem)
         return self
@@ -88,8 +102,10 @@ class ViceEntry(EmbedEntry):
 
 #: method → entry model; its own keys (beyond EmbedEntry's) are the model's parameters
 EMBED_MODELS: dict[str, type[EmbedEntry]] = {"spose": SposeEntry, "vice": ViceEntry}
-MODEL_KEYS = {m: {k: f.default for k, f in cls.model_fields.items() if k not in EmbedEntry.model_fields}
-              for m, cls in EMBED_MODELS.items()}
+MODEL_KEYS = {
+    m: {k: f.default for k, f in cls.model_fields.items() if k not in EmbedEntry.model_fields}
+    for m, cls in EMBED_MODELS.items()
+}
 
 
 def embed_model(entry: Mapping[str, Any], where: str) -> type[EmbedEntry]:
@@ -99,8 +115,9 @@ def embed_model(entry: Mapping[str, Any], where: str) -> type[EmbedEntry]:
         raise ValidationError(f"{where}: method = {method!r}; valid: {', '.join(METHODS)}")
     other = [k for m in METHODS if m != method for k in MODEL_KEYS[m] if k in entry]
     if other:
-        raise ValidationError(f"{where}: key(s) {other} do not apply to method {method!r}; "
-                              f"its keys: {', '.join(MODEL_KEYS[method])}")
+        raise ValidationError(
+            f"{where}: key(s) {other} do not apply to method {method!r}; its keys: {', '.join(MODEL_KEYS[method])}"
+        )
     return EMBED_MODELS[method]
 
 
@@ -109,5 +126,6 @@ def _method_of(entry: Any) -> str:
 
 
 #: an ``[[embed]]`` entry of either method (``method`` may be left out: spose)
-EmbedEntryType = Annotated[Union[Annotated[SposeEntry, Tag("spose")], Annotated[ViceEntry, Tag("vice")]],
-                           Discriminator(_method_of)]
+EmbedEntryType = Annotated[
+    Annotated[SposeEntry, Tag("spose")] | Annotated[ViceEntry, Tag("vice")], Discriminator(_method_of)
+]

@@ -92,8 +92,9 @@ def greedy_matching(corr: np.ndarray, duplicates: bool = False) -> tuple[np.ndar
     return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
 
 
-def match_dimensions(A: np.ndarray, B: np.ndarray, *, variant: str = "default",
-                     duplicates: bool = False) -> DimensionMatch:
+def match_dimensions(
+    A: np.ndarray, B: np.ndarray, *, variant: str = "default", duplicates: bool = False
+) -> DimensionMatch:
     """Match A's dimensions (n, d_a) to B's (n, d_b). ``variant="default"``: one-to-one,
     maximising the summed correlation (constant dimensions count as r = 0 for the
     assignment and are reported as NaN); ``"published"``: greedy in A's order, with or

@@ -51,9 +51,9 @@ content key is computed, so the key always names the values used.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,8 @@ from repalign.config import Config, parse_entries, parse_section
 from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
 from repalign.stages import Stage
-from repalign.task import Task, content_key as _key
+from repalign.task import Task
+from repalign.task import content_key as _key
 
 if TYPE_CHECKING:
     from repalign.representations import Representation
@@ -72,8 +73,20 @@ _VERSION = 3  # bump when the outputs change for the same inputs
 
 # object-dimensions' KL weight: configs/train_dnn.toml (DNN triplets), train_behavior.toml (humans)
 BETA_NETWORK, BETA_HUMAN = 0.24, 1.0
-TRAINING_KEYS = ("variant", "n_dims", "lr", "batch_size", "max_epochs", "patience", "min_delta", "val_fraction",
-                 "init_scale", "burnin", "stability_window", "device")
+TRAINING_KEYS = (
+    "variant",
+    "n_dims",
+    "lr",
+    "batch_size",
+    "max_epochs",
+    "patience",
+    "min_delta",
+    "val_fraction",
+    "init_scale",
+    "burnin",
+    "stability_window",
+    "device",
+)
 BUILTIN_REFERENCES = ("spose49", "spose14")
 
 
@@ -118,8 +131,9 @@ def make_model(spec: Mapping[str, Any]):
 
 
 # --- task body ---------------------------------------------------------------------------------
-def _accuracy_row(name: str, layer: str, dataset: str, X: np.ndarray, triplets: np.ndarray,
-                  similarity: str = "dot") -> dict[str, Any]:
+def _accuracy_row(
+    name: str, layer: str, dataset: str, X: np.ndarray, triplets: np.ndarray, similarity: str = "dot"
+) -> dict[str, Any]:
     from repalign.metrics import odd_one_out_correct
 
     if X.shape[1] == 0:  # every dimension pruned: all similarities 0, the metric's tie rule applies
@@ -127,8 +141,16 @@ def _accuracy_row(name: str, layer: str, dataset: str, X: np.ndarray, triplets: 
     correct = odd_one_out_correct(X, triplets, similarity)
     k, n = int(correct.sum()), int(correct.size)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return {"model": name, "layer": layer, "dataset": dataset, "metric": "odd_one_out_accuracy",
-            "value": k / n, "ci_low": ci.low, "ci_high": ci.high, "n": n}
+    return {
+        "model": name,
+        "layer": layer,
+        "dataset": dataset,
+        "metric": "odd_one_out_accuracy",
+        "value": k / n,
+        "ci_low": ci.low,
+        "ci_high": ci.high,
+        "n": n,
+    }
 
 
 def _human_data(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], np.ndarray, dict[str, np.ndarray]]:
@@ -152,8 +174,15 @@ def _network_data(spec: Mapping[str, Any], emb) -> tuple[tuple[str, ...], np.nda
     when all objects are THINGS concepts, also the human noise-ceiling triplets."""
     from repalign.embeddings.tripletise import tripletise
 
-    tri = tripletise(emb.values, int(spec["n_triplets"]), rule=spec["choice"], similarity=spec["similarity"],
-                     temperature=float(spec["temperature"]), seed=int(spec["seed"]), variant=spec["variant"])
+    tri = tripletise(
+        emb.values,
+        int(spec["n_triplets"]),
+        rule=spec["choice"],
+        similarity=spec["similarity"],
+        temperature=float(spec["temperature"]),
+        seed=int(spec["seed"]),
+        variant=spec["variant"],
+    )
     n_held = max(1, int(round(float(spec["holdout"]) * len(tri))))
     evals = {"simulated_heldout": tri[:n_held]}
     human = _human_triplets_for(emb.ids)
@@ -175,7 +204,13 @@ def _human_triplets_for(ids: tuple[str, ...]) -> np.ndarray | None:
     return rows[load_triplets("noise_ceiling").triplets]
 
 
-def run_embed(spec: dict, ref: Representation | None, references: dict[str, Representation | None] | None, out_dir: str, provenance: dict) -> str:
+def run_embed(
+    spec: dict,
+    ref: Representation | None,
+    references: dict[str, Representation | None] | None,
+    out_dir: str,
+    provenance: dict,
+) -> str:
     """Task body: load or simulate the triplets, fit, evaluate, match, write the tables
     (the embedding last, so that its presence marks a finished task)."""
     from repalign.datasets import Embedding
@@ -197,8 +232,11 @@ def run_embed(spec: dict, ref: Representation | None, references: dict[str, Repr
     name, method = spec["name"], spec["method"]
     rows = [_accuracy_row(name, method, ds, X, t) for ds, t in evals.items()]
     if spec["source"] != "human":  # the representation's own choices on the human triplets
-        rows += [_accuracy_row(spec["source"], "", ds, source.values, t, spec["similarity"])
-                 for ds, t in evals.items() if ds != "simulated_heldout"]
+        rows += [
+            _accuracy_row(spec["source"], "", ds, source.values, t, spec["similarity"])
+            for ds, t in evals.items()
+            if ds != "simulated_heldout"
+        ]
     pairs = []
     for ref_name, ref_obj in references.items():
         R = _reference_values(ref_name, ref_obj, ids)
@@ -207,28 +245,63 @@ def run_embed(spec: dict, ref: Representation | None, references: dict[str, Repr
                 rows.append(_accuracy_row(ref_name, "", ds, R, t))
         if model.n_dims_ == 0:
             continue  # nothing to match: every dimension was pruned
-        rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": "similarity_rsa",
-                     "value": similarity_rsa(X, R), "n": len(ids)})
+        rows.append(
+            {
+                "model": name,
+                "layer": method,
+                "dataset": ref_name,
+                "metric": "similarity_rsa",
+                "value": similarity_rsa(X, R),
+                "n": len(ids),
+            }
+        )
         for kind, match in _matchings(X, R, spec["variant"]):
             p = match.pairs.rename(columns={"dim_a": "dim", "dim_b": "reference_dim"})
             if kind != "hungarian":  # greedy: the reference (human) embedding is the base
-                p = match.pairs.rename(columns={"dim_a": "reference_dim", "dim_b": "dim"})[["dim", "reference_dim", "r"]]
+                p = match.pairs.rename(columns={"dim_a": "reference_dim", "dim_b": "dim"})[
+                    ["dim", "reference_dim", "r"]
+                ]
             p.insert(0, "matching", kind)
             p.insert(0, "reference", ref_name)
             pairs.append(p)
             metric = "matched_dimension_r" + ("_duplicates" if kind == "greedy_duplicates" else "")
-            rows.append({"model": name, "layer": method, "dataset": ref_name, "metric": metric,
-                         "value": float(np.nanmean(match.matched_r)), "n": int(len(match.pairs))})
+            rows.append(
+                {
+                    "model": name,
+                    "layer": method,
+                    "dataset": ref_name,
+                    "metric": metric,
+                    "value": float(np.nanmean(match.matched_r)),
+                    "n": int(len(match.pairs)),
+                }
+            )
     evaluation = metrics_table(rows)
-    matching = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(
-        {"reference": pd.Series(dtype=str), "matching": pd.Series(dtype=str), "dim": pd.Series(dtype="int64"),
-         "reference_dim": pd.Series(dtype="int64"), "r": pd.Series(dtype="float64")})
+    matching = (
+        pd.concat(pairs, ignore_index=True)
+        if pairs
+        else pd.DataFrame(
+            {
+                "reference": pd.Series(dtype=str),
+                "matching": pd.Series(dtype=str),
+                "dim": pd.Series(dtype="int64"),
+                "reference_dim": pd.Series(dtype="int64"),
+                "r": pd.Series(dtype="float64"),
+            }
+        )
+    )
     out = Path(out_dir)
-    prov = dict(provenance, n_objects=len(ids), n_train_triplets=int(len(train)), n_dims=model.n_dims_,
-                best_epoch=int(model.best_epoch_), epochs=int(len(model.history_)),
-                converged=bool(getattr(model, "converged_", False)),
-                accuracy={r["dataset"]: r["value"] for r in rows
-                          if r["model"] == name and r["metric"] == "odd_one_out_accuracy"})
+    prov = dict(
+        provenance,
+        n_objects=len(ids),
+        n_train_triplets=int(len(train)),
+        n_dims=model.n_dims_,
+        best_epoch=int(model.best_epoch_),
+        epochs=int(len(model.history_)),
+        converged=bool(getattr(model, "converged_", False)),
+        accuracy={
+            r["dataset"]: r["value"] for r in rows if r["model"] == name and r["metric"] == "odd_one_out_accuracy"
+        },
+    )
     write_table(model.history_, out / "curve.parquet", kind="generic", provenance=prov)
     write_table(evaluation, out / "evaluation.parquet", kind="metrics", provenance=prov)
     write_table(matching, out / "matching.parquet", kind="generic", provenance=prov)
@@ -245,8 +318,10 @@ def _matchings(X: np.ndarray, R: np.ndarray, variant: str):
     from repalign.embeddings.matching import match_dimensions
 
     if variant == "published":
-        return [("greedy", match_dimensions(R, X, variant="published")),
-                ("greedy_duplicates", match_dimensions(R, X, variant="published", duplicates=True))]
+        return [
+            ("greedy", match_dimensions(R, X, variant="published")),
+            ("greedy_duplicates", match_dimensions(R, X, variant="published", duplicates=True)),
+        ]
     return [("hungarian", match_dimensions(X, R))]
 
 
@@ -296,24 +371,38 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
         known = refs or {}
         missing = [n for n in needed if n not in known and (n not in BUILTIN_REFERENCES or n == spec["source"])]
         if missing:
-            raise ValidationError(f"{where}: unknown representation(s) {missing}; defined: "
-                                  f"{', '.join(sorted(known)) or 'none'} (built-in references: "
-                                  f"{', '.join(BUILTIN_REFERENCES)})")
+            raise ValidationError(
+                f"{where}: unknown representation(s) {missing}; defined: "
+                f"{', '.join(sorted(known)) or 'none'} (built-in references: "
+                f"{', '.join(BUILTIN_REFERENCES)})"
+            )
         ref = known.get(spec["source"]) if spec["source"] != "human" else None
         references = None if spec["compare_to"] is None else {n: known.get(n) for n in spec["compare_to"]}
-        identity = {"version": _VERSION, "spec": spec,
-                    "source": ref.cache_key if ref is not None else "human",
-                    "references": None if references is None else {n: r.cache_key if r is not None else n
-                                                                   for n, r in references.items()}}
+        identity = {
+            "version": _VERSION,
+            "spec": spec,
+            "source": ref.cache_key if ref is not None else "human",
+            "references": None
+            if references is None
+            else {n: r.cache_key if r is not None else n for n, r in references.items()},
+        }
         key = _key(identity)
         out = output_dir(config, spec, key)
         deps = tuple(sorted({d for r in [ref, *(references or {}).values()] if r is not None for d in r.deps}))
         provenance = {"producer": "repalign.embeddings", "stage": "embed", "cache_key": key, **identity}
-        tasks.append(Task(
-            key=f"embed:{spec['name']}:{key}", stage="embed",
-            outputs=tuple(out / f for f in ("curve.parquet", "evaluation.parquet", "matching.parquet", "embedding.parquet")),
-            fn=run_embed, args=(spec, ref, references, str(out), provenance), deps=deps,
-            label=f"{spec['method']} {spec['name']}"))
+        tasks.append(
+            Task(
+                key=f"embed:{spec['name']}:{key}",
+                stage="embed",
+                outputs=tuple(
+                    out / f for f in ("curve.parquet", "evaluation.parquet", "matching.parquet", "embedding.parquet")
+                ),
+                fn=run_embed,
+                args=(spec, ref, references, str(out), provenance),
+                deps=deps,
+                label=f"{spec['method']} {spec['name']}",
+            )
+        )
     return tasks
 
 

@@ -57,15 +57,44 @@ class SPoSE(TripletEmbedding):
         "published": {"lr": 0.001, "max_epochs": 2000, "l1": 0.00385},
     }
 
-    def __init__(self, n_dims: int = 50, *, variant: str = "default", l1: float | None = None,
-                 prune_threshold: float = 0.1, lr: float | None = None, batch_size: int = 256,
-                 max_epochs: int | None = None, patience: int = 5, min_delta: float = 1e-4, val_fraction: float = 0.1,
-                 init_scale: float = 0.1, burnin: int = 500, stability_window: int = 500, seed: int = 0,
-                 device: str = "auto", num_threads: int | None = 1, verbose: bool = False):
-        super().__init__(n_dims, variant=variant, lr=lr, batch_size=batch_size, max_epochs=max_epochs,
-                         patience=patience, min_delta=min_delta, val_fraction=val_fraction, init_scale=init_scale,
-                         burnin=burnin, stability_window=stability_window, seed=seed, device=device,
-                         num_threads=num_threads, verbose=verbose)
+    def __init__(
+        self,
+        n_dims: int = 50,
+        *,
+        variant: str = "default",
+        l1: float | None = None,
+        prune_threshold: float = 0.1,
+        lr: float | None = None,
+        batch_size: int = 256,
+        max_epochs: int | None = None,
+        patience: int = 5,
+        min_delta: float = 1e-4,
+        val_fraction: float = 0.1,
+        init_scale: float = 0.1,
+        burnin: int = 500,
+        stability_window: int = 500,
+        seed: int = 0,
+        device: str = "auto",
+        num_threads: int | None = 1,
+        verbose: bool = False,
+    ):
+        super().__init__(
+            n_dims,
+            variant=variant,
+            lr=lr,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            min_delta=min_delta,
+            val_fraction=val_fraction,
+            init_scale=init_scale,
+            burnin=burnin,
+            stability_window=stability_window,
+            seed=seed,
+            device=device,
+            num_threads=num_threads,
+            verbose=verbose,
+        )
         self.l1 = l1
         self.prune_threshold = prune_threshold
 

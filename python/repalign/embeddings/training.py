@@ -57,7 +57,9 @@ def as_triplet_array(triplets: Any, n_objects: int | None = None, *, where: str 
     arr = arr.astype(np.int64, copy=False)
     if arr.min() < 0 or (n_objects is not None and arr.max() >= n_objects):
         bad = int(np.flatnonzero(((arr < 0) | (arr >= (n_objects or np.iinfo(np.int64).max))).any(axis=1))[0])
-        raise ValidationError(f"{where}: row {bad} has an object index outside 0..{(n_objects or 0) - 1}: {arr[bad].tolist()}")
+        raise ValidationError(
+            f"{where}: row {bad} has an object index outside 0..{(n_objects or 0) - 1}: {arr[bad].tolist()}"
+        )
     rep = np.flatnonzero((arr[:, 0] == arr[:, 1]) | (arr[:, 0] == arr[:, 2]) | (arr[:, 1] == arr[:, 2]))
     if rep.size:
         raise ValidationError(f"{where}: row {int(rep[0])} repeats an object: {arr[rep[0]].tolist()}")
@@ -85,7 +87,7 @@ def evaluate(X: torch.Tensor, triplets: torch.Tensor, chunk: int = 65536) -> tup
     similar pair under X is the humans' pair (ties count as wrong)."""
     nll, correct = 0.0, 0
     for start in range(0, len(triplets), chunk):
-        b = triplets[start:start + chunk]
+        b = triplets[start : start + chunk]
         logits = pair_logits(X[b])
         nll += float(F.cross_entropy(logits, torch.zeros(len(b), dtype=torch.long, device=X.device), reduction="sum"))
         correct += int((logits[:, 0] > logits[:, 1:].max(dim=1).values).sum())
@@ -112,10 +114,25 @@ class TripletEmbedding:
         "published": {"lr": 0.001, "max_epochs": 1000},
     }
 
-    def __init__(self, n_dims: int = 50, *, variant: str = "default", lr: float | None = None, batch_size: int = 256,
-                 max_epochs: int | None = None, patience: int = 5, min_delta: float = 1e-4, val_fraction: float = 0.1,
-                 init_scale: float = 0.1, burnin: int = 500, stability_window: int = 500, seed: int = 0,
-                 device: str = "auto", num_threads: int | None = 1, verbose: bool = False):
+    def __init__(
+        self,
+        n_dims: int = 50,
+        *,
+        variant: str = "default",
+        lr: float | None = None,
+        batch_size: int = 256,
+        max_epochs: int | None = None,
+        patience: int = 5,
+        min_delta: float = 1e-4,
+        val_fraction: float = 0.1,
+        init_scale: float = 0.1,
+        burnin: int = 500,
+        stability_window: int = 500,
+        seed: int = 0,
+        device: str = "auto",
+        num_threads: int | None = 1,
+        verbose: bool = False,
+    ):
         self.n_dims = n_dims
         self.variant = variant
         self.burnin = burnin
@@ -145,7 +162,9 @@ class TripletEmbedding:
     def _init_params(self, n_objects: int, gen: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def _loss(self, params: dict[str, torch.Tensor], batch: torch.Tensor, n_train: int, gen: torch.Generator) -> torch.Tensor:
+    def _loss(
+        self, params: dict[str, torch.Tensor], batch: torch.Tensor, n_train: int, gen: torch.Generator
+    ) -> torch.Tensor:
         raise NotImplementedError
 
     def _point_estimate(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -194,7 +213,7 @@ class TripletEmbedding:
         w = int(self.stability_window)
         return len(counts) >= int(self.burnin) and len(counts) >= w and len(set(counts[-w:])) == 1
 
-    def fit(self, triplets: Any, n_objects: int | None = None, *, validation: Any = None) -> "TripletEmbedding":
+    def fit(self, triplets: Any, n_objects: int | None = None, *, validation: Any = None) -> TripletEmbedding:
         """Train on ``triplets`` (n, 3), odd item last.
 
         n_objects: number of objects (default: largest index + 1). validation: triplets
@@ -213,7 +232,7 @@ class TripletEmbedding:
         finally:
             torch.set_num_threads(previous)
 
-    def _fit(self, triplets: Any, n_objects: int | None, validation: Any) -> "TripletEmbedding":
+    def _fit(self, triplets: Any, n_objects: int | None, validation: Any) -> TripletEmbedding:
         self._check_params()
         self._resolved = self.resolved()
         self.resolved_params_ = dict(self._resolved)
@@ -246,7 +265,7 @@ class TripletEmbedding:
             order = torch.randperm(len(t_train), generator=cpu_gen).to(device)
             total = 0.0
             for start in range(0, len(order), self.batch_size):
-                batch = t_train[order[start:start + self.batch_size]]
+                batch = t_train[order[start : start + self.batch_size]]
                 opt.zero_grad(set_to_none=True)
                 loss = self._loss(params, batch, len(t_train), gen)
                 loss.backward()
@@ -259,8 +278,15 @@ class TripletEmbedding:
             else:
                 val_loss, val_acc = float("nan"), float("nan")
             active = int(self._active_dims(params).sum())
-            rows.append({"epoch": epoch, "train_loss": total / len(t_train), "val_loss": val_loss,
-                         "val_accuracy": val_acc, "n_dims": active})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": total / len(t_train),
+                    "val_loss": val_loss,
+                    "val_accuracy": val_acc,
+                    "n_dims": active,
+                }
+            )
             if self.verbose:
                 print(rows[-1])
             if published:  # stability of the dimension count only; the last state is kept

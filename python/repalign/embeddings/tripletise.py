@@ -45,8 +45,9 @@ def _unrank_triplets(rank: np.ndarray, n_objects: int) -> np.ndarray:
     return np.stack((i, j, k), axis=1).astype(np.int64)
 
 
-def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: bool | None = None,
-                    variant: str = "default") -> np.ndarray:
+def sample_triplets(
+    n_objects: int, n_triplets: int, seed: int = 0, *, unique: bool | None = None, variant: str = "default"
+) -> np.ndarray:
     """``n_triplets`` uniformly random triplets of three distinct objects out of
     ``n_objects`` (int64, shape (n_triplets, 3)); seeded. Triplets may repeat, unless
     ``unique``: then they are distinct sets (sampled without replacement from all
@@ -64,8 +65,10 @@ def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: b
     if unique:
         total = n_objects * (n_objects - 1) * (n_objects - 2) // 6
         if n_triplets > total:
-            raise ValidationError(f"n_triplets = {n_triplets} unique triplets requested, but {n_objects} objects "
-                                  f"have only C({n_objects}, 3) = {total}")
+            raise ValidationError(
+                f"n_triplets = {n_triplets} unique triplets requested, but {n_objects} objects "
+                f"have only C({n_objects}, 3) = {total}"
+            )
         return _unrank_triplets(rng.choice(total, size=n_triplets, replace=False), n_objects)
     # Draw i, then j from the n-1 others and k from the n-2 others by shifting past the
     # already drawn indices: exact uniform sampling without rejection.
@@ -79,9 +82,17 @@ def sample_triplets(n_objects: int, n_triplets: int, seed: int = 0, *, unique: b
     return np.stack((i, j, k), axis=1).astype(np.int64)
 
 
-def choose_odd_one_out(X: np.ndarray, triplets: np.ndarray, *, rule: str = "argmax", similarity: str = "dot",
-                       temperature: float = 1.0, seed: int = 0, ties: str | None = None,
-                       variant: str = "default") -> np.ndarray:
+def choose_odd_one_out(
+    X: np.ndarray,
+    triplets: np.ndarray,
+    *,
+    rule: str = "argmax",
+    similarity: str = "dot",
+    temperature: float = 1.0,
+    seed: int = 0,
+    ties: str | None = None,
+    variant: str = "default",
+) -> np.ndarray:
     """Reorder each triplet so that the odd item chosen from ``X`` (n_objects, d) is last
     (the remaining pair keeps its order).
 
@@ -121,8 +132,16 @@ def choose_odd_one_out(X: np.ndarray, triplets: np.ndarray, *, rule: str = "argm
     return np.take_along_axis(triplets, order, axis=1)
 
 
-def tripletise(X: np.ndarray, n_triplets: int, *, rule: str = "argmax", similarity: str = "dot",
-               temperature: float = 1.0, seed: int = 0, variant: str = "default") -> np.ndarray:
+def tripletise(
+    X: np.ndarray,
+    n_triplets: int,
+    *,
+    rule: str = "argmax",
+    similarity: str = "dot",
+    temperature: float = 1.0,
+    seed: int = 0,
+    variant: str = "default",
+) -> np.ndarray:
     """Sample ``n_triplets`` triplets over the rows of ``X`` (n_objects, d) and choose the
     odd one out by ``X``'s similarity; returns int64 (n_triplets, 3), odd item last.
     Same seed → same triplets and choices. ``variant="published"``: relu(X), unique
@@ -135,5 +154,12 @@ def tripletise(X: np.ndarray, n_triplets: int, *, rule: str = "argmax", similari
         raise ValidationError("representation has non-finite values")
     seeds = np.random.SeedSequence(seed).spawn(2)
     triplets = sample_triplets(X.shape[0], n_triplets, seed=int(seeds[0].generate_state(1)[0]), variant=variant)
-    return choose_odd_one_out(X, triplets, rule=rule, similarity=similarity, temperature=temperature,
-                              seed=int(seeds[1].generate_state(1)[0]), variant=variant)
+    return choose_odd_one_out(
+        X,
+        triplets,
+        rule=rule,
+        similarity=similarity,
+        temperature=temperature,
+        seed=int(seeds[1].generate_state(1)[0]),
+        variant=variant,
+    )

@@ -108,16 +108,49 @@ class VICE(TripletEmbedding):
         "published": {"lr": 0.001, "max_epochs": 1000, "slab": 2.0},
     }
 
-    def __init__(self, n_dims: int = 50, *, variant: str = "default", beta: float = 1.0, spike: float = 0.25,
-                 slab: float | None = None, pi: float = 0.5, alpha: float = 0.05, min_objects: int = 5,
-                 init_sigma: float = 0.1, lr: float | None = None, batch_size: int = 256,
-                 max_epochs: int | None = None, patience: int = 5, min_delta: float = 1e-4, val_fraction: float = 0.1,
-                 init_scale: float = 0.1, burnin: int = 500, stability_window: int = 500, seed: int = 0,
-                 device: str = "auto", num_threads: int | None = 1, verbose: bool = False):
-        super().__init__(n_dims, variant=variant, lr=lr, batch_size=batch_size, max_epochs=max_epochs,
-                         patience=patience, min_delta=min_delta, val_fraction=val_fraction, init_scale=init_scale,
-                         burnin=burnin, stability_window=stability_window, seed=seed, device=device,
-                         num_threads=num_threads, verbose=verbose)
+    def __init__(
+        self,
+        n_dims: int = 50,
+        *,
+        variant: str = "default",
+        beta: float = 1.0,
+        spike: float = 0.25,
+        slab: float | None = None,
+        pi: float = 0.5,
+        alpha: float = 0.05,
+        min_objects: int = 5,
+        init_sigma: float = 0.1,
+        lr: float | None = None,
+        batch_size: int = 256,
+        max_epochs: int | None = None,
+        patience: int = 5,
+        min_delta: float = 1e-4,
+        val_fraction: float = 0.1,
+        init_scale: float = 0.1,
+        burnin: int = 500,
+        stability_window: int = 500,
+        seed: int = 0,
+        device: str = "auto",
+        num_threads: int | None = 1,
+        verbose: bool = False,
+    ):
+        super().__init__(
+            n_dims,
+            variant=variant,
+            lr=lr,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            min_delta=min_delta,
+            val_fraction=val_fraction,
+            init_scale=init_scale,
+            burnin=burnin,
+            stability_window=stability_window,
+            seed=seed,
+            device=device,
+            num_threads=num_threads,
+            verbose=verbose,
+        )
         self.beta = beta
         self.spike = spike
         self.slab = slab
@@ -143,7 +176,7 @@ class VICE(TripletEmbedding):
     _restore_best = False
 
     def _dims_stable(self, rows):
-        recent = [r["n_dims"] for r in rows[-(self.patience + 1):]]
+        recent = [r["n_dims"] for r in rows[-(self.patience + 1) :]]
         return len(recent) == self.patience + 1 and len(set(recent)) == 1
 
     def _init_params(self, n_objects, gen, device):
@@ -154,7 +187,11 @@ class VICE(TripletEmbedding):
             mu = mu * math.sqrt(2.0 / self.n_dims)
             log_sigma = torch.full_like(mu, -1.0 / float(mu.std()))
         else:
-            mu = torch.rand(n_objects, self.n_dims, generator=gen, device=device, dtype=torch.float32) * 2 * self.init_scale
+            mu = (
+                torch.rand(n_objects, self.n_dims, generator=gen, device=device, dtype=torch.float32)
+                * 2
+                * self.init_scale
+            )
             log_sigma = torch.full_like(mu, math.log(self.init_sigma))
         return {"mu": mu.requires_grad_(True), "log_sigma": log_sigma.requires_grad_(True)}
 
@@ -162,8 +199,9 @@ class VICE(TripletEmbedding):
         slab = float(self._hp("slab"))
         if self.variant == "published":  # weighted sum of log densities (object-dimensions priors.py)
             return self.pi * _log_normal(x, self.spike) + (1 - self.pi) * _log_normal(x, slab)
-        return torch.logaddexp(math.log(self.pi) + _log_normal(x, self.spike),
-                               math.log1p(-self.pi) + _log_normal(x, slab))
+        return torch.logaddexp(
+            math.log(self.pi) + _log_normal(x, self.spike), math.log1p(-self.pi) + _log_normal(x, slab)
+        )
 
     def _loss(self, params, batch, n_train, gen):
         mu, log_sigma = params["mu"], params["log_sigma"]
@@ -172,7 +210,7 @@ class VICE(TripletEmbedding):
         x = mu + sigma * eps
         # Monte-Carlo estimate of KL(q‖p) with the same sample; log q up to the sample's
         # own noise term: log N(x; μ, σ) = −ε²/2 − log σ − log√(2π).
-        log_q = (-0.5 * eps ** 2 - log_sigma - _LOG_SQRT_2PI).sum()
+        log_q = (-0.5 * eps**2 - log_sigma - _LOG_SQRT_2PI).sum()
         kl = log_q - self._log_prior(x).sum()
         # The ELBO over all n_train triplets, divided by n_train: the KL term is spread
         # over the minibatches of one epoch; beta weighs it (object-dimensions engine.py).
@@ -182,8 +220,12 @@ class VICE(TripletEmbedding):
         return params["mu"].detach().clamp(min=0.0)
 
     def _counts(self, params) -> np.ndarray:
-        return reliable_counts(params["mu"].detach().cpu().numpy(), params["log_sigma"].detach().exp().cpu().numpy(),
-                               self.alpha, self.variant)
+        return reliable_counts(
+            params["mu"].detach().cpu().numpy(),
+            params["log_sigma"].detach().exp().cpu().numpy(),
+            self.alpha,
+            self.variant,
+        )
 
     def _active_dims(self, params):
         counts = self._counts(params)

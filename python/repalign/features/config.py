@@ -14,11 +14,25 @@ from pydantic import model_validator
 from repalign.config import Count, NonNegative, Section, Seed, check_nonempty, key_error
 
 #: [[stimuli]] sources (repalign.features.stimuli)
-SOURCES = ("mur92", "learning-dynamics", "texture-shape-edges", "texture-shape-filled-silhouettes",
-           "texture-shape-cue-conflict", "folder", "skimage", "digits")
+SOURCES = (
+    "mur92",
+    "learning-dynamics",
+    "texture-shape-edges",
+    "texture-shape-filled-silhouettes",
+    "texture-shape-cue-conflict",
+    "folder",
+    "skimage",
+    "digits",
+)
 #: [[representations]] sources and the keys each one takes besides name and source
-REPR_SOURCE_KEYS = {"spose49": (), "spose14": (), "minilm-things": (), "random": ("dims", "stimuli", "seed"),
-                    "concepts": ("of", "by"), "file": ("path", "ids", "ids_file", "stimuli", "model", "layer")}
+REPR_SOURCE_KEYS = {
+    "spose49": (),
+    "spose14": (),
+    "minilm-things": (),
+    "random": ("dims", "stimuli", "seed"),
+    "concepts": ("of", "by"),
+    "file": ("path", "ids", "ids_file", "stimuli", "model", "layer"),
+}
 REPR_SOURCES = tuple(REPR_SOURCE_KEYS)
 #: images of the rarest digit in scikit-learn's digits (digit 8): the largest ``n``
 #: (images per digit) that keeps every class whole
@@ -47,15 +61,21 @@ class StimuliEntry(Section):
     def _applies(self):
         if self.source not in SOURCES:
             raise ValueError(f"unknown source {self.source!r}; valid: {', '.join(SOURCES)}")
-        for key, ok in (("path", self.source == "folder"), ("n", self.source == "digits"),
-                        ("split", self.source == "learning-dynamics")):
+        for key, ok in (
+            ("path", self.source == "folder"),
+            ("n", self.source == "digits"),
+            ("split", self.source == "learning-dynamics"),
+        ):
             if key in self.model_fields_set and not ok:
                 raise ValueError(f"key {key!r} does not apply to source {self.source!r}")
         if self.source == "folder" and self.path is None:
             raise ValueError("source 'folder' needs 'path'")
         if self.n is not None and self.n > DIGITS_PER_CLASS:  # would be capped class by class, silently
-            raise key_error("n", f"expected at most {DIGITS_PER_CLASS} images per digit (the rarest digit of "
-                                 f"scikit-learn's digits has {DIGITS_PER_CLASS}), got {self.n}")
+            raise key_error(
+                "n",
+                f"expected at most {DIGITS_PER_CLASS} images per digit (the rarest digit of "
+                f"scikit-learn's digits has {DIGITS_PER_CLASS}), got {self.n}",
+            )
         return self
 
     @property
@@ -68,15 +88,15 @@ class ModelEntry(Section):
 
     name: str
     layers: str | list[str] | None = None  # default: the model's default layer
-    pooling: str = "auto"                  # auto | cls | mean | avg | flatten (checked by the planner)
+    pooling: str = "auto"  # auto | cls | mean | avg | flatten (checked by the planner)
     stimuli: str | list[str] | None = None  # default: every [[stimuli]] set
-    alias: str | None = None               # representation-name prefix (default: name)
+    alias: str | None = None  # representation-name prefix (default: name)
     batch_size: Count = 64
     device: str = "auto"
-    dtype: str = "auto"                    # auto | float32 | bfloat16 | float16, fixed in the plan
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16, fixed in the plan
     skip_bad: bool = False
     num_workers: NonNegative | None = None  # DataLoader workers (0: in the main process)
-    decode_once: bool = True               # read images decoded once for every model of the same resize/crop
+    decode_once: bool = True  # read images decoded once for every model of the same resize/crop
     decode: Literal["cpu", "gpu", "auto"] = "cpu"  # gpu: JPEGs decoded by nvJPEG (own key); auto: gpu on CUDA
 
     @model_validator(mode="after")
@@ -97,11 +117,11 @@ class RepresentationEntry(Section):
     seed: Seed | None = None
     of: str | None = None
     by: str | None = None
-    path: str | None = None      # file: a .npy/.parquet/.csv (repalign.representations.files)
-    ids: str | None = None       # file: the ids column (default stimulus_id)
+    path: str | None = None  # file: a .npy/.parquet/.csv (repalign.representations.files)
+    ids: str | None = None  # file: the ids column (default stimulus_id)
     ids_file: str | None = None  # file: one id per line
-    model: str | None = None     # file: the name in result tables (default: name)
-    layer: str | None = None     # file: the layer in result tables (default: "file")
+    model: str | None = None  # file: the name in result tables (default: name)
+    layer: str | None = None  # file: the layer in result tables (default: "file")
 
     @model_validator(mode="after")
     def _applies(self):

@@ -37,9 +37,10 @@ import hashlib
 import json
 import queue
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,8 +54,15 @@ from repalign.task import safe_name
 
 DECODED_FORMAT = "1"
 ROWS_PER_GROUP = 256
-SCHEMA = pa.schema([("stimulus_id", pa.string()), ("height", pa.int32()), ("width", pa.int32()),
-                    ("pixels", pa.binary()), ("error", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("stimulus_id", pa.string()),
+        ("height", pa.int32()),
+        ("width", pa.int32()),
+        ("pixels", pa.binary()),
+        ("error", pa.string()),
+    ]
+)
 _WRITER_OPTIONS = {"write_page_checksum": True}
 
 
@@ -129,7 +137,8 @@ def split_transform(transform: Any) -> Split | None:
                     return None
                 steps.append(("center_crop", *crop))
             elif getattr(t, "__name__", "") == "_convert_to_rgb" or (
-                    type(t).__name__ == "MaybeConvertMode" and getattr(t, "mode", None) == "RGB"):
+                type(t).__name__ == "MaybeConvertMode" and getattr(t, "mode", None) == "RGB"
+            ):
                 continue  # open_clip's image.convert("RGB"): stimulus sets already return RGB images
             else:
                 return None
@@ -204,8 +213,12 @@ def store_key(geometry: Sequence, stimuli_hash: str, decoder: str = "cpu") -> st
     hash (ids + image bytes), the Pillow/torchvision/numpy versions and the format;
     decoder "gpu" (``repalign.features.gpu_decode``: other pixels) adds itself and the
     torch version — the CPU decoder's keys are those of every earlier run."""
-    payload = {"format": DECODED_FORMAT, "geometry": [list(s) for s in geometry], "stimuli": stimuli_hash,
-               "versions": _versions()}
+    payload = {
+        "format": DECODED_FORMAT,
+        "geometry": [list(s) for s in geometry],
+        "stimuli": stimuli_hash,
+        "versions": _versions(),
+    }
     if decoder != "cpu":
         payload["decoder"] = {"name": decoder, "torch": torch.__version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -245,7 +258,11 @@ class _Geometry(torch.utils.data.Dataset):
             return apply_geometry(img, self.geometry), i, ""
         except Exception as exc:
             where = self.stimuli.paths[i] if self.stimuli.paths is not None else f"array {i}"
-            return None, i, f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): {exc}"
+            return (
+                None,
+                i,
+                f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): {exc}",
+            )
 
 
 def _as_list(batch):
@@ -272,8 +289,15 @@ def _decode_jpegs(batch: list, cpu_path: _Geometry, geometry: Sequence, device: 
     return batch
 
 
-def write_store(stimuli: StimulusSet, geometry: Sequence, path: str | Path, key: str,
-                num_workers: int = 0, decoder: str = "cpu", device: str | torch.device | None = None) -> Path:
+def write_store(
+    stimuli: StimulusSet,
+    geometry: Sequence,
+    path: str | Path,
+    key: str,
+    num_workers: int = 0,
+    decoder: str = "cpu",
+    device: str | torch.device | None = None,
+) -> Path:
     """Decode and resize every image of ``stimuli`` once (DataLoader workers), writing the
     store at ``path`` row group by row group; images that cannot be read are stored
     with their error text, for each reading model to raise or skip (``skip_bad``).
@@ -283,24 +307,47 @@ def write_store(stimuli: StimulusSet, geometry: Sequence, path: str | Path, key:
     at a time, every other image by the CPU path in the workers (``key`` must then be
     ``store_key(..., decoder="gpu")``)."""
     geometry = [tuple(s) for s in geometry]
-    prov = {"producer": "repalign.features.decoded", "cache_key": key, "format": DECODED_FORMAT,
-            "geometry": [list(s) for s in geometry], "stimuli": stimuli.name,
-            "stimuli_hash": stimuli.manifest_hash(), "n_stimuli": len(stimuli), "versions": _versions()}
+    prov = {
+        "producer": "repalign.features.decoded",
+        "cache_key": key,
+        "format": DECODED_FORMAT,
+        "geometry": [list(s) for s in geometry],
+        "stimuli": stimuli.name,
+        "stimuli_hash": stimuli.manifest_hash(),
+        "n_stimuli": len(stimuli),
+        "versions": _versions(),
+    }
     if decoder == "gpu":
         prov["decoder"] = "gpu"
         from repalign.features.gpu_decode import decode_resize
 
         device = torch.device(device or "cuda")
         cpu_path = _Geometry(stimuli, geometry)  # for JPEGs the GPU cannot decode after all
-    loader = torch.utils.data.DataLoader(_Geometry(stimuli, geometry, decoder), batch_size=32, shuffle=False,
-                                         num_workers=num_workers, collate_fn=_as_list,
-                                         prefetch_factor=2 if num_workers else None)
+    loader = torch.utils.data.DataLoader(
+        _Geometry(stimuli, geometry, decoder),
+        batch_size=32,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_as_list,
+        prefetch_factor=2 if num_workers else None,
+    )
     rows: list[tuple] = []
     with ParquetStream(path, SCHEMA, kind="generic", provenance=prov, options=_WRITER_OPTIONS) as w:
+
         def flush():
             ids, hs, ws, px, err = zip(*rows)
-            w.write(pa.Table.from_arrays([pa.array(ids, pa.string()), pa.array(hs, pa.int32()), pa.array(ws, pa.int32()),
-                                          pa.array(px, pa.binary()), pa.array(err, pa.string())], schema=SCHEMA))
+            w.write(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(ids, pa.string()),
+                        pa.array(hs, pa.int32()),
+                        pa.array(ws, pa.int32()),
+                        pa.array(px, pa.binary()),
+                        pa.array(err, pa.string()),
+                    ],
+                    schema=SCHEMA,
+                )
+            )
             rows.clear()
 
         for batch in loader:
@@ -344,14 +391,17 @@ def _read_groups(path: Path, ids: Sequence[str], start: int) -> Iterator[tuple[i
         if first + n > start:
             t = f.read_row_group(g)
             got = t.column("stimulus_id").to_pylist()
-            if got != list(ids[first:first + n]):
-                raise ValidationError(f"decoded store {path}: rows {first}–{first + n - 1} are not the stimulus set's ids")
+            if got != list(ids[first : first + n]):
+                raise ValidationError(
+                    f"decoded store {path}: rows {first}–{first + n - 1} are not the stimulus set's ids"
+                )
             yield first, t
         first += n
 
 
-def iter_batches(path: str | Path, ids: Sequence[str], size: tuple[int, int], start: int,
-                 batch_size: int) -> Iterator[tuple[torch.Tensor | None, list[int], list[tuple[int, str]]]]:
+def iter_batches(
+    path: str | Path, ids: Sequence[str], size: tuple[int, int], start: int, batch_size: int
+) -> Iterator[tuple[torch.Tensor | None, list[int], list[tuple[int, str]]]]:
     """Batches of ``batch_size`` stimuli from row ``start``, shaped like the extractor's
     DataLoader output: (uint8 (B, H, W, 3) or None, indices read, [(index, error)]).
     A background thread reads the next row group while the model runs."""
@@ -397,7 +447,9 @@ def iter_batches(path: str | Path, ids: Sequence[str], size: tuple[int, int], st
                     pend_bad.append((i, e))
                 else:
                     if (hs[r].as_py(), ws[r].as_py()) != (h, w):
-                        raise ValidationError(f"decoded store {path}: image {ids[i]!r} is {hs[r].as_py()}×{ws[r].as_py()}, expected {h}×{w}")
+                        raise ValidationError(
+                            f"decoded store {path}: image {ids[i]!r} is {hs[r].as_py()}×{ws[r].as_py()}, expected {h}×{w}"
+                        )
                     pend_x.append(np.frombuffer(px[r].as_buffer(), np.uint8).reshape(h, w, 3))
                     pend_i.append(i)
                 if len(pend_i) + len(pend_bad) == batch_size:

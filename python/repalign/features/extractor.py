@@ -30,8 +30,9 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -85,8 +86,9 @@ def _versions(spec: ModelSpec) -> dict[str, str]:
     return {p: _version(p) for p in pkgs}
 
 
-def cache_key(spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str, dtype: str = "float32",
-              decoder: str = "cpu") -> str:
+def cache_key(
+    spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str, dtype: str = "float32", decoder: str = "cpu"
+) -> str:
     """sha256 over everything that changes the numbers: model (name, backend,
     architecture, weights, init seed), preprocessing (resolution, resize,
     normalisation, interpolation), layer, pooling, compute dtype, the stimulus
@@ -96,10 +98,16 @@ def cache_key(spec: ModelSpec | str, layer: str, pooling: str, stimuli_hash: str
     spec = get_spec(spec) if isinstance(spec, str) else spec
     payload = {
         "format": FORMAT_VERSION,
-        "model": spec.name, "backend": spec.backend, "architecture": spec.architecture,
-        "weights": spec.weights, "seed": spec.seed,
+        "model": spec.name,
+        "backend": spec.backend,
+        "architecture": spec.architecture,
+        "weights": spec.weights,
+        "seed": spec.seed,
         "preprocess": spec.preprocess.as_dict() if spec.preprocess else None,
-        "layer": layer, "pooling": pooling, "dtype": dtype, "stimuli": stimuli_hash,
+        "layer": layer,
+        "pooling": pooling,
+        "dtype": dtype,
+        "stimuli": stimuli_hash,
         "versions": _versions(spec),
     }
     if decoder != "cpu":
@@ -146,7 +154,11 @@ class _Images(torch.utils.data.Dataset):
             return self.transform(img), i, ""
         except Exception as exc:
             where = self.stimuli.paths[i] if self.stimuli.paths is not None else f"array {i}"
-            return None, i, f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): {exc}"
+            return (
+                None,
+                i,
+                f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): {exc}",
+            )
 
 
 def _collate(batch):
@@ -188,7 +200,13 @@ def pool(t: torch.Tensor, how: str, batch: int) -> torch.Tensor:
             raise ValidationError(f"pooling 'cls' needs (batch, tokens, dims) activations, got shape {tuple(t.shape)}")
         return t[:, 0]
     if how in ("mean", "avg"):
-        dims = tuple(range(2, t.ndim)) if (how == "avg" and t.ndim == 4) else (1,) if t.ndim == 3 else tuple(range(2, t.ndim))
+        dims = (
+            tuple(range(2, t.ndim))
+            if (how == "avg" and t.ndim == 4)
+            else (1,)
+            if t.ndim == 3
+            else tuple(range(2, t.ndim))
+        )
         return t.mean(dim=dims)
     raise ValidationError(f"unknown pooling {how!r}; valid: {', '.join(POOLINGS)}")
 
@@ -225,6 +243,7 @@ class _Capture:
                 self.out[n] = pooled
             if self.can_stop and len(self.out) == len(self.targets):
                 raise _StopForward
+
         if is_input:
             return lambda m, args: hook(m, args)
         return hook
@@ -234,11 +253,12 @@ class _Capture:
             h.remove()
 
 
-def _forward_batch(module: nn.Module, x: torch.Tensor, cap: _Capture, dev: torch.device, dtype: str) -> dict[str, np.ndarray]:
+def _forward_batch(
+    module: nn.Module, x: torch.Tensor, cap: _Capture, dev: torch.device, dtype: str
+) -> dict[str, np.ndarray]:
     """One forward pass; returns {layer: float32 (B, D)}."""
     cap.out, cap.batch = {}, x.shape[0]
-    autocast = (torch.autocast(dev.type, dtype=getattr(torch, dtype)) if dtype != "float32"
-                else contextlib.nullcontext())
+    autocast = torch.autocast(dev.type, dtype=getattr(torch, dtype)) if dtype != "float32" else contextlib.nullcontext()
     with torch.inference_mode(), autocast:
         try:
             module(x)
@@ -297,8 +317,11 @@ def _prepare_parts(parts: Path, meta: dict) -> int:
     while _part_path(parts, g).is_file():
         reason = verify_parquet(_part_path(parts, g))
         if reason is not None:
-            warnings.warn(f"{_part_path(parts, g)}: {reason}; recomputing it and the parts after it",
-                          StaleOutputWarning, stacklevel=3)
+            warnings.warn(
+                f"{_part_path(parts, g)}: {reason}; recomputing it and the parts after it",
+                StaleOutputWarning,
+                stacklevel=3,
+            )
             later = g
             while _part_path(parts, later).is_file():
                 _part_path(parts, later).unlink()
@@ -397,13 +420,17 @@ def extract(
     if dtype is None:
         dtype = natural
     elif dtype != natural and not (dtype == "float32" or (dev.type == "cuda" and dtype == "float16")):
-        raise ValidationError(f"compute dtype {dtype!r} is not available on device {str(dev)!r} "
-                              f"(it computes in {natural!r}); plan the run on a machine like the workers")
+        raise ValidationError(
+            f"compute dtype {dtype!r} is not available on device {str(dev)!r} "
+            f"(it computes in {natural!r}); plan the run on a machine like the workers"
+        )
     if decode not in ("cpu", "gpu"):
         raise ValidationError(f"extract: decode must be 'cpu' or 'gpu', got {decode!r}")
     if decode == "gpu" and decoded is None:
-        raise ValidationError("extract: decode='gpu' reads a store decoded on the GPU; pass decoded= "
-                              "(repalign features plans it: [[models]] decode = \"gpu\")")
+        raise ValidationError(
+            "extract: decode='gpu' reads a store decoded on the GPU; pass decoded= "
+            '(repalign features plans it: [[models]] decode = "gpu")'
+        )
     stim_hash = stimuli.manifest_hash()
     keys = {l: cache_key(spec, l, pooling, stim_hash, dtype, decode) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, stimuli.name, l, pooling, keys[l]) for l in layers}
@@ -432,8 +459,11 @@ def extract(
     split = None
     if decoded is not None:
         split = split_transform(transform)
-        why = ("its transform is not a resize/crop + normalise the store can feed" if split is None else
-               store_matches(decoded, store_key(split.geometry, stim_hash, decode), n, stim_hash, split))
+        why = (
+            "its transform is not a resize/crop + normalise the store can feed"
+            if split is None
+            else store_matches(decoded, store_key(split.geometry, stim_hash, decode), n, stim_hash, split)
+        )
         if why and decode == "gpu":  # its keys name GPU-decoded pixels: no other source will do
             raise ValidationError(f"extract: model {spec.name!r} with decode='gpu': {why}")
         if why:
@@ -444,18 +474,30 @@ def extract(
     else:
         workers = _default_workers() if num_workers is None else int(num_workers)
         if workers and multiprocessing.current_process().daemon:
-            warnings.warn(f"extract: num_workers={workers} is not possible inside a daemonic process "
-                          "(e.g. a Dask worker); loading images in the worker itself", stacklevel=2)
+            warnings.warn(
+                f"extract: num_workers={workers} is not possible inside a daemonic process "
+                "(e.g. a Dask worker); loading images in the worker itself",
+                stacklevel=2,
+            )
             workers = 0
         loader = torch.utils.data.DataLoader(
-            _Images(stimuli, transform, range(start * group, n)), batch_size=batch_size, shuffle=False,
-            num_workers=workers, collate_fn=_collate, pin_memory=dev.type == "cuda",
+            _Images(stimuli, transform, range(start * group, n)),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=_collate,
+            pin_memory=dev.type == "cuda",
             prefetch_factor=4 if workers else None,
         )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} images/s"), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} images/s"),
+        TimeRemainingColumn(),
+    )
     try:
         with Progress(*columns, disable=not progress, transient=True) as bar:
             job = bar.add_task(f"{spec.name} on {stimuli.name}", total=n, completed=start * group, rate="–")
@@ -478,7 +520,9 @@ def extract(
                     for l, v in feats.items():
                         if not np.isfinite(v).all():
                             row = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
-                            raise ValidationError(f"model {spec.name!r} layer {l!r}: NaN/inf in the features of stimulus {stimuli.ids[idx[row]]!r}")
+                            raise ValidationError(
+                                f"model {spec.name!r} layer {l!r}: NaN/inf in the features of stimulus {stimuli.ids[idx[row]]!r}"
+                            )
                         buf_vals[l].append(v)
                     buf_ids += [stimuli.ids[i] for i in idx]
                 consumed += len(idx) + len(bad)
@@ -498,12 +542,24 @@ def extract(
     for l in todo:
         name, where = cap.targets[l]
         prov = {
-            "producer": "repalign.features.extract", "cache_key": keys[l], "format": FORMAT_VERSION,
-            "model": spec.name, "model_spec": {k: v for k, v in spec.row().items()},
-            "layer": l, "module": name, "module_io": where, "pooling": pooling, "dtype": dtype,
-            "device_type": dev.type, "stimuli": stimuli.name, "stimuli_hash": stim_hash, "n_stimuli": n,
+            "producer": "repalign.features.extract",
+            "cache_key": keys[l],
+            "format": FORMAT_VERSION,
+            "model": spec.name,
+            "model_spec": {k: v for k, v in spec.row().items()},
+            "layer": l,
+            "module": name,
+            "module_io": where,
+            "pooling": pooling,
+            "dtype": dtype,
+            "device_type": dev.type,
+            "stimuli": stimuli.name,
+            "stimuli_hash": stim_hash,
+            "n_stimuli": n,
             "preprocess": spec.preprocess.as_dict() if spec.preprocess else None,
-            "transform": repr(transform), "versions": _versions(spec), "batch_size": batch_size,
+            "transform": repr(transform),
+            "versions": _versions(spec),
+            "batch_size": batch_size,
             "rows_per_group": group,
         }
         if decode != "cpu":

@@ -24,7 +24,7 @@ need no GPU and are tested on the CPU; the decoding itself runs on any torch dev
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -36,10 +36,19 @@ DECODERS = ("cpu", "gpu", "auto")
 # path handles these with 8-bit samples. 0xC2/0xC6/0xCA/0xCE progressive,
 # 0xC3/0xC7/0xCB/0xCF lossless, 0xC9–0xCB arithmetic coding: left to the CPU.
 _GPU_SOF = {0xC0: None, 0xC1: None}
-_OTHER_SOF = {0xC2: "progressive", 0xC3: "lossless", 0xC5: "hierarchical", 0xC6: "progressive hierarchical",
-              0xC7: "lossless hierarchical", 0xC9: "arithmetic-coded", 0xCA: "progressive arithmetic-coded",
-              0xCB: "lossless arithmetic-coded", 0xCD: "hierarchical arithmetic-coded",
-              0xCE: "progressive hierarchical arithmetic-coded", 0xCF: "lossless hierarchical arithmetic-coded"}
+_OTHER_SOF = {
+    0xC2: "progressive",
+    0xC3: "lossless",
+    0xC5: "hierarchical",
+    0xC6: "progressive hierarchical",
+    0xC7: "lossless hierarchical",
+    0xC9: "arithmetic-coded",
+    0xCA: "progressive arithmetic-coded",
+    0xCB: "lossless arithmetic-coded",
+    0xCD: "hierarchical arithmetic-coded",
+    0xCE: "progressive hierarchical arithmetic-coded",
+    0xCF: "lossless hierarchical arithmetic-coded",
+}
 
 
 def gpu_decodable(data: bytes) -> str | None:
@@ -62,10 +71,10 @@ def gpu_decodable(data: bytes) -> str | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
             i += 2
             continue
-        length = int.from_bytes(data[i + 2:i + 4], "big")
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
         if length < 2 or i + 2 + length > len(data):
             return "unreadable JPEG header"
-        body = data[i + 4:i + 2 + length]
+        body = data[i + 4 : i + 2 + length]
         if marker == 0xEE and body[:5] == b"Adobe":
             adobe = True
         if marker in _OTHER_SOF:
@@ -88,7 +97,7 @@ def gpu_decodable(data: bytes) -> str | None:
 
 
 def select_decoder(decode: str, device: str | torch.device | None) -> str:
-    """"cpu" or "gpu": the decoder a decode task of a plan on ``device`` uses.
+    """ "cpu" or "gpu": the decoder a decode task of a plan on ``device`` uses.
 
     decode: "cpu" (default, PIL: features equal to every earlier run), "gpu" (nvJPEG:
     needs the plan's device to be CUDA), "auto" (the GPU when the plan's device is
@@ -97,8 +106,10 @@ def select_decoder(decode: str, device: str | torch.device | None) -> str:
         raise ValidationError(f"unknown decode {decode!r}; valid: {', '.join(DECODERS)}")
     cuda = str(device or "cpu").startswith("cuda")
     if decode == "gpu" and not cuda:
-        raise ValidationError(f"decode = \"gpu\" needs the features to be computed on a CUDA device; this plan "
-                              f"computes on {str(device or 'cpu')!r} (set device = \"cuda\", or decode = \"auto\")")
+        raise ValidationError(
+            f'decode = "gpu" needs the features to be computed on a CUDA device; this plan '
+            f'computes on {str(device or "cpu")!r} (set device = "cuda", or decode = "auto")'
+        )
     return "gpu" if decode == "gpu" or (decode == "auto" and cuda) else "cpu"
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -37,15 +37,20 @@ def load_features(path: str | Path, name: str | None = None) -> Embedding:
         raise SchemaError(f"{path}: embedding of {ids[row]!r} has {lengths[row]} values, expected {lengths[0]}")
     d = int(lengths[0]) if n else 0
     start = col.offsets[0].as_py() if n else 0
-    values = col.values.to_numpy(zero_copy_only=False)[start:start + n * d].astype(np.float64).reshape(n, d)
+    values = col.values.to_numpy(zero_copy_only=False)[start : start + n * d].astype(np.float64).reshape(n, d)
     prov = info["provenance"]
     if name is None:
-        name = f"{prov['model']}/{prov['layer']}@{prov['stimuli']}" if {"model", "layer", "stimuli"} <= prov.keys() else path.stem
+        name = (
+            f"{prov['model']}/{prov['layer']}@{prov['stimuli']}"
+            if {"model", "layer", "stimuli"} <= prov.keys()
+            else path.stem
+        )
     return Embedding(tuple(ids), values, name, dict(prov, path=str(path)))
 
 
-def concept_features(embedding: Embedding, concept_of_id: Mapping[str, str] | Callable[[str], str],
-                     name: str | None = None) -> Embedding:
+def concept_features(
+    embedding: Embedding, concept_of_id: Mapping[str, str] | Callable[[str], str], name: str | None = None
+) -> Embedding:
     """Mean of the stimulus vectors of each concept (e.g. THINGS concept of each
     image). Concepts are ordered by first appearance; ``meta['n_per_concept']``
     gives how many stimuli each mean covers. Every stimulus id needs a concept."""
@@ -53,13 +58,19 @@ def concept_features(embedding: Embedding, concept_of_id: Mapping[str, str] | Ca
     concepts = [get(s) for s in embedding.ids]
     missing = [s for s, c in zip(embedding.ids, concepts) if c is None or c == ""]
     if missing:
-        raise ValidationError(f"embedding {embedding.name!r}: no concept for {len(missing)} stimulus id(s): "
-                              + ", ".join(map(repr, missing[:20])))
+        raise ValidationError(
+            f"embedding {embedding.name!r}: no concept for {len(missing)} stimulus id(s): "
+            + ", ".join(map(repr, missing[:20]))
+        )
     order = list(dict.fromkeys(concepts))
     code = {c: i for i, c in enumerate(order)}
     idx = np.fromiter((code[c] for c in concepts), np.int64, len(concepts))
     sums = np.zeros((len(order), embedding.values.shape[1]))
     np.add.at(sums, idx, embedding.values)
     counts = np.bincount(idx, minlength=len(order))
-    return Embedding(tuple(order), sums / counts[:, None], name or f"{embedding.name}@concepts",
-                     dict(embedding.meta, n_per_concept=counts.tolist()))
+    return Embedding(
+        tuple(order),
+        sums / counts[:, None],
+        name or f"{embedding.name}@concepts",
+        dict(embedding.meta, n_per_concept=counts.tolist()),
+    )

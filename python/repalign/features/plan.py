@@ -38,9 +38,9 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -55,8 +55,8 @@ from repalign.features.stimuli import load_stimulus_set
 from repalign.models import get_spec, planned_transform
 from repalign.models.layers import check_layers
 from repalign.stages import Stage
-from repalign.task import Task
 from repalign.store import write_table
+from repalign.task import Task
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -107,8 +107,9 @@ def _load_stimuli(section: dict) -> tuple[StimulusSet, str]:
     return _STIM_CACHE[memo]
 
 
-def _stimuli(config: Config, entries: Sequence[StimuliEntry] | None = None
-             ) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+def _stimuli(
+    config: Config, entries: Sequence[StimuliEntry] | None = None
+) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
     """({name: (section, StimulusSet, manifest hash)}, names of skipped sets) of the
     validated [[stimuli]] ``entries`` (default: the config's, validated here).
 
@@ -147,8 +148,9 @@ def stimulus_content(section: dict) -> str:
     return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
 
 
-def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset(),
-                   models: Sequence[ModelEntry] | None = None) -> list[dict]:
+def _model_entries(
+    config: Config, stim: dict, skipped: set[str] = frozenset(), models: Sequence[ModelEntry] | None = None
+) -> list[dict]:
     if models is None:
         models = parse_entries(ModelEntry, config.section("models", []) or [], "models")
     entries = []
@@ -156,7 +158,9 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset(),
         where = f"{config.path} [[models]] #{i + 1} ({m.name})"
         spec = get_spec(m.name)
         if spec.modality != "image":
-            raise ValidationError(f"{where}: {spec.name!r} is a text model; use [[representations]] source = \"minilm-things\"")
+            raise ValidationError(
+                f'{where}: {spec.name!r} is a text model; use [[representations]] source = "minilm-things"'
+            )
         layers = m.layers if m.layers is not None else [spec.default_layer]
         if isinstance(layers, str):
             layers = [layers]
@@ -170,15 +174,30 @@ def _model_entries(config: Config, stim: dict, skipped: set[str] = frozenset(),
         sets = [s for s in sets if s not in skipped]
         unknown = [s for s in sets if s not in stim]
         if unknown:
-            raise ValidationError(f"{where}: unknown stimulus set(s) {unknown}; [[stimuli]] names: {', '.join(stim) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown stimulus set(s) {unknown}; [[stimuli]] names: {', '.join(stim) or 'none'}"
+            )
         if not sets:
             if skipped:
                 continue  # every set it asked for is an unavailable optional set
             raise ValidationError(f"{where}: no stimulus sets (add a [[stimuli]] section)")
-        entries.append({"spec": spec, "layers": list(dict.fromkeys(layers)), "pooling": pooling, "stimuli": sets,
-                        "alias": m.alias if m.alias is not None else spec.name, "batch_size": m.batch_size,
-                        "device": m.device, "dtype": m.dtype, "where": where, "skip_bad": m.skip_bad,
-                        "num_workers": m.num_workers, "decode_once": m.decode_once, "decode": m.decode})
+        entries.append(
+            {
+                "spec": spec,
+                "layers": list(dict.fromkeys(layers)),
+                "pooling": pooling,
+                "stimuli": sets,
+                "alias": m.alias if m.alias is not None else spec.name,
+                "batch_size": m.batch_size,
+                "device": m.device,
+                "dtype": m.dtype,
+                "where": where,
+                "skip_bad": m.skip_bad,
+                "num_workers": m.num_workers,
+                "decode_once": m.decode_once,
+                "decode": m.decode,
+            }
+        )
     return entries
 
 
@@ -196,12 +215,16 @@ def plan_device(device: str, dtype: str, where: str) -> tuple[str, str]:
     try:
         dev, natural = select_device(device)
     except ValidationError as exc:
-        raise ValidationError(f"{where}: {exc}; to plan for GPU workers here, also set dtype = "
-                              "\"bfloat16\" (or \"float16\"), the dtype they will compute in") from None
+        raise ValidationError(
+            f"{where}: {exc}; to plan for GPU workers here, also set dtype = "
+            '"bfloat16" (or "float16"), the dtype they will compute in'
+        ) from None
     if dtype == "auto":
         return str(dev), natural
     if dev.type != "cuda" and dtype != "float32":
-        raise ValidationError(f"{where}: dtype {dtype!r} needs a CUDA device; on {str(dev)!r} features are computed in float32")
+        raise ValidationError(
+            f"{where}: dtype {dtype!r} needs a CUDA device; on {str(dev)!r} features are computed in float32"
+        )
     return str(dev), dtype
 
 
@@ -215,20 +238,49 @@ def _out(config: Config) -> Path:
     return config.output / "features"
 
 
-def run_extract_task(model: str, stimuli_section: dict, layers: list[str], pooling: str, out_dir: str,
-                     batch_size: int, device: str | None, skip_bad: bool, num_workers: int | None,
-                     dtype: str | None = None, decoded: str | None = None, decode: str = "cpu") -> dict:
+def run_extract_task(
+    model: str,
+    stimuli_section: dict,
+    layers: list[str],
+    pooling: str,
+    out_dir: str,
+    batch_size: int,
+    device: str | None,
+    skip_bad: bool,
+    num_workers: int | None,
+    dtype: str | None = None,
+    decoded: str | None = None,
+    decode: str = "cpu",
+) -> dict:
     """Task body (module level, picklable): one model over one stimulus set, on the
     device and in the dtype the plan fixed; ``decoded``: the set's decoded store to read
     instead of decoding the images (``decode = "gpu"``: a store decoded on the GPU)."""
     s = load_stimulus_set(stimuli_section)
-    return extract(model, s, layers=layers, pooling=pooling, out_dir=out_dir, batch_size=batch_size,
-                   device=device, skip_bad=skip_bad, num_workers=num_workers, dtype=dtype, decoded=decoded,
-                   decode=decode)
+    return extract(
+        model,
+        s,
+        layers=layers,
+        pooling=pooling,
+        out_dir=out_dir,
+        batch_size=batch_size,
+        device=device,
+        skip_bad=skip_bad,
+        num_workers=num_workers,
+        dtype=dtype,
+        decoded=decoded,
+        decode=decode,
+    )
 
 
-def run_decode_task(stimuli_section: dict, geometry: list, path: str, key: str, num_workers: int | None,
-                    decoder: str = "cpu", device: str | None = None) -> str:
+def run_decode_task(
+    stimuli_section: dict,
+    geometry: list,
+    path: str,
+    key: str,
+    num_workers: int | None,
+    decoder: str = "cpu",
+    device: str | None = None,
+) -> str:
     """Task body: decode and resize a stimulus set once into its decoded store
     (``repalign.features.decoded.write_store``; decoder "gpu": JPEGs on ``device``), for
     every model of that geometry."""
@@ -257,8 +309,9 @@ def _describe(geometry) -> str:
     return ", ".join(words)
 
 
-def _share_decoding(tasks: list[Task], shareable: dict[str, tuple], sections: dict[str, tuple[dict, str]],
-                    out_dir: Path) -> list[Task]:
+def _share_decoding(
+    tasks: list[Task], shareable: dict[str, tuple], sections: dict[str, tuple[dict, str]], out_dir: Path
+) -> list[Task]:
     """Decode once: feature tasks not yet done whose models share a geometry on one set
     read a decoded store that one decode task writes (it is planned when at least two
     such tasks need it, or when it exists already). Returns the tasks, the decode tasks
@@ -286,12 +339,25 @@ def _share_decoding(tasks: list[Task], shareable: dict[str, tuple], sections: di
         geometry, decoder = geometry_of[(sname, key)]
         geometry = [list(s) for s in geometry]
         gpu = dict(decoder="gpu", device=todo[0].kwargs.get("device")) if decoder == "gpu" else {}
-        dtask = Task(key="decode:" + key[:20], stage="features", outputs=(path,), fn=run_decode_task,
-                     kwargs=dict(stimuli_section=sections[sname][0], geometry=geometry, path=str(path), key=key,
-                                 num_workers=workers, **gpu),
-                     label=(f"decode {sname} once ({_describe(geometry)}{', JPEGs on the GPU' if gpu else ''}) "
-                            f"for {len(todo)} models"),
-                     output_keys=(key,))
+        dtask = Task(
+            key="decode:" + key[:20],
+            stage="features",
+            outputs=(path,),
+            fn=run_decode_task,
+            kwargs=dict(
+                stimuli_section=sections[sname][0],
+                geometry=geometry,
+                path=str(path),
+                key=key,
+                num_workers=workers,
+                **gpu,
+            ),
+            label=(
+                f"decode {sname} once ({_describe(geometry)}{', JPEGs on the GPU' if gpu else ''}) "
+                f"for {len(todo)} models"
+            ),
+            output_keys=(key,),
+        )
         if len(todo) < 2 and not dtask.done() and not gpu:
             continue  # one reader: decoding in its own loader is as fast
         decode_tasks.append(dtask)
@@ -301,8 +367,12 @@ def _share_decoding(tasks: list[Task], shareable: dict[str, tuple], sections: di
     for t in tasks:
         if t.key in readers:
             dkey, path = readers[t.key]
-            t = replace(t, deps=tuple(t.deps) + (dkey,), kwargs=dict(t.kwargs, decoded=str(path)),
-                        label=f"{t.label} (from the decoded store)")
+            t = replace(
+                t,
+                deps=tuple(t.deps) + (dkey,),
+                kwargs=dict(t.kwargs, decoded=str(path)),
+                label=f"{t.label} (from the decoded store)",
+            )
         out.append(t)
     return decode_tasks + out
 
@@ -326,30 +396,70 @@ def run_text_task(path: str, key: str) -> str:
 
     ids, words = _things_words()
     emb = text_features(words, ids, model="minilm", device="cpu")
-    prov = {"producer": "repalign.features.text_features", "cache_key": key, "model": "minilm", "layer": "text",
-            "stimuli": "things", "words": "things_concepts.tsv Word"}
+    prov = {
+        "producer": "repalign.features.text_features",
+        "cache_key": key,
+        "model": "minilm",
+        "layer": "text",
+        "stimuli": "things",
+        "words": "things_concepts.tsv Word",
+    }
     write_table(_arrow_table(emb.ids, emb.values.astype(np.float32)), path, "features", prov)
     return path
 
 
-def _extraction_task(spec, sname: str, section: dict, manifest_hash: str, dtype: str, layers: list[str], pooling: str,
-                     out_dir: Path, batch_size: int, device: str | None, skip_bad: bool,
-                     num_workers: int | None, decoder: str = "cpu") -> tuple[Task, dict[str, Path]]:
+def _extraction_task(
+    spec,
+    sname: str,
+    section: dict,
+    manifest_hash: str,
+    dtype: str,
+    layers: list[str],
+    pooling: str,
+    out_dir: Path,
+    batch_size: int,
+    device: str | None,
+    skip_bad: bool,
+    num_workers: int | None,
+    decoder: str = "cpu",
+) -> tuple[Task, dict[str, Path]]:
     """The task extracting ``layers`` of one model on one stimulus set, and {layer: the
     features file it writes}. Its key depends only on the layers' cache keys."""
     keys = {l: cache_key(spec, l, pooling, manifest_hash, dtype, decoder) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, sname, l, pooling, keys[l]) for l in layers}
     tkey = "features:" + hashlib.sha256("".join(keys.values()).encode()).hexdigest()[:20]
-    task = Task(key=tkey, stage="features", outputs=tuple(paths.values()), fn=run_extract_task,
-                kwargs=dict(model=spec.name, stimuli_section=section, layers=layers, pooling=pooling,
-                            out_dir=str(out_dir), batch_size=batch_size, device=device, dtype=dtype,
-                            skip_bad=skip_bad, num_workers=num_workers, **({"decode": decoder} if decoder != "cpu" else {})),
-                label=f"{spec.name} on {sname}", output_keys=tuple(keys.values()))
+    task = Task(
+        key=tkey,
+        stage="features",
+        outputs=tuple(paths.values()),
+        fn=run_extract_task,
+        kwargs=dict(
+            model=spec.name,
+            stimuli_section=section,
+            layers=layers,
+            pooling=pooling,
+            out_dir=str(out_dir),
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+            skip_bad=skip_bad,
+            num_workers=num_workers,
+            **({"decode": decoder} if decoder != "cpu" else {}),
+        ),
+        label=f"{spec.name} on {sname}",
+        output_keys=tuple(keys.values()),
+    )
     return task, paths
 
 
-def plan_model_features(config: Config, model: str, stimuli_section: dict, layer: str | None = None,
-                        pooling: str = "auto", device: str | None = None) -> tuple[Task, str, Path]:
+def plan_model_features(
+    config: Config,
+    model: str,
+    stimuli_section: dict,
+    layer: str | None = None,
+    pooling: str = "auto",
+    device: str | None = None,
+) -> tuple[Task, str, Path]:
     """The features task of one zoo model's layer on one stimulus set asked for outside
     [[models]] (e.g. by a ``[[dynamics.simulate]]`` entry): the same task — key, output
     file — as a [[models]] entry with these values, so a run extracts it once.
@@ -365,14 +475,27 @@ def plan_model_features(config: Config, model: str, stimuli_section: dict, layer
     stimuli, h = _load_stimuli(stimuli_section)
     dev, dtype = plan_device(device or "auto", "auto", f"model {spec.name!r}")
     defaults = ModelEntry.model_fields
-    task, paths = _extraction_task(spec, stimuli.name, stimuli_section, h, dtype, [layer], pooling, _out(config),
-                                   defaults["batch_size"].default, dev, False, defaults["num_workers"].default)
+    task, paths = _extraction_task(
+        spec,
+        stimuli.name,
+        stimuli_section,
+        h,
+        dtype,
+        [layer],
+        pooling,
+        _out(config),
+        defaults["batch_size"].default,
+        dev,
+        False,
+        defaults["num_workers"].default,
+    )
     return task, layer, paths[layer]
 
 
 # --- the public functions --------------------------------------------------------------------
-def model_features(config: Config, models: Sequence[ModelEntry] | None = None,
-                   stimuli: tuple[dict, set[str]] | None = None) -> tuple[list[Task], list[FeatureFile]]:
+def model_features(
+    config: Config, models: Sequence[ModelEntry] | None = None, stimuli: tuple[dict, set[str]] | None = None
+) -> tuple[list[Task], list[FeatureFile]]:
     """One task per ([[models]] entry, stimulus set) — all its layers in one forward
     pass — and the features file of every (model, layer, set). ``models``: the
     validated [[models]] entries and ``stimuli`` the loaded sets (``stimulus_sets``),
@@ -395,8 +518,10 @@ def model_features(config: Config, models: Sequence[ModelEntry] | None = None,
             if bad:
                 sid, path, why = bad[0]
                 more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-                raise ValidationError(f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
-                                      f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}")
+                raise ValidationError(
+                    f"[[stimuli]] {sname!r}: cannot read image {path} (id {sid!r}): {why}{more}; "
+                    f"fix or remove it, or set skip_bad = true in [[models]] {spec.name!r}"
+                )
             # only image files are worth decoding once: sets held in memory (digits, skimage) are not
             split = split_transform(planned_transform(spec)) if e["decode_once"] and _s.paths is not None else None
             # decoding on the GPU feeds the decoded store: without one (a transform the store
@@ -406,8 +531,21 @@ def model_features(config: Config, models: Sequence[ModelEntry] | None = None,
             except ValidationError as exc:
                 raise ValidationError(f"{e['where']}: {exc}") from None
             decoder = decoder if split is not None else "cpu"
-            task, paths = _extraction_task(spec, sname, sec, h, dtype, e["layers"], e["pooling"], _out(config),
-                                           e["batch_size"], dev, e["skip_bad"], e["num_workers"], decoder)
+            task, paths = _extraction_task(
+                spec,
+                sname,
+                sec,
+                h,
+                dtype,
+                e["layers"],
+                e["pooling"],
+                _out(config),
+                e["batch_size"],
+                dev,
+                e["skip_bad"],
+                e["num_workers"],
+                decoder,
+            )
             if task.key not in {t.key for t in tasks}:
                 tasks.append(task)
                 if split is not None:
@@ -419,8 +557,9 @@ def model_features(config: Config, models: Sequence[ModelEntry] | None = None,
     return tasks, files
 
 
-def stimulus_sets(config: Config, entries: Sequence[StimuliEntry] | None = None
-                  ) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
+def stimulus_sets(
+    config: Config, entries: Sequence[StimuliEntry] | None = None
+) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
     """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)
     of the validated [[stimuli]] ``entries`` (default: the config's)."""
     return _stimuli(config, entries)
@@ -431,8 +570,15 @@ def text_features_task(config: Config) -> Task:
     ids, words = _things_words()
     key = _text_key(ids, words)
     path = feature_path(_out(config), "minilm", "things", "text", "mean", key)
-    return Task(key="features:text:" + key[:20], stage="features", outputs=(path,), fn=run_text_task,
-                kwargs=dict(path=str(path), key=key), label="minilm on THINGS words", output_keys=(key,))
+    return Task(
+        key="features:text:" + key[:20],
+        stage="features",
+        outputs=(path,),
+        fn=run_text_task,
+        kwargs=dict(path=str(path), key=key),
+        label="minilm on THINGS words",
+        output_keys=(key,),
+    )
 
 
 def plan_features(config: Config) -> list[Task]:
@@ -455,6 +601,10 @@ def _plan_stage(config: Config, entries: dict, resolved, upstream: Sequence[Task
     return list(resolved.tasks)
 
 
-STAGE = Stage("features", ("models", "stimuli", "representations"), _plan_stage,
-              models={"stimuli": StimuliEntry, "models": ModelEntry, "representations": RepresentationEntry},
-              tasks=(run_extract_task, run_decode_task, run_text_task))
+STAGE = Stage(
+    "features",
+    ("models", "stimuli", "representations"),
+    _plan_stage,
+    models={"stimuli": StimuliEntry, "models": ModelEntry, "representations": RepresentationEntry},
+    tasks=(run_extract_task, run_decode_task, run_text_task),
+)

@@ -12,8 +12,9 @@ installed packages: ``skimage`` (scikit-image's bundled sample images) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,29 @@ from repalign.features.config import SOURCES, StimuliEntry  # noqa: F401 (SOURCE
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # scikit-image sample images bundled in the wheel (no download)
-SKIMAGE_IMAGES = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
-                  "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
-                  "microaneurysms", "moon", "page", "retina", "rocket", "text")
+SKIMAGE_IMAGES = (
+    "astronaut",
+    "brick",
+    "camera",
+    "cell",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "grass",
+    "gravel",
+    "horse",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "microaneurysms",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "text",
+)
 
 
 def _rgb(a: np.ndarray) -> np.ndarray:
@@ -94,8 +115,10 @@ def folder_set(path: str | Path, name: str | None = None) -> StimulusSet:
         seen[rel] = p
         ids.append(rel)
     cats = [r.split("/", 1)[0] if "/" in r else "" for r in ids]
-    labels = pd.DataFrame({"category": cats, "file": [p.relative_to(root).as_posix() for p in files]},
-                          index=pd.Index(ids, name="stimulus_id"))
+    labels = pd.DataFrame(
+        {"category": cats, "file": [p.relative_to(root).as_posix() for p in files]},
+        index=pd.Index(ids, name="stimulus_id"),
+    )
     return StimulusSet(name or root.name, tuple(ids), labels, paths=tuple(files), meta={"source": str(root)})
 
 

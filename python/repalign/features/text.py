@@ -3,7 +3,7 @@ embeddings (packaged, offline) or an open_clip text tower."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -14,8 +14,13 @@ from repalign.models import get_spec, load_model
 from repalign.models.loading import _hub_offline, _offline_error, _quiet_root_logger, _seeded
 
 
-def text_features(words: Sequence[str], ids: Sequence[str] | None = None, model: str = "minilm",
-                  batch_size: int = 64, device: str | None = None) -> Embedding:
+def text_features(
+    words: Sequence[str],
+    ids: Sequence[str] | None = None,
+    model: str = "minilm",
+    batch_size: int = 64,
+    device: str | None = None,
+) -> Embedding:
     """Embed each word/phrase; returns an Embedding (len(words), d) keyed by
     ``ids`` (default: the words). ``minilm`` gives 384-d sentence embeddings
     (mean-pooled, not normalised); ``text/bert-base-uncased`` (and the other
@@ -61,11 +66,13 @@ def _open_clip_text(spec, words, batch_size, dev) -> np.ndarray:
         except Exception as exc:
             if spec.weights is None:
                 raise
-            raise _offline_error(spec, f"open_clip.create_model_and_transforms('{spec.architecture}', pretrained='{spec.weights}')", exc) from exc
+            raise _offline_error(
+                spec, f"open_clip.create_model_and_transforms('{spec.architecture}', pretrained='{spec.weights}')", exc
+            ) from exc
     m.eval().to(dev)
     tok = open_clip.get_tokenizer(spec.architecture)
     out = []
     with torch.inference_mode():
         for i in range(0, len(words), batch_size):
-            out.append(m.encode_text(tok(words[i:i + batch_size]).to(dev)).float().cpu().numpy())
+            out.append(m.encode_text(tok(words[i : i + batch_size]).to(dev)).float().cpu().numpy())
     return np.concatenate(out)

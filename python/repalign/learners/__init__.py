@@ -8,9 +8,19 @@ from repalign.learners.multiclass import MulticlassLearner, MulticlassTask, hube
 from repalign.learners.reward import RewardLearner, reward_values
 
 __all__ = [
-    "DEFAULT_C_GRID", "CategoryLearner", "category_probabilities", "choice_probabilities", "simulate_choices",
-    "MulticlassLearner", "MulticlassTask", "huber_tasks", "multiclass_probabilities", "RewardLearner",
-    "reward_values", "plan_learners", "run_learner",
+    "DEFAULT_C_GRID",
+    "CategoryLearner",
+    "category_probabilities",
+    "choice_probabilities",
+    "simulate_choices",
+    "MulticlassLearner",
+    "MulticlassTask",
+    "huber_tasks",
+    "multiclass_probabilities",
+    "RewardLearner",
+    "reward_values",
+    "plan_learners",
+    "run_learner",
 ]
 
 from repalign.learners.plan import plan_learners, run_learner  # noqa: E402

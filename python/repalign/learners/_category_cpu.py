@@ -191,7 +191,6 @@ def _solve(K, a0, f0, y, C, tol, max_iter, L, s0, have):
     return a, nf, max_iter, False, L, s0
 
 
-
 @njit(cache=True, nogil=True)
 def _ray(a, f, y, C):
     """α ≥ 0.1 (approximately) minimising the objective along α·a, f = K a
@@ -220,6 +219,7 @@ def _ray(a, f, y, C):
         if abs(stepa) < 1e-3:
             break
     return al
+
 
 @njit(cache=True, nogil=True)
 def _train_accuracy(K, a, y):

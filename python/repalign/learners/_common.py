@@ -4,7 +4,7 @@ batched simulate loop (``simulate_in_batches``) that every learner runs."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,9 +33,7 @@ def image_id(path: str, key: str) -> str:
     return f"{parts[-2]}/{stem}"
 
 
-def task_features(
-    stimulus_ids: Sequence[str], features: Embedding, pca: int | None, where: str
-) -> np.ndarray:
+def task_features(stimulus_ids: Sequence[str], features: Embedding, pca: int | None, where: str) -> np.ndarray:
     """Feature rows (n, d) float64 of ``stimulus_ids`` (trial order, repeats allowed).
 
     Errors list every missing id and every id whose row holds NaN/inf. With ``pca``
@@ -55,7 +53,9 @@ def task_features(
     if bad.any():
         ids = list(dict.fromkeys(np.asarray(stimulus_ids, dtype=object)[bad]))
         shown = ", ".join(map(repr, ids[:20])) + (" …" if len(ids) > 20 else "")
-        raise ValidationError(f"{where}: features {features.name!r} hold NaN/inf for {len(ids)} stimulus id(s): {shown}")
+        raise ValidationError(
+            f"{where}: features {features.name!r} hold NaN/inf for {len(ids)} stimulus id(s): {shown}"
+        )
     if pca is not None:
         from sklearn.decomposition import PCA
 
@@ -113,8 +113,9 @@ def group_by(items, key) -> list[list[int]]:
     return list(groups.values())
 
 
-def simulate_in_batches(tasks: Sequence, key: Callable, batch_size: int,
-                        run_batch: Callable[[list[int]], Sequence[pd.DataFrame]]) -> pd.DataFrame:
+def simulate_in_batches(
+    tasks: Sequence, key: Callable, batch_size: int, run_batch: Callable[[list[int]], Sequence[pd.DataFrame]]
+) -> pd.DataFrame:
     """The learners' simulate loop: tasks with the same ``key(task)`` (a batch must
     share its trial structure, e.g. its length) are run together, at most
     ``batch_size`` at a time, by ``run_batch(idx)`` → one trial table per task index
@@ -126,4 +127,3 @@ def simulate_in_batches(tasks: Sequence, key: Callable, batch_size: int,
             for i, df in zip(idx, run_batch(idx), strict=True):
                 frames[i] = df
     return pd.concat(frames, ignore_index=True)
-

@@ -91,8 +91,15 @@ def _pair_fit(d: int, C: float):
 EXACT_BELOW = 128
 
 
-def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True, exact: bool | None = None,
-                  force: np.ndarray | None = None, later: bool = False):
+def category_pass(
+    X: np.ndarray,
+    y: np.ndarray,
+    C: float,
+    predict: bool = True,
+    exact: bool | None = None,
+    force: np.ndarray | None = None,
+    later: bool = False,
+):
     """One pass of the seed's category learner over X (T, d) C-ordered float64,
     **modified in place** as the seed modifies it; y (T,) int 0/1. Returns
     (P(category 1) per trial (T,) or None, (coef (1, d), intercept (1,)) of the last fit).
@@ -116,7 +123,14 @@ def category_pass(X: np.ndarray, y: np.ndarray, C: float, predict: bool = True, 
     from scipy.special import expit
 
     from repalign.learners._published_pass import (
-        PassState, begin, first_step, materialise, run_pass, search_pass, standardise_rows, step,
+        PassState,
+        begin,
+        first_step,
+        materialise,
+        run_pass,
+        search_pass,
+        standardise_rows,
+        step,
     )
 
     T, d = X.shape
@@ -211,8 +225,14 @@ def seed_pca(X: np.ndarray, k: int) -> np.ndarray:
     return PCA(n_components=int(k)).fit_transform(X)
 
 
-def published_category(X: np.ndarray, y: np.ndarray, grid=PUBLISHED_C_GRID, C: float | None = None,
-                       pca: int | None = None, exact: bool | None = None) -> tuple[np.ndarray, float]:
+def published_category(
+    X: np.ndarray,
+    y: np.ndarray,
+    grid=PUBLISHED_C_GRID,
+    C: float | None = None,
+    pca: int | None = None,
+    exact: bool | None = None,
+) -> tuple[np.ndarray, float]:
     """The published category pipeline on one task: X (T, d) features in trial
     order (copied, never changed), y (T,) 0/1. With ``C`` given: one pass at that C
     (no search). Otherwise the search over ``grid`` then the final pass. Returns

@@ -54,8 +54,18 @@ import numpy as np
 from numba import njit
 from scipy.linalg import lapack
 
-__all__ = ["PassState", "begin", "first_step", "liblinear_fit", "materialise", "run_pass", "search_pass", "standardise_rows",
-           "step", "unsafe_columns"]
+__all__ = [
+    "PassState",
+    "begin",
+    "first_step",
+    "liblinear_fit",
+    "materialise",
+    "run_pass",
+    "search_pass",
+    "standardise_rows",
+    "step",
+    "unsafe_columns",
+]
 
 _TOL = 1e-4  # LogisticRegression's default tol, which the seed keeps
 _MAX_ITER = 5000  # run_learners.py passes max_iter=5000
@@ -289,10 +299,13 @@ def liblinear_fit(Xt: np.ndarray, yf: np.ndarray, C: float) -> np.ndarray:
         if info != 0:
             raise RuntimeError(f"LAPACK dgeqrf failed (info={info})")
         Z = np.ascontiguousarray(np.triu(qr[:n, :n]).T)
-    raw, n_iter = _liblinear.train_wrap(Z, yf, False, _L2R_LR, _TOL, -1.0, float(C), np.ones(2), _MAX_ITER, 0, 0.1,
-                                        np.ones(n))
+    raw, n_iter = _liblinear.train_wrap(
+        Z, yf, False, _L2R_LR, _TOL, -1.0, float(C), np.ones(2), _MAX_ITER, 0, 0.1, np.ones(n)
+    )
     if max(n_iter) >= _MAX_ITER:
-        warnings.warn("Liblinear failed to converge, increase the number of iterations.", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            "Liblinear failed to converge, increase the number of iterations.", ConvergenceWarning, stacklevel=2
+        )
     if n >= p:
         return raw[0].copy()
     zf = np.zeros((p, 1), order="F")

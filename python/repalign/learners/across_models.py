@@ -23,7 +23,7 @@ prints the ratio on a GPU node), below it the CPU kernels on host copies.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -38,7 +38,7 @@ GPU_MIN_SEQUENCES = {"category": 128, "reward": 512}
 
 
 def choose_backend(kind: str, sequences: int, device: str | torch.device) -> str:
-    """"cpu" (numba kernels) or "torch" for ``sequences`` sequences of learner ``kind``
+    """ "cpu" (numba kernels) or "torch" for ``sequences`` sequences of learner ``kind``
     ("category" | "reward") whose features are on ``device``."""
     if kind not in GPU_MIN_SEQUENCES:
         raise ValidationError(f"unknown learner kind {kind!r}; valid: {', '.join(GPU_MIN_SEQUENCES)}")
@@ -52,8 +52,9 @@ def _stack(features: Sequence[torch.Tensor], lead: int, where: str) -> tuple[tor
         raise ValidationError(f"{where}: no models")
     shapes = {tuple(x.shape[:lead]) for x in features}
     if len(shapes) != 1:
-        raise ValidationError(f"{where}: the models' features must cover the same tasks and trials; "
-                              f"leading shapes {sorted(shapes)}")
+        raise ValidationError(
+            f"{where}: the models' features must cover the same tasks and trials; leading shapes {sorted(shapes)}"
+        )
     if len({x.device for x in features}) != 1:
         raise ValidationError(f"{where}: the models' features are on different devices")
     width = max(x.shape[-1] for x in features)
@@ -61,8 +62,9 @@ def _stack(features: Sequence[torch.Tensor], lead: int, where: str) -> tuple[tor
     return torch.cat(padded, 0), [x.shape[0] for x in features]
 
 
-def category_probabilities_models(features: Sequence[torch.Tensor], y: torch.Tensor, Cs, tol: float = 1e-6,
-                                  max_iter: int = 200, backend: str = "auto") -> list[tuple[torch.Tensor, torch.Tensor]]:
+def category_probabilities_models(
+    features: Sequence[torch.Tensor], y: torch.Tensor, Cs, tol: float = 1e-6, max_iter: int = 200, backend: str = "auto"
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``category.category_probabilities`` for several models on the same tasks.
 
     features: per model (B, T, d_m) float64 (the same B tasks and T trials; widths may
@@ -79,7 +81,9 @@ def category_probabilities_models(features: Sequence[torch.Tensor], y: torch.Ten
     return list(zip(p.split(sizes), acc.split(sizes)))
 
 
-def reward_values_models(features: Sequence[torch.Tensor], R: torch.Tensor, backend: str = "auto") -> list[torch.Tensor]:
+def reward_values_models(
+    features: Sequence[torch.Tensor], R: torch.Tensor, backend: str = "auto"
+) -> list[torch.Tensor]:
     """``reward.reward_values`` for several models on the same tasks.
 
     features: per model (B, T, 2, d_m) float64; R: (B, T, 2) rewards. backend as in

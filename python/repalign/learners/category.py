@@ -30,12 +30,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from repalign.datasets import CategoryTask, Embedding
 from repalign.config import check_variant
+from repalign.datasets import CategoryTask, Embedding
 from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.learners._common import (
-    DTYPE, KEYS, as_task_list, image_id, simulate_in_batches, standardize, task_features,
+    DTYPE,
+    KEYS,
+    as_task_list,
+    image_id,
+    simulate_in_batches,
+    standardize,
+    task_features,
 )
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 from repalign.learners._published import PUBLISHED_C_GRID
@@ -45,7 +51,7 @@ __all__ = ["CategoryLearner", "DEFAULT_C_GRID", "PUBLISHED_C_GRID", "category_pr
 #: 17 penalties, log-spaced 1e-4 … 1e4 (two per decade).
 DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 4, 17))
 SELECTIONS = ("prequential", "train_accuracy")
-_STEPS = torch.tensor([2.0 ** -k for k in range(0, 31)], dtype=DTYPE)  # line-search step sizes
+_STEPS = torch.tensor([2.0**-k for k in range(0, 31)], dtype=DTYPE)  # line-search step sizes
 
 
 def _objective(K, a, y01, C, mask):
@@ -94,9 +100,16 @@ def _newton(K, a, y01, C, mask, tol: float, max_iter: int) -> torch.Tensor:
         else:  # some elements need a shorter step: try every step size at once
             eta = steps.view(1, -1)
             fe = fi.unsqueeze(-2) + eta.unsqueeze(-1) * Kd.unsqueeze(-2)  # (E, S, n)
-            obj = q0 + eta * q1 + eta**2 * q2 + (Cm.unsqueeze(-2) * torch.nn.functional.softplus(-sign.unsqueeze(-2) * fe)).sum(-1)
+            obj = (
+                q0
+                + eta * q1
+                + eta**2 * q2
+                + (Cm.unsqueeze(-2) * torch.nn.functional.softplus(-sign.unsqueeze(-2) * fe)).sum(-1)
+            )
             ok = obj <= base + 1e-12 * base.abs()
-            first = torch.where(ok.any(-1), ok.to(torch.int64).argmax(-1), torch.full_like(ok[..., 0], steps.numel(), dtype=torch.int64))
+            first = torch.where(
+                ok.any(-1), ok.to(torch.int64).argmax(-1), torch.full_like(ok[..., 0], steps.numel(), dtype=torch.int64)
+            )
             step = torch.cat([steps, steps.new_zeros(1)])[first].unsqueeze(-1)
         a[idx] = ai + step * delta
         f_all[idx] = fi + step * Kd
@@ -122,8 +135,10 @@ def _grid_matrix(Cs, B: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _as_numpy(X: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """C-contiguous float64 arrays for the CPU kernels."""
-    return (np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64),
-            np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64))
+    return (
+        np.ascontiguousarray(X.detach().cpu().numpy(), dtype=np.float64),
+        np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64),
+    )
 
 
 def _warn_unconverged(stats: np.ndarray, where: str) -> None:
@@ -131,7 +146,11 @@ def _warn_unconverged(stats: np.ndarray, where: str) -> None:
     if bad:
         import warnings
 
-        warnings.warn(f"{where}: {bad} logistic-regression fit(s) stopped at max_iter before converging", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{where}: {bad} logistic-regression fit(s) stopped at max_iter before converging",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def category_probabilities(
@@ -336,7 +355,9 @@ class CategoryLearner:
                 return list(DEFAULT_C_GRID)
             if self.C_grid == "published":
                 return list(PUBLISHED_C_GRID)
-            raise ValidationError(f"CategoryLearner: C_grid must be a list of C, 'default' or 'published', got {self.C_grid!r}")
+            raise ValidationError(
+                f"CategoryLearner: C_grid must be a list of C, 'default' or 'published', got {self.C_grid!r}"
+            )
         if self.C_grid is None and self.C is None and self.variant == "published":
             return list(PUBLISHED_C_GRID)
         return None if self.C_grid is None else [float(c) for c in self.C_grid]
@@ -352,14 +373,22 @@ class CategoryLearner:
             raise ValidationError(f"CategoryLearner: selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.variant == "published":
             if self._selection() != "train_accuracy":
-                raise ValidationError("CategoryLearner: variant='published' chooses C by training accuracy; "
-                                      f"selection must be 'train_accuracy' or unset, got {self.selection!r}")
+                raise ValidationError(
+                    "CategoryLearner: variant='published' chooses C by training accuracy; "
+                    f"selection must be 'train_accuracy' or unset, got {self.selection!r}"
+                )
             if self.tol is not None:
-                raise ValidationError("CategoryLearner: variant='published' uses scikit-learn's default tol; do not set tol")
+                raise ValidationError(
+                    "CategoryLearner: variant='published' uses scikit-learn's default tol; do not set tol"
+                )
             if self.device not in (None, "cpu"):
-                raise ValidationError(f"CategoryLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}")
+                raise ValidationError(
+                    f"CategoryLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}"
+                )
             if self.C is not None and self.C_grid is not None:
-                raise ValidationError("CategoryLearner: variant='published' takes either C (one pass) or C_grid (search), not both")
+                raise ValidationError(
+                    "CategoryLearner: variant='published' takes either C (one pass) or C_grid (search), not both"
+                )
         grid = self._grid()
         if grid is None:
             grid = [1.0 if self.C is None else self.C]
@@ -399,7 +428,9 @@ class CategoryLearner:
 
         def run_batch(idx: list[int]) -> list[pd.DataFrame]:
             ids = [self.stimulus_ids(tasks[i]) for i in idx]
-            X = np.stack([task_features(s, features, self.pca, f"category task {tasks[i].task_id!r}") for s, i in zip(ids, idx)])
+            X = np.stack(
+                [task_features(s, features, self.pca, f"category task {tasks[i].task_id!r}") for s, i in zip(ids, idx)]
+            )
             y = np.stack([np.asarray(tasks[i].categories, dtype=np.int64) for i in idx])
             Xt, yt = torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev)
             if len(grid) > 1 and selection == "train_accuracy":
@@ -419,8 +450,10 @@ class CategoryLearner:
                 else:
                     best = np.zeros(len(idx), dtype=np.int64)
                 pick = best
-            return [_frame(tasks[i], ids[j], p[j, pick[j]], y[j], model, layer, float(grid[best[j]]) if use_grid else None)
-                    for j, i in enumerate(idx)]
+            return [
+                _frame(tasks[i], ids[j], p[j, pick[j]], y[j], model, layer, float(grid[best[j]]) if use_grid else None)
+                for j, i in enumerate(idx)
+            ]
 
         return simulate_in_batches(tasks, len, self.batch_size, run_batch)
 
@@ -433,13 +466,17 @@ class CategoryLearner:
             for task in tasks:
                 top = min(len(task), np.shape(features.values)[1])
                 if not 1 <= int(self.pca) <= top:
-                    raise ValidationError(f"category task {task.task_id!r}: pca={self.pca} must be between 1 and min(#trials, #dims)={top}")
+                    raise ValidationError(
+                        f"category task {task.task_id!r}: pca={self.pca} must be between 1 and min(#trials, #dims)={top}"
+                    )
         frames = []
         for task in tasks:
             ids = self.stimulus_ids(task)
             X = task_features(ids, features, None, f"category task {task.task_id!r}")
             y = np.asarray(task.categories, dtype=np.int64)
-            p, C = published_category(X, y, grid=grid or (), C=None if grid is not None else float(self.C), pca=self.pca)
+            p, C = published_category(
+                X, y, grid=grid or (), C=None if grid is not None else float(self.C), pca=self.pca
+            )
             frames.append(_frame(task, ids, p, y, model, layer, C if grid is not None else None))
         return pd.concat(frames, ignore_index=True)
 

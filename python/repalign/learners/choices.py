@@ -17,7 +17,9 @@ def _kind(df: pd.DataFrame) -> str:
         return "multiclass"
     if "value" in df.columns:
         return "category"
-    raise ValidationError("simulate_choices: the table has neither value_left/value_right, prob_<class> nor value columns")
+    raise ValidationError(
+        "simulate_choices: the table has neither value_left/value_right, prob_<class> nor value columns"
+    )
 
 
 def choice_probabilities(trials: pd.DataFrame, temperature: float = 1.0, lapse: float = 0.0) -> np.ndarray:
@@ -54,7 +56,9 @@ def choice_probabilities(trials: pd.DataFrame, temperature: float = 1.0, lapse: 
     return lapse / 2 + (1 - lapse) / (1 + np.exp(-x))
 
 
-def simulate_choices(trials_df: pd.DataFrame, temperature: float = 1.0, lapse: float = 0.0, seed: int = 0) -> pd.DataFrame:
+def simulate_choices(
+    trials_df: pd.DataFrame, temperature: float = 1.0, lapse: float = 0.0, seed: int = 0
+) -> pd.DataFrame:
     """A copy of a learner's trial table with simulated choices.
 
     Adds ``choice`` (reward: 1 = right; category: 1 = category 1; multiclass: the
@@ -72,7 +76,7 @@ def simulate_choices(trials_df: pd.DataFrame, temperature: float = 1.0, lapse: f
     if kind == "multiclass":
         cols = [c for c in trials_df.columns if c.startswith("prob_")]
         k = np.minimum((u[:, None] > np.cumsum(P, 1)).sum(1), len(cols) - 1)
-        out["choice"] = np.asarray([c[len("prob_"):] for c in cols], dtype=object)[k].astype(str)
+        out["choice"] = np.asarray([c[len("prob_") :] for c in cols], dtype=object)[k].astype(str)
         out["p_choice"] = P[np.arange(len(P)), k]
     else:
         c = (u < P).astype(np.int64)

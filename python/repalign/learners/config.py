@@ -15,11 +15,28 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from repalign.config import (Count, Number, Positive, Probability, Section, Seed, Variant, check_nonempty, key_error,
-                             memory_problem)
+from repalign.config import (
+    Count,
+    Number,
+    Positive,
+    Probability,
+    Section,
+    Seed,
+    Variant,
+    check_nonempty,
+    key_error,
+    memory_problem,
+)
 
-TASKS = ("things-decisions", "demircan-category", "demircan-reward", "learning-dynamics", "demo-category", "demo-reward",
-         "stimuli-category")
+TASKS = (
+    "things-decisions",
+    "demircan-category",
+    "demircan-reward",
+    "learning-dynamics",
+    "demo-category",
+    "demo-reward",
+    "stimuli-category",
+)
 STIMULI_TASK_KEYS = ("stimuli", "label", "positive", "participants", "trials", "generating")
 
 
@@ -33,8 +50,11 @@ def learner_kind(task: str) -> str:
 
 
 #: keys that a learner kind does not take
-NOT_FOR_KIND = {"category": ("ard", "runs", "agent"), "reward": ("C", "C_grid", "selection", "runs", "agent"),
-                "multiclass": ("C_grid", "selection", "ard", "tasks", "key", "variant", "choices")}
+NOT_FOR_KIND = {
+    "category": ("ard", "runs", "agent"),
+    "reward": ("C", "C_grid", "selection", "runs", "agent"),
+    "multiclass": ("C_grid", "selection", "ard", "tasks", "key", "variant", "choices"),
+}
 
 
 class SimulateSpec(Section):
@@ -95,16 +115,25 @@ class LearnerEntry(Section):
         check_nonempty(self, ("representations",), " (leave the key out for every representation)")
         check_nonempty(self, ("runs", "positive"), " (leave the key out for the default)")
         if isinstance(self.tasks, list) and not self.tasks or isinstance(self.tasks, int) and self.tasks < 1:
-            raise key_error("tasks", f"expected N ≥ 1 (the first N tasks) or a non-empty list of task ids, got {self.tasks!r}")
-        if isinstance(self.C_grid, list) and (not self.C_grid or not all(
-                isinstance(c, (int, float)) and math.isfinite(c) and c > 0 for c in self.C_grid)):
+            raise key_error(
+                "tasks", f"expected N ≥ 1 (the first N tasks) or a non-empty list of task ids, got {self.tasks!r}"
+            )
+        if isinstance(self.C_grid, list) and (
+            not self.C_grid or not all(isinstance(c, (int, float)) and math.isfinite(c) and c > 0 for c in self.C_grid)
+        ):
             raise key_error("C_grid", f"expected a non-empty list of finite numbers > 0, got {self.C_grid!r}")
         if self.task == "stimuli-category":
             # every fit of a sequence of t trials holds a t × t kernel and its factor
-            problem = memory_problem(16.0 * self.trials ** 2, f"{self.trials} trials",
-                                     "a trials × trials kernel and its factor, float64, per participant")
+            problem = memory_problem(
+                16.0 * self.trials**2,
+                f"{self.trials} trials",
+                "a trials × trials kernel and its factor, float64, per participant",
+            )
             if problem:
                 raise key_error("trials", problem)
             if self.pca is not None and self.pca > self.trials:
-                raise key_error("pca", f"expected at most {self.trials} components (the {self.trials} trials of a "
-                                       f"task have no more principal components), got {self.pca}")
+                raise key_error(
+                    "pca",
+                    f"expected at most {self.trials} components (the {self.trials} trials of a "
+                    f"task have no more principal components), got {self.pca}",
+                )

@@ -44,7 +44,9 @@ def _as_int(values: pd.Series, where: str, column: str) -> np.ndarray:
     num = pd.to_numeric(values, errors="coerce")
     bad = num.isna() | (num != np.round(num))
     if bad.any():
-        raise ValidationError(f"{where}: column {column!r} must hold integers; row {int(np.flatnonzero(bad)[0]) + 2} has {values.iloc[int(np.flatnonzero(bad)[0])]!r}")
+        raise ValidationError(
+            f"{where}: column {column!r} must hold integers; row {int(np.flatnonzero(bad)[0]) + 2} has {values.iloc[int(np.flatnonzero(bad)[0])]!r}"
+        )
     return num.to_numpy().astype(np.int64)
 
 
@@ -68,11 +70,15 @@ def read_demircan_choices(path: Path | str, kind: str) -> pd.DataFrame:
         raise ValidationError(f"{where}: not a readable CSV ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
-        raise ValidationError(f"{where}: missing column(s) {missing}; the paper's format needs {', '.join(REQUIRED_COLUMNS)}")
+        raise ValidationError(
+            f"{where}: missing column(s) {missing}; the paper's format needs {', '.join(REQUIRED_COLUMNS)}"
+        )
     if raw.empty:
         raise ValidationError(f"{where}: no rows")
     if raw["participant"].isna().any():
-        raise ValidationError(f"{where}: column 'participant' is empty in row {int(np.flatnonzero(raw['participant'].isna())[0]) + 2}")
+        raise ValidationError(
+            f"{where}: column 'participant' is empty in row {int(np.flatnonzero(raw['participant'].isna())[0]) + 2}"
+        )
     cond = _as_int(raw["cond_file"], where, "cond_file")
     trial = _as_int(raw["trial"], where, "trial")
     choice = _as_int(raw["choice"], where, "choice")
@@ -84,18 +90,26 @@ def read_demircan_choices(path: Path | str, kind: str) -> pd.DataFrame:
     known = {PurePosixPath(f.path).stem for f in files(dataset)}
     unknown = sorted({int(c) for c in cond if str(c) not in known})
     if unknown:
-        raise ValidationError(f"{where}: unknown cond_file(s) {unknown[:10]} for the {kind} tasks (valid: 1–{len(known)})")
-    df = pd.DataFrame({"participant": raw["participant"].astype(str), "cond_file": cond.astype(str), "trial": trial, "choice": choice})
+        raise ValidationError(
+            f"{where}: unknown cond_file(s) {unknown[:10]} for the {kind} tasks (valid: 1–{len(known)})"
+        )
+    df = pd.DataFrame(
+        {"participant": raw["participant"].astype(str), "cond_file": cond.astype(str), "trial": trial, "choice": choice}
+    )
     for col in ("image", "left_image", "right_image"):
         if col in raw.columns:
             df[col] = raw[col].astype(str)
     for p, g in df.groupby("participant", sort=False):
         conds = g["cond_file"].unique()
         if len(conds) != 1:
-            raise ValidationError(f"{where}: participant {p!r} has rows of several cond files {sorted(conds, key=int)[:5]}")
+            raise ValidationError(
+                f"{where}: participant {p!r} has rows of several cond files {sorted(conds, key=int)[:5]}"
+            )
         if sorted(g["trial"]) != list(range(n_trials)):
-            raise ValidationError(f"{where}: participant {p!r} must have trials 0..{n_trials - 1} once each (the paper's 0-based numbering); "
-                                  f"got {len(g)} rows, trials {g['trial'].min()}..{g['trial'].max()}")
+            raise ValidationError(
+                f"{where}: participant {p!r} must have trials 0..{n_trials - 1} once each (the paper's 0-based numbering); "
+                f"got {len(g)} rows, trials {g['trial'].min()}..{g['trial'].max()}"
+            )
     df["trial"] = df["trial"] + 1
     return df.sort_values(["participant", "trial"], kind="stable").reset_index(drop=True)
 
@@ -115,8 +129,10 @@ def check_against_tasks(choices: pd.DataFrame, tasks, where: str) -> None:
             bad = np.flatnonzero(exp != got)
             if bad.size:
                 r = g.iloc[int(bad[0])]
-                raise ValidationError(f"{where}: participant {r['participant']!r}, cond_file {cond}, trial {int(r['trial']) - 1}: "
-                                      f"{col} {r[col]!r} is not the condition file's {exp[bad[0]]!r}")
+                raise ValidationError(
+                    f"{where}: participant {r['participant']!r}, cond_file {cond}, trial {int(r['trial']) - 1}: "
+                    f"{col} {r[col]!r} is not the condition file's {exp[bad[0]]!r}"
+                )
 
 
 def attach_human_choices(trials: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
@@ -130,5 +146,7 @@ def attach_human_choices(trials: pd.DataFrame, choices: pd.DataFrame) -> pd.Data
     if out["model"].isna().any():
         r = out[out["model"].isna()].iloc[0]
         raise ValidationError(f"human choices: no learner row for cond_file {r['task']}, trial {int(r['trial'])}")
-    cols = ["task", "participant"] + [c for c in trials.columns if c not in ("task", "participant", "choice")] + ["choice"]
+    cols = (
+        ["task", "participant"] + [c for c in trials.columns if c not in ("task", "participant", "choice")] + ["choice"]
+    )
     return out[cols].reset_index(drop=True)

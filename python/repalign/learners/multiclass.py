@@ -23,7 +23,7 @@ from the previous fit and batched over tasks with the same trial structure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,9 @@ class MulticlassTask:
         return len(self.stimulus_ids)
 
     @classmethod
-    def from_epochs(cls, task_id: str, train, test=None, classes=None, participant=None, train_choices=None, test_choices=None):
+    def from_epochs(
+        cls, task_id: str, train, test=None, classes=None, participant=None, train_choices=None, test_choices=None
+    ):
         """Build from epochs: ``train[e] = (stimulus ids, labels)`` in presentation
         order; optional ``test[e] = (ids, labels)`` shown after epoch e's train
         trials (empty or None for none); optional human choices likewise."""
@@ -97,7 +99,9 @@ class MulticlassTask:
                     continue
                 s, lab = part
                 if len(s) != len(lab):
-                    raise ValidationError(f"multiclass task {task_id!r}: epoch {e} {ph}: {len(s)} ids but {len(lab)} labels")
+                    raise ValidationError(
+                        f"multiclass task {task_id!r}: epoch {e} {ph}: {len(s)} ids but {len(lab)} labels"
+                    )
                 ids += list(s)
                 labels += list(lab)
                 phase += [ph] * len(s)
@@ -105,8 +109,16 @@ class MulticlassTask:
                 if have_choices:
                     choices += list(ch[e - 1])
         classes = tuple(classes) if classes is not None else tuple(sorted(set(labels)))
-        return cls(task_id, tuple(ids), tuple(labels), tuple(phase), classes, tuple(epoch),
-                   tuple(choices) if have_choices else None, participant)
+        return cls(
+            task_id,
+            tuple(ids),
+            tuple(labels),
+            tuple(phase),
+            classes,
+            tuple(epoch),
+            tuple(choices) if have_choices else None,
+            participant,
+        )
 
 
 def huber_tasks(data=None, agent: str = "human", runs=None) -> list[MulticlassTask]:
@@ -155,7 +167,7 @@ def huber_tasks(data=None, agent: str = "human", runs=None) -> list[MulticlassTa
     return tasks
 
 
-_STEPS = torch.tensor([2.0 ** -k for k in range(0, 31)], dtype=DTYPE)
+_STEPS = torch.tensor([2.0**-k for k in range(0, 31)], dtype=DTYPE)
 
 
 def _softmax_newton(Phi, Y, V, C, tol=1e-9, max_iter=200):
@@ -177,14 +189,19 @@ def _softmax_newton(Phi, Y, V, C, tol=1e-9, max_iter=200):
         delta = -torch.cholesky_solve(g.reshape(E, K * m, 1), L).reshape(E, K, m)
         Fd = Phi @ delta.transpose(-1, -2)
         eta = steps.view(1, -1)
-        quad = 0.5 * (V * V).sum((-1, -2)).unsqueeze(-1) + eta * (V * delta).sum((-1, -2)).unsqueeze(-1) \
+        quad = (
+            0.5 * (V * V).sum((-1, -2)).unsqueeze(-1)
+            + eta * (V * delta).sum((-1, -2)).unsqueeze(-1)
             + 0.5 * eta**2 * (delta * delta).sum((-1, -2)).unsqueeze(-1)
+        )
         Fe = F.unsqueeze(1) + eta.view(1, -1, 1, 1) * Fd.unsqueeze(1)  # (E, S, n, K)
         ce = (torch.logsumexp(Fe, -1) - (Fe * Y.unsqueeze(1)).sum(-1)).sum(-1)
         obj = quad + C * ce
         base = 0.5 * (V * V).sum((-1, -2)) + C * (torch.logsumexp(F, -1) - (F * Y).sum(-1)).sum(-1)
         ok = obj <= (base + 1e-12 * base.abs()).unsqueeze(-1)
-        first = torch.where(ok.any(-1), ok.to(torch.int64).argmax(-1), torch.full_like(base, steps.numel(), dtype=torch.int64))
+        first = torch.where(
+            ok.any(-1), ok.to(torch.int64).argmax(-1), torch.full_like(base, steps.numel(), dtype=torch.int64)
+        )
         step = torch.cat([steps, steps.new_zeros(1)])[first].view(E, 1, 1)
         V = V + step * delta
         F_new = F + step * Fd
@@ -195,7 +212,9 @@ def _softmax_newton(Phi, Y, V, C, tol=1e-9, max_iter=200):
     return V
 
 
-def multiclass_probabilities(X: torch.Tensor, y: torch.Tensor, is_train: np.ndarray, K: int, C: float, tol: float = 1e-9) -> torch.Tensor:
+def multiclass_probabilities(
+    X: torch.Tensor, y: torch.Tensor, is_train: np.ndarray, K: int, C: float, tol: float = 1e-9
+) -> torch.Tensor:
     """Class probabilities for a batch of tasks with the same trial structure.
 
     X: (B, N, d) float64 features per trial; y: (B, N) int class indices;
@@ -258,18 +277,34 @@ class MulticlassLearner:
         def run_batch(idx: list[int]) -> list[pd.DataFrame]:
             t0 = tasks[idx[0]]
             classes = list(t0.classes)
-            X = np.stack([task_features(tasks[i].stimulus_ids, features, self.pca, f"multiclass task {tasks[i].task_id!r}") for i in idx])
+            X = np.stack(
+                [
+                    task_features(tasks[i].stimulus_ids, features, self.pca, f"multiclass task {tasks[i].task_id!r}")
+                    for i in idx
+                ]
+            )
             y = np.stack([[classes.index(c) for c in tasks[i].labels] for i in idx]).astype(np.int64)
             is_train = np.asarray(t0.phase) == "train"
-            P = multiclass_probabilities(
-                torch.as_tensor(X, device=dev), torch.as_tensor(y, device=dev), is_train, len(classes), float(self.C), self.tol
-            ).cpu().numpy()
+            P = (
+                multiclass_probabilities(
+                    torch.as_tensor(X, device=dev),
+                    torch.as_tensor(y, device=dev),
+                    is_train,
+                    len(classes),
+                    float(self.C),
+                    self.tol,
+                )
+                .cpu()
+                .numpy()
+            )
             return [_frame(tasks[i], classes, P[j], y[j], model, layer) for j, i in enumerate(idx)]
 
         return simulate_in_batches(tasks, lambda t: (t.phase, t.classes), self.batch_size, run_batch)
 
 
-def _frame(task: MulticlassTask, classes: list[str], P: np.ndarray, y: np.ndarray, model: str, layer: str) -> pd.DataFrame:
+def _frame(
+    task: MulticlassTask, classes: list[str], P: np.ndarray, y: np.ndarray, model: str, layer: str
+) -> pd.DataFrame:
     """One task's rows of the trial table: P (T, K) class probabilities, y (T,) true class indices."""
     pred = np.asarray(classes, dtype=object)[P.argmax(-1)]
     cols = {

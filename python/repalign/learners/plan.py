@@ -54,14 +54,17 @@ demo's model-recovery study)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
 from repalign.learners.config import TASKS, LearnerEntry, learner_kind
 from repalign.stages import Stage
-from repalign.task import Task, content_key as _key, safe_name as _safe
+from repalign.task import Task
+from repalign.task import content_key as _key
+from repalign.task import safe_name as _safe
 
 if TYPE_CHECKING:
     from repalign.representations import Representation
@@ -93,16 +96,21 @@ def learner_spec(entry: LearnerEntry | Mapping[str, Any], where: str, seed: int 
         spec["C_grid"] = list(DEFAULT_C_GRID if spec["C_grid"] == "default" else PUBLISHED_C_GRID)
     if "choices" in spec:
         if task not in ("demircan-category", "demircan-reward"):
-            raise ValidationError(f"{where}: 'choices' (human choices in the paper's format) applies only to tasks "
-                                  f"demircan-category and demircan-reward, not {task!r}")
+            raise ValidationError(
+                f"{where}: 'choices' (human choices in the paper's format) applies only to tasks "
+                f"demircan-category and demircan-reward, not {task!r}"
+            )
         if "tasks" in spec:
             raise ValidationError(f"{where}: give either 'choices' (runs the cond files in it) or 'tasks', not both")
         if not isinstance(spec["choices"], str):
             raise ValidationError(f"{where}: choices must be a file path (string), got {spec['choices']!r}")
     if "simulate" in spec:
         sim = spec["simulate"]
-        spec["simulate"] = {"temperature": float(sim.get("temperature", 1.0)), "lapse": float(sim.get("lapse", 0.05)),
-                            "seed": int(sim.get("seed", seed))}
+        spec["simulate"] = {
+            "temperature": float(sim.get("temperature", 1.0)),
+            "lapse": float(sim.get("lapse", 0.05)),
+            "seed": int(sim.get("seed", seed)),
+        }
     if task == "stimuli-category":
         spec.setdefault("label", "category")
         spec.setdefault("participants", 20)
@@ -151,8 +159,12 @@ class LearnerJob:
         if self.generated_by is not None:
             out.pop("simulate", None)
             out["_choices_key"] = self.generated_by[0]
-        for name, value in (("_task_seed", self.task_seed), ("_stimuli_section", self.stimuli),
-                            ("_stimuli_content", self.stimuli_content), ("_choices_sha256", self.choices_sha256)):
+        for name, value in (
+            ("_task_seed", self.task_seed),
+            ("_stimuli_section", self.stimuli),
+            ("_stimuli_content", self.stimuli_content),
+            ("_choices_sha256", self.choices_sha256),
+        ):
             if value is not None:
                 out[name] = value
         return out
@@ -177,9 +189,14 @@ def load_tasks(job: LearnerJob) -> list:
         from repalign.learners.stimulus_tasks import stimulus_category_tasks
 
         stim = load_stimulus_set(dict(job.stimuli or {}))
-        return stimulus_category_tasks(stim, label=spec["label"], positive=spec.get("positive"),
-                                       participants=int(spec["participants"]), trials=int(spec["trials"]),
-                                       seed=int(job.task_seed))
+        return stimulus_category_tasks(
+            stim,
+            label=spec["label"],
+            positive=spec.get("positive"),
+            participants=int(spec["participants"]),
+            trials=int(spec["trials"]),
+            seed=int(job.task_seed),
+        )
     sel = spec.get("tasks")
     if spec.get("choices"):  # the cond files the humans did
         sel = sorted(_human_choices(spec)["cond_file"].unique(), key=int)
@@ -216,12 +233,23 @@ def make_learner(spec: Mapping[str, Any]):
     kind = learner_kind(spec["task"])
     variant = spec.get("variant", "default")
     if kind == "category":
-        return CategoryLearner(C=None if spec.get("C") is None else float(spec["C"]), C_grid=spec.get("C_grid"),
-                               selection=spec.get("selection"), pca=spec.get("pca"), key=spec.get("key", "concept"),
-                               device=spec.get("device"), variant=variant)
+        return CategoryLearner(
+            C=None if spec.get("C") is None else float(spec["C"]),
+            C_grid=spec.get("C_grid"),
+            selection=spec.get("selection"),
+            pca=spec.get("pca"),
+            key=spec.get("key", "concept"),
+            device=spec.get("device"),
+            variant=variant,
+        )
     if kind == "reward":
-        return RewardLearner(ard=bool(spec.get("ard", False)), pca=spec.get("pca"), key=spec.get("key", "concept"),
-                             device=spec.get("device"), variant=variant)
+        return RewardLearner(
+            ard=bool(spec.get("ard", False)),
+            pca=spec.get("pca"),
+            key=spec.get("key", "concept"),
+            device=spec.get("device"),
+            variant=variant,
+        )
     return MulticlassLearner(C=float(spec.get("C", 1.0)), pca=spec.get("pca"), device=spec.get("device"))
 
 
@@ -263,7 +291,9 @@ def _attach_choices(df, path: str):
     from repalign.store import read_table
 
     gen = read_table(path, kind="trials")[["task", "participant", "trial", "stimulus_id", "choice"]]
-    out = df.merge(gen, on=["task", "participant", "trial"], how="left", suffixes=("", "_generating"), validate="one_to_one")
+    out = df.merge(
+        gen, on=["task", "participant", "trial"], how="left", suffixes=("", "_generating"), validate="one_to_one"
+    )
     if out["choice"].isna().any() or (out["stimulus_id"] != out["stimulus_id_generating"]).any():
         raise ValidationError(f"learner table does not line up with the generating table {path}")
     return out.drop(columns="stimulus_id_generating").astype({"choice": "int64"})
@@ -271,8 +301,14 @@ def _attach_choices(df, path: str):
 
 def _identity(ref: Representation) -> dict:
     """What identifies a representation's numbers (not its display name, never the output path)."""
-    return {"kind": ref.kind, "model": ref.model, "layer": ref.layer, "stimuli": ref.stimuli,
-            "cache_key": ref.cache_key, "params": ref.key_params}
+    return {
+        "kind": ref.kind,
+        "model": ref.model,
+        "layer": ref.layer,
+        "stimuli": ref.stimuli,
+        "cache_key": ref.cache_key,
+        "params": ref.key_params,
+    }
 
 
 def plan_learners(config: Config) -> list[Task]:
@@ -307,19 +343,25 @@ def _job(config: Config, spec: dict, where: str, stimuli: Mapping[str, tuple]) -
         fixed["choices_sha256"] = file_sha256(spec["choices"])  # the content, not the path, keys the task
     if spec["task"] == "stimuli-category":
         if spec["stimuli"] not in stimuli:
-            raise ValidationError(f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown stimuli {spec['stimuli']!r}; defined: {', '.join(stimuli) or 'none'}"
+            )
         sec = dict(stimuli[spec["stimuli"]][0])  # as written, its path absolute
         from repalign.features.plan import stimulus_content
 
         # the sequences are drawn once per entry (every representation sees the same ones), from
         # the set's labels: its content is part of the key
-        fixed.update(stimuli=sec, stimuli_content=stimulus_content(sec),
-                     task_seed=int((spec.get("simulate") or {}).get("seed", config.seed)))
+        fixed.update(
+            stimuli=sec,
+            stimuli_content=stimulus_content(sec),
+            task_seed=int((spec.get("simulate") or {}).get("seed", config.seed)),
+        )
     return LearnerJob(spec, generating=spec.get("generating"), **fixed)
 
 
-def _plan(config: Config, entries: Sequence[LearnerEntry], refs: Mapping[str, Representation],
-          stimuli: Mapping[str, tuple]) -> list[Task]:
+def _plan(
+    config: Config, entries: Sequence[LearnerEntry], refs: Mapping[str, Representation], stimuli: Mapping[str, tuple]
+) -> list[Task]:
     """Tasks of the validated [[learners]] ``entries`` over the representations ``refs``."""
     tasks: list[Task] = []
     root = config.output / "learners"
@@ -330,7 +372,9 @@ def _plan(config: Config, entries: Sequence[LearnerEntry], refs: Mapping[str, Re
         names = spec.get("representations") or sorted(refs)
         unknown = [n for n in names if n not in refs]
         if unknown:
-            raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}"
+            )
         if not names:
             raise ValidationError(f"{where}: no representations (define [[models]] or [[representations]])")
         generating = job.generating
@@ -343,20 +387,32 @@ def _plan(config: Config, entries: Sequence[LearnerEntry], refs: Mapping[str, Re
             ref = refs[name]
             dims = (ref.params or {}).get("dims")  # known before any work for files, random, SPoSE
             if spec.get("pca") is not None and dims is not None and spec["pca"] > dims:
-                raise ValidationError(f"{where} pca: expected at most {dims} components (representation {name!r} "
-                                      f"has {dims} dimensions), got {spec['pca']}")
+                raise ValidationError(
+                    f"{where} pca: expected at most {dims} components (representation {name!r} "
+                    f"has {dims} dimensions), got {spec['pca']}"
+                )
             job_n = job if gen_task is None else replace(job, generated_by=(gen_task.key, str(gen_task.outputs[0])))
             fields = job_n.key_fields()
             key = _key({"v": _VERSION, "spec": fields, "rep": _identity(ref)})
             path = root / f"{spec['task']}-{_safe(name)}-{key}.parquet"
-            prov = {"producer": "repalign.learners.run_learner", "representation": name, "key": key,
-                    "spec": dict(fields, **{k: spec[k] for k in ("representations", "device", "choices") if k in spec})}
+            prov = {
+                "producer": "repalign.learners.run_learner",
+                "representation": name,
+                "key": key,
+                "spec": dict(fields, **{k: spec[k] for k in ("representations", "device", "choices") if k in spec}),
+            }
             if generating is not None:
                 prov["generating"] = generating
             deps = ref.deps + ((gen_task.key,) if gen_task is not None else ())
-            task = Task(f"learners:{spec['task']}:{_safe(name)}:{key}", "learners", (path,), run_learner,
-                        kwargs=dict(job=job_n, ref=ref, path=str(path), provenance=prov), deps=deps,
-                        label=f"{spec['task']} {name}")
+            task = Task(
+                f"learners:{spec['task']}:{_safe(name)}:{key}",
+                "learners",
+                (path,),
+                run_learner,
+                kwargs=dict(job=job_n, ref=ref, path=str(path), provenance=prov),
+                deps=deps,
+                label=f"{spec['task']} {name}",
+            )
             tasks.append(task)
             if generating is not None and gen_task is None:
                 gen_task = task

@@ -35,7 +35,12 @@ from repalign.datasets import Embedding, RewardTask
 from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.learners._common import (
-    DTYPE, as_task_list, image_id, scaler_stats, simulate_in_batches, task_features,
+    DTYPE,
+    as_task_list,
+    image_id,
+    scaler_stats,
+    simulate_in_batches,
+    task_features,
 )
 from repalign.learners._cpu import run_cpu, use_cpu_kernels
 
@@ -186,6 +191,7 @@ def _reward_values_torch(X: torch.Tensor, R: torch.Tensor, max_elems: int) -> to
                 h_all[sl, :kk] = S.unsqueeze(-1) * (Vh @ zt.transpose(-1, -2))
                 M_all[sl, :, :kk] = Vh.transpose(-1, -2) * S.unsqueeze(-2)
         if gram:
+
             def coef_l1(idx, du):
                 v = (U_all[idx] @ du.unsqueeze(-1)).squeeze(-1)  # (m, nm)
                 out_l1 = torch.empty(len(idx), dtype=DTYPE, device=dev)
@@ -197,8 +203,10 @@ def _reward_values_torch(X: torch.Tensor, R: torch.Tensor, max_elems: int) -> to
                     out_l1[sel] = coef.abs().sum(-1)
                 return out_l1
         else:
+
             def coef_l1(idx, du):
                 return (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1)
+
         u = _evidence_loop(e_all, c_all, e_all, yy, yvar, nn, _CoefL1(coef_l1, d))
         vals = (h_all * u.unsqueeze(-1)).sum(-2) + ymean.unsqueeze(-1)  # (E, 2)
         for j, tt in enumerate(ts):
@@ -267,12 +275,16 @@ class RewardLearner:
         if self.variant not in ("default", "published"):
             raise ValidationError(f"RewardLearner: variant must be 'default' or 'published', got {self.variant!r}")
         if self.variant == "published" and self.device not in (None, "cpu"):
-            raise ValidationError(f"RewardLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}")
+            raise ValidationError(
+                f"RewardLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}"
+            )
         tasks = as_task_list(task_or_tasks, RewardTask, "RewardLearner")
         for t in tasks:
             n = len(t)
             if n < 1 or np.shape(t.rewards) != (n, 2) or np.shape(t.concepts) != (n, 2) or np.shape(t.images) != (n, 2):
-                raise ValidationError(f"reward task {t.task_id!r}: concepts, images and rewards must all be (n_trials, 2)")
+                raise ValidationError(
+                    f"reward task {t.task_id!r}: concepts, images and rewards must all be (n_trials, 2)"
+                )
             if not np.isfinite(np.asarray(t.rewards, dtype=np.float64)).all():
                 raise ValidationError(f"reward task {t.task_id!r}: rewards hold NaN/inf")
             if t.choices is not None and np.shape(t.choices) != (n,):
@@ -280,8 +292,10 @@ class RewardLearner:
             if self.variant == "published" and self.pca is not None and isinstance(features, Embedding):
                 top = min(2 * n, np.shape(features.values)[1])
                 if not 1 <= int(self.pca) <= top:
-                    raise ValidationError(f"reward task {t.task_id!r}: pca={self.pca} must be between 1 and "
-                                          f"min(#option rows, #dims)={top}")
+                    raise ValidationError(
+                        f"reward task {t.task_id!r}: pca={self.pca} must be between 1 and "
+                        f"min(#option rows, #dims)={top}"
+                    )
         dev = resolve_device(self.device)
         published = self.variant == "published"
 
@@ -289,8 +303,9 @@ class RewardLearner:
             ids = [self.stimulus_ids(tasks[i]) for i in idx]
             X = np.stack(
                 [
-                    task_features(s.reshape(-1), features, None if published else self.pca,
-                                  f"reward task {tasks[i].task_id!r}").reshape(len(s), 2, -1)
+                    task_features(
+                        s.reshape(-1), features, None if published else self.pca, f"reward task {tasks[i].task_id!r}"
+                    ).reshape(len(s), 2, -1)
                     for s, i in zip(ids, idx)
                 ]
             )

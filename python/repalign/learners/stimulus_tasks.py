@@ -12,8 +12,15 @@ from repalign.errors import ValidationError
 __all__ = ["stimulus_category_tasks"]
 
 
-def stimulus_category_tasks(stimuli: StimulusSet, *, label: str = "category", positive=None,
-                            participants: int = 20, trials: int = 100, seed: int = 0) -> list[CategoryTask]:
+def stimulus_category_tasks(
+    stimuli: StimulusSet,
+    *,
+    label: str = "category",
+    positive=None,
+    participants: int = 20,
+    trials: int = 100,
+    seed: int = 0,
+) -> list[CategoryTask]:
     """One CategoryTask per participant over ``stimuli``.
 
     Category 1 holds the stimuli whose ``labels[label]`` is in ``positive``
@@ -24,10 +31,14 @@ def stimulus_category_tasks(stimuli: StimulusSet, *, label: str = "category", po
     so learners read features with ``key="concept"``.
     """
     if label not in stimuli.labels.columns:
-        raise ValidationError(f"stimulus set {stimuli.name!r} has no label column {label!r}; "
-                              f"columns: {', '.join(map(str, stimuli.labels.columns))}")
+        raise ValidationError(
+            f"stimulus set {stimuli.name!r} has no label column {label!r}; "
+            f"columns: {', '.join(map(str, stimuli.labels.columns))}"
+        )
     if participants < 1 or trials < 2:
-        raise ValidationError(f"stimulus category task: participants ≥ 1 and trials ≥ 2 required, got {participants}, {trials}")
+        raise ValidationError(
+            f"stimulus category task: participants ≥ 1 and trials ≥ 2 required, got {participants}, {trials}"
+        )
     values = np.asarray(stimuli.labels[label].astype(str))
     levels = sorted(set(values))
     if len(levels) < 2:
@@ -38,7 +49,9 @@ def stimulus_category_tasks(stimuli: StimulusSet, *, label: str = "category", po
     positive = {str(p) for p in positive}
     unknown = sorted(positive - set(levels))
     if unknown:
-        raise ValidationError(f"stimulus category task: positive values {unknown} are not values of {label!r} ({levels})")
+        raise ValidationError(
+            f"stimulus category task: positive values {unknown} are not values of {label!r} ({levels})"
+        )
     cats = np.isin(values, list(positive)).astype(np.int64)
     if cats.min() == cats.max():
         raise ValidationError("stimulus category task: positive must leave both categories non-empty")

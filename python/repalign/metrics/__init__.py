@@ -8,8 +8,8 @@ Results go into the tidy ``metrics`` table (``metrics_table``) and the
 
 from repalign.metrics import behaviour_family, shape_bias_report  # noqa: F401  (register the result families)
 from repalign.metrics.behaviour import consistency_rows, decision_matrix, imagenet16_decisions
-from repalign.metrics.classification import class_separation, error_consistency
 from repalign.metrics.cka import cka, gram, hsic
+from repalign.metrics.classification import class_separation, error_consistency
 from repalign.metrics.dimensionality import intrinsic_dimensionality
 from repalign.metrics.odd_one_out import (
     SIMILARITIES,
@@ -29,12 +29,39 @@ from repalign.metrics.rsa import RSAResult, check_rdm, compare_rdms, rdm, rsa, r
 from repalign.metrics.table import metrics_table
 
 __all__ = [
-    "consistency_rows", "decision_matrix", "imagenet16_decisions", "class_separation", "error_consistency", "cka", "gram", "hsic", "intrinsic_dimensionality",
-    "SIMILARITIES", "choice_probabilities", "fit_temperature", "log_likelihood", "noise_ceiling",
-    "noise_ceiling_per_triplet", "odd_one_out_accuracy", "odd_one_out_choices", "odd_one_out_correct",
-    "pair_similarities", "similarity_matrix", "ProbeCVResult", "TripletProbe", "object_folds", "probe_cv",
-    "RSAResult", "check_rdm", "compare_rdms", "rdm", "rsa", "rsa_noise_ceiling", "rsa_scores",
-    "metrics_table", "plan_metrics",
+    "consistency_rows",
+    "decision_matrix",
+    "imagenet16_decisions",
+    "class_separation",
+    "error_consistency",
+    "cka",
+    "gram",
+    "hsic",
+    "intrinsic_dimensionality",
+    "SIMILARITIES",
+    "choice_probabilities",
+    "fit_temperature",
+    "log_likelihood",
+    "noise_ceiling",
+    "noise_ceiling_per_triplet",
+    "odd_one_out_accuracy",
+    "odd_one_out_choices",
+    "odd_one_out_correct",
+    "pair_similarities",
+    "similarity_matrix",
+    "ProbeCVResult",
+    "TripletProbe",
+    "object_folds",
+    "probe_cv",
+    "RSAResult",
+    "check_rdm",
+    "compare_rdms",
+    "rdm",
+    "rsa",
+    "rsa_noise_ceiling",
+    "rsa_scores",
+    "metrics_table",
+    "plan_metrics",
 ]
 
 

@@ -26,7 +26,8 @@ Three steps:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,9 @@ def imagenet16_decisions(logits: Any, mapping=None) -> tuple[np.ndarray, np.ndar
         mapping = load_imagenet16()
     z = np.asarray(logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != len(mapping.imagenet):
-        raise ValidationError(f"imagenet16_decisions: logits must have shape (n_images, {len(mapping.imagenet)}), got {z.shape}")
+        raise ValidationError(
+            f"imagenet16_decisions: logits must have shape (n_images, {len(mapping.imagenet)}), got {z.shape}"
+        )
     if not np.isfinite(z).all():
         raise ValidationError("imagenet16_decisions: logits contain NaN or inf")
     p = softmax(z, axis=1)
@@ -89,8 +92,14 @@ def decision_matrix(decisions: pd.DataFrame) -> tuple[np.ndarray, list[str], lis
     if wide.isna().any().any():
         a = wide.index[wide.isna().any(axis=1)][0]
         img = wide.columns[wide.loc[a].isna()][0]
-        raise ValidationError(f"decisions: agent {a!r} has no decision on image {img!r} (every agent needs all {len(images)})")
-    info = decisions.groupby("agent", sort=False).agg(agent_type=("agent_type", "first"), n=("correct", "size")).reindex(agents)
+        raise ValidationError(
+            f"decisions: agent {a!r} has no decision on image {img!r} (every agent needs all {len(images)})"
+        )
+    info = (
+        decisions.groupby("agent", sort=False)
+        .agg(agent_type=("agent_type", "first"), n=("correct", "size"))
+        .reindex(agents)
+    )
     return wide.to_numpy(dtype=bool), agents, images, info
 
 
@@ -108,8 +117,16 @@ def _kappa(acc: np.ndarray, both_right: np.ndarray, both_wrong: np.ndarray, vari
     return k, c_obs, c_exp
 
 
-def consistency_rows(decisions: pd.DataFrame, *, dataset: str, layers: Mapping[str, str] | None = None,
-                     level: float = 0.95, n_boot: int = 1000, seed: int = 0, variant: str = "default") -> list[dict]:
+def consistency_rows(
+    decisions: pd.DataFrame,
+    *,
+    dataset: str,
+    layers: Mapping[str, str] | None = None,
+    level: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    variant: str = "default",
+) -> list[dict]:
     """Rows of the classification table (metrics schema + ``agent_type``, ``other``) for one dataset.
 
     decisions: see ``decision_matrix``; people have agent_type "human". Rows per agent:
@@ -154,9 +171,18 @@ def consistency_rows(decisions: pd.DataFrame, *, dataset: str, layers: Mapping[s
         return _percentiles(v, level) if v.size else (np.nan, np.nan)
 
     def row(agent, agent_type, metric, vals, n_, other=""):
-        return {"model": agent, "layer": layers.get(agent, ""), "dataset": dataset, "metric": metric,
-                "value": float(vals[0]), "ci_low": ci(vals)[0], "ci_high": ci(vals)[1], "n": int(n_),
-                "agent_type": agent_type, "other": other}
+        return {
+            "model": agent,
+            "layer": layers.get(agent, ""),
+            "dataset": dataset,
+            "metric": metric,
+            "value": float(vals[0]),
+            "ci_low": ci(vals)[0],
+            "ci_high": ci(vals)[1],
+            "n": int(n_),
+            "agent_type": agent_type,
+            "other": other,
+        }
 
     rows = []
     for i, a in enumerate(agents):
@@ -171,7 +197,9 @@ def consistency_rows(decisions: pd.DataFrame, *, dataset: str, layers: Mapping[s
     rows.append(row(HUMANS, HUMANS, "accuracy", acc[:, P].mean(axis=1), n * len(people)))
     rows.append(row(HUMANS, HUMANS, "kappa_to_humans", pair_mean, pairs.shape[1]))
     for metric, fn in (("kappa_pairs_min", np.nanmin), ("kappa_pairs_max", np.nanmax)):
-        rows.append({**row(HUMANS, HUMANS, metric, fn(pairs[:1], axis=1), pairs.shape[1]), "ci_low": np.nan, "ci_high": np.nan})
+        rows.append(
+            {**row(HUMANS, HUMANS, metric, fn(pairs[:1], axis=1), pairs.shape[1]), "ci_low": np.nan, "ci_high": np.nan}
+        )
     return rows
 
 
@@ -185,8 +213,10 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         if not {"accuracy", "kappa_to_humans"} <= set(m.index):
             continue
         k = m.loc["kappa_to_humans"]
-        out.append(f"classification {ds} {agent} accuracy {m.loc['accuracy', 'value']:.3f} "
-                   f"kappa_to_humans {k['value']:.3f} [{k['ci_low']:.3f}, {k['ci_high']:.3f}]")
+        out.append(
+            f"classification {ds} {agent} accuracy {m.loc['accuracy', 'value']:.3f} "
+            f"kappa_to_humans {k['value']:.3f} [{k['ci_low']:.3f}, {k['ci_high']:.3f}]"
+        )
     return out
 
 
@@ -203,14 +233,26 @@ def closest_to_humans(table: pd.DataFrame) -> list[dict]:
             continue
         b = cand.iloc[0]
         c = ceil.iloc[0] if len(ceil) else None
-        out.append({"dataset": ds, "agent": b["model"], "kappa": b["value"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
-                    "ceiling": np.nan if c is None else c["value"],
-                    "ceiling_low": np.nan if c is None else c["ci_low"], "ceiling_high": np.nan if c is None else c["ci_high"]})
+        out.append(
+            {
+                "dataset": ds,
+                "agent": b["model"],
+                "kappa": b["value"],
+                "ci_low": b["ci_low"],
+                "ci_high": b["ci_high"],
+                "ceiling": np.nan if c is None else c["value"],
+                "ceiling_low": np.nan if c is None else c["ci_low"],
+                "ceiling_high": np.nan if c is None else c["ci_high"],
+            }
+        )
     return out
 
 
-def texture_shape_decisions(condition: str, networks: Sequence[str] = ("alexnet", "googlenet", "vgg"),
-                            model_decisions: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
+def texture_shape_decisions(
+    condition: str,
+    networks: Sequence[str] = ("alexnet", "googlenet", "vgg"),
+    model_decisions: Mapping[str, pd.Series] | None = None,
+) -> pd.DataFrame:
     """Decisions on one texture-shape condition (``edges`` | ``filled-silhouettes``):
     the people and the named raw-data ``networks`` from the upstream CSVs, plus
     ``model_decisions`` (agent → Series of categories indexed by stimulus id).
@@ -225,26 +267,47 @@ def texture_shape_decisions(condition: str, networks: Sequence[str] = ("alexnet"
     available = sorted(tr.loc[tr["observer_type"] == "model", "subj"].unique())
     unknown = [n for n in networks if n not in available]
     if unknown:
-        raise ValidationError(f"classification {condition}: raw-data network(s) {unknown} not in the data; available: {', '.join(available)}")
+        raise ValidationError(
+            f"classification {condition}: raw-data network(s) {unknown} not in the data; available: {', '.join(available)}"
+        )
     keep = tr[(tr["observer_type"] == "human") | tr["subj"].isin(list(networks))]
-    out = pd.DataFrame({
-        "dataset": condition, "agent": keep["subj"].astype(str),
-        "agent_type": np.where(keep["observer_type"] == "human", "human", "network"),
-        "subject": keep["subj"].astype(str), "stimulus_id": keep["stimulus_id"].astype(str),
-        "category": keep["category"].astype(str), "response": keep["object_response"].astype(str),
-        "correct": keep["correct"].astype(bool)})
+    out = pd.DataFrame(
+        {
+            "dataset": condition,
+            "agent": keep["subj"].astype(str),
+            "agent_type": np.where(keep["observer_type"] == "human", "human", "network"),
+            "subject": keep["subj"].astype(str),
+            "stimulus_id": keep["stimulus_id"].astype(str),
+            "category": keep["category"].astype(str),
+            "response": keep["object_response"].astype(str),
+            "correct": keep["correct"].astype(bool),
+        }
+    )
     frames = [out]
     truth = ts.stimuli[condition].labels["category"]
     for agent, dec in (model_decisions or {}).items():
         if agent in set(out["agent"]):
-            raise ValidationError(f"classification {condition}: model agent {agent!r} clashes with an agent of the raw data")
+            raise ValidationError(
+                f"classification {condition}: model agent {agent!r} clashes with an agent of the raw data"
+            )
         dec = pd.Series(dec)
         missing = sorted(set(truth.index) - set(dec.index))
         if missing:
             raise ValidationError(f"classification {condition}: model {agent!r} has no decision on {missing[:5]}")
         cat = truth.to_numpy().astype(str)
         resp = dec.reindex(truth.index).to_numpy().astype(str)
-        frames.append(pd.DataFrame({"dataset": condition, "agent": agent, "agent_type": "model", "subject": agent,
-                                    "stimulus_id": truth.index.astype(str), "category": cat, "response": resp,
-                                    "correct": resp == cat}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dataset": condition,
+                    "agent": agent,
+                    "agent_type": "model",
+                    "subject": agent,
+                    "stimulus_id": truth.index.astype(str),
+                    "category": cat,
+                    "response": resp,
+                    "correct": resp == cat,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)[list(DECISION_COLUMNS)]

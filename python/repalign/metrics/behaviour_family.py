@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -23,26 +23,43 @@ def classification_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
     R figure ``classification_accuracy_kappa.png`` when the R stage drew it."""
     if metrics.empty or "agent_type" not in metrics.columns:
         return ""
-    t = metrics[metrics["agent_type"].isin([HUMANS, "network", "model"])
-                & metrics["metric"].isin(["accuracy", "kappa_to_humans"])]
+    t = metrics[
+        metrics["agent_type"].isin([HUMANS, "network", "model"])
+        & metrics["metric"].isin(["accuracy", "kappa_to_humans"])
+    ]
     if t.empty:
         return ""
-    wide = t.pivot_table(index=["dataset", "model", "agent_type"], columns="metric",
-                         values=["value", "ci_low", "ci_high"], aggfunc="first")
+    wide = t.pivot_table(
+        index=["dataset", "model", "agent_type"],
+        columns="metric",
+        values=["value", "ci_low", "ci_high"],
+        aggfunc="first",
+    )
     rows = []
     for (ds, agent, kind), r in wide.iterrows():
-        rows.append({"dataset": ds, "agent": agent, "type": kind, "accuracy": r[("value", "accuracy")],
-                     "accuracy CI": f"[{r[('ci_low', 'accuracy')]:.3f}, {r[('ci_high', 'accuracy')]:.3f}]",
-                     "κ to humans": r[("value", "kappa_to_humans")],
-                     "κ CI": f"[{r[('ci_low', 'kappa_to_humans')]:.3f}, {r[('ci_high', 'kappa_to_humans')]:.3f}]"})
+        rows.append(
+            {
+                "dataset": ds,
+                "agent": agent,
+                "type": kind,
+                "accuracy": r[("value", "accuracy")],
+                "accuracy CI": f"[{r[('ci_low', 'accuracy')]:.3f}, {r[('ci_high', 'accuracy')]:.3f}]",
+                "κ to humans": r[("value", "kappa_to_humans")],
+                "κ CI": f"[{r[('ci_low', 'kappa_to_humans')]:.3f}, {r[('ci_high', 'kappa_to_humans')]:.3f}]",
+            }
+        )
     table = pd.DataFrame(rows).sort_values(["dataset", "κ to humans"], ascending=[True, False])
-    out = ["<h2>Classification behaviour</h2>",
-           "<p>Accuracy and error consistency (Cohen's κ of trial-wise correctness, mean over the people; "
-           "for <i>humans</i>: mean over pairs of different people, the ceiling); 95% bootstrap CIs over images.</p>"]
+    out = [
+        "<h2>Classification behaviour</h2>",
+        "<p>Accuracy and error consistency (Cohen's κ of trial-wise correctness, mean over the people; "
+        "for <i>humans</i>: mean over pairs of different people, the ceiling); 95% bootstrap CIs over images.</p>",
+    ]
     for c in closest_to_humans(metrics):
-        out.append(f"<div class='finding'>{html.escape(c['dataset'])}: the model closest to humans is "
-                   f"<b>{html.escape(str(c['agent']))}</b> with κ = {c['kappa']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
-                   f"(people among themselves: {c['ceiling']:.3f} [{c['ceiling_low']:.3f}, {c['ceiling_high']:.3f}]).</div>")
+        out.append(
+            f"<div class='finding'>{html.escape(c['dataset'])}: the model closest to humans is "
+            f"<b>{html.escape(str(c['agent']))}</b> with κ = {c['kappa']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
+            f"(people among themselves: {c['ceiling']:.3f} [{c['ceiling_low']:.3f}, {c['ceiling_high']:.3f}]).</div>"
+        )
     out.append(table_html(table))
     for p in files_under(roots, "classification_accuracy_kappa.png"):
         b64 = base64.b64encode(p.read_bytes()).decode()
@@ -50,6 +67,12 @@ def classification_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
     return "\n".join(out)
 
 
-CLASSIFICATION = register(ResultFamily(
-    name="classification", title="Accuracy and error consistency to humans", task_prefix="metrics:classification:",
-    summary_lines=summary_lines, report_section=classification_section))
+CLASSIFICATION = register(
+    ResultFamily(
+        name="classification",
+        title="Accuracy and error consistency to humans",
+        task_prefix="metrics:classification:",
+        summary_lines=summary_lines,
+        report_section=classification_section,
+    )
+)

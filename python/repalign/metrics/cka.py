@@ -66,8 +66,9 @@ def hsic(K: np.ndarray, L: np.ndarray, unbiased: bool = False) -> float:
     return float(val / (n * (n - 3)))
 
 
-def cka(X: Any, Y: Any, kernel: str = "linear", unbiased: bool = False, sigma: float | None = None,
-        variant: str = "default") -> float:
+def cka(
+    X: Any, Y: Any, kernel: str = "linear", unbiased: bool = False, sigma: float | None = None, variant: str = "default"
+) -> float:
     """CKA between two representations of the same n stimuli: X (n, d1), Y (n, d2)
     (arrays or ``Embedding``s; two Embeddings are aligned by id). Value in [0, 1]
     for the biased estimator; the unbiased one can be slightly negative. sigma: the
@@ -77,8 +78,10 @@ def cka(X: Any, Y: Any, kernel: str = "linear", unbiased: bool = False, sigma: f
 
     check_variant(variant, "cka")
     if variant == "published" and (unbiased or sigma is not None):
-        raise ValidationError("CKA variant='published' is the biased estimator with the seed's median bandwidth; "
-                              f"got unbiased={unbiased}, sigma={sigma}")
+        raise ValidationError(
+            "CKA variant='published' is the biased estimator with the seed's median bandwidth; "
+            f"got unbiased={unbiased}, sigma={sigma}"
+        )
     sigma = 0.8 if sigma is None else sigma
 
     if isinstance(X, Embedding) and isinstance(Y, Embedding) and X.ids != Y.ids:
@@ -91,5 +94,7 @@ def cka(X: Any, Y: Any, kernel: str = "linear", unbiased: bool = False, sigma: f
     K, L = gram(Xa, kernel, sigma, variant), gram(Ya, kernel, sigma, variant)
     kl, kk, ll = hsic(K, L, unbiased), hsic(K, K, unbiased), hsic(L, L, unbiased)
     if kk <= 0 or ll <= 0:
-        raise ValidationError("CKA undefined: a representation has zero (or negative unbiased) self-HSIC, e.g. constant rows")
+        raise ValidationError(
+            "CKA undefined: a representation has zero (or negative unbiased) self-HSIC, e.g. constant rows"
+        )
     return float(kl / np.sqrt(kk * ll))

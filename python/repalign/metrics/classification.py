@@ -11,7 +11,6 @@ from repalign.config import check_variant
 from repalign.errors import ValidationError
 from repalign.metrics._inputs import feature_matrix
 
-
 FORMULAS = ("naturalcogsci", "kornblith", "distinct_pairs")
 SEPARATION_METRICS = ("cosine", "euclidean")
 _CHUNK = 2048  # rows of the distance matrix held at once (euclidean)
@@ -26,7 +25,9 @@ def _block_sums(X: np.ndarray, inv: np.ndarray, K: int, metric: str) -> np.ndarr
         norms = np.linalg.norm(X, axis=1)
         zero = np.flatnonzero(norms == 0)
         if zero.size:
-            raise ValidationError(f"class_separation: cosine distance undefined for {zero.size} all-zero feature row(s), first rows {zero[:10].tolist()}")
+            raise ValidationError(
+                f"class_separation: cosine distance undefined for {zero.size} all-zero feature row(s), first rows {zero[:10].tolist()}"
+            )
         C = G.T @ (X / norms[:, None])
         n = G.sum(axis=0)
         return np.outer(n, n) - C @ C.T
@@ -67,7 +68,9 @@ def class_separation(
     if formula not in FORMULAS:
         raise ValidationError(f"unknown class_separation formula {formula!r}; valid: {', '.join(FORMULAS)}")
     if variant == "published" and formula != "naturalcogsci":
-        raise ValidationError(f"class_separation: variant='published' is formula='naturalcogsci', got formula={formula!r}")
+        raise ValidationError(
+            f"class_separation: variant='published' is formula='naturalcogsci', got formula={formula!r}"
+        )
     if metric not in SEPARATION_METRICS:
         raise ValidationError(f"unknown separation metric {metric!r}; valid: {', '.join(SEPARATION_METRICS)}")
     Xa = feature_matrix(X)
@@ -112,7 +115,9 @@ def error_consistency(correct_a: Any, correct_b: Any, variant: str = "default") 
     a = np.asarray(correct_a)
     b = np.asarray(correct_b)
     if a.ndim != 1 or a.shape != b.shape:
-        raise ValidationError(f"error_consistency: correctness vectors must be 1-d and equally long, got {a.shape} and {b.shape}")
+        raise ValidationError(
+            f"error_consistency: correctness vectors must be 1-d and equally long, got {a.shape} and {b.shape}"
+        )
     if a.size == 0:
         raise ValidationError("error_consistency: no trials")
     for name, v in (("correct_a", a), ("correct_b", b)):

@@ -8,7 +8,8 @@ Human data are loaded here by name, so a task carries only picklable parameters.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +33,20 @@ from repalign.metrics.uncertainty import binary_mean_ci, bootstrap_ci
 Row = dict[str, Any]
 
 
-def _row(model: str, layer: str, dataset: str, metric: str, value: float, ci=(np.nan, np.nan), n: int = 0, **extra) -> Row:
-    return {"model": model, "layer": layer, "dataset": dataset, "metric": metric, "value": float(value),
-            "ci_low": float(ci[0]), "ci_high": float(ci[1]), "n": int(n), **extra}
+def _row(
+    model: str, layer: str, dataset: str, metric: str, value: float, ci=(np.nan, np.nan), n: int = 0, **extra
+) -> Row:
+    return {
+        "model": model,
+        "layer": layer,
+        "dataset": dataset,
+        "metric": metric,
+        "value": float(value),
+        "ci_low": float(ci[0]),
+        "ci_high": float(ci[1]),
+        "n": int(n),
+        **extra,
+    }
 
 
 def _suffix(spec: Mapping[str, Any]) -> str:
@@ -47,8 +59,12 @@ def _triplets(dataset: Any) -> Triplets:
     if isinstance(dataset, str):
         return load_triplets(dataset)
     parts = [load_triplets(d) for d in dataset]
-    return Triplets(np.vstack([p.triplets for p in parts]), np.concatenate([p.participant for p in parts]),
-                    parts[0].ids, "+".join(p.source for p in parts))
+    return Triplets(
+        np.vstack([p.triplets for p in parts]),
+        np.concatenate([p.participant for p in parts]),
+        parts[0].ids,
+        "+".join(p.source for p in parts),
+    )
 
 
 def odd_one_out_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str, human: Any = None) -> list[Row]:
@@ -63,7 +79,16 @@ def odd_one_out_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer:
         if spec["fit_temperature"]:
             T = fit_temperature(emb, trip, sim)
             rows.append(_row(model, layer, trip.source, f"odd_one_out_{sim}_temperature", T, n=len(trip)))
-            rows.append(_row(model, layer, trip.source, f"odd_one_out_{sim}_loglik", log_likelihood(emb, trip, sim, T), n=len(trip)))
+            rows.append(
+                _row(
+                    model,
+                    layer,
+                    trip.source,
+                    f"odd_one_out_{sim}_loglik",
+                    log_likelihood(emb, trip, sim, T),
+                    n=len(trip),
+                )
+            )
     return rows
 
 
@@ -89,21 +114,45 @@ def probe_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) 
         t = t[np.sort(rng.choice(t.shape[0], spec["max_triplets"], replace=False))]
     variant, sfx = spec.get("variant", "default"), _suffix(spec)
     if variant == "published":
-        res = probe_cv(X, t, n_folds=spec["n_folds"], alphas=tuple(spec["alphas"]), seed=spec["seed"],
-                       epochs=spec["epochs"], variant="published")
+        res = probe_cv(
+            X,
+            t,
+            n_folds=spec["n_folds"],
+            alphas=tuple(spec["alphas"]),
+            seed=spec["seed"],
+            epochs=spec["epochs"],
+            variant="published",
+        )
     else:
-        res = probe_cv(X, t, n_folds=spec["n_folds"], alphas=tuple(spec["alphas"]), inner_folds=spec["inner_folds"],
-                       seed=spec["seed"], penalty=spec["penalty"], similarity=spec["similarity"][0],
-                       epochs=spec["epochs"], n_components=spec["n_components"])
+        res = probe_cv(
+            X,
+            t,
+            n_folds=spec["n_folds"],
+            alphas=tuple(spec["alphas"]),
+            inner_folds=spec["inner_folds"],
+            seed=spec["seed"],
+            penalty=spec["penalty"],
+            similarity=spec["similarity"][0],
+            epochs=spec["epochs"],
+            n_components=spec["n_components"],
+        )
     n_test = int(res.folds["n_test"].sum())
     out = []
     if variant == "published":
-        out.append(_row(model, layer, trip.source, f"probe_{spec['penalty']}{sfx}_alpha", res.folds["alpha"].iloc[0], n=n_test))
-        out.append(_row(model, layer, trip.source, f"probe_{spec['penalty']}{sfx}_loss", res.folds["loss"].mean(), n=n_test))
+        out.append(
+            _row(model, layer, trip.source, f"probe_{spec['penalty']}{sfx}_alpha", res.folds["alpha"].iloc[0], n=n_test)
+        )
+        out.append(
+            _row(model, layer, trip.source, f"probe_{spec['penalty']}{sfx}_loss", res.folds["loss"].mean(), n=n_test)
+        )
     for name, acc in ((f"probe_zero_shot{sfx}", res.zero_shot), (f"probe_{spec['penalty']}{sfx}", res.probed)):
         # The CI treats the pooled held-out triplets as Bernoulli trials at the pooled accuracy.
-        ci = binary_mean_ci(np.r_[np.ones(round(acc * n_test)), np.zeros(n_test - round(acc * n_test))],
-                            spec["level"], spec["n_boot"], spec["seed"])
+        ci = binary_mean_ci(
+            np.r_[np.ones(round(acc * n_test)), np.zeros(n_test - round(acc * n_test))],
+            spec["level"],
+            spec["n_boot"],
+            spec["seed"],
+        )
         out.append(_row(model, layer, trip.source, name, acc, ci, n_test))
     return out
 
@@ -118,21 +167,40 @@ def rsa_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str, hu
     if human is not None:
         R = human.data
         X = emb.select(R.ids).values
-        res = rsa(rdm(X, spec["rdm"]), R.rdms, spec["method"], spec["bootstrap"], spec["n_boot"], spec["level"],
-                  spec["seed"])
+        res = rsa(
+            rdm(X, spec["rdm"]), R.rdms, spec["method"], spec["bootstrap"], spec["n_boot"], spec["level"], spec["seed"]
+        )
         ds, s = spec["dataset"], res.scores.size
         rows = [_row(model, layer, ds, f"rsa_{spec['method']}", res.value, (res.ci_low, res.ci_high), s)]
         if s >= 2:  # a ceiling needs several subjects
-            rows += [_row("human", "", ds, f"rsa_{spec['method']}_ceiling_lower", res.ceiling_low, n=s),
-                     _row("human", "", ds, f"rsa_{spec['method']}_ceiling_upper", res.ceiling_high, n=s)]
+            rows += [
+                _row("human", "", ds, f"rsa_{spec['method']}_ceiling_lower", res.ceiling_low, n=s),
+                _row("human", "", ds, f"rsa_{spec['method']}_ceiling_upper", res.ceiling_high, n=s),
+            ]
         return rows
     if spec["dataset"] != "mur92":
         raise ValidationError(f"rsa: dataset {spec['dataset']!r} has no subject RDMs; valid: mur92")
     X, m = _mur92_embedding(emb)
-    res = rsa(rdm(X, spec["rdm"]), m.rdms, spec["method"], spec["bootstrap"], spec["n_boot"], spec["level"], spec["seed"],
-              variant=spec.get("variant", "default"))
+    res = rsa(
+        rdm(X, spec["rdm"]),
+        m.rdms,
+        spec["method"],
+        spec["bootstrap"],
+        spec["n_boot"],
+        spec["level"],
+        spec["seed"],
+        variant=spec.get("variant", "default"),
+    )
     return [
-        _row(model, layer, "mur92", f"rsa_{spec['method']}{_suffix(spec)}", res.value, (res.ci_low, res.ci_high), res.scores.size),
+        _row(
+            model,
+            layer,
+            "mur92",
+            f"rsa_{spec['method']}{_suffix(spec)}",
+            res.value,
+            (res.ci_low, res.ci_high),
+            res.scores.size,
+        ),
         _row("human", "", "mur92", f"rsa_{spec['method']}_ceiling_lower", res.ceiling_low, n=res.scores.size),
         _row("human", "", "mur92", f"rsa_{spec['method']}_ceiling_upper", res.ceiling_high, n=res.scores.size),
     ]
@@ -151,8 +219,14 @@ def cka_rows(emb: Embedding, ref_emb: Embedding, spec: Mapping[str, Any], model:
 
 def dimensionality_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: str) -> list[Row]:
     return [
-        _row(model, layer, spec["dataset"] or emb.name, f"dimensionality_{m}",
-             intrinsic_dimensionality(emb, m, k=spec["k"], variant=spec.get("variant", "default")), n=emb.shape[0])
+        _row(
+            model,
+            layer,
+            spec["dataset"] or emb.name,
+            f"dimensionality_{m}",
+            intrinsic_dimensionality(emb, m, k=spec["k"], variant=spec.get("variant", "default")),
+            n=emb.shape[0],
+        )
         for m in spec["methods"]
     ]
 
@@ -166,7 +240,9 @@ def separation_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: 
         X, m = _mur92_embedding(emb)
         col = spec["labels"] or "category"
         if col not in m.stimuli.labels.columns:
-            raise ValidationError(f"separation: mur92 has no label column {col!r}; valid: {', '.join(m.stimuli.labels.columns)}")
+            raise ValidationError(
+                f"separation: mur92 has no label column {col!r}; valid: {', '.join(m.stimuli.labels.columns)}"
+            )
         labels = m.stimuli.labels[col].to_numpy()
     elif spec["dataset"] == "things" and spec["labels"] == "concept":
         X, labels = emb.values, _things_concepts_of(emb)
@@ -179,7 +255,9 @@ def separation_rows(emb: Embedding, spec: Mapping[str, Any], model: str, layer: 
         labels = np.argmax(c.categories[one], axis=1)
     else:
         raise ValidationError(f"separation: unknown dataset {spec['dataset']!r}; valid: mur92, things")
-    r2 = class_separation(X, labels, variant=spec.get("variant", "default"), formula=spec.get("formula", "naturalcogsci"))
+    r2 = class_separation(
+        X, labels, variant=spec.get("variant", "default"), formula=spec.get("formula", "naturalcogsci")
+    )
     return [_row(model, layer, spec["dataset"], f"class_separation{_suffix(spec)}", r2, n=X.shape[0])]
 
 
@@ -191,6 +269,8 @@ def _things_concepts_of(emb: Embedding) -> np.ndarray:
     concepts = np.array([str(i).split("/")[0] for i in emb.ids])
     bad = [i for i, c in zip(emb.ids, concepts) if c not in known or "/" not in str(i)]
     if bad:
-        raise ValidationError(f"separation: labels = \"concept\" needs image ids 'concept/file' of THINGS concepts; "
-                              f"{len(bad)} id(s) are not, first {bad[:3]}")
+        raise ValidationError(
+            f"separation: labels = \"concept\" needs image ids 'concept/file' of THINGS concepts; "
+            f"{len(bad)} id(s) are not, first {bad[:3]}"
+        )
     return concepts

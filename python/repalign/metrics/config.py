@@ -8,7 +8,8 @@ spec while it is "default".
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping, Union
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,8 +32,11 @@ class _Metric(Section):
     def _lists(self):
         # [] would compute nothing (and write empty tables), or mean "all" unasked
         check_nonempty(self, [k for k in NONEMPTY if k in type(self).model_fields and k != "representations"])
-        check_nonempty(self, ["representations"] if "representations" in type(self).model_fields else [],
-                       " (leave the key out for every representation)")
+        check_nonempty(
+            self,
+            ["representations"] if "representations" in type(self).model_fields else [],
+            " (leave the key out for every representation)",
+        )
         return self
 
 
@@ -147,12 +151,18 @@ class ShapeBiasMetric(_OfRepresentations):
 
 #: metric name → its entry model; add a metric here (and its rows in metrics.compute)
 METRIC_MODELS: dict[str, type[_Metric]] = {
-    "odd_one_out": OddOneOutMetric, "noise_ceiling": NoiseCeilingMetric, "probe": ProbeMetric, "rsa": RSAMetric,
-    "cka": CKAMetric, "dimensionality": DimensionalityMetric, "separation": SeparationMetric,
-    "classification": ClassificationMetric, "shape_bias": ShapeBiasMetric,
+    "odd_one_out": OddOneOutMetric,
+    "noise_ceiling": NoiseCeilingMetric,
+    "probe": ProbeMetric,
+    "rsa": RSAMetric,
+    "cka": CKAMetric,
+    "dimensionality": DimensionalityMetric,
+    "separation": SeparationMetric,
+    "classification": ClassificationMetric,
+    "shape_bias": ShapeBiasMetric,
 }
 METRICS = tuple(METRIC_MODELS)
-MetricEntry = Annotated[Union[tuple(METRIC_MODELS.values())], Field(discriminator="metric")]
+MetricEntry = Annotated[tuple(METRIC_MODELS.values()), Field(discriminator="metric")]
 
 
 def metric_model(entry: Mapping[str, Any], where: str) -> type[_Metric]:

@@ -118,7 +118,9 @@ def intrinsic_dimensionality(
     if scale is not None and scale not in SCALINGS:
         raise ValidationError(f"unknown dimensionality scale {scale!r}; valid: {', '.join(SCALINGS)}")
     if variant == "published" and method == "twonn" and scale == "none":
-        raise ValidationError("dimensionality: variant='published' min-max scales the features for twonn; scale='none' contradicts it")
+        raise ValidationError(
+            "dimensionality: variant='published' min-max scales the features for twonn; scale='none' contradicts it"
+        )
     if scale is None:
         scale = "minmax" if method == "twonn" else "none"
     Xa = feature_matrix(X)

@@ -69,7 +69,9 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(X, axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
-        raise ValidationError(f"cosine similarity undefined for {zero.size} all-zero feature row(s), first rows {zero[:10].tolist()}")
+        raise ValidationError(
+            f"cosine similarity undefined for {zero.size} all-zero feature row(s), first rows {zero[:10].tolist()}"
+        )
     return X / norms[:, None]
 
 
@@ -148,7 +150,9 @@ def odd_one_out_correct(X: Any, triplets: Any, similarity: str | None = None, va
     if variant == "published":
         out = np.empty(t.shape[0], dtype=bool)
         for i in range(0, t.shape[0], CHUNK // 8):
-            out[i : i + CHUNK // 8] = _published_choices(pair_similarities(Xa, t[i : i + CHUNK // 8], similarity), similarity) == 2
+            out[i : i + CHUNK // 8] = (
+                _published_choices(pair_similarities(Xa, t[i : i + CHUNK // 8], similarity), similarity) == 2
+            )
         return out
     out = np.empty(t.shape[0], dtype=bool)
     if Xa.shape[0] > MATRIX_LIMIT:

@@ -15,7 +15,8 @@ error consistency κ to every person, the people's own κ as the ceiling).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +41,9 @@ def nearest_class_mean_loo(X: Any, labels: Any) -> np.ndarray:
     y = np.asarray(labels).astype(str)
     norms = np.linalg.norm(Xa, axis=1)
     if (norms == 0).any():
-        raise ValidationError(f"classification: {int((norms == 0).sum())} all-zero feature row(s); no direction to compare")
+        raise ValidationError(
+            f"classification: {int((norms == 0).sum())} all-zero feature row(s); no direction to compare"
+        )
     U = Xa / norms[:, None]
     classes, inv = np.unique(y, return_inverse=True)
     G = np.zeros((Xa.shape[0], classes.size))
@@ -58,21 +61,31 @@ def nearest_class_mean_loo(X: Any, labels: Any) -> np.ndarray:
     return classes[np.argmax(S, axis=1)]
 
 
-def own_classification_task(spec: dict, refs: Mapping[str, Representation], config: Config, where: str,
-                            human: OwnHuman) -> Task:
+def own_classification_task(
+    spec: dict, refs: Mapping[str, Representation], config: Config, where: str, human: OwnHuman
+) -> Task:
     """One task for the entry: every representation of the decisions' stimulus set."""
     name = spec["dataset"]
-    names = list(spec["representations"]) if spec["representations"] is not None else \
-        sorted(n for n, r in refs.items() if r.stimuli == name)
+    names = (
+        list(spec["representations"])
+        if spec["representations"] is not None
+        else sorted(n for n, r in refs.items() if r.stimuli == name)
+    )
     if not names:
-        raise ValidationError(f"{where} (classification): needs representations of stimulus set {name!r} (the ids of "
-                              f"its decisions); add [[models]] or a [[representations]] file with stimuli = {name!r}")
+        raise ValidationError(
+            f"{where} (classification): needs representations of stimulus set {name!r} (the ids of "
+            f"its decisions); add [[models]] or a [[representations]] file with stimuli = {name!r}"
+        )
     for n in names:
         if n not in refs:
-            raise ValidationError(f"{where}: unknown representation {n!r}; defined: {', '.join(sorted(refs)) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown representation {n!r}; defined: {', '.join(sorted(refs)) or 'none'}"
+            )
         if refs[n].stimuli != name:
-            raise ValidationError(f"{where} (classification): its decisions are about stimulus set {name!r}; "
-                                  f"{n!r} represents {refs[n].stimuli!r}")
+            raise ValidationError(
+                f"{where} (classification): its decisions are about stimulus set {name!r}; "
+                f"{n!r} represents {refs[n].stimuli!r}"
+            )
     # an agent is named by its model, as in the texture-shape tables; by the representation when
     # one model gives several (e.g. two layers)
     models_of = [str(refs[n].model or n) for n in names]
@@ -80,8 +93,9 @@ def own_classification_task(spec: dict, refs: Mapping[str, Representation], conf
     people = set(human.data["participant"])
     clash = [a for a in agents if a in people]
     if clash:
-        raise ValidationError(f"{where} (classification): model(s) {clash} share a name with a participant "
-                              "of the decisions file")
+        raise ValidationError(
+            f"{where} (classification): model(s) {clash} share a name with a participant of the decisions file"
+        )
     decide = spec.get("decide") or "nearest_mean"
     if decide == "imagenet16":
         from repalign.datasets import load_imagenet16
@@ -90,30 +104,50 @@ def own_classification_task(spec: dict, refs: Mapping[str, Representation], conf
         for n in names:
             why = _imagenet_head_problem(refs[n])
             if why:
-                raise ValidationError(f"{where} (classification): decide = \"imagenet16\" but {n!r} gives no 16-class "
-                                      f"decisions: {why}")
+                raise ValidationError(
+                    f'{where} (classification): decide = "imagenet16" but {n!r} gives no 16-class decisions: {why}'
+                )
         cats = set(load_imagenet16().categories)
         other = sorted(set(human.data["category"]) - cats)
         if other:
-            raise ValidationError(f"{where} (classification): decide = \"imagenet16\" but the true label(s) "
-                                  f"{other[:5]} of the decisions file are not among the 16 categories "
-                                  f"({', '.join(sorted(cats))}); use decide = \"nearest_mean\" for another label set")
+            raise ValidationError(
+                f'{where} (classification): decide = "imagenet16" but the true label(s) '
+                f"{other[:5]} of the decisions file are not among the 16 categories "
+                f'({", ".join(sorted(cats))}); use decide = "nearest_mean" for another label set'
+            )
     models = [(a, str(refs[n].model or n), str(refs[n].layer or ""), refs[n]) for a, n in zip(agents, names)]
-    ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"}, "human": human.key,
-             "models": sorted((a, refs[n].cache_key) for a, n in zip(agents, names))}
+    ident = {
+        "v": _VERSION,
+        "spec": {k: v for k, v in spec.items() if k != "representations"},
+        "human": human.key,
+        "models": sorted((a, refs[n].cache_key) for a, n in zip(agents, names)),
+    }
     key = content_key(ident)
     label = safe_name(spec["name"]) if spec.get("name") else safe_name(name)
     root = config.output / "metrics"
     paths = (root / f"classification-{label}-{key}.parquet", root / f"decisions-{label}-{key}.parquet")
-    prov = {"producer": "repalign.metrics.own_classification.run_own_classification", "spec": spec, "key": key,
-            "human": human.key, "models": [[n, r.cache_key] for n, _, _, r in models]}
+    prov = {
+        "producer": "repalign.metrics.own_classification.run_own_classification",
+        "spec": spec,
+        "key": key,
+        "human": human.key,
+        "models": [[n, r.cache_key] for n, _, _, r in models],
+    }
     deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
-    return Task(f"metrics:classification:{key}", "metrics", paths, run_own_classification,
-                (spec, models, human, tuple(map(str, paths)), prov), deps=deps, label=f"classification {label}")
+    return Task(
+        f"metrics:classification:{key}",
+        "metrics",
+        paths,
+        run_own_classification,
+        (spec, models, human, tuple(map(str, paths)), prov),
+        deps=deps,
+        label=f"classification {label}",
+    )
 
 
-def run_own_classification(spec: dict, models: list, human: OwnHuman, paths: tuple[str, str],
-                           provenance: dict) -> tuple[str, str]:
+def run_own_classification(
+    spec: dict, models: list, human: OwnHuman, paths: tuple[str, str], provenance: dict
+) -> tuple[str, str]:
     """Task body: the models' decisions, the people's, one classification and one decisions table."""
     import pandas as pd
 
@@ -124,10 +158,20 @@ def run_own_classification(spec: dict, models: list, human: OwnHuman, paths: tup
     people = human.data
     truth = people.drop_duplicates("stimulus_id").set_index("stimulus_id")["category"]
     ids = list(truth.index)
-    frames = [pd.DataFrame({"dataset": human.set_name, "agent": people["participant"], "agent_type": "human",
-                            "subject": people["participant"], "stimulus_id": people["stimulus_id"],
-                            "category": people["category"], "response": people["response"],
-                            "correct": people["response"] == people["category"]})]
+    frames = [
+        pd.DataFrame(
+            {
+                "dataset": human.set_name,
+                "agent": people["participant"],
+                "agent_type": "human",
+                "subject": people["participant"],
+                "stimulus_id": people["stimulus_id"],
+                "category": people["category"],
+                "response": people["response"],
+                "correct": people["response"] == people["category"],
+            }
+        )
+    ]
     layers = {}
     for agent, _model, layer, ref in models:
         emb = ref.load().select(ids)
@@ -138,13 +182,25 @@ def run_own_classification(spec: dict, models: list, human: OwnHuman, paths: tup
             dec = imagenet16_decisions(emb.values, load_imagenet16())[0]
         else:
             dec = nearest_class_mean_loo(emb.values, truth.to_numpy())
-        frames.append(pd.DataFrame({"dataset": human.set_name, "agent": agent, "agent_type": "model",
-                                    "subject": agent, "stimulus_id": ids, "category": truth.to_numpy(),
-                                    "response": dec, "correct": dec == truth.to_numpy()}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dataset": human.set_name,
+                    "agent": agent,
+                    "agent_type": "model",
+                    "subject": agent,
+                    "stimulus_id": ids,
+                    "category": truth.to_numpy(),
+                    "response": dec,
+                    "correct": dec == truth.to_numpy(),
+                }
+            )
+        )
         layers[agent] = layer
     d = pd.concat(frames, ignore_index=True)[list(DECISION_COLUMNS)]
-    rows = consistency_rows(d, dataset=human.set_name, layers=layers, level=spec["level"], n_boot=spec["n_boot"],
-                            seed=spec["seed"])
+    rows = consistency_rows(
+        d, dataset=human.set_name, layers=layers, level=spec["level"], n_boot=spec["n_boot"], seed=spec["seed"]
+    )
     table = metrics_table(rows)
     if spec.get("name"):
         table["entry"] = spec["name"]

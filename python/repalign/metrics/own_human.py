@@ -10,8 +10,9 @@ the checked data themselves (small, picklable: a task carries them) and a conten
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from repalign.config import Config
 from repalign.errors import ValidationError
@@ -39,7 +40,8 @@ def uses_own(spec: Mapping[str, Any]) -> bool:
     """Whether an entry brings its own human data (a file, or a [[stimuli]] set's labels)."""
     key = OWN_FILE_KEY.get(spec["metric"])
     return (key is not None and spec.get(key) is not None) or (
-        spec["metric"] == "separation" and spec["dataset"] not in ("mur92", "things"))
+        spec["metric"] == "separation" and spec["dataset"] not in ("mur92", "things")
+    )
 
 
 def check_own_entry(entry: Mapping[str, Any], spec: Mapping[str, Any], where: str) -> None:
@@ -48,16 +50,22 @@ def check_own_entry(entry: Mapping[str, Any], spec: Mapping[str, Any], where: st
     key = OWN_FILE_KEY.get(m)
     if key is None or spec.get(key) is None:
         if m == "classification" and spec.get("decide") is not None:
-            raise ValidationError(f"{where}: decide says how models decide on your own decisions file; give the file "
-                                  "with decisions = \"<file>\"")
+            raise ValidationError(
+                f"{where}: decide says how models decide on your own decisions file; give the file "
+                'with decisions = "<file>"'
+            )
         if m == "rsa" and spec.get("ids_file") is not None:
-            raise ValidationError(f"{where}: ids_file names the ids of .npy RDMs; give the RDMs with rdms = \"<file>\"")
+            raise ValidationError(f'{where}: ids_file names the ids of .npy RDMs; give the RDMs with rdms = "<file>"')
         return
     if "dataset" not in entry or not isinstance(entry["dataset"], str) or not entry["dataset"]:
-        raise ValidationError(f"{where} ({m}): {key} = {spec[key]!r} needs dataset = \"<the [[stimuli]] set whose ids "
-                              f"the file uses>\" (or \"things\" for THINGS concept ids)")
+        raise ValidationError(
+            f'{where} ({m}): {key} = {spec[key]!r} needs dataset = "<the [[stimuli]] set whose ids '
+            f'the file uses>" (or "things" for THINGS concept ids)'
+        )
     if spec.get("variant", "default") == "published":
-        raise ValidationError(f"{where} ({m}): variant = \"published\" reproduces a paper's data; leave it out with {key}")
+        raise ValidationError(
+            f'{where} ({m}): variant = "published" reproduces a paper\'s data; leave it out with {key}'
+        )
     if m == "classification" and spec.get("decide", "nearest_mean") not in DECIDE:
         raise ValidationError(f"{where} (classification): decide = {spec['decide']!r}; valid: {', '.join(DECIDE)}")
 
@@ -75,8 +83,9 @@ def stimulus_ids(config: Config, name: str, where: str) -> tuple[tuple[str, ...]
 
         return load_things_ids(), None
     hint = " (an optional set not available here)" if name in skipped else ""
-    raise ValidationError(f"{where}: dataset = {name!r} is no stimulus set{hint}; use one of: "
-                          f"{', '.join(list(stim) + ['things'])}")
+    raise ValidationError(
+        f"{where}: dataset = {name!r} is no stimulus set{hint}; use one of: {', '.join(list(stim) + ['things'])}"
+    )
 
 
 def resolve_own(spec: Mapping[str, Any], config: Config, where: str) -> OwnHuman:
@@ -97,39 +106,56 @@ def resolve_own(spec: Mapping[str, Any], config: Config, where: str) -> OwnHuman
             path = config.resolve(spec["triplets"])
             data = own.read_triplets(path, ids, name, source=name)
             if m == "noise_ceiling" and own.repeated_triplets(data) == 0:
-                raise ValidationError(f"human triplet file {path}: no triplet is answered twice (by one participant "
-                                      "or several); a noise ceiling needs repeated triplets")
+                raise ValidationError(
+                    f"human triplet file {path}: no triplet is answered twice (by one participant "
+                    "or several); a noise ceiling needs repeated triplets"
+                )
             return OwnHuman("triplets", data, name, own.file_key([path]))
         if m == "classification":
             path = config.resolve(spec["decisions"])
-            lab = None if labels is None or "category" not in labels.columns else \
-                dict(zip(map(str, labels.index), map(str, labels["category"])))
+            lab = (
+                None
+                if labels is None or "category" not in labels.columns
+                else dict(zip(map(str, labels.index), map(str, labels["category"])))
+            )
             data = own.read_decisions(path, ids, name, lab)
             from repalign.task import content_key
 
-            return OwnHuman("decisions", data, name,
-                            own.file_key([path]) + content_key(sorted(set(zip(data["stimulus_id"], data["category"])))))
+            return OwnHuman(
+                "decisions",
+                data,
+                name,
+                own.file_key([path]) + content_key(sorted(set(zip(data["stimulus_id"], data["category"])))),
+            )
     except ValidationError as exc:
         raise ValidationError(f"{where} ({m}): {exc}") from None
     # separation: a stimulus set's label column
     col = spec["labels"]
     if labels is None or col not in labels.columns:
         valid = ", ".join(map(str, labels.columns)) if labels is not None else "none"
-        raise ValidationError(f"{where} (separation): stimulus set {name!r} has no label column {col!r}; its labels: {valid}")
+        raise ValidationError(
+            f"{where} (separation): stimulus set {name!r} has no label column {col!r}; its labels: {valid}"
+        )
     pairs = tuple(zip(map(str, labels.index), map(str, labels[col])))
     blank = [i for i, v in pairs if not v.strip() or v == "nan"]
     if blank:
-        raise ValidationError(f"{where} (separation): {len(blank)} stimulus id(s) of {name!r} have no {col!r} "
-                              f"(a folder set: images outside any sub-folder), first {blank[:3]}; move them into "
-                              "a sub-folder per class")
+        raise ValidationError(
+            f"{where} (separation): {len(blank)} stimulus id(s) of {name!r} have no {col!r} "
+            f"(a folder set: images outside any sub-folder), first {blank[:3]}; move them into "
+            "a sub-folder per class"
+        )
     classes = {v for _, v in pairs}
     if len(classes) < 2:
-        raise ValidationError(f"{where} (separation): stimulus set {name!r} has {len(classes)} value(s) of {col!r} "
-                              f"({', '.join(map(repr, sorted(classes)))}); separation needs at least 2 classes "
-                              "(a folder set: one sub-folder per class)")
+        raise ValidationError(
+            f"{where} (separation): stimulus set {name!r} has {len(classes)} value(s) of {col!r} "
+            f"({', '.join(map(repr, sorted(classes)))}); separation needs at least 2 classes "
+            "(a folder set: one sub-folder per class)"
+        )
     if max(sum(v == c for _, v in pairs) for c in classes) < 2:
-        raise ValidationError(f"{where} (separation): every class of {col!r} in {name!r} has one stimulus; "
-                              "separation needs a class with at least 2")
+        raise ValidationError(
+            f"{where} (separation): every class of {col!r} in {name!r} has one stimulus; "
+            "separation needs a class with at least 2"
+        )
     from repalign.task import content_key
 
     return OwnHuman("labels", pairs, name, content_key(pairs), col)

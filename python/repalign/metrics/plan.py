@@ -9,13 +9,16 @@ representation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from repalign.config import Config, parse_entries, parse_section
 from repalign.errors import ValidationError
-from repalign.metrics.config import METRIC_MODELS, METRICS, entry_spec, metric_model
+from repalign.metrics.config import METRIC_MODELS, entry_spec, metric_model
 from repalign.stages import Stage
-from repalign.task import Task, content_key as _key, safe_name as _safe
+from repalign.task import Task
+from repalign.task import content_key as _key
+from repalign.task import safe_name as _safe
 
 if TYPE_CHECKING:
     from repalign.metrics.own_human import OwnHuman
@@ -25,14 +28,19 @@ _VERSION = 2  # bump when a metric's numbers change for the same inputs (2: min-
 
 #: every metric's keys and defaults: repalign.metrics.config (one model per metric)
 DEFAULTS: dict[str, dict[str, Any]] = {
-    m: {k: f.default for k, f in cls.model_fields.items() if not f.is_required()} for m, cls in METRIC_MODELS.items()}
+    m: {k: f.default for k, f in cls.model_fields.items() if not f.is_required()} for m, cls in METRIC_MODELS.items()
+}
 # What variant = "published" changes where the entry does not set the key itself
 # (Muttenthaler et al. 2023: cosine zero-shot on all THINGS triplets; the probe's λ grid
 # and 100-epoch cap; see docs/fidelity.md).
 PUBLISHED_DEFAULTS: dict[str, dict[str, Any]] = {
     "odd_one_out": {"dataset": ["train_90", "test_10"], "similarity": ["cosine"]},
-    "probe": {"dataset": ["train_90", "test_10"], "penalty": "zero", "alphas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-              "epochs": 100},
+    "probe": {
+        "dataset": ["train_90", "test_10"],
+        "penalty": "zero",
+        "alphas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        "epochs": 100,
+    },
 }
 
 
@@ -46,8 +54,9 @@ def metric_spec(entry: Any, where: str, seed: int = 0) -> dict[str, Any]:
     spec.setdefault("variant", "default")
     check_own_entry(entry.model_dump(exclude_unset=True), spec, where)  # the keys as written
     if spec["variant"] == "published":  # the paper's values where the entry does not set them
-        spec.update({k: v for k, v in PUBLISHED_DEFAULTS.get(spec["metric"], {}).items()
-                     if k not in entry.model_fields_set})
+        spec.update(
+            {k: v for k, v in PUBLISHED_DEFAULTS.get(spec["metric"], {}).items() if k not in entry.model_fields_set}
+        )
     if "similarity" in spec and isinstance(spec["similarity"], str):
         spec["similarity"] = [spec["similarity"]]
     if "methods" in spec and isinstance(spec["methods"], str):
@@ -90,9 +99,13 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         one_of("penalty", spec["penalty"], PENALTIES)
         if not spec["alphas"]:
             raise ValidationError(f"{where}: alphas must not be empty")
-        if spec["variant"] == "published" and (spec["penalty"] != "zero" or spec["similarity"] != ["dot"] or spec["n_components"] is not None):
-            raise ValidationError(f"{where}: variant = \"published\" is the square probe with penalty = \"zero\" on dot products; "
-                                  f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = {spec['n_components']!r}")
+        if spec["variant"] == "published" and (
+            spec["penalty"] != "zero" or spec["similarity"] != ["dot"] or spec["n_components"] is not None
+        ):
+            raise ValidationError(
+                f'{where}: variant = "published" is the square probe with penalty = "zero" on dot products; '
+                f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = {spec['n_components']!r}"
+            )
     if m == "rsa":
         if not spec.get("rdms"):  # with rdms: a stimulus set's name, checked when planned
             one_of("dataset", spec["dataset"], ("mur92",))
@@ -109,12 +122,14 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
 
         # mur92, things, or a [[stimuli]] set's name (its labels; checked when planned)
         if not spec["dataset"]:
-            raise ValidationError(f"{where}: dataset = \"\"; valid: mur92, things or a [[stimuli]] set's name")
+            raise ValidationError(f'{where}: dataset = ""; valid: mur92, things or a [[stimuli]] set\'s name')
         one_of("formula", spec["formula"], FORMULAS)
         if spec["dataset"] == "things":
             one_of("labels", spec["labels"], ("category", "concept"))
         if spec["variant"] == "published" and spec["formula"] != "naturalcogsci":
-            raise ValidationError(f"{where}: variant = \"published\" is formula = \"naturalcogsci\", got {spec['formula']!r}")
+            raise ValidationError(
+                f'{where}: variant = "published" is formula = "naturalcogsci", got {spec["formula"]!r}'
+            )
     if m == "classification" and not spec.get("decisions"):
         from repalign.datasets.texture_shape import CONDITIONS
 
@@ -161,19 +176,26 @@ def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representati
     from repalign.metrics.own_human import uses_own
 
     if uses_own(spec):
-        return (f"{where} ({m}): needs representations of stimulus set {spec['dataset']!r} (its human data are "
-                f"about those ids); add [[models]] (their features of every [[stimuli]] set) or a [[representations]] "
-                f"file with stimuli = {spec['dataset']!r}. Defined representations (stimuli): {defined}")
+        return (
+            f"{where} ({m}): needs representations of stimulus set {spec['dataset']!r} (its human data are "
+            f"about those ids); add [[models]] (their features of every [[stimuli]] set) or a [[representations]] "
+            f"file with stimuli = {spec['dataset']!r}. Defined representations (stimuli): {defined}"
+        )
     if not refs:
         return f"{where}: no representations to measure (define [[models]] or [[representations]])"
     if m == "cka" and spec.get("reference") in refs:
         stim = refs[spec["reference"]].stimuli
-        return (f"{where} (cka): needs another representation of stimulus set {stim!r} (CKA compares the "
-                f"reference {spec['reference']!r} with representations of the same stimuli); add [[models]] or "
-                f"a [[representations]] file of {stim!r}. Defined representations (stimuli): {defined}")
+        return (
+            f"{where} (cka): needs another representation of stimulus set {stim!r} (CKA compares the "
+            f"reference {spec['reference']!r} with representations of the same stimuli); add [[models]] or "
+            f"a [[representations]] file of {stim!r}. Defined representations (stimuli): {defined}"
+        )
     if m == "rsa" or (m == "separation" and spec.get("dataset") != "things"):
-        need = ("representations of the 92 Mur92 images (its human data: the subjects' RDMs)" if m == "rsa"
-                else "representations of the 92 Mur92 images (labels from its category column)")
+        need = (
+            "representations of the 92 Mur92 images (its human data: the subjects' RDMs)"
+            if m == "rsa"
+            else "representations of the 92 Mur92 images (labels from its category column)"
+        )
         add = 'a [[stimuli]] set with source = "mur92" (and [[models]] to extract features of it)'
     else:
         need = "representations of the THINGS concepts (its human data: THINGS triplets and categories)"
@@ -181,8 +203,16 @@ def _nothing_to_measure(spec: Mapping[str, Any], refs: Mapping[str, Representati
     return f"{where} ({m}): needs {need}; add {add}. Defined representations (stimuli): {defined}"
 
 
-def run_metric(spec: dict, ref: Representation, reference: Representation | None, model: str, layer: str, path: str,
-               provenance: dict, human: OwnHuman | None = None) -> str:
+def run_metric(
+    spec: dict,
+    ref: Representation,
+    reference: Representation | None,
+    model: str,
+    layer: str,
+    path: str,
+    provenance: dict,
+    human: OwnHuman | None = None,
+) -> str:
     """Task body: load the representation(s), compute the metric, write the table atomically.
     human: the entry's own human data (repalign.metrics.own_human), checked when planned."""
     from repalign.metrics import compute
@@ -250,14 +280,24 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
             key = _key({"v": _VERSION, "spec": spec, **({"human": human.key} if human is not None else {})})
             path = root / f"noise_ceiling-{_safe(spec['dataset'])}-{key}.parquet"
             prov = {"producer": "repalign.metrics.run_metric", "spec": spec, "key": key}
-            tasks.append(Task(f"metrics:noise_ceiling:{key}", "metrics", (path,), run_metric,
-                              (spec, None, None, "human", "", str(path), prov), kwargs=own,
-                              label=f"noise ceiling {spec['dataset']}"))
+            tasks.append(
+                Task(
+                    f"metrics:noise_ceiling:{key}",
+                    "metrics",
+                    (path,),
+                    run_metric,
+                    (spec, None, None, "human", "", str(path), prov),
+                    kwargs=own,
+                    label=f"noise ceiling {spec['dataset']}",
+                )
+            )
             continue
         names = spec["representations"] if spec["representations"] is not None else _default_names(spec, refs)
         unknown = [n for n in names if n not in refs]
         if unknown:
-            raise ValidationError(f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown representation(s) {unknown}; defined: {', '.join(sorted(refs)) or 'none'}"
+            )
         if not names:
             raise ValidationError(_nothing_to_measure(spec, refs, where))
         if human is not None:
@@ -267,7 +307,8 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
                 raise ValidationError(
                     f"{where} ({spec['metric']}): its human data are about stimulus set {spec['dataset']!r}; "
                     + ", ".join(f"{n!r} represents {refs[n].stimuli!r}" for n in wrong[:5])
-                    + f"; use representations of {spec['dataset']!r}")
+                    + f"; use representations of {spec['dataset']!r}"
+                )
         elif spec["metric"] == "rsa":
             # RSA compares with the Mur92 subjects' RDMs: only representations of those 92 images can run
             wrong = [n for n in names if refs[n].stimuli != "mur92"]
@@ -275,38 +316,63 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
                 raise ValidationError(
                     f"{where} (rsa): compares with the 16 subjects' RDMs of the 92 Mur92 images; "
                     + ", ".join(f"{n!r} represents {refs[n].stimuli!r}" for n in wrong[:5])
-                    + "; use representations of a [[stimuli]] set with source = \"mur92\"")
+                    + '; use representations of a [[stimuli]] set with source = "mur92"'
+                )
         reference = None
         if spec["metric"] == "cka":
             if spec["reference"] not in refs:
-                raise ValidationError(f"{where}: unknown reference representation {spec['reference']!r}; defined: {', '.join(sorted(refs))}")
+                raise ValidationError(
+                    f"{where}: unknown reference representation {spec['reference']!r}; defined: {', '.join(sorted(refs))}"
+                )
             reference = refs[spec["reference"]]
-            wrong = [n for n in names if reference.stimuli is not None and refs[n].stimuli is not None
-                     and refs[n].stimuli != reference.stimuli]
+            wrong = [
+                n
+                for n in names
+                if reference.stimuli is not None
+                and refs[n].stimuli is not None
+                and refs[n].stimuli != reference.stimuli
+            ]
             if wrong:
                 raise ValidationError(
                     f"{where} (cka): reference {spec['reference']!r} represents stimulus set {reference.stimuli!r}; "
                     + ", ".join(f"{n!r} represents {refs[n].stimuli!r}" for n in wrong[:5])
-                    + f"; CKA compares the same stimuli: use representations of {reference.stimuli!r}")
+                    + f"; CKA compares the same stimuli: use representations of {reference.stimuli!r}"
+                )
         for name in names:
             ref = refs[name]
             model, layer, stimuli = _ref_names(ref, name)
             rspec = dict(spec)
             if rspec["metric"] == "dimensionality" and not rspec["dataset"]:
                 rspec["dataset"] = stimuli or name
-            ident = {"v": _VERSION, "spec": {k: v for k, v in rspec.items() if k != "representations"},
-                     "rep": ref.cache_key,
-                     "reference": reference.cache_key if reference is not None else None,
-                     **({"human": human.key} if human is not None else {})}
+            ident = {
+                "v": _VERSION,
+                "spec": {k: v for k, v in rspec.items() if k != "representations"},
+                "rep": ref.cache_key,
+                "reference": reference.cache_key if reference is not None else None,
+                **({"human": human.key} if human is not None else {}),
+            }
             key = _key(ident)
             path = root / f"{spec['metric']}-{_safe(name)}-{key}.parquet"
             deps = ref.deps + (reference.deps if reference is not None else ())
-            prov = {"producer": "repalign.metrics.run_metric", "spec": rspec, "representation": name,
-                    "representation_key": ident["rep"], "key": key}
-            tasks.append(Task(f"metrics:{spec['metric']}:{_safe(name)}:{key}", "metrics", (path,), run_metric,
-                              (rspec, ref, reference, model, layer, str(path), prov), kwargs=own,
-                              deps=tuple(dict.fromkeys(deps)),
-                              label=f"{spec['metric']} {name}"))
+            prov = {
+                "producer": "repalign.metrics.run_metric",
+                "spec": rspec,
+                "representation": name,
+                "representation_key": ident["rep"],
+                "key": key,
+            }
+            tasks.append(
+                Task(
+                    f"metrics:{spec['metric']}:{_safe(name)}:{key}",
+                    "metrics",
+                    (path,),
+                    run_metric,
+                    (rspec, ref, reference, model, layer, str(path), prov),
+                    kwargs=own,
+                    deps=tuple(dict.fromkeys(deps)),
+                    label=f"{spec['metric']} {name}",
+                )
+            )
     return tasks
 
 
@@ -340,19 +406,24 @@ def _classification_task(spec: dict, refs: Mapping[str, Representation], config:
     conditions = _texture_conditions(config)
     wanted = spec["dataset"] or ["edges", "filled-silhouettes"]
     if spec["representations"] is None:  # every ImageNet head over a texture-shape set of the wanted conditions
-        names = sorted(n for n, r in refs.items() if conditions.get(r.stimuli) in wanted
-                       and _imagenet_head_problem(r) is None)
+        names = sorted(
+            n for n, r in refs.items() if conditions.get(r.stimuli) in wanted and _imagenet_head_problem(r) is None
+        )
     else:
         names = list(spec["representations"])
     models: list[tuple[str, str, str, Representation]] = []  # (condition, agent, layer, ref)
     for name in names:
         if name not in refs:
-            raise ValidationError(f"{where}: unknown representation {name!r}; defined: {', '.join(sorted(refs)) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown representation {name!r}; defined: {', '.join(sorted(refs)) or 'none'}"
+            )
         ref = refs[name]
         cond = conditions.get(ref.stimuli)
         if cond not in wanted:
-            raise ValidationError(f"{where}: representation {name!r} is not over a texture-shape stimulus set of "
-                                  f"{wanted} (its stimuli: {ref.stimuli!r})")
+            raise ValidationError(
+                f"{where}: representation {name!r} is not over a texture-shape stimulus set of "
+                f"{wanted} (its stimuli: {ref.stimuli!r})"
+            )
         why = _imagenet_head_problem(ref)
         if why:
             raise ValidationError(f"{where}: representation {name!r} gives no 16-class decisions: {why}")
@@ -360,20 +431,36 @@ def _classification_task(spec: dict, refs: Mapping[str, Representation], config:
         if any(c == cond and a == agent for c, a, _, _ in models):
             raise ValidationError(f"{where}: two representations of model {agent!r} on {cond}")
         models.append((cond, agent, str(ref.layer), ref))
-    ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"},
-             "models": sorted((c, a, l, r.cache_key) for c, a, l, r in models)}
+    ident = {
+        "v": _VERSION,
+        "spec": {k: v for k, v in spec.items() if k != "representations"},
+        "models": sorted((c, a, l, r.cache_key) for c, a, l, r in models),
+    }
     key = _key(ident)
     label = _safe(spec["name"]) if spec.get("name") else "texture-shape"
     root = config.output / "metrics"
     paths = (root / f"classification-{label}-{key}.parquet", root / f"decisions-{label}-{key}.parquet")
-    prov = {"producer": "repalign.metrics.run_classification", "spec": spec, "key": key,
-            "models": [[c, a, l, r.cache_key] for c, a, l, r in models]}
+    prov = {
+        "producer": "repalign.metrics.run_classification",
+        "spec": spec,
+        "key": key,
+        "models": [[c, a, l, r.cache_key] for c, a, l, r in models],
+    }
     deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
-    return Task(f"metrics:classification:{key}", "metrics", paths, run_classification,
-                (spec, wanted, models, tuple(map(str, paths)), prov), deps=deps, label=f"classification {label}")
+    return Task(
+        f"metrics:classification:{key}",
+        "metrics",
+        paths,
+        run_classification,
+        (spec, wanted, models, tuple(map(str, paths)), prov),
+        deps=deps,
+        label=f"classification {label}",
+    )
 
 
-def run_classification(spec: dict, conditions: list[str], models: list, paths: tuple[str, str], provenance: dict) -> tuple[str, str]:
+def run_classification(
+    spec: dict, conditions: list[str], models: list, paths: tuple[str, str], provenance: dict
+) -> tuple[str, str]:
     """Task body: 16-class decisions of every model, the people's and raw-data networks'
     decisions, one classification table (metrics kind) and one decisions table."""
     import pandas as pd
@@ -392,14 +479,23 @@ def run_classification(spec: dict, conditions: list[str], models: list, paths: t
                 continue
             emb = ref.load()
             if emb.shape[1] != len(mapping.imagenet):
-                raise ValidationError(f"classification: {emb.name!r} has {emb.shape[1]} outputs, not the "
-                                      f"{len(mapping.imagenet)} ImageNet classes: no 16-class decisions")
+                raise ValidationError(
+                    f"classification: {emb.name!r} has {emb.shape[1]} outputs, not the "
+                    f"{len(mapping.imagenet)} ImageNet classes: no 16-class decisions"
+                )
             dec, _ = imagenet16_decisions(emb.values, mapping)
             model_dec[agent] = pd.Series(dec, index=list(emb.ids))
             layers[agent] = layer
         d = texture_shape_decisions(cond, spec["networks"], model_dec)
-        rows += consistency_rows(d, dataset=cond, layers=layers, level=spec["level"], n_boot=spec["n_boot"],
-                                 seed=spec["seed"], variant=spec.get("variant", "default"))
+        rows += consistency_rows(
+            d,
+            dataset=cond,
+            layers=layers,
+            level=spec["level"],
+            n_boot=spec["n_boot"],
+            seed=spec["seed"],
+            variant=spec.get("variant", "default"),
+        )
         decisions.append(d)
     table = metrics_table(rows)
     if spec.get("name"):
@@ -409,5 +505,6 @@ def run_classification(spec: dict, conditions: list[str], models: list, paths: t
     return paths
 
 
-STAGE = Stage("metrics", ("metrics",), _plan_stage, models={"metrics": metric_model},
-              tasks=(run_metric, run_classification))
+STAGE = Stage(
+    "metrics", ("metrics",), _plan_stage, models={"metrics": metric_model}, tasks=(run_metric, run_classification)
+)

@@ -33,8 +33,9 @@ alpha.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,15 +43,23 @@ import torch
 
 from repalign.config import check_variant
 from repalign.errors import ValidationError
-from repalign.metrics._inputs import features_and_triplets, feature_matrix
+from repalign.metrics._inputs import feature_matrix, features_and_triplets
 from repalign.metrics.odd_one_out import odd_one_out_correct
 
 PENALTIES = ("zero", "identity")
 PROBE_SIMILARITIES = ("dot", "cosine")
 EARLY_STOPPING = ("shared", "per_fold")  # published probe_cv: the seed's one stopper for all folds, or one per fold
 # The published probe's settings (LukasMut/human_alignment main_probing.py defaults).
-PUBLISHED = {"lr": 1e-3, "batch_size": 256, "epochs": 100, "min_epochs": 10, "patience": 10,
-             "min_delta": 1e-4, "sigma": 1e-3, "clip": 1.0}
+PUBLISHED = {
+    "lr": 1e-3,
+    "batch_size": 256,
+    "epochs": 100,
+    "min_epochs": 10,
+    "patience": 10,
+    "min_delta": 1e-4,
+    "sigma": 1e-3,
+    "clip": 1.0,
+}
 
 
 @dataclass
@@ -127,8 +136,10 @@ class TripletProbe:
         pub = self.variant == "published"
         penalty = self.penalty or ("zero" if pub else "identity")
         if pub and (penalty != "zero" or self.similarity != "dot" or self.n_components not in (None,)):
-            raise ValidationError("probe variant='published' is a square W with penalty 'zero' (unsquared ‖W‖_F) "
-                                  f"on dot products; got penalty={penalty!r}, similarity={self.similarity!r}, n_components={self.n_components!r}")
+            raise ValidationError(
+                "probe variant='published' is a square W with penalty 'zero' (unsquared ‖W‖_F) "
+                f"on dot products; got penalty={penalty!r}, similarity={self.similarity!r}, n_components={self.n_components!r}"
+            )
         epochs = self.epochs if self.epochs is not None else (PUBLISHED["epochs"] if pub else 20)
         batch = self.batch_size if self.batch_size is not None else (PUBLISHED["batch_size"] if pub else 1024)
         lr = self.lr if self.lr is not None else (PUBLISHED["lr"] if pub else 1e-2)
@@ -139,7 +150,9 @@ class TripletProbe:
         if penalty not in PENALTIES:
             raise ValidationError(f"unknown probe penalty {penalty!r}; valid: {', '.join(PENALTIES)}")
         if self.similarity not in PROBE_SIMILARITIES:
-            raise ValidationError(f"unknown probe similarity {self.similarity!r}; valid: {', '.join(PROBE_SIMILARITIES)}")
+            raise ValidationError(
+                f"unknown probe similarity {self.similarity!r}; valid: {', '.join(PROBE_SIMILARITIES)}"
+            )
         k = d if self.n_components is None else int(self.n_components)
         if k < 1:
             raise ValidationError(f"n_components must be >= 1, got {k}")
@@ -149,7 +162,9 @@ class TripletProbe:
             raise ValidationError(f"alpha must be >= 0, got {self.alpha}")
         return k
 
-    def fit(self, X: Any, triplets: Any, validation: Any = None, stopper: "EarlyStopper | None" = None) -> "TripletProbe":
+    def fit(
+        self, X: Any, triplets: Any, validation: Any = None, stopper: EarlyStopper | None = None
+    ) -> TripletProbe:
         """Fit W on the triplets (n, 3). validation: triplets (m, 3) for early stopping
         (variant="published" only; without it the published probe runs all epochs).
         stopper: the ``EarlyStopper`` to use; None → a fresh one. Passing the same one to
@@ -197,11 +212,13 @@ class TripletProbe:
         self.W_ = W.detach().cpu().numpy().astype(np.float64)
         return self
 
-    def _fit_published(self, Xa, t, t_val, epochs, batch_size, lr, stopper=None) -> "TripletProbe":
+    def _fit_published(self, Xa, t, t_val, epochs, batch_size, lr, stopper=None) -> TripletProbe:
         # Global z-scoring: one mean and one standard deviation over every entry.
         self.mean_, self.std_ = float(Xa.mean()), float(Xa.std())
         if self.std_ == 0:
-            raise ValidationError("probe: constant features; the published z-scoring divides by their standard deviation")
+            raise ValidationError(
+                "probe: constant features; the published z-scoring divides by their standard deviation"
+            )
         dev = torch.device(self.device)
         Z = torch.as_tensor((Xa - self.mean_) / self.std_, dtype=torch.float32, device=dev)
         d = Z.shape[1]
@@ -397,7 +414,9 @@ def probe_cv(
             raise ValidationError(f"probe_cv: unknown early_stopping {stopping!r}; valid: {', '.join(EARLY_STOPPING)}")
         return _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params, stopping)
     if early_stopping is not None:
-        raise ValidationError(f"probe_cv: early_stopping={early_stopping!r} belongs to variant='published' (the default variant trains fixed epochs)")
+        raise ValidationError(
+            f"probe_cv: early_stopping={early_stopping!r} belongs to variant='published' (the default variant trains fixed epochs)"
+        )
     Xa, t = features_and_triplets(X, triplets)
     if not alphas:
         raise ValidationError("probe_cv: alphas must not be empty")
@@ -408,7 +427,9 @@ def probe_cv(
     for f in range(n_folds):
         test_idx, train_idx = disjoint_split(t, folds == f)
         if test_idx.size == 0 or train_idx.size == 0:
-            raise ValidationError(f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more triplets or fewer folds")
+            raise ValidationError(
+                f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more triplets or fewer folds"
+            )
         t_train, t_test = t[train_idx], t[test_idx]
         alpha = _select_alpha(Xa, t_train, folds != f, alphas, inner_folds, seed + 1 + f, probe_params)
         probe = TripletProbe(alpha=alpha, seed=seed, **probe_params).fit(Xa, t_train)
@@ -443,7 +464,9 @@ def _select_alpha(Xa, t_train, train_objects, alphas, inner_folds, seed, probe_p
     return float(alphas[int(np.argmax(scores))])
 
 
-def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params, stopping="shared") -> ProbeCVResult:
+def _probe_cv_published(
+    X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params, stopping="shared"
+) -> ProbeCVResult:
     from sklearn.model_selection import KFold
 
     Xa, t = features_and_triplets(X, triplets)
@@ -453,12 +476,16 @@ def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity
         raise ValidationError(f"n_folds must be >= 2, got {n_folds}")
     zs_sim = zero_shot_similarity or "cosine"
     splits = []
-    for f, (train_obj, _) in enumerate(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.arange(Xa.shape[0]))):
+    for f, (train_obj, _) in enumerate(
+        KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.arange(Xa.shape[0]))
+    ):
         in_train = np.zeros(Xa.shape[0], bool)
         in_train[train_obj] = True
         train_idx, test_idx = disjoint_split(t, in_train)  # all three in train / none in train
         if test_idx.size == 0 or train_idx.size == 0:
-            raise ValidationError(f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more triplets or fewer folds")
+            raise ValidationError(
+                f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more triplets or fewer folds"
+            )
         splits.append((t[train_idx], t[test_idx]))
     runs = []
     for a in alphas:
@@ -467,12 +494,28 @@ def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity
         shared = EarlyStopper()
         for f, (t_train, t_test) in enumerate(splits):
             stopper = shared if stopping == "shared" else EarlyStopper()
-            probe = TripletProbe(alpha=float(a), seed=seed, **probe_params).fit(Xa, t_train, validation=t_test, stopper=stopper)
-            rows.append({"fold": f, "alpha": float(a), "n_train": int(t_train.shape[0]), "n_test": int(t_test.shape[0]),
-                         "epochs": probe.n_epochs_, "loss": probe.loss(Xa, t_test), "probed": probe.score(Xa, t_test)})
+            probe = TripletProbe(alpha=float(a), seed=seed, **probe_params).fit(
+                Xa, t_train, validation=t_test, stopper=stopper
+            )
+            rows.append(
+                {
+                    "fold": f,
+                    "alpha": float(a),
+                    "n_train": int(t_train.shape[0]),
+                    "n_test": int(t_test.shape[0]),
+                    "epochs": probe.n_epochs_,
+                    "loss": probe.loss(Xa, t_test),
+                    "probed": probe.score(Xa, t_test),
+                }
+            )
         runs.append(pd.DataFrame(rows))
-    selection = pd.DataFrame({"alpha": [float(a) for a in alphas],
-                              "loss": [r["loss"].mean() for r in runs], "probed": [r["probed"].mean() for r in runs]})
+    selection = pd.DataFrame(
+        {
+            "alpha": [float(a) for a in alphas],
+            "loss": [r["loss"].mean() for r in runs],
+            "probed": [r["probed"].mean() for r in runs],
+        }
+    )
     # find_best_probes.py: skip non-finite losses, chance-level loss (log 3) and perfect accuracy.
     ok = np.isfinite(selection["loss"]) & (selection["loss"] != np.log(3)) & (selection["probed"] != 1.0)
     if not ok.any():
@@ -480,5 +523,8 @@ def _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity
     best = int(selection["loss"].where(ok).idxmin())
     folds = runs[best].copy()
     folds["zero_shot"] = [float(odd_one_out_correct(Xa, tt, zs_sim, variant="published").mean()) for _, tt in splits]
-    return ProbeCVResult(folds[["fold", "alpha", "n_train", "n_test", "zero_shot", "probed", "loss", "epochs"]],
-                         weighting="equal", selection=selection)
+    return ProbeCVResult(
+        folds[["fold", "alpha", "n_train", "n_test", "zero_shot", "probed", "loss", "epochs"]],
+        weighting="equal",
+        selection=selection,
+    )

@@ -18,7 +18,8 @@ value; the people's range (min, max over people) is reported without CI.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,8 +69,15 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def shape_bias_rows(decisions: pd.DataFrame, *, dataset: str = "cue-conflict", layers: Mapping[str, str] | None = None,
-                    level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+def shape_bias_rows(
+    decisions: pd.DataFrame,
+    *,
+    dataset: str = "cue-conflict",
+    layers: Mapping[str, str] | None = None,
+    level: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
     """Rows (metrics schema + ``agent_type``, ``other``) of shape bias per agent.
 
     Per agent: ``shape_bias`` (n = cue-decided conflict trials), ``cue_decided`` (share
@@ -87,7 +95,9 @@ def shape_bias_rows(decisions: pd.DataFrame, *, dataset: str = "cue-conflict", l
     # row 0: the data; rows 1..B: multinomial image counts (the same images for all agents)
     W = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)]) if n_boot else np.ones((1, n))
     d = decisions[decisions["conflict"].astype(bool)]
-    img_shape = d.drop_duplicates("stimulus_id").set_index("stimulus_id")["shape"].astype(str).reindex(images).to_numpy()
+    img_shape = (
+        d.drop_duplicates("stimulus_id").set_index("stimulus_id")["shape"].astype(str).reindex(images).to_numpy()
+    )
     categories = sorted(set(img_shape))
 
     def stats(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,9 +114,18 @@ def shape_bias_rows(decisions: pd.DataFrame, *, dataset: str = "cue-conflict", l
 
     def row(agent, agent_type, metric, vals, n_, other=""):
         lo, hi = ci(vals)
-        return {"model": agent, "layer": layers.get(agent, ""), "dataset": dataset, "metric": metric,
-                "value": float(vals[0]), "ci_low": lo, "ci_high": hi, "n": int(n_), "agent_type": agent_type,
-                "other": other}
+        return {
+            "model": agent,
+            "layer": layers.get(agent, ""),
+            "dataset": dataset,
+            "metric": metric,
+            "value": float(vals[0]),
+            "ci_low": lo,
+            "ci_high": hi,
+            "n": int(n_),
+            "agent_type": agent_type,
+            "other": other,
+        }
 
     rows = []
     for i, a in enumerate(agents):
@@ -121,15 +140,24 @@ def shape_bias_rows(decisions: pd.DataFrame, *, dataset: str = "cue-conflict", l
             rows.append(row(HUMANS, HUMANS, "shape_bias", np.nanmean(bias[:, P], axis=1), len(P)))
             rows.append(row(HUMANS, HUMANS, "cue_decided", np.nanmean(decided[:, P], axis=1), len(P)))
             for c in categories:
-                rows.append(row(HUMANS, HUMANS, "shape_bias_category", np.nanmean(per_cat[c][:, P], axis=1), len(P), other=c))
+                rows.append(
+                    row(HUMANS, HUMANS, "shape_bias_category", np.nanmean(per_cat[c][:, P], axis=1), len(P), other=c)
+                )
         for metric, pick in (("shape_bias_min", np.nanargmin), ("shape_bias_max", np.nanargmax)):
             j = P[pick(bias[0, P])]
-            rows.append({**row(HUMANS, HUMANS, metric, bias[:1, j], len(P), other=agents[j]),
-                         "ci_low": np.nan, "ci_high": np.nan})
+            rows.append(
+                {
+                    **row(HUMANS, HUMANS, metric, bias[:1, j], len(P), other=agents[j]),
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                }
+            )
     return rows
 
 
-def model_decisions(labels: pd.DataFrame, decisions: Mapping[str, pd.Series], dataset: str = "cue-conflict") -> pd.DataFrame:
+def model_decisions(
+    labels: pd.DataFrame, decisions: Mapping[str, pd.Series], dataset: str = "cue-conflict"
+) -> pd.DataFrame:
     """Trials of models (agent → Series of 16-class decisions indexed by stimulus id, the
     images of the model's stimulus set: all of ``labels`` or a subset, e.g. a ``limit``),
     as ``repalign.datasets.cue_conflict.decisions_table`` rows with agent_type "model".
@@ -141,14 +169,25 @@ def model_decisions(labels: pd.DataFrame, decisions: Mapping[str, pd.Series], da
         dec = pd.Series(dec)
         unknown = sorted(set(dec.index) - set(labels.index))
         if unknown:
-            raise ValidationError(f"shape bias: model {agent!r} decided on image(s) {unknown[:5]} that are not "
-                                  "cue-conflict stimuli")
-        frames.append(pd.DataFrame({"agent": agent, "agent_type": "model", "subject": agent,
-                                    "stimulus_id": dec.index.astype(str), "response": dec.to_numpy().astype(str),
-                                    "experiment": "repalign"}))
+            raise ValidationError(
+                f"shape bias: model {agent!r} decided on image(s) {unknown[:5]} that are not cue-conflict stimuli"
+            )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "agent": agent,
+                    "agent_type": "model",
+                    "subject": agent,
+                    "stimulus_id": dec.index.astype(str),
+                    "response": dec.to_numpy().astype(str),
+                    "experiment": "repalign",
+                }
+            )
+        )
     if not frames:
-        return decisions_table(pd.DataFrame(columns=["agent", "agent_type", "subject", "stimulus_id", "response"]),
-                               labels, dataset)
+        return decisions_table(
+            pd.DataFrame(columns=["agent", "agent_type", "subject", "stimulus_id", "response"]), labels, dataset
+        )
     return decisions_table(pd.concat(frames, ignore_index=True), labels, dataset)
 
 
@@ -168,5 +207,7 @@ def select_networks(decisions: pd.DataFrame, networks: Sequence[str] | None) -> 
         return decisions
     unknown = [n for n in networks if n not in available]
     if unknown:
-        raise ValidationError(f"shape_bias: raw-data network(s) {unknown} not in the data; available: {', '.join(available)}")
+        raise ValidationError(
+            f"shape_bias: raw-data network(s) {unknown} not in the data; available: {', '.join(available)}"
+        )
     return decisions[(decisions["agent_type"] == "human") | decisions["agent"].isin(list(networks))]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,9 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     """``shape_bias <agent> <value> [<lo>, <hi>]``, one per agent (each person, the people
     pooled as ``humans``, every network and model), in the table's order."""
     t = _rows(table, "shape_bias")
-    return [f"shape_bias {r['model']} {r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" for _, r in t.iterrows()]
+    return [
+        f"shape_bias {r['model']} {r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" for _, r in t.iterrows()
+    ]
 
 
 def _summary_frame(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -54,16 +56,29 @@ def report_section(metrics: pd.DataFrame, roots: Sequence[Path] = ()) -> str:
     sb = _summary_frame(metrics)
     if sb.empty:
         return ""
-    out = ["<h2>Shape bias (cue-conflict images)</h2>",
-           "<p>Shape bias = shape decisions / (shape + texture decisions) over the cue-conflict trials "
-           "(Geirhos et al. 2019); <i>cue decided</i>: share of those trials decided by either cue; "
-           "95% percentile-bootstrap CIs over images; <i>humans</i>: the mean over the people.</p>"]
+    out = [
+        "<h2>Shape bias (cue-conflict images)</h2>",
+        "<p>Shape bias = shape decisions / (shape + texture decisions) over the cue-conflict trials "
+        "(Geirhos et al. 2019); <i>cue decided</i>: share of those trials decided by either cue; "
+        "95% percentile-bootstrap CIs over images; <i>humans</i>: the mean over the people.</p>",
+    ]
     out += [f"<div class='finding'>{html.escape(f)}</div>" for f in findings(metrics)]
     tab = sb[sb["agent_type"] != "human"].sort_values(["dataset", "value"], ascending=[True, False])
-    out.append(table_html(pd.DataFrame({
-        "dataset": tab["dataset"], "agent": tab["model"], "type": tab["agent_type"], "shape bias": tab["value"],
-        "CI": [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(tab["ci_low"], tab["ci_high"])],
-        "cue decided": tab["cue_decided"], "decided trials": tab["n"]})))
+    out.append(
+        table_html(
+            pd.DataFrame(
+                {
+                    "dataset": tab["dataset"],
+                    "agent": tab["model"],
+                    "type": tab["agent_type"],
+                    "shape bias": tab["value"],
+                    "CI": [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(tab["ci_low"], tab["ci_high"])],
+                    "cue decided": tab["cue_decided"],
+                    "decided trials": tab["n"],
+                }
+            )
+        )
+    )
     return "\n".join(out)
 
 
@@ -81,10 +96,12 @@ def findings(metrics: pd.DataFrame) -> list[str]:
         if h.empty or cand.empty:
             continue
         p, b = h.iloc[0], cand.iloc[0]
-        text = (f"Shape bias on {ds}: people {p['value']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"
-                + (f" (range {lo.iloc[0]:.3f}–{hi.iloc[0]:.3f})" if len(lo) and len(hi) else "")
-                + f"; the most shape-biased network or model is {b['model']} at {b['value']:.3f} "
-                  f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]")
+        text = (
+            f"Shape bias on {ds}: people {p['value']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"
+            + (f" (range {lo.iloc[0]:.3f}–{hi.iloc[0]:.3f})" if len(lo) and len(hi) else "")
+            + f"; the most shape-biased network or model is {b['model']} at {b['value']:.3f} "
+            f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]"
+        )
         worst = cand.iloc[-1]
         out.append(text + f", the least {worst['model']} at {worst['value']:.3f}.")
     return out
@@ -127,22 +144,45 @@ def plot_categories(metrics: pd.DataFrame, dataset: str):
     people = cat[cat["agent_type"] == "human"]
     if len(people):
         band = people.groupby("other")["value"].agg(["min", "max"]).reindex(cats)
-        ax.barh(range(len(cats)), band["max"] - band["min"], left=band["min"], height=0.7, color="0.85",
-                label="people (range)", zorder=1)
+        ax.barh(
+            range(len(cats)),
+            band["max"] - band["min"],
+            left=band["min"],
+            height=0.7,
+            color="0.85",
+            label="people (range)",
+            zorder=1,
+        )
     cmap = plt.get_cmap("tab20")
     markers = "osD^v<>ph*"
     for k, a in enumerate(agents):
         r = cat[cat["model"] == a]
         col = cmap(k % 20)
-        ax.plot(r["value"], [y[c] for c in r["other"]], markers[k % len(markers)], ms=5, color=col, alpha=0.85,
-                label=a, zorder=3)
+        ax.plot(
+            r["value"],
+            [y[c] for c in r["other"]],
+            markers[k % len(markers)],
+            ms=5,
+            color=col,
+            alpha=0.85,
+            label=a,
+            zorder=3,
+        )
         v = sb[sb["model"] == a]["value"]
         if len(v):
             ax.axvline(float(v.iloc[0]), color=col, lw=1, alpha=0.6, zorder=2)
     h = cat[cat["agent_type"] == HUMANS]
     if len(h):
-        ax.plot(h["value"], [y[c] for c in h["other"]], "o", ms=8, color="crimson", mec="black", label="people (mean)",
-                zorder=4)
+        ax.plot(
+            h["value"],
+            [y[c] for c in h["other"]],
+            "o",
+            ms=8,
+            color="crimson",
+            mec="black",
+            label="people (mean)",
+            zorder=4,
+        )
         v = sb[sb["agent_type"] == HUMANS]["value"]
         if len(v):
             ax.axvline(float(v.iloc[0]), color="crimson", lw=2, zorder=2)
@@ -174,8 +214,15 @@ def plot_summary(metrics: pd.DataFrame, dataset: str):
         ax.axvspan(people.min(), people.max(), color="0.85", label="people (range)")
     colours = ["crimson" if k == HUMANS else ("tab:blue" if k == "network" else "tab:orange") for k in t["agent_type"]]
     yy = np.arange(len(order))
-    ax.errorbar(t["value"], yy, xerr=[t["value"] - t["ci_low"], t["ci_high"] - t["value"]], fmt="none",
-                ecolor="0.3", elinewidth=1, capsize=2)
+    ax.errorbar(
+        t["value"],
+        yy,
+        xerr=[t["value"] - t["ci_low"], t["ci_high"] - t["value"]],
+        fmt="none",
+        ecolor="0.3",
+        elinewidth=1,
+        capsize=2,
+    )
     ax.scatter(t["value"], yy, c=colours, zorder=3, s=22)
     ax.axvline(0.5, color="0.5", ls=":", lw=1)
     ax.set_yticks(yy, order, fontsize=7)
@@ -199,13 +246,22 @@ def figures(metrics: pd.DataFrame, out_dir: Path) -> list[FamilyFigure]:
     for i, ds in enumerate(sorted(sb["dataset"].unique())):
         sfx = f"_{i}" if i else ""
         for name, fn, title, caption in (
-            (f"shape_bias_categories{sfx}", plot_categories, f"Shape bias per category ({ds})",
-             "Per shape category, the fraction of shape decisions among shape-or-texture decisions on the cue-conflict "
-             "trials: a marker per network or model, red: the people's mean, grey: their range; vertical lines: each "
-             "agent's overall shape bias (layout of Geirhos et al. 2019, Figure 4)."),
-            (f"shape_bias_summary{sfx}", plot_summary, f"Shape bias per agent ({ds})",
-             "Shape bias with 95% percentile-bootstrap CIs over images; grey band: the range of the individual people; "
-             "dotted: 0.5 (no preference).")):
+            (
+                f"shape_bias_categories{sfx}",
+                plot_categories,
+                f"Shape bias per category ({ds})",
+                "Per shape category, the fraction of shape decisions among shape-or-texture decisions on the cue-conflict "
+                "trials: a marker per network or model, red: the people's mean, grey: their range; vertical lines: each "
+                "agent's overall shape bias (layout of Geirhos et al. 2019, Figure 4).",
+            ),
+            (
+                f"shape_bias_summary{sfx}",
+                plot_summary,
+                f"Shape bias per agent ({ds})",
+                "Shape bias with 95% percentile-bootstrap CIs over images; grey band: the range of the individual people; "
+                "dotted: 0.5 (no preference).",
+            ),
+        ):
             fig = fn(metrics, ds)
             if fig is None:
                 continue
@@ -214,6 +270,14 @@ def figures(metrics: pd.DataFrame, out_dir: Path) -> list[FamilyFigure]:
     return out
 
 
-SHAPE_BIAS = register(ResultFamily(
-    name="shape_bias", title="Shape bias on cue-conflict images", task_prefix="metrics:shape_bias:",
-    summary_lines=summary_lines, figures=figures, report_section=report_section, findings=findings))
+SHAPE_BIAS = register(
+    ResultFamily(
+        name="shape_bias",
+        title="Shape bias on cue-conflict images",
+        task_prefix="metrics:shape_bias:",
+        summary_lines=summary_lines,
+        figures=figures,
+        report_section=report_section,
+        findings=findings,
+    )
+)

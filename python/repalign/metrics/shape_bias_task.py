@@ -13,7 +13,8 @@ kind, with the cue columns).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from repalign.config import Config
 from repalign.errors import ValidationError
@@ -30,7 +31,7 @@ def _cue_sets(config: Config) -> set[str]:
     return {str(s.get("name", SOURCE)) for s in config.section("stimuli", []) or [] if s.get("source") == SOURCE}
 
 
-def shape_bias_task(spec: dict, refs: Mapping[str, "Representation"], config: Config, where: str) -> Task:
+def shape_bias_task(spec: dict, refs: Mapping[str, Representation], config: Config, where: str) -> Task:
     """The entry's task; errors name the entry and the representation."""
     from repalign.metrics.plan import _VERSION, _imagenet_head_problem
 
@@ -39,31 +40,49 @@ def shape_bias_task(spec: dict, refs: Mapping[str, "Representation"], config: Co
         names = sorted(n for n, r in refs.items() if r.stimuli in sets and _imagenet_head_problem(r) is None)
     else:
         names = list(spec["representations"])
-    models: list[tuple[str, str, "Representation"]] = []  # (agent, layer, ref)
+    models: list[tuple[str, str, Representation]] = []  # (agent, layer, ref)
     for name in names:
         if name not in refs:
-            raise ValidationError(f"{where}: unknown representation {name!r}; defined: {', '.join(sorted(refs)) or 'none'}")
+            raise ValidationError(
+                f"{where}: unknown representation {name!r}; defined: {', '.join(sorted(refs)) or 'none'}"
+            )
         ref = refs[name]
         if ref.stimuli not in sets:
-            raise ValidationError(f"{where}: representation {name!r} is not over a [[stimuli]] set with source "
-                                  f"{SOURCE!r} (its stimuli: {ref.stimuli!r})")
+            raise ValidationError(
+                f"{where}: representation {name!r} is not over a [[stimuli]] set with source "
+                f"{SOURCE!r} (its stimuli: {ref.stimuli!r})"
+            )
         why = _imagenet_head_problem(ref)
         if why:
             raise ValidationError(f"{where}: representation {name!r} gives no 16-class decisions: {why}")
         if any(a == str(ref.model) for a, _, _ in models):
             raise ValidationError(f"{where}: two representations of model {ref.model!r}")
         models.append((str(ref.model), str(ref.layer), ref))
-    ident = {"v": _VERSION, "spec": {k: v for k, v in spec.items() if k != "representations"},
-             "models": sorted((a, l, r.cache_key) for a, l, r in models)}
+    ident = {
+        "v": _VERSION,
+        "spec": {k: v for k, v in spec.items() if k != "representations"},
+        "models": sorted((a, l, r.cache_key) for a, l, r in models),
+    }
     key = content_key(ident)
     label = safe_name(spec["name"]) if spec.get("name") else "cue-conflict"
     root = config.output / "metrics"
     paths = (root / f"shape_bias-{label}-{key}.parquet", root / f"cue-decisions-{label}-{key}.parquet")
-    prov = {"producer": "repalign.metrics.shape_bias_task.run_shape_bias", "spec": spec, "key": key,
-            "models": [[a, l, r.cache_key] for a, l, r in models]}
+    prov = {
+        "producer": "repalign.metrics.shape_bias_task.run_shape_bias",
+        "spec": spec,
+        "key": key,
+        "models": [[a, l, r.cache_key] for a, l, r in models],
+    }
     deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
-    return Task(f"metrics:shape_bias:{key}", "metrics", paths, run_shape_bias,
-                (spec, models, tuple(map(str, paths)), prov), deps=deps, label=f"shape bias {label}")
+    return Task(
+        f"metrics:shape_bias:{key}",
+        "metrics",
+        paths,
+        run_shape_bias,
+        (spec, models, tuple(map(str, paths)), prov),
+        deps=deps,
+        label=f"shape bias {label}",
+    )
 
 
 def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance: dict) -> tuple[str, str]:
@@ -82,8 +101,10 @@ def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance:
     for agent, layer, ref in models:
         emb = ref.load()
         if emb.shape[1] != len(mapping.imagenet):
-            raise ValidationError(f"shape_bias: {emb.name!r} has {emb.shape[1]} outputs, not the "
-                                  f"{len(mapping.imagenet)} ImageNet classes: no 16-class decisions")
+            raise ValidationError(
+                f"shape_bias: {emb.name!r} has {emb.shape[1]} outputs, not the "
+                f"{len(mapping.imagenet)} ImageNet classes: no 16-class decisions"
+            )
         d16, _ = imagenet16_decisions(emb.values, mapping)
         dec[agent] = pd.Series(d16, index=list(emb.ids))
         layers[agent] = layer
@@ -92,12 +113,20 @@ def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance:
     if clash:
         raise ValidationError(f"shape_bias: model agent(s) {clash} clash with agents of the raw data")
     decisions = pd.concat([people_nets, model_decisions(cc.stimuli.labels, dec)], ignore_index=True)
-    rows = shape_bias_rows(decisions, dataset=spec["dataset"], layers=layers, level=spec["level"],
-                           n_boot=spec["n_boot"], seed=spec["seed"])
+    rows = shape_bias_rows(
+        decisions, dataset=spec["dataset"], layers=layers, level=spec["level"], n_boot=spec["n_boot"], seed=spec["seed"]
+    )
     # error consistency of shape decisions on the conflict trials that every agent saw
     conflict = common_images(decisions[decisions["conflict"]])
-    rows += consistency_rows(conflict, dataset=spec["dataset"], layers=layers, level=spec["level"],
-                             n_boot=spec["n_boot"], seed=spec["seed"], variant=spec.get("variant", "default"))
+    rows += consistency_rows(
+        conflict,
+        dataset=spec["dataset"],
+        layers=layers,
+        level=spec["level"],
+        n_boot=spec["n_boot"],
+        seed=spec["seed"],
+        variant=spec.get("variant", "default"),
+    )
     table = metrics_table(rows)
     if spec.get("name"):
         table["entry"] = spec["name"]

@@ -8,15 +8,38 @@ import os as _os
 _os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from repalign.models.layers import ALIASES, list_layers, resolve_layer
-from repalign.models.loading import LoadedModel, PixelBaseline, load_model, planned_transform, random_twin_name, spec_transform
+from repalign.models.loading import (
+    LoadedModel,
+    PixelBaseline,
+    load_model,
+    planned_transform,
+    random_twin_name,
+    spec_transform,
+)
 from repalign.models.spec import CSV_COLUMNS, ModelSpec, Preprocess, curated
 from repalign.models.train_data import TRAIN_DATA, train_data_of
 from repalign.models.zoo import BACKENDS, get_spec, list_models
 
 __all__ = [
-    "ALIASES", "BACKENDS", "CSV_COLUMNS", "LoadedModel", "ModelSpec", "PixelBaseline", "Preprocess", "TRAIN_DATA",
-    "curated", "get_spec", "list_layers", "list_models", "load_model", "planned_transform", "random_twin_name", "resolve_layer",
-    "spec_transform", "train_data_of", "models_table",
+    "ALIASES",
+    "BACKENDS",
+    "CSV_COLUMNS",
+    "LoadedModel",
+    "ModelSpec",
+    "PixelBaseline",
+    "Preprocess",
+    "TRAIN_DATA",
+    "curated",
+    "get_spec",
+    "list_layers",
+    "list_models",
+    "load_model",
+    "planned_transform",
+    "random_twin_name",
+    "resolve_layer",
+    "spec_transform",
+    "train_data_of",
+    "models_table",
 ]
 
 

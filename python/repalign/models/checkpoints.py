@@ -20,7 +20,7 @@ Sources of the layouts (read, not copied):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -40,16 +40,18 @@ class SlipImageEncoder(nn.Module):
         self.visual = visual
         self.image_projection = nn.Parameter(torch.empty(width, embed_dim)) if embed_dim else None
         if embed_dim:
-            nn.init.normal_(self.image_projection, std=width ** -0.5)
+            nn.init.normal_(self.image_projection, std=width**-0.5)
 
     def forward(self, x):
         h = self.visual(x)
         return h @ self.image_projection if self.image_projection is not None else h
 
 
-SLIP_VIT = {"small": dict(embed_dim=384, depth=12, num_heads=12),  # SLIP's vit_small_mocov3_patch16_224
-            "base": dict(embed_dim=768, depth=12, num_heads=12),
-            "large": dict(embed_dim=1024, depth=24, num_heads=16)}
+SLIP_VIT = {
+    "small": dict(embed_dim=384, depth=12, num_heads=12),  # SLIP's vit_small_mocov3_patch16_224
+    "base": dict(embed_dim=768, depth=12, num_heads=12),
+    "large": dict(embed_dim=1024, depth=24, num_heads=16),
+}
 
 
 def build_slip(arch: str, init: bool = True, **overrides) -> SlipImageEncoder:
@@ -159,7 +161,8 @@ def load_converted(module: nn.Module, state: dict, what: str) -> nn.Module:
     if missing or unexpected:
         raise MalformedDataError(
             f"{what}: checkpoint does not fit the architecture; missing {list(missing)[:5]}"
-            f"{'…' if len(missing) > 5 else ''}, unexpected {list(unexpected)[:5]}{'…' if len(unexpected) > 5 else ''}")
+            f"{'…' if len(missing) > 5 else ''}, unexpected {list(unexpected)[:5]}{'…' if len(unexpected) > 5 else ''}"
+        )
     return module
 
 

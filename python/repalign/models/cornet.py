@@ -51,10 +51,17 @@ class ZBlock(nn.Module):
 
 def cornet_z() -> nn.Sequential:
     """CORnet-Z: four feed-forward areas (64, 128, 256, 512 channels) and a linear decoder."""
-    return nn.Sequential(OrderedDict([
-        ("V1", ZBlock(3, 64, kernel=7, stride=2)), ("V2", ZBlock(64, 128)), ("V4", ZBlock(128, 256)),
-        ("IT", ZBlock(256, 512)), ("decoder", _decoder()),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("V1", ZBlock(3, 64, kernel=7, stride=2)),
+                ("V2", ZBlock(64, 128)),
+                ("V4", ZBlock(128, 256)),
+                ("IT", ZBlock(256, 512)),
+                ("decoder", _decoder()),
+            ]
+        )
+    )
 
 
 class RBlock(nn.Module):
@@ -164,16 +171,31 @@ class SBlock(nn.Module):
 
 def cornet_s() -> nn.Sequential:
     """CORnet-S: a two-conv V1, then V2/V4/IT bottleneck areas unrolled 2/4/2 times."""
-    v1 = nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)), ("norm1", nn.BatchNorm2d(64)),
-        ("nonlin1", nn.ReLU(inplace=True)), ("pool", nn.MaxPool2d(3, stride=2, padding=1)),
-        ("conv2", nn.Conv2d(64, 64, 3, padding=1, bias=False)), ("norm2", nn.BatchNorm2d(64)),
-        ("nonlin2", nn.ReLU(inplace=True)), ("output", _Tap()),
-    ]))
-    return nn.Sequential(OrderedDict([
-        ("V1", v1), ("V2", SBlock(64, 128, 2)), ("V4", SBlock(128, 256, 4)), ("IT", SBlock(256, 512, 2)),
-        ("decoder", _decoder()),
-    ]))
+    v1 = nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)),
+                ("norm1", nn.BatchNorm2d(64)),
+                ("nonlin1", nn.ReLU(inplace=True)),
+                ("pool", nn.MaxPool2d(3, stride=2, padding=1)),
+                ("conv2", nn.Conv2d(64, 64, 3, padding=1, bias=False)),
+                ("norm2", nn.BatchNorm2d(64)),
+                ("nonlin2", nn.ReLU(inplace=True)),
+                ("output", _Tap()),
+            ]
+        )
+    )
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("V1", v1),
+                ("V2", SBlock(64, 128, 2)),
+                ("V4", SBlock(128, 256, 4)),
+                ("IT", SBlock(256, 512, 2)),
+                ("decoder", _decoder()),
+            ]
+        )
+    )
 
 
 BUILDERS = {"cornet-z": cornet_z, "cornet-r": CORnetR, "cornet-s": cornet_s}

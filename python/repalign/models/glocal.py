@@ -31,11 +31,13 @@ class GLocalTransform(nn.Module):
         self.register_buffer("weights", w)
         self.register_buffer("mean", torch.as_tensor(float(mean)))
         self.register_buffer("std", torch.as_tensor(float(std)))
-        self.register_buffer("bias", torch.as_tensor(np.asarray(bias), dtype=torch.float32) if bias is not None
-                             else torch.zeros(w.shape[1]))
+        self.register_buffer(
+            "bias",
+            torch.as_tensor(np.asarray(bias), dtype=torch.float32) if bias is not None else torch.zeros(w.shape[1]),
+        )
 
     @classmethod
-    def from_npz(cls, path, what: str) -> "GLocalTransform":
+    def from_npz(cls, path, what: str) -> GLocalTransform:
         """Read a published ``transform.npz`` (keys weights, mean, std[, bias])."""
         try:
             z = np.load(path)

@@ -11,7 +11,7 @@ distilbert-base-uncased). The tokeniser pads and truncates the batch.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -39,7 +39,9 @@ class HFSentenceEncoder(nn.Module):
         dev = next(self.model.parameters()).device
         out = []
         for i in range(0, len(sentences), batch_size):
-            tok = self.tokenizer(list(sentences[i:i + batch_size]), padding=True, truncation=True, return_tensors="pt")
+            tok = self.tokenizer(
+                list(sentences[i : i + batch_size]), padding=True, truncation=True, return_tensors="pt"
+            )
             h = self.model(**{k: v.to(dev) for k, v in tok.items()}).last_hidden_state
             out.append(h[:, 0, :].float().cpu().numpy())
         return np.concatenate(out)

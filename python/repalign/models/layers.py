@@ -45,8 +45,10 @@ def resolve_layer(module: nn.Module, spec: ModelSpec, layer: str) -> tuple[str, 
     if layer == "penultimate":
         cls = _classifier_name(module, spec)
         if cls is None:
-            raise ValidationError(f"model {spec.name!r} has no classifier: layer 'penultimate' is undefined; "
-                                  f"use 'output' or a module name (`repalign models layers {spec.name}`)")
+            raise ValidationError(
+                f"model {spec.name!r} has no classifier: layer 'penultimate' is undefined; "
+                f"use 'output' or a module name (`repalign models layers {spec.name}`)"
+            )
         return cls, "in"
     name, _, where = layer.partition(":")
     names = [n for n, _ in module.named_modules() if n]
@@ -56,7 +58,8 @@ def resolve_layer(module: nn.Module, spec: ModelSpec, layer: str) -> tuple[str, 
         hint = f"closest: {', '.join(close)}" if close else f"first module names: {', '.join(names[:5])}"
         raise ValidationError(
             f"unknown layer {layer!r} for model {spec.name!r} ({hint}); valid: {', '.join(ALIASES)} or any of its "
-            f"{len(names)} module names, optionally suffixed ':in' (its input): `repalign models layers {spec.name}`")
+            f"{len(names)} module names, optionally suffixed ':in' (its input): `repalign models layers {spec.name}`"
+        )
     return name, where or "out"
 
 
@@ -72,6 +75,7 @@ def list_layers(module: nn.Module, spec: ModelSpec, shapes: bool = True) -> list
                 t = out[0] if isinstance(out, (tuple, list)) and out and torch.is_tensor(out[0]) else out
                 if torch.is_tensor(t):
                     out_shapes[name] = "×".join(map(str, tuple(t.shape)[1:]))
+
             return hook
 
         for n, m in module.named_modules():

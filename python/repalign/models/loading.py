@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -107,7 +108,8 @@ def _offline_error(spec: ModelSpec, how: str, exc: BaseException | None = None) 
     return DataError(
         f"weights of model {spec.name!r} are not available offline{why}. Pre-download them on a machine "
         f"with network access: {how}; then copy the cache (~/.cache/huggingface, ~/.cache/torch) here, "
-        f"or use the offline models (`repalign models list`) or random:{spec.backend}/{spec.architecture}")
+        f"or use the offline models (`repalign models list`) or random:{spec.backend}/{spec.architecture}"
+    )
 
 
 def _hub_offline() -> None:
@@ -202,9 +204,9 @@ def _build_pixels(spec: ModelSpec):
 
 
 def _build_open_clip(spec: ModelSpec):
-    import open_clip
-
     import logging
+
+    import open_clip
 
     # offline, open_clip logs its failed download as an ERROR before raising; the one-line
     # error below says it all, so that log line is held back
@@ -231,7 +233,9 @@ def _build_timm(spec: ModelSpec):
     except Exception as exc:
         if spec.weights is None:
             raise
-        raise _offline_error(spec, f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\"", exc) from exc
+        raise _offline_error(
+            spec, f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\"", exc
+        ) from exc
     cfg = resolve_data_config({}, model=module)
     return module, create_transform(**cfg)
 
@@ -244,7 +248,10 @@ def _build_torchvision(spec: ModelSpec):
     w = tm.get_model_weights(spec.architecture)[spec.weights]
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(w.url)
     if not cached.is_file():  # never let torchvision download at run time
-        raise _offline_error(spec, f"python -c \"import torchvision; torchvision.models.get_model('{spec.architecture}', weights='{spec.weights}')\"")
+        raise _offline_error(
+            spec,
+            f"python -c \"import torchvision; torchvision.models.get_model('{spec.architecture}', weights='{spec.weights}')\"",
+        )
     return tm.get_model(spec.architecture, weights=w), w.transforms()
 
 
@@ -294,7 +301,9 @@ def _build_timm_at(spec: ModelSpec, resolution: int):
     try:
         return timm.create_model(full, pretrained=True, img_size=resolution, num_classes=0)
     except Exception as exc:
-        raise _offline_error(spec, f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\"", exc) from exc
+        raise _offline_error(
+            spec, f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\"", exc
+        ) from exc
 
 
 def _build_language(spec: ModelSpec):
@@ -303,9 +312,11 @@ def _build_language(spec: ModelSpec):
     try:
         return load_hf(spec.weights), None
     except OSError as exc:  # transformers: not in the local cache (HF_HUB_OFFLINE)
-        raise DataError(f"weights of model {spec.name!r} are not in the Hugging Face cache; they come from the hub "
-                        f"repository {spec.weights}: run `repalign models fetch {spec.name}` on a machine with network "
-                        f"access, then copy ~/.cache/huggingface here") from exc
+        raise DataError(
+            f"weights of model {spec.name!r} are not in the Hugging Face cache; they come from the hub "
+            f"repository {spec.weights}: run `repalign models fetch {spec.name}` on a machine with network "
+            f"access, then copy ~/.cache/huggingface here"
+        ) from exc
 
 
 _EXTERNAL_WHY = {
@@ -315,15 +326,19 @@ _EXTERNAL_WHY = {
     "tfhub": "a TensorFlow-hub module; needs tensorflow_hub",
     "openai": "a paid web API (OpenAI embeddings)",
     "unpublished": "its weights were never published (a Google-internal checkpoint of Muttenthaler et al. 2023's study)",
-    "augreg": ("a JAX ViT of Steiner et al. 2022 whose checkpoint file in that release is not recorded by the study "
-               "(timm builds the architecture and reads the release's .npz files)"),
+    "augreg": (
+        "a JAX ViT of Steiner et al. 2022 whose checkpoint file in that release is not recorded by the study "
+        "(timm builds the architecture and reads the release's .npz files)"
+    ),
 }
 
 
 def _build_external(spec: ModelSpec):
     kind = spec.architecture.split(":", 1)[0]
-    raise DataError(f"model {spec.name!r} cannot be run by repalign's torch zoo: {_EXTERNAL_WHY.get(kind, kind)}; "
-                    f"weights: {spec.weights}; add its features as a Parquet table of kind `features` ([[representations]])")
+    raise DataError(
+        f"model {spec.name!r} cannot be run by repalign's torch zoo: {_EXTERNAL_WHY.get(kind, kind)}; "
+        f"weights: {spec.weights}; add its features as a Parquet table of kind `features` ([[representations]])"
+    )
 
 
 def weights_of(name: str) -> list[str]:
@@ -346,7 +361,9 @@ def fetch_hf(repo_id: str) -> str:
     try:
         return snapshot_download(repo_id)
     except Exception as exc:
-        raise DataError(f"{repo_id}: could not download from the Hugging Face hub: {type(exc).__name__}: {exc}") from exc
+        raise DataError(
+            f"{repo_id}: could not download from the Hugging Face hub: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         hc.HF_HUB_OFFLINE = old
 

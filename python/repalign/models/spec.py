@@ -15,8 +15,19 @@ from pathlib import Path
 
 from repalign.errors import MalformedDataError
 
-CSV_COLUMNS = ("name", "backend", "architecture", "weights", "family", "objective", "train_data",
-               "train_size", "params", "resolution", "source")
+CSV_COLUMNS = (
+    "name",
+    "backend",
+    "architecture",
+    "weights",
+    "family",
+    "objective",
+    "train_data",
+    "train_size",
+    "params",
+    "resolution",
+    "source",
+)
 
 # ImageNet statistics used by torchvision/timm, and CLIP's (open_clip OPENAI_DATASET_*)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -88,7 +99,7 @@ class ModelSpec:
         d["modality"] = self.modality
         return d
 
-    def with_curated(self) -> "ModelSpec":
+    def with_curated(self) -> ModelSpec:
         """This spec with the curated table's values (where given) filled in."""
         cur = curated().get(self.name)
         if not cur:
@@ -127,7 +138,9 @@ def _read_curated(path: Path, mtime: float) -> dict[str, dict]:
                     try:
                         vals[key] = int(float(v))
                     except ValueError:
-                        raise MalformedDataError(f"{path}, line {lineno}: column {key!r} is not a number: {v!r}") from None
+                        raise MalformedDataError(
+                            f"{path}, line {lineno}: column {key!r} is not a number: {v!r}"
+                        ) from None
             if "train_size" in vals and not vals.get("source"):
                 raise MalformedDataError(f"{path}, line {lineno}: train_size of {name!r} has no source")
             out[name] = vals

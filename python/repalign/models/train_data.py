@@ -13,7 +13,10 @@ import re
 # name -> (size: images or image-text pairs, source)
 TRAIN_DATA: dict[str, tuple[int | None, str]] = {
     "ImageNet-1k": (1_281_167, "Russakovsky et al. 2015, IJCV 115:211 (ILSVRC-2012 train set, 1,281,167 images)"),
-    "ImageNet-21k": (14_197_122, "Deng et al. 2009 / Ridnik et al. 2021 arXiv:2104.10972 (full ImageNet, 14,197,122 images)"),
+    "ImageNet-21k": (
+        14_197_122,
+        "Deng et al. 2009 / Ridnik et al. 2021 arXiv:2104.10972 (full ImageNet, 14,197,122 images)",
+    ),
     "WIT-400M": (400_000_000, "Radford et al. 2021 arXiv:2103.00020 (CLIP WebImageText, 400M pairs)"),
     "LAION-400M": (400_000_000, "Schuhmann et al. 2021 arXiv:2111.02114 (LAION-400M, 400M pairs)"),
     "LAION-2B-en": (2_320_000_000, "Schuhmann et al. 2022 arXiv:2210.08402 (LAION-2B-en, 2.32B pairs)"),
@@ -32,9 +35,18 @@ TRAIN_DATA: dict[str, tuple[int | None, str]] = {
     "WebLI": (10_000_000_000, "Chen et al. 2022 arXiv:2209.06794 (WebLI, 10B images)"),
     "Merged-2B": (2_000_000_000, "Sun et al. 2023 arXiv:2303.15389 (EVA-CLIP Merged-2B: LAION-2B + COYO-700M subset)"),
     "JFT-3B": (3_000_000_000, "Zhai et al. 2022 arXiv:2106.04560 (JFT-3B, about 3B images; Google-internal)"),
-    "ALIGN-1.8B": (1_800_000_000, "Jia et al. 2021 arXiv:2102.05918 (ALIGN: 1.8B noisy image alt-text pairs; Google-internal)"),
-    "ALIGN+JFT-5B": (6_600_000_000, "Pham et al. 2023 arXiv:2111.10050 (BASIC: ALIGN's 1.7B + JFT-5B's 5B, 6.6B image-text pairs; Google-internal)"),
-    "sentence-pairs-1B": (1_170_060_424, "sentence-transformers/all-MiniLM-L6-v2 model card (1,170,060,424 training pairs)"),
+    "ALIGN-1.8B": (
+        1_800_000_000,
+        "Jia et al. 2021 arXiv:2102.05918 (ALIGN: 1.8B noisy image alt-text pairs; Google-internal)",
+    ),
+    "ALIGN+JFT-5B": (
+        6_600_000_000,
+        "Pham et al. 2023 arXiv:2111.10050 (BASIC: ALIGN's 1.7B + JFT-5B's 5B, 6.6B image-text pairs; Google-internal)",
+    ),
+    "sentence-pairs-1B": (
+        1_170_060_424,
+        "sentence-transformers/all-MiniLM-L6-v2 model card (1,170,060,424 training pairs)",
+    ),
     "none": (0, "not trained (random initialisation or raw pixels)"),
 }
 

@@ -44,8 +44,15 @@ class WeightFile:
 
     @property
     def check(self) -> str:
-        return ("sha256" if self.sha256 else "sha256-prefix" if self.sha256_prefix
-                else "git-blob" if self.git_blob else "none")
+        return (
+            "sha256"
+            if self.sha256
+            else "sha256-prefix"
+            if self.sha256_prefix
+            else "git-blob"
+            if self.git_blob
+            else "none"
+        )
 
 
 _FB = "https://dl.fbaipublicfiles.com"
@@ -57,63 +64,171 @@ def _w(key, url, filename=None, **kw) -> WeightFile:
     return WeightFile(key=key, url=url, filename=filename or url.rsplit("/", 1)[-1], **kw)
 
 
-WEIGHTS: dict[str, WeightFile] = {w.key: w for w in [
-    # SLIP (Mu et al. 2022, facebookresearch/SLIP README "Results and Pre-trained Models"):
-    # 25-epoch YFCC15M checkpoints, the one epoch count all three objectives share.
-    *[_w(f"slip-{obj}-{size}", f"{_FB}/slip/{obj}_{size}_25ep.pt",
-         note="facebookresearch/SLIP README; no checksum published")
-      for obj in ("slip", "clip", "simclr") for size in ("small", "base", "large")],
-    # VISSL model zoo (the addresses thingsvision's SSLExtractor uses)
-    _w("vissl-simclr-rn50", f"{_FB}/vissl/model_zoo/simclr_rn50_800ep_simclr_8node_resnet_16_07_20.7e8feed1/"
-       "model_final_checkpoint_phase799.torch", "simclr_rn50_800ep.torch", note="VISSL MODEL_ZOO.md; no checksum published"),
-    _w("vissl-mocov2-rn50", f"{_FB}/vissl/model_zoo/moco_v2_1node_lr.03_step_b32_zero_init/"
-       "model_final_checkpoint_phase199.torch", "mocov2_rn50_200ep.torch", note="VISSL MODEL_ZOO.md; no checksum published"),
-    _w("vissl-jigsaw-rn50", f"{_FB}/vissl/model_zoo/jigsaw_rn50_in1k_ep105_perm2k_jigsaw_8gpu_resnet_17_07_20.db174a43/"
-       "model_final_checkpoint_phase104.torch", "jigsaw_rn50_in1k_perm2k.torch", note="VISSL MODEL_ZOO.md; no checksum published"),
-    _w("vissl-rotnet-rn50", f"{_FB}/vissl/model_zoo/rotnet_rn50_in1k_ep105_rotnet_8gpu_resnet_17_07_20.46bada9f/"
-       "model_final_checkpoint_phase125.torch", "rotnet_rn50_in1k.torch", note="VISSL MODEL_ZOO.md; no checksum published"),
-    _w("vissl-swav-rn50", f"{_FB}/vissl/model_zoo/swav_in1k_rn50_800ep_swav_8node_resnet_27_07_20.a0a6b676/"
-       "model_final_checkpoint_phase799.torch", "swav_rn50_800ep.torch", note="VISSL MODEL_ZOO.md; no checksum published"),
-    _w("vissl-pirl-rn50", f"{_FB}/vissl/model_zoo/pirl_jigsaw_4node_pirl_jigsaw_4node_resnet_22_07_20.34377f59/"
-       "model_final_checkpoint_phase799.torch", "pirl_rn50_800ep.torch", note="VISSL MODEL_ZOO.md; no checksum published"),
-    _w("barlowtwins-rn50", f"{_FB}/barlowtwins/ljng/resnet50.pth", "barlowtwins_resnet50.pth",
-       note="facebookresearch/barlowtwins README; no checksum published"),
-    _w("vicreg-rn50", f"{_FB}/vicreg/resnet50.pth", "vicreg_resnet50.pth",
-       note="facebookresearch/vicreg README; no checksum published"),
-    _w("dino-rn50", f"{_FB}/dino/dino_resnet50_pretrain/dino_resnet50_pretrain.pth",
-       note="facebookresearch/dino README / hubconf.py; no checksum published"),
-    # CORnet (Kubilius et al. 2019, dicarlolab/CORnet): the file names carry the sha256 prefix
-    _w("cornet-z", "https://s3.amazonaws.com/cornet-models/cornet_z-5c427c9c.pth", sha256_prefix="5c427c9c",
-       note="dicarlolab/CORnet cornet_z.py HASH"),
-    _w("cornet-r", "https://s3.amazonaws.com/cornet-models/cornet_r-5930a990.pth", sha256_prefix="5930a990",
-       note="dicarlolab/CORnet cornet_r.py HASH"),
-    _w("cornet-s", "https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth", sha256_prefix="1d3f7974",
-       note="dicarlolab/CORnet cornet_s.py HASH"),
-    # ecoset (Mehrer et al. 2021; the OSF files thingsvision loads)
-    _w("ecoset-resnet50", "https://osf.io/gd9kn/download", "Resnet50_ecoset.pth", note="OSF gd9kn; no checksum published"),
-    _w("ecoset-inception_v3", "https://osf.io/zn24d/download", "Inception_ecoset.pth", note="OSF zn24d; no checksum published"),
-    # gLocal transforms (Muttenthaler et al. 2023, LukasMut/gLocal transforms/<model>/<module>/transform.npz).
-    # sha256 computed from the repository's blobs at the pinned commit; resnet50's blob (≥ 4 MiB) was not
-    # readable here, so it is pinned by its git blob id.
-    _w("glocal-clip_RN50", f"{_GLOCAL}/clip_RN50/visual/transform.npz", "transform.npz", size=3930470,
-       sha256="81fc831f60c43ded3508f36803e48d105560fb4992bbbe7b1db1745c83af1c4b", note="LukasMut/gLocal@635fdaa"),
-    _w("glocal-clip_ViT-L-14", f"{_GLOCAL}/clip_ViT-L/14/visual/transform.npz", "transform.npz", size=2195315,
-       sha256="4d9f969b1cac5334e87c93a6743a50e0f7d38cb41d7e8fb701584bc29d2fe25a", note="LukasMut/gLocal@635fdaa"),
-    _w("glocal-dinov2-vit-base-p14", f"{_GLOCAL}/dinov2-vit-base-p14/norm/transform.npz", "transform.npz", size=2204195,
-       sha256="2bcb2d77346fbaec29326edc54bc03060145ecbb1fb5d80c3c7733241a71dd69",
-       note="LukasMut/gLocal@635fdaa (same blob as dino-vit-base-p16/norm: upstream stores one file for both)"),
-    _w("glocal-dinov2-vit-large-p14", f"{_GLOCAL}/dinov2-vit-large-p14/norm/transform.npz", "transform.npz", size=3907196,
-       sha256="b3da393252d7d8407a745762b06863333793e002970d2a143f121f75e626d694", note="LukasMut/gLocal@635fdaa"),
-    _w("glocal-resnet18", f"{_GLOCAL}/resnet18/avgpool/transform.npz", "transform.npz", size=977954,
-       sha256="7a2bb20c8662eff5b3c0e27e5614b56be782479ec99d26d1ffd01a01777d7d3c", note="LukasMut/gLocal@635fdaa"),
-    _w("glocal-resnet50", f"{_GLOCAL}/resnet50/avgpool/transform.npz", "transform.npz",
-       git_blob="44b7deffc1c4c36abe904af8251f6976cb44aff0", note="LukasMut/gLocal@635fdaa (git blob id)"),
-    # Not in LukasMut/gLocal at any commit: the naturalcogsci OSF data (data/gLocal/<name>.npz) only.
-    _w("glocal-OpenCLIP_ViT-B-32_laion400m_e32", "https://osf.io/h3t52",
-       "OpenCLIP_ViT-B-32_laion400m_e32.npz",
-       note="candemircan/naturalcogsci OSF data, data/gLocal/OpenCLIP_ViT-B-32_laion400m_e32.npz (no direct file "
-            "address): place the file in the cache by hand"),
-]}
+WEIGHTS: dict[str, WeightFile] = {
+    w.key: w
+    for w in [
+        # SLIP (Mu et al. 2022, facebookresearch/SLIP README "Results and Pre-trained Models"):
+        # 25-epoch YFCC15M checkpoints, the one epoch count all three objectives share.
+        *[
+            _w(
+                f"slip-{obj}-{size}",
+                f"{_FB}/slip/{obj}_{size}_25ep.pt",
+                note="facebookresearch/SLIP README; no checksum published",
+            )
+            for obj in ("slip", "clip", "simclr")
+            for size in ("small", "base", "large")
+        ],
+        # VISSL model zoo (the addresses thingsvision's SSLExtractor uses)
+        _w(
+            "vissl-simclr-rn50",
+            f"{_FB}/vissl/model_zoo/simclr_rn50_800ep_simclr_8node_resnet_16_07_20.7e8feed1/"
+            "model_final_checkpoint_phase799.torch",
+            "simclr_rn50_800ep.torch",
+            note="VISSL MODEL_ZOO.md; no checksum published",
+        ),
+        _w(
+            "vissl-mocov2-rn50",
+            f"{_FB}/vissl/model_zoo/moco_v2_1node_lr.03_step_b32_zero_init/model_final_checkpoint_phase199.torch",
+            "mocov2_rn50_200ep.torch",
+            note="VISSL MODEL_ZOO.md; no checksum published",
+        ),
+        _w(
+            "vissl-jigsaw-rn50",
+            f"{_FB}/vissl/model_zoo/jigsaw_rn50_in1k_ep105_perm2k_jigsaw_8gpu_resnet_17_07_20.db174a43/"
+            "model_final_checkpoint_phase104.torch",
+            "jigsaw_rn50_in1k_perm2k.torch",
+            note="VISSL MODEL_ZOO.md; no checksum published",
+        ),
+        _w(
+            "vissl-rotnet-rn50",
+            f"{_FB}/vissl/model_zoo/rotnet_rn50_in1k_ep105_rotnet_8gpu_resnet_17_07_20.46bada9f/"
+            "model_final_checkpoint_phase125.torch",
+            "rotnet_rn50_in1k.torch",
+            note="VISSL MODEL_ZOO.md; no checksum published",
+        ),
+        _w(
+            "vissl-swav-rn50",
+            f"{_FB}/vissl/model_zoo/swav_in1k_rn50_800ep_swav_8node_resnet_27_07_20.a0a6b676/"
+            "model_final_checkpoint_phase799.torch",
+            "swav_rn50_800ep.torch",
+            note="VISSL MODEL_ZOO.md; no checksum published",
+        ),
+        _w(
+            "vissl-pirl-rn50",
+            f"{_FB}/vissl/model_zoo/pirl_jigsaw_4node_pirl_jigsaw_4node_resnet_22_07_20.34377f59/"
+            "model_final_checkpoint_phase799.torch",
+            "pirl_rn50_800ep.torch",
+            note="VISSL MODEL_ZOO.md; no checksum published",
+        ),
+        _w(
+            "barlowtwins-rn50",
+            f"{_FB}/barlowtwins/ljng/resnet50.pth",
+            "barlowtwins_resnet50.pth",
+            note="facebookresearch/barlowtwins README; no checksum published",
+        ),
+        _w(
+            "vicreg-rn50",
+            f"{_FB}/vicreg/resnet50.pth",
+            "vicreg_resnet50.pth",
+            note="facebookresearch/vicreg README; no checksum published",
+        ),
+        _w(
+            "dino-rn50",
+            f"{_FB}/dino/dino_resnet50_pretrain/dino_resnet50_pretrain.pth",
+            note="facebookresearch/dino README / hubconf.py; no checksum published",
+        ),
+        # CORnet (Kubilius et al. 2019, dicarlolab/CORnet): the file names carry the sha256 prefix
+        _w(
+            "cornet-z",
+            "https://s3.amazonaws.com/cornet-models/cornet_z-5c427c9c.pth",
+            sha256_prefix="5c427c9c",
+            note="dicarlolab/CORnet cornet_z.py HASH",
+        ),
+        _w(
+            "cornet-r",
+            "https://s3.amazonaws.com/cornet-models/cornet_r-5930a990.pth",
+            sha256_prefix="5930a990",
+            note="dicarlolab/CORnet cornet_r.py HASH",
+        ),
+        _w(
+            "cornet-s",
+            "https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth",
+            sha256_prefix="1d3f7974",
+            note="dicarlolab/CORnet cornet_s.py HASH",
+        ),
+        # ecoset (Mehrer et al. 2021; the OSF files thingsvision loads)
+        _w(
+            "ecoset-resnet50",
+            "https://osf.io/gd9kn/download",
+            "Resnet50_ecoset.pth",
+            note="OSF gd9kn; no checksum published",
+        ),
+        _w(
+            "ecoset-inception_v3",
+            "https://osf.io/zn24d/download",
+            "Inception_ecoset.pth",
+            note="OSF zn24d; no checksum published",
+        ),
+        # gLocal transforms (Muttenthaler et al. 2023, LukasMut/gLocal transforms/<model>/<module>/transform.npz).
+        # sha256 computed from the repository's blobs at the pinned commit; resnet50's blob (≥ 4 MiB) was not
+        # readable here, so it is pinned by its git blob id.
+        _w(
+            "glocal-clip_RN50",
+            f"{_GLOCAL}/clip_RN50/visual/transform.npz",
+            "transform.npz",
+            size=3930470,
+            sha256="81fc831f60c43ded3508f36803e48d105560fb4992bbbe7b1db1745c83af1c4b",
+            note="LukasMut/gLocal@635fdaa",
+        ),
+        _w(
+            "glocal-clip_ViT-L-14",
+            f"{_GLOCAL}/clip_ViT-L/14/visual/transform.npz",
+            "transform.npz",
+            size=2195315,
+            sha256="4d9f969b1cac5334e87c93a6743a50e0f7d38cb41d7e8fb701584bc29d2fe25a",
+            note="LukasMut/gLocal@635fdaa",
+        ),
+        _w(
+            "glocal-dinov2-vit-base-p14",
+            f"{_GLOCAL}/dinov2-vit-base-p14/norm/transform.npz",
+            "transform.npz",
+            size=2204195,
+            sha256="2bcb2d77346fbaec29326edc54bc03060145ecbb1fb5d80c3c7733241a71dd69",
+            note="LukasMut/gLocal@635fdaa (same blob as dino-vit-base-p16/norm: upstream stores one file for both)",
+        ),
+        _w(
+            "glocal-dinov2-vit-large-p14",
+            f"{_GLOCAL}/dinov2-vit-large-p14/norm/transform.npz",
+            "transform.npz",
+            size=3907196,
+            sha256="b3da393252d7d8407a745762b06863333793e002970d2a143f121f75e626d694",
+            note="LukasMut/gLocal@635fdaa",
+        ),
+        _w(
+            "glocal-resnet18",
+            f"{_GLOCAL}/resnet18/avgpool/transform.npz",
+            "transform.npz",
+            size=977954,
+            sha256="7a2bb20c8662eff5b3c0e27e5614b56be782479ec99d26d1ffd01a01777d7d3c",
+            note="LukasMut/gLocal@635fdaa",
+        ),
+        _w(
+            "glocal-resnet50",
+            f"{_GLOCAL}/resnet50/avgpool/transform.npz",
+            "transform.npz",
+            git_blob="44b7deffc1c4c36abe904af8251f6976cb44aff0",
+            note="LukasMut/gLocal@635fdaa (git blob id)",
+        ),
+        # Not in LukasMut/gLocal at any commit: the naturalcogsci OSF data (data/gLocal/<name>.npz) only.
+        _w(
+            "glocal-OpenCLIP_ViT-B-32_laion400m_e32",
+            "https://osf.io/h3t52",
+            "OpenCLIP_ViT-B-32_laion400m_e32.npz",
+            note="candemircan/naturalcogsci OSF data, data/gLocal/OpenCLIP_ViT-B-32_laion400m_e32.npz (no direct file "
+            "address): place the file in the cache by hand",
+        ),
+    ]
+}
 
 
 def weights_dir() -> Path:
@@ -154,13 +269,16 @@ def check_file(w: WeightFile, path: Path) -> None:
         got = _sha256(path)
         want = w.sha256 or w.sha256_prefix
         if not got.startswith(want):
-            raise HashMismatchError(f"weights {w.key}: sha256 of {path} is {got}, the publisher's is {want}…; "
-                                    f"the file was not used (delete it and run `repalign models fetch`)")
+            raise HashMismatchError(
+                f"weights {w.key}: sha256 of {path} is {got}, the publisher's is {want}…; "
+                f"the file was not used (delete it and run `repalign models fetch`)"
+            )
     elif w.git_blob:
         got = _git_blob(path)
         if got != w.git_blob:
-            raise HashMismatchError(f"weights {w.key}: git blob id of {path} is {got}, expected {w.git_blob}; "
-                                    f"the file was not used")
+            raise HashMismatchError(
+                f"weights {w.key}: git blob id of {path} is {got}, expected {w.git_blob}; the file was not used"
+            )
 
 
 def fetch_weight(key: str, model: str | None = None, download: bool = False) -> Path:
@@ -178,7 +296,8 @@ def fetch_weight(key: str, model: str | None = None, download: bool = False) -> 
         how = ("unset REPALIGN_OFFLINE and run" if offline else "run") + f" `repalign models fetch {model or key}`"
         raise DatasetNotFoundError(
             f"weights of {who} are not cached ({target}); they come from {w.url}: {how} on a machine with "
-            f"network access, or put the file there")
+            f"network access, or put the file there"
+        )
     if w.url.startswith("https://osf.io/h3t52"):
         raise DatasetNotFoundError(f"weights of {who}: {w.note}; expected at {target}")
     import pooch

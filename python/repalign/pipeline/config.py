@@ -12,8 +12,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from repalign.config import (STAGE_SECTIONS, Config, Count, NonNegative, RunSection, Section, check_shape, parse_entries,
-                             parse_section)
+from repalign.config import (
+    STAGE_SECTIONS,
+    Config,
+    Count,
+    NonNegative,
+    RunSection,
+    Section,
+    check_shape,
+    parse_entries,
+    parse_section,
+)
 from repalign.dynamics.config import DynamicsSection
 from repalign.embeddings.config import EmbedEntryType, embed_model
 from repalign.errors import ValidationError
@@ -80,14 +89,26 @@ def check_study(config: Config | dict[str, Any]) -> StudyConfig:
     stages = [s for s in STAGE_SECTIONS if s in raw]
     if not stages:
         where = f"{config.path}: " if isinstance(config, Config) else ""
-        raise ValidationError(f"{where}empty study: no stage section; add at least one of "
-                              + ", ".join(f"[[{s}]]" if s not in ("dynamics", "r") else f"[{s}]" for s in STAGE_SECTIONS))
+        raise ValidationError(
+            f"{where}empty study: no stage section; add at least one of "
+            + ", ".join(f"[[{s}]]" if s not in ("dynamics", "r") else f"[{s}]" for s in STAGE_SECTIONS)
+        )
     sections: dict[str, Any] = {"run": parse_section(RunSection, raw.get("run", {}), "[run]")}
-    for name, model in (("stimuli", StimuliEntry), ("models", ModelEntry), ("representations", RepresentationEntry),
-                        ("metrics", metric_model), ("learners", LearnerEntry), ("embed", embed_model)):
+    for name, model in (
+        ("stimuli", StimuliEntry),
+        ("models", ModelEntry),
+        ("representations", RepresentationEntry),
+        ("metrics", metric_model),
+        ("learners", LearnerEntry),
+        ("embed", embed_model),
+    ):
         sections[name] = parse_entries(model, raw.get(name), name)
-    for name, model in (("dynamics", DynamicsSection), ("r", RSection), ("executor", ExecutorSection),
-                        ("report", ReportSection)):
+    for name, model in (
+        ("dynamics", DynamicsSection),
+        ("r", RSection),
+        ("executor", ExecutorSection),
+        ("report", ReportSection),
+    ):
         if name in raw:
             sections[name] = parse_section(model, raw[name], f"[{name}]")
     # every part is validated: assemble without validating again

@@ -32,8 +32,10 @@ def print_plan(config: Config, console: Console | None = None) -> Counter:
     states = plan_states(config)
     counts = Counter(s for _, s in states)
     summary = ", ".join(f"{counts[k]} {k}" for k in ("cached", "stale", "to run") if counts[k]) or "nothing to do"
-    console.print(f"[bold]{config.name}[/bold]: {len(states)} tasks → {config.output} (dry run: {summary}; "
-                  f"nothing written)", soft_wrap=True)
+    console.print(
+        f"[bold]{config.name}[/bold]: {len(states)} tasks → {config.output} (dry run: {summary}; nothing written)",
+        soft_wrap=True,
+    )
     stages = list(dict.fromkeys(t.stage for t, _ in states))
     for stage in stages:
         rows = [(t, s) for t, s in states if t.stage == stage]

@@ -14,8 +14,9 @@ import subprocess
 import threading
 import time
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -26,7 +27,6 @@ from repalign.config import Config, parse_section
 from repalign.errors import ValidationError
 from repalign.pipeline.config import ExecutorSection
 from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
-
 
 
 def _default(key: str) -> Any:
@@ -48,12 +48,16 @@ class ExecutorSettings:
     slurm: dict = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: Config | None, **overrides: Any) -> "ExecutorSettings":
+    def from_config(cls, config: Config | None, **overrides: Any) -> ExecutorSettings:
         section = dict(config.section("executor", {}) or {}) if config is not None else {}
         section.update({k: v for k, v in overrides.items() if v is not None})
         section = parse_section(ExecutorSection, section, "[executor]").spec(exclude_unset=True)
         kind = section.pop("kind", "local")
-        base = {k: section.pop(k) for k in ("scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker") if k in section}
+        base = {
+            k: section.pop(k)
+            for k in ("scheduler", "n_workers", "threads_per_worker", "memory_limit", "retries", "gpus_per_worker")
+            if k in section
+        }
         return cls(kind=kind, slurm=section, **base)
 
 
@@ -113,7 +117,17 @@ class SlurmJobs:
     so that a worker lost to its walltime or to ``scancel`` is reported as such.
     """
 
-    FINAL = ("COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
+    FINAL = (
+        "COMPLETED",
+        "CANCELLED",
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "OUT_OF_MEMORY",
+        "BOOT_FAIL",
+        "DEADLINE",
+    )
 
     def __init__(self, cluster: Any, console: Console, walltime: str | None, interval: float = 2.0):
         self.cluster, self.console, self.walltime, self.interval = cluster, console, walltime, interval
@@ -122,7 +136,7 @@ class SlurmJobs:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="repalign-slurm-jobs", daemon=True)
 
-    def __enter__(self) -> "SlurmJobs":
+    def __enter__(self) -> SlurmJobs:
         self._thread.start()
         return self
 
@@ -143,8 +157,13 @@ class SlurmJobs:
         if not open_ids:
             return
         try:
-            out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(open_ids)],
-                                 capture_output=True, text=True, timeout=30, env=child_env()).stdout
+            out = subprocess.run(
+                ["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(open_ids)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env=child_env(),
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return
         for line in out.splitlines():
@@ -152,8 +171,10 @@ class SlurmJobs:
             if jid in open_ids and state and self.state.get(jid) != state:
                 self.state[jid] = state
                 if state == "TIMEOUT":
-                    self.console.print(f"[yellow]SLURM job {jid} exceeded its walltime ({self.walltime}); "
-                                       "Dask retries its tasks on another worker[/yellow]")
+                    self.console.print(
+                        f"[yellow]SLURM job {jid} exceeded its walltime ({self.walltime}); "
+                        "Dask retries its tasks on another worker[/yellow]"
+                    )
                 elif state in ("CANCELLED", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "FAILED"):
                     self.console.print(f"[yellow]SLURM job {jid} ended: {state}[/yellow]")
 
@@ -168,9 +189,11 @@ def _failure_reason(exc: BaseException, jobs: SlurmJobs | None) -> str:
     if jobs is not None and type(exc).__name__ == "KilledWorker":
         late = jobs.timed_out()
         if late:
-            msg = (f"SLURM walltime exceeded: worker job(s) {', '.join(late)} ran past walltime {jobs.walltime} "
-                   f"(state TIMEOUT) while running this task; it was tried {1 + _allowed_failures()} time(s). "
-                   "Raise [executor] walltime or split the task. (" + msg + ")")
+            msg = (
+                f"SLURM walltime exceeded: worker job(s) {', '.join(late)} ran past walltime {jobs.walltime} "
+                f"(state TIMEOUT) while running this task; it was tried {1 + _allowed_failures()} time(s). "
+                "Raise [executor] walltime or split the task. (" + msg + ")"
+            )
     return msg
 
 
@@ -180,8 +203,14 @@ def _allowed_failures() -> int:
     return int(dask.config.get("distributed.scheduler.allowed-failures"))
 
 
-def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Console | None = None,
-             progress: bool = True, cluster: Any = None) -> dict[str, str]:
+def run_dask(
+    tasks: Sequence[Task],
+    settings: ExecutorSettings,
+    *,
+    console: Console | None = None,
+    progress: bool = True,
+    cluster: Any = None,
+) -> dict[str, str]:
     """Run tasks on Dask: submit each with its dependencies' futures, so Dask's
     scheduler orders them, retries them (``settings.retries``) and reschedules the
     tasks of a worker that dies. Worker processes (and re-spawned ones) start with a
@@ -190,11 +219,16 @@ def run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Cons
         return _run_dask(tasks, settings, console=console, progress=progress, cluster=cluster)
 
 
-def _run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Console | None = None,
-              progress: bool = True, cluster: Any = None) -> dict[str, str]:
-    from dask.distributed import Client, LocalCluster, as_completed
-
+def _run_dask(
+    tasks: Sequence[Task],
+    settings: ExecutorSettings,
+    *,
+    console: Console | None = None,
+    progress: bool = True,
+    cluster: Any = None,
+) -> dict[str, str]:
     import dask
+    from dask.distributed import Client, LocalCluster, as_completed
 
     console = console or Console(stderr=True)
     ordered = order_tasks(list(tasks))
@@ -213,9 +247,13 @@ def _run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Con
             else:
                 resources = {"GPU": settings.gpus_per_worker} if settings.gpus_per_worker else None
                 own_cluster = cluster = LocalCluster(
-                    n_workers=settings.n_workers, threads_per_worker=settings.threads_per_worker,
-                    processes=True, memory_limit=settings.memory_limit, host="127.0.0.1",
-                    dashboard_address="127.0.0.1:0", resources=resources,
+                    n_workers=settings.n_workers,
+                    threads_per_worker=settings.threads_per_worker,
+                    processes=True,
+                    memory_limit=settings.memory_limit,
+                    host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0",
+                    resources=resources,
                 )
         client = Client(cluster)
         if settings.kind == "slurm" or type(cluster).__name__ == "SLURMCluster":
@@ -226,8 +264,9 @@ def _run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Con
         futures: dict[str, Any] = {}
         for t in ordered:
             deps = [futures[d] for d in t.deps]
-            futures[t.key] = client.submit(_execute, t, *deps, key=f"repalign-{t.stage}-{t.key}",
-                                           retries=settings.retries, pure=False)
+            futures[t.key] = client.submit(
+                _execute, t, *deps, key=f"repalign-{t.stage}-{t.key}", retries=settings.retries, pure=False
+            )
         status: dict[str, str] = {}
         failures: dict[str, str] = {}
         by_future = {f.key: k for k, f in futures.items()}
@@ -236,8 +275,12 @@ def _run_dask(tasks: Sequence[Task], settings: ExecutorSettings, *, console: Con
         def table() -> Table:
             running = sum(1 for f in futures.values() if f.status == "pending")
             tab = Table.grid(padding=(0, 2))
-            tab.add_row(f"tasks {len(status)}/{len(futures)} finished", f"pending/running {running}",
-                        f"failed {len(failures)}", f"{time.monotonic() - started:.0f}s")
+            tab.add_row(
+                f"tasks {len(status)}/{len(futures)} finished",
+                f"pending/running {running}",
+                f"failed {len(failures)}",
+                f"{time.monotonic() - started:.0f}s",
+            )
             return tab
 
         live_cm = Live(table(), console=console, refresh_per_second=4) if progress else contextlib.nullcontext()

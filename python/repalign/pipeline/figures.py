@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,12 +113,14 @@ def anchor(*parts: str) -> str:
 
 # ---- helpers ------------------------------------------------------------------------------
 
+
 def _labels(df: pd.DataFrame) -> pd.Series:
     """Representation label: the model, with the layer where a model has several."""
     layers = df.groupby("model")["layer"].nunique()
     multi = set(layers[layers > 1].index)
-    return df.apply(lambda r: f"{r['model']} / {r['layer']}" if r["model"] in multi and r["layer"] else str(r["model"]),
-                    axis=1)
+    return df.apply(
+        lambda r: f"{r['model']} / {r['layer']}" if r["model"] in multi and r["layer"] else str(r["model"]), axis=1
+    )
 
 
 def _whisker(ax, x, y, lo, hi, colour, horizontal: bool = False, **kw):
@@ -145,8 +147,9 @@ def _chance(ax, y, label="chance", horizontal=True):
 
 def _zero(ax, horizontal=True):
     z = style.ZERO
-    (ax.axhline if horizontal else ax.axvline)(0, color=z["colour"], linestyle=z["linestyle"],
-                                               linewidth=z["linewidth"], zorder=0)
+    (ax.axhline if horizontal else ax.axvline)(
+        0, color=z["colour"], linestyle=z["linestyle"], linewidth=z["linewidth"], zorder=0
+    )
 
 
 def _ceiling(ax, low, high, label, horizontal=True):
@@ -164,8 +167,10 @@ def _ceiling(ax, low, high, label, horizontal=True):
 def _objective_legend(ax, objectives: Iterable[str], **kw):
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=o)
-               for o in sorted(set(objectives))]
+    handles = [
+        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=o)
+        for o in sorted(set(objectives))
+    ]
     return ax.legend(handles=handles, title="objective", **kw)
 
 
@@ -196,7 +201,9 @@ def plot_odd_one_out(metrics: pd.DataFrame, objectives: dict[str, str] | None = 
     metrics: rows of the ``metrics`` schema. Returns a matplotlib Figure, or None
     when there are no odd-one-out rows.
     """
-    df = metrics[metrics["metric"].str.match(_OOO) & ~metrics["metric"].str.endswith(("_temperature", "_loglik"))].copy()
+    df = metrics[
+        metrics["metric"].str.match(_OOO) & ~metrics["metric"].str.endswith(("_temperature", "_loglik"))
+    ].copy()
     if df.empty:
         return None
     objectives = objectives or style.model_objectives(df["model"].unique())
@@ -225,8 +232,15 @@ def plot_odd_one_out(metrics: pd.DataFrame, objectives: dict[str, str] | None = 
             s = sub[sub["metric"] == v]
             for _, r in s.iterrows():
                 x = labels.index(r["label"]) - 0.35 + width * (j + 0.5)
-                _whisker(ax, [x], [r["value"]], [r["ci_low"]], [r["ci_high"]],
-                         style.objective_colour(objectives.get(r["model"])), marker=markers[v])
+                _whisker(
+                    ax,
+                    [x],
+                    [r["value"]],
+                    [r["ci_low"]],
+                    [r["ci_high"]],
+                    style.objective_colour(objectives.get(r["model"])),
+                    marker=markers[v],
+                )
         tilt = len(labels) > 3 or (len(labels) > 1 and max(map(len, labels)) > 14)  # long names would collide
         ax.set_xticks(range(len(labels)), labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
         ax.set_xlim(-0.6, len(labels) - 0.4)
@@ -235,11 +249,21 @@ def plot_odd_one_out(metrics: pd.DataFrame, objectives: dict[str, str] | None = 
     from matplotlib.lines import Line2D
 
     handles, _ = axes[0].get_legend_handles_labels()
-    handles += [Line2D([], [], marker=markers[v], linestyle="none", color="#444444",
-                       label=v.replace("odd_one_out_", "zero-shot ").replace("probe_", "probe: ").replace("_", " "))
-                for v in variants]
-    handles += [Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
-                for o in sorted({objectives.get(m, "other") for m in df["model"]})]
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker=markers[v],
+            linestyle="none",
+            color="#444444",
+            label=v.replace("odd_one_out_", "zero-shot ").replace("probe_", "probe: ").replace("_", " "),
+        )
+        for v in variants
+    ]
+    handles += [
+        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
+        for o in sorted({objectives.get(m, "other") for m in df["model"]})
+    ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
@@ -264,7 +288,9 @@ def plot_rsa(metrics: pd.DataFrame, objectives: dict[str, str] | None = None):
     fig, axes = _figure(len(groups), width_per=6.5, height=max(2.6, 0.38 * n + 1.2), ncols_max=2)
     for ax, (metric, ds) in zip(axes, groups):
         sub = df[(df["metric"] == metric) & (df["dataset"] == ds)].sort_values("value")
-        ceil = metrics[(metrics["dataset"] == ds) & metrics["metric"].isin([f"{metric}_ceiling_lower", f"{metric}_ceiling_upper"])]
+        ceil = metrics[
+            (metrics["dataset"] == ds) & metrics["metric"].isin([f"{metric}_ceiling_lower", f"{metric}_ceiling_upper"])
+        ]
         c = ceil.groupby("metric")["value"].first()
         if len(c) == 2:
             lo, hi = c[f"{metric}_ceiling_lower"], c[f"{metric}_ceiling_upper"]
@@ -272,22 +298,31 @@ def plot_rsa(metrics: pd.DataFrame, objectives: dict[str, str] | None = None):
         _zero(ax, horizontal=False)
         y = np.arange(len(sub))
         for yi, (_, r) in zip(y, sub.iterrows()):
-            _hwhisker(ax, [yi], [r["value"]], [r["ci_low"]], [r["ci_high"]],
-                      style.objective_colour(objectives.get(r["model"])))
+            _hwhisker(
+                ax,
+                [yi],
+                [r["value"]],
+                [r["ci_low"]],
+                [r["ci_high"]],
+                style.objective_colour(objectives.get(r["model"])),
+            )
         ax.set_yticks(y, sub["label"])
         ax.set_xlabel(f"RSA ({metric.removeprefix('rsa_')}, 95% CI)")
         ax.set_title(f"{ds}")
     from matplotlib.lines import Line2D
 
     handles = axes[0].get_legend_handles_labels()[0]
-    handles += [Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
-                for o in sorted({objectives.get(m, "other") for m in df["model"]})]
+    handles += [
+        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
+        for o in sorted({objectives.get(m, "other") for m in df["model"]})
+    ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
 
 # ---- CKA ---------------------------------------------------------------------------------
+
 
 def _same_representation(model: str, layer: str, reference: str) -> bool:
     """Whether a CKA reference (``model/layer@stimuli`` or ``model@stimuli``) names
@@ -322,21 +357,28 @@ def plot_cka(metrics: pd.DataFrame, order: Sequence[tuple[str, str]] | None = No
     have = set(zip(rows["model"].astype(str), rows["layer"].astype(str)))
     extra = [(m, l) for m, l in rank if (m, l) not in have and any(_same_representation(m, l, r) for r in refs)]
     if extra:
-        rows = pd.concat([rows, pd.DataFrame({"model": [m for m, _ in extra], "layer": [l for _, l in extra]})],
-                         ignore_index=True)
+        rows = pd.concat(
+            [rows, pd.DataFrame({"model": [m for m, _ in extra], "layer": [l for _, l in extra]})], ignore_index=True
+        )
         rows["label"] = _labels(rows)
-        df["label"] = rows.set_index(["model", "layer"])["label"].reindex(list(zip(df["model"], df["layer"]))).to_numpy()
-    rows = rows.assign(rank=[rank.get((str(m), str(l)), len(rank)) for m, l in zip(rows["model"], rows["layer"])],
-                       mean=rows["label"].map(mean))
+        df["label"] = (
+            rows.set_index(["model", "layer"])["label"].reindex(list(zip(df["model"], df["layer"]))).to_numpy()
+        )
+    rows = rows.assign(
+        rank=[rank.get((str(m), str(l)), len(rank)) for m, l in zip(rows["model"], rows["layer"])],
+        mean=rows["label"].map(mean),
+    )
     rows = rows.sort_values(["rank", "mean"], ascending=[True, False]).reset_index(drop=True)
-    row_of = {r: next((i for i, x in rows.iterrows() if _same_representation(x["model"], x["layer"], r)), None)
-              for r in refs}
+    row_of = {
+        r: next((i for i, x in rows.iterrows() if _same_representation(x["model"], x["layer"], r)), None) for r in refs
+    }
     cols = sorted(refs, key=lambda r: (row_of[r] is None, row_of[r] if row_of[r] is not None else 0, r))
     variants = sorted(df["metric"].unique())
     nrow, ncol = len(rows), len(cols)
     long_cols = ncol > 2 or max(len(c) for c in cols) > 24
-    fig, axes = _figure(len(variants), width_per=max(4.5, 1.4 * ncol + 3.0), height=max(3.0, 0.45 * nrow + 1.6),
-                        ncols_max=2)
+    fig, axes = _figure(
+        len(variants), width_per=max(4.5, 1.4 * ncol + 3.0), height=max(3.0, 0.45 * nrow + 1.6), ncols_max=2
+    )
     for ax, v in zip(axes, variants):
         m = df[df["metric"] == v].pivot_table(index="label", columns="dataset", values="value", aggfunc="first")
         m = m.reindex(index=list(rows["label"]), columns=cols)
@@ -345,19 +387,39 @@ def plot_cka(metrics: pd.DataFrame, order: Sequence[tuple[str, str]] | None = No
             if not np.isfinite(m.iat[i, j]):
                 m.iat[i, j] = 1.0
         im = ax.imshow(m.to_numpy(float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(ncol), [c.replace("@", "\n@") for c in cols], rotation=30 if long_cols else 0,
-                      ha="right" if long_cols else "center")
+        ax.set_xticks(
+            range(ncol),
+            [c.replace("@", "\n@") for c in cols],
+            rotation=30 if long_cols else 0,
+            ha="right" if long_cols else "center",
+        )
         ax.set_yticks(range(nrow), rows["label"])
         ax.grid(False)
         for i in range(nrow):
             for j in range(ncol):
                 val = m.iat[i, j]
                 if np.isfinite(val):
-                    ax.text(j, i, f"{val:.2f}", ha="center", va="center", color="white" if val < 0.6 else "black",
-                            fontsize=style.BASE_SIZE - 1)
+                    ax.text(
+                        j,
+                        i,
+                        f"{val:.2f}",
+                        ha="center",
+                        va="center",
+                        color="white" if val < 0.6 else "black",
+                        fontsize=style.BASE_SIZE - 1,
+                    )
         for i, j in selfs:
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.6,
-                                   label="self (1 by definition)"))
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, i - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    edgecolor="black",
+                    linewidth=1.6,
+                    label="self (1 by definition)",
+                )
+            )
         ax.set_title(v.replace("_", " "))
         ax.set_xlabel("reference")
         plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="CKA (0–1)")
@@ -378,7 +440,10 @@ def representation_order(metrics: pd.DataFrame, scores: pd.DataFrame | None = No
 
 # ---- intrinsic dimensionality vs alignment -------------------------------------------------
 
-def alignment_measure(metrics: pd.DataFrame, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str, float] | None:
+
+def alignment_measure(
+    metrics: pd.DataFrame, scores: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, str, float] | None:
     """The alignment measure to set against dimensionality: RSA, else zero-shot
     odd-one-out on the largest triplet set, else cross-validated pseudo-R² (first
     task). Returns (rows with model, layer, value, ci_low, ci_high; axis label;
@@ -425,8 +490,9 @@ def estimator_order(metrics: Iterable[str]) -> list[str]:
     return sorted(set(metrics), key=lambda m: (keys.index(est(m)) if est(m) in keys else len(keys), str(m)))
 
 
-def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = None,
-                        objectives: dict[str, str] | None = None):
+def plot_dimensionality(
+    metrics: pd.DataFrame, scores: pd.DataFrame | None = None, objectives: dict[str, str] | None = None
+):
     """Intrinsic dimensionality (x, one panel per estimator) against an alignment
     measure (y, 95 % CI whiskers; ``alignment_measure``) per representation, with
     the measure's chance level. None without both."""
@@ -436,11 +502,13 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
         return None
     al_rows, ylabel, chance = al
     al_rows = al_rows.assign(layer=al_rows["layer"].fillna("").astype(str))
-    joined = dims.merge(al_rows[["model", "layer", "value", "ci_low", "ci_high"]], on=["model", "layer"],
-                        suffixes=("_id", ""))
+    joined = dims.merge(
+        al_rows[["model", "layer", "value", "ci_low", "ci_high"]], on=["model", "layer"], suffixes=("_id", "")
+    )
     if joined.empty:  # e.g. an embedding's layer is named differently in the two tables: match on model
-        joined = dims.merge(al_rows[["model", "value", "ci_low", "ci_high"]].drop_duplicates("model"), on="model",
-                            suffixes=("_id", ""))
+        joined = dims.merge(
+            al_rows[["model", "value", "ci_low", "ci_high"]].drop_duplicates("model"), on="model", suffixes=("_id", "")
+        )
     if joined.empty:
         return None
     objectives = objectives or style.model_objectives(joined["model"].unique())
@@ -452,8 +520,15 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
         s = joined[joined["metric"] == est]
         _chance(ax, chance, f"chance ({chance:.3g})")
         for _, r in s.iterrows():
-            _whisker(ax, [r["value_id"]], [r["value"]], [r["ci_low"]], [r["ci_high"]],
-                     style.objective_colour(objectives.get(r["model"])), marker=markers[r["model"]])
+            _whisker(
+                ax,
+                [r["value_id"]],
+                [r["value"]],
+                [r["ci_low"]],
+                [r["ci_high"]],
+                style.objective_colour(objectives.get(r["model"])),
+                marker=markers[r["model"]],
+            )
         ax.set_xlabel(id_label(est))
         ax.set_ylabel(f"{ylabel} (95% CI)")
         ax.margins(x=0.15)
@@ -462,8 +537,17 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # "5.0 7.5 10.0 … 25.0" crowds a 4-inch axis
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], marker=markers[m], linestyle="none", color=style.objective_colour(objectives.get(m)),
-                      label=f"{m} ({objectives.get(m, 'other')})") for m in models]
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker=markers[m],
+            linestyle="none",
+            color=style.objective_colour(objectives.get(m)),
+            label=f"{m} ({objectives.get(m, 'other')})",
+        )
+        for m in models
+    ]
     handles += axes[0].get_legend_handles_labels()[0]
     fig.legend(handles=handles, title="representation (objective)", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -471,6 +555,7 @@ def plot_dimensionality(metrics: pd.DataFrame, scores: pd.DataFrame | None = Non
 
 
 # ---- choice models -----------------------------------------------------------------------
+
 
 def plot_choice_models(scores: pd.DataFrame, objectives: dict[str, str] | None = None):
     """Cross-validated pseudo-R² per representation (``alignment_scores.csv`` of the
@@ -481,8 +566,9 @@ def plot_choice_models(scores: pd.DataFrame, objectives: dict[str, str] | None =
     s = scores.copy()
     s["layer"] = s["layer"].fillna("").astype(str) if "layer" in s else ""
     s["label"] = _labels(s)
-    panel_cols = [c for c in ("task_kind", "task") if c in s and s[c].nunique() > 1] or \
-                 [c for c in ("task_kind", "task") if c in s][:1]
+    panel_cols = [c for c in ("task_kind", "task") if c in s and s[c].nunique() > 1] or [
+        c for c in ("task_kind", "task") if c in s
+    ][:1]
     s["panel"] = s[panel_cols].astype(str).agg(" / ".join, axis=1) if panel_cols else "all"
     objectives = objectives or style.model_objectives(s["model"].unique())
     panels = sorted(s["panel"].unique())
@@ -495,8 +581,14 @@ def plot_choice_models(scores: pd.DataFrame, objectives: dict[str, str] | None =
         ax.axvline(0, color=c["colour"], linestyle=c["linestyle"], linewidth=c["linewidth"], label="chance (0)")
         y = np.arange(len(sub))
         for yi, (_, r) in zip(y, sub.iterrows()):
-            _hwhisker(ax, [yi], [r["pseudo_r2"]], [r.get("ci_low", np.nan)], [r.get("ci_high", np.nan)],
-                      style.objective_colour(objectives.get(r["model"])))
+            _hwhisker(
+                ax,
+                [yi],
+                [r["pseudo_r2"]],
+                [r.get("ci_low", np.nan)],
+                [r.get("ci_high", np.nan)],
+                style.objective_colour(objectives.get(r["model"])),
+            )
         ax.set_yticks(y, sub["label"])
         ax.set_xlabel("cross-validated pseudo-R² (95% CI)")
         ax.set_title(str(p))
@@ -506,6 +598,7 @@ def plot_choice_models(scores: pd.DataFrame, objectives: dict[str, str] | None =
 
 
 # ---- learning dynamics -------------------------------------------------------------------
+
 
 def plot_dynamics_curves(curves: pd.DataFrame, chance: float = 1 / 3, chance_upper: float | None = None):
     """Learning curves of ``accuracy_summary`` tables: mean accuracy per epoch, train
@@ -519,8 +612,13 @@ def plot_dynamics_curves(curves: pd.DataFrame, chance: float = 1 / 3, chance_upp
         sub = curves[curves["agent"] == agent]
         _chance(ax, chance, f"chance ({chance:.3g})")
         if chance_upper is not None:
-            ax.axhline(chance_upper, color=style.CEILING["edge"], linestyle="--", linewidth=0.8,
-                       label=f"chance band upper ({chance_upper:.3g})")
+            ax.axhline(
+                chance_upper,
+                color=style.CEILING["edge"],
+                linestyle="--",
+                linewidth=0.8,
+                label=f"chance band upper ({chance_upper:.3g})",
+            )
         for phase, g in sub.groupby("phase"):
             g = g.sort_values("epoch")
             colour = style.PHASE_COLOURS.get(str(phase), style.OTHER_COLOUR)
@@ -550,7 +648,9 @@ def plot_generalisation_lag(lag: pd.DataFrame):
     _zero(ax, horizontal=False)
     colours = {"human": style.OBJECTIVE_COLOURS["human"]}
     for i, r in d.iterrows():
-        col = colours.get(str(r["agent_type"]), style.PHASE_COLOURS["train"] if r["agent_type"] == "network" else "#009E73")
+        col = colours.get(
+            str(r["agent_type"]), style.PHASE_COLOURS["train"] if r["agent_type"] == "network" else "#009E73"
+        )
         if np.isfinite(r["lag"]):
             ax.hlines(i, 0, r["lag"], color=col, linewidth=2.5)
             ax.plot([r["lag"]], [i], "o", color=col, markersize=style.POINT_SIZE)
@@ -563,6 +663,7 @@ def plot_generalisation_lag(lag: pd.DataFrame):
 
 
 # ---- classification: accuracy and error consistency --------------------------------------
+
 
 def classification_columns(columns: Sequence[str]) -> dict[str, str] | None:
     """Column roles of a classification table (one row per agent, e.g. per stimulus
@@ -614,8 +715,9 @@ def classification_wide(df: pd.DataFrame) -> pd.DataFrame:
         for m, col in ([(acc[0], "accuracy")] if acc else []) + [(k, k) for k in kap]:
             s = d[d["metric"] == m][keys + ["value"] + [c for c in ("ci_low", "ci_high") if c in d]]
             s = s.drop_duplicates(keys)
-            parts.append(s.rename(columns={"value": col, "ci_low": f"{col}_ci_low", "ci_high": f"{col}_ci_high"})
-                         .set_index(keys))
+            parts.append(
+                s.rename(columns={"value": col, "ci_low": f"{col}_ci_low", "ci_high": f"{col}_ci_high"}).set_index(keys)
+            )
         if len(parts) >= 2 and all(len(p) for p in parts[:2]):
             return pd.concat(parts, axis=1).reset_index()
     return df
@@ -652,11 +754,22 @@ def plot_error_consistency(table: pd.DataFrame):
                 ax.axvline(0, color=c["colour"], linestyle=c["linestyle"], linewidth=c["linewidth"], label="κ = 0")
             elif "chance" in cols:
                 c = style.CHANCE
-                ax.axvline(float(sub[cols["chance"]].iloc[0]), color=c["colour"], linestyle=c["linestyle"],
-                           linewidth=c["linewidth"], label="chance")
+                ax.axvline(
+                    float(sub[cols["chance"]].iloc[0]),
+                    color=c["colour"],
+                    linestyle=c["linestyle"],
+                    linewidth=c["linewidth"],
+                    label="chance",
+                )
             for i, r in sub.iterrows():
-                _hwhisker(ax, [i], [r[col]], [r[lo] if lo else np.nan], [r[hi] if hi else np.nan],
-                          style.objective_colour(objectives.get(str(r["agent"]))))
+                _hwhisker(
+                    ax,
+                    [i],
+                    [r[col]],
+                    [r[lo] if lo else np.nan],
+                    [r[hi] if hi else np.nan],
+                    style.objective_colour(objectives.get(str(r["agent"]))),
+                )
             ax.set_yticks(range(len(sub)), sub["agent"].astype(str) if ax is ax_a else [""] * len(sub))
             ax.set_xlabel(f"{label} (CI)")
             ax.set_title(p if p != "all" else "")
@@ -666,6 +779,7 @@ def plot_error_consistency(table: pd.DataFrame):
 
 
 # ---- writing -------------------------------------------------------------------------------
+
 
 def save(fig, outdir: Path, name: str) -> tuple[Path, Path]:
     """Write ``<outdir>/<name>.png`` and ``.pdf`` atomically; close the figure."""
@@ -692,10 +806,15 @@ def _png_inches(path: Path) -> float:
         return im.width / float(dpi)
 
 
-def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | None = None,
-                   dynamics: dict[str, pd.DataFrame] | None = None,
-                   classification: dict[str, pd.DataFrame] | None = None,
-                   scores_anchor: str = "", dynamics_anchors: dict[str, str] | None = None) -> list[Figure]:
+def python_figures(
+    outdir: Path,
+    metrics: pd.DataFrame,
+    scores: pd.DataFrame | None = None,
+    dynamics: dict[str, pd.DataFrame] | None = None,
+    classification: dict[str, pd.DataFrame] | None = None,
+    scores_anchor: str = "",
+    dynamics_anchors: dict[str, str] | None = None,
+) -> list[Figure]:
     """Draw every figure the tables allow into ``outdir`` (PNG + PDF); files from an
     earlier report that this one does not draw are removed.
 
@@ -711,9 +830,15 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
     dynamics = dynamics or {}
     dynamics_anchors = dynamics_anchors or {}
     has_metrics = metrics is not None and len(metrics) > 0
-    m = metrics if has_metrics else pd.DataFrame(columns=["model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n"])
+    m = (
+        metrics
+        if has_metrics
+        else pd.DataFrame(columns=["model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n"])
+    )
     m = m.assign(layer=m["layer"].fillna("").astype(str))
-    objectives = style.model_objectives(set(m["model"]) | (set(scores["model"]) if scores is not None and len(scores) else set()))
+    objectives = style.model_objectives(
+        set(m["model"]) | (set(scores["model"]) if scores is not None and len(scores) else set())
+    )
 
     def add(fig, family, name, title, caption, tables):
         if fig is None:
@@ -725,48 +850,100 @@ def python_figures(outdir: Path, metrics: pd.DataFrame, scores: pd.DataFrame | N
     from matplotlib.patches import Rectangle
 
     with plt.rc_context(style.rc_params()):
-        add(plot_odd_one_out(m, objectives), "odd_one_out", "odd_one_out", "Odd-one-out accuracy per representation",
+        add(
+            plot_odd_one_out(m, objectives),
+            "odd_one_out",
+            "odd_one_out",
+            "Odd-one-out accuracy per representation",
             "Zero-shot and probed accuracy with 95% CIs; grey band: triplet noise ceiling (leave-one-out to majority "
-            "estimate); dotted: chance (1/3). Colour: training objective.", [anchor("metrics", "odd_one_out")])
-        add(plot_rsa(m, objectives), "rsa", "rsa", "RSA per representation",
-            "Correlation of model and human RDMs with 95% CIs; grey band: noise ceiling (lower–upper); "
-            "light line: 0.", [anchor("metrics", "rsa")])
+            "estimate); dotted: chance (1/3). Colour: training objective.",
+            [anchor("metrics", "odd_one_out")],
+        )
+        add(
+            plot_rsa(m, objectives),
+            "rsa",
+            "rsa",
+            "RSA per representation",
+            "Correlation of model and human RDMs with 95% CIs; grey band: noise ceiling (lower–upper); light line: 0.",
+            [anchor("metrics", "rsa")],
+        )
         order = representation_order(m, scores)
         cka_fig = plot_cka(m, order)
-        framed = cka_fig is not None and any(isinstance(p, Rectangle) and not p.get_fill()
-                                             for ax in cka_fig.axes for p in ax.patches)
-        add(cka_fig, "cka", "cka", "CKA between representations",
+        framed = cka_fig is not None and any(
+            isinstance(p, Rectangle) and not p.get_fill() for ax in cka_fig.axes for p in ax.patches
+        )
+        add(
+            cka_fig,
+            "cka",
+            "cka",
+            "CKA between representations",
             "CKA of each representation with each reference (0 = unrelated, 1 = identical up to rotation and "
-            "isotropic scaling); rows " + ("in the RSA figure's order (most aligned first)" if
-                                           m["metric"].str.match(_RSA).any() else "from most to least aligned"
-                                           if order else "by mean CKA") +
-            ("; black frame: a representation against itself (1 by definition, not computed)" if framed else "")
-            + ".", [anchor("metrics", "cka")])
-        add(plot_dimensionality(m, scores, objectives), "dimensionality", "dimensionality_vs_alignment",
+            "isotropic scaling); rows "
+            + (
+                "in the RSA figure's order (most aligned first)"
+                if m["metric"].str.match(_RSA).any()
+                else "from most to least aligned"
+                if order
+                else "by mean CKA"
+            )
+            + ("; black frame: a representation against itself (1 by definition, not computed)" if framed else "")
+            + ".",
+            [anchor("metrics", "cka")],
+        )
+        add(
+            plot_dimensionality(m, scores, objectives),
+            "dimensionality",
+            "dimensionality_vs_alignment",
             "Intrinsic dimensionality against alignment",
             "Each representation's intrinsic dimensionality (one panel per estimator, named on its x axis) against "
             "its alignment (95% CI); dotted: chance level of the alignment measure; points only, no fitted line.",
-            [anchor("metrics", "dimensionality"), scores_anchor if not has_metrics or alignment_measure(m) is None else
-             anchor("metrics", "rsa" if m["metric"].str.match(_RSA).any() else "odd_one_out")])
-        add(plot_choice_models(scores, objectives), "choice_models", "choice_models_pseudo_r2",
+            [
+                anchor("metrics", "dimensionality"),
+                scores_anchor
+                if not has_metrics or alignment_measure(m) is None
+                else anchor("metrics", "rsa" if m["metric"].str.match(_RSA).any() else "odd_one_out"),
+            ],
+        )
+        add(
+            plot_choice_models(scores, objectives),
+            "choice_models",
+            "choice_models_pseudo_r2",
             "Choice models: cross-validated pseudo-R²",
             "Pseudo-R² = 1 − NLL/NLL(chance) of participant-blocked cross-validated choice models, with 95% "
-            "participant-bootstrap CIs; dotted: chance (0).", [scores_anchor])
+            "participant-bootstrap CIs; dotted: chance (0).",
+            [scores_anchor],
+        )
         lag = dynamics.get("lag")
         upper = float(lag["chance_upper"].iloc[0]) if lag is not None and len(lag) and "chance_upper" in lag else None
-        add(plot_dynamics_curves(dynamics.get("curves"), chance_upper=upper), "learning", "dynamics_curves",
+        add(
+            plot_dynamics_curves(dynamics.get("curves"), chance_upper=upper),
+            "learning",
+            "dynamics_curves",
             "Learning curves (train and test accuracy per epoch)",
             "Mean accuracy across runs per epoch (lines join the epoch means) ± 1.96 s.e.m. (95% CI); dotted: "
-            "chance (1/3); dashed: upper end of the 95% chance band.", [dynamics_anchors.get("curves", "")])
-        add(plot_generalisation_lag(lag), "learning", "generalisation_lag", "Generalisation lag per agent",
+            "chance (1/3); dashed: upper end of the 95% chance band.",
+            [dynamics_anchors.get("curves", "")],
+        )
+        add(
+            plot_generalisation_lag(lag),
+            "learning",
+            "generalisation_lag",
+            "Generalisation lag per agent",
             "Mean train − test accuracy over each agent's window (Huber et al. 2024), drawn as a bar from 0; "
             "one number per agent, no CI; "
-            "× = no window (training accuracy never left the chance band).", [dynamics_anchors.get("lag", "")])
+            "× = no window (training accuracy never left the chance band).",
+            [dynamics_anchors.get("lag", "")],
+        )
         for i, (anc, table) in enumerate(sorted((classification or {}).items())):
-            add(plot_error_consistency(table), "error_consistency", f"error_consistency_{i}" if i else "error_consistency",
+            add(
+                plot_error_consistency(table),
+                "error_consistency",
+                f"error_consistency_{i}" if i else "error_consistency",
                 "Accuracy and error consistency to humans",
                 "Per agent, accuracy and error consistency (Cohen's κ of trial-wise correctness) to humans with CIs; "
-                "grey band: the humans' own value (CI); dotted: κ = 0 / chance.", [anc])
+                "grey band: the humans' own value (CI); dotted: κ = 0 / chance.",
+                [anc],
+            )
     keep = {p.name for f in figs for p in (f.png, f.pdf)}
     if outdir.is_dir():
         for p in outdir.iterdir():
@@ -786,12 +963,12 @@ def r_figures(pngs: Iterable[Path], tables: dict[str, str] | None = None) -> lis
     }
     captions = {
         "learning_curves": "Per trial bin, mean accuracy of people's choices and of the learner with 95% CI bands "
-                           "across participants; dotted: chance (0.5).",
+        "across participants; dotted: chance (0.5).",
         "alignment_vs_train_size": "Pseudo-R² with 95% CIs against log10(training-set size + 1), coloured by "
-                                   "objective; the caption inside the figure says what its lines are, or why "
-                                   "there are none.",
+        "objective; the caption inside the figure says what its lines are, or why "
+        "there are none.",
         "alignment_vs_intrinsic_dim": "Pseudo-R² with 95% CIs against intrinsic dimensionality per objective; "
-                                      "points only, no fitted line.",
+        "points only, no fitted line.",
         "alignment_coefficients": "Fixed effects of the alignment models with 95% intervals; dashed: 0.",
     }
     out = []
@@ -801,7 +978,17 @@ def r_figures(pngs: Iterable[Path], tables: dict[str, str] | None = None) -> lis
         wide = _png_inches(p) > WIDE_INCHES
         own = p.with_suffix(".caption.txt")  # written by R's save_figure(): the figure's lines, or why none
         caption = own.read_text().strip() if own.is_file() else captions.get(stem, "")
-        out.append(Figure(_R_FAMILIES.get(stem, "other"), f"r-{stem}", titles.get(stem, stem.replace("_", " ") + " (R)"),
-                          caption, p, pdf if pdf.is_file() else None,
-                          [t for t in (tables.get(stem, ""),) if t], source="R", wide=wide))
+        out.append(
+            Figure(
+                _R_FAMILIES.get(stem, "other"),
+                f"r-{stem}",
+                titles.get(stem, stem.replace("_", " ") + " (R)"),
+                caption,
+                p,
+                pdf if pdf.is_file() else None,
+                [t for t in (tables.get(stem, ""),) if t],
+                source="R",
+                wide=wide,
+            )
+        )
     return out

@@ -21,8 +21,8 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -43,13 +43,18 @@ def holder(directory: str | os.PathLike) -> str:
         info = json.loads((Path(directory) / HOLDER_NAME).read_text())
     except (OSError, ValueError):
         return "an unknown process"
-    return (f"pid {info.get('pid')} on {info.get('host')} (config {info.get('config')}, "
-            f"started {info.get('started')})")
+    return f"pid {info.get('pid')} on {info.get('host')} (config {info.get('config')}, started {info.get('started')})"
 
 
 @contextlib.contextmanager
-def output_lock(directory: str | os.PathLike, *, config: str = "", timeout: float | None = None,
-                say: Callable[[str], None] = print, keep_parts=None) -> Iterator[list[Path]]:
+def output_lock(
+    directory: str | os.PathLike,
+    *,
+    config: str = "",
+    timeout: float | None = None,
+    say: Callable[[str], None] = print,
+    keep_parts=None,
+) -> Iterator[list[Path]]:
     """Hold the run lock of ``directory`` (created if needed); yields the leftovers
     of killed runs that were removed once the lock was held (``clean_leftovers``;
     ``keep_parts``: the extraction parts folders of the current plan, None = keep all).
@@ -70,13 +75,20 @@ def output_lock(directory: str | os.PathLike, *, config: str = "", timeout: floa
         try:
             lock.acquire(timeout=-1 if timeout is None else timeout)
         except Timeout:
-            raise OutputLocked(f"{directory} is still in use after {timeout:g} s by another repalign run: "
-                               f"{who}") from None
+            raise OutputLocked(
+                f"{directory} is still in use after {timeout:g} s by another repalign run: {who}"
+            ) from None
     try:
-        (directory / HOLDER_NAME).write_text(json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "config": str(config),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        }))
+        (directory / HOLDER_NAME).write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "config": str(config),
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            )
+        )
         yield clean_leftovers(directory, keep_parts=keep_parts)
     finally:
         try:

@@ -10,18 +10,31 @@ from, which the clean-up keeps.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from repalign.store import TMP_DIR
 
 #: Top-level names repalign itself writes in an output folder: the stage folders,
 #: the report (and its figures and findings), the versions note, the lock and its note, the
 #: temporary folder.
-KNOWN_ENTRIES = frozenset({
-    "features", "metrics", "learners", "embed", "dynamics", "r", "figures",
-    "report.html", "findings.json", "versions.json", ".repalign.lock", ".repalign.lock.json", TMP_DIR,
-})
+KNOWN_ENTRIES = frozenset(
+    {
+        "features",
+        "metrics",
+        "learners",
+        "embed",
+        "dynamics",
+        "r",
+        "figures",
+        "report.html",
+        "findings.json",
+        "versions.json",
+        ".repalign.lock",
+        ".repalign.lock.json",
+        TMP_DIR,
+    }
+)
 
 
 def foreign_entries(output: str | Path, tasks: Iterable = ()) -> list[str]:
@@ -47,8 +60,10 @@ def foreign_note(output: str | Path, tasks: Iterable = (), limit: int = 5) -> st
     if not names:
         return None
     shown = ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
-    return (f"note: {len(names)} entr{'y' if len(names) == 1 else 'ies'} in {output} not written by repalign "
-            f"(left untouched): {shown}")
+    return (
+        f"note: {len(names)} entr{'y' if len(names) == 1 else 'ies'} in {output} not written by repalign "
+        f"(left untouched): {shown}"
+    )
 
 
 def current_parts(tasks: Iterable) -> list[Path]:

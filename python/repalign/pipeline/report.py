@@ -22,8 +22,21 @@ from repalign.families import families
 from repalign.pipeline import figures as figs
 from repalign.store import table_info, temp_name
 
-PACKAGES = ("repalign", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "torchvision",
-            "open_clip_torch", "timm", "dask", "distributed", "rpy2")
+PACKAGES = (
+    "repalign",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "torch",
+    "torchvision",
+    "open_clip_torch",
+    "timm",
+    "dask",
+    "distributed",
+    "rpy2",
+)
 
 _CSS = """
 body{font-family:"DejaVu Sans",system-ui,sans-serif;max-width:1280px;margin:1.5em auto;padding:0 1em;color:#222}
@@ -63,17 +76,23 @@ def _versions() -> dict[str, str]:
     from repalign.versions import environment_versions
 
     env = environment_versions()
-    out = {"repalign": f"{env['repalign']['version']} (git {env['repalign']['git_revision'] or 'unknown'})",
-           "python": env["python"]}
+    out = {
+        "repalign": f"{env['repalign']['version']} (git {env['repalign']['git_revision'] or 'unknown'})",
+        "python": env["python"],
+    }
     for p in PACKAGES:
         if p in env["packages"] and p != "repalign":
             out[p] = env["packages"][p]
     if env["torch"].get("version"):
         out["torch"] = f"{env['torch']['version']} (CUDA {env['torch'].get('cuda') or 'none'})"
     diffs = env["lock"]["differences"]
-    out["lock"] = ("not a source checkout" if diffs is None else
-                   "matches requirements/lock.txt" if not diffs else
-                   f"{len(diffs)} difference(s) from requirements/lock.txt: " + "; ".join(diffs[:5]))
+    out["lock"] = (
+        "not a source checkout"
+        if diffs is None
+        else "matches requirements/lock.txt"
+        if not diffs
+        else f"{len(diffs)} difference(s) from requirements/lock.txt: " + "; ".join(diffs[:5])
+    )
     for name, version in env["r"].items():
         out[name if name == "R" else f"R {name}"] = version
     return out
@@ -90,8 +109,14 @@ def _data_hashes() -> list[dict]:
         if not present:
             continue
         h = hashlib.sha256("".join(f.sha256 for f in present).encode()).hexdigest()[:16]
-        rows.append({"dataset": name, "files": f"{len(present)}/{len(fs)}", "registry sha256 (combined)": h,
-                     "source": f"{fs[0].repo}@{fs[0].commit[:7]}"})
+        rows.append(
+            {
+                "dataset": name,
+                "files": f"{len(present)}/{len(fs)}",
+                "registry sha256 (combined)": h,
+                "source": f"{fs[0].repo}@{fs[0].commit[:7]}",
+            }
+        )
     return rows
 
 
@@ -161,9 +186,11 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         if len(df) > 1:
             second = df.iloc[1]
             margin = best["pseudo_r2"] - second["pseudo_r2"]
-            text = (f"Task {task}: the most aligned model is {label} with cross-validated pseudo-R² "
-                    f"{best['pseudo_r2']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}], ahead of "
-                    f"{second['model']} ({second['layer']}) at {second['pseudo_r2']:.3f} (margin {margin:.3f}).")
+            text = (
+                f"Task {task}: the most aligned model is {label} with cross-validated pseudo-R² "
+                f"{best['pseudo_r2']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}], ahead of "
+                f"{second['model']} ({second['layer']}) at {second['pseudo_r2']:.3f} (margin {margin:.3f})."
+            )
         else:
             text = f"Task {task}: one model scored, {label}, pseudo-R² {best['pseudo_r2']:.3f}."
         findings.append(text)
@@ -181,8 +208,11 @@ def alignment_findings(config: Config, tasks=None) -> list[str]:
         recovered = (top_model, top_layer) == (gen_model, gen_layer)
         findings.append(
             f"The simulated participants' choices were generated from {gen_model} ({gen_layer}); "
-            + ("the choice models recovered it as the most aligned model." if recovered
-               else f"the choice models did NOT recover it: {top_model} ({top_layer}) came out most aligned.")
+            + (
+                "the choice models recovered it as the most aligned model."
+                if recovered
+                else f"the choice models did NOT recover it: {top_model} ({top_layer}) came out most aligned."
+            )
         )
     return findings
 
@@ -202,11 +232,11 @@ def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
         path = t.kwargs["path"]
         if Path(path).is_file():
             ids.update(map(str, pq.read_table(path, columns=["task"]).column("task").unique().to_pylist()))
-    keep = [(str(m), str(l)) in pairs and (str(k) in ids or str(k) == "pooled")
-            for m, l, k in zip(scores["model"], scores["layer"], scores["task"])]
+    keep = [
+        (str(m), str(l)) in pairs and (str(k) in ids or str(k) == "pooled")
+        for m, l, k in zip(scores["model"], scores["layer"], scores["task"])
+    ]
     return scores[keep]
-
-
 
 
 def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str]]:
@@ -230,10 +260,15 @@ def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str]]:
         d = d.sort_values("value", ascending=False)
         best = d.iloc[0]
         rest = ", ".join(f"{r['model']} {r['value']:.3f}" for _, r in d.iloc[1:].iterrows())
-        out.append((f"Odd-one-out ({metric.removeprefix('odd_one_out_')}, zero-shot) on {ds} triplets: {best['model']} "
-                    f"is best at {best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]"
-                    + (f", then {rest}" if rest else "") + f"; chance is 0.333{ceiling}.",
-                    figs.anchor("metrics", "odd_one_out")))
+        out.append(
+            (
+                f"Odd-one-out ({metric.removeprefix('odd_one_out_')}, zero-shot) on {ds} triplets: {best['model']} "
+                f"is best at {best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]"
+                + (f", then {rest}" if rest else "")
+                + f"; chance is 0.333{ceiling}.",
+                figs.anchor("metrics", "odd_one_out"),
+            )
+        )
     probe = m[m["metric"].str.startswith("probe_")]
     if len(probe):
         parts = []
@@ -243,15 +278,21 @@ def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str]]:
             if "probe_zero_shot" in v and probed:
                 parts.append(f"{model} {v['probe_zero_shot']:.3f} → {v[probed[0]]:.3f}")
         if parts:
-            out.append(("Linear probing on held-out objects (zero-shot → probed): " + "; ".join(parts) + ".",
-                        figs.anchor("metrics", "odd_one_out")))
+            out.append(
+                (
+                    "Linear probing on held-out objects (zero-shot → probed): " + "; ".join(parts) + ".",
+                    figs.anchor("metrics", "odd_one_out"),
+                )
+            )
     rsa = m[m["metric"].str.match(r"^rsa_[a-z]+$")]
     for (ds, metric), d in rsa.groupby(["dataset", "metric"], sort=True):
         best = d.sort_values("value", ascending=False).iloc[0]
         c = m[(m["dataset"] == ds) & m["metric"].isin([f"{metric}_ceiling_lower", f"{metric}_ceiling_upper"])]
         c = c.groupby("metric")["value"].first()
-        text = (f"RSA ({metric.removeprefix('rsa_')}) on {ds}: the most aligned representation is {best['model']} at "
-                f"{best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]")
+        text = (
+            f"RSA ({metric.removeprefix('rsa_')}) on {ds}: the most aligned representation is {best['model']} at "
+            f"{best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]"
+        )
         if len(c) == 2:
             lo, hi = c[f"{metric}_ceiling_lower"], c[f"{metric}_ceiling_upper"]
             text += f", {best['value'] / lo:.0%} of the lower noise ceiling {lo:.3f} (upper {hi:.3f})"
@@ -299,7 +340,8 @@ def _classification_tables(paths: list[Path]) -> dict[str, tuple[Path, pd.DataFr
                 names = list(pd.read_csv(p, nrows=0).columns)
                 cols = set(names)
                 if figs.classification_columns(names) is None and not (
-                        {"metric", "value"} <= cols and ("agent" in cols or "model" in cols)):
+                    {"metric", "value"} <= cols and ("agent" in cols or "model" in cols)
+                ):
                     continue
                 df = pd.read_csv(p)
         except Exception:  # not a table repalign can read: not part of the report
@@ -312,8 +354,10 @@ def _classification_tables(paths: list[Path]) -> dict[str, tuple[Path, pd.DataFr
 
 def _details(anchor_id: str, title: str, body: str, n: int | None = None) -> str:
     rows = f" ({n} rows)" if n is not None else ""
-    return (f"<details id='{anchor_id}'><summary>{html.escape(title)}{rows}</summary>"
-            f"<div class='scroll'>{body}</div></details>")
+    return (
+        f"<details id='{anchor_id}'><summary>{html.escape(title)}{rows}</summary>"
+        f"<div class='scroll'>{body}</div></details>"
+    )
 
 
 def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str], headline: bool = False) -> str:
@@ -323,13 +367,16 @@ def _figure_html(f: figs.Figure, out: Path, table_titles: dict[str, str], headli
     data = ", ".join(f"<a href='#{t}'>{html.escape(table_titles.get(t, 'table'))}</a>" for t in f.tables)
     cls = " ".join(c for c, on in (("wide", f.wide), ("headline", headline)) if on)
     wide = f" class='{cls}'" if cls else ""
-    return (f"<figure id='fig-{html.escape(f.name)}'{wide}><img alt='{html.escape(f.title)}' "
-            f"src='data:image/png;base64,{b64}'><figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)} "
-            f"{('Data: ' + data + '. ') if data else ''}Files: <code>{files}</code> ({f.source})</figcaption></figure>")
+    return (
+        f"<figure id='fig-{html.escape(f.name)}'{wide}><img alt='{html.escape(f.title)}' "
+        f"src='data:image/png;base64,{b64}'><figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)} "
+        f"{('Data: ' + data + '. ') if data else ''}Files: <code>{files}</code> ({f.source})</figcaption></figure>"
+    )
 
 
-def headline_first(figures: list[figs.Figure], findings: list[tuple[str, str | None]],
-                   family_titles: dict[str, str]) -> tuple[list[figs.Figure], figs.Figure | None]:
+def headline_first(
+    figures: list[figs.Figure], findings: list[tuple[str, str | None]], family_titles: dict[str, str]
+) -> tuple[list[figs.Figure], figs.Figure | None]:
     """The figures in report order with the headline figure first: the first figure
     drawn chiefly from (its first table is) the table the first finding cites (e.g. the choice models' pseudo-R²
     for a model-recovery study, the RSA figure for an RSA study), then the rest of
@@ -340,13 +387,15 @@ def headline_first(figures: list[figs.Figure], findings: list[tuple[str, str | N
     figures = sorted(figures, key=key)
     cited = next((a for _, a in findings if a), None)
     # a figure drawn chiefly from that table (its first), else any that uses it (e.g. as one axis)
-    headline = next((f for f in figures if cited and f.tables[:1] == [cited]), None) or \
-        next((f for f in figures if cited and cited in f.tables), None)
+    headline = next((f for f in figures if cited and f.tables[:1] == [cited]), None) or next(
+        (f for f in figures if cited and cited in f.tables), None
+    )
     if headline is None:
         return figures, None
     rest = [f for f in figures if f is not headline]
-    return [headline] + [f for f in rest if f.family == headline.family] + \
-        [f for f in rest if f.family != headline.family], headline
+    return [headline] + [f for f in rest if f.family == headline.family] + [
+        f for f in rest if f.family != headline.family
+    ], headline
 
 
 def run_header(status: dict[str, str], elapsed: float) -> str:
@@ -378,8 +427,11 @@ def diagnostic_warnings(path: Path) -> list[str]:
             w = str(row[c])
             if not w or w == "NA":
                 continue
-            about = ", ".join(str(row[k]) if k == "group" else f"{k}={row[k]}" for k in who
-                              if pd.notna(row[k]) and str(row[k]) not in ("", "NA"))
+            about = ", ".join(
+                str(row[k]) if k == "group" else f"{k}={row[k]}"
+                for k in who
+                if pd.notna(row[k]) and str(row[k]) not in ("", "NA")
+            )
             out.append(f"{path.name}" + (f" ({about})" if about else "") + f": {w}")
     return out
 
@@ -423,19 +475,39 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     classif = {known.get(str(p), a): (p, df) for a, (p, df) in classif.items()}
 
     # ---- figures ------------------------------------------------------------------------
-    figures = figs.python_figures(out / "figures", metrics, scores, dyn,
-                                  {a: df for a, (_, df) in classif.items()},
-                                  scores_anchor=r_anchor.get("alignment_scores", ""),
-                                  dynamics_anchors={k: figs.anchor("dynamics", k) for k in dyn})
+    figures = figs.python_figures(
+        out / "figures",
+        metrics,
+        scores,
+        dyn,
+        {a: df for a, (_, df) in classif.items()},
+        scores_anchor=r_anchor.get("alignment_scores", ""),
+        dynamics_anchors={k: figs.anchor("dynamics", k) for k in dyn},
+    )
     r_pngs = [p for p in _files(roots, "*.png") if (out / "r") in p.parents or p.parent.name.startswith("glmm")]
-    figures += figs.r_figures(r_pngs, {"learning_curves": r_anchor.get("cv_choices", ""),
-                                       "alignment_vs_train_size": r_anchor.get("alignment_data", ""),
-                                       "alignment_vs_intrinsic_dim": r_anchor.get("alignment_data", ""),
-                                       "alignment_coefficients": r_anchor.get("alignment_coefficients", "")})
+    figures += figs.r_figures(
+        r_pngs,
+        {
+            "learning_curves": r_anchor.get("cv_choices", ""),
+            "alignment_vs_train_size": r_anchor.get("alignment_data", ""),
+            "alignment_vs_intrinsic_dim": r_anchor.get("alignment_data", ""),
+            "alignment_coefficients": r_anchor.get("alignment_coefficients", ""),
+        },
+    )
     for fam in families():  # after python_figures, which removes the figure files it did not draw
         for ff in fam.figures(metrics, out / "figures"):
-            figures.append(figs.Figure(fam.name, ff.name, ff.title, ff.caption, ff.png, ff.pdf, list(ff.tables),
-                                       wide=figs._png_inches(ff.png) > figs.WIDE_INCHES))
+            figures.append(
+                figs.Figure(
+                    fam.name,
+                    ff.name,
+                    ff.title,
+                    ff.caption,
+                    ff.png,
+                    ff.pdf,
+                    list(ff.tables),
+                    wide=figs._png_inches(ff.png) > figs.WIDE_INCHES,
+                )
+            )
 
     # ---- findings -------------------------------------------------------------------------
     findings = [(f, r_anchor.get("alignment_scores")) for f in alignment_findings(config, tasks)]
@@ -445,8 +517,11 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     if dyn.get("lag") is not None and len(dyn["lag"]):
         lag = dyn["lag"].dropna(subset=["lag"]).sort_values("lag", ascending=False)
         if len(lag):
-            text = "Generalisation lag (train − test accuracy): " + "; ".join(
-                f"{r['agent']} {r['lag']:.3f}" for _, r in lag.iterrows()) + "."
+            text = (
+                "Generalisation lag (train − test accuracy): "
+                + "; ".join(f"{r['agent']} {r['lag']:.3f}" for _, r in lag.iterrows())
+                + "."
+            )
             findings.append((text, figs.anchor("dynamics", "lag")))
     family_titles = dict(figs.FAMILIES) | {f.name: f.title for f in families() if f.name not in figs.FAMILIES}
     figures, headline = headline_first(figures, findings, family_titles)
@@ -465,14 +540,20 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
             warnings += diagnostic_warnings(p)
 
     # ---- the page ---------------------------------------------------------------------------
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-             f"<title>repalign: {html.escape(config.name)}</title><style>{_CSS}</style><script>{_JS}</script></head>"
-             f"<body><h1>repalign report: {html.escape(config.name)}</h1>"]
-    parts.append(f"<p>{html.escape(run_header(status, elapsed))}; output directory <code>{html.escape(str(out))}</code></p>")
-    parts.append("<nav><a href='#findings'>Findings</a><a href='#figures'>Figures</a>"
-                 + ("<a href='#warnings'>Warnings</a>" if warnings else "")
-                 + "<a href='#tables'>Tables</a><a href='#run'>What was run</a></nav>")
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>repalign: {html.escape(config.name)}</title><style>{_CSS}</style><script>{_JS}</script></head>"
+        f"<body><h1>repalign report: {html.escape(config.name)}</h1>"
+    ]
+    parts.append(
+        f"<p>{html.escape(run_header(status, elapsed))}; output directory <code>{html.escape(str(out))}</code></p>"
+    )
+    parts.append(
+        "<nav><a href='#findings'>Findings</a><a href='#figures'>Figures</a>"
+        + ("<a href='#warnings'>Warnings</a>" if warnings else "")
+        + "<a href='#tables'>Tables</a><a href='#run'>What was run</a></nav>"
+    )
     if failed:
         items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in failed.items())
         parts.append(f"<div class='fail'><b>{len(failed)} task(s) failed</b><ul>{items}</ul></div>")
@@ -483,14 +564,16 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts.append("<p>No findings: this run produced no scored results.</p>")
 
     if figures:
-        parts.append(f"<h2 id='figures'>Figures</h2><ul class='overview'>")
+        parts.append("<h2 id='figures'>Figures</h2><ul class='overview'>")
         for family, title in family_titles.items():
             fs = [f for f in figures if f.family == family]
             if fs:
                 links = ", ".join(f"<a href='#fig-{html.escape(f.name)}'>{html.escape(f.title)}</a>" for f in fs)
                 parts.append(f"<li><b>{html.escape(title)}</b> ({len(fs)}): {links}</li>")
-        parts.append("</ul><p style='font-size:13px'>Click a figure to widen it; PNG and PDF files lie beside the "
-                     "tables under the output directory.</p><div class='grid'>")
+        parts.append(
+            "</ul><p style='font-size:13px'>Click a figure to widen it; PNG and PDF files lie beside the "
+            "tables under the output directory.</p><div class='grid'>"
+        )
         titles = {a: t for a, t, _ in metric_tables + dyn_tables} | {a: t for a, t, _, _ in r_tables}
         titles |= {a: p.stem for a, (p, _) in classif.items()}
         parts += [_figure_html(f, out, titles, headline=f is headline) for f in figures]
@@ -516,8 +599,9 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         parts += [_details(a, t, _table_html(d), len(d)) for a, t, d in dyn_tables]
     if any(str(p) not in known for p, _ in classif.values()):
         parts.append("<h2>Classification tables</h2>")
-        parts += [_details(a, p.stem, _table_html(d), len(d)) for a, (p, d) in sorted(classif.items())
-                  if str(p) not in known]
+        parts += [
+            _details(a, p.stem, _table_html(d), len(d)) for a, (p, d) in sorted(classif.items()) if str(p) not in known
+        ]
 
     parts.append("<h2 id='run'>What was run</h2>")
     parts.append(_details("run-config", "Config", "<pre>" + html.escape(config.path.read_text()) + "</pre>"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from rich.console import Console
 
@@ -21,10 +21,14 @@ from repalign.pipeline.plan import plan_all
 from repalign.task import StaleOutputWarning, TaskFailed
 from repalign.versions import write_versions
 
-
 #: the summary's words for each task status, in the order shown
-STATUS_WORDS = (("done", "done"), ("skipped", "skipped (cached)"), ("failed", "failed"), ("blocked", "blocked"),
-                ("not run", "not run"))
+STATUS_WORDS = (
+    ("done", "done"),
+    ("skipped", "skipped (cached)"),
+    ("failed", "failed"),
+    ("blocked", "blocked"),
+    ("not run", "not run"),
+)
 
 
 def summary_counts(counts: Mapping[str, int]) -> str:
@@ -45,9 +49,17 @@ def run_line(counts: Mapping[str, int], elapsed: float) -> str:
     return f"finished in {elapsed:.1f}s: {summary_counts(counts)}"
 
 
-def run(config: Config | str | Path, *, executor: str | None = None, scheduler: str | None = None,
-        n_workers: int | None = None, report: bool = True, progress: bool = True,
-        console: Console | None = None, lock_timeout: float | None = None) -> dict[str, str]:
+def run(
+    config: Config | str | Path,
+    *,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    report: bool = True,
+    progress: bool = True,
+    console: Console | None = None,
+    lock_timeout: float | None = None,
+) -> dict[str, str]:
     """Run every stage of a config; returns the status of each task.
 
     The run holds the output directory's lock (``repalign.pipeline.lock``): a second
@@ -68,22 +80,29 @@ def run(config: Config | str | Path, *, executor: str | None = None, scheduler: 
         config.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValidationError(f"[run] output: cannot create directory {config.output}: {exc.strerror or exc}") from None
-    with output_lock(config.output, config=str(config.path), timeout=lock_timeout,
-                     say=lambda m: console.print(f"[yellow]{m}[/yellow]"),
-                     keep_parts=current_parts(tasks)) as removed:
+    with output_lock(
+        config.output,
+        config=str(config.path),
+        timeout=lock_timeout,
+        say=lambda m: console.print(f"[yellow]{m}[/yellow]"),
+        keep_parts=current_parts(tasks),
+    ) as removed:
         note = foreign_note(config.output, tasks)
         if note:  # named, never deleted
             console.print(note, markup=False, highlight=False, soft_wrap=True)
         if removed:
-            console.print(f"removed {len(removed)} leftover(s) of killed runs: "
-                          + ", ".join(str(p.relative_to(config.output)) for p in removed[:5])
-                          + (" …" if len(removed) > 5 else ""))
+            console.print(
+                f"removed {len(removed)} leftover(s) of killed runs: "
+                + ", ".join(str(p.relative_to(config.output)) for p in removed[:5])
+                + (" …" if len(removed) > 5 else "")
+            )
         write_versions(config.output)
         return _run_locked(config, tasks, settings, report=report, progress=progress, console=console)
 
 
-def _run_locked(config: Config, tasks, settings: ExecutorSettings, *, report: bool, progress: bool,
-                console: Console) -> dict[str, str]:
+def _run_locked(
+    config: Config, tasks, settings: ExecutorSettings, *, report: bool, progress: bool, console: Console
+) -> dict[str, str]:
     console.print(f"[bold]{config.name}[/bold]: {len(tasks)} tasks → {config.output} (executor: {settings.kind})")
     started = time.monotonic()
     failure: TaskFailed | None = None
@@ -94,8 +113,10 @@ def _run_locked(config: Config, tasks, settings: ExecutorSettings, *, report: bo
         except TaskFailed as exc:
             failure = exc
             given = exc.status or {}
-            status = {t.key: given.get(t.key) or (("failed: " + exc.failures[t.key]) if t.key in exc.failures
-                                                   else "not run") for t in tasks}
+            status = {
+                t.key: given.get(t.key) or (("failed: " + exc.failures[t.key]) if t.key in exc.failures else "not run")
+                for t in tasks
+            }
     stale = []
     for w in caught:  # shown here, in the report, and passed on to the caller's filters (the CLI
         if issubclass(w.category, StaleOutputWarning):  # ignores these: it printed them here)

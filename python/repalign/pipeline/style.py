@@ -16,8 +16,8 @@ numbers there, and ``tests/python/test_report_figures.py`` checks that they agre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
@@ -32,17 +32,16 @@ OBJECTIVE_COLOURS: dict[str, str] = {
     "baseline": "#56B4E9",
     "random-init": "#999999",
 }
-OTHER_COLOUR = "#7F7F7F"       # objectives not listed above (e.g. a representation without metadata)
-BASE_SIZE = 10                  # pt
+OTHER_COLOUR = "#7F7F7F"  # objectives not listed above (e.g. a representation without metadata)
+BASE_SIZE = 10  # pt
 FONT_FAMILY = "DejaVu Sans"
 CI_LINEWIDTH = 1.2
-POINT_SIZE = 6                  # matplotlib marker size (pt); R point size 2 is about the same
+POINT_SIZE = 6  # matplotlib marker size (pt); R point size 2 is about the same
 CHANCE = {"colour": "#555555", "linestyle": ":", "linewidth": 1.0}
 CEILING = {"fill": "#D9D9D9", "edge": "#808080", "linestyle": "--", "alpha": 0.8}
 ZERO = {"colour": "#BBBBBB", "linestyle": "-", "linewidth": 0.8}
 PHASE_COLOURS = {"train": "#0072B2", "test": "#D55E00", "human": "#000000", "learner": "#009E73"}
 DPI = 150
-
 
 
 def objective_colour(objective: str | None) -> str:
@@ -97,5 +96,5 @@ def rc_params() -> dict:
         "figure.dpi": 100,
         "savefig.dpi": DPI,
         "savefig.bbox": "tight",
-        "pdf.fonttype": 42,     # TrueType in PDFs: editable text
+        "pdf.fonttype": 42,  # TrueType in PDFs: editable text
     }

@@ -9,5 +9,13 @@ from repalign.representations.files import SUFFIXES, read_file
 from repalign.representations.reference import KINDS, Representation
 from repalign.representations.resolve import REPR_KEYS, SOURCES, plan_representations, resolve_representations
 
-__all__ = ["KINDS", "REPR_KEYS", "Representation", "SOURCES", "SUFFIXES", "plan_representations", "read_file",
-           "resolve_representations"]
+__all__ = [
+    "KINDS",
+    "REPR_KEYS",
+    "Representation",
+    "SOURCES",
+    "SUFFIXES",
+    "plan_representations",
+    "read_file",
+    "resolve_representations",
+]

@@ -21,8 +21,8 @@ mismatches (rows vs ids, ragged rows, not 2-D, non-numeric columns).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -52,8 +52,9 @@ def _text(path: Path, what: str) -> str:
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"{what}{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
-                              "save it as UTF-8") from None
+        raise ValidationError(
+            f"{what}{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
 
 
 def _read_ids_file(path: Path) -> list[str]:
@@ -102,7 +103,9 @@ def _table(path: Path, ids_column: str | None):
 
 
 def _check_ids(ids: list, where: str) -> tuple[str, ...]:
-    missing = [i for i, s in enumerate(ids) if s is None or (isinstance(s, float) and np.isnan(s)) or str(s).strip() == ""]
+    missing = [
+        i for i, s in enumerate(ids) if s is None or (isinstance(s, float) and np.isnan(s)) or str(s).strip() == ""
+    ]
     if missing:
         raise ValidationError(f"{where}: {len(missing)} row(s) without an id (rows {_show([m + 1 for m in missing])})")
     ids = [str(s) for s in ids]
@@ -119,8 +122,9 @@ def _check_ids(ids: list, where: str) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | None = None,
-              name: str | None = None) -> tuple[Embedding, str]:
+def read_file(
+    path: str | Path, ids: str | None = None, ids_file: str | Path | None = None, name: str | None = None
+) -> tuple[Embedding, str]:
     """Read and check a user's representation file → (Embedding, content key).
 
     ids: the ids column (.csv/.parquet; default ``stimulus_id`` unless ``ids_file``);
@@ -134,10 +138,14 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
     if not path.is_file():
         raise ValidationError(f"representation {name!r}: file not found: {path}")
     if ids is not None and ids_file is not None:
-        raise ValidationError(f"representation {name!r}: give either ids (a column of {path.name}) or ids_file, not both")
+        raise ValidationError(
+            f"representation {name!r}: give either ids (a column of {path.name}) or ids_file, not both"
+        )
     if path.suffix == ".npy" and ids_file is None:
-        raise ValidationError(f"representation {name!r}: {path} is a .npy array; name its ids with ids_file "
-                              "(a text file, one id per line)")
+        raise ValidationError(
+            f"representation {name!r}: {path} is a .npy array; name its ids with ids_file "
+            "(a text file, one id per line)"
+        )
     id_list: list | None = None
     id_source = f"column:{ids or DEFAULT_IDS_COLUMN}"
     if ids_file is not None:
@@ -158,8 +166,10 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
             what = "empty" if path.stat().st_size == 0 else str(exc) or type(exc).__name__
             raise ValidationError(f"representation {name!r}: {path} is not a .npy array ({what})") from None
         if values.ndim != 2:
-            raise ValidationError(f"representation {name!r}: {path} holds an array of shape {values.shape}; "
-                                  "expected 2-D (n_stimuli, n_dims)")
+            raise ValidationError(
+                f"representation {name!r}: {path} holds an array of shape {values.shape}; "
+                "expected 2-D (n_stimuli, n_dims)"
+            )
         if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
             raise ValidationError(f"representation {name!r}: {path} holds {values.dtype} values, expected real numbers")
         columns = [f"column {j}" for j in range(values.shape[1])]
@@ -171,15 +181,19 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
         if id_list is None:
             col = ids or DEFAULT_IDS_COLUMN
             if col not in df.columns:
-                raise ValidationError(f"representation {name!r}: {path} has no ids column {col!r}; columns: "
-                                      f"{_show(list(map(str, df.columns)), 8)} (set ids = \"<column>\" or ids_file)")
+                raise ValidationError(
+                    f"representation {name!r}: {path} has no ids column {col!r}; columns: "
+                    f'{_show(list(map(str, df.columns)), 8)} (set ids = "<column>" or ids_file)'
+                )
             id_list = df[col].astype(object).where(df[col].notna(), None).tolist()
             ids_where = f"{path} column {col!r}"
             df = df.drop(columns=[col])
         if lists is not None:
             if len(df.columns):
-                raise ValidationError(f"representation {name!r}: {path} has an 'embedding' list column and other "
-                                      f"column(s) {_show(list(map(str, df.columns)))}; keep only the ids and 'embedding'")
+                raise ValidationError(
+                    f"representation {name!r}: {path} has an 'embedding' list column and other "
+                    f"column(s) {_show(list(map(str, df.columns)))}; keep only the ids and 'embedding'"
+                )
             import pyarrow.compute as pc
 
             # null lists count as 0 values; null entries become NaN (both reported below)
@@ -189,14 +203,19 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
             if len(bad):
                 row = int(bad[0])
                 who = id_list[row] if row < len(id_list) else f"row {row + 1}"
-                raise ValidationError(f"representation {name!r}: {path} column 'embedding': the row of id {who!r} has "
-                                      f"{lengths[row]} values, expected {d} (as the first row)")
+                raise ValidationError(
+                    f"representation {name!r}: {path} column 'embedding': the row of id {who!r} has "
+                    f"{lengths[row]} values, expected {d} (as the first row)"
+                )
             import pyarrow as pa
 
             items = lists.flatten()
-            if not (pa.types.is_integer(items.type) or pa.types.is_floating(items.type) or pa.types.is_null(items.type)):
-                raise ValidationError(f"representation {name!r}: {path} column 'embedding' holds {items.type} values, "
-                                      "expected numbers")
+            if not (
+                pa.types.is_integer(items.type) or pa.types.is_floating(items.type) or pa.types.is_null(items.type)
+            ):
+                raise ValidationError(
+                    f"representation {name!r}: {path} column 'embedding' holds {items.type} values, expected numbers"
+                )
             flat = pc.cast(items, "float64").to_numpy(zero_copy_only=False)
             values = np.asarray(flat, dtype=np.float64).reshape(len(lengths), d)
             columns = [f"embedding[{j}]" for j in range(d)]
@@ -205,8 +224,10 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
 
             nonnum = [str(c) for c in df.columns if not is_numeric_dtype(df[c]) or is_bool_dtype(df[c])]
             if nonnum:
-                raise ValidationError(f"representation {name!r}: {path} column(s) {_show(nonnum)} are not numeric; "
-                                      "every column but the ids must be one dimension of the representation")
+                raise ValidationError(
+                    f"representation {name!r}: {path} column(s) {_show(nonnum)} are not numeric; "
+                    "every column but the ids must be one dimension of the representation"
+                )
             if not len(df.columns):
                 raise ValidationError(f"representation {name!r}: {path} has no value columns besides the ids")
             values = df.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -214,8 +235,9 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
     if values.shape[0] == 0:
         raise ValidationError(f"representation {name!r}: {path} has no rows")
     if values.shape[0] != len(id_list):
-        raise ValidationError(f"representation {name!r}: {path} has {values.shape[0]} rows but {ids_where} has "
-                              f"{len(id_list)} ids")
+        raise ValidationError(
+            f"representation {name!r}: {path} has {values.shape[0]} rows but {ids_where} has {len(id_list)} ids"
+        )
     id_tuple = _check_ids(id_list, f"representation {name!r}: {ids_where}")
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
@@ -223,8 +245,9 @@ def read_file(path: str | Path, ids: str | None = None, ids_file: str | Path | N
         rows, cols = np.nonzero(~finite)
         bad_cols = list(dict.fromkeys(columns[c] for c in cols))
         bad_ids = list(dict.fromkeys(id_tuple[r] for r in rows))
-        raise ValidationError(f"representation {name!r}: {path} has NaN/inf values in {_show(bad_cols, 3)} "
-                              f"for id(s) {_show(bad_ids)}")
+        raise ValidationError(
+            f"representation {name!r}: {path} has NaN/inf values in {_show(bad_cols, 3)} for id(s) {_show(bad_ids)}"
+        )
     content = hashlib.sha256(f"{_sha256(path)}\0{id_source}".encode()).hexdigest()[:32]
     meta = {"model": name, "path": str(path), "source": "file", "ids": id_source}
     return Embedding(id_tuple, values, name, meta), content

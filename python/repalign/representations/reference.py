@@ -72,8 +72,10 @@ class Representation:
     def load(self) -> Embedding:
         if self.kind in ("features", "text"):
             if self.path is None or not self.path.is_file():
-                raise ValidationError(f"representation {self.name!r} is not extracted yet ({self.path}); "
-                                      "run `repalign features --config …` first")
+                raise ValidationError(
+                    f"representation {self.name!r} is not extracted yet ({self.path}); "
+                    "run `repalign features --config …` first"
+                )
             return load_features(self.path, name=self.name)
         if self.kind == "spose":
             from repalign.datasets import load_spose
@@ -87,19 +89,25 @@ class Representation:
 
                 ids = load_things_ids()
             rng = np.random.default_rng(int(self.params["seed"]))
-            return Embedding(tuple(ids), rng.standard_normal((len(ids), int(self.params["dims"]))), self.name,
-                             {"model": "random", "seed": int(self.params["seed"])})
+            return Embedding(
+                tuple(ids),
+                rng.standard_normal((len(ids), int(self.params["dims"]))),
+                self.name,
+                {"model": "random", "seed": int(self.params["seed"])},
+            )
         if self.kind == "concepts":
             base: Representation = self.params["of"]
             return concept_features(base.load(), dict(self.params["concept_of_id"]), name=self.name)
         if self.kind == "file":
             from repalign.representations.files import read_file
 
-            emb, content = read_file(self.path, ids=self.params.get("ids"), ids_file=self.params.get("ids_file"),
-                                     name=self.name)
+            emb, content = read_file(
+                self.path, ids=self.params.get("ids"), ids_file=self.params.get("ids_file"), name=self.name
+            )
             if content != self.params["content"]:
-                raise ValidationError(f"representation {self.name!r}: {self.path} changed since the run was "
-                                      "planned (its content hash differs); plan the run again")
+                raise ValidationError(
+                    f"representation {self.name!r}: {self.path} changed since the run was "
+                    "planned (its content hash differs); plan the run again"
+                )
             return emb
         raise ValidationError(f"representation {self.name!r}: unknown kind {self.kind!r}")
-

@@ -23,9 +23,9 @@ Representation names: ``<alias or model>/<layer>@<stimulus set>`` for [[models]]
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from repalign.config import Config, memory_problem, parse_entries
 from repalign.datasets.things import N_CONCEPTS
@@ -41,7 +41,6 @@ REPR_KEYS = tuple(RepresentationEntry.model_fields)
 SOURCES = REPR_SOURCE_KEYS  # source → the keys (besides name, source) it takes (the schema's)
 
 
-
 @dataclass(frozen=True)
 class Resolved:
     """The run's representations, resolved once (``resolve``): reps {name:
@@ -55,16 +54,21 @@ class Resolved:
     skipped: frozenset[str] = frozenset()
 
 
-def resolve(config: Config, stimuli: Sequence[StimuliEntry] | None = None, models: Sequence[ModelEntry] | None = None,
-            representations: Sequence[RepresentationEntry] | None = None) -> Resolved:
+def resolve(
+    config: Config,
+    stimuli: Sequence[StimuliEntry] | None = None,
+    models: Sequence[ModelEntry] | None = None,
+    representations: Sequence[RepresentationEntry] | None = None,
+) -> Resolved:
     """Every representation the config defines, by name (see the module doc), with
     the tasks producing them: the validated entries of [[stimuli]], [[models]] and
     [[representations]] (default: the config's, validated here). Every entry is
     checked (files read and checked in full) before any work. ``plan_all`` calls it
     once per run and hands the result to every stage."""
     if representations is None:
-        representations = parse_entries(RepresentationEntry, config.section("representations", []) or [],
-                                        "representations")
+        representations = parse_entries(
+            RepresentationEntry, config.section("representations", []) or [], "representations"
+        )
     stim = stimulus_sets(config, stimuli)
     tasks, files = model_features(config, models, stim)
     reps = _resolve(config, stim, files, representations)
@@ -88,8 +92,9 @@ def _plan_stage(config: Config, entries: dict, resolved: Resolved, upstream: Seq
     return []  # every entry was checked by the run's one resolve()
 
 
-def _resolve(config: Config, stimuli: tuple[dict, set[str]], files: Sequence[FeatureFile],
-             entries: Sequence[RepresentationEntry]) -> dict[str, Representation]:
+def _resolve(
+    config: Config, stimuli: tuple[dict, set[str]], files: Sequence[FeatureFile], entries: Sequence[RepresentationEntry]
+) -> dict[str, Representation]:
     stim, skipped = stimuli
     refs: dict[str, Representation] = {}
 
@@ -112,27 +117,45 @@ def _resolve(config: Config, stimuli: tuple[dict, set[str]], files: Sequence[Fea
         elif src == "random":
             over = r.stimuli if r.stimuli is not None else "things"
             if over != "things" and over not in stim:
-                raise ValidationError(f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}")
+                raise ValidationError(
+                    f"{where}: unknown stimulus set {over!r}; use 'things' or one of: {', '.join(stim) or 'none'}"
+                )
             n = N_CONCEPTS if over == "things" else len(stim[over][1].ids)
             problem = memory_problem(8.0 * n * r.dims, f"{r.dims} dims × {n} stimuli", "float64")
             if problem:
                 raise ValidationError(f"{where} dims: {problem}")
-            params = {"dims": r.dims, "seed": r.seed if r.seed is not None else config.seed,
-                      "ids": None if over == "things" else stim[over][1].ids}
+            params = {
+                "dims": r.dims,
+                "seed": r.seed if r.seed is not None else config.seed,
+                "ids": None if over == "things" else stim[over][1].ids,
+            }
             add(Representation(name, "random", "gaussian", over, None, "random", params=params))
         elif src == "concepts":
             base = refs.get(r.of)
             if base is None:
-                raise ValidationError(f"{where}: unknown representation {r.of!r}; defined so far: {', '.join(refs) or 'none'}")
+                raise ValidationError(
+                    f"{where}: unknown representation {r.of!r}; defined so far: {', '.join(refs) or 'none'}"
+                )
             if base.stimuli not in stim:
                 raise ValidationError(f"{where}: {r.of!r} is not over a [[stimuli]] image set")
             by = r.by if r.by is not None else "category"
             labels = stim[base.stimuli][1].labels
             if by not in labels.columns:
-                raise ValidationError(f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}")
+                raise ValidationError(
+                    f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}"
+                )
             mapping = tuple(zip(map(str, labels.index), map(str, labels[by])))
-            add(Representation(name, base.model, base.layer, f"{base.stimuli}:{by}", base.task, "concepts",
-                               params={"of": base, "concept_of_id": mapping}))
+            add(
+                Representation(
+                    name,
+                    base.model,
+                    base.layer,
+                    f"{base.stimuli}:{by}",
+                    base.task,
+                    "concepts",
+                    params={"of": base, "concept_of_id": mapping},
+                )
+            )
         else:  # file
             add(_file_representation(config, r, name, where, stim, skipped))
     return refs
@@ -161,25 +184,35 @@ def _file_stimuli(r: RepresentationEntry, ids: tuple[str, ...], where: str, stim
     if len(covered) == 1:
         return covered[0]
     if len(covered) > 1:
-        raise ValidationError(f"{where}: its ids cover several [[stimuli]] sets ({', '.join(covered)}); "
-                              f"add stimuli = \"<one of them>\" to say which its rows are")
+        raise ValidationError(
+            f"{where}: its ids cover several [[stimuli]] sets ({', '.join(covered)}); "
+            f'add stimuli = "<one of them>" to say which its rows are'
+        )
     things = _things_ids()
     if things is not None and have <= things:
         return "things"
     example = next((i for i in ids if things is None or i not in things), ids[0] if ids else "")
     sets = f"; [[stimuli]] sets: {', '.join(stim)}" if stim else ""
-    why = ("are not THINGS concept ids" if things is not None
-           else "cannot be checked against THINGS (its files are not available here)")
-    raise ValidationError(f"{where}: no stimuli = key, and its {len(ids)} ids (e.g. {example!r}) match no [[stimuli]] "
-                          f"set and {why}; add stimuli = \"<a [[stimuli]] name>\" or stimuli = \"things\"{sets}")
+    why = (
+        "are not THINGS concept ids"
+        if things is not None
+        else "cannot be checked against THINGS (its files are not available here)"
+    )
+    raise ValidationError(
+        f"{where}: no stimuli = key, and its {len(ids)} ids (e.g. {example!r}) match no [[stimuli]] "
+        f'set and {why}; add stimuli = "<a [[stimuli]] name>" or stimuli = "things"{sets}'
+    )
 
 
-def _file_representation(config: Config, r: RepresentationEntry, name: str, where: str, stim: dict,
-                         skipped: set) -> Representation:
+def _file_representation(
+    config: Config, r: RepresentationEntry, name: str, where: str, stim: dict, skipped: set
+) -> Representation:
     over = r.stimuli
     if over is not None and over != "things" and over not in stim:
         hint = " (an optional set not available here)" if over in skipped else ""
-        raise ValidationError(f"{where}: unknown stimulus set {over!r}{hint}; use 'things' or one of: {', '.join(stim) or 'none'}")
+        raise ValidationError(
+            f"{where}: unknown stimulus set {over!r}{hint}; use 'things' or one of: {', '.join(stim) or 'none'}"
+        )
     path = config.resolve(r.path)
     ids_file = config.resolve(r.ids_file) if r.ids_file is not None else None
     try:
@@ -193,10 +226,21 @@ def _file_representation(config: Config, r: RepresentationEntry, name: str, wher
     except ValidationError as exc:
         raise ValidationError(f"{config.path} [[representations]] {exc}") from None
     params = {"ids": r.ids, "ids_file": ids_file, "content": content, "dims": emb.values.shape[1]}
-    return Representation(name, r.model if r.model is not None else name, r.layer if r.layer is not None else "file",
-                          over, None, "file", path,
-                          params=params)
+    return Representation(
+        name,
+        r.model if r.model is not None else name,
+        r.layer if r.layer is not None else "file",
+        over,
+        None,
+        "file",
+        path,
+        params=params,
+    )
 
 
-STAGE = Stage("representations", ("models", "stimuli", "representations"), _plan_stage,
-              models={"representations": RepresentationEntry})
+STAGE = Stage(
+    "representations",
+    ("models", "stimuli", "representations"),
+    _plan_stage,
+    models={"representations": RepresentationEntry},
+)
