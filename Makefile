@@ -2,7 +2,8 @@
 #   make install   idempotent: R + R packages (apt on Debian/Ubuntu, else CRAN, versions in requirements/r-packages.tsv),
 #                  .venv from the lock (requirements/lock.txt; TORCH=cuda|cpu), the R package
 #   make lock      refresh requirements/lock.txt (UPGRADE=1: newest versions pyproject.toml allows)
-#   make test      install (+ headless chromium for the report test), then pytest and testthat; fails if either fails
+#   make test      install (+ headless chromium for the report test), then lint, pytest and testthat; fails if any fails
+#   make lint      ruff (check + format --check) over the Python tree, lintr (.lintr) over the R code
 #   make demo      install, then the offline demo study (analysis/configs/demo.toml)
 #   make features  install, then the default offline feature extraction
 #   make slurm-up / slurm-down   a one-node SLURM cluster on localhost; make test-slurm runs the tests marked slurm
@@ -20,13 +21,13 @@ export TRANSFORMERS_OFFLINE := 1
 
 APT_R_PACKAGES := r-base-core r-base-dev r-cran-lme4 r-cran-brms r-cran-rstan r-cran-tidyverse \
   r-cran-broom.mixed r-cran-testthat r-cran-reticulate r-cran-jsonlite r-cran-optparse r-cran-rmarkdown \
-  r-cran-roxygen2
+  r-cran-roxygen2 r-cran-lintr
 R_SOURCES := DESCRIPTION NAMESPACE $(wildcard R/*.R)
 
-.PHONY: help lock bench-gpu install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
+.PHONY: help lock lint lint-python lint-r bench-gpu install install-r install-python install-rpkg install-browser test test-python test-r test-slurm slurm-up slurm-down demo features bench clean
 
 help:
-	@echo "make install [TORCH=cuda|cpu] | lock [UPGRADE=1] | test | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
+	@echo "make install [TORCH=cuda|cpu] | lock [UPGRADE=1] | test | lint | demo | features | bench | slurm-up | test-slurm | slurm-down | clean"
 
 install: install-r install-python install-rpkg
 
@@ -103,9 +104,20 @@ install-browser:
 # --- tests -----------------------------------------------------------------------------------
 test: install install-browser
 	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
 	$(MAKE) --no-print-directory test-python || status=1; \
 	$(MAKE) --no-print-directory test-r || status=1; \
 	exit $$status
+
+# --- lint: the settings live in pyproject.toml ([tool.ruff]) and .lintr --------------------------
+lint: lint-python lint-r
+
+lint-python: install-python
+	$(PY) -m ruff check --no-cache .
+	$(PY) -m ruff format --no-cache --check .
+
+lint-r: install-r
+	Rscript scripts/lint.R
 
 test-python:
 	$(PY) -m pytest tests/python -q -p no:cacheprovider -m "not slurm"

@@ -241,7 +241,8 @@ def bench_learners_across_models(dev: torch.device, models: int, B: int, d: int)
         dev_s = time.perf_counter() - t
         diff = max(float(np.nanmax(np.abs(o.cpu().numpy() - r.numpy()))) for o, r in zip(out, ref))
         print(
-            f"learner {kind:8s} across {models} models × {B} tasks (d {d // 2}/{d}): CPU kernels per model {cpu_s:7.2f} s | "
+            f"learner {kind:8s} across {models} models × {B} tasks (d {d // 2}/{d}): CPU kernels per model "
+            f"{cpu_s:7.2f} s | "
             f"one torch solve on {dev.type} {dev_s:7.2f} s -> {cpu_s / dev_s:5.2f}x | max|Δ| {diff:.1e} "
             f"({'within' if diff <= TOL else 'OVER'} {TOL:.0e}); the rule picks "
             f"{choose_backend(kind, models * B, dev)!r} here",

@@ -151,7 +151,8 @@ def main() -> None:
             if "category" in args.learners:
                 fast, slow_t, slow_d, dt, dd, fast_rule, d_rule = bench_category(n, k, d)
                 print(
-                    f"category  d={d:5d}  all 17 C sequences: repalign {fast:7.1f} s | reference tol=1e-10 {slow_t:7.1f} s "
+                    f"category  d={d:5d}  all 17 C sequences: repalign {fast:7.1f} s | reference tol=1e-10 "
+                    f"{slow_t:7.1f} s "
                     f"-> {slow_t / fast:5.1f}x, max|Δp| {dt:.1e} | reference default tol {slow_d:7.1f} s "
                     f"-> {slow_d / fast:5.1f}x, max|Δp| {dd:.1e}",
                     flush=True,

@@ -71,7 +71,8 @@ def main() -> None:
     per_vec = t_vec / N_TRIPLETS
     print(f"objects={N_OBJECTS} d={D} triplets={N_TRIPLETS:,}")
     print(
-        f"vectorised accuracy : {t_vec:8.3f} s  ({N_TRIPLETS / t_vec / 1e6:6.2f} M triplets/s; accuracy {acc:.4f}, chance 1/3)"
+        f"vectorised accuracy : {t_vec:8.3f} s  ({N_TRIPLETS / t_vec / 1e6:6.2f} M triplets/s; accuracy {acc:.4f}, "
+        "chance 1/3)"
     )
     print(f"vectorised choices  : {t_choices:8.3f} s  (positions 0-2 for every triplet)")
     print(f"loop A, numpy dots  : {t_loop:8.3f} s for {N_LOOP:,}  ({t_loop / N_LOOP * 1e6:7.2f} us/triplet)")

@@ -429,7 +429,8 @@ def main() -> None:
         print(f"  r                    r0 {rcoef[0]:.1f} s  r1 {rcoef[1] * 1e3:.3f} ms per model-file")
         res = [(f - m_) / m_ for _, _, m_, f in fitted if m_ > 0]
         print(
-            f"  residuals: median |rel| {np.median(np.abs(res)):.2f}, max |rel| {np.max(np.abs(res)):.2f} over {len(res)} tasks"
+            f"  residuals: median |rel| {np.median(np.abs(res)):.2f}, max |rel| {np.max(np.abs(res)):.2f} over "
+            f"{len(res)} tasks"
         )
         for kind, what, meas, fit in fitted:
             print(f"    {kind:20s} {what:14s} measured {meas:8.2f} s  fitted {fit:8.2f} s")
@@ -448,7 +449,8 @@ def main() -> None:
                     f"[r] workers={r_workers:2d}: 1 node x 16 cores {h:6.2f} h"
                 )
                 for k in args.slurm_nodes:
-                    line += f"; {k} nodes {projection(coef, rcoef, variant, 16, overhead, nodes=k, r_workers=r_workers)[0]:5.2f} h"
+                    hours = projection(coef, rcoef, variant, 16, overhead, nodes=k, r_workers=r_workers)[0]
+                    line += f"; {k} nodes {hours:5.2f} h"
                 print(line)
                 if r_workers == 16:
                     hours[variant] = h
@@ -467,7 +469,10 @@ def main() -> None:
 
 def _print_row(t) -> None:
     st = "  ".join(f"{k} {v[1]:.1f} cpu-s/{v[0]:.1f} s/{v[2] / 2**30:.2f} GB" for k, v in sorted(t["stages"].items()))
-    s = f"{t['variant']:9s} {t['models']} models x {t['files']} files: {t['tasks']} tasks, 1 worker {t['wall1']:.1f} s | {st}"
+    s = (
+        f"{t['variant']:9s} {t['models']} models x {t['files']} files: {t['tasks']} tasks, "
+        f"1 worker {t['wall1']:.1f} s | {st}"
+    )
     if "wall2" in t:
         s += (
             f" | 2 workers {t['wall2']:.1f} s (+{t['start']:.1f} s start-up), peak/worker "

@@ -65,7 +65,7 @@ ARRAY_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners",
 STAGE_SECTIONS = ("stimuli", "models", "representations", "metrics", "learners", "dynamics", "embed", "r")
 
 #: a TOML integer or float, kept as written (``C = 1`` stays 1: task keys hash the entry)
-Number = Union[int, float]
+Number = int | float
 #: the fidelity switch of [[metrics]], [[learners]], [[embed]] entries and [r]
 Variant = Literal["default", "published"]
 #: the values of ``Variant`` (the one list: every stage and function reads it from here)

@@ -100,7 +100,8 @@ e <- new.env()
 invisible(lazyLoad(file.path(commandArgs(TRUE)[1], "R", "repalign"), envir = e))
 f <- tempfile()
 ctl <- c("keepNA", "keepInteger", "niceNames", "showAttributes")
-writeLines(unlist(lapply(sort(ls(e, all.names = TRUE)), function(n) c(n, deparse(get(n, envir = e), control = ctl)))), f)
+src <- lapply(sort(ls(e, all.names = TRUE)), function(n) c(n, deparse(get(n, envir = e), control = ctl)))
+writeLines(unlist(src), f)
 cat(unname(tools::md5sum(f)))
 """
 _CODE_HASHES: dict[tuple[str, int], str] = {}

@@ -283,7 +283,7 @@ def check_output(path: str | os.PathLike, key: str, cache_key: str | None = None
         return "missing"
     if path.suffix == ".parquet":
         try:
-            pq.ParquetFile(path).metadata  # reads and checks the footer
+            _ = pq.ParquetFile(path).metadata  # reads and checks the footer
             prov = table_info(path)["provenance"]
         except Exception as exc:  # any unreadable file is recomputed, with the reason shown
             return f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"

@@ -72,7 +72,10 @@ def ref_multiclass(X, y, is_train, K, C):
         if len(set(y[rows])) < K:
             continue
         sc = StandardScaler().fit(X[rows])
-        aug = lambda A: np.c_[sc.transform(A), np.ones(len(A))]  # noqa: E731
+
+        def aug(A, sc=sc):
+            return np.c_[sc.transform(A), np.ones(len(A))]
+
         m = clone(base).fit(aug(X[rows]), y[rows])
         out[i] = m.predict_proba(aug(X[i : i + 1]))[0]
     return out

@@ -57,7 +57,7 @@ def test_h_is_help_everywhere(path):
 
 def test_each_short_flag_has_one_meaning_across_commands():
     meaning: dict[str, set[str]] = {}
-    for path, cmd in _commands():
+    for _path, cmd in _commands():
         for p in cmd.params:
             if p.param_type_name != "option" or p.hidden:
                 continue

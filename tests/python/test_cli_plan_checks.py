@@ -179,7 +179,7 @@ def test_fit_models_default_seed_is_the_pipelines():
 def _warns(n: int, path: str) -> None:
     import warnings
 
-    warnings.warn(f"{n} fits did not converge", RuntimeWarning)
+    warnings.warn(f"{n} fits did not converge", RuntimeWarning, stacklevel=2)
     Path(path).write_text("x")
 
 

@@ -232,7 +232,8 @@ def test_bad_images_error_or_are_skipped(tmp_path, ld_train):
 def test_unknown_layer_and_nan_outputs_are_named(tmp_path, small):
     with pytest.raises(
         ValidationError,
-        match=r"unknown layer 'fc7' for model 'efficientnet_lite0' \(closest: _fc.*repalign models layers efficientnet_lite0",
+        match=r"unknown layer 'fc7' for model 'efficientnet_lite0' \(closest: _fc"
+        r".*repalign models layers efficientnet_lite0",
     ):
         extract("efficientnet_lite0", small, ["fc7"], out_dir=tmp_path, progress=False)
 

@@ -120,7 +120,7 @@ def _seed_probe(X, t_train, t_val, lmbda, seed, max_epochs=100):
     train = torch.utils.data.DataLoader(Trip(t_train), batch_size=256, shuffle=True, generator=gen)
     val = torch.utils.data.DataLoader(Trip(t_val), batch_size=256, shuffle=False)
     best, wait, losses = float("inf"), 0, []
-    for epoch in range(1, max_epochs + 1):
+    for _epoch in range(1, max_epochs + 1):
         for oh in train:
             loss = ce(dots(oh.reshape(-1, n))) + lmbda * torch.linalg.norm(W, ord="fro")
             opt.zero_grad()

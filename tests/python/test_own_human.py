@@ -417,7 +417,8 @@ BAD = [
     (
         "ooo-missing-column",
         _OOO.format("noparticipant.csv"),
-        r".*noparticipant\.csv: missing column\(s\) 'participant'; expected participant, stimulus_1, stimulus_2, stimulus_3, odd, got .*",
+        r".*noparticipant\.csv: missing column\(s\) 'participant'; expected participant, stimulus_1, stimulus_2, "
+        r"stimulus_3, odd, got .*",
     ),
     (
         "ooo-odd-not-shown",
@@ -470,7 +471,8 @@ BAD = [
     (
         "cls-decide-alone",
         '\n[[metrics]]\nmetric = "classification"\ndecide = "imagenet16"\n',
-        r"\[\[metrics\]\] #1: decide says how models decide on your own decisions file; give the file with decisions = .*",
+        r"\[\[metrics\]\] #1: decide says how models decide on your own decisions file; give the file with decisions "
+        r"= .*",
     ),
     (
         "cls-decide-unknown",

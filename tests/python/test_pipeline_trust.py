@@ -297,7 +297,10 @@ def test_two_concurrent_runs_compute_each_task_once(single_run, tmp_path):
         )
         for log in logs
     ]
-    said = lambda log: " ".join(log.read_text().split())
+
+    def said(log):
+        return " ".join(log.read_text().split())
+
     try:
         assert _wait_until(lambda: all("waiting for it to finish" in said(log) for log in logs), limit=600)
         assert all(f"in use by another repalign run (pid {holder.pid} on" in said(log) for log in logs)
@@ -459,10 +462,16 @@ def test_r_stage_reruns_when_model_metadata_or_input_tables_change(tmp_path):
     second = run(load_config(cfg_path), progress=False)
     assert list(second.values()) == ["done"] and _r_key(second) != _r_key(first)
     report2 = (tmp_path / "out" / "report.html").read_text()
-    coef = lambda k: pd.read_csv(tmp_path / "out" / "r" / k.removeprefix("r:") / "alignment_coefficients.csv")
+
+    def coef(k):
+        return pd.read_csv(tmp_path / "out" / "r" / k.removeprefix("r:") / "alignment_coefficients.csv")
+
     c1, c2 = coef(_r_key(first)), coef(_r_key(second))
     assert not np.allclose(c1["estimate"], c2["estimate"])  # the metadata reached the model ...
-    table = lambda html: html.split("alignment_coefficients", 1)[1].split("</table>", 1)[0]
+
+    def table(html):
+        return html.split("alignment_coefficients", 1)[1].split("</table>", 1)[0]
+
     assert table(report1) != table(report2)  # ... and the report
     # a table added under [r] input: the stage runs again
     write_table(_r_trials(seed=5).assign(task="t2"), tmp_path / "tables" / "more.parquet", "trials", {})

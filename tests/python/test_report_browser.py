@@ -52,7 +52,8 @@ for (const e of document.body.querySelectorAll('*')) {
   }
   if (!clipped) bad.push(e.tagName + (e.id ? '#' + e.id : '') + ' right=' + Math.round(r.right) + ' > ' + vw);
 }
-if (document.documentElement.scrollWidth > vw + 1) bad.push('page scrollWidth ' + document.documentElement.scrollWidth + ' > ' + vw);
+const sw = document.documentElement.scrollWidth;
+if (sw > vw + 1) bad.push('page scrollWidth ' + sw + ' > ' + vw);
 return bad;
 """
 _IMAGES_JS = "return [...document.images].map(i => [i.alt, i.complete, i.naturalWidth]);"
@@ -67,8 +68,10 @@ for (const e of document.body.querySelectorAll('*')) {
   const cs = getComputedStyle(e);
   const hides = v => v === 'hidden' || v === 'clip';
   const name = e.tagName + (e.id ? '#' + e.id : '') + ' "' + e.textContent.trim().slice(0, 40) + '"';
-  if (hides(cs.overflowX) && e.scrollWidth > e.clientWidth + 1) bad.push(name + ' cut at the right: ' + e.scrollWidth + ' > ' + e.clientWidth);
-  if (hides(cs.overflowY) && e.scrollHeight > e.clientHeight + 1) bad.push(name + ' cut at the bottom: ' + e.scrollHeight + ' > ' + e.clientHeight);
+  if (hides(cs.overflowX) && e.scrollWidth > e.clientWidth + 1)
+    bad.push(name + ' cut at the right: ' + e.scrollWidth + ' > ' + e.clientWidth);
+  if (hides(cs.overflowY) && e.scrollHeight > e.clientHeight + 1)
+    bad.push(name + ' cut at the bottom: ' + e.scrollHeight + ' > ' + e.clientHeight);
   if (cs.textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1) bad.push(name + ' ends in an ellipsis');
 }
 for (const f of document.querySelectorAll('figure')) {
@@ -103,7 +106,10 @@ def _binaries() -> tuple[str, str]:
     driver = shutil.which("chromedriver")
     if chromium and driver:
         return chromium, driver
-    msg = "the browser test needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver; make test does it)"
+    msg = (
+        "the browser test needs chromium and chromedriver "
+        "(Debian: apt-get install chromium chromium-driver; make test does it)"
+    )
     if os.environ.get("CI"):
         pytest.fail(msg, pytrace=False)
     pytest.skip(msg)

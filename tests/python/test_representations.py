@@ -119,7 +119,8 @@ def test_a_file_flows_through_a_metric(tmp_path):
     body = (
         DIGITS
         + "".join(
-            f'[[representations]]\nname = "{n}"\nsource = "file"\npath = "{n}.npy"\nids_file = "ids.txt"\nstimuli = "digits"\n'
+            f'[[representations]]\nname = "{n}"\nsource = "file"\npath = "{n}.npy"\n'
+            'ids_file = "ids.txt"\nstimuli = "digits"\n'
             for n in ("x", "xq", "z")
         )
         + '[[metrics]]\nmetric = "cka"\nreference = "x"\nrepresentations = ["xq", "z"]\n'

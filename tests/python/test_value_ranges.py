@@ -177,7 +177,8 @@ FILES = [
     (
         "file-latin1-csv",
         STUDY + FILE_ENTRY.format(path="latin1.csv"),
-        r".*\[\[representations\]\] representation 'f': .*latin1\.csv is not UTF-8 text \(byte \d+: .*\); save it as UTF-8",
+        r".*\[\[representations\]\] representation 'f': .*latin1\.csv is not UTF-8 text \(byte \d+: .*\); save it as "
+        r"UTF-8",
     ),
     (
         "file-parquet-embedding-strings",
@@ -188,7 +189,8 @@ FILES = [
     (
         "file-binary-ids-file",
         STUDY + FILE_ENTRY.format(path="values.npy") + 'ids_file = "binary_ids.txt"\n',
-        r".*\[\[representations\]\] representation 'f': ids file .*binary_ids\.txt is not UTF-8 text \(byte \d+: .*\); save it as UTF-8",
+        r".*\[\[representations\]\] representation 'f': ids file .*binary_ids\.txt is not UTF-8 text \(byte \d+: "
+        r".*\); save it as UTF-8",
     ),
     (
         "file-empty-npy",

@@ -133,8 +133,10 @@ def test_installed_package_reads_nothing_outside_itself(wheel_env):
     _, env_dir, work, env = wheel_env
     code = (
         "from repalign import rlib; from repalign.pipeline.style import model_objectives; "
-        "print(rlib.checkout_root(), rlib.rlib_path()); print(model_objectives(['efficientnet_lite0', 'clip_vit_b32']))\n"
-        "try:\n    rlib.installed_r_package(); print('found')\nexcept rlib.RPackageMissing as e:\n    print('missing:', e)"
+        "print(rlib.checkout_root(), rlib.rlib_path()); print(model_objectives(['efficientnet_lite0', "
+        "'clip_vit_b32']))\n"
+        "try:\n    rlib.installed_r_package(); print('found')\nexcept rlib.RPackageMissing as e:\n    "
+        "print('missing:', e)"
     )
     # R's own libraries only (the Makefile's R_LIBS names the checkout's .rlib)
     bare = {k: v for k, v in env.items() if k not in ("R_LIBS", "R_LIBS_USER")}

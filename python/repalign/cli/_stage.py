@@ -82,5 +82,5 @@ def run_stage(
             run_local(tasks, progress=not quiet)
         except TaskFailed as exc:
             typer.secho(str(exc), fg="red", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
     return tasks

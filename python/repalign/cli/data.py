@@ -33,9 +33,8 @@ def list_() -> None:
             f"{present}/{len(fs)}",
         )
     console.print(table)
-    console.print(
-        f"source: {'REPALIGN_DATA_DIR=' + str(root) if root else 'download cache ' + str(reg.local_path(reg.registry()[0]).parents[1])}"
-    )
+    where = f"REPALIGN_DATA_DIR={root}" if root else f"download cache {reg.local_path(reg.registry()[0]).parents[1]}"
+    console.print(f"source: {where}")
 
 
 @app.command()

@@ -40,7 +40,8 @@ def embed(
         emb_path = next(p for p in t.outputs if p.name == "embedding.parquet")
         prov = table_info(emb_path)["provenance"]
         console.print(
-            f"[bold]{spec['name']}[/bold]: {spec['method']} ({spec.get('variant', 'default')}), {prov.get('n_dims')} dimensions, "
+            f"[bold]{spec['name']}[/bold]: {spec['method']} ({spec.get('variant', 'default')}), {prov.get('n_dims')} "
+            "dimensions, "
             f"{prov.get('epochs')} epochs → {emb_path.parent}"
         )
         ev: pd.DataFrame = read_table(emb_path.with_name("evaluation.parquet"), kind="metrics")

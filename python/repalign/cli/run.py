@@ -68,4 +68,4 @@ def run(
         )
     except TaskFailed as exc:
         typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None

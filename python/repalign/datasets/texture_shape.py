@@ -8,12 +8,16 @@ import ast
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from repalign.datasets.base import malformed
 from repalign.datasets.images import StimulusSet
 from repalign.datasets.registry import fetch, files
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONDITIONS = ("edges", "filled-silhouettes")
 _EXPERIMENT = {"edges": "edge-experiment", "filled-silhouettes": "silhouette-filled-experiment"}

@@ -261,7 +261,8 @@ class _Geometry(torch.utils.data.Dataset):
             return (
                 None,
                 i,
-                f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): {exc}",
+                f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): "
+                f"{exc}",
             )
 
 
@@ -375,7 +376,8 @@ def store_matches(path: str | Path, key: str, n: int, stimuli_hash: str, split: 
     if prov.get("cache_key") != key:
         return f"decoded store {path} has key {str(prov.get('cache_key'))[:12]}, expected {key[:12]}"
     if [list(s) for s in split.geometry] != prov.get("geometry"):
-        return f"decoded store {path} holds geometry {prov.get('geometry')}, the model needs {[list(s) for s in split.geometry]}"
+        need = [list(s) for s in split.geometry]
+        return f"decoded store {path} holds geometry {prov.get('geometry')}, the model needs {need}"
     if prov.get("n_stimuli") != n or prov.get("stimuli_hash") != stimuli_hash:
         return f"decoded store {path} was made from other images than this stimulus set"
     return None
@@ -448,7 +450,8 @@ def iter_batches(
                 else:
                     if (hs[r].as_py(), ws[r].as_py()) != (h, w):
                         raise ValidationError(
-                            f"decoded store {path}: image {ids[i]!r} is {hs[r].as_py()}×{ws[r].as_py()}, expected {h}×{w}"
+                            f"decoded store {path}: image {ids[i]!r} is {hs[r].as_py()}×{ws[r].as_py()}, expected "
+                            f"{h}×{w}"
                         )
                     pend_x.append(np.frombuffer(px[r].as_buffer(), np.uint8).reshape(h, w, 3))
                     pend_i.append(i)

@@ -157,7 +157,8 @@ class _Images(torch.utils.data.Dataset):
             return (
                 None,
                 i,
-                f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): {exc}",
+                f"stimulus set {self.stimuli.name!r}: cannot preprocess image {where} (id {self.stimuli.ids[i]!r}): "
+                f"{exc}",
             )
 
 
@@ -521,7 +522,8 @@ def extract(
                         if not np.isfinite(v).all():
                             row = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
                             raise ValidationError(
-                                f"model {spec.name!r} layer {l!r}: NaN/inf in the features of stimulus {stimuli.ids[idx[row]]!r}"
+                                f"model {spec.name!r} layer {l!r}: NaN/inf in the features of stimulus "
+                                f"{stimuli.ids[idx[row]]!r}"
                             )
                         buf_vals[l].append(v)
                     buf_ids += [stimuli.ids[i] for i in idx]

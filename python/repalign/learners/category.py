@@ -383,7 +383,8 @@ class CategoryLearner:
                 )
             if self.device not in (None, "cpu"):
                 raise ValidationError(
-                    f"CategoryLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}"
+                    "CategoryLearner: variant='published' runs scikit-learn on the CPU; device must be unset or "
+                    f"'cpu', got {self.device!r}"
                 )
             if self.C is not None and self.C_grid is not None:
                 raise ValidationError(
@@ -467,7 +468,8 @@ class CategoryLearner:
                 top = min(len(task), np.shape(features.values)[1])
                 if not 1 <= int(self.pca) <= top:
                     raise ValidationError(
-                        f"category task {task.task_id!r}: pca={self.pca} must be between 1 and min(#trials, #dims)={top}"
+                        f"category task {task.task_id!r}: pca={self.pca} must be between 1 and min(#trials, "
+                        f"#dims)={top}"
                     )
         frames = []
         for task in tasks:

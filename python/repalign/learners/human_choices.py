@@ -45,7 +45,8 @@ def _as_int(values: pd.Series, where: str, column: str) -> np.ndarray:
     bad = num.isna() | (num != np.round(num))
     if bad.any():
         raise ValidationError(
-            f"{where}: column {column!r} must hold integers; row {int(np.flatnonzero(bad)[0]) + 2} has {values.iloc[int(np.flatnonzero(bad)[0])]!r}"
+            f"{where}: column {column!r} must hold integers; row {int(np.flatnonzero(bad)[0]) + 2} has "
+            f"{values.iloc[int(np.flatnonzero(bad)[0])]!r}"
         )
     return num.to_numpy().astype(np.int64)
 
@@ -107,7 +108,8 @@ def read_demircan_choices(path: Path | str, kind: str) -> pd.DataFrame:
             )
         if sorted(g["trial"]) != list(range(n_trials)):
             raise ValidationError(
-                f"{where}: participant {p!r} must have trials 0..{n_trials - 1} once each (the paper's 0-based numbering); "
+                f"{where}: participant {p!r} must have trials 0..{n_trials - 1} once each (the paper's 0-based "
+                "numbering); "
                 f"got {len(g)} rows, trials {g['trial'].min()}..{g['trial'].max()}"
             )
     df["trial"] = df["trial"] + 1

@@ -190,22 +190,24 @@ def _reward_values_torch(X: torch.Tensor, R: torch.Tensor, max_elems: int) -> to
                 c_all[sl, :kk] = (U.transpose(-1, -2) @ yc.unsqueeze(-1)).squeeze(-1)
                 h_all[sl, :kk] = S.unsqueeze(-1) * (Vh @ zt.transpose(-1, -2))
                 M_all[sl, :, :kk] = Vh.transpose(-1, -2) * S.unsqueeze(-2)
+        # the closures below run within this iteration, so they see its arrays (B023 does not apply)
         if gram:
 
             def coef_l1(idx, du):
-                v = (U_all[idx] @ du.unsqueeze(-1)).squeeze(-1)  # (m, nm)
+                v = (U_all[idx] @ du.unsqueeze(-1)).squeeze(-1)  # noqa: B023  (m, nm)
                 out_l1 = torch.empty(len(idx), dtype=DTYPE, device=dev)
                 part = idx % B
                 for b in part.unique().tolist():  # one matmul per participant
                     sel = (part == b).nonzero().squeeze(-1)
-                    Xt = Xrows[b, :nm].transpose(0, 1) @ v[sel].transpose(0, 1)  # (d, m_b)
-                    coef = (Xt.transpose(0, 1) - mu_all[idx[sel]] * v[sel].sum(-1, keepdim=True)) / sd_all[idx[sel]]
+                    Xt = Xrows[b, :nm].transpose(0, 1) @ v[sel].transpose(0, 1)  # noqa: B023  (d, m_b)
+                    centred = Xt.transpose(0, 1) - mu_all[idx[sel]] * v[sel].sum(-1, keepdim=True)  # noqa: B023
+                    coef = centred / sd_all[idx[sel]]  # noqa: B023
                     out_l1[sel] = coef.abs().sum(-1)
                 return out_l1
         else:
 
             def coef_l1(idx, du):
-                return (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1)
+                return (M_all[idx] @ du.unsqueeze(-1)).squeeze(-1).abs().sum(-1)  # noqa: B023
 
         u = _evidence_loop(e_all, c_all, e_all, yy, yvar, nn, _CoefL1(coef_l1, d))
         vals = (h_all * u.unsqueeze(-1)).sum(-2) + ymean.unsqueeze(-1)  # (E, 2)
@@ -276,7 +278,8 @@ class RewardLearner:
             raise ValidationError(f"RewardLearner: variant must be 'default' or 'published', got {self.variant!r}")
         if self.variant == "published" and self.device not in (None, "cpu"):
             raise ValidationError(
-                f"RewardLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', got {self.device!r}"
+                "RewardLearner: variant='published' runs scikit-learn on the CPU; device must be unset or 'cpu', "
+                f"got {self.device!r}"
             )
         tasks = as_task_list(task_or_tasks, RewardTask, "RewardLearner")
         for t in tasks:

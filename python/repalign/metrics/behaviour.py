@@ -268,7 +268,8 @@ def texture_shape_decisions(
     unknown = [n for n in networks if n not in available]
     if unknown:
         raise ValidationError(
-            f"classification {condition}: raw-data network(s) {unknown} not in the data; available: {', '.join(available)}"
+            f"classification {condition}: raw-data network(s) {unknown} not in the data; available: "
+            f"{', '.join(available)}"
         )
     keep = tr[(tr["observer_type"] == "human") | tr["subj"].isin(list(networks))]
     out = pd.DataFrame(

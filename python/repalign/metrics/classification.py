@@ -26,7 +26,8 @@ def _block_sums(X: np.ndarray, inv: np.ndarray, K: int, metric: str) -> np.ndarr
         zero = np.flatnonzero(norms == 0)
         if zero.size:
             raise ValidationError(
-                f"class_separation: cosine distance undefined for {zero.size} all-zero feature row(s), first rows {zero[:10].tolist()}"
+                f"class_separation: cosine distance undefined for {zero.size} all-zero feature row(s), first rows "
+                f"{zero[:10].tolist()}"
             )
         C = G.T @ (X / norms[:, None])
         n = G.sum(axis=0)

@@ -99,7 +99,7 @@ def noise_ceiling_rows(spec: Mapping[str, Any], human: Any = None) -> list[Row]:
     for method in ("majority", "loo"):
         per = noise_ceiling_per_triplet(trip, method)
         a = per["agreement"].to_numpy()
-        ci = bootstrap_ci(a.size, lambda idx: a[idx].mean(), spec["level"], spec["n_boot"], spec["seed"])
+        ci = bootstrap_ci(a.size, lambda idx: a[idx].mean(), spec["level"], spec["n_boot"], spec["seed"])  # noqa: B023 (runs now)
         rows.append(_row("human", "", trip.source, f"noise_ceiling_{method}", a.mean(), ci, a.size))
     return rows
 

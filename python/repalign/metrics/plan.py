@@ -104,7 +104,8 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         ):
             raise ValidationError(
                 f'{where}: variant = "published" is the square probe with penalty = "zero" on dot products; '
-                f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = {spec['n_components']!r}"
+                f"got penalty = {spec['penalty']!r}, similarity = {spec['similarity']!r}, n_components = "
+                f"{spec['n_components']!r}"
             )
     if m == "rsa":
         if not spec.get("rdms"):  # with rdms: a stimulus set's name, checked when planned
@@ -322,7 +323,8 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
         if spec["metric"] == "cka":
             if spec["reference"] not in refs:
                 raise ValidationError(
-                    f"{where}: unknown reference representation {spec['reference']!r}; defined: {', '.join(sorted(refs))}"
+                    f"{where}: unknown reference representation {spec['reference']!r}; defined: "
+                    f"{', '.join(sorted(refs))}"
                 )
             reference = refs[spec["reference"]]
             wrong = [

@@ -138,7 +138,8 @@ class TripletProbe:
         if pub and (penalty != "zero" or self.similarity != "dot" or self.n_components not in (None,)):
             raise ValidationError(
                 "probe variant='published' is a square W with penalty 'zero' (unsquared ‖W‖_F) "
-                f"on dot products; got penalty={penalty!r}, similarity={self.similarity!r}, n_components={self.n_components!r}"
+                f"on dot products; got penalty={penalty!r}, similarity={self.similarity!r}, "
+                f"n_components={self.n_components!r}"
             )
         epochs = self.epochs if self.epochs is not None else (PUBLISHED["epochs"] if pub else 20)
         batch = self.batch_size if self.batch_size is not None else (PUBLISHED["batch_size"] if pub else 1024)
@@ -162,9 +163,7 @@ class TripletProbe:
             raise ValidationError(f"alpha must be >= 0, got {self.alpha}")
         return k
 
-    def fit(
-        self, X: Any, triplets: Any, validation: Any = None, stopper: EarlyStopper | None = None
-    ) -> TripletProbe:
+    def fit(self, X: Any, triplets: Any, validation: Any = None, stopper: EarlyStopper | None = None) -> TripletProbe:
         """Fit W on the triplets (n, 3). validation: triplets (m, 3) for early stopping
         (variant="published" only; without it the published probe runs all epochs).
         stopper: the ``EarlyStopper`` to use; None → a fresh one. Passing the same one to
@@ -415,7 +414,8 @@ def probe_cv(
         return _probe_cv_published(X, triplets, n_folds, alphas, seed, zero_shot_similarity, probe_params, stopping)
     if early_stopping is not None:
         raise ValidationError(
-            f"probe_cv: early_stopping={early_stopping!r} belongs to variant='published' (the default variant trains fixed epochs)"
+            f"probe_cv: early_stopping={early_stopping!r} belongs to variant='published' (the default variant trains "
+            "fixed epochs)"
         )
     Xa, t = features_and_triplets(X, triplets)
     if not alphas:
@@ -428,7 +428,8 @@ def probe_cv(
         test_idx, train_idx = disjoint_split(t, folds == f)
         if test_idx.size == 0 or train_idx.size == 0:
             raise ValidationError(
-                f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more triplets or fewer folds"
+                f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more "
+                "triplets or fewer folds"
             )
         t_train, t_test = t[train_idx], t[test_idx]
         alpha = _select_alpha(Xa, t_train, folds != f, alphas, inner_folds, seed + 1 + f, probe_params)
@@ -484,7 +485,8 @@ def _probe_cv_published(
         train_idx, test_idx = disjoint_split(t, in_train)  # all three in train / none in train
         if test_idx.size == 0 or train_idx.size == 0:
             raise ValidationError(
-                f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more triplets or fewer folds"
+                f"probe_cv: fold {f} has {train_idx.size} training and {test_idx.size} test triplets; use more "
+                "triplets or fewer folds"
             )
         splits.append((t[train_idx], t[test_idx]))
     runs = []

@@ -250,15 +250,18 @@ def figures(metrics: pd.DataFrame, out_dir: Path) -> list[FamilyFigure]:
                 f"shape_bias_categories{sfx}",
                 plot_categories,
                 f"Shape bias per category ({ds})",
-                "Per shape category, the fraction of shape decisions among shape-or-texture decisions on the cue-conflict "
-                "trials: a marker per network or model, red: the people's mean, grey: their range; vertical lines: each "
+                "Per shape category, the fraction of shape decisions among shape-or-texture decisions on the "
+                "cue-conflict "
+                "trials: a marker per network or model, red: the people's mean, grey: their range; vertical lines: "
+                "each "
                 "agent's overall shape bias (layout of Geirhos et al. 2019, Figure 4).",
             ),
             (
                 f"shape_bias_summary{sfx}",
                 plot_summary,
                 f"Shape bias per agent ({ds})",
-                "Shape bias with 95% percentile-bootstrap CIs over images; grey band: the range of the individual people; "
+                "Shape bias with 95% percentile-bootstrap CIs over images; grey band: the range of the individual "
+                "people; "
                 "dotted: 0.5 (no preference).",
             ),
         ):

@@ -218,7 +218,10 @@ def _build_open_clip(spec: ModelSpec):
     except Exception as exc:  # hub/offline errors come in several types
         if spec.weights is None:
             raise
-        how = f"python -c \"import open_clip; open_clip.create_model_and_transforms('{spec.architecture}', pretrained='{spec.weights}')\""
+        how = (
+            'python -c "import open_clip; '
+            f"open_clip.create_model_and_transforms('{spec.architecture}', pretrained='{spec.weights}')\""
+        )
         raise _offline_error(spec, how, exc) from exc
     return model.visual, preprocess
 
@@ -250,7 +253,8 @@ def _build_torchvision(spec: ModelSpec):
     if not cached.is_file():  # never let torchvision download at run time
         raise _offline_error(
             spec,
-            f"python -c \"import torchvision; torchvision.models.get_model('{spec.architecture}', weights='{spec.weights}')\"",
+            'python -c "import torchvision; '
+            f"torchvision.models.get_model('{spec.architecture}', weights='{spec.weights}')\"",
         )
     return tm.get_model(spec.architecture, weights=w), w.transforms()
 
@@ -325,7 +329,8 @@ _EXTERNAL_WHY = {
     "fasttext": "a fastText binary; needs the `fasttext` package",
     "tfhub": "a TensorFlow-hub module; needs tensorflow_hub",
     "openai": "a paid web API (OpenAI embeddings)",
-    "unpublished": "its weights were never published (a Google-internal checkpoint of Muttenthaler et al. 2023's study)",
+    "unpublished": "its weights were never published (a Google-internal checkpoint of Muttenthaler et al. 2023's "
+    "study)",
     "augreg": (
         "a JAX ViT of Steiner et al. 2022 whose checkpoint file in that release is not recorded by the study "
         "(timm builds the architecture and reads the release's .npz files)"

@@ -76,7 +76,8 @@ def _slip_specs() -> list[ModelSpec]:
                     train_size=_YFCC_SIZE,
                     params=_SLIP_PARAMS[(obj, size)],
                     resolution=224,
-                    source=f"Mu et al. 2022 arXiv:2112.12750 (SLIP, facebookresearch/SLIP, 25-epoch {obj} ViT-{size[0].upper()}/16 "
+                    source="Mu et al. 2022 arXiv:2112.12750 (SLIP, facebookresearch/SLIP, "
+                    f"25-epoch {obj} ViT-{size[0].upper()}/16 "
                     f"on YFCC15M); size: {_YFCC_SRC}",
                     default_layer="output",
                     preprocess=TV_DEFAULT,
@@ -273,7 +274,8 @@ def _external_specs() -> list[ModelSpec]:
                 objective="human-aligned",
                 train_data="ImageNet-1k + ClickMe",
                 train_size=_IN1K_SIZE,
-                source=f"Fel et al. 2022 arXiv:2211.04533 (neural harmonizer, serre-lab/harmonization {fn}; Keras weights); "
+                source="Fel et al. 2022 arXiv:2211.04533 (neural harmonizer, "
+                f"serre-lab/harmonization {fn}; Keras weights); "
                 f"size: {_IN1K_SRC}",
                 default_layer="output",
                 preprocess=TV_DEFAULT,
@@ -520,7 +522,8 @@ def _human_alignment_specs() -> list[ModelSpec]:
             "JFT-3B",
             1_844_440_680,
             "counted here (timm vit_gigantic_patch14_224)",
-            "Zhai et al. 2022 arXiv:2106.04560 (Scaling Vision Transformers, ViT-G/14 pre-trained on JFT-3B, fine-tuned on ImageNet)",
+            "Zhai et al. 2022 arXiv:2106.04560 (Scaling Vision Transformers, ViT-G/14 pre-trained on JFT-3B, "
+            "fine-tuned on ImageNet)",
         ),
         (
             "google/basic-l",
@@ -574,8 +577,10 @@ def _human_alignment_specs() -> list[ModelSpec]:
                 train_data=data,
                 train_size=size,
                 params=params,
-                source=f"Steiner et al. 2022 arXiv:2106.10270 (How to train your ViT?, JAX checkpoint {'pre-trained on ImageNet-21k, ' if data != 'ImageNet-1k' else ''}"
-                f"fine-tuned on ImageNet-1k; which checkpoint of the release the seed used is not recorded in its code); "
+                source="Steiner et al. 2022 arXiv:2106.10270 (How to train your ViT?, JAX checkpoint "
+                f"{'pre-trained on ImageNet-21k, ' if data != 'ImageNet-1k' else ''}"
+                "fine-tuned on ImageNet-1k; which checkpoint of the release the seed used is not recorded in its "
+                "code); "
                 f"params: counted here (timm {arch}); size: {src}",
                 default_layer="penultimate",
                 preprocess=None,

@@ -43,10 +43,12 @@ body{font-family:"DejaVu Sans",system-ui,sans-serif;max-width:1280px;margin:1.5e
 h1{border-bottom:2px solid #444;font-size:1.6em} h2{margin-top:1.6em;border-bottom:1px solid #ccc}
 p,li,code,.finding{overflow-wrap:anywhere}
 nav{font-size:14px} nav a{margin-right:1em}
-table{border-collapse:collapse;font-size:13px;margin:.5em 0} td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f0f0f0} td:first-child,th:first-child{text-align:left} pre{background:#f7f7f7;padding:.8em;overflow:auto}
 .scroll{overflow-x:auto;max-width:100%}
-.warn{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em} .fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
+.warn{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em}
+.fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
 .finding{background:#e8f4fd;border-left:4px solid #0a6ebd;padding:.5em 1em;margin:.4em 0;font-size:15px}
 .finding a{color:#064b85;font-weight:600}
 .overview{columns:2;font-size:14px} .overview li{break-inside:avoid}
@@ -272,7 +274,7 @@ def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str]]:
     probe = m[m["metric"].str.startswith("probe_")]
     if len(probe):
         parts = []
-        for (model, ds), d in probe.groupby(["model", "dataset"], sort=True):
+        for (model, _ds), d in probe.groupby(["model", "dataset"], sort=True):
             v = d.set_index("metric")["value"]
             probed = [k for k in v.index if k != "probe_zero_shot"]
             if "probe_zero_shot" in v and probed:

@@ -66,8 +66,9 @@ def run(
     run on the same directory waits for it (``lock_timeout`` seconds at most; None =
     as long as it takes), then skips what the first one finished. Leftovers of killed
     runs (only repalign's marked temporary folders) are removed first; entries of the
-    output folder that repalign did not write are named in a note, never touched. Outputs found damaged or stale are named (console,
-    ``StaleOutputWarning``, report) and recomputed.
+    output folder that repalign did not write are named in a note, never touched.
+    Outputs found damaged or stale are named (console, ``StaleOutputWarning``,
+    report) and recomputed.
 
     Raises ``TaskFailed`` (after running every independent task and writing the
     report) when a task failed.

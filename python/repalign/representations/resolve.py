@@ -142,7 +142,8 @@ def _resolve(
             labels = stim[base.stimuli][1].labels
             if by not in labels.columns:
                 raise ValidationError(
-                    f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: {', '.join(map(str, labels.columns))}"
+                    f"{where}: stimulus set {base.stimuli!r} has no label {by!r}; labels: "
+                    f"{', '.join(map(str, labels.columns))}"
                 )
             mapping = tuple(zip(map(str, labels.index), map(str, labels[by])))
             add(
