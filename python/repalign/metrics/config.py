@@ -9,7 +9,7 @@ spec while it is "default".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -162,7 +162,8 @@ METRIC_MODELS: dict[str, type[_Metric]] = {
     "shape_bias": ShapeBiasMetric,
 }
 METRICS = tuple(METRIC_MODELS)
-MetricEntry = Annotated[tuple(METRIC_MODELS.values()), Field(discriminator="metric")]
+# a Union over a tuple built at run time has no `X | Y` spelling
+MetricEntry = Annotated[Union[tuple(METRIC_MODELS.values())], Field(discriminator="metric")]  # noqa: UP007
 
 
 def metric_model(entry: Mapping[str, Any], where: str) -> type[_Metric]:
