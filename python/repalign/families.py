@@ -13,6 +13,7 @@ stage may register a family without importing the pipeline.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,12 @@ class ResultFamily:
     (every metrics table of the run concatenated) into ``out_dir``;
     report_section(metrics, roots) -> HTML of the family's report section ("" = none;
     roots: the run's output files and folders, for files such as R figures);
-    findings(metrics) -> plain-language findings (report and findings.json);
+    findings(metrics) -> plain-language findings (report and findings.json), in the
+    report's order; their numbers link to the family's metrics table when it has one;
+    metrics(name) -> whether a row of the metrics table, by its ``metric`` name, is
+    the family's (None: none is): such rows form the report table ``anchor("metrics",
+    name)`` and the figure group ``name`` (``repalign.pipeline.figures.metric_family``),
+    checked in registration order, the first family that claims a name owns it;
     read(path) -> what summary_lines gets (default: the Parquet table as pandas).
     """
 
@@ -65,6 +71,7 @@ class ResultFamily:
     findings: Callable[[pd.DataFrame], list[str]] = _nothing
     table: int = 0
     read: Callable[[Path], Any] = pd.read_parquet  # how summary_lines gets its table from the output file
+    metrics: Callable[[str], bool] | None = None
 
     def matches(self, task: Any) -> bool:
         """Whether a pipeline task (anything with a ``key``) belongs to this family."""
@@ -86,6 +93,18 @@ def register(family: ResultFamily) -> ResultFamily:
 def families() -> tuple[ResultFamily, ...]:
     """The registered families, in registration order."""
     return tuple(_REGISTRY.values())
+
+
+def owner(metric: str) -> ResultFamily | None:
+    """The family that owns a metrics-table row by its ``metric`` name (the first
+    registered whose ``metrics`` says so), or None."""
+    return next((f for f in families() if f.metrics is not None and f.metrics(metric)), None)
+
+
+def anchor(*parts: str) -> str:
+    """HTML id of a report table: ``tab-`` and the parts, lower-case, [a-z0-9_-] only
+    (a family's metrics table is ``anchor("metrics", family.name)``)."""
+    return "tab-" + "-".join(re.sub(r"[^a-z0-9_]+", "_", str(p).lower()).strip("_") for p in parts)
 
 
 def docs_table() -> str:

@@ -183,25 +183,53 @@ methods = ["pr"]
 
 def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, capsys):
     """A result family registered here (nothing in pipeline/ changed) prints its lines after
-    the run, puts its section and finding into the report and its row into the docs table."""
+    the run, puts its section, figure and finding into the report and its row into the docs
+    table; the metric rows it claims (registered first, it takes the dimensionality rows from
+    the dimensionality family) form its own report table and figure group, and the numbers of
+    its finding link to that table."""
+    import json
+    import re
+
     import pandas as pd
 
     import repalign.families as fams
     from repalign.config import load_config
+    from repalign.pipeline import figures as figs
     from repalign.pipeline import run
 
     def lines(table: pd.DataFrame) -> list[str]:
         return [f"toy family: {len(table)} dimensionality rows"]
+
+    def findings(metrics: pd.DataFrame) -> list[str]:
+        mine = metrics[metrics["metric"] == "dimensionality_pr"]
+        return [f"Toy finding over {len(metrics)} metric rows: mean {mine['value'].mean():.4f}."] if len(mine) else []
+
+    def figures(metrics: pd.DataFrame, out_dir: Path) -> list:
+        import matplotlib.pyplot as plt
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot(metrics["value"])
+        fig.savefig(out_dir / "toy.png")
+        plt.close(fig)
+        return [
+            fams.FamilyFigure("toy", "Toy figure", "Toy caption.", out_dir / "toy.png", tables=("tab-metrics-toy",))
+        ]
 
     toy = fams.ResultFamily(
         name="toy",
         title="Toy family",
         task_prefix="metrics:dimensionality:",
         summary_lines=lines,
+        figures=figures,
         report_section=lambda metrics, roots: '<section id="toy-family"><h2>Toy family</h2></section>',
-        findings=lambda metrics: [f"Toy finding over {len(metrics)} metric rows."],
+        findings=findings,
+        metrics=lambda name: name == "dimensionality_pr",
     )
-    monkeypatch.setitem(fams._REGISTRY, "toy", toy)
+    monkeypatch.setattr(fams, "_REGISTRY", {"toy": toy, **fams._REGISTRY})
+    assert figs.metric_family("dimensionality_pr") == "toy" and figs.metric_family("dimensionality_twonn") == (
+        "dimensionality"
+    )
     (tmp_path / "study.toml").write_text(TOY_STUDY)
     status = run(load_config(tmp_path / "study.toml"), report=True, progress=False)
     assert status and all(s == "done" for s in status.values())
@@ -209,7 +237,32 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
     printed = captured.out + captured.err  # the run's console writes to stderr
     (line,) = [ln for ln in printed.splitlines() if ln.startswith("toy family:")]
     assert int(line.split()[2]) > 0
-    html = (tmp_path / "out" / "report.html").read_text()
-    assert '<section id="toy-family">' in html and "Toy finding over" in html
+    out = tmp_path / "out"
+    html = (out / "report.html").read_text()
+    assert '<section id="toy-family">' in html
+    # its metric rows: its own table (the dimensionality family's is gone), its finding linked to it
+    rows = pd.concat(pd.read_parquet(p) for p in out.rglob("dimensionality*.parquet"))
+    mean = f"{rows.loc[rows['metric'] == 'dimensionality_pr', 'value'].mean():.4f}"
+    assert "<details id='tab-metrics-toy'><summary>metrics: Toy family" in html
+    assert "id='tab-metrics-dimensionality'" not in html
+    (finding,) = [f for f in json.loads((out / "findings.json").read_text()) if f.startswith("Toy finding")]
+    assert finding.endswith(f"mean {mean}.")
+    assert f"<a href='#tab-metrics-toy'>{mean}</a>" in html
+    # its figure, listed under its title in the overview and citing its table
+    assert "<li><b>Toy family</b> (1): <a href='#fig-toy'>Toy figure</a></li>" in html
+    assert re.search(r"<figure id='fig-toy'.*Data: <a href='#tab-metrics-toy'>metrics: Toy family</a>", html)
     assert "| `toy` | Toy family | `metrics:dimensionality:` |" in fams.docs_table()
     assert not [p for p in (PKG / "pipeline").rglob("*.py") if "toy" in p.read_text()]
+
+
+def test_figure_groups_of_the_registered_families_keep_their_titles():
+    """Every metric-owning family has a figure group: its title where figures.FAMILIES lists it
+    (the order of the report's figure groups) is the family's own."""
+    import repalign.metrics  # noqa: F401
+    from repalign.families import families
+    from repalign.pipeline.figures import FAMILIES
+
+    owning = [f for f in families() if f.metrics is not None]
+    assert {f.name for f in owning} >= {"odd_one_out", "rsa", "cka", "dimensionality", "error_consistency"}
+    for f in owning:
+        assert FAMILIES.get(f.name, f.title) == f.title, f.name

@@ -6,7 +6,8 @@ Results go into the tidy ``metrics`` table (``metrics_table``) and the
 ``[[metrics]]`` config section is planned into tasks by ``plan_metrics``.
 """
 
-from repalign.metrics import behaviour_family, shape_bias_report  # noqa: F401  (register the result families)
+from importlib import import_module
+
 from repalign.metrics.behaviour import consistency_rows, decision_matrix, imagenet16_decisions
 from repalign.metrics.cka import cka, gram, hsic
 from repalign.metrics.classification import class_separation, error_consistency
@@ -27,6 +28,19 @@ from repalign.metrics.odd_one_out import (
 from repalign.metrics.probing import ProbeCVResult, TripletProbe, object_folds, probe_cv
 from repalign.metrics.rsa import RSAResult, check_rdm, compare_rdms, rdm, rsa, rsa_noise_ceiling, rsa_scores
 from repalign.metrics.table import metrics_table
+
+# The modules that register this stage's result families (repalign.families), imported in
+# this order because the registration order is the report's: findings, sections, figure groups.
+FAMILY_MODULES = (
+    "odd_one_out_family",
+    "rsa_family",
+    "cka_family",
+    "dimensionality_family",
+    "behaviour_family",
+    "shape_bias_report",
+)
+for _module in FAMILY_MODULES:
+    import_module(f"repalign.metrics.{_module}")
 
 __all__ = [
     "consistency_rows",

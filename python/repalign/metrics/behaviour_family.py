@@ -76,3 +76,21 @@ CLASSIFICATION = register(
         report_section=classification_section,
     )
 )
+
+
+def owns_agreement(metric: str) -> bool:
+    """Whether a metrics-table row (by its ``metric`` name) is an error-consistency row:
+    κ, error consistency or a ``classification*`` score."""
+    return "kappa" in metric or "error_consistency" in metric or metric.startswith("classification")
+
+
+# The figure group and metrics table of those rows (the figure is drawn by the report's
+# classification-table figure, ``repalign.pipeline.figures.plot_error_consistency``).
+ERROR_CONSISTENCY = register(
+    ResultFamily(
+        name="error_consistency",
+        title="Accuracy and error consistency to humans",
+        task_prefix="metrics:classification:",
+        metrics=owns_agreement,
+    )
+)

@@ -48,6 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import repalign.metrics  # noqa: F401  (its modules register the result families metric_family reads)
+from repalign.families import anchor, owner
 from repalign.pipeline import style
 from repalign.store import temp_name
 
@@ -92,23 +94,11 @@ class Figure:
 
 
 def metric_family(metric: str) -> str:
-    """Result family of a metrics-table row by its ``metric`` name."""
-    if metric.startswith(("odd_one_out", "noise_ceiling", "probe_")):
-        return "odd_one_out"
-    if metric.startswith("rsa_"):
-        return "rsa"
-    if metric.startswith("cka"):
-        return "cka"
-    if metric.startswith("dimensionality_"):
-        return "dimensionality"
-    if "kappa" in metric or "error_consistency" in metric or metric.startswith("classification"):
-        return "error_consistency"
-    return "other"
-
-
-def anchor(*parts: str) -> str:
-    """HTML id of a table: ``tab-`` and the parts, lower-case, [a-z0-9_-] only."""
-    return "tab-" + "-".join(re.sub(r"[^a-z0-9_]+", "_", str(p).lower()).strip("_") for p in parts)
+    """Figure group of a metrics-table row by its ``metric`` name: the registered result
+    family that owns the name (``ResultFamily.metrics``, ``repalign.families.owner``),
+    else ``"other"``."""
+    fam = owner(metric)
+    return fam.name if fam is not None else "other"
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -241,65 +241,17 @@ def _entry_scores(scores: pd.DataFrame, generating: str, tasks) -> pd.DataFrame:
     return scores[keep]
 
 
-def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str]]:
-    """Plain-language findings from the metrics table, each with the anchor of the
-    table its numbers come from: best odd-one-out accuracy per triplet set against
-    the noise ceiling and chance, what probing changed, the best RSA against its
-    noise ceiling."""
+def metric_findings(metrics: pd.DataFrame) -> list[tuple[str, str | None]]:
+    """Plain-language findings of every registered result family (``ResultFamily.findings``),
+    in registration order, each with the anchor of the table its numbers come from: the
+    family's metrics table when it owns metrics-table rows (``ResultFamily.metrics``), else None."""
     if metrics is None or metrics.empty:
-        return []
-    out = []
-    m = metrics
-    nc = m[m["metric"].str.startswith("noise_ceiling_")].set_index("metric")
-    ceiling = ""
-    if "noise_ceiling_majority" in nc.index:
-        r = nc.loc["noise_ceiling_majority"]
-        ceiling = f"; the noise ceiling is {r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        if "noise_ceiling_loo" in nc.index:
-            ceiling += f" (majority; leave-one-out {nc.loc['noise_ceiling_loo', 'value']:.3f})"
-    ooo = m[m["metric"].str.match(r"^odd_one_out_[a-z]+$")]
-    for (ds, metric), d in ooo.groupby(["dataset", "metric"], sort=True):
-        d = d.sort_values("value", ascending=False)
-        best = d.iloc[0]
-        rest = ", ".join(f"{r['model']} {r['value']:.3f}" for _, r in d.iloc[1:].iterrows())
-        out.append(
-            (
-                f"Odd-one-out ({metric.removeprefix('odd_one_out_')}, zero-shot) on {ds} triplets: {best['model']} "
-                f"is best at {best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]"
-                + (f", then {rest}" if rest else "")
-                + f"; chance is 0.333{ceiling}.",
-                figs.anchor("metrics", "odd_one_out"),
-            )
-        )
-    probe = m[m["metric"].str.startswith("probe_")]
-    if len(probe):
-        parts = []
-        for (model, _ds), d in probe.groupby(["model", "dataset"], sort=True):
-            v = d.set_index("metric")["value"]
-            probed = [k for k in v.index if k != "probe_zero_shot"]
-            if "probe_zero_shot" in v and probed:
-                parts.append(f"{model} {v['probe_zero_shot']:.3f} → {v[probed[0]]:.3f}")
-        if parts:
-            out.append(
-                (
-                    "Linear probing on held-out objects (zero-shot → probed): " + "; ".join(parts) + ".",
-                    figs.anchor("metrics", "odd_one_out"),
-                )
-            )
-    rsa = m[m["metric"].str.match(r"^rsa_[a-z]+$")]
-    for (ds, metric), d in rsa.groupby(["dataset", "metric"], sort=True):
-        best = d.sort_values("value", ascending=False).iloc[0]
-        c = m[(m["dataset"] == ds) & m["metric"].isin([f"{metric}_ceiling_lower", f"{metric}_ceiling_upper"])]
-        c = c.groupby("metric")["value"].first()
-        text = (
-            f"RSA ({metric.removeprefix('rsa_')}) on {ds}: the most aligned representation is {best['model']} at "
-            f"{best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]"
-        )
-        if len(c) == 2:
-            lo, hi = c[f"{metric}_ceiling_lower"], c[f"{metric}_ceiling_upper"]
-            text += f", {best['value'] / lo:.0%} of the lower noise ceiling {lo:.3f} (upper {hi:.3f})"
-        out.append((text + ".", figs.anchor("metrics", "rsa")))
-    return out
+        metrics = pd.DataFrame()
+    return [
+        (text, figs.anchor("metrics", fam.name) if fam.metrics is not None else None)
+        for fam in families()
+        for text in fam.findings(metrics)
+    ]
 
 
 _NUMBER = re.compile(r"(?<![\w.])(-?\d+\.\d+%?|\d+%)")
@@ -451,10 +403,11 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     metric_tables = []
     if len(metrics):
         fam = metrics["metric"].map(figs.metric_family)
-        for family in figs.FAMILIES:
+        for family in dict.fromkeys([*figs.FAMILIES, *(f.name for f in families() if f.metrics is not None)]):
             d = metrics[fam == family]
             if len(d):
-                metric_tables.append((figs.anchor("metrics", family), f"metrics: {figs.FAMILIES[family]}", d))
+                title = figs.FAMILIES.get(family) or next(f.title for f in families() if f.name == family)
+                metric_tables.append((figs.anchor("metrics", family), f"metrics: {title}", d))
     r_dirs = sorted({p.parent for p in _files(roots, "summary.txt") if (out / "r") in p.parents})
     r_tables = []
     for i, d in enumerate(r_dirs):
@@ -514,8 +467,6 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     # ---- findings -------------------------------------------------------------------------
     findings = [(f, r_anchor.get("alignment_scores")) for f in alignment_findings(config, tasks)]
     findings += metric_findings(metrics)
-    for fam in families():
-        findings += [(f, None) for f in fam.findings(metrics)]
     if dyn.get("lag") is not None and len(dyn["lag"]):
         lag = dyn["lag"].dropna(subset=["lag"]).sort_values("lag", ascending=False)
         if len(lag):
