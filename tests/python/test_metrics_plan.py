@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from repalign.cli import app
-from repalign.config import load_config
+from repalign.config import load_config, parse_section
 from repalign.errors import ValidationError
 from repalign.metrics import metrics_table
-from repalign.metrics.plan import metric_spec, plan_metrics
+from repalign.metrics.config import metric_model
+from repalign.metrics.plan import plan_metrics
 from repalign.store import SCHEMAS, read_table, table_info
 from repalign.task import run_local
 
@@ -57,6 +58,11 @@ methods = ["twonn", "pr"]
 """
 
 
+def metric_entry(data, where):
+    """A [[metrics]] entry validated as the config check validates it."""
+    return parse_section(metric_model(data, where), data, where)
+
+
 def _write(tmp_path, text):
     p = tmp_path / "study.toml"
     p.write_text(textwrap.dedent(text))
@@ -64,20 +70,20 @@ def _write(tmp_path, text):
 
 
 def test_metric_specs_are_validated():
-    spec = metric_spec({"metric": "probe", "similarity": "cosine"}, "[[metrics]] #1")
-    assert spec["similarity"] == ["cosine"] and spec["n_folds"] == 3 and spec["penalty"] == "identity"
+    entry = metric_entry({"metric": "probe", "similarity": "cosine"}, "[[metrics]] #1")
+    assert entry.similarity == ["cosine"] and entry.n_folds == 3 and entry.penalty == "identity"
     with pytest.raises(
         ValidationError, match=r"\[\[metrics\]\] #2: unknown key\(s\) \['alpha'\]; valid keys: .*alphas"
     ):
-        metric_spec({"metric": "probe", "alpha": 1}, "[[metrics]] #2")
+        metric_entry({"metric": "probe", "alpha": 1}, "[[metrics]] #2")
     with pytest.raises(ValidationError, match="'metric' must be one of odd_one_out, noise_ceiling, probe"):
-        metric_spec({"metric": "accuracy"}, "x")
+        metric_entry({"metric": "accuracy"}, "x")
     with pytest.raises(ValidationError, match="similarity = 'euclidean'; valid: dot, cosine"):
-        metric_spec({"metric": "probe", "similarity": "euclidean"}, "x")
+        metric_entry({"metric": "probe", "similarity": "euclidean"}, "x")
     with pytest.raises(ValidationError, match="missing required key.*reference"):
-        metric_spec({"metric": "cka"}, "x")
+        metric_entry({"metric": "cka"}, "x")
     with pytest.raises(ValidationError, match="dataset = 'train'; valid: noise_ceiling, test_10, train_90"):
-        metric_spec({"metric": "odd_one_out", "dataset": "train"}, "x")
+        metric_entry({"metric": "odd_one_out", "dataset": "train"}, "x")
 
 
 def test_metrics_table_schema():
@@ -163,27 +169,28 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     tasks = plan_metrics(cfg)
     assert [t.deps for t in tasks] == [(ref.task,), (ref.task,)]
     assert ref.task in {t.key for t in plan_features(cfg)}
-    assert tasks[1].args[0]["epochs"] == 2 and tasks[1].args[0]["alphas"] == [1e-3, 1e-2, 1e-1, 1.0]
+    probe = tasks[1].kwargs["job"].entry
+    assert probe.epochs == 2 and probe.alphas == [1e-3, 1e-2, 1e-1, 1.0]
 
 
 def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp_path):
-    spec = metric_spec({"metric": "odd_one_out", "variant": "published"}, "x")
-    assert spec["similarity"] == ["cosine"] and spec["dataset"] == ["train_90", "test_10"]
+    entry = metric_entry({"metric": "odd_one_out", "variant": "published"}, "x")
+    assert entry.similarity == ["cosine"] and entry.dataset == ["train_90", "test_10"]
     # A key the entry sets itself wins over the published default.
-    assert metric_spec({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x")["similarity"] == [
+    assert metric_entry({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x").similarity == [
         "dot"
     ]
-    probe = metric_spec({"metric": "probe", "variant": "published"}, "x")
-    assert probe["penalty"] == "zero" and probe["epochs"] == 100 and probe["alphas"][0] == 1e-5
-    assert metric_spec({"metric": "rsa"}, "x")["variant"] == "default"
+    probe = metric_entry({"metric": "probe", "variant": "published"}, "x")
+    assert probe.penalty == "zero" and probe.epochs == 100 and probe.alphas[0] == 1e-5
+    assert metric_entry({"metric": "rsa"}, "x").variant == "default"
     with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'paper'"):
-        metric_spec({"metric": "rsa", "variant": "paper"}, "x")
+        metric_entry({"metric": "rsa", "variant": "paper"}, "x")
     with pytest.raises(ValidationError, match='variant = "published" is the square probe with penalty = "zero"'):
-        metric_spec({"metric": "probe", "variant": "published", "penalty": "identity"}, "x")
+        metric_entry({"metric": "probe", "variant": "published", "penalty": "identity"}, "x")
     with pytest.raises(ValidationError, match='variant = "published" is formula = "naturalcogsci"'):
-        metric_spec({"metric": "separation", "variant": "published", "formula": "kornblith"}, "x")
+        metric_entry({"metric": "separation", "variant": "published", "formula": "kornblith"}, "x")
     with pytest.raises(ValidationError, match="dataset = 'train'; valid"):
-        metric_spec({"metric": "probe", "dataset": ["test_10", "train"]}, "x")
+        metric_entry({"metric": "probe", "dataset": ["test_10", "train"]}, "x")
     cfg = _write(
         tmp_path,
         """
