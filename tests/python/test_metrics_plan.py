@@ -279,3 +279,99 @@ def test_cka_without_another_representation_of_the_reference_set_says_so(tmp_pat
     )
     with pytest.raises(ValidationError, match=r"\(cka\): needs another representation of stimulus set 'a'"):
         plan_all(load_config(tmp_path / "s.toml"))
+
+
+def test_every_metric_kind_is_registered_once():
+    """Each metric is one MetricKind: its model's literal is its name, it appears once,
+    the [[metrics]] union holds exactly the registered models, and its function takes
+    the arguments the planner gives it."""
+    import inspect
+    import typing
+
+    from repalign.metrics.config import KINDS, METRICS, MetricEntry
+
+    names = [k.name for k in KINDS]
+    assert len(names) == len(set(names)) == len(METRICS)
+    union = typing.get_args(typing.get_args(MetricEntry)[0])
+    assert set(union) == {k.model for k in KINDS}
+    for k in KINDS:
+        assert (k.rows is None) != (k.entry_task is None), k.name  # one way to compute
+        fn = k.function()
+        if k.rows:
+            kw = {"human": None} if "human" in inspect.signature(fn).parameters else {}
+            if k.name == "cka":
+                kw["reference"] = None
+            inspect.signature(fn).bind(None, None, model="m", layer="l", **kw)
+        else:
+            inspect.signature(fn).bind(None, {}, None, "x", human=None, stimuli=())
+
+
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        ('metric = "probe"\nsimilarity = "euclidean"', "[[metrics]] #1: similarity = 'euclidean'; valid: dot, cosine"),
+        (
+            'metric = "rsa"\nmethod = "spearmen"',
+            "[[metrics]] #1: method = 'spearmen'; valid: spearman, pearson, kendall_tau_a, kendall_tau_b, cosine",
+        ),
+        (
+            'metric = "classification"\ndataset = "stripes"',
+            "[[metrics]] #1: dataset = 'stripes'; valid: edges, filled-silhouettes",
+        ),
+        ('metric = "dimensionality"\nmethods = ["twonn", "pca95"]', "[[metrics]] #1: methods = 'pca95'; valid: twonn"),
+        (
+            'metric = "separation"\nvariant = "published"\nformula = "kornblith"',
+            '[[metrics]] #1: variant = "published" is formula = "naturalcogsci", got \'kornblith\'',
+        ),
+        ('metric = "rsa"\nrdms = "r.csv"', "[[metrics]] #1 (rsa): rdms = 'r.csv' needs dataset = "),
+    ],
+)
+def test_a_bad_metric_value_is_refused_when_the_config_is_checked(tmp_path, monkeypatch, entry, line):
+    """A bad value fails the config check, before any stage plans, with the planner's old one line."""
+    import repalign.pipeline.plan as pipeline_plan
+    from repalign.pipeline.config import check_study
+
+    def never(*args, **kwargs):
+        raise AssertionError("a stage planned a config with a bad metric value")
+
+    monkeypatch.setattr(pipeline_plan, "plan_study", never)
+    cfg = load_config(_write(tmp_path, f'[run]\noutput = "out"\n[[metrics]]\n{entry}\n'))
+    for check in (check_study, pipeline_plan.plan_all):
+        with pytest.raises(ValidationError) as exc:
+            check(cfg)
+        assert str(exc.value).startswith(line) and "\n" not in str(exc.value)
+
+
+def test_a_metric_task_receives_its_frozen_entry_by_name(tmp_path):
+    """No spec dict, no positional arguments: the task's job holds the validated entry,
+    frozen, with the run's seed where the entry sets none."""
+    import pydantic
+
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
+        [run]
+        output = "out"
+        seed = 7
+        [[representations]]
+        name = "noise"
+        source = "random"
+        dims = 8
+        [[metrics]]
+        metric = "dimensionality"
+        methods = "pr"
+        [[metrics]]
+        metric = "dimensionality"
+        methods = "pr"
+        seed = 3
+    """,
+        )
+    )
+    a, b = plan_metrics(cfg)
+    assert a.args == () and set(a.kwargs) == {"job", "path", "provenance"}
+    entry = a.kwargs["job"].entry
+    assert (entry.seed, b.kwargs["job"].entry.seed) == (7, 3)
+    assert entry.methods == ["pr"] and entry.dataset == "things"  # a single method as a list; its stimuli
+    with pytest.raises(pydantic.ValidationError):
+        entry.k = 5
