@@ -83,7 +83,9 @@ class _Metric(Section):
     @model_validator(mode="wrap")
     @classmethod
     def _validated(cls, data: Any, handler: Callable[[Any], _Metric]) -> _Metric:
-        # the paper's values where the entry does not set them, then types and ranges
+        # One pass, in this order: the paper's values where the entry does not set them (before
+        # validation: they are checked like written values), types and ranges, the keys as
+        # written, then the normalised values (a frozen model: a copy) against the valid ones.
         if isinstance(data, Mapping) and data.get("variant") == "published":
             published = PUBLISHED.get(str(data.get("metric")), {})
             data = {**{k: v for k, v in published.items() if k not in data}, **data}

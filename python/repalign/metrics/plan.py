@@ -1,10 +1,14 @@
 """The ``[[metrics]]`` config section → independent, content-keyed tasks.
 
 One task per (metrics entry, representation) writes one ``metrics`` table under
-``<output>/metrics/``. Representations are named as in the config and resolved by
-``repalign.representations.resolve_representations(config)`` (name → ``Representation``
-with ``.load()`` → ``Embedding``); a metrics task depends on the task that produces its
-representation.
+``<output>/metrics/``; a metric kind registered with an ``entry_task``
+(repalign.metrics.config.KINDS: classification, shape_bias) plans one task per entry
+instead. Representations are named as in the config and resolved once per run
+(``repalign.representations.resolve``: name → ``Representation`` with ``.load()`` →
+``Embedding``); a metrics task depends on the task that produces its representation.
+The entries arrive validated (every value checked by their models); a task receives
+its frozen entry in a ``MetricJob`` (or, one task per entry, the entry and its
+``Agent`` records) by name.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from repalign.config import Config, parse_entries
 from repalign.errors import ValidationError
 from repalign.metrics.config import METRIC_KINDS, MetricKind, metric_model
+from repalign.metrics.own_classification import run_own_classification
+from repalign.metrics.shape_bias_task import run_shape_bias
 from repalign.stages import Stage
 from repalign.task import Task
 from repalign.task import content_key as _key
@@ -461,6 +467,6 @@ STAGE = Stage(
     ("metrics",),
     _plan_stage,
     models={"metrics": metric_model},
-    tasks=(run_metric, run_classification),
+    tasks=(run_metric, run_classification, run_own_classification, run_shape_bias),
     reads=("stimuli",),
 )
