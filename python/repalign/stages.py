@@ -38,7 +38,8 @@ class Stage:
     ``StudyConfig`` with the run's ``Config`` (``repalign.pipeline.plan.Study``),
     ``reps`` the run's {name: Representation} (resolved once) and ``upstream``
     the tasks planned by the stages before it; tasks: the module-level functions
-    its tasks run (what a worker imports).
+    its tasks run (what a worker imports); reads: other sections whose validated
+    entries its planner reads (they do not switch it on), e.g. the [[stimuli]] sets.
     """
 
     name: str
@@ -46,3 +47,4 @@ class Stage:
     plan: Callable[..., list]
     models: dict[str, Any] = field(default_factory=dict)
     tasks: tuple[Callable[..., Any], ...] = ()
+    reads: tuple[str, ...] = ()

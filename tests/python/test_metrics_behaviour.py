@@ -210,7 +210,7 @@ metric = "classification"
     path.write_text(base)
     (task,) = plan_metrics(load_config(path))
     # by default only the ImageNet head's output decides; pixels and the penultimate layer do not
-    assert [m[1:3] for m in task.args[2]] == [("efficientnet_lite0", "output")]
+    assert [(a.name, a.layer) for a in task.kwargs["agents"]] == [("efficientnet_lite0", "output")]
     path.write_text(base + 'representations = ["pixels/output@edges"]\n')
     with pytest.raises(ValidationError, match="'pixels/output@edges' gives no 16-class decisions: model 'pixels'"):
         plan_metrics(load_config(path))

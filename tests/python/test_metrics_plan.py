@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from repalign.cli import app
-from repalign.config import load_config
+from repalign.config import load_config, parse_section
 from repalign.errors import ValidationError
 from repalign.metrics import metrics_table
-from repalign.metrics.plan import metric_spec, plan_metrics
+from repalign.metrics.config import metric_model
+from repalign.metrics.plan import plan_metrics
 from repalign.store import SCHEMAS, read_table, table_info
 from repalign.task import run_local
 
@@ -57,6 +58,11 @@ methods = ["twonn", "pr"]
 """
 
 
+def metric_entry(data, where):
+    """A [[metrics]] entry validated as the config check validates it."""
+    return parse_section(metric_model(data, where), data, where)
+
+
 def _write(tmp_path, text):
     p = tmp_path / "study.toml"
     p.write_text(textwrap.dedent(text))
@@ -64,20 +70,20 @@ def _write(tmp_path, text):
 
 
 def test_metric_specs_are_validated():
-    spec = metric_spec({"metric": "probe", "similarity": "cosine"}, "[[metrics]] #1")
-    assert spec["similarity"] == ["cosine"] and spec["n_folds"] == 3 and spec["penalty"] == "identity"
+    entry = metric_entry({"metric": "probe", "similarity": "cosine"}, "[[metrics]] #1")
+    assert entry.similarity == ["cosine"] and entry.n_folds == 3 and entry.penalty == "identity"
     with pytest.raises(
         ValidationError, match=r"\[\[metrics\]\] #2: unknown key\(s\) \['alpha'\]; valid keys: .*alphas"
     ):
-        metric_spec({"metric": "probe", "alpha": 1}, "[[metrics]] #2")
+        metric_entry({"metric": "probe", "alpha": 1}, "[[metrics]] #2")
     with pytest.raises(ValidationError, match="'metric' must be one of odd_one_out, noise_ceiling, probe"):
-        metric_spec({"metric": "accuracy"}, "x")
+        metric_entry({"metric": "accuracy"}, "x")
     with pytest.raises(ValidationError, match="similarity = 'euclidean'; valid: dot, cosine"):
-        metric_spec({"metric": "probe", "similarity": "euclidean"}, "x")
+        metric_entry({"metric": "probe", "similarity": "euclidean"}, "x")
     with pytest.raises(ValidationError, match="missing required key.*reference"):
-        metric_spec({"metric": "cka"}, "x")
+        metric_entry({"metric": "cka"}, "x")
     with pytest.raises(ValidationError, match="dataset = 'train'; valid: noise_ceiling, test_10, train_90"):
-        metric_spec({"metric": "odd_one_out", "dataset": "train"}, "x")
+        metric_entry({"metric": "odd_one_out", "dataset": "train"}, "x")
 
 
 def test_metrics_table_schema():
@@ -163,27 +169,28 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     tasks = plan_metrics(cfg)
     assert [t.deps for t in tasks] == [(ref.task,), (ref.task,)]
     assert ref.task in {t.key for t in plan_features(cfg)}
-    assert tasks[1].args[0]["epochs"] == 2 and tasks[1].args[0]["alphas"] == [1e-3, 1e-2, 1e-1, 1.0]
+    probe = tasks[1].kwargs["job"].entry
+    assert probe.epochs == 2 and probe.alphas == [1e-3, 1e-2, 1e-1, 1.0]
 
 
 def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp_path):
-    spec = metric_spec({"metric": "odd_one_out", "variant": "published"}, "x")
-    assert spec["similarity"] == ["cosine"] and spec["dataset"] == ["train_90", "test_10"]
+    entry = metric_entry({"metric": "odd_one_out", "variant": "published"}, "x")
+    assert entry.similarity == ["cosine"] and entry.dataset == ["train_90", "test_10"]
     # A key the entry sets itself wins over the published default.
-    assert metric_spec({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x")["similarity"] == [
+    assert metric_entry({"metric": "odd_one_out", "variant": "published", "similarity": "dot"}, "x").similarity == [
         "dot"
     ]
-    probe = metric_spec({"metric": "probe", "variant": "published"}, "x")
-    assert probe["penalty"] == "zero" and probe["epochs"] == 100 and probe["alphas"][0] == 1e-5
-    assert metric_spec({"metric": "rsa"}, "x")["variant"] == "default"
+    probe = metric_entry({"metric": "probe", "variant": "published"}, "x")
+    assert probe.penalty == "zero" and probe.epochs == 100 and probe.alphas[0] == 1e-5
+    assert metric_entry({"metric": "rsa"}, "x").variant == "default"
     with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'paper'"):
-        metric_spec({"metric": "rsa", "variant": "paper"}, "x")
+        metric_entry({"metric": "rsa", "variant": "paper"}, "x")
     with pytest.raises(ValidationError, match='variant = "published" is the square probe with penalty = "zero"'):
-        metric_spec({"metric": "probe", "variant": "published", "penalty": "identity"}, "x")
+        metric_entry({"metric": "probe", "variant": "published", "penalty": "identity"}, "x")
     with pytest.raises(ValidationError, match='variant = "published" is formula = "naturalcogsci"'):
-        metric_spec({"metric": "separation", "variant": "published", "formula": "kornblith"}, "x")
+        metric_entry({"metric": "separation", "variant": "published", "formula": "kornblith"}, "x")
     with pytest.raises(ValidationError, match="dataset = 'train'; valid"):
-        metric_spec({"metric": "probe", "dataset": ["test_10", "train"]}, "x")
+        metric_entry({"metric": "probe", "dataset": ["test_10", "train"]}, "x")
     cfg = _write(
         tmp_path,
         """
@@ -272,3 +279,99 @@ def test_cka_without_another_representation_of_the_reference_set_says_so(tmp_pat
     )
     with pytest.raises(ValidationError, match=r"\(cka\): needs another representation of stimulus set 'a'"):
         plan_all(load_config(tmp_path / "s.toml"))
+
+
+def test_every_metric_kind_is_registered_once():
+    """Each metric is one MetricKind: its model's literal is its name, it appears once,
+    the [[metrics]] union holds exactly the registered models, and its function takes
+    the arguments the planner gives it."""
+    import inspect
+    import typing
+
+    from repalign.metrics.config import KINDS, METRICS, MetricEntry
+
+    names = [k.name for k in KINDS]
+    assert len(names) == len(set(names)) == len(METRICS)
+    union = typing.get_args(typing.get_args(MetricEntry)[0])
+    assert set(union) == {k.model for k in KINDS}
+    for k in KINDS:
+        assert (k.rows is None) != (k.entry_task is None), k.name  # one way to compute
+        fn = k.function()
+        if k.rows:
+            kw = {"human": None} if "human" in inspect.signature(fn).parameters else {}
+            if k.name == "cka":
+                kw["reference"] = None
+            inspect.signature(fn).bind(None, None, model="m", layer="l", **kw)
+        else:
+            inspect.signature(fn).bind(None, {}, None, "x", human=None, stimuli=())
+
+
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        ('metric = "probe"\nsimilarity = "euclidean"', "[[metrics]] #1: similarity = 'euclidean'; valid: dot, cosine"),
+        (
+            'metric = "rsa"\nmethod = "spearmen"',
+            "[[metrics]] #1: method = 'spearmen'; valid: spearman, pearson, kendall_tau_a, kendall_tau_b, cosine",
+        ),
+        (
+            'metric = "classification"\ndataset = "stripes"',
+            "[[metrics]] #1: dataset = 'stripes'; valid: edges, filled-silhouettes",
+        ),
+        ('metric = "dimensionality"\nmethods = ["twonn", "pca95"]', "[[metrics]] #1: methods = 'pca95'; valid: twonn"),
+        (
+            'metric = "separation"\nvariant = "published"\nformula = "kornblith"',
+            '[[metrics]] #1: variant = "published" is formula = "naturalcogsci", got \'kornblith\'',
+        ),
+        ('metric = "rsa"\nrdms = "r.csv"', "[[metrics]] #1 (rsa): rdms = 'r.csv' needs dataset = "),
+    ],
+)
+def test_a_bad_metric_value_is_refused_when_the_config_is_checked(tmp_path, monkeypatch, entry, line):
+    """A bad value fails the config check, before any stage plans, with the planner's old one line."""
+    import repalign.pipeline.plan as pipeline_plan
+    from repalign.pipeline.config import check_study
+
+    def never(*args, **kwargs):
+        raise AssertionError("a stage planned a config with a bad metric value")
+
+    monkeypatch.setattr(pipeline_plan, "plan_study", never)
+    cfg = load_config(_write(tmp_path, f'[run]\noutput = "out"\n[[metrics]]\n{entry}\n'))
+    for check in (check_study, pipeline_plan.plan_all):
+        with pytest.raises(ValidationError) as exc:
+            check(cfg)
+        assert str(exc.value).startswith(line) and "\n" not in str(exc.value)
+
+
+def test_a_metric_task_receives_its_frozen_entry_by_name(tmp_path):
+    """No spec dict, no positional arguments: the task's job holds the validated entry,
+    frozen, with the run's seed where the entry sets none."""
+    import pydantic
+
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
+        [run]
+        output = "out"
+        seed = 7
+        [[representations]]
+        name = "noise"
+        source = "random"
+        dims = 8
+        [[metrics]]
+        metric = "dimensionality"
+        methods = "pr"
+        [[metrics]]
+        metric = "dimensionality"
+        methods = "pr"
+        seed = 3
+    """,
+        )
+    )
+    a, b = plan_metrics(cfg)
+    assert a.args == () and set(a.kwargs) == {"job", "path", "provenance"}
+    entry = a.kwargs["job"].entry
+    assert (entry.seed, b.kwargs["job"].entry.seed) == (7, 3)
+    assert entry.methods == ["pr"] and entry.dataset == "things"  # a single method as a list; its stimuli
+    with pytest.raises(pydantic.ValidationError):
+        entry.k = 5

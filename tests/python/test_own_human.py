@@ -272,9 +272,10 @@ def test_triplets_put_the_odd_one_last_and_keep_the_pairs_order(tmp_path):
 
 def test_entries_without_own_files_keep_their_task_keys(tmp_path):
     """The new keys are left out of a spec while unset: an RSA entry's spec has exactly the keys it had."""
-    from repalign.metrics.plan import metric_spec
+    from repalign.config import parse_section
+    from repalign.metrics.config import RSAMetric
 
-    spec = metric_spec({"metric": "rsa"}, "x")
+    spec = parse_section(RSAMetric, {"metric": "rsa"}, "x").spec_fields()
     assert set(spec) == {
         "metric",
         "dataset",

@@ -47,8 +47,12 @@ def dynamics_params(section: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validated analysis parameters of a ``[dynamics]`` section, defaults filled in."""
     # (a Python caller may pass tuples, e.g. HUMAN_LEARNERS; a config file holds lists)
     section = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(section or {}).items() if k != "simulate"}
-    d = parse_section(DynamicsSection, section, "[dynamics]")
-    return {k: list(v) if isinstance(v, list) else v for k, v in d.spec().items() if k != "simulate"}
+    return section_params(parse_section(DynamicsSection, section, "[dynamics]"))
+
+
+def section_params(section: DynamicsSection) -> dict[str, Any]:
+    """The analysis parameters of a validated ``[dynamics]`` section (its keys but ``simulate``)."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in section.spec().items() if k != "simulate"}
 
 
 def analyse(table: pd.DataFrame, params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
@@ -128,20 +132,17 @@ def plan_dynamics(config: Config) -> list[Task]:
     """Tasks of the ``[dynamics]`` section: observed trials, one task per simulated
     agent, the Python analyses and (``glmm = true``) the R GLMM."""
     section = config.section("dynamics")
-    parse_section(DynamicsSection, {} if section is None else section, "[dynamics]")  # with its simulate entries
-    return _plan(config)
+    return _plan(config, parse_section(DynamicsSection, {} if section is None else section, "[dynamics]"))
 
 
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
-    return _plan(config)  # validated by plan_all (entries["dynamics"])
+    return _plan(config, entries["dynamics"] or DynamicsSection())  # validated by plan_all
 
 
-def _plan(config: Config) -> list[Task]:
-    """Tasks of the validated ``[dynamics]`` section. Its simulate entries are keyed as
-    written (``plan_simulations``), so the section is read as written."""
-    section = dict(config.section("dynamics") or {})
-    sims = section.pop("simulate", [])
-    params = dynamics_params(section)
+def _plan(config: Config, section: DynamicsSection) -> list[Task]:
+    """Tasks of the validated ``[dynamics]`` section (its simulate entries: ``plan_simulations``)."""
+    sims = section.simulate
+    params = section_params(section)
     root = config.output / "dynamics"
     tasks: list[Task] = []
     trial_tasks: list[Task] = []

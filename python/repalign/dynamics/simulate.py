@@ -125,8 +125,12 @@ def simulate_dynamics(
     return check_dynamics_table(out, where=f"simulated agent {agent!r}")
 
 
-def _spec(entry: Mapping[str, Any], i: int) -> dict[str, Any]:
-    e = parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
+def _spec(entry: SimulateEntry | Mapping[str, Any], i: int) -> dict[str, Any]:
+    e = (
+        entry
+        if isinstance(entry, SimulateEntry)
+        else parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
+    )
     source = e.model if e.model is not None else Path(e.features).stem
     return {
         "name": e.name if e.name is not None else f"learner:{source}",
@@ -173,8 +177,9 @@ def write_simulated_trials(
     return path
 
 
-def plan_simulations(entries: Sequence[Mapping[str, Any]], config: Config, root: Path) -> list[Task]:
-    """One task per ``[[dynamics.simulate]]`` entry (output: a dynamics table). An entry
+def plan_simulations(entries: Sequence[SimulateEntry | Mapping[str, Any]], config: Config, root: Path) -> list[Task]:
+    """One task per ``[[dynamics.simulate]]`` entry (validated, or as written: validated
+    here; output: a dynamics table). An entry
     with ``model`` reads the features of a features-stage task over the
     learning-dynamics images (``repalign.features.plan_model_features``: the same
     task as a [[models]] entry asking for them), which the returned tasks include."""

@@ -15,7 +15,7 @@ error consistency κ to every person, the people's own κ as the ceiling).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +25,9 @@ from repalign.task import Task, content_key, safe_name
 
 if TYPE_CHECKING:
     from repalign.config import Config
+    from repalign.metrics.config import ClassificationMetric
     from repalign.metrics.own_human import OwnHuman
+    from repalign.metrics.plan import Agent
     from repalign.representations import Representation
 
 _VERSION = 1
@@ -62,13 +64,15 @@ def nearest_class_mean_loo(X: Any, labels: Any) -> np.ndarray:
 
 
 def own_classification_task(
-    spec: dict, refs: Mapping[str, Representation], config: Config, where: str, human: OwnHuman
+    entry: ClassificationMetric, refs: Mapping[str, Representation], config: Config, where: str, human: OwnHuman
 ) -> Task:
     """One task for the entry: every representation of the decisions' stimulus set."""
-    name = spec["dataset"]
+    from repalign.metrics.plan import Agent
+
+    name = entry.dataset
     names = (
-        list(spec["representations"])
-        if spec["representations"] is not None
+        list(entry.representations)
+        if entry.representations is not None
         else sorted(n for n, r in refs.items() if r.stimuli == name)
     )
     if not names:
@@ -96,7 +100,7 @@ def own_classification_task(
         raise ValidationError(
             f"{where} (classification): model(s) {clash} share a name with a participant of the decisions file"
         )
-    decide = spec.get("decide") or "nearest_mean"
+    decide = entry.decide or "nearest_mean"
     if decide == "imagenet16":
         from repalign.datasets import load_imagenet16
         from repalign.metrics.plan import _imagenet_head_problem
@@ -115,38 +119,38 @@ def own_classification_task(
                 f"{other[:5]} of the decisions file are not among the 16 categories "
                 f'({", ".join(sorted(cats))}); use decide = "nearest_mean" for another label set'
             )
-    models = [(a, str(refs[n].model or n), str(refs[n].layer or ""), refs[n]) for a, n in zip(agents, names)]
+    deciders = [Agent(a, str(refs[n].layer or ""), refs[n]) for a, n in zip(agents, names)]
     ident = {
         "v": _VERSION,
-        "spec": {k: v for k, v in spec.items() if k != "representations"},
+        "spec": entry.key_fields(),
         "human": human.key,
         "models": sorted((a, refs[n].cache_key) for a, n in zip(agents, names)),
     }
     key = content_key(ident)
-    label = safe_name(spec["name"]) if spec.get("name") else safe_name(name)
+    label = safe_name(entry.name) if entry.name else safe_name(name)
     root = config.output / "metrics"
     paths = (root / f"classification-{label}-{key}.parquet", root / f"decisions-{label}-{key}.parquet")
     prov = {
         "producer": "repalign.metrics.own_classification.run_own_classification",
-        "spec": spec,
+        "spec": entry.spec_fields(),
         "key": key,
         "human": human.key,
-        "models": [[n, r.cache_key] for n, _, _, r in models],
+        "models": [[a.name, a.representation.cache_key] for a in deciders],
     }
-    deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
+    deps = tuple(dict.fromkeys(d for a in deciders for d in a.representation.deps))
     return Task(
         f"metrics:classification:{key}",
         "metrics",
         paths,
         run_own_classification,
-        (spec, models, human, tuple(map(str, paths)), prov),
+        kwargs=dict(entry=entry, agents=tuple(deciders), human=human, paths=tuple(map(str, paths)), provenance=prov),
         deps=deps,
         label=f"classification {label}",
     )
 
 
 def run_own_classification(
-    spec: dict, models: list, human: OwnHuman, paths: tuple[str, str], provenance: dict
+    entry: ClassificationMetric, agents: Sequence[Agent], human: OwnHuman, paths: tuple[str, str], provenance: dict
 ) -> tuple[str, str]:
     """Task body: the models' decisions, the people's, one classification and one decisions table."""
     import pandas as pd
@@ -173,9 +177,10 @@ def run_own_classification(
         )
     ]
     layers = {}
-    for agent, _model, layer, ref in models:
-        emb = ref.load().select(ids)
-        if spec.get("decide") == "imagenet16":
+    for a in agents:
+        agent = a.name
+        emb = a.representation.load().select(ids)
+        if entry.decide == "imagenet16":
             from repalign.datasets import load_imagenet16
             from repalign.metrics.behaviour import imagenet16_decisions
 
@@ -196,14 +201,14 @@ def run_own_classification(
                 }
             )
         )
-        layers[agent] = layer
+        layers[agent] = a.layer
     d = pd.concat(frames, ignore_index=True)[list(DECISION_COLUMNS)]
     rows = consistency_rows(
-        d, dataset=human.set_name, layers=layers, level=spec["level"], n_boot=spec["n_boot"], seed=spec["seed"]
+        d, dataset=human.set_name, layers=layers, level=entry.level, n_boot=entry.n_boot, seed=entry.seed
     )
     table = metrics_table(rows)
-    if spec.get("name"):
-        table["entry"] = spec["name"]
+    if entry.name:
+        table["entry"] = entry.name
     write_table(d, paths[1], kind="decisions", provenance=provenance)
     write_table(table, paths[0], kind="metrics", provenance=provenance)
     return paths

@@ -10,17 +10,15 @@ the checked data themselves (small, picklable: a task carries them) and a conten
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repalign.config import Config
 from repalign.errors import ValidationError
+from repalign.metrics.config import OWN_FILE_KEY
 
-#: how a model decides on an own decisions file (repalign.metrics.own_classification)
-DECIDE = ("nearest_mean", "imagenet16")
-#: metric → its own-data key
-OWN_FILE_KEY = {"rsa": "rdms", "odd_one_out": "triplets", "noise_ceiling": "triplets", "classification": "decisions"}
+if TYPE_CHECKING:
+    from repalign.metrics.config import MetricEntry
 
 
 @dataclass(frozen=True)
@@ -36,45 +34,19 @@ class OwnHuman:
     label: str = ""  # the label column (separation)
 
 
-def uses_own(spec: Mapping[str, Any]) -> bool:
-    """Whether an entry brings its own human data (a file, or a [[stimuli]] set's labels)."""
-    key = OWN_FILE_KEY.get(spec["metric"])
-    return (key is not None and spec.get(key) is not None) or (
-        spec["metric"] == "separation" and spec["dataset"] not in ("mur92", "things")
+def uses_own(entry: MetricEntry) -> bool:
+    """Whether an entry brings its own human data (a file, or a [[stimuli]] set's labels).
+    (The keys that go with a file are checked by the entry's model, repalign.metrics.config.)"""
+    key = OWN_FILE_KEY.get(entry.metric)
+    return (key is not None and getattr(entry, key) is not None) or (
+        entry.metric == "separation" and entry.dataset not in ("mur92", "things")
     )
 
 
-def check_own_entry(entry: Mapping[str, Any], spec: Mapping[str, Any], where: str) -> None:
-    """Checks of the entry alone (no files read): a file needs ``dataset`` = a stimulus set name."""
-    m = spec["metric"]
-    key = OWN_FILE_KEY.get(m)
-    if key is None or spec.get(key) is None:
-        if m == "classification" and spec.get("decide") is not None:
-            raise ValidationError(
-                f"{where}: decide says how models decide on your own decisions file; give the file "
-                'with decisions = "<file>"'
-            )
-        if m == "rsa" and spec.get("ids_file") is not None:
-            raise ValidationError(f'{where}: ids_file names the ids of .npy RDMs; give the RDMs with rdms = "<file>"')
-        return
-    if "dataset" not in entry or not isinstance(entry["dataset"], str) or not entry["dataset"]:
-        raise ValidationError(
-            f'{where} ({m}): {key} = {spec[key]!r} needs dataset = "<the [[stimuli]] set whose ids '
-            f'the file uses>" (or "things" for THINGS concept ids)'
-        )
-    if spec.get("variant", "default") == "published":
-        raise ValidationError(
-            f'{where} ({m}): variant = "published" reproduces a paper\'s data; leave it out with {key}'
-        )
-    if m == "classification" and spec.get("decide", "nearest_mean") not in DECIDE:
-        raise ValidationError(f"{where} (classification): decide = {spec['decide']!r}; valid: {', '.join(DECIDE)}")
-
-
-def stimulus_ids(config: Config, name: str, where: str) -> tuple[tuple[str, ...], Any]:
-    """(ids, labels table or None) of the stimulus set ``name``: a [[stimuli]] name or "things"."""
-    from repalign.features.plan import stimulus_sets
-
-    stim, skipped = stimulus_sets(config)
+def stimulus_ids(resolved: Any, name: str, where: str) -> tuple[tuple[str, ...], Any]:
+    """(ids, labels table or None) of the stimulus set ``name``: a [[stimuli]] name among
+    the run's loaded sets (``resolved``: repalign.representations.resolve.Resolved) or "things"."""
+    stim, skipped = getattr(resolved, "stimuli", {}), getattr(resolved, "skipped", frozenset())
     if name in stim:
         s = stim[name][1]
         return tuple(s.ids), s.labels
@@ -88,22 +60,23 @@ def stimulus_ids(config: Config, name: str, where: str) -> tuple[tuple[str, ...]
     )
 
 
-def resolve_own(spec: Mapping[str, Any], config: Config, where: str) -> OwnHuman:
-    """Read and check the entry's own human data against its stimulus set (see the module doc)."""
+def resolve_own(entry: MetricEntry, config: Config, where: str, resolved: Any) -> OwnHuman:
+    """Read and check the entry's own human data against its stimulus set (see the module
+    doc), one of the run's loaded sets (``resolved``: repalign.representations.resolve.Resolved)."""
     from repalign.datasets import own
 
-    m, name = spec["metric"], spec["dataset"]
-    ids, labels = stimulus_ids(config, name, where)
+    m, name = entry.metric, entry.dataset
+    ids, labels = stimulus_ids(resolved, name, where)
     try:
         if m == "rsa":
-            files = spec["rdms"] if isinstance(spec["rdms"], list) else [spec["rdms"]]
+            files = entry.rdms if isinstance(entry.rdms, list) else [entry.rdms]
             paths = [config.resolve(f) for f in files]
-            ids_file = config.resolve(spec["ids_file"]) if spec.get("ids_file") else None
+            ids_file = config.resolve(entry.ids_file) if entry.ids_file else None
             data = own.read_rdms(paths, ids, name, ids_file, source=name)
             key = own.file_key(paths + ([ids_file] if ids_file else []))
             return OwnHuman("rdms", data, name, key)
         if m in ("odd_one_out", "noise_ceiling"):
-            path = config.resolve(spec["triplets"])
+            path = config.resolve(entry.triplets)
             data = own.read_triplets(path, ids, name, source=name)
             if m == "noise_ceiling" and own.repeated_triplets(data) == 0:
                 raise ValidationError(
@@ -112,7 +85,7 @@ def resolve_own(spec: Mapping[str, Any], config: Config, where: str) -> OwnHuman
                 )
             return OwnHuman("triplets", data, name, own.file_key([path]))
         if m == "classification":
-            path = config.resolve(spec["decisions"])
+            path = config.resolve(entry.decisions)
             lab = (
                 None
                 if labels is None or "category" not in labels.columns
@@ -130,7 +103,7 @@ def resolve_own(spec: Mapping[str, Any], config: Config, where: str) -> OwnHuman
     except ValidationError as exc:
         raise ValidationError(f"{where} ({m}): {exc}") from None
     # separation: a stimulus set's label column
-    col = spec["labels"]
+    col = entry.labels
     if labels is None or col not in labels.columns:
         valid = ", ".join(map(str, labels.columns)) if labels is not None else "none"
         raise ValidationError(

@@ -13,34 +13,42 @@ kind, with the cue columns).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from repalign.config import Config
 from repalign.errors import ValidationError
 from repalign.task import Task, content_key, safe_name
 
 if TYPE_CHECKING:
+    from repalign.features.config import StimuliEntry
+    from repalign.metrics.config import ShapeBiasMetric
+    from repalign.metrics.plan import Agent
     from repalign.representations import Representation
 
 SOURCE = "texture-shape-cue-conflict"
 
 
-def _cue_sets(config: Config) -> set[str]:
-    """Names of the config's [[stimuli]] sets with source texture-shape-cue-conflict."""
-    return {str(s.get("name", SOURCE)) for s in config.section("stimuli", []) or [] if s.get("source") == SOURCE}
+def shape_bias_task(
+    entry: ShapeBiasMetric,
+    refs: Mapping[str, Representation],
+    config: Config,
+    where: str,
+    *,
+    human: Any = None,
+    stimuli: Sequence[StimuliEntry] = (),
+) -> Task:
+    """The entry's task over the cue-conflict sets among the validated [[stimuli]]
+    entries; errors name the entry and the representation. (``human``: none; the
+    people's decisions are the published ones.)"""
+    from repalign.metrics.plan import _VERSION, Agent, _imagenet_head_problem, stimulus_set_name
 
-
-def shape_bias_task(spec: dict, refs: Mapping[str, Representation], config: Config, where: str) -> Task:
-    """The entry's task; errors name the entry and the representation."""
-    from repalign.metrics.plan import _VERSION, _imagenet_head_problem
-
-    sets = _cue_sets(config)
-    if spec["representations"] is None:  # every ImageNet head over a cue-conflict set
+    sets = {stimulus_set_name(e) for e in stimuli if e.source == SOURCE}
+    if entry.representations is None:  # every ImageNet head over a cue-conflict set
         names = sorted(n for n, r in refs.items() if r.stimuli in sets and _imagenet_head_problem(r) is None)
     else:
-        names = list(spec["representations"])
-    models: list[tuple[str, str, Representation]] = []  # (agent, layer, ref)
+        names = list(entry.representations)
+    agents: list[Agent] = []
     for name in names:
         if name not in refs:
             raise ValidationError(
@@ -55,37 +63,35 @@ def shape_bias_task(spec: dict, refs: Mapping[str, Representation], config: Conf
         why = _imagenet_head_problem(ref)
         if why:
             raise ValidationError(f"{where}: representation {name!r} gives no 16-class decisions: {why}")
-        if any(a == str(ref.model) for a, _, _ in models):
+        if any(a.name == str(ref.model) for a in agents):
             raise ValidationError(f"{where}: two representations of model {ref.model!r}")
-        models.append((str(ref.model), str(ref.layer), ref))
-    ident = {
-        "v": _VERSION,
-        "spec": {k: v for k, v in spec.items() if k != "representations"},
-        "models": sorted((a, l, r.cache_key) for a, l, r in models),
-    }
-    key = content_key(ident)
-    label = safe_name(spec["name"]) if spec.get("name") else "cue-conflict"
+        agents.append(Agent(str(ref.model), str(ref.layer), ref))
+    models = [(a.name, a.layer, a.representation.cache_key) for a in agents]
+    key = content_key({"v": _VERSION, "spec": entry.key_fields(), "models": sorted(models)})
+    label = safe_name(entry.name) if entry.name else "cue-conflict"
     root = config.output / "metrics"
     paths = (root / f"shape_bias-{label}-{key}.parquet", root / f"cue-decisions-{label}-{key}.parquet")
     prov = {
         "producer": "repalign.metrics.shape_bias_task.run_shape_bias",
-        "spec": spec,
+        "spec": entry.spec_fields(),
         "key": key,
-        "models": [[a, l, r.cache_key] for a, l, r in models],
+        "models": [list(m) for m in models],
     }
-    deps = tuple(dict.fromkeys(d for *_, r in models for d in r.deps))
+    deps = tuple(dict.fromkeys(d for a in agents for d in a.representation.deps))
     return Task(
         f"metrics:shape_bias:{key}",
         "metrics",
         paths,
         run_shape_bias,
-        (spec, models, tuple(map(str, paths)), prov),
+        kwargs=dict(entry=entry, agents=tuple(agents), paths=tuple(map(str, paths)), provenance=prov),
         deps=deps,
         label=f"shape bias {label}",
     )
 
 
-def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance: dict) -> tuple[str, str]:
+def run_shape_bias(
+    entry: ShapeBiasMetric, agents: Sequence[Agent], paths: tuple[str, str], provenance: dict
+) -> tuple[str, str]:
     """Task body: decisions of every agent, the shape-bias table and the decisions table."""
     import pandas as pd
 
@@ -98,38 +104,38 @@ def run_shape_bias(spec: dict, models: list, paths: tuple[str, str], provenance:
     cc = load_cue_conflict()
     mapping = load_imagenet16()
     dec, layers = {}, {}
-    for agent, layer, ref in models:
-        emb = ref.load()
+    for a in agents:
+        emb = a.representation.load()
         if emb.shape[1] != len(mapping.imagenet):
             raise ValidationError(
                 f"shape_bias: {emb.name!r} has {emb.shape[1]} outputs, not the "
                 f"{len(mapping.imagenet)} ImageNet classes: no 16-class decisions"
             )
         d16, _ = imagenet16_decisions(emb.values, mapping)
-        dec[agent] = pd.Series(d16, index=list(emb.ids))
-        layers[agent] = layer
-    people_nets = select_networks(cc.decisions, spec["networks"])
+        dec[a.name] = pd.Series(d16, index=list(emb.ids))
+        layers[a.name] = a.layer
+    people_nets = select_networks(cc.decisions, entry.networks)
     clash = sorted(set(dec) & set(people_nets["agent"]))
     if clash:
         raise ValidationError(f"shape_bias: model agent(s) {clash} clash with agents of the raw data")
     decisions = pd.concat([people_nets, model_decisions(cc.stimuli.labels, dec)], ignore_index=True)
     rows = shape_bias_rows(
-        decisions, dataset=spec["dataset"], layers=layers, level=spec["level"], n_boot=spec["n_boot"], seed=spec["seed"]
+        decisions, dataset=entry.dataset, layers=layers, level=entry.level, n_boot=entry.n_boot, seed=entry.seed
     )
     # error consistency of shape decisions on the conflict trials that every agent saw
     conflict = common_images(decisions[decisions["conflict"]])
     rows += consistency_rows(
         conflict,
-        dataset=spec["dataset"],
+        dataset=entry.dataset,
         layers=layers,
-        level=spec["level"],
-        n_boot=spec["n_boot"],
-        seed=spec["seed"],
-        variant=spec.get("variant", "default"),
+        level=entry.level,
+        n_boot=entry.n_boot,
+        seed=entry.seed,
+        variant=entry.variant,
     )
     table = metrics_table(rows)
-    if spec.get("name"):
-        table["entry"] = spec["name"]
+    if entry.name:
+        table["entry"] = entry.name
     write_table(decisions, paths[1], kind="decisions", provenance=provenance)
     write_table(table, paths[0], kind="metrics", provenance=provenance)
     return paths

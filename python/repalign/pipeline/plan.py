@@ -41,7 +41,7 @@ def plan_study(config: Config, study: StudyConfig) -> list[Task]:
     for stage in registrations():
         if not any(s in config.raw for s in stage.sections):
             continue
-        entries = {s: getattr(study, s) for s in stage.sections}
+        entries = {s: getattr(study, s) for s in stage.sections + stage.reads}
         for t in stage.plan(config, entries, resolved, list(tasks.values())):
             tasks.setdefault(t.key, t)
     return order_tasks(list(tasks.values()))
