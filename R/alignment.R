@@ -278,20 +278,20 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
 # `estimable` is FALSE when the rows do not outnumber the fixed effects: nothing
 # is left for the residual and the fit itself fails.
 saturation_check <- function(formula, data, min_models_per_effect = 5) {
-  X <- stats::model.matrix(lme4::nobars(formula), data)
-  p <- qr(X)$rank
+  fixed <- stats::model.matrix(lme4::nobars(formula), data)
+  p <- qr(fixed)$rank
   n <- length(unique(as.character(data$model)))
-  estimable <- nrow(X) > p
+  estimable <- nrow(fixed) > p
   ok <- estimable && (is.null(min_models_per_effect) || min_models_per_effect <= 0 || n >= min_models_per_effect * p)
   reason <- if (!estimable) {
     sprintf(paste("not fitted: %d row(s) (%d model(s)) for %d fixed effect(s), nothing left to estimate the",
-                  "residual; add models or fit fewer terms (formula =)"), nrow(X), n, p)
+                  "residual; add models or fit fewer terms (formula =)"), nrow(fixed), n, p)
   } else if (!ok) {
     sprintf(paste("saturated: %d model(s) for %d fixed effect(s), fewer than %g models per fixed effect;",
                   "estimates only, no standard errors, intervals or p-values"),
             n, p, min_models_per_effect)
   } else ""
-  list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(X),
+  list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(fixed),
        min_models_per_effect = min_models_per_effect, reason = reason)
 }
 
@@ -355,7 +355,7 @@ print.repalign_alignment_fit <- function(x, ...) {
 #'   inference (`"wald"`, `"posterior"` or `"none"`), converged, singular,
 #'   messages, note (the fallback and saturation notes; `""` when none).
 #' @export
-tidy_alignment_model <- function(x, conf.level = 0.95) {
+tidy_alignment_model <- function(x, conf.level = 0.95) { # nolint: object_name_linter. broom's argument name
   tab <- if (inherits(x$fit, c("lm", "glm"))) {
     suppressWarnings(broom::tidy(x$fit, conf.int = TRUE, conf.level = conf.level))
   } else {

@@ -364,7 +364,8 @@ benchmark_stage <- function(res, metrics, scores, output, models_path, engine, i
   d <- benchmark_data(tab, meta, metrics, id_metric, id_dataset)
   if (nzchar(attr(d, "note"))) res$notes <- c(res$notes, attr(d, "note"))
   if (length(unique(d$benchmark)) < 2 || length(unique(d$model)) < 3) {
-    res$notes <- c(res$notes, sprintf("cross-benchmark model: %d benchmark(s) and %d model(s) with metadata; needs 2 and 3",
+    res$notes <- c(res$notes, sprintf(paste("cross-benchmark model: %d benchmark(s) and %d model(s) with metadata;",
+                                            "needs 2 and 3"),
                                       length(unique(d$benchmark)), length(unique(d$model))))
     return(res)
   }

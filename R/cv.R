@@ -170,9 +170,9 @@ loo_refit <- function(d, formula, workers) {
 choice_matrices <- function(d, formula, x) {
   d$value <- x
   bar <- lme4::findbars(formula)[[1]]
-  X <- stats::model.matrix(lme4::nobars(formula), d)
-  Z <- stats::model.matrix(stats::as.formula(call("~", bar[[2]])), d)
-  list(X = unclass(X)[, , drop = FALSE], Z = unclass(Z)[, , drop = FALSE])
+  fixed <- stats::model.matrix(lme4::nobars(formula), d)
+  random <- stats::model.matrix(stats::as.formula(call("~", bar[[2]])), d)
+  list(X = unclass(fixed)[, , drop = FALSE], Z = unclass(random)[, , drop = FALSE])
 }
 
 # Decompose the model matrices as A + B * x (row-wise), or NULL when they are
@@ -184,27 +184,27 @@ affine_matrices <- function(d, formula, x) {
   if (is.null(m0) || ncol(m0$Z) > 2L) return(NULL)
   m1 <- choice_matrices(d, formula, x + 1)
   m2 <- choice_matrices(d, formula, x + 2.5)
-  BX <- m1$X - m0$X
-  BZ <- m1$Z - m0$Z
-  ok <- isTRUE(all.equal(m2$X - m0$X, 2.5 * BX, tolerance = 1e-10)) &&
-    isTRUE(all.equal(m2$Z - m0$Z, 2.5 * BZ, tolerance = 1e-10))
+  bx <- m1$X - m0$X
+  bz <- m1$Z - m0$Z
+  ok <- isTRUE(all.equal(m2$X - m0$X, 2.5 * bx, tolerance = 1e-10)) &&
+    isTRUE(all.equal(m2$Z - m0$Z, 2.5 * bz, tolerance = 1e-10))
   if (!ok) return(NULL)
-  list(AX = m0$X - BX * x, BX = BX, AZ = m0$Z - BZ * x, BZ = BZ,
+  list(AX = m0$X - bx * x, BX = bx, AZ = m0$Z - bz * x, BZ = bz,
        group = as.integer(factor(d[[as.character(bars[[1]][[3]])]])))
 }
 
 # Laplace deviance (lme4's -2 logLik for a Bernoulli GLMM) with conditional modes.
-# X: n x p, Z: n x q (q = 1 or 2), g: group 1..J per row, w: prior weights (0/1),
-# theta: lme4's relative covariance factor (column-wise lower triangle), u: J x q start.
-laplace_deviance <- function(theta, beta, y, w, X, Z, g, u, tol = 1e-11, maxit = 50L) {
-  J <- nrow(u)
-  q <- ncol(Z)
-  eta0 <- drop(X %*% beta)
+# x_fixed: n x p, z_random: n x q (q = 1 or 2), g: group 1..n_groups per row, w: prior weights (0/1),
+# theta: lme4's relative covariance factor (column-wise lower triangle), u: n_groups x q start.
+laplace_deviance <- function(theta, beta, y, w, x_fixed, z_random, g, u, tol = 1e-11, maxit = 50L) {
+  n_groups <- nrow(u)
+  q <- ncol(z_random)
+  eta0 <- drop(x_fixed %*% beta)
   # Sums per group; one group (a participant's rows) needs no grouping.
-  rowsum <- if (J == 1L) function(v, ...) if (is.matrix(v)) matrix(colSums(v), 1L) else sum(v)
+  rowsum <- if (n_groups == 1L) function(v, ...) if (is.matrix(v)) matrix(colSums(v), 1L) else sum(v)
             else function(v, ...) base::rowsum(v, g, reorder = TRUE)
   if (q == 1L) {
-    a1 <- Z[, 1] * theta[1]
+    a1 <- z_random[, 1] * theta[1]
     for (it in seq_len(maxit)) {
       eta <- eta0 + a1 * u[g, 1]
       mu <- stats::plogis(eta)
@@ -220,8 +220,8 @@ laplace_deviance <- function(theta, beta, y, w, X, Z, g, u, tol = 1e-11, maxit =
     h <- drop(rowsum(w * mu * (1 - mu) * a1 * a1, g, reorder = TRUE)) + 1
     logdet <- sum(log(h))
   } else {
-    a1 <- Z[, 1] * theta[1] + Z[, 2] * theta[2]
-    a2 <- Z[, 2] * theta[3]
+    a1 <- z_random[, 1] * theta[1] + z_random[, 2] * theta[2]
+    a2 <- z_random[, 2] * theta[3]
     for (it in seq_len(maxit)) {
       eta <- eta0 + a1 * u[g, 1] + a2 * u[g, 2]
       mu <- stats::plogis(eta)
@@ -265,7 +265,6 @@ loo_fast <- function(d, formula, workers, label) {
   q <- ncol(aff$AZ)
   y <- d$choice
   g <- aff$group
-  J <- max(g)
   theta0 <- unname(lme4::getME(full, "theta"))
   ntheta <- length(theta0)
   phi <- c(theta0, unname(lme4::fixef(full)))
@@ -304,27 +303,27 @@ loo_fast <- function(d, formula, workers, label) {
     }, 0)
   }
   hess_rows <- function(p, rows, w) {
-    H <- vapply(fj, function(j) {
+    hess <- vapply(fj, function(j) {
       e <- replace(numeric(length(p)), j, h)
       (grad_rows(p + e, rows, w) - grad_rows(p - e, rows, w)) / (2 * h)
     }, numeric(length(fj)))
-    H <- as.matrix(H)
-    (H + t(H)) / 2
+    hess <- as.matrix(hess)
+    (hess + t(hess)) / 2
   }
   all_rows <- seq_len(n)
   w1 <- rep(1, n)
   # Polish the full fit to the exact optimum of the objective (glmer stops at
   # its optimiser's tolerance), so that the full-data gradient is zero.
-  Hchol <- NULL
+  hess_chol <- NULL
   for (it in 1:10) {
-    H <- hess_rows(phi, all_rows, w1)
-    Hchol <- tryCatch(chol(H), error = function(e) NULL)
-    if (is.null(Hchol)) break
-    step <- backsolve(Hchol, forwardsolve(t(Hchol), grad_rows(phi, all_rows, w1)))
+    hess <- hess_rows(phi, all_rows, w1)
+    hess_chol <- tryCatch(chol(hess), error = function(e) NULL)
+    if (is.null(hess_chol)) break
+    step <- backsolve(hess_chol, forwardsolve(t(hess_chol), grad_rows(phi, all_rows, w1)))
     phi[fj] <- phi[fj] - step
     if (max(abs(step)) < 1e-9) break
   }
-  if (is.null(Hchol)) {
+  if (is.null(hess_chol)) {
     message(sprintf("fast LOO (%s): objective not locally convex at the full fit; refitting per row", label))
     return(loo_refit(d, formula, workers))
   }
@@ -334,14 +333,14 @@ loo_fast <- function(d, formula, workers, label) {
   members <- split(all_rows, g)
   per <- lapply(members, function(rows) {
     w <- rep(1, length(rows))
-    G <- grad_rows(phi, rows, w)
+    grad <- grad_rows(phi, rows, w)
     dc <- vapply(1:2, function(k) {
       e <- replace(numeric(2), k, h)
       (grad_rows(phi, rows, w, c(0, 1) + e) - grad_rows(phi, rows, w, c(0, 1) - e)) / (2 * h)
     }, numeric(length(fj)))
-    list(G = G, dG = matrix(dc, length(fj)), H = hess_rows(phi, rows, w))
+    list(G = grad, dG = matrix(dc, length(fj)), H = hess_rows(phi, rows, w))
   })
-  dG_total <- Reduce(`+`, lapply(per, `[[`, "dG"))
+  dgrad_total <- Reduce(`+`, lapply(per, `[[`, "dG"))
   s1 <- sum(v)
   s2 <- sum(v * v)
   exact_threshold <- 0.01
@@ -357,12 +356,12 @@ loo_fast <- function(d, formula, workers, label) {
     # The other participants' gradient, to second order in (parameters, c):
     # G_others(p) = -G_j + (H - H_j) (p - phi) + (dG - dG_j) (c - c_full);
     # participant j's, without row i, exactly. Newton on their sum.
-    others0 <- -per[[j]]$G + (dG_total - per[[j]]$dG) %*% (cc - c(0, 1))
-    Hoth <- H - per[[j]]$H
+    others0 <- -per[[j]]$G + (dgrad_total - per[[j]]$dG) %*% (cc - c(0, 1))
+    hess_others <- hess - per[[j]]$H
     p1 <- phi
     for (it in 1:6) {
-      gi <- others0 + Hoth %*% (p1[fj] - phi[fj]) + grad_rows(p1, rows, w, cc)
-      step <- backsolve(Hchol, forwardsolve(t(Hchol), gi))
+      gi <- others0 + hess_others %*% (p1[fj] - phi[fj]) + grad_rows(p1, rows, w, cc)
+      step <- backsolve(hess_chol, forwardsolve(t(hess_chol), gi))
       p1[fj] <- p1[fj] - step
       if (max(abs(step)) < 1e-8) break
     }
@@ -375,7 +374,7 @@ loo_fast <- function(d, formula, workers, label) {
       wa[i] <- 0
       ok <- FALSE
       for (it in 1:8) {
-        step <- backsolve(Hchol, forwardsolve(t(Hchol), grad_rows(p1, all_rows, wa, cc)))
+        step <- backsolve(hess_chol, forwardsolve(t(hess_chol), grad_rows(p1, all_rows, wa, cc)))
         p1[fj] <- p1[fj] - step
         if (max(abs(step)) < 1e-8) {
           ok <- TRUE
@@ -440,21 +439,21 @@ alignment_scores <- function(cv, by = c("model", "layer", "task"), n_boot = 1000
   rows <- lapply(seq_along(groups), function(gi) {
     r <- groups[[gi]]
     part <- as.character(cv$participant[r])
-    S <- tapply(nll_row[r], part, sum)
-    N <- tapply(rep(1, length(r)), part, sum)
-    nll <- sum(S)
-    n <- sum(N)
+    nll_part <- tapply(nll_row[r], part, sum)
+    n_part <- tapply(rep(1, length(r)), part, sum)
+    nll <- sum(nll_part)
+    n <- sum(n_part)
     r2 <- 1 - nll / (n * log(2))
     ci <- c(NA_real_, NA_real_)
-    if (n_boot > 0 && length(S) > 1) {
-      P <- length(S)
-      idx <- with_seed(seed + gi, matrix(sample.int(P, P * n_boot, replace = TRUE), P))
-      boot <- 1 - colSums(matrix(S[idx], P)) / (colSums(matrix(N[idx], P)) * log(2))
+    if (n_boot > 0 && length(nll_part) > 1) {
+      n_parts <- length(nll_part)
+      idx <- with_seed(seed + gi, matrix(sample.int(n_parts, n_parts * n_boot, replace = TRUE), n_parts))
+      boot <- 1 - colSums(matrix(nll_part[idx], n_parts)) / (colSums(matrix(n_part[idx], n_parts)) * log(2))
       ci <- unname(stats::quantile(boot, c(alpha, 1 - alpha), names = FALSE))
     }
     out <- tibble::as_tibble(cv[r[1], by, drop = FALSE])
     out$n_trials <- as.integer(n)
-    out$n_participants <- length(S)
+    out$n_participants <- length(nll_part)
     out$nll <- nll
     out$nll_per_trial <- nll / n
     out$nll_chance <- n * log(2)

@@ -121,8 +121,10 @@ plot_alignment_vs_size <- function(data, fit = NULL) {
     lines <- alignment_fit_lines(fit)
     lines$objective <- factor(lines$objective, levels = levels(data$objective))
     p <- p + ggplot2::geom_line(data = lines, ggplot2::aes(x = .data$lx), linewidth = 0.7)
-    parts <- c(sprintf("lines: fitted %s alignment model, population level, other covariates at each objective's mean: %s",
-                       fit$engine, paste(deparse(lme4::nobars(fit$formula), width.cutoff = 500L), collapse = "")), parts)
+    parts <- c(sprintf(paste("lines: fitted %s alignment model, population level, other covariates at each objective's",
+                             "mean: %s"),
+                       fit$engine, paste(deparse(lme4::nobars(fit$formula), width.cutoff = 500L), collapse = "")),
+               parts)
   } else {
     parts <- c(sprintf("points only, no fitted line: %s", problem), parts)
   }
@@ -130,7 +132,8 @@ plot_alignment_vs_size <- function(data, fit = NULL) {
   p <- p + ggplot2::geom_point(aes_pt, size = 2.4) +
     scale_colour_objective(levels(data$objective)) +
     (if (has_model) ggplot2::scale_shape_manual(values = rep(c(16, 17, 15, 18, 1, 2, 0, 5, 6, 3, 4, 8),
-                                                             length.out = length(unique(data$model))), name = "model")) +
+                                                             length.out = length(unique(data$model))),
+                                                name = "model")) +
     ggplot2::labs(x = "log10(training-set size + 1)", y = "cross-validated pseudo-R\u00b2",
                   caption = paste(strwrap(caption, 100), collapse = "\n")) +
     theme_repalign() +
@@ -211,7 +214,8 @@ plot_learning_curves <- function(trials, bin = 10L) {
   check_columns(trials, c("model", "layer", "trial", "value", "choice"), "trials")
   trials <- as.data.frame(trials)
   if (all(c("reward_left", "reward_right") %in% names(trials))) {
-    better <- ifelse(trials$reward_right > trials$reward_left, 1, ifelse(trials$reward_right < trials$reward_left, 0, NA))
+    better <- ifelse(trials$reward_right > trials$reward_left, 1,
+                     ifelse(trials$reward_right < trials$reward_left, 0, NA))
     human <- as.numeric(trials$choice == better)
     learner <- ifelse(trials$value == 0, 0.5, as.numeric((trials$value > 0) == (better == 1)))
   } else if ("true_category" %in% names(trials)) {
@@ -223,7 +227,8 @@ plot_learning_curves <- function(trials, bin = 10L) {
   trials$bin <- (trials$trial - 1L) %/% bin * bin + (bin + 1) / 2
   panel <- ifelse(is.na(trials$layer) | trials$layer == "", as.character(trials$model),
                   paste(trials$model, trials$layer, sep = "\n"))
-  unit <- if ("participant" %in% names(trials)) as.character(trials$participant) else as.character(seq_len(nrow(trials)))
+  unit <- if ("participant" %in% names(trials)) as.character(trials$participant)
+          else as.character(seq_len(nrow(trials)))
   long <- rbind(data.frame(panel = panel, bin = trials$bin, agent = "human", unit = unit, accuracy = human),
                 data.frame(panel = panel, bin = trials$bin, agent = "learner", unit = unit, accuracy = learner))
   long <- long[is.finite(long$accuracy), ]
@@ -239,7 +244,8 @@ plot_learning_curves <- function(trials, bin = 10L) {
   cols <- c(human = "#000000", learner = "#009E73")
   p <- ggplot2::ggplot(agg, ggplot2::aes(x = .data$bin, y = .data$accuracy, colour = .data$agent)) +
     ggplot2::geom_hline(yintercept = 0.5, linetype = ch$linetype, colour = ch$colour, linewidth = ch$linewidth / 2) +
-    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$lo, ymax = .data$hi, fill = .data$agent), colour = NA, alpha = 0.18) +
+    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$lo, ymax = .data$hi, fill = .data$agent),
+                         colour = NA, alpha = 0.18) +
     ggplot2::geom_line() + ggplot2::geom_point(size = 1) +
     ggplot2::facet_wrap(~panel) +
     ggplot2::scale_x_continuous(breaks = function(lim) pretty(lim, n = 4)) +

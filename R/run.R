@@ -88,7 +88,8 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
               accuracy = NULL, notes = character(), problems = character())
   if (variant == "published") {
     res$notes <- c(res$notes, paste("variant 'published': the R models have no separate published form (the",
-                                    "model-level correlations follow the published code already); fitted as by default"))
+                                    "model-level correlations follow the published code already);",
+                                    "fitted as by default"))
   }
 
   # ---- choice models and alignment scores --------------------------------------------------
@@ -112,7 +113,8 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     # a condition of its own class: callers (fit_models.R, the pipeline's [r] stage)
     # report it as a stage with nothing to do, not as a failure
     stop(structure(class = c("repalign_nothing_to_fit", "error", "condition"), list(
-      message = sprintf("nothing to fit under %s: no trials with human choices, no dynamics and no decisions tables (found %s)",
+      message = sprintf(paste("nothing to fit under %s: no trials with human choices, no dynamics and no decisions",
+                              "tables (found %s)"),
                         input, paste(sprintf("%d %s", lengths(tables), names(tables)), collapse = ", ")),
       call = NULL)))
   }
@@ -158,7 +160,8 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     fitted <- list.files(input, pattern = "glmm\\.csv$", recursive = TRUE, full.names = TRUE)
     if (length(fitted) == 1) {
       dc <- tibble::as_tibble(utils::read.csv(fitted, stringsAsFactors = FALSE))
-      say("\nlearning dynamics: the [dynamics] stage's GLMM (%s), not fitted again -> dynamics_coefficients.csv", basename(fitted))
+      say("\nlearning dynamics: the [dynamics] stage's GLMM (%s), not fitted again -> dynamics_coefficients.csv",
+          basename(fitted))
     } else {
       dyn <- read_dynamics(tables$dynamics)
       dc <- tidy_dynamics_glmm(fit_dynamics_glmm(dyn))
@@ -177,12 +180,14 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
     if (nrow(acc)) {
       res <- fit_decision_glmms(res, acc, fit_accuracy_model, tidy_accuracy_model, accuracy_model_estimates,
                                 "accuracy", "accuracy", output, say,
-                                "accuracy GLMM (correct ~ agent + (1 | image) + (1 | person)), accuracy on a typical image:")
+                                paste("accuracy GLMM (correct ~ agent + (1 | image) + (1 | person)),",
+                                      "accuracy on a typical image:"))
     }
     if ("cue" %in% names(dec)) {  # shape_bias decisions: GLMM of shape decisions on the conflict trials
       res <- fit_decision_glmms(res, dec[!is.na(dec$cue), ], fit_shape_bias_model, tidy_shape_bias_model,
                                 shape_bias_estimates, "shape_bias", "shape_bias", output, say,
-                                "shape-bias GLMM (shape ~ agent + (1 | image) + (1 | person)), P(shape) on a typical image:")
+                                paste("shape-bias GLMM (shape ~ agent + (1 | image) + (1 | person)),",
+                                      "P(shape) on a typical image:"))
     }
     cls <- if (length(tables$metrics)) dplyr::bind_rows(lapply(tables$metrics, read_table)) else NULL
     if (!is.null(cls) && "agent_type" %in% names(cls)) {
@@ -196,10 +201,12 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
   res <- fit_benchmark_stage(res, all_metrics, res$scores, output, models_path, engine, id_metric, id_dataset,
                              chains, iter, seed, min_models_per_effect, say, fig)
 
-  lines <- c(if (length(res$notes)) paste("NOTE:", res$notes), if (length(res$problems)) paste("PROBLEM:", res$problems))
+  lines <- c(if (length(res$notes)) paste("NOTE:", res$notes),
+             if (length(res$problems)) paste("PROBLEM:", res$problems))
   if (length(lines)) writeLines(lines, file.path(output, "warnings.txt"))
   if (length(res$notes)) say("\nNOTES:\n  %s", paste(res$notes, collapse = "\n  "))
-  say("\n%s", if (length(res$problems)) paste(c("PROBLEMS:", res$problems), collapse = "\n  ") else "all fits converged")
+  say("\n%s", if (length(res$problems)) paste(c("PROBLEMS:", res$problems), collapse = "\n  ")
+              else "all fits converged")
   say("outputs in %s", normalizePath(output))
   invisible(res)
 }
@@ -277,7 +284,11 @@ fit_model_level <- function(res, human, metrics, models_path, output, engine, le
         if (is.finite(corr$conf.low[r])) sprintf("[%6.3f, %6.3f] p %.3g", corr$conf.low[r], corr$conf.high[r],
                                                  corr$p.value[r])
         else if (is.finite(corr$p.value[r])) sprintf("p %.3g", corr$p.value[r]) else paste0("(", corr$note[r], ")"),
-        if (has_left[r] && (is.finite(corr$conf.low[r]) || is.finite(corr$p.value[r]))) " (models left out: see notes)" else "")
+        if (has_left[r] && (is.finite(corr$conf.low[r]) || is.finite(corr$p.value[r]))) {
+          " (models left out: see notes)"
+        } else {
+          ""
+        })
   }
 
   # hierarchical alignment models
@@ -338,8 +349,8 @@ drop_terms_with <- function(formula, var) {
   tl <- attr(stats::terms(fixed), "term.labels")
   keep <- tl[!vapply(tl, function(t) var %in% all.vars(str2lang(t)), TRUE)]
   bars <- vapply(lme4::findbars(formula), function(b) sprintf("(%s)", deparse(b)), "")
-  stats::as.formula(paste(deparse(formula[[2]]), "~", paste(c(if (length(keep)) keep else "1", bars), collapse = " + ")),
-                    env = environment(formula))
+  rhs <- paste(c(if (length(keep)) keep else "1", bars), collapse = " + ")
+  stats::as.formula(paste(deparse(formula[[2]]), "~", rhs), env = environment(formula))
 }
 
 # Step 5 of fit_run(): one GLMM per dataset of a decisions table (`fit`), its tidy table and
