@@ -290,7 +290,9 @@ saturation_check <- function(formula, data, min_models_per_effect = 5) {
     sprintf(paste("saturated: %d model(s) for %d fixed effect(s), fewer than %g models per fixed effect;",
                   "estimates only, no standard errors, intervals or p-values"),
             n, p, min_models_per_effect)
-  } else ""
+  } else {
+    ""
+  }
   list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(fixed),
        min_models_per_effect = min_models_per_effect, reason = reason)
 }

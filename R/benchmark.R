@@ -74,8 +74,9 @@ benchmark_table <- function(metrics = NULL, scores = NULL, measures = benchmark_
       d <- m[hit, , drop = FALSE]
       d$family <- ms$family
       d$chance <- ms$chance
-      d$ceiling <- vapply(seq_len(nrow(d)), function(j) ceiling_of(m, is_human, ms$ceiling, d$metric[j],
-                                                                    d$dataset[j]), 0)
+      d$ceiling <- vapply(seq_len(nrow(d)), function(j) {
+        ceiling_of(m, is_human, ms$ceiling, d$metric[j], d$dataset[j])
+      }, 0)
       rows[[length(rows) + 1]] <- d
     }
   }
@@ -102,8 +103,8 @@ benchmark_table <- function(metrics = NULL, scores = NULL, measures = benchmark_
   if (!length(rows)) {
     return(tibble::as_tibble(stats::setNames(lapply(cols, function(x) character()), cols))[0, ])
   }
-  d <- dplyr::bind_rows(lapply(rows, function(x) x[c("model", "layer", "dataset", "metric", "value", "ci_low",
-                                                       "ci_high", "n", "family", "chance", "ceiling")]))
+  keep <- c("model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n", "family", "chance", "ceiling")
+  d <- dplyr::bind_rows(lapply(rows, function(x) x[keep]))
   names(d)[names(d) == "metric"] <- "measure"
   d$layer[is.na(d$layer)] <- ""
   d$benchmark <- paste(d$family, d$dataset, sep = ":")

@@ -354,7 +354,7 @@ loo_fast <- function(d, formula, workers, label) {
     rows <- members[[j]]
     w <- as.numeric(rows != i)
     # The other participants' gradient, to second order in (parameters, c):
-    # G_others(p) = -G_j + (H - H_j) (p - phi) + (dG - dG_j) (c - c_full);
+    # G_others(p) is -G_j + (H - H_j) (p - phi) + (dG - dG_j) (c - c_full);
     # participant j's, without row i, exactly. Newton on their sum.
     others0 <- -per[[j]]$G + (dgrad_total - per[[j]]$dG) %*% (cc - c(0, 1))
     hess_others <- hess - per[[j]]$H

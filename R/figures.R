@@ -71,7 +71,8 @@ objective_levels <- function(objectives) {
   c(intersect(pal, objectives), sort(setdiff(objectives, pal)))
 }
 
-# "dimensionality_twonn" -> "intrinsic dimensionality (TwoNN)"
+# The axis title of an intrinsic-dimensionality metric, e.g. "intrinsic dimensionality (TwoNN)" for
+# "dimensionality_twonn".
 id_axis_label <- function(id_metric = NULL) {
   names <- c(twonn = "TwoNN", mle = "MLE", pr = "participation ratio", pca = "PCA", gride = "GRIDE")
   est <- sub("^dimensionality_", "", id_metric %||% "")

@@ -177,7 +177,9 @@ spearman_row <- function(x, y, n_boot, level, seed, min_models) {
     note <- sprintf("%d model(s), fewer than %d: rho only, no p-value or interval", n, min_models)
   } else {
     # scipy.stats.spearmanr's two-sided p-value (t distribution, n - 2 df)
-    p <- if (abs(rho) >= 1) 0 else {
+    p <- if (abs(rho) >= 1) {
+      0
+    } else {
       t <- rho * sqrt((n - 2) / ((1 - rho) * (1 + rho)))
       2 * stats::pt(-abs(t), n - 2)
     }

@@ -126,7 +126,9 @@ fit_run <- function(input, output, models = NULL, engine = c("lme4", "brms"), le
       by <- if (all(per_task == 1)) {
         say("every task has one participant: pooling tasks (choice models per model and layer)")
         c("model", "layer")
-      } else c("model", "layer", "task")
+      } else {
+        c("model", "layer", "task")
+      }
     }
     cvt <- cv_choice_model(human, method = cv, k = k, seed = seed, by = by, workers = workers)
     cvd <- attr(cvt, "diagnostics")
