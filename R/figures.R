@@ -294,13 +294,18 @@ clipped_strip_titles <- function(plot, width, height) {
   fixed <- sum(grid::convertWidth(gt$widths[!null], "in", valueOnly = TRUE))
   panel_w <- (width - fixed) / sum(null)
   out <- character(0)
-  for (s in gt$grobs[grepl("^strip", gt$layout$name)]) {
-    texts <- Filter(function(g) inherits(g, "titleGrob"), s$grobs[[1]]$children)
-    for (t in texts) {
-      for (g in Filter(function(g) inherits(g, "text"), t$children)) {  # the label itself, not its (null-wide) frame
-        w <- grid::convertWidth(grid::grobWidth(g), "in", valueOnly = TRUE)
-        if (w > panel_w) out <- c(out, paste(g$label, collapse = " "))
-      }
+  for (s in gt$grobs[grepl("^strip", gt$layout$name)]) out <- c(out, wide_strip_labels(s, panel_w))
+  out
+}
+
+# The labels of the strip grob `s` wider than `panel_w` inches (on the open device).
+wide_strip_labels <- function(s, panel_w) {
+  out <- character(0)
+  texts <- Filter(function(g) inherits(g, "titleGrob"), s$grobs[[1]]$children)
+  for (t in texts) {
+    for (g in Filter(function(g) inherits(g, "text"), t$children)) {  # the label itself, not its (null-wide) frame
+      w <- grid::convertWidth(grid::grobWidth(g), "in", valueOnly = TRUE)
+      if (w > panel_w) out <- c(out, paste(g$label, collapse = " "))
     }
   }
   out
