@@ -118,37 +118,46 @@ default_alignment_priors <- function(level = c("model", "trial")) {
 # Drop random-effect terms whose grouping factor has fewer than 2 levels and
 # fixed factors with one level (lme4 and brms cannot fit them); say which.
 simplify_formula <- function(formula, data) {
-  dropped <- character()
-  bars <- lme4::findbars(formula)
+  bars <- fittable_bars(lme4::findbars(formula), data)
   fixed <- lme4::nobars(formula)
-  keep_bars <- list()
+  tl <- attr(stats::terms(fixed), "term.labels")
+  drop_fixed <- single_level_factors(fixed, data)
+  if (length(drop_fixed)) {
+    bad <- vapply(tl, function(t) any(all.vars(str2lang(t)) %in% drop_fixed), TRUE)
+    tl <- tl[!bad]
+  }
+  rhs <- c(if (length(tl)) tl else "1", vapply(bars$keep, function(b) sprintf("(%s)", deparse(b)), ""))
+  if (attr(stats::terms(fixed), "intercept") == 0) rhs <- c("0", rhs)
+  f <- stats::as.formula(paste(deparse(formula[[2]]), "~", paste(rhs, collapse = " + ")),
+                         env = environment(formula))
+  list(formula = f, dropped = c(bars$dropped, if (length(drop_fixed)) sprintf("%s [1 level]", drop_fixed)))
+}
+
+# The random-effect terms `bars` whose grouping factor has 2 or more levels in `data` (`keep`), and a
+# description of each of the others (`dropped`).
+fittable_bars <- function(bars, data) {
+  dropped <- character()
+  keep <- list()
   for (b in bars) {
     grp <- all.vars(b[[3]])
     nlev <- length(unique(interaction(data[grp], drop = TRUE)))
     if (nlev < 2L) {
       dropped <- c(dropped, sprintf("(%s) [%s has %d level]", deparse(b), paste(grp, collapse = ":"), nlev))
     } else {
-      keep_bars <- c(keep_bars, list(b))
+      keep <- c(keep, list(b))
     }
   }
-  tl <- attr(stats::terms(fixed), "term.labels")
-  drop_fixed <- character()
-  for (v in intersect(all.vars(fixed[[3]]), names(data))) {
+  list(keep = keep, dropped = dropped)
+}
+
+# The variables of the fixed part `fixed` that are factors (or strings) with one level in `data`.
+single_level_factors <- function(fixed, data) {
+  vars <- intersect(all.vars(fixed[[3]]), names(data))
+  one_level <- vapply(vars, function(v) {
     x <- data[[v]]
-    if ((is.character(x) || is.factor(x)) && length(unique(x)) < 2L) {
-      drop_fixed <- c(drop_fixed, v)
-      dropped <- c(dropped, sprintf("%s [1 level]", v))
-    }
-  }
-  if (length(drop_fixed)) {
-    bad <- vapply(tl, function(t) any(all.vars(str2lang(t)) %in% drop_fixed), TRUE)
-    tl <- tl[!bad]
-  }
-  rhs <- c(if (length(tl)) tl else "1", vapply(keep_bars, function(b) sprintf("(%s)", deparse(b)), ""))
-  if (attr(stats::terms(fixed), "intercept") == 0) rhs <- c("0", rhs)
-  f <- stats::as.formula(paste(deparse(formula[[2]]), "~", paste(rhs, collapse = " + ")),
-                         env = environment(formula))
-  list(formula = f, dropped = dropped)
+    (is.character(x) || is.factor(x)) && length(unique(x)) < 2L
+  }, TRUE)
+  vars[one_level]
 }
 
 #' Fit a hierarchical alignment model (lme4 or brms)
@@ -199,6 +208,40 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
   level <- match.arg(level)
   engine <- match.arg(engine)
   if (is.null(formula)) formula <- default_alignment_formula(level)
+  data <- alignment_model_data(data, level, formula)
+  simp <- simplify_formula(formula, data)
+  f <- simp$formula
+  sat <- saturation_check(f, data, min_models_per_effect)
+  if (!sat$estimable) stop(sprintf("%s-level alignment model: %s", level, sat$reason), call. = FALSE)
+  diag <- list(dropped = simp$dropped, notes = character())
+  no_groups <- is.null(lme4::findbars(f))
+  if (engine == "lme4" && no_groups) {
+    res <- fit_alignment_fixed(f, data, level)
+  } else if (engine == "lme4") {
+    res <- fit_alignment_lme4(f, data, level)
+  } else {
+    require_brms()
+    if (is.null(prior)) prior <- default_alignment_priors(level)
+    family <- if (level == "model") stats::gaussian() else brms::bernoulli()
+    file <- if (!is.null(cache_dir)) file.path(cache_dir, sprintf("alignment-%s", level))
+    res <- fit_brms(f, data, family, prior, chains = chains, iter = iter, warmup = warmup, cores = cores,
+                    seed = seed, adapt_delta = adapt_delta, file = file)
+  }
+  fit <- res$fit
+  diag <- utils::modifyList(diag, res$diagnostics)
+  diag$saturation <- sat
+  if (!diag$saturation$ok) diag$notes <- c(diag$notes, diag$saturation$reason)
+  extra <- c(if (length(diag$dropped)) paste("dropped:", paste(diag$dropped, collapse = ", ")), diag$notes)
+  if (length(extra)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)], extra), collapse = "; ")
+  if (!diag$converged) warning(sprintf("%s-level alignment model (%s) did not converge: %s", level, engine,
+                                       diag$messages), call. = FALSE)
+  structure(list(fit = fit, engine = engine, level = level, formula = f, data = data, diagnostics = diag),
+            class = "repalign_alignment_fit")
+}
+
+# fit_alignment_model()'s `data` checked for the `formula` of `level` (columns, binary choices,
+# training-set sizes, unique trials); at trial level `value` standardised within each (model, layer, task).
+alignment_model_data <- function(data, level, formula) {
   data <- as.data.frame(data)
   check_columns(data, setdiff(all.vars(formula), "scale"), sprintf("%s-level alignment data", level))
   if (level == "trial") {
@@ -218,55 +261,41 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
                       keys = if (level == "trial") c("model", "layer", "task", "participant", "trial")
                              else c("model", "layer", "task"),
                       need = if (level == "trial") "trial" else "model")
-  simp <- simplify_formula(formula, data)
-  f <- simp$formula
-  sat <- saturation_check(f, data, min_models_per_effect)
-  if (!sat$estimable) stop(sprintf("%s-level alignment model: %s", level, sat$reason), call. = FALSE)
-  diag <- list(dropped = simp$dropped, notes = character())
-  no_groups <- is.null(lme4::findbars(f))
-  if (engine == "lme4" && no_groups) {
-    # Every random-effect term was dropped (e.g. one family and one task): lme4
-    # cannot fit that; the same fixed effects by ordinary least squares / logistic GLM.
-    res <- collect_warnings(
-      if (level == "model") stats::lm(f, data = data)
-      else stats::glm(f, data = data, family = stats::binomial()))
-    fit <- res$value
-    diag$notes <- sprintf("no random-effect term left: fitted with %s instead of %s",
-                          if (level == "model") "lm" else "glm (binomial)",
-                          if (level == "model") "lmer" else "glmer")
-    diag$converged <- !any(grepl("converge", res$warnings, ignore.case = TRUE)) &&
-      (level == "model" || isTRUE(fit$converged))
-    diag$singular <- NA
-    diag$messages <- paste(res$warnings, collapse = "; ")
-  } else if (engine == "lme4") {
-    res <- collect_warnings(suppressMessages(
-      if (level == "model") lme4::lmer(f, data = data, REML = TRUE)
-      else lme4::glmer(f, data = data, family = stats::binomial(),
-                       control = lme4::glmerControl(optimizer = "bobyqa"))))
-    fit <- res$value
-    d <- lme4_diagnostics(fit)
-    msgs <- c(if (nzchar(d$messages)) d$messages, res$warnings)
-    diag$converged <- d$converged && !any(grepl("converge", res$warnings, ignore.case = TRUE))
-    diag$singular <- d$singular
-    diag$messages <- paste(unique(msgs), collapse = "; ")
-  } else {
-    require_brms()
-    if (is.null(prior)) prior <- default_alignment_priors(level)
-    family <- if (level == "model") stats::gaussian() else brms::bernoulli()
-    file <- if (!is.null(cache_dir)) file.path(cache_dir, sprintf("alignment-%s", level))
-    res <- fit_brms(f, data, family, prior, chains = chains, iter = iter, warmup = warmup, cores = cores,
-                    seed = seed, adapt_delta = adapt_delta, file = file)
-    fit <- res$fit
-    diag <- c(diag, res$diagnostics)
-  }
-  diag$saturation <- sat
-  if (!diag$saturation$ok) diag$notes <- c(diag$notes, diag$saturation$reason)
-  extra <- c(if (length(diag$dropped)) paste("dropped:", paste(diag$dropped, collapse = ", ")), diag$notes)
-  if (length(extra)) diag$messages <- paste(c(diag$messages[nzchar(diag$messages)], extra), collapse = "; ")
-  if (!diag$converged) warning(sprintf("%s-level alignment model (%s) did not converge: %s", level, engine,
-                                       diag$messages), call. = FALSE)
-  structure(list(fit = fit, engine = engine, level = level, formula = f, data = data, diagnostics = diag),
-            class = "repalign_alignment_fit")
+  data
+}
+
+# Every random-effect term was dropped (e.g. one family and one task): lme4 cannot fit
+# that; the same fixed effects by ordinary least squares / logistic GLM.
+# Returns list(fit, diagnostics: notes, converged, singular, messages).
+fit_alignment_fixed <- function(f, data, level) {
+  res <- collect_warnings(
+    if (level == "model") stats::lm(f, data = data)
+    else stats::glm(f, data = data, family = stats::binomial()))
+  fit <- res$value
+  list(fit = fit, diagnostics = list(
+    notes = sprintf("no random-effect term left: fitted with %s instead of %s",
+                    if (level == "model") "lm" else "glm (binomial)",
+                    if (level == "model") "lmer" else "glmer"),
+    converged = !any(grepl("converge", res$warnings, ignore.case = TRUE)) &&
+      (level == "model" || isTRUE(fit$converged)),
+    singular = NA,
+    messages = paste(res$warnings, collapse = "; ")))
+}
+
+# lmer (model level) or glmer (trial level) of `f`. Returns list(fit, diagnostics: converged,
+# singular, messages).
+fit_alignment_lme4 <- function(f, data, level) {
+  res <- collect_warnings(suppressMessages(
+    if (level == "model") lme4::lmer(f, data = data, REML = TRUE)
+    else lme4::glmer(f, data = data, family = stats::binomial(),
+                     control = lme4::glmerControl(optimizer = "bobyqa"))))
+  fit <- res$value
+  d <- lme4_diagnostics(fit)
+  msgs <- c(if (nzchar(d$messages)) d$messages, res$warnings)
+  list(fit = fit, diagnostics = list(
+    converged = d$converged && !any(grepl("converge", res$warnings, ignore.case = TRUE)),
+    singular = d$singular,
+    messages = paste(unique(msgs), collapse = "; ")))
 }
 
 # Models per fixed effect of an alignment model. Every fixed effect of these models
@@ -278,20 +307,22 @@ fit_alignment_model <- function(data, level = c("model", "trial"), engine = c("l
 # `estimable` is FALSE when the rows do not outnumber the fixed effects: nothing
 # is left for the residual and the fit itself fails.
 saturation_check <- function(formula, data, min_models_per_effect = 5) {
-  X <- stats::model.matrix(lme4::nobars(formula), data)
-  p <- qr(X)$rank
+  fixed <- stats::model.matrix(lme4::nobars(formula), data)
+  p <- qr(fixed)$rank
   n <- length(unique(as.character(data$model)))
-  estimable <- nrow(X) > p
+  estimable <- nrow(fixed) > p
   ok <- estimable && (is.null(min_models_per_effect) || min_models_per_effect <= 0 || n >= min_models_per_effect * p)
   reason <- if (!estimable) {
     sprintf(paste("not fitted: %d row(s) (%d model(s)) for %d fixed effect(s), nothing left to estimate the",
-                  "residual; add models or fit fewer terms (formula =)"), nrow(X), n, p)
+                  "residual; add models or fit fewer terms (formula =)"), nrow(fixed), n, p)
   } else if (!ok) {
     sprintf(paste("saturated: %d model(s) for %d fixed effect(s), fewer than %g models per fixed effect;",
                   "estimates only, no standard errors, intervals or p-values"),
             n, p, min_models_per_effect)
-  } else ""
-  list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(X),
+  } else {
+    ""
+  }
+  list(ok = ok, estimable = estimable, n_models = n, n_fixed = p, n_rows = nrow(fixed),
        min_models_per_effect = min_models_per_effect, reason = reason)
 }
 
@@ -355,7 +386,7 @@ print.repalign_alignment_fit <- function(x, ...) {
 #'   inference (`"wald"`, `"posterior"` or `"none"`), converged, singular,
 #'   messages, note (the fallback and saturation notes; `""` when none).
 #' @export
-tidy_alignment_model <- function(x, conf.level = 0.95) {
+tidy_alignment_model <- function(x, conf.level = 0.95) { # nolint: object_name_linter. broom's argument name
   tab <- if (inherits(x$fit, c("lm", "glm"))) {
     suppressWarnings(broom::tidy(x$fit, conf.int = TRUE, conf.level = conf.level))
   } else {

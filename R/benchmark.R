@@ -59,26 +59,51 @@ human_agent <- function(model, agent_type = NULL) {
 #' @export
 benchmark_table <- function(metrics = NULL, scores = NULL, measures = benchmark_measures(), level = 0.95) {
   z <- stats::qnorm(1 - (1 - level) / 2)
-  rows <- list()
-  m <- if (!is.null(metrics)) as.data.frame(metrics) else NULL
-  if (!is.null(m) && nrow(m)) {
-    check_columns(m, c("model", "layer", "dataset", "metric", "value"), "metrics")
-    for (col in c("ci_low", "ci_high", "n")) if (!col %in% names(m)) m[[col]] <- NA_real_
-    at <- if ("agent_type" %in% names(m)) m$agent_type else NULL
-    other <- if ("other" %in% names(m)) m$other else rep("", nrow(m))
-    is_human <- human_agent(m$model, at)
-    for (i in seq_len(nrow(measures))) {
-      ms <- measures[i, ]
-      hit <- grepl(ms$pattern, m$metric) & !is_human & (is.na(other) | other == "")
-      if (!any(hit)) next
-      d <- m[hit, , drop = FALSE]
-      d$family <- ms$family
-      d$chance <- ms$chance
-      d$ceiling <- vapply(seq_len(nrow(d)), function(j) ceiling_of(m, is_human, ms$ceiling, d$metric[j],
-                                                                    d$dataset[j]), 0)
-      rows[[length(rows) + 1]] <- d
-    }
+  rows <- c(metric_benchmark_rows(metrics, measures), list(score_benchmark_rows(scores, z)))
+  rows <- Filter(Negate(is.null), rows)
+  cols <- c("model", "layer", "benchmark", "family", "dataset", "measure", "value", "ci_low", "ci_high", "se", "n",
+            "chance", "ceiling", "scale", "scaled", "scaled_se")
+  if (!length(rows)) {
+    return(tibble::as_tibble(stats::setNames(lapply(cols, function(x) character()), cols))[0, ])
   }
+  keep <- c("model", "layer", "dataset", "metric", "value", "ci_low", "ci_high", "n", "family", "chance", "ceiling")
+  d <- dplyr::bind_rows(lapply(rows, function(x) x[keep]))
+  names(d)[names(d) == "metric"] <- "measure"
+  d$layer[is.na(d$layer)] <- ""
+  d$benchmark <- paste(d$family, d$dataset, sep = ":")
+  d$se <- (d$ci_high - d$ci_low) / (2 * z)
+  d$scale <- ifelse(!is.na(d$chance) & !is.na(d$ceiling) & d$ceiling != d$chance, "chance_ceiling", "standardised")
+  tibble::as_tibble(scale_benchmarks(d)[cols])
+}
+
+# benchmark_table()'s rows of the metrics tables: one data frame per measure of `measures` that
+# matches, with its family, chance and ceiling (the people's value of the same metric); list() for none.
+metric_benchmark_rows <- function(metrics, measures) {
+  if (is.null(metrics) || !nrow(metrics)) return(list())
+  m <- as.data.frame(metrics)
+  check_columns(m, c("model", "layer", "dataset", "metric", "value"), "metrics")
+  for (col in c("ci_low", "ci_high", "n")) if (!col %in% names(m)) m[[col]] <- NA_real_
+  at <- if ("agent_type" %in% names(m)) m$agent_type else NULL
+  other <- if ("other" %in% names(m)) m$other else rep("", nrow(m))
+  is_human <- human_agent(m$model, at)
+  rows <- lapply(seq_len(nrow(measures)), function(i) {
+    ms <- measures[i, ]
+    hit <- grepl(ms$pattern, m$metric) & !is_human & (is.na(other) | other == "")
+    if (!any(hit)) return(NULL)
+    d <- m[hit, , drop = FALSE]
+    d$family <- ms$family
+    d$chance <- ms$chance
+    d$ceiling <- vapply(seq_len(nrow(d)), function(j) {
+      ceiling_of(m, is_human, ms$ceiling, d$metric[j], d$dataset[j])
+    }, 0)
+    d
+  })
+  Filter(Negate(is.null), rows)
+}
+
+# benchmark_table()'s rows of the learners' alignment scores (NULL for none); `z`: the normal quantile
+# of the scores' CI level.
+score_benchmark_rows <- function(scores, z) {
   if (!is.null(scores) && nrow(scores)) {
     s <- as.data.frame(scores)
     check_columns(s, c("model", "layer", "pseudo_r2"), "alignment scores")
@@ -95,20 +120,14 @@ benchmark_table <- function(metrics = NULL, scores = NULL, measures = benchmark_
     d <- do.call(rbind, agg)
     d$ci_low <- d$value - z * d$se
     d$ci_high <- d$value + z * d$se
-    rows[[length(rows) + 1]] <- d
+    return(d)
   }
-  cols <- c("model", "layer", "benchmark", "family", "dataset", "measure", "value", "ci_low", "ci_high", "se", "n",
-            "chance", "ceiling", "scale", "scaled", "scaled_se")
-  if (!length(rows)) {
-    return(tibble::as_tibble(stats::setNames(lapply(cols, function(x) character()), cols))[0, ])
-  }
-  d <- dplyr::bind_rows(lapply(rows, function(x) x[c("model", "layer", "dataset", "metric", "value", "ci_low",
-                                                       "ci_high", "n", "family", "chance", "ceiling")]))
-  names(d)[names(d) == "metric"] <- "measure"
-  d$layer[is.na(d$layer)] <- ""
-  d$benchmark <- paste(d$family, d$dataset, sep = ":")
-  d$se <- (d$ci_high - d$ci_low) / (2 * z)
-  d$scale <- ifelse(!is.na(d$chance) & !is.na(d$ceiling) & d$ceiling != d$chance, "chance_ceiling", "standardised")
+  NULL
+}
+
+# `d` with `scaled` and `scaled_se`: per benchmark and measure, (value - chance) / (ceiling - chance)
+# where `scale` is "chance_ceiling", else standardised over the benchmark's rows.
+scale_benchmarks <- function(d) {
   d$scaled <- NA_real_
   d$scaled_se <- NA_real_
   for (b in unique(paste(d$benchmark, d$measure))) {
@@ -124,7 +143,21 @@ benchmark_table <- function(metrics = NULL, scores = NULL, measures = benchmark_
       d$scaled_se[r] <- d$se[r] / s
     }
   }
-  tibble::as_tibble(d[cols])
+  d
+}
+
+# Stop unless the benchmark data hold the columns of `formula`, two or more benchmarks and valid
+# training-set sizes.
+check_benchmark_data <- function(data, formula) {
+  check_columns(data, setdiff(all.vars(formula), "scale"), "benchmark data")
+  if (length(unique(data$benchmark)) < 2) {
+    stop(sprintf("benchmark model: needs two or more benchmarks, got %d (%s)", length(unique(data$benchmark)),
+                 paste(unique(data$benchmark), collapse = ", ")), call. = FALSE)
+  }
+  bad <- !is.finite(data$train_size) | data$train_size < 0
+  if (any(bad)) stop(sprintf("train_size must be a non-negative number; missing or invalid for model(s) %s",
+                             paste(unique(data$model[bad]), collapse = ", ")), call. = FALSE)
+  invisible(data)
 }
 
 # The ceiling of one model row: the people's value that bounds it (NA: none)
@@ -178,14 +211,7 @@ fit_benchmark_model <- function(data, engine = c("lme4", "brms"), formula = NULL
     formula <- stats::update(formula, . ~ . - scale(intrinsic_dim))
     dropped <- c(dropped, "scale(intrinsic_dim) (no intrinsic dimensionality in the run)")
   }
-  check_columns(data, setdiff(all.vars(formula), "scale"), "benchmark data")
-  if (length(unique(data$benchmark)) < 2) {
-    stop(sprintf("benchmark model: needs two or more benchmarks, got %d (%s)", length(unique(data$benchmark)),
-                 paste(unique(data$benchmark), collapse = ", ")), call. = FALSE)
-  }
-  bad <- !is.finite(data$train_size) | data$train_size < 0
-  if (any(bad)) stop(sprintf("train_size must be a non-negative number; missing or invalid for model(s) %s",
-                             paste(unique(data$model[bad]), collapse = ", ")), call. = FALSE)
+  check_benchmark_data(data, formula)
   data <- data[is.finite(data$scaled), , drop = FALSE]
   simp <- simplify_formula(formula, data)
   f <- simp$formula
@@ -193,12 +219,9 @@ fit_benchmark_model <- function(data, engine = c("lme4", "brms"), formula = NULL
   if (!sat$estimable) stop(sprintf("benchmark model: %s", sat$reason), call. = FALSE)
   diag <- list(dropped = c(dropped, simp$dropped), notes = character())
   if (engine == "lme4") {
-    res <- collect_warnings(suppressMessages(lme4::lmer(f, data = data, REML = TRUE)))
-    fit <- res$value
-    d <- lme4_diagnostics(fit)
-    diag$converged <- d$converged && !any(grepl("converge", res$warnings, ignore.case = TRUE))
-    diag$singular <- d$singular
-    diag$messages <- paste(unique(c(if (nzchar(d$messages)) d$messages, res$warnings)), collapse = "; ")
+    res <- fit_alignment_lme4(f, data, "model")
+    fit <- res$fit
+    diag <- utils::modifyList(diag, res$diagnostics)
     diag$notes <- "lme4: benchmarks' standard errors not used (engine = \"brms\" models them)"
   } else {
     require_brms()
@@ -364,7 +387,8 @@ benchmark_stage <- function(res, metrics, scores, output, models_path, engine, i
   d <- benchmark_data(tab, meta, metrics, id_metric, id_dataset)
   if (nzchar(attr(d, "note"))) res$notes <- c(res$notes, attr(d, "note"))
   if (length(unique(d$benchmark)) < 2 || length(unique(d$model)) < 3) {
-    res$notes <- c(res$notes, sprintf("cross-benchmark model: %d benchmark(s) and %d model(s) with metadata; needs 2 and 3",
+    res$notes <- c(res$notes, sprintf(paste("cross-benchmark model: %d benchmark(s) and %d model(s) with metadata;",
+                                            "needs 2 and 3"),
                                       length(unique(d$benchmark)), length(unique(d$model))))
     return(res)
   }
@@ -374,6 +398,13 @@ benchmark_stage <- function(res, metrics, scores, output, models_path, engine, i
     res$notes <- c(res$notes, sprintf("cross-benchmark model: one objective (%s): objective terms dropped",
                                       unique(d$objective)[1]))
   }
+  fit_benchmark_stage_model(res, f, tab, d, output, engine, chains, iter, seed, min_models_per_effect, say, fig)
+}
+
+# The cross-benchmark model of formula `f` on `d` (benchmark_data()); a fit that cannot be done or fails
+# becomes a problem of `res`, a fitted one is reported (report_benchmark_fit()).
+fit_benchmark_stage_model <- function(res, f, tab, d, output, engine, chains, iter, seed, min_models_per_effect,
+                                      say, fig) {
   fit <- tryCatch({
     sat <- saturation_check(simplify_formula(f, d)$formula, d, min_models_per_effect)
     if (!sat$estimable) stop(sat$reason, call. = FALSE)
@@ -384,6 +415,12 @@ benchmark_stage <- function(res, metrics, scores, output, models_path, engine, i
     res$problems <- c(res$problems, sprintf("cross-benchmark model not fitted: %s", conditionMessage(fit)))
     return(res)
   }
+  report_benchmark_fit(res, fit, tab, d, output, engine, say, fig)
+}
+
+# The fitted cross-benchmark model -> `benchmark_coefficients.csv`, `benchmark_slopes.csv`
+# (`res$benchmark`), its problems and notes, one printed line per fixed effect, the slopes figure.
+report_benchmark_fit <- function(res, fit, tab, d, output, engine, say, fig) {
   coefs <- tidy_alignment_model(fit)
   slopes <- benchmark_slopes(fit)
   write_csv_table(coefs, file.path(output, "benchmark_coefficients.csv"))

@@ -112,7 +112,7 @@ fit_choice_model <- function(data, formula = default_choice_formula(), standardi
 #'   `std.error` are the posterior mean and s.d., `statistic`, `p.value` and
 #'   `singular` are `NA`, and terms carry lme4's names.
 #' @export
-tidy_choice_model <- function(fit, conf.level = 0.95) {
+tidy_choice_model <- function(fit, conf.level = 0.95) { # nolint: object_name_linter. broom's argument name
   if (inherits(fit, "brmsfit")) {
     tab <- suppressWarnings(suppressMessages(
       broom.mixed::tidy(fit, effects = "fixed", conf.int = TRUE, conf.level = conf.level)))

@@ -170,9 +170,9 @@ loo_refit <- function(d, formula, workers) {
 choice_matrices <- function(d, formula, x) {
   d$value <- x
   bar <- lme4::findbars(formula)[[1]]
-  X <- stats::model.matrix(lme4::nobars(formula), d)
-  Z <- stats::model.matrix(stats::as.formula(call("~", bar[[2]])), d)
-  list(X = unclass(X)[, , drop = FALSE], Z = unclass(Z)[, , drop = FALSE])
+  fixed <- stats::model.matrix(lme4::nobars(formula), d)
+  random <- stats::model.matrix(stats::as.formula(call("~", bar[[2]])), d)
+  list(X = unclass(fixed)[, , drop = FALSE], Z = unclass(random)[, , drop = FALSE])
 }
 
 # Decompose the model matrices as A + B * x (row-wise), or NULL when they are
@@ -184,27 +184,27 @@ affine_matrices <- function(d, formula, x) {
   if (is.null(m0) || ncol(m0$Z) > 2L) return(NULL)
   m1 <- choice_matrices(d, formula, x + 1)
   m2 <- choice_matrices(d, formula, x + 2.5)
-  BX <- m1$X - m0$X
-  BZ <- m1$Z - m0$Z
-  ok <- isTRUE(all.equal(m2$X - m0$X, 2.5 * BX, tolerance = 1e-10)) &&
-    isTRUE(all.equal(m2$Z - m0$Z, 2.5 * BZ, tolerance = 1e-10))
+  bx <- m1$X - m0$X
+  bz <- m1$Z - m0$Z
+  ok <- isTRUE(all.equal(m2$X - m0$X, 2.5 * bx, tolerance = 1e-10)) &&
+    isTRUE(all.equal(m2$Z - m0$Z, 2.5 * bz, tolerance = 1e-10))
   if (!ok) return(NULL)
-  list(AX = m0$X - BX * x, BX = BX, AZ = m0$Z - BZ * x, BZ = BZ,
+  list(AX = m0$X - bx * x, BX = bx, AZ = m0$Z - bz * x, BZ = bz,
        group = as.integer(factor(d[[as.character(bars[[1]][[3]])]])))
 }
 
 # Laplace deviance (lme4's -2 logLik for a Bernoulli GLMM) with conditional modes.
-# X: n x p, Z: n x q (q = 1 or 2), g: group 1..J per row, w: prior weights (0/1),
-# theta: lme4's relative covariance factor (column-wise lower triangle), u: J x q start.
-laplace_deviance <- function(theta, beta, y, w, X, Z, g, u, tol = 1e-11, maxit = 50L) {
-  J <- nrow(u)
-  q <- ncol(Z)
-  eta0 <- drop(X %*% beta)
+# x_fixed: n x p, z_random: n x q (q = 1 or 2), g: group 1..n_groups per row, w: prior weights (0/1),
+# theta: lme4's relative covariance factor (column-wise lower triangle), u: n_groups x q start.
+laplace_deviance <- function(theta, beta, y, w, x_fixed, z_random, g, u, tol = 1e-11, maxit = 50L) {
+  n_groups <- nrow(u)
+  q <- ncol(z_random)
+  eta0 <- drop(x_fixed %*% beta)
   # Sums per group; one group (a participant's rows) needs no grouping.
-  rowsum <- if (J == 1L) function(v, ...) if (is.matrix(v)) matrix(colSums(v), 1L) else sum(v)
+  rowsum <- if (n_groups == 1L) function(v, ...) if (is.matrix(v)) matrix(colSums(v), 1L) else sum(v)
             else function(v, ...) base::rowsum(v, g, reorder = TRUE)
   if (q == 1L) {
-    a1 <- Z[, 1] * theta[1]
+    a1 <- z_random[, 1] * theta[1]
     for (it in seq_len(maxit)) {
       eta <- eta0 + a1 * u[g, 1]
       mu <- stats::plogis(eta)
@@ -220,8 +220,8 @@ laplace_deviance <- function(theta, beta, y, w, X, Z, g, u, tol = 1e-11, maxit =
     h <- drop(rowsum(w * mu * (1 - mu) * a1 * a1, g, reorder = TRUE)) + 1
     logdet <- sum(log(h))
   } else {
-    a1 <- Z[, 1] * theta[1] + Z[, 2] * theta[2]
-    a2 <- Z[, 2] * theta[3]
+    a1 <- z_random[, 1] * theta[1] + z_random[, 2] * theta[2]
+    a2 <- z_random[, 2] * theta[3]
     for (it in seq_len(maxit)) {
       eta <- eta0 + a1 * u[g, 1] + a2 * u[g, 2]
       mu <- stats::plogis(eta)
@@ -263,19 +263,78 @@ loo_fast <- function(d, formula, workers, label) {
     return(loo_refit(d, formula, workers))
   }
   q <- ncol(aff$AZ)
-  y <- d$choice
   g <- aff$group
-  J <- max(g)
   theta0 <- unname(lme4::getME(full, "theta"))
-  ntheta <- length(theta0)
   phi <- c(theta0, unname(lme4::fixef(full)))
   # Parameters on the boundary (a variance of 0) stay there, as in a singular fit.
   diag_idx <- if (q == 1L) 1L else c(1L, 3L)
-  fj <- seq_along(phi)
-  fj <- setdiff(fj, diag_idx[theta0[diag_idx] < 1e-6])
-  h <- 1e-4
-  # Deviance of rows `rows` (all of them, or one participant's) at parameters p,
-  # with the standardised value mapped to c[2] * x + c[1] (re-standardisation).
+  fj <- setdiff(seq_along(phi), diag_idx[theta0[diag_idx] < 1e-6])
+  obj <- loo_objective(aff, x, d$choice, length(theta0), fj)
+  all_rows <- seq_len(n)
+  w1 <- rep(1, n)
+  polished <- polish_full_fit(obj, phi, all_rows, w1)
+  if (is.null(polished$hess_chol)) {
+    message(sprintf("fast LOO (%s): objective not locally convex at the full fit; refitting per row", label))
+    return(loo_refit(d, formula, workers))
+  }
+  phi <- polished$phi
+  # Each participant's gradient terms at the full fit; every row's fit starts from them.
+  members <- split(all_rows, g)
+  per <- participant_terms(obj, phi, members)
+  ctx <- list(obj = obj, phi = phi, hess = polished$hess, hess_chol = polished$hess_chol, per = per,
+              dgrad_total = attr(per, "dgrad_total"), members = members, g = g, v = v, s1 = sum(v), s2 = sum(v * v),
+              std = std, diag_idx = diag_idx, all_rows = all_rows, w1 = w1)
+  one <- function(i) loo_fast_row(i, ctx)
+  chunks <- split(all_rows, sort(rep_len(seq_len(max(1L, as.integer(workers))), n)))
+  res <- do.call(rbind, par_lapply(chunks, function(rows) t(vapply(rows, one, numeric(2))), workers))
+  prob <- unname(res[, 1])
+  refit <- which(res[, 2] == 0)
+  prob[refit] <- loo_glmer_rows(d, formula, full, refit)
+  dg <- attr(full, "diagnostics")
+  list(prob = prob, fold = all_rows, method = "loo-fast", converged = dg$converged,
+       messages = paste(c(if (nzchar(dg$messages)) paste("full fit:", dg$messages),
+                          if (length(refit)) sprintf("%d influential row(s) refitted with glmer", length(refit))),
+                        collapse = "; "))
+}
+
+# Polish the full fit `phi` to the exact optimum of the objective (glmer stops at its optimiser's
+# tolerance), so that the full-data gradient is zero. Returns list(phi, hess, hess_chol); `hess_chol`
+# is NULL when the Hessian is not positive definite (the objective not locally convex).
+polish_full_fit <- function(obj, phi, all_rows, w1) {
+  fj <- obj$fj
+  hess <- NULL
+  hess_chol <- NULL
+  for (it in 1:10) {
+    hess <- obj$hess_rows(phi, all_rows, w1)
+    hess_chol <- tryCatch(chol(hess), error = function(e) NULL)
+    if (is.null(hess_chol)) break
+    step <- backsolve(hess_chol, forwardsolve(t(hess_chol), obj$grad_rows(phi, all_rows, w1)))
+    phi[fj] <- phi[fj] - step
+    if (max(abs(step)) < 1e-9) break
+  }
+  list(phi = phi, hess = hess, hess_chol = hess_chol)
+}
+
+# The held-out probabilities of the rows `rows` by refitting glmer without each (started at the full
+# fit `full`).
+loo_glmer_rows <- function(d, formula, full, rows) {
+  start <- list(theta = unname(lme4::getME(full, "theta")), fixef = lme4::fixef(full))
+  vapply(rows, function(i) {
+    fit <- suppressWarnings(fit_choice_model(d[-i, , drop = FALSE], formula, start = start))
+    st <- attr(fit, "standardisation")
+    test <- d[i, , drop = FALSE]
+    test$value <- (test$value - st[["center"]]) / st[["scale"]]
+    unname(stats::predict(fit, newdata = test, type = "response"))
+  }, 0)
+}
+
+# The fast LOO's objective over row subsets: deviance, gradient and Hessian (central differences,
+# step `h`) in the free parameters `fj` of p = (theta, beta) (`ntheta` thetas), for the rows `rows`
+# (all of them, or one participant's) with prior weights `w` and the standardised value mapped to
+# cc[2] * x + cc[1] (re-standardisation). `aff`: affine_matrices(); `x`: standardised values; `y`: choices.
+loo_objective <- function(aff, x, y, ntheta, fj, h = 1e-4) {
+  g <- aff$group
+  q <- ncol(aff$AZ)
   # Row subsets are all rows or one participant's: slice their matrices once.
   blocks <- new.env()
   block <- function(rows) {
@@ -304,108 +363,94 @@ loo_fast <- function(d, formula, workers, label) {
     }, 0)
   }
   hess_rows <- function(p, rows, w) {
-    H <- vapply(fj, function(j) {
+    hess <- vapply(fj, function(j) {
       e <- replace(numeric(length(p)), j, h)
       (grad_rows(p + e, rows, w) - grad_rows(p - e, rows, w)) / (2 * h)
     }, numeric(length(fj)))
-    H <- as.matrix(H)
-    (H + t(H)) / 2
+    hess <- as.matrix(hess)
+    (hess + t(hess)) / 2
   }
-  all_rows <- seq_len(n)
-  w1 <- rep(1, n)
-  # Polish the full fit to the exact optimum of the objective (glmer stops at
-  # its optimiser's tolerance), so that the full-data gradient is zero.
-  Hchol <- NULL
-  for (it in 1:10) {
-    H <- hess_rows(phi, all_rows, w1)
-    Hchol <- tryCatch(chol(H), error = function(e) NULL)
-    if (is.null(Hchol)) break
-    step <- backsolve(Hchol, forwardsolve(t(Hchol), grad_rows(phi, all_rows, w1)))
-    phi[fj] <- phi[fj] - step
-    if (max(abs(step)) < 1e-9) break
-  }
-  if (is.null(Hchol)) {
-    message(sprintf("fast LOO (%s): objective not locally convex at the full fit; refitting per row", label))
-    return(loo_refit(d, formula, workers))
-  }
-  # Each participant's gradient at the full fit and its derivative with respect
-  # to the standardisation map c = (shift, scale): leaving row i out moves c by
-  # O(1/n), so the other participants' gradients are linear in it to O(1/n^2).
-  members <- split(all_rows, g)
+  list(dev_rows = dev_rows, grad_rows = grad_rows, hess_rows = hess_rows, fj = fj, h = h)
+}
+
+# Each participant's gradient at the full fit (G), its derivative with respect to the
+# standardisation map c = (shift, scale) (dG) and its Hessian (H): leaving row i out moves c by
+# O(1/n), so the other participants' gradients are linear in it to O(1/n^2). `members`: rows per
+# participant. Attribute `dgrad_total`: the sum of the dG.
+participant_terms <- function(obj, phi, members) {
+  fj <- obj$fj
+  h <- obj$h
   per <- lapply(members, function(rows) {
     w <- rep(1, length(rows))
-    G <- grad_rows(phi, rows, w)
+    grad <- obj$grad_rows(phi, rows, w)
     dc <- vapply(1:2, function(k) {
       e <- replace(numeric(2), k, h)
-      (grad_rows(phi, rows, w, c(0, 1) + e) - grad_rows(phi, rows, w, c(0, 1) - e)) / (2 * h)
+      (obj$grad_rows(phi, rows, w, c(0, 1) + e) - obj$grad_rows(phi, rows, w, c(0, 1) - e)) / (2 * h)
     }, numeric(length(fj)))
-    list(G = G, dG = matrix(dc, length(fj)), H = hess_rows(phi, rows, w))
+    list(G = grad, dG = matrix(dc, length(fj)), H = obj$hess_rows(phi, rows, w))
   })
-  dG_total <- Reduce(`+`, lapply(per, `[[`, "dG"))
-  s1 <- sum(v)
-  s2 <- sum(v * v)
-  exact_threshold <- 0.01
-  one <- function(i) {
-    m <- (s1 - v[i]) / (n - 1)
-    s <- sqrt(max((s2 - v[i]^2 - (n - 1) * m^2) / (n - 2), 0))
-    if (!is.finite(s) || s <= 0) s <- 1
-    # x' = (v - m) / s = cc[2] * x + cc[1]
-    cc <- c((std[["center"]] - m) / s, std[["scale"]] / s)
-    j <- g[i]
-    rows <- members[[j]]
-    w <- as.numeric(rows != i)
-    # The other participants' gradient, to second order in (parameters, c):
-    # G_others(p) = -G_j + (H - H_j) (p - phi) + (dG - dG_j) (c - c_full);
-    # participant j's, without row i, exactly. Newton on their sum.
-    others0 <- -per[[j]]$G + (dG_total - per[[j]]$dG) %*% (cc - c(0, 1))
-    Hoth <- H - per[[j]]$H
-    p1 <- phi
-    for (it in 1:6) {
-      gi <- others0 + Hoth %*% (p1[fj] - phi[fj]) + grad_rows(p1, rows, w, cc)
-      step <- backsolve(Hchol, forwardsolve(t(Hchol), gi))
-      p1[fj] <- p1[fj] - step
-      if (max(abs(step)) < 1e-8) break
-    }
-    # The quadratic model of the other participants is accurate to O(|p1 - phi|^2);
-    # an influential row in a small data set moves the parameters far enough
-    # for that to matter: finish with exact Newton steps on all rows.
-    ok <- TRUE
-    if (max(abs(p1 - phi)) > exact_threshold) {
-      wa <- w1
-      wa[i] <- 0
-      ok <- FALSE
-      for (it in 1:8) {
-        step <- backsolve(Hchol, forwardsolve(t(Hchol), grad_rows(p1, all_rows, wa, cc)))
-        p1[fj] <- p1[fj] - step
-        if (max(abs(step)) < 1e-8) {
-          ok <- TRUE
-          break
-        }
-      }
-      # A row that moves the variance parameters this far (a flat likelihood, few
-      # participants) is refitted with glmer instead.
-      ok <- ok && max(abs(p1 - phi)) < 0.05 && all(p1[diag_idx] > 0)
-    }
-    fit <- dev_rows(p1, rows, w, cc)
-    c(stats::plogis(fit$eta[rows == i]), ok)
+  attr(per, "dgrad_total") <- Reduce(`+`, lapply(per, `[[`, "dG"))
+  per
+}
+
+# One row i of the fast LOO: the choice probability of row i under the fit without it, and whether
+# the Newton steps reached that fit (0: refit the row with glmer). `ctx`: the full fit's terms (loo_fast()).
+loo_fast_row <- function(i, ctx, exact_threshold = 0.01) {
+  obj <- ctx$obj
+  fj <- obj$fj
+  phi <- ctx$phi
+  v <- ctx$v
+  n <- length(v)
+  m <- (ctx$s1 - v[i]) / (n - 1)
+  s <- sqrt(max((ctx$s2 - v[i]^2 - (n - 1) * m^2) / (n - 2), 0))
+  if (!is.finite(s) || s <= 0) s <- 1
+  # x' = (v - m) / s = cc[2] * x + cc[1]
+  cc <- c((ctx$std[["center"]] - m) / s, ctx$std[["scale"]] / s)
+  j <- ctx$g[i]
+  rows <- ctx$members[[j]]
+  w <- as.numeric(rows != i)
+  # The other participants' gradient, to second order in (parameters, c):
+  # G_others(p) is -G_j + (H - H_j) (p - phi) + (dG - dG_j) (c - c_full);
+  # participant j's, without row i, exactly. Newton on their sum.
+  others0 <- -ctx$per[[j]]$G + (ctx$dgrad_total - ctx$per[[j]]$dG) %*% (cc - c(0, 1))
+  hess_others <- ctx$hess - ctx$per[[j]]$H
+  p1 <- phi
+  for (it in 1:6) {
+    gi <- others0 + hess_others %*% (p1[fj] - phi[fj]) + obj$grad_rows(p1, rows, w, cc)
+    step <- backsolve(ctx$hess_chol, forwardsolve(t(ctx$hess_chol), gi))
+    p1[fj] <- p1[fj] - step
+    if (max(abs(step)) < 1e-8) break
   }
-  chunks <- split(all_rows, sort(rep_len(seq_len(max(1L, as.integer(workers))), n)))
-  res <- do.call(rbind, par_lapply(chunks, function(rows) t(vapply(rows, one, numeric(2))), workers))
-  prob <- unname(res[, 1])
-  refit <- which(res[, 2] == 0)
-  start <- list(theta = theta0, fixef = lme4::fixef(full))
-  for (i in refit) {
-    fit <- suppressWarnings(fit_choice_model(d[-i, , drop = FALSE], formula, start = start))
-    st <- attr(fit, "standardisation")
-    test <- d[i, , drop = FALSE]
-    test$value <- (test$value - st[["center"]]) / st[["scale"]]
-    prob[i] <- stats::predict(fit, newdata = test, type = "response")
+  # The quadratic model of the other participants is accurate to O(|p1 - phi|^2);
+  # an influential row in a small data set moves the parameters far enough
+  # for that to matter: finish with exact Newton steps on all rows.
+  ok <- TRUE
+  if (max(abs(p1 - phi)) > exact_threshold) {
+    exact <- loo_exact_newton(i, p1, cc, ctx)
+    p1 <- exact$p
+    ok <- exact$ok
   }
-  dg <- attr(full, "diagnostics")
-  list(prob = prob, fold = all_rows, method = "loo-fast", converged = dg$converged,
-       messages = paste(c(if (nzchar(dg$messages)) paste("full fit:", dg$messages),
-                          if (length(refit)) sprintf("%d influential row(s) refitted with glmer", length(refit))),
-                        collapse = "; "))
+  fit <- obj$dev_rows(p1, rows, w, cc)
+  c(stats::plogis(fit$eta[rows == i]), ok)
+}
+
+# Exact Newton steps (all rows but i, the full data's Hessian) from `p1`; `ok` is FALSE when they
+# do not converge or leave the parameters far from the full fit (a flat likelihood, few participants):
+# such a row is refitted with glmer instead.
+loo_exact_newton <- function(i, p1, cc, ctx) {
+  fj <- ctx$obj$fj
+  wa <- ctx$w1
+  wa[i] <- 0
+  ok <- FALSE
+  for (it in 1:8) {
+    step <- backsolve(ctx$hess_chol, forwardsolve(t(ctx$hess_chol), ctx$obj$grad_rows(p1, ctx$all_rows, wa, cc)))
+    p1[fj] <- p1[fj] - step
+    if (max(abs(step)) < 1e-8) {
+      ok <- TRUE
+      break
+    }
+  }
+  list(p = p1, ok = ok && max(abs(p1 - ctx$phi)) < 0.05 && all(p1[ctx$diag_idx] > 0))
 }
 
 # ---- scores -----------------------------------------------------------------------------
@@ -440,21 +485,21 @@ alignment_scores <- function(cv, by = c("model", "layer", "task"), n_boot = 1000
   rows <- lapply(seq_along(groups), function(gi) {
     r <- groups[[gi]]
     part <- as.character(cv$participant[r])
-    S <- tapply(nll_row[r], part, sum)
-    N <- tapply(rep(1, length(r)), part, sum)
-    nll <- sum(S)
-    n <- sum(N)
+    nll_part <- tapply(nll_row[r], part, sum)
+    n_part <- tapply(rep(1, length(r)), part, sum)
+    nll <- sum(nll_part)
+    n <- sum(n_part)
     r2 <- 1 - nll / (n * log(2))
     ci <- c(NA_real_, NA_real_)
-    if (n_boot > 0 && length(S) > 1) {
-      P <- length(S)
-      idx <- with_seed(seed + gi, matrix(sample.int(P, P * n_boot, replace = TRUE), P))
-      boot <- 1 - colSums(matrix(S[idx], P)) / (colSums(matrix(N[idx], P)) * log(2))
+    if (n_boot > 0 && length(nll_part) > 1) {
+      n_parts <- length(nll_part)
+      idx <- with_seed(seed + gi, matrix(sample.int(n_parts, n_parts * n_boot, replace = TRUE), n_parts))
+      boot <- 1 - colSums(matrix(nll_part[idx], n_parts)) / (colSums(matrix(n_part[idx], n_parts)) * log(2))
       ci <- unname(stats::quantile(boot, c(alpha, 1 - alpha), names = FALSE))
     }
     out <- tibble::as_tibble(cv[r[1], by, drop = FALSE])
     out$n_trials <- as.integer(n)
-    out$n_participants <- length(S)
+    out$n_participants <- length(nll_part)
     out$nll <- nll
     out$nll_per_trial <- nll / n
     out$nll_chance <- n * log(2)

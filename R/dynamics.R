@@ -124,7 +124,8 @@ dynamics_accuracy <- function(df) {
 #' @param control `lme4::glmerControl()`.
 #' @return A `glmerMod` with attribute `epoch_centre`.
 #' @export
-fit_dynamics_glmm <- function(df, random = c("intercept", "epoch", "epoch_phase"), nAGQ = 0,
+fit_dynamics_glmm <- function(df, random = c("intercept", "epoch", "epoch_phase"),
+                              nAGQ = 0, # nolint: object_name_linter. lme4::glmer's argument name
                               reference = "human",
                               control = lme4::glmerControl(optimizer = "bobyqa")) {
   random <- match.arg(random)
@@ -311,7 +312,9 @@ plot_generalisation_lag <- function(lag) {
 #'   `lag.parquet` table.
 #' @return Invisibly, a list with `fit`, `fixed`, `slopes`.
 #' @export
-dynamics_report <- function(data, outdir, nAGQ = 0, random = "intercept", lag = NULL) {
+dynamics_report <- function(data, outdir,
+                            nAGQ = 0, # nolint: object_name_linter. lme4::glmer's argument name
+                            random = "intercept", lag = NULL) {
   df <- if (is.data.frame(data)) check_dynamics(data) else read_dynamics(data)
   dir.create(outdir, recursive = TRUE, showWarnings = FALSE)
   fit <- fit_dynamics_glmm(df, random = random, nAGQ = nAGQ)
@@ -324,7 +327,8 @@ dynamics_report <- function(data, outdir, nAGQ = 0, random = "intercept", lag = 
   }
   if (any(slopes$separated %in% TRUE)) {
     sep <- unique(slopes$agent[slopes$separated %in% TRUE])
-    message(sprintf("dynamics GLMM: accuracy at ceiling/floor in some epoch for %s; their slopes are unreliable (column 'separated')",
+    message(sprintf(paste("dynamics GLMM: accuracy at ceiling/floor in some epoch for %s; their slopes are unreliable",
+                          "(column 'separated')"),
                     paste(sep, collapse = ", ")))
   }
   write_csv_table(slopes, file.path(outdir, "slopes.csv"))

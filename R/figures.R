@@ -71,7 +71,8 @@ objective_levels <- function(objectives) {
   c(intersect(pal, objectives), sort(setdiff(objectives, pal)))
 }
 
-# "dimensionality_twonn" -> "intrinsic dimensionality (TwoNN)"
+# The axis title of an intrinsic-dimensionality metric, e.g. "intrinsic dimensionality (TwoNN)" for
+# "dimensionality_twonn".
 id_axis_label <- function(id_metric = NULL) {
   names <- c(twonn = "TwoNN", mle = "MLE", pr = "participation ratio", pca = "PCA", gride = "GRIDE")
   est <- sub("^dimensionality_", "", id_metric %||% "")
@@ -121,8 +122,10 @@ plot_alignment_vs_size <- function(data, fit = NULL) {
     lines <- alignment_fit_lines(fit)
     lines$objective <- factor(lines$objective, levels = levels(data$objective))
     p <- p + ggplot2::geom_line(data = lines, ggplot2::aes(x = .data$lx), linewidth = 0.7)
-    parts <- c(sprintf("lines: fitted %s alignment model, population level, other covariates at each objective's mean: %s",
-                       fit$engine, paste(deparse(lme4::nobars(fit$formula), width.cutoff = 500L), collapse = "")), parts)
+    parts <- c(sprintf(paste("lines: fitted %s alignment model, population level, other covariates at each objective's",
+                             "mean: %s"),
+                       fit$engine, paste(deparse(lme4::nobars(fit$formula), width.cutoff = 500L), collapse = "")),
+               parts)
   } else {
     parts <- c(sprintf("points only, no fitted line: %s", problem), parts)
   }
@@ -130,7 +133,8 @@ plot_alignment_vs_size <- function(data, fit = NULL) {
   p <- p + ggplot2::geom_point(aes_pt, size = 2.4) +
     scale_colour_objective(levels(data$objective)) +
     (if (has_model) ggplot2::scale_shape_manual(values = rep(c(16, 17, 15, 18, 1, 2, 0, 5, 6, 3, 4, 8),
-                                                             length.out = length(unique(data$model))), name = "model")) +
+                                                             length.out = length(unique(data$model))),
+                                                name = "model")) +
     ggplot2::labs(x = "log10(training-set size + 1)", y = "cross-validated pseudo-R\u00b2",
                   caption = paste(strwrap(caption, 100), collapse = "\n")) +
     theme_repalign() +
@@ -211,7 +215,8 @@ plot_learning_curves <- function(trials, bin = 10L) {
   check_columns(trials, c("model", "layer", "trial", "value", "choice"), "trials")
   trials <- as.data.frame(trials)
   if (all(c("reward_left", "reward_right") %in% names(trials))) {
-    better <- ifelse(trials$reward_right > trials$reward_left, 1, ifelse(trials$reward_right < trials$reward_left, 0, NA))
+    better <- ifelse(trials$reward_right > trials$reward_left, 1,
+                     ifelse(trials$reward_right < trials$reward_left, 0, NA))
     human <- as.numeric(trials$choice == better)
     learner <- ifelse(trials$value == 0, 0.5, as.numeric((trials$value > 0) == (better == 1)))
   } else if ("true_category" %in% names(trials)) {
@@ -223,7 +228,8 @@ plot_learning_curves <- function(trials, bin = 10L) {
   trials$bin <- (trials$trial - 1L) %/% bin * bin + (bin + 1) / 2
   panel <- ifelse(is.na(trials$layer) | trials$layer == "", as.character(trials$model),
                   paste(trials$model, trials$layer, sep = "\n"))
-  unit <- if ("participant" %in% names(trials)) as.character(trials$participant) else as.character(seq_len(nrow(trials)))
+  unit <- if ("participant" %in% names(trials)) as.character(trials$participant)
+          else as.character(seq_len(nrow(trials)))
   long <- rbind(data.frame(panel = panel, bin = trials$bin, agent = "human", unit = unit, accuracy = human),
                 data.frame(panel = panel, bin = trials$bin, agent = "learner", unit = unit, accuracy = learner))
   long <- long[is.finite(long$accuracy), ]
@@ -239,7 +245,8 @@ plot_learning_curves <- function(trials, bin = 10L) {
   cols <- c(human = "#000000", learner = "#009E73")
   p <- ggplot2::ggplot(agg, ggplot2::aes(x = .data$bin, y = .data$accuracy, colour = .data$agent)) +
     ggplot2::geom_hline(yintercept = 0.5, linetype = ch$linetype, colour = ch$colour, linewidth = ch$linewidth / 2) +
-    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$lo, ymax = .data$hi, fill = .data$agent), colour = NA, alpha = 0.18) +
+    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$lo, ymax = .data$hi, fill = .data$agent),
+                         colour = NA, alpha = 0.18) +
     ggplot2::geom_line() + ggplot2::geom_point(size = 1) +
     ggplot2::facet_wrap(~panel) +
     ggplot2::scale_x_continuous(breaks = function(lim) pretty(lim, n = 4)) +
@@ -287,13 +294,18 @@ clipped_strip_titles <- function(plot, width, height) {
   fixed <- sum(grid::convertWidth(gt$widths[!null], "in", valueOnly = TRUE))
   panel_w <- (width - fixed) / sum(null)
   out <- character(0)
-  for (s in gt$grobs[grepl("^strip", gt$layout$name)]) {
-    texts <- Filter(function(g) inherits(g, "titleGrob"), s$grobs[[1]]$children)
-    for (t in texts) {
-      for (g in Filter(function(g) inherits(g, "text"), t$children)) {  # the label itself, not its (null-wide) frame
-        w <- grid::convertWidth(grid::grobWidth(g), "in", valueOnly = TRUE)
-        if (w > panel_w) out <- c(out, paste(g$label, collapse = " "))
-      }
+  for (s in gt$grobs[grepl("^strip", gt$layout$name)]) out <- c(out, wide_strip_labels(s, panel_w))
+  out
+}
+
+# The labels of the strip grob `s` wider than `panel_w` inches (on the open device).
+wide_strip_labels <- function(s, panel_w) {
+  out <- character(0)
+  texts <- Filter(function(g) inherits(g, "titleGrob"), s$grobs[[1]]$children)
+  for (t in texts) {
+    for (g in Filter(function(g) inherits(g, "text"), t$children)) {  # the label itself, not its (null-wide) frame
+      w <- grid::convertWidth(grid::grobWidth(g), "in", valueOnly = TRUE)
+      if (w > panel_w) out <- c(out, paste(g$label, collapse = " "))
     }
   }
   out

@@ -106,21 +106,24 @@ near_ties <- function(x, y, who, tol, min_change = 0.05) {
   n <- length(x)
   rho <- spearman_rho(x, y)
   if (tol <= 0 || n < 3L || is.na(rho)) return("")
-  parts <- character()
-  for (i in seq_len(n - 1L)) {
-    for (j in (i + 1L):n) {
-      if (abs(y[i] - y[j]) >= tol || x[i] == x[j] || y[i] == y[j]) next
-      ys <- y
-      ys[c(i, j)] <- y[c(j, i)]
-      swapped <- spearman_rho(x, ys)
-      if (!is.na(swapped) && abs(swapped - rho) >= min_change) {
-        parts <- c(parts, sprintf("%s and %s differ in alignment by %.2g (< %g): swapped, rho = %.3f",
-                                  who[i], who[j], abs(y[i] - y[j]), tol, swapped))
-      }
-    }
-  }
-  if (!length(parts)) return("")
+  pairs <- utils::combn(n, 2L)  # every (i, j) with i < j, i the slower-running index
+  swapped <- apply(pairs, 2L, function(ij) near_tie_swap(x, y, ij[1], ij[2], tol))
+  hit <- !is.na(swapped) & abs(swapped - rho) >= min_change
+  if (!any(hit)) return("")
+  i <- pairs[1, hit]
+  j <- pairs[2, hit]
+  parts <- sprintf("%s and %s differ in alignment by %.2g (< %g): swapped, rho = %.3f",
+                   who[i], who[j], abs(y[i] - y[j]), tol, swapped[hit])
   sprintf("rho %.3f rests on %d near-tie(s): %s", rho, length(parts), paste(parts, collapse = "; "))
+}
+
+# Spearman's rho of `x` and `y` with `y[i]` and `y[j]` swapped when the two are a near-tie (closer than
+# `tol` but not equal, of models whose `x` differs); NA otherwise.
+near_tie_swap <- function(x, y, i, j, tol) {
+  if (abs(y[i] - y[j]) >= tol || x[i] == x[j] || y[i] == y[j]) return(NA_real_)
+  ys <- y
+  ys[c(i, j)] <- y[c(j, i)]
+  spearman_rho(x, ys)
 }
 
 # One row per network (model, layer): alignment = mean pseudo-R² over its tasks;
@@ -177,7 +180,9 @@ spearman_row <- function(x, y, n_boot, level, seed, min_models) {
     note <- sprintf("%d model(s), fewer than %d: rho only, no p-value or interval", n, min_models)
   } else {
     # scipy.stats.spearmanr's two-sided p-value (t distribution, n - 2 df)
-    p <- if (abs(rho) >= 1) 0 else {
+    p <- if (abs(rho) >= 1) {
+      0
+    } else {
       t <- rho * sqrt((n - 2) / ((1 - rho) * (1 + rho)))
       2 * stats::pt(-abs(t), n - 2)
     }

@@ -65,7 +65,9 @@ read_table <- function(path, required = character()) {
 #' @export
 project_python <- function() {
   if (!is.null(.python_state$python)) return(.python_state$python)
-  if (!requireNamespace("reticulate", quietly = TRUE)) stop("the R package 'reticulate' is not installed", call. = FALSE)
+  if (!requireNamespace("reticulate", quietly = TRUE)) {
+    stop("the R package 'reticulate' is not installed", call. = FALSE)
+  }
   if (reticulate::py_available(initialize = FALSE)) {
     # Python is already running in this session: it is the only one reticulate can use.
     cfg <- reticulate::py_config()

@@ -48,7 +48,8 @@ shape_bias_model_data <- function(df, humans = "humans") {
 #' @param control `lme4::glmerControl()`.
 #' @return A `glmerMod` with attribute `dataset`.
 #' @export
-fit_shape_bias_model <- function(df, nAGQ = 1, control = lme4::glmerControl(optimizer = "bobyqa")) {
+fit_shape_bias_model <- function(df, nAGQ = 1, # nolint: object_name_linter. lme4::glmer's argument name
+                                 control = lme4::glmerControl(optimizer = "bobyqa")) {
   d <- shape_bias_model_data(df)
   fixed <- if (nlevels(d$agent) > 1) "agent" else "1"
   f <- stats::as.formula(paste("shape ~", fixed, "+ (1 | image) + (0 + is_human | subject)"))

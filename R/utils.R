@@ -74,15 +74,15 @@ collect_warnings <- function(expr) {
 }
 
 # Parallel lapply: forked workers where available (not on Windows).
-par_lapply <- function(X, FUN, workers = 1L) {
+par_lapply <- function(x, fun, workers = 1L) {
   workers <- as.integer(workers)
-  if (workers > 1L && .Platform$OS.type != "windows" && length(X) > 1L) {
-    res <- parallel::mclapply(X, FUN, mc.cores = workers, mc.preschedule = TRUE)
+  if (workers > 1L && .Platform$OS.type != "windows" && length(x) > 1L) {
+    res <- parallel::mclapply(x, fun, mc.cores = workers, mc.preschedule = TRUE)
     errs <- vapply(res, inherits, TRUE, what = "try-error")
     if (any(errs)) stop(attr(res[[which(errs)[1]]], "condition"))
     res
   } else {
-    lapply(X, FUN)
+    lapply(x, fun)
   }
 }
 
@@ -131,7 +131,8 @@ check_unique_trials <- function(df, what = "trials", keys = c("model", "layer", 
     show <- utils::head(first, 3)
     ex <- apply(show, 1, function(r) paste(sprintf("%s=%s", keys, trimws(r)), collapse = ", "))
     stop(sprintf("%s: %d duplicated row(s) with the same %s (%d distinct key(s)), e.g. %s; remove the duplicates",
-                 what, sum(dup), paste(keys, collapse = ", "), nrow(first), paste(sprintf("(%s)", ex), collapse = "; ")),
+                 what, sum(dup), paste(keys, collapse = ", "), nrow(first),
+                 paste(sprintf("(%s)", ex), collapse = "; ")),
          call. = FALSE)
   }
   invisible(df)
@@ -146,4 +147,3 @@ pooled_task <- function(scores, by) {
   if (!length(extra) || !nrow(scores)) return(rep("pooled", nrow(scores)))
   do.call(paste, c(lapply(extra, function(col) as.character(scores[[col]])), sep = "/"))
 }
-

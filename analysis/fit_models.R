@@ -29,13 +29,16 @@ opts <- parse_args(OptionParser(option_list = list(
               help = "metric holding intrinsic dimensionality [default %default]"),
   make_option("--id-dataset", dest = "id_dataset", default = NULL, help = "dataset of that metric, if several"),
   make_option("--levels", default = "model,trial",
-              help = "alignment models to fit: model, trial, both or none [default %default]; trial-level brms fits take long"),
+              help = paste("alignment models to fit: model, trial, both or none [default %default];",
+                           "trial-level brms fits take long")),
   make_option("--cv", default = "kfold", help = "kfold or loo [default %default]"),
   make_option("--k", type = "integer", default = 5L, help = "participant folds [default %default]"),
   make_option("--by", default = NULL,
-              help = "comma-separated grouping of choice models [default model,layer,task; model,layer when every task has one participant]"),
+              help = paste("comma-separated grouping of choice models [default model,layer,task;",
+                           "model,layer when every task has one participant]")),
   make_option("--workers", type = "integer", default = 1L, help = "worker processes for LOO [default %default]"),
-  make_option("--n-boot", dest = "n_boot", type = "integer", default = 1000L, help = "bootstrap resamples [default %default]"),
+  make_option("--n-boot", dest = "n_boot", type = "integer", default = 1000L,
+              help = "bootstrap resamples [default %default]"),
   make_option("--seed", type = "integer", default = 0L,
               help = "seed of folds and bootstrap [default %default, the pipeline's default [run] seed]"),
   make_option("--chains", type = "integer", default = 4L, help = "brms chains [default %default]"),
@@ -54,7 +57,9 @@ fail <- function(msg) {
 if (is.null(opts$input) || is.null(opts$output)) fail("--input and --output are required")
 if (!opts$engine %in% c("lme4", "brms")) fail(sprintf("--engine must be lme4 or brms, got '%s'", opts$engine))
 if (!opts$cv %in% c("kfold", "loo")) fail(sprintf("--cv must be kfold or loo, got '%s'", opts$cv))
-if (!opts$variant %in% c("default", "published")) fail(sprintf("--variant must be default or published, got '%s'", opts$variant))
+if (!opts$variant %in% c("default", "published")) {
+  fail(sprintf("--variant must be default or published, got '%s'", opts$variant))
+}
 
 # This script's repository: where project_python() looks for .venv and fit_run() for data/models.csv.
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])

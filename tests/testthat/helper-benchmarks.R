@@ -13,9 +13,9 @@ simulate_benchmarks <- function(n_models = 24, n_benchmarks = 12, seed = 1,
   c <- stats::rnorm(n_benchmarks, 0, sd_slope)
   g <- expand.grid(i = seq_len(n_models), b = seq_len(n_benchmarks))
   x <- log10(models$train_size[g$i] + 1)
-  objB <- as.numeric(models$objective[g$i] == "B")
+  obj_b <- as.numeric(models$objective[g$i] == "B")
   zid <- as.numeric(scale(id))[g$i]
-  y <- beta[["intercept"]] + beta[["size"]] * x + beta[["objB"]] * objB + beta[["size_objB"]] * x * objB +
+  y <- beta[["intercept"]] + beta[["size"]] * x + beta[["objB"]] * obj_b + beta[["size_objB"]] * x * obj_b +
     beta[["id"]] * zid + u[g$i] + a[g$b] + c[g$b] * x + stats::rnorm(nrow(g), 0, sd_resid)
   table <- tibble::tibble(model = models$name[g$i], layer = "penultimate", benchmark = sprintf("b%02d", g$b),
                           family = "sim", dataset = sprintf("b%02d", g$b), measure = "sim", value = y,

@@ -14,12 +14,12 @@ things_decisions_values <- function(root, participants = NULL, trials = NULL) {
     r <- r[order(raw$trial_n[r])]
     for (k in seq_along(r)[-1]) {
       past <- r[seq_len(k - 1)]
-      Xp <- rbind(left[past, , drop = FALSE], right[past, , drop = FALSE])
+      x_past <- rbind(left[past, , drop = FALSE], right[past, , drop = FALSE])
       yp <- c(raw$RewardLeft[past], raw$RewardRight[past])
-      mx <- colMeans(Xp)
+      mx <- colMeans(x_past)
       my <- mean(yp)
-      Xc <- sweep(Xp, 2, mx)
-      beta <- solve(crossprod(Xc) + diag(14), crossprod(Xc, yp - my))
+      x_centred <- sweep(x_past, 2, mx)
+      beta <- solve(crossprod(x_centred) + diag(14), crossprod(x_centred, yp - my))
       raw$value[r[k]] <- sum((right[r[k], ] - left[r[k], ]) * beta)
     }
   }

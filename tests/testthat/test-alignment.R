@@ -34,7 +34,8 @@ test_that("alignment_data joins metadata and names models without metadata", {
   two <- rbind(sim$metrics, transform(sim$metrics, dataset = "mur92"))
   expect_error(alignment_data(sim$scores, sim$models, two), "choose one with id_dataset")
   expect_equal(nrow(alignment_data(sim$scores, sim$models, two, id_dataset = "mur92")), nrow(sim$scores))
-  expect_error(alignment_data(sim$scores, sim$models[c("name", "family")]), "missing column\\(s\\) objective, train_size")
+  expect_error(alignment_data(sim$scores, sim$models[c("name", "family")]),
+               "missing column\\(s\\) objective, train_size")
 })
 
 test_that("model-level alignment model (lme4) recovers planted effects within 2 s.e.", {

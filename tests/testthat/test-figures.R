@@ -30,7 +30,8 @@ test_that("plot_alignment_vs_size draws the fitted model's lines, one per object
   expect_equal(at7("image-text contrastive") - at7("supervised"), 0.10, tolerance = 0.01)
   p <- plot_alignment_vs_size(d, fit)
   built <- ggplot2::ggplot_build(p)
-  n_line_groups <- length(unique(built$data[[which(vapply(p$layers, function(l) inherits(l$geom, "GeomLine"), TRUE))]]$group))
+  line_layer <- which(vapply(p$layers, function(l) inherits(l$geom, "GeomLine"), TRUE))
+  n_line_groups <- length(unique(built$data[[line_layer]]$group))
   expect_equal(n_line_groups, 2)
   expect_match(p$labels$caption, "fitted lme4 alignment model")
 })
@@ -42,8 +43,9 @@ test_that("the objective palette is the shared one, other objectives grey", {
 
 # ---- honest figures: no line from a fit that cannot carry one -----------------------
 
-line_layers <- function(p) which(vapply(p$layers, function(l) inherits(l$geom, "GeomLine") ||
-                                           inherits(l$geom, "GeomSmooth"), TRUE))
+line_layers <- function(p) {
+  which(vapply(p$layers, function(l) inherits(l$geom, "GeomLine") || inherits(l$geom, "GeomSmooth"), TRUE))
+}
 
 test_that("a saturated alignment fit draws no line: points only, and the caption says why", {
   d <- planted_alignment_data()
@@ -54,7 +56,8 @@ test_that("a saturated alignment fit draws no line: points only, and the caption
   expect_false(fit$diagnostics$saturation$ok)
   p <- plot_alignment_vs_size(d, fit)
   expect_length(line_layers(p), 0)
-  expect_match(attr(p, "repalign_caption"), "points only, no fitted line: the alignment model is saturated \\(7 models for 3")
+  expect_match(attr(p, "repalign_caption"),
+               "points only, no fitted line: the alignment model is saturated \\(7 models for 3")
   expect_match(p$labels$caption, "saturated")
   # no fit at all: no least-squares stand-in either
   p0 <- plot_alignment_vs_size(d)
@@ -73,7 +76,8 @@ test_that("a saturated alignment fit draws no line: points only, and the caption
 })
 
 test_that("points at the same training size are spread apart, none hidden under another", {
-  d <- data.frame(model = c("random", "pixels", "a", "b", "c"), objective = c("random-init", "baseline", rep("supervised", 3)),
+  d <- data.frame(model = c("random", "pixels", "a", "b", "c"),
+                  objective = c("random-init", "baseline", rep("supervised", 3)),
                   train_size = c(0, 0, 1.28e6, 1.28e6, 1.28e6), pseudo_r2 = c(0.1, 0.1, 0.4, 0.5, 0.45))
   p <- plot_alignment_vs_size(d)
   pts <- ggplot2::ggplot_build(p)$data[[which(vapply(p$layers, function(l) inherits(l$geom, "GeomPoint"), TRUE))]]
@@ -112,7 +116,8 @@ test_that("learning curves: CI bands across participants, facet titles that fit 
   lo <- mean(acc) - 1.96 * sd(acc) / sqrt(8)
   expect_true(any(abs(rib$ymin - lo) < 1e-9))
   # facets in first-appearance order, the layer on its own line
-  expect_equal(levels(b$layout$layout$panel), c("random:efficientnet_lite0\npenultimate", "efficientnet_lite2\npenultimate"))
+  expect_equal(levels(b$layout$layout$panel),
+               c("random:efficientnet_lite0\npenultimate", "efficientnet_lite2\npenultimate"))
   # every strip title fits its strip at the run's size (9 x 6 in), also with six panels (3 columns)
   expect_equal(repalign:::clipped_strip_titles(p, 9, 6), character(0))
   tr6 <- do.call(rbind, lapply(c("random:efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1",

@@ -12,8 +12,9 @@ simulate_cue_decisions <- function(n_images = 300, n_people = 10, seed = 5,
     data.frame(agent = agent, agent_type = type, subject = agent, stimulus_id = paste0("img", seq_len(n_images)),
                cue = cue, correct = cue == "shape", conflict = TRUE)
   }
-  rows <- lapply(seq_len(n_people), function(p) one(sprintf("subject-%02d", p), "human",
-                                                     effects[["humans"]] + u_img + u_sub[p]))
+  rows <- lapply(seq_len(n_people), function(p) {
+    one(sprintf("subject-%02d", p), "human", effects[["humans"]] + u_img + u_sub[p])
+  })
   rows <- c(rows, lapply(setdiff(names(effects), "humans"), function(a) one(a, "network", effects[[a]] + u_img)))
   d <- do.call(rbind, rows)
   # same-category images (not conflicts) must not enter the model
