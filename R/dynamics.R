@@ -19,14 +19,15 @@ NULL
 read_dynamics <- function(paths) {
   if (!length(paths)) stop("read_dynamics: no paths given", call. = FALSE)
   seen <- character()
-  tabs <- lapply(paths, function(p) {
-    df <- read_table(p, required = c(.dynamics_required, "image_name"))
+  tabs <- vector("list", length(paths))
+  for (i in seq_along(paths)) {
+    df <- read_table(paths[[i]], required = c(.dynamics_required, "image_name"))
     dup <- intersect(unique(df$agent), seen)
-    if (length(dup)) stop(sprintf("%s: agent(s) %s already read from another table", p,
+    if (length(dup)) stop(sprintf("%s: agent(s) %s already read from another table", paths[[i]],
                                   paste(dup, collapse = ", ")), call. = FALSE)
-    seen <<- c(seen, unique(df$agent))
-    df
-  })
+    seen <- c(seen, unique(df$agent))
+    tabs[[i]] <- df
+  }
   check_dynamics(dplyr::bind_rows(tabs))
 }
 
