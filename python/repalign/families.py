@@ -35,6 +35,18 @@ class FamilyFigure:
     tables: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class FamilyTable:
+    """A table a family found among the run's output files: the report shows it (collapsible,
+    under ``anchor``, titled ``title``) unless the report already shows the file it was read
+    from (then it keeps that table's anchor), and the figures drawn from it cite it."""
+
+    anchor: str
+    title: str
+    frame: pd.DataFrame
+    path: Path
+
+
 def _nothing(*_args: Any, **_kw: Any) -> list:
     return []
 
@@ -49,8 +61,9 @@ class ResultFamily:
     output number ``table`` (a Parquet file; read with pandas).
 
     summary_lines(table) -> console lines printed after a run, per task table;
-    figures(metrics, out_dir) -> ``FamilyFigure``s drawn from the run's metrics rows
-    (every metrics table of the run concatenated) into ``out_dir``;
+    figures(metrics, out_dir, tables) -> ``FamilyFigure``s drawn from the run's metrics rows
+    (every metrics table of the run concatenated) and the family's own ``tables``
+    ({report anchor: table}, what ``tables`` found) into ``out_dir``;
     report_section(metrics, roots) -> HTML of the family's report section ("" = none;
     roots: the run's output files and folders, for files such as R figures);
     findings(metrics) -> plain-language findings (report and findings.json), in the
@@ -59,19 +72,25 @@ class ResultFamily:
     the family's (None: none is): such rows form the report table ``anchor("metrics",
     name)`` and the figure group ``name`` (``repalign.pipeline.figures.metric_family``),
     checked in registration order, the first family that claims a name owns it;
-    read(path) -> what summary_lines gets (default: the Parquet table as pandas).
+    read(path) -> what summary_lines gets (default: the Parquet table as pandas);
+    tables(roots) -> ``FamilyTable``s found among the run's output files and folders
+    (e.g. tables written by the R stage), shown in the report's tables under the heading
+    ``tables_title`` and handed to its ``figures`` and to the report's shared-style figures
+    (``repalign.pipeline.figures.python_figures``, by family name and table anchor).
     """
 
     name: str
     title: str
     task_prefix: str
     summary_lines: Callable[[pd.DataFrame], list[str]] = _nothing
-    figures: Callable[[pd.DataFrame, Path], list[FamilyFigure]] = _nothing
+    figures: Callable[[pd.DataFrame, Path, dict[str, pd.DataFrame]], list[FamilyFigure]] = _nothing
     report_section: Callable[[pd.DataFrame, Sequence[Path]], str] = field(default=lambda *_: "")
     findings: Callable[[pd.DataFrame], list[str]] = _nothing
     table: int = 0
     read: Callable[[Path], Any] = pd.read_parquet  # how summary_lines gets its table from the output file
     metrics: Callable[[str], bool] | None = None
+    tables: Callable[[Sequence[Path]], list[FamilyTable]] = _nothing
+    tables_title: str = ""
 
     def matches(self, task: Any) -> bool:
         """Whether a pipeline task (anything with a ``key``) belongs to this family."""

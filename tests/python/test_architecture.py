@@ -204,7 +204,7 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
         mine = metrics[metrics["metric"] == "dimensionality_pr"]
         return [f"Toy finding over {len(metrics)} metric rows: mean {mine['value'].mean():.4f}."] if len(mine) else []
 
-    def figures(metrics: pd.DataFrame, out_dir: Path) -> list:
+    def figures(metrics: pd.DataFrame, out_dir: Path, tables: dict[str, pd.DataFrame]) -> list:
         import matplotlib.pyplot as plt
 
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -213,7 +213,15 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
         fig.savefig(out_dir / "toy.png")
         plt.close(fig)
         return [
-            fams.FamilyFigure("toy", "Toy figure", "Toy caption.", out_dir / "toy.png", tables=("tab-metrics-toy",))
+            fams.FamilyFigure(
+                "toy", "Toy figure", "Toy caption.", out_dir / "toy.png", tables=("tab-metrics-toy", *sorted(tables))
+            )
+        ]
+
+    def tables(roots) -> list:
+        return [
+            fams.FamilyTable(fams.anchor("toy", p.stem), p.stem, pd.read_csv(p), p)
+            for p in fams.files_under(roots, "toy_*.csv")
         ]
 
     toy = fams.ResultFamily(
@@ -225,6 +233,8 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
         report_section=lambda metrics, roots: '<section id="toy-family"><h2>Toy family</h2></section>',
         findings=findings,
         metrics=lambda name: name == "dimensionality_pr",
+        tables=tables,
+        tables_title="Toy tables",
     )
     monkeypatch.setattr(fams, "_REGISTRY", {"toy": toy, **fams._REGISTRY})
     assert figs.metric_family("dimensionality_pr") == "toy" and figs.metric_family("dimensionality_twonn") == (
@@ -252,6 +262,22 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
     assert "<li><b>Toy family</b> (1): <a href='#fig-toy'>Toy figure</a></li>" in html
     assert re.search(r"<figure id='fig-toy'.*Data: <a href='#tab-metrics-toy'>metrics: Toy family</a>", html)
     assert "| `toy` | Toy family | `metrics:dimensionality:` |" in fams.docs_table()
+    # its tables found among the run's files: shown under its heading and given to its figure;
+    # one in a folder of the R stage keeps the R table's anchor and is shown once
+    from repalign.pipeline.report import write_report
+
+    pd.DataFrame({"x": [1, 2]}).to_csv(out / "toy_a.csv", index=False)
+    (out / "r" / "fit").mkdir(parents=True)
+    (out / "r" / "fit" / "summary.txt").write_text("fitted\n")
+    pd.DataFrame({"x": [3, 4, 5]}).to_csv(out / "r" / "fit" / "toy_b.csv", index=False)
+    html = write_report(load_config(tmp_path / "study.toml"), status, 0.0).read_text()
+    assert "<h2>Toy tables</h2>\n<details id='tab-toy-toy_a'><summary>toy_a (2 rows)" in html
+    assert "tab-toy-toy_b" not in html and html.count("<details id='tab-r-toy_b'><summary>toy_b (3 rows)") == 1
+    assert re.search(
+        r"<figure id='fig-toy'.*Data: <a href='#tab-metrics-toy'>metrics: Toy family</a>, "
+        r"<a href='#tab-r-toy_b'>toy_b</a>, <a href='#tab-toy-toy_a'>toy_a</a>\.",
+        html,
+    )
     assert not [p for p in (PKG / "pipeline").rglob("*.py") if "toy" in p.read_text()]
 
 

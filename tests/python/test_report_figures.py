@@ -144,7 +144,7 @@ def test_classification_hook_draws_accuracy_and_kappa_with_the_human_band(tmp_pa
         }
     )
     assert figs.classification_columns(table.columns)["kappa"] == "kappa_to_humans"
-    got = figs.python_figures(tmp_path, pd.DataFrame(), classification={"tab-classification-x": table})
+    got = figs.python_figures(tmp_path, pd.DataFrame(), tables={"error_consistency": {"tab-classification-x": table}})
     (f,) = got
     assert (
         f.family == "error_consistency" and f.png.is_file() and f.pdf.is_file() and f.tables == ["tab-classification-x"]

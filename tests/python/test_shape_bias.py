@@ -195,7 +195,7 @@ def test_families_say_nothing_about_other_results(tmp_path):
             if fam.metrics is not None and fam.metrics("rsa_spearman"):
                 continue
             assert fam.findings(metrics) == [] and fam.report_section(metrics, []) == "", fam.name
-            assert fam.figures(metrics, tmp_path / "figures") == [], fam.name
+            assert fam.figures(metrics, tmp_path / "figures", {}) == [], fam.name
 
 
 def test_config_errors_name_the_entry(tmp_path):

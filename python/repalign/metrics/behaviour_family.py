@@ -1,7 +1,10 @@
 """The classification result family (``[[metrics]] metric = "classification"``):
 console lines, report section and finding of accuracy and error consistency per
-agent, registered with ``repalign.families``. Its figure is drawn by the report's
-generic classification-table figure (``repalign.pipeline.figures.plot_error_consistency``)."""
+agent, registered with ``repalign.families``; and the error-consistency family: the
+metrics-table rows of κ and error consistency, and the tables of accuracy and κ per
+agent found among the run's files (``repalign.metrics.behaviour_tables``), which the
+report shows and draws (``repalign.pipeline.figures.plot_error_consistency``: the
+figure needs the report's shared style, which lives above this stage)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pandas as pd
 
 from repalign.families import ResultFamily, files_under, register, table_html
 from repalign.metrics.behaviour import HUMANS, closest_to_humans, summary_lines
+from repalign.metrics.behaviour_tables import find_tables
 
 
 def classification_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
@@ -70,7 +74,7 @@ def classification_section(metrics: pd.DataFrame, roots: Sequence[Path]) -> str:
 CLASSIFICATION = register(
     ResultFamily(
         name="classification",
-        title="Accuracy and error consistency to humans",
+        title="Classification behaviour",
         task_prefix="metrics:classification:",
         summary_lines=summary_lines,
         report_section=classification_section,
@@ -84,13 +88,15 @@ def owns_agreement(metric: str) -> bool:
     return "kappa" in metric or "error_consistency" in metric or metric.startswith("classification")
 
 
-# The figure group and metrics table of those rows (the figure is drawn by the report's
-# classification-table figure, ``repalign.pipeline.figures.plot_error_consistency``).
+# The figure group and metrics table of those rows, and the classification tables of the
+# run's files (the figure is drawn from them by ``repalign.pipeline.figures.plot_error_consistency``).
 ERROR_CONSISTENCY = register(
     ResultFamily(
         name="error_consistency",
         title="Accuracy and error consistency to humans",
         task_prefix="metrics:classification:",
         metrics=owns_agreement,
+        tables=find_tables,
+        tables_title="Classification tables",
     )
 )

@@ -234,8 +234,9 @@ def plot_summary(metrics: pd.DataFrame, dataset: str):
     return fig
 
 
-def figures(metrics: pd.DataFrame, out_dir: Path) -> list[FamilyFigure]:
-    """Both figures per dataset with shape-bias rows, as PNG + PDF in ``out_dir``."""
+def figures(metrics: pd.DataFrame, out_dir: Path, tables: dict[str, pd.DataFrame]) -> list[FamilyFigure]:
+    """Both figures per dataset with shape-bias rows, as PNG + PDF in ``out_dir`` (from the
+    metrics rows alone: the family finds no ``tables``)."""
     sb = _rows(metrics, "shape_bias")
     if sb.empty:
         return []

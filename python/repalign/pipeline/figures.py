@@ -50,6 +50,7 @@ import pandas as pd
 
 import repalign.metrics  # noqa: F401  (its modules register the result families metric_family reads)
 from repalign.families import anchor, owner
+from repalign.metrics.behaviour_tables import classification_columns, classification_wide
 from repalign.pipeline import style
 from repalign.store import temp_name
 
@@ -655,64 +656,6 @@ def plot_generalisation_lag(lag: pd.DataFrame):
 # ---- classification: accuracy and error consistency --------------------------------------
 
 
-def classification_columns(columns: Sequence[str]) -> dict[str, str] | None:
-    """Column roles of a classification table (one row per agent, e.g. per stimulus
-    set): ``agent``, ``accuracy`` and a κ column (``kappa_to_humans``, else the
-    first ``*kappa*`` column that is not a bound), with their CI columns where
-    present (``<col>_ci_low``/``_ci_high`` or ``<col>_low``/``_high``; the κ may
-    also use ``kappa_ci_low``/``_high`` or plain ``ci_low``/``ci_high``) and a panel column (``set``,
-    ``stimulus_set``, ``dataset``, ``experiment``). None when it is not one."""
-    cols = list(columns)
-    if "agent" not in cols or "accuracy" not in cols:
-        return None
-    kappas = [c for c in cols if "kappa" in c and not re.search(r"(low|high|lo|hi|sd|se)$", c)]
-    if not kappas:
-        return None
-    k = "kappa_to_humans" if "kappa_to_humans" in kappas else kappas[0]
-    out = {"agent": "agent", "accuracy": "accuracy", "kappa": k}
-
-    def bounds(key: str, stems: Sequence[str], generic: bool) -> None:
-        pairs = [(f"{c}{a}low", f"{c}{a}high") for c in stems for a in ("_ci_", "_")]
-        for lo, hi in pairs + ([("ci_low", "ci_high")] if generic else []):
-            if lo in cols and hi in cols:
-                out[f"{key}_lo"], out[f"{key}_hi"] = lo, hi
-                return
-
-    bounds("accuracy", ["accuracy"], False)
-    bounds("kappa", [k, "kappa"], True)
-    for p in ("set", "stimulus_set", "dataset", "experiment"):
-        if p in cols:
-            out["panel"] = p
-            break
-    if "chance" in cols:
-        out["chance"] = "chance"
-    return out
-
-
-def classification_wide(df: pd.DataFrame) -> pd.DataFrame:
-    """A long metrics-style table (agent/model, metric, value, ci_low, ci_high with
-    an accuracy metric — ``accuracy`` or ``*accuracy*`` — and ``*kappa*`` metrics)
-    as one wide row per agent (and dataset); a wide table unchanged."""
-    if classification_columns(df.columns) is not None:
-        return df
-    if {"metric", "value"} <= set(df.columns) and ("agent" in df or "model" in df):
-        d = df.rename(columns={"model": "agent"}) if "agent" not in df else df
-        keys = ["agent"] + [c for c in ("dataset", "set") if c in d]
-        names = sorted(set(d["metric"].astype(str)))
-        acc = [m for m in names if m == "accuracy"] or [m for m in names if "accuracy" in m and "kappa" not in m]
-        kap = [m for m in names if "kappa" in m]
-        parts = []
-        for m, col in ([(acc[0], "accuracy")] if acc else []) + [(k, k) for k in kap]:
-            s = d[d["metric"] == m][keys + ["value"] + [c for c in ("ci_low", "ci_high") if c in d]]
-            s = s.drop_duplicates(keys)
-            parts.append(
-                s.rename(columns={"value": col, "ci_low": f"{col}_ci_low", "ci_high": f"{col}_ci_high"}).set_index(keys)
-            )
-        if len(parts) >= 2 and all(len(p) for p in parts[:2]):
-            return pd.concat(parts, axis=1).reset_index()
-    return df
-
-
 def plot_error_consistency(table: pd.DataFrame):
     """Accuracy (left) and error consistency κ to humans (right) per agent, with CIs;
     the human agent's (``humans``/``human``) value and CI shaded as the human band,
@@ -801,7 +744,7 @@ def python_figures(
     metrics: pd.DataFrame,
     scores: pd.DataFrame | None = None,
     dynamics: dict[str, pd.DataFrame] | None = None,
-    classification: dict[str, pd.DataFrame] | None = None,
+    tables: dict[str, dict[str, pd.DataFrame]] | None = None,
     scores_anchor: str = "",
     dynamics_anchors: dict[str, str] | None = None,
 ) -> list[Figure]:
@@ -809,7 +752,9 @@ def python_figures(
     earlier report that this one does not draw are removed.
 
     metrics: the run's metrics rows; scores: the R stage's alignment scores;
-    dynamics: {"curves": ..., "lag": ...}; classification: {table anchor: table}.
+    dynamics: {"curves": ..., "lag": ...}; tables: the tables the result families found
+    among the run's files (``ResultFamily.tables``), {family name: {table anchor: table}}
+    (the ``error_consistency`` family's are drawn by ``plot_error_consistency``).
     """
     import matplotlib
 
@@ -924,7 +869,7 @@ def python_figures(
             "× = no window (training accuracy never left the chance band).",
             [dynamics_anchors.get("lag", "")],
         )
-        for i, (anc, table) in enumerate(sorted((classification or {}).items())):
+        for i, (anc, table) in enumerate(sorted((tables or {}).get("error_consistency", {}).items())):
             add(
                 plot_error_consistency(table),
                 "error_consistency",

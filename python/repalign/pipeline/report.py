@@ -273,39 +273,6 @@ def _outputs(config: Config, tasks, name: str) -> list[Path]:
     return sorted({Path(p) for t in tasks for p in t.outputs if Path(p).name == name and Path(p).is_file()})
 
 
-def _classification_tables(paths: list[Path]) -> dict[str, tuple[Path, pd.DataFrame]]:
-    """Tables of accuracy and error consistency per agent (see
-    ``figures.classification_columns``), from Parquet (schema read first: cheap)
-    or CSV files, keyed by their table anchor."""
-    import pyarrow.parquet as pq
-
-    found = {}
-    for p in paths:
-        try:
-            if p.suffix == ".parquet":
-                names = pq.read_schema(p).names
-                cols = set(names)
-                wide = figs.classification_columns(names) is not None
-                long_ = {"metric", "value"} <= cols and ("agent" in cols or "model" in cols)
-                if not wide and not long_:
-                    continue
-                df = pd.read_parquet(p)
-            else:
-                names = list(pd.read_csv(p, nrows=0).columns)
-                cols = set(names)
-                if figs.classification_columns(names) is None and not (
-                    {"metric", "value"} <= cols and ("agent" in cols or "model" in cols)
-                ):
-                    continue
-                df = pd.read_csv(p)
-        except Exception:  # not a table repalign can read: not part of the report
-            continue
-        df = figs.classification_wide(df)
-        if figs.classification_columns(df.columns) is not None:
-            found[figs.anchor("classification", p.stem)] = (p, df)
-    return found
-
-
 def _details(anchor_id: str, title: str, body: str, n: int | None = None) -> str:
     rows = f" ({n} rows)" if n is not None else ""
     return (
@@ -425,9 +392,9 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
             dyn[name] = df
             dyn_tables.append((figs.anchor("dynamics", name), f"learning dynamics: {name}", df))
     known = {str(t[3]): t[0] for t in r_tables}
-    classif = _classification_tables(_files(roots, "*.parquet") + _files(roots, "*.csv"))
-    # a classification table written by the R stage keeps the R table's anchor
-    classif = {known.get(str(p), a): (p, df) for a, (p, df) in classif.items()}
+    # each family's tables found among the run's files; one the report already shows
+    # (e.g. written by the R stage) keeps that table's anchor and is not shown twice
+    family_tables = {fam.name: {known.get(str(t.path), t.anchor): t for t in fam.tables(roots)} for fam in families()}
 
     # ---- figures ------------------------------------------------------------------------
     figures = figs.python_figures(
@@ -435,7 +402,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         metrics,
         scores,
         dyn,
-        {a: df for a, (_, df) in classif.items()},
+        {name: {a: t.frame for a, t in found.items()} for name, found in family_tables.items() if found},
         scores_anchor=r_anchor.get("alignment_scores", ""),
         dynamics_anchors={k: figs.anchor("dynamics", k) for k in dyn},
     )
@@ -450,7 +417,8 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
         },
     )
     for fam in families():  # after python_figures, which removes the figure files it did not draw
-        for ff in fam.figures(metrics, out / "figures"):
+        own = {a: t.frame for a, t in family_tables[fam.name].items()}
+        for ff in fam.figures(metrics, out / "figures", own):
             figures.append(
                 figs.Figure(
                     fam.name,
@@ -528,7 +496,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
             "tables under the output directory.</p><div class='grid'>"
         )
         titles = {a: t for a, t, _ in metric_tables + dyn_tables} | {a: t for a, t, _, _ in r_tables}
-        titles |= {a: p.stem for a, (p, _) in classif.items()}
+        titles |= {a: t.title for found in family_tables.values() for a, t in found.items()}
         parts += [_figure_html(f, out, titles, headline=f is headline) for f in figures]
         parts.append("</div>")
     else:
@@ -550,11 +518,13 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     if dyn_tables:
         parts.append("<h2>Learning dynamics tables</h2>")
         parts += [_details(a, t, _table_html(d), len(d)) for a, t, d in dyn_tables]
-    if any(str(p) not in known for p, _ in classif.values()):
-        parts.append("<h2>Classification tables</h2>")
-        parts += [
-            _details(a, p.stem, _table_html(d), len(d)) for a, (p, d) in sorted(classif.items()) if str(p) not in known
-        ]
+    for fam in families():
+        extra = sorted(
+            ((a, t) for a, t in family_tables[fam.name].items() if str(t.path) not in known), key=lambda x: x[0]
+        )
+        if extra:
+            parts.append(f"<h2>{html.escape(fam.tables_title or fam.title + ' tables')}</h2>")
+            parts += [_details(a, t.title, _table_html(t.frame), len(t.frame)) for a, t in extra]
 
     parts.append("<h2 id='run'>What was run</h2>")
     parts.append(_details("run-config", "Config", "<pre>" + html.escape(config.path.read_text()) + "</pre>"))
