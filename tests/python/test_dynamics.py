@@ -405,7 +405,7 @@ def test_simulated_agent_and_models_entry_share_one_features_task(tmp_path):
     tasks = plan_all(Config(path=tmp_path / "c.toml", raw=raw, output=tmp_path / "out"))
     [feat] = [t for t in tasks if t.stage == "features"]
     [sim] = [t for t in tasks if t.label.startswith("simulate")]
-    assert sim.deps == (feat.key,) and str(feat.outputs[0]) in sim.args
+    assert sim.deps == (feat.key,) and sim.kwargs["job"].features_path == str(feat.outputs[0])
 
 
 @pytest.mark.data
