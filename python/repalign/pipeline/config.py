@@ -81,6 +81,12 @@ class StudyConfig(Section):
     report: ReportSection = Field(default_factory=ReportSection)
 
 
+def written_sections(config: Config) -> frozenset[str]:
+    """The sections the config file writes (even empty, e.g. a bare ``[dynamics]``):
+    which stages run, and whether there are representations to resolve."""
+    return frozenset(config.raw)
+
+
 def check_study(config: Config | dict[str, Any]) -> StudyConfig:
     """Validate every section of a config (a ``Config`` or the parsed TOML) section by
     section, entry by entry; a config that plans no stage is an error."""
