@@ -29,12 +29,18 @@ from repalign.dynamics import (
     load_dynamics_table,
     select_runs,
 )
-from repalign.dynamics.plan import analyse, plan_dynamics
+from repalign.dynamics.plan import analyse
 from repalign.errors import SchemaError, ValidationError
+from repalign.pipeline.plan import plan_stage
 from repalign.store import read_table
 from repalign.task import run_local
 
 NETWORKS = ("alexnet", "vgg16", "resnet50", "efficientnet", "convnext", "vit")
+
+
+def plan_dynamics(config):
+    """The dynamics stage alone, planned as ``repalign run`` and ``repalign dynamics`` plan it."""
+    return plan_stage(config, "dynamics")
 
 
 @pytest.fixture(scope="module")

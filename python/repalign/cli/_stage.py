@@ -73,7 +73,7 @@ def run_stage(
     listed if any task failed, or when the config has no ``section``."""
     from repalign.pipeline.plan import plan_stage
 
-    tasks = plan_stage(cfg, stage)
+    tasks = plan_stage(cfg, stage, with_inputs=True)
     if not tasks:
         typer.secho(f"no {section} entries in the config", fg="yellow", err=True)
         raise typer.Exit(1)

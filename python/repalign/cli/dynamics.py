@@ -44,7 +44,7 @@ def dynamics(
     else:
         out = (output or Path("results/dynamics")).resolve()
         cfg = Config(path=Path.cwd() / "dynamics.toml", raw={"dynamics": {}}, output=out)
-    tasks = plan_stage(cfg, "dynamics")  # validated and planned as `repalign run` does
+    tasks = plan_stage(cfg, "dynamics", with_inputs=True)  # validated and planned as `repalign run` does
     with stage_lock(cfg, lock_timeout):
         run_local(tasks, progress=progress and not quiet)
     outputs = analysis_outputs(tasks)

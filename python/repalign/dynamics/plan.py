@@ -1,5 +1,6 @@
-"""``[dynamics]`` config section → pipeline tasks (``plan_dynamics``) and the
-module-level task functions they run.
+"""``[dynamics]`` config section → pipeline tasks (the registered planner, ``STAGE``;
+``repalign.pipeline.plan.plan_stage(config, "dynamics")`` plans this stage alone) and
+the module-level task functions they run.
 
 Outputs (content-keyed, written atomically) under ``<output>/dynamics/``::
 
@@ -152,19 +153,14 @@ def fit_glmm(job: DynamicsJob, outdir: str, lag_path: str | None = None) -> str:
 # --- the plan ---------------------------------------------------------------------------------
 
 
-def plan_dynamics(config: Config) -> list[Task]:
-    """Tasks of the ``[dynamics]`` section: observed trials, one task per simulated
-    agent, the Python analyses and (``glmm = true``) the R GLMM."""
-    section = config.section("dynamics")
-    return _plan(config, parse_section(DynamicsSection, {} if section is None else section, "[dynamics]"))
-
-
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
-    return _plan(config, entries["dynamics"] or DynamicsSection())  # validated by plan_all
+    return _plan(config, entries["dynamics"] or DynamicsSection())  # validated by check_study
 
 
 def _plan(config: Config, section: DynamicsSection) -> list[Task]:
-    """Tasks of the validated ``[dynamics]`` section (its simulate entries: ``plan_simulations``)."""
+    """Tasks of the validated ``[dynamics]`` section: observed trials, one task per
+    simulated agent (``plan_simulations``), the Python analyses and (``glmm = true``)
+    the R GLMM."""
     sims = section.simulate
     params = section_params(section)
     root = config.output / "dynamics"

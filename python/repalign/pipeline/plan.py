@@ -69,20 +69,21 @@ def plan_study(config: Config, study: StudyConfig) -> list[Task]:
     return order_tasks(list(tasks.values()))
 
 
-def plan_stage(config: Config, name: str) -> list[Task]:
+def plan_stage(config: Config, name: str, with_inputs: bool = False) -> list[Task]:
     """The tasks of the stage ``name`` alone (``repalign metrics``, ``repalign
     dynamics``, …), planned as ``plan_all`` plans it: the config validated once
     (``check_study``), its representations resolved once (``resolve_study``), the
-    stage's registered planner called with no upstream tasks. When a planned task
-    depends on another task (a representation to extract first), the resolution's
-    tasks come first. [] when the config has none of the stage's sections."""
+    stage's registered planner called with no upstream tasks. ``with_inputs`` (what
+    the per-stage commands run): when a planned task depends on another task (a
+    representation to extract first), the resolution's tasks come first. [] when the
+    config has none of the stage's sections."""
     study = check_study(config)
     stage = registration(name)
     if not written_sections(config) & set(stage.sections):
         return []
     resolved = resolve_study(config, study)
     tasks = list(stage.plan(config, _entries(study, stage), resolved, []))
-    if any(t.deps for t in tasks):  # the extractions it reads: run before it
+    if with_inputs and any(t.deps for t in tasks):  # the extractions it reads: run before it
         keys = {t.key for t in tasks}
         tasks = [t for t in resolved.tasks if t.key not in keys] + tasks
     return tasks
