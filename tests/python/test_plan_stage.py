@@ -20,7 +20,13 @@ from repalign.pipeline.plan import plan_stage
 DEMO = Path(__file__).resolve().parents[2] / "analysis" / "configs" / "demo.toml"
 
 
-def test_a_stage_alone_plans_the_tasks_plan_all_plans_for_it(tmp_path):
+def test_a_stage_alone_plans_the_tasks_plan_all_plans_for_it(tmp_path, monkeypatch):
+    import repalign.r_stage
+    import repalign.rlib
+
+    # the demo's [r] stage keys on the installed R code: held fixed (no R package needed to plan)
+    monkeypatch.setattr(repalign.rlib, "r_code_key", lambda: {"held": "fixed"})
+    monkeypatch.setattr(repalign.r_stage, "r_code_key", lambda: {"held": "fixed"})
     cfg = load_config(DEMO, tmp_path / "out")
     every = plan_all(cfg)
     stages = {t.stage for t in every}
