@@ -23,8 +23,11 @@ from repalign.rlib import PROJECT_ROOT, r_code_key, r_env, run_child
 from repalign.stages import Stage
 
 
-def plan_r(config, upstream: Sequence[Any] = (), section: RSection | None = None) -> list:
+def plan_r(config, upstream: Sequence[Any], section: RSection) -> list:
     """One task running ``Rscript analysis/fit_models.R`` on the run's tables.
+
+    section: the validated ``[r]`` section (``repalign.pipeline.plan.plan_stage(config,
+    "r")`` plans this stage alone, with no upstream tasks).
 
     ``[r]`` keys (all optional): ``input`` (directory of tables; default: the Parquet
     outputs of ``upstream`` tasks, else the run's output directory), ``models``
@@ -40,14 +43,10 @@ def plan_r(config, upstream: Sequence[Any] = (), section: RSection | None = None
     import hashlib
     import json
 
-    from repalign.config import parse_section
     from repalign.errors import ValidationError
     from repalign.models.spec import models_csv as _models_csv
     from repalign.task import Task
 
-    if section is None:  # this stage alone: validate its section here
-        sec = config.section("r", {})
-        section = parse_section(RSection, {} if sec is None else sec, "[r]")
     opts = section.options(config.seed)
     for name in ("input", "models"):
         if name in opts:

@@ -29,12 +29,18 @@ from repalign.dynamics import (
     load_dynamics_table,
     select_runs,
 )
-from repalign.dynamics.plan import analyse, plan_dynamics
+from repalign.dynamics.plan import analyse
 from repalign.errors import SchemaError, ValidationError
+from repalign.pipeline.plan import plan_stage
 from repalign.store import read_table
 from repalign.task import run_local
 
 NETWORKS = ("alexnet", "vgg16", "resnet50", "efficientnet", "convnext", "vit")
+
+
+def plan_dynamics(config):
+    """The dynamics stage alone, planned as ``repalign run`` and ``repalign dynamics`` plan it."""
+    return plan_stage(config, "dynamics")
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +411,7 @@ def test_simulated_agent_and_models_entry_share_one_features_task(tmp_path):
     tasks = plan_all(Config(path=tmp_path / "c.toml", raw=raw, output=tmp_path / "out"))
     [feat] = [t for t in tasks if t.stage == "features"]
     [sim] = [t for t in tasks if t.label.startswith("simulate")]
-    assert sim.deps == (feat.key,) and str(feat.outputs[0]) in sim.args
+    assert sim.deps == (feat.key,) and sim.kwargs["job"].features_path == str(feat.outputs[0])
 
 
 @pytest.mark.data

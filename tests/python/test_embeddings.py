@@ -17,7 +17,6 @@ from repalign.embeddings import (
     SPoSE,
     choose_odd_one_out,
     match_dimensions,
-    plan_embed,
     reliable_counts,
     sample_triplets,
     similarity_rsa,
@@ -25,6 +24,7 @@ from repalign.embeddings import (
 )
 from repalign.errors import ValidationError
 from repalign.metrics import choice_probabilities, odd_one_out_accuracy, odd_one_out_choices
+from repalign.pipeline.plan import plan_stage
 
 N_PLANTED, D_PLANTED = 200, 8
 
@@ -206,16 +206,16 @@ def _write_config(tmp_path, body: str):
 def test_embed_config_errors(tmp_path):
     cfg = load_config(_write_config(tmp_path, '[[embed]]\nname = "a"\nlamda = 1\n'))
     with pytest.raises(ValidationError, match=r"unknown key\(s\) \['lamda'\]; valid keys: name"):
-        plan_embed(cfg)
+        plan_stage(cfg, "embed")
     cfg = load_config(_write_config(tmp_path, '[[embed]]\nname = "a"\nmethod = "spose"\nspike = 0.1\n'))
     with pytest.raises(ValidationError, match="do not apply to method 'spose'"):
-        plan_embed(cfg)
+        plan_stage(cfg, "embed")
     cfg = load_config(_write_config(tmp_path, '[[embed]]\nname = "a"\nsource = "nope"\n'))
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['nope'\]"):
-        plan_embed(cfg)
+        plan_stage(cfg, "embed")
     cfg = load_config(_write_config(tmp_path, '[[embed]]\nname = "a"\nmethod = "pca"\n'))
     with pytest.raises(ValidationError, match="method = 'pca'; valid: spose, vice"):
-        plan_embed(cfg)
+        plan_stage(cfg, "embed")
 
 
 @pytest.mark.data
@@ -241,7 +241,7 @@ batch_size = 1024
 lr = 0.03
 """
     path = _write_config(tmp_path, body)
-    tasks = plan_embed(load_config(path))
+    tasks = plan_stage(load_config(path), "embed")
     assert len(tasks) == 1 and tasks[0].stage == "embed"
     res = CliRunner().invoke(app, ["embed", "--config", str(path)])
     assert res.exit_code == 0, res.output
@@ -302,7 +302,7 @@ n_dims = 6
 l1 = 0.1
 max_epochs = 2
 """
-    tasks = plan_embed(load_config(_write_config(tmp_path, body)))
+    tasks = plan_stage(load_config(_write_config(tmp_path, body)), "embed")
     assert run_local(tasks, progress=False) == {tasks[0].key: "done"}
     out = tasks[0].outputs[0].parent
     emb = read_table(out / "embedding.parquet", kind="embedding")

@@ -190,7 +190,7 @@ def test_texture_shape_human_accuracy_and_pairwise_kappa():
 @pytest.mark.data
 def test_models_without_an_imagenet_head_get_no_decisions(tmp_path):
     from repalign.config import load_config
-    from repalign.metrics import plan_metrics
+    from repalign.pipeline.plan import plan_stage
 
     base = """
 [run]
@@ -208,9 +208,9 @@ metric = "classification"
 """
     path = tmp_path / "c.toml"
     path.write_text(base)
-    (task,) = plan_metrics(load_config(path))
+    (task,) = plan_stage(load_config(path), "metrics")
     # by default only the ImageNet head's output decides; pixels and the penultimate layer do not
     assert [(a.name, a.layer) for a in task.kwargs["agents"]] == [("efficientnet_lite0", "output")]
     path.write_text(base + 'representations = ["pixels/output@edges"]\n')
     with pytest.raises(ValidationError, match="'pixels/output@edges' gives no 16-class decisions: model 'pixels'"):
-        plan_metrics(load_config(path))
+        plan_stage(load_config(path), "metrics")

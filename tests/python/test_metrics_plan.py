@@ -13,7 +13,7 @@ from repalign.config import load_config, parse_section
 from repalign.errors import ValidationError
 from repalign.metrics import metrics_table
 from repalign.metrics.config import metric_model
-from repalign.metrics.plan import plan_metrics
+from repalign.pipeline.plan import plan_stage
 from repalign.store import SCHEMAS, read_table, table_info
 from repalign.task import run_local
 
@@ -58,6 +58,11 @@ methods = ["twonn", "pr"]
 """
 
 
+def plan_stage_metrics(config):
+    """The metrics stage alone, planned as ``repalign run`` and ``repalign metrics`` plan it."""
+    return plan_stage(config, "metrics")
+
+
 def metric_entry(data, where):
     """A [[metrics]] entry validated as the config check validates it."""
     return parse_section(metric_model(data, where), data, where)
@@ -98,12 +103,12 @@ def test_metrics_table_schema():
 def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
     cfg_path = _write(tmp_path, CONFIG)
     cfg = load_config(cfg_path)
-    tasks = plan_metrics(cfg)
+    tasks = plan_stage_metrics(cfg)
     labels = sorted(t.label for t in tasks)
     # Defaults pick representations by their stimuli: spose for triplets, noise for mur92.
     assert labels == ["dimensionality spose", "noise ceiling noise_ceiling", "odd_one_out spose", "rsa noise"]
     assert all(t.deps == () for t in tasks)  # SPoSE and random need no extraction task
-    assert plan_metrics(cfg)[1].key == tasks[1].key  # deterministic, content-keyed
+    assert plan_stage_metrics(cfg)[1].key == tasks[1].key  # deterministic, content-keyed
 
     result = CliRunner().invoke(
         app, ["metrics", "--config", str(cfg_path), "--quiet", "--out", str(tmp_path / "all.parquet")]
@@ -124,13 +129,13 @@ def test_plan_and_cli_write_the_metrics_tables(tmp_path, real_data):
     for t in tasks:
         assert table_info(t.outputs[0])["kind"] == "metrics"
     # A second run finds every output current and does nothing.
-    assert set(run_local(plan_metrics(cfg), progress=False).values()) == {"skipped"}
+    assert set(run_local(plan_stage_metrics(cfg), progress=False).values()) == {"skipped"}
     # A recomputed table is byte-identical (seeded bootstrap, deterministic provenance).
     target_task = next(t for t in tasks if t.label == "odd_one_out spose")
     target = target_task.outputs[0]
     before = target.read_bytes()
     target.unlink()
-    again = run_local(plan_metrics(cfg), progress=False)
+    again = run_local(plan_stage_metrics(cfg), progress=False)
     assert again[target_task.key] == "done"  # the deleted table was recomputed ...
     assert sum(v == "done" for v in again.values()) == 1  # ... and nothing else
     assert target.read_bytes() == before
@@ -147,7 +152,7 @@ def test_unknown_representation_is_an_error(tmp_path):
         )
     )
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]; defined: spose"):
-        plan_metrics(cfg)
+        plan_stage_metrics(cfg)
 
 
 @pytest.mark.data
@@ -166,9 +171,11 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     )
     ref = resolve_representations(cfg)["words"]
     assert ref.task
-    tasks = plan_metrics(cfg)
+    tasks = plan_stage_metrics(cfg)
     assert [t.deps for t in tasks] == [(ref.task,), (ref.task,)]
     assert ref.task in {t.key for t in plan_features(cfg)}
+    with_inputs = plan_stage(cfg, "metrics", with_inputs=True)  # what `repalign metrics` runs
+    assert ref.task in {t.key for t in with_inputs[: -len(tasks)]} and with_inputs[-len(tasks) :] == tasks
     probe = tasks[1].kwargs["job"].entry
     assert probe.epochs == 2 and probe.alphas == [1e-3, 1e-2, 1e-1, 1.0]
 
@@ -208,7 +215,7 @@ def test_variant_key_fills_the_published_defaults_and_enters_the_content_key(tmp
         variant = "published"
         """,
     )
-    a, b = plan_metrics(load_config(cfg))
+    a, b = plan_stage_metrics(load_config(cfg))
     assert a.key != b.key and a.outputs[0] != b.outputs[0]
 
 
@@ -368,7 +375,7 @@ def test_a_metric_task_receives_its_frozen_entry_by_name(tmp_path):
     """,
         )
     )
-    a, b = plan_metrics(cfg)
+    a, b = plan_stage_metrics(cfg)
     assert a.args == () and set(a.kwargs) == {"job", "path", "provenance"}
     entry = a.kwargs["job"].entry
     assert (entry.seed, b.kwargs["job"].entry.seed) == (7, 3)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from builders import choice_trials
 
-from repalign import r, r_stage
+from repalign import r
 from repalign.children import child_env
 from repalign.rlib import rlib_path
 from repalign.store import write_table
@@ -156,15 +156,16 @@ def test_things_decisions_spose_beats_random_features():
 def test_plan_r_runs_the_script_atomically_and_validates_its_section(tmp_path):
     from repalign.config import load_config
     from repalign.errors import ValidationError
+    from repalign.pipeline.plan import plan_stage
     from repalign.task import run_local
 
     write_table(_simulated_trials(), tmp_path / "run" / "learners" / "trials.parquet", "trials", {})
     cfg_path = tmp_path / "study.toml"
     cfg_path.write_text('[run]\noutput = "run"\nseed = 3\n[r]\ninput = "run/learners"\nn_boot = 100\n')
     config = load_config(cfg_path)
-    tasks = r_stage.plan_r(config)
+    tasks = plan_stage(config, "r")
     assert len(tasks) == 1 and tasks[0].stage == "r" and not tasks[0].done()
-    assert tasks[0].key == r_stage.plan_r(config)[0].key  # deterministic
+    assert tasks[0].key == plan_stage(config, "r")[0].key  # deterministic
     run_local(tasks)
     out = tasks[0].outputs[0].parent
     assert tasks[0].done() and "pseudo-R2" in (out / "summary.txt").read_text()
@@ -173,10 +174,10 @@ def test_plan_r_runs_the_script_atomically_and_validates_its_section(tmp_path):
     assert [p.name for p in out.parent.glob(".repalign-tmp/*")] in ([], [".repalign-owned"])  # published, none left
     cfg_path.write_text('[run]\noutput = "run"\n[r]\nengine = "stan"\n')
     with pytest.raises(ValidationError, match="engine must be 'lme4' or 'brms'"):
-        r_stage.plan_r(load_config(cfg_path))
+        plan_stage(load_config(cfg_path), "r")
     cfg_path.write_text('[run]\noutput = "run"\n[r]\nfolds = 3\n')
     with pytest.raises(ValidationError, match=r"unknown key\(s\) \['folds'\]; valid keys: input"):
-        r_stage.plan_r(load_config(cfg_path))
+        plan_stage(load_config(cfg_path), "r")
 
 
 # ---- every bridge error is an RError ----------------------------------------------------------

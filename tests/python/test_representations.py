@@ -125,9 +125,9 @@ def test_a_file_flows_through_a_metric(tmp_path):
         )
         + '[[metrics]]\nmetric = "cka"\nreference = "x"\nrepresentations = ["xq", "z"]\n'
     )
-    from repalign.metrics import plan_metrics
+    from repalign.pipeline.plan import plan_stage
 
-    tasks = plan_metrics(_cfg(tmp_path, body))
+    tasks = plan_stage(_cfg(tmp_path, body), "metrics")
     run_local(tasks, progress=False)
     df = pd.concat([read_table(t.outputs[0], kind="metrics") for t in tasks])
     val = dict(zip(df["model"], df["value"]))

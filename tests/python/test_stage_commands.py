@@ -191,18 +191,18 @@ def test_r_stage_plans_with_repalign_models_csv(tmp_path, monkeypatch):
     $REPALIGN_MODELS_CSV (it read the checkout's data/models.csv); its content keys the task."""
     from repalign.config import load_config
     from repalign.errors import ValidationError
-    from repalign.r_stage import plan_r
+    from repalign.pipeline.plan import plan_stage
 
     cfg = _r_study_without_models(tmp_path, 3)
     monkeypatch.setenv("REPALIGN_MODELS_CSV", str(tmp_path / "curated.csv"))
-    (task,) = plan_r(load_config(cfg))
+    (task,) = plan_stage(load_config(cfg), "r")
     assert task.kwargs["options"]["models"] == str(tmp_path / "curated.csv")
     (tmp_path / "curated.csv").write_text((tmp_path / "curated.csv").read_text().replace("1000000", "7"))
-    (changed,) = plan_r(load_config(cfg))
+    (changed,) = plan_stage(load_config(cfg), "r")
     assert changed.key != task.key
     monkeypatch.setenv("REPALIGN_MODELS_CSV", str(tmp_path / "nope.csv"))
     with pytest.raises(ValidationError, match=r"^REPALIGN_MODELS_CSV: no model metadata file at .*nope\.csv$"):
-        plan_r(load_config(cfg))
+        plan_stage(load_config(cfg), "r")
 
 
 @pytest.mark.skipif(not HAS_R, reason="R package not installed (make install-rpkg)")

@@ -1,11 +1,13 @@
 """Shared body of the per-stage commands (features, metrics, simulate, embed,
-dynamics): hold the output folder's lock like ``repalign run``, plan the stage, add
-the feature-extraction tasks it depends on, run them in-process."""
+dynamics): hold the output folder's lock like ``repalign run``, plan the stage as
+``repalign run`` plans it (``repalign.pipeline.plan.plan_stage``: the config validated
+once, the representations resolved once, the feature-extraction tasks it depends on
+added), run them in-process."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import typer
 
@@ -61,22 +63,20 @@ def stage_lock(cfg: Config, timeout: float | None = None) -> Iterator[None]:
 
 def run_stage(
     cfg: Config,
-    planner: Callable[[Config], list[Task]],
+    stage: str,
     section: str,
     quiet: bool,
     lock_timeout: float | None = None,
 ) -> list[Task]:
-    """Run one stage's tasks (and the extractions they need) under the output folder's
-    lock; exit 1 with the failures listed if any task failed, or when the config has
-    no such section."""
-    tasks = planner(cfg)
+    """Run the tasks of the stage named ``stage`` (``repalign.stages.STAGES``; and the
+    extractions they need) under the output folder's lock; exit 1 with the failures
+    listed if any task failed, or when the config has no ``section``."""
+    from repalign.pipeline.plan import plan_stage
+
+    tasks = plan_stage(cfg, stage, with_inputs=True)
     if not tasks:
         typer.secho(f"no {section} entries in the config", fg="yellow", err=True)
         raise typer.Exit(1)
-    if any(t.deps for t in tasks):  # representations that must be extracted first
-        from repalign.features import plan_features
-
-        tasks = list(plan_features(cfg)) + tasks
     with stage_lock(cfg, lock_timeout):
         try:
             run_local(tasks, progress=not quiet)

@@ -35,7 +35,8 @@ def dynamics(
     progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True),  # old spelling of --quiet
 ) -> None:
     """Trial tables, learning curves, generalisation lag and data efficiency; prints the lag per agent."""
-    from repalign.dynamics.plan import analysis_outputs, plan_dynamics
+    from repalign.dynamics.plan import analysis_outputs
+    from repalign.pipeline.plan import plan_stage
     from repalign.store import read_table
 
     if config is not None:
@@ -43,7 +44,7 @@ def dynamics(
     else:
         out = (output or Path("results/dynamics")).resolve()
         cfg = Config(path=Path.cwd() / "dynamics.toml", raw={"dynamics": {}}, output=out)
-    tasks = plan_dynamics(cfg)
+    tasks = plan_stage(cfg, "dynamics", with_inputs=True)  # validated and planned as `repalign run` does
     with stage_lock(cfg, lock_timeout):
         run_local(tasks, progress=progress and not quiet)
     outputs = analysis_outputs(tasks)

@@ -25,11 +25,10 @@ def embed(
 
     from repalign.cli._stage import run_stage
     from repalign.config import load_config
-    from repalign.embeddings.plan import plan_embed
     from repalign.store import read_table, table_info
 
     cfg = load_config(config, output)
-    tasks = run_stage(cfg, plan_embed, "[[embed]]", quiet, lock_timeout)
+    tasks = run_stage(cfg, "embed", "[[embed]]", quiet, lock_timeout)
     if quiet:
         return
     console = Console()

@@ -21,15 +21,17 @@ def features(
     from dataclasses import replace
 
     from repalign.config import load_config
-    from repalign.features import plan_features
-    from repalign.representations import resolve_representations
+    from repalign.pipeline.config import check_study
+    from repalign.pipeline.plan import resolve_study
     from repalign.task import run_local
 
     cfg = load_config(config, output)
-    tasks = plan_features(cfg)
+    # validated and resolved once, as `repalign run` does: the features stage's tasks are the resolution's
+    resolved = resolve_study(cfg, check_study(cfg))
+    tasks = list(resolved.tasks)
     if skip_bad:
         tasks = [replace(t, kwargs=dict(t.kwargs, skip_bad=True)) if "skip_bad" in t.kwargs else t for t in tasks]
-    refs = resolve_representations(cfg)
+    refs = resolved.reps
     if dry_run:
         for t in tasks:
             typer.echo(f"{'done ' if t.done() else 'todo '} {t.label}  ->  {', '.join(str(p) for p in t.outputs)}")

@@ -28,11 +28,10 @@ def metrics(
 
     from repalign.cli._stage import run_stage
     from repalign.config import load_config
-    from repalign.metrics.plan import plan_metrics
     from repalign.store import read_table, table_info, write_table
 
     cfg = load_config(config, output)
-    tasks = run_stage(cfg, plan_metrics, "[[metrics]]", quiet, lock_timeout)
+    tasks = run_stage(cfg, "metrics", "[[metrics]]", quiet, lock_timeout)
     # (a classification task also writes a ``decisions`` table)
     frames = [
         read_table(p, kind="metrics")

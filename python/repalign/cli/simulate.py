@@ -30,11 +30,10 @@ def simulate(
 
     from repalign.cli._stage import run_stage
     from repalign.config import load_config
-    from repalign.learners.plan import plan_learners
     from repalign.store import read_table, write_table
 
     cfg = load_config(config, output)
-    tasks = run_stage(cfg, plan_learners, "[[learners]]", quiet, lock_timeout)
+    tasks = run_stage(cfg, "learners", "[[learners]]", quiet, lock_timeout)
     frames = [read_table(p, kind="trials") for t in tasks if t.stage == "learners" for p in t.outputs]
     df = pd.concat(frames, ignore_index=True)
     if out is not None:

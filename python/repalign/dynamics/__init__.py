@@ -15,7 +15,7 @@ from repalign.dynamics.curves import (
     generalisation_lag,
     select_runs,
 )
-from repalign.dynamics.plan import analyse, plan_dynamics
+from repalign.dynamics.plan import analyse
 from repalign.dynamics.simulate import SIM_COLUMNS, simulate_dynamics
 from repalign.dynamics.table import DYNAMICS_COLUMNS, check_dynamics_table, load_dynamics_table
 
@@ -33,7 +33,6 @@ __all__ = [
     "check_dynamics_table",
     "load_dynamics_table",
     "analyse",
-    "plan_dynamics",
     "SIM_COLUMNS",
     "simulate_dynamics",
 ]

@@ -1,5 +1,6 @@
-"""``[dynamics]`` config section → pipeline tasks (``plan_dynamics``) and the
-module-level task functions they run.
+"""``[dynamics]`` config section → pipeline tasks (the registered planner, ``STAGE``;
+``repalign.pipeline.plan.plan_stage(config, "dynamics")`` plans this stage alone) and
+the module-level task functions they run.
 
 Outputs (content-keyed, written atomically) under ``<output>/dynamics/``::
 
@@ -10,6 +11,10 @@ Outputs (content-keyed, written atomically) under ``<output>/dynamics/``::
     <key>/lag.parquet                 generalisation_lag (run selection applied)
     <key>/efficiency.parquet          data_efficiency (run selection applied)
     <key>/glmm/…                      R GLMM tidy table + figures (glmm = true)
+
+The section arrives validated (``DynamicsSection``); each task receives, by name, a
+frozen ``DynamicsJob`` (the section and the trial tables the plan fixed) and the paths
+it writes, nothing else of the config.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +61,26 @@ def section_params(section: DynamicsSection) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, list) else v for k, v in section.spec().items() if k != "simulate"}
 
 
+@dataclass(frozen=True)
+class DynamicsJob:
+    """What a dynamics task runs: the validated, frozen ``[dynamics]`` section and the
+    values the plan fixed for it. A task receives this (picklable) by name and nothing
+    else of the config.
+
+    section: the ``DynamicsSection`` (agents, analysis parameters, glmm, glmm_nagq);
+    trial_paths: the dynamics tables (parquet paths, observed and simulated agents) the
+    analyses and the GLMM read, in plan order (empty for the observed-trials task).
+    """
+
+    section: DynamicsSection
+    trial_paths: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The analysis parameters (``section_params``: every key but ``simulate``)."""
+        return section_params(self.section)
+
+
 def analyse(table: pd.DataFrame, params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """All four analyses of one trial table: {"curves", "objects", "lag", "efficiency"}."""
     p = dynamics_params({k: v for k, v in (params or {}).items() if k in SECTION_KEYS and k != "simulate"})
@@ -70,9 +96,9 @@ def analyse(table: pd.DataFrame, params: Mapping[str, Any] | None = None) -> dic
 # --- task functions (module level: picklable) -------------------------------------------------
 
 
-def write_observed_trials(path: str, agents: Sequence[str], provenance: Mapping[str, Any]) -> str:
-    """Task: the Huber et al. trials of ``agents`` as one dynamics table."""
-    write_table(load_dynamics_table(agents), path, "dynamics", provenance)
+def write_observed_trials(job: DynamicsJob, path: str, provenance: Mapping[str, Any]) -> str:
+    """Task: the Huber et al. trials of the section's ``agents`` as one dynamics table at ``path``."""
+    write_table(load_dynamics_table(tuple(job.section.agents)), path, "dynamics", provenance)
     return path
 
 
@@ -91,11 +117,9 @@ def read_trials(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def write_analyses(
-    trial_paths: Sequence[str], outdir: str, params: Mapping[str, Any], provenance: Mapping[str, Any]
-) -> dict[str, str]:
-    """Task: curves / objects / lag / efficiency tables of the given trial tables."""
-    results = analyse(read_trials(trial_paths), params)
+def write_analyses(job: DynamicsJob, outdir: str, provenance: Mapping[str, Any]) -> dict[str, str]:
+    """Task: curves / objects / lag / efficiency tables of the job's trial tables, into ``outdir``."""
+    results = analyse(read_trials(job.trial_paths), job.params)
     # Written in a fixed order with lag last: the task counts as done when all exist.
     out = {}
     for name in ANALYSES:
@@ -103,8 +127,9 @@ def write_analyses(
     return out
 
 
-def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: str | None = None) -> str:
-    """Task: the R GLMM report (``repalign.r.dynamics_report``) on the trial tables.
+def fit_glmm(job: DynamicsJob, outdir: str, lag_path: str | None = None) -> str:
+    """Task: the R GLMM report (``repalign.r.dynamics_report``) on the job's trial
+    tables, with the section's ``glmm_nagq`` (0: penalised IRLS, 1: Laplace).
 
     Writes ``glmm.csv`` (tidy fixed effects), ``slopes.csv``, ``curves.pdf`` and
     ``lag.pdf`` into ``outdir``, atomically (a temporary folder renamed into place);
@@ -112,13 +137,13 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
     from repalign.r import dynamics_report
     from repalign.store import publish_dir, temp_name
 
-    trials = read_trials(trial_paths)
+    trials = read_trials(job.trial_paths)
     lag = read_table(lag_path) if lag_path else None
     out = Path(outdir)
     tmp = temp_name(out)
     tmp.mkdir(parents=True)
     try:
-        dynamics_report(trials, tmp, nagq=nagq, lag=lag)
+        dynamics_report(trials, tmp, nagq=job.section.glmm_nagq, lag=lag)
         publish_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -128,19 +153,14 @@ def fit_glmm(trial_paths: Sequence[str], outdir: str, nagq: int = 0, lag_path: s
 # --- the plan ---------------------------------------------------------------------------------
 
 
-def plan_dynamics(config: Config) -> list[Task]:
-    """Tasks of the ``[dynamics]`` section: observed trials, one task per simulated
-    agent, the Python analyses and (``glmm = true``) the R GLMM."""
-    section = config.section("dynamics")
-    return _plan(config, parse_section(DynamicsSection, {} if section is None else section, "[dynamics]"))
-
-
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
-    return _plan(config, entries["dynamics"] or DynamicsSection())  # validated by plan_all
+    return _plan(config, entries["dynamics"] or DynamicsSection())  # validated by check_study
 
 
 def _plan(config: Config, section: DynamicsSection) -> list[Task]:
-    """Tasks of the validated ``[dynamics]`` section (its simulate entries: ``plan_simulations``)."""
+    """Tasks of the validated ``[dynamics]`` section: observed trials, one task per
+    simulated agent (``plan_simulations``), the Python analyses and (``glmm = true``)
+    the R GLMM."""
     sims = section.simulate
     params = section_params(section)
     root = config.output / "dynamics"
@@ -166,7 +186,7 @@ def _plan(config: Config, section: DynamicsSection) -> list[Task]:
                 "dynamics",
                 (path,),
                 write_observed_trials,
-                (str(path), tuple(params["agents"]), prov),
+                kwargs=dict(job=DynamicsJob(section), path=str(path), provenance=prov),
                 label="observed trials",
             )
         )
@@ -189,13 +209,14 @@ def _plan(config: Config, section: DynamicsSection) -> list[Task]:
         }
     )
     outdir = root / akey
+    job = DynamicsJob(section, tuple(trial_paths))
     prov = {"producer": "repalign.dynamics.write_analyses", "params": params, "trials": trial_paths, "key": akey}
     analyses = Task(
         f"dynamics:analyses:{akey}",
         "dynamics",
         tuple(outdir / f"{n}.parquet" for n in ANALYSES),
         write_analyses,
-        (trial_paths, str(outdir), params, prov),
+        kwargs=dict(job=job, outdir=str(outdir), provenance=prov),
         deps=deps,
         label="curves, lag, efficiency",
     )
@@ -211,7 +232,7 @@ def _plan(config: Config, section: DynamicsSection) -> list[Task]:
                 "dynamics",
                 (glmm_dir / "glmm.csv",),
                 fit_glmm,
-                (trial_paths, str(glmm_dir), params["glmm_nagq"], str(outdir / "lag.parquet")),
+                kwargs=dict(job=job, outdir=str(glmm_dir), lag_path=str(outdir / "lag.parquet")),
                 deps=deps + (analyses.key,),
                 label="R GLMM",
             )

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +126,33 @@ def simulate_dynamics(
     return check_dynamics_table(out, where=f"simulated agent {agent!r}")
 
 
-def _spec(entry: SimulateEntry | Mapping[str, Any], i: int) -> dict[str, Any]:
-    e = (
-        entry
-        if isinstance(entry, SimulateEntry)
-        else parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
-    )
+@dataclass(frozen=True)
+class SimulateJob:
+    """What one simulated-agent task runs: its validated, frozen
+    ``[[dynamics.simulate]]`` entry and the values the plan fixed for it, received by
+    name (picklable; nothing else of the config).
+
+    entry: the ``SimulateEntry``; name: the agent's name (the entry's, or
+    ``learner:<model or file stem>``); features_path: the features file the learner
+    reads (the entry's file, resolved, or the one its features task writes); model,
+    layer: the names the table gives the features (a file's own metadata wins).
+    """
+
+    entry: SimulateEntry
+    name: str
+    features_path: str
+    model: str = ""
+    layer: str = ""
+
+
+def _entry(entry: SimulateEntry | Mapping[str, Any], i: int) -> SimulateEntry:
+    if isinstance(entry, SimulateEntry):
+        return entry
+    return parse_section(SimulateEntry, entry, f"[[dynamics.simulate]] #{i + 1}")
+
+
+def _spec(e: SimulateEntry) -> dict[str, Any]:
+    """The entry's values as its task key hashes them (defaults filled in)."""
     source = e.model if e.model is not None else Path(e.features).stem
     return {
         "name": e.name if e.name is not None else f"learner:{source}",
@@ -148,29 +170,28 @@ def _spec(entry: SimulateEntry | Mapping[str, Any], i: int) -> dict[str, Any]:
     }
 
 
-def write_simulated_trials(
-    path: str, spec: Mapping[str, Any], features_path: str, model: str, layer: str, provenance: Mapping[str, Any]
-) -> str:
-    """Task: features file (``spec['features']``, or the one a features task extracted)
-    → learner → dynamics table."""
+def write_simulated_trials(job: SimulateJob, path: str, provenance: Mapping[str, Any]) -> str:
+    """Task: the job's features file → learner → dynamics table at ``path``."""
     from repalign.features import load_features
 
-    feats = load_features(features_path)
-    if spec["features"] is not None:
-        model = str(feats.meta.get("model", spec["name"]))
+    e = job.entry
+    feats = load_features(job.features_path)
+    model, layer = job.model, job.layer
+    if e.features is not None:  # a file names its own model and layer
+        model = str(feats.meta.get("model", job.name))
         layer = str(feats.meta.get("layer", ""))
     table = simulate_dynamics(
         feats,
-        spec["name"],
-        spec["sequences"],
-        spec["runs"],
-        spec["C"],
-        spec["pca"],
-        spec["device"],
-        spec["batch_size"],
+        job.name,
+        e.sequences,
+        e.runs,
+        float(e.C),
+        e.pca,
+        e.device,
+        e.batch_size,
         model=model,
         layer=layer,
-        threads=spec["threads"],
+        threads=None if e.threads in (None, 0) else e.threads,
     )
     prov = dict(provenance, features=feats.meta.get("path"), features_cache_key=feats.meta.get("cache_key"))
     write_table(table, path, "dynamics", prov)
@@ -186,15 +207,16 @@ def plan_simulations(entries: Sequence[SimulateEntry | Mapping[str, Any]], confi
     if isinstance(entries, Mapping):
         entries = [entries]
     # every entry is checked before any is planned (planning a model's features reads its images)
-    specs, names = [], set()
+    checked, names = [], set()
     for i, entry in enumerate(entries):
-        spec = _spec(entry, i)
+        e = _entry(entry, i)
+        spec = _spec(e)
         if spec["name"] in names:
             raise ValidationError(f"[[dynamics.simulate]]: two entries are named {spec['name']!r}")
         names.add(spec["name"])
-        specs.append(spec)
+        checked.append((e, spec))
     tasks = []
-    for spec in specs:
+    for e, spec in checked:
         if spec["features"] is not None:
             fpath = config.resolve(spec["features"])
             if not fpath.is_file():
@@ -227,7 +249,11 @@ def plan_simulations(entries: Sequence[SimulateEntry | Mapping[str, Any]], confi
                 "dynamics",
                 (path,),
                 write_simulated_trials,
-                (str(path), spec, str(fpath), spec["model"] or "", layer, prov),
+                kwargs=dict(
+                    job=SimulateJob(e, spec["name"], str(fpath), spec["model"] or "", layer),
+                    path=str(path),
+                    provenance=prov,
+                ),
                 deps=(feature_task.key,) if feature_task is not None else (),
                 label=f"simulate {spec['name']}",
             )

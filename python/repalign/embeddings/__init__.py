@@ -4,11 +4,12 @@
   ``choose_odd_one_out``, ``tripletise``);
 * ``SPoSE`` and ``VICE``: non-negative sparse embeddings trained on triplets (torch);
 * ``match_dimensions`` / ``similarity_rsa``: compare two embeddings of the same objects;
-* ``plan_embed``: the pipeline stage (``[[embed]]`` config section).
+* ``STAGE`` (in ``repalign.embeddings.plan``): the pipeline stage (``[[embed]]`` config section;
+  ``repalign.pipeline.plan.plan_stage(config, "embed")`` plans it alone).
 """
 
 from repalign.embeddings.matching import DimensionMatch, dimension_correlations, match_dimensions, similarity_rsa
-from repalign.embeddings.plan import embed_spec, plan_embed, run_embed
+from repalign.embeddings.plan import embed_spec, run_embed
 from repalign.embeddings.spose import SPoSE
 from repalign.embeddings.tripletise import choose_odd_one_out, sample_triplets, tripletise
 from repalign.embeddings.vice import VICE, reliable_counts
@@ -21,7 +22,6 @@ __all__ = [
     "choose_odd_one_out",
     "tripletise",
     "embed_spec",
-    "plan_embed",
     "run_embed",
     "DimensionMatch",
     "dimension_correlations",

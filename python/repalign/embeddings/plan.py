@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from repalign.config import Config, parse_entries, parse_section
+from repalign.config import Config, parse_section
 from repalign.embeddings.config import MODEL_KEYS, embed_model
 from repalign.errors import ValidationError
 from repalign.stages import Stage
@@ -341,19 +341,13 @@ def output_dir(config: Config, spec: Mapping[str, Any], key: str) -> Path:
     return config.output / "embed" / f"{spec['name']}-{key}"
 
 
-def plan_embed(config: Config) -> list[Task]:
-    """One task per ``[[embed]]`` entry (see the module doc for the keys); this stage
-    alone (``repalign.pipeline.plan_all`` hands the registered planner the run's entries)."""
-    return _plan(config, parse_entries(embed_model, config.section("embed", []) or [], "embed"), None)
-
-
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
     return _plan(config, entries["embed"], resolved.reps)
 
 
-def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representation] | None) -> list[Task]:
+def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representation]) -> list[Task]:
     """Tasks of the validated [[embed]] ``entries``; ``refs``: the run's representations
-    (None: resolved here when an entry needs them)."""
+    (resolved once by the pipeline)."""
     if not entries:
         return []
     tasks, names = [], set()
@@ -364,11 +358,7 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
             raise ValidationError(f"{where}: duplicate embed name {spec['name']!r}")
         names.add(spec["name"])
         needed = ([] if spec["source"] == "human" else [spec["source"]]) + list(spec["compare_to"] or [])
-        if refs is None and any(n not in BUILTIN_REFERENCES or n == spec["source"] for n in needed):
-            from repalign.representations import resolve_representations
-
-            refs = resolve_representations(config)
-        known = refs or {}
+        known = refs
         missing = [n for n in needed if n not in known and (n not in BUILTIN_REFERENCES or n == spec["source"])]
         if missing:
             raise ValidationError(

@@ -3,7 +3,8 @@
 Every metric takes features of any origin: a plain (n_objects, d) array or a
 ``repalign.datasets.Embedding`` (then stimulus ids are checked against the human data).
 Results go into the tidy ``metrics`` table (``metrics_table``) and the
-``[[metrics]]`` config section is planned into tasks by ``plan_metrics``.
+``[[metrics]]`` config section is planned into tasks by ``repalign.metrics.plan``
+(its ``STAGE``; ``repalign.pipeline.plan.plan_stage(config, "metrics")`` plans it alone).
 """
 
 from importlib import import_module
@@ -75,14 +76,4 @@ __all__ = [
     "rsa_noise_ceiling",
     "rsa_scores",
     "metrics_table",
-    "plan_metrics",
 ]
-
-
-def __getattr__(name):
-    # plan_metrics imports the features stage lazily (it may import heavy model code).
-    if name == "plan_metrics":
-        from repalign.metrics.plan import plan_metrics
-
-        return plan_metrics
-    raise AttributeError(name)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from repalign.config import Config, parse_entries
+from repalign.config import Config
 from repalign.errors import ValidationError
 from repalign.metrics.config import METRIC_KINDS, MetricKind, metric_model
 from repalign.metrics.own_classification import run_own_classification
@@ -157,21 +157,6 @@ def run_metric(job: MetricJob, path: str, provenance: dict) -> str:
             r["entry"] = job.entry.name
     write_table(metrics_table(rows), path, kind="metrics", provenance=provenance)
     return path
-
-
-def plan_metrics(config: Config) -> list[Task]:
-    """Tasks for every ``[[metrics]]`` entry × representation (this stage alone;
-    ``repalign.pipeline.plan_all`` hands the registered planner the run's entries)."""
-    from repalign.features.config import StimuliEntry
-    from repalign.metrics.own_human import uses_own
-
-    entries = parse_entries(metric_model, config.section("metrics") or [], "metrics")
-    stimuli = parse_entries(StimuliEntry, config.section("stimuli") or [], "stimuli")
-    if not any(e.metric != "noise_ceiling" or uses_own(e) for e in entries):
-        return _plan(config, entries, {}, stimuli)
-    from repalign.representations.resolve import resolve
-
-    return _plan(config, entries, resolve(config, stimuli), stimuli)
 
 
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:

@@ -81,6 +81,21 @@ class StudyConfig(Section):
     report: ReportSection = Field(default_factory=ReportSection)
 
 
+def executor_section(config: Config | None, overrides: dict[str, Any] | None = None) -> ExecutorSection:
+    """The validated ``[executor]`` section of a config (None: no config), with the
+    command line's ``overrides`` (those not None) applied before it is validated, so a
+    bad override is named as the key it sets."""
+    section = dict(config.raw.get("executor") or {}) if config is not None else {}
+    section.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return parse_section(ExecutorSection, section, "[executor]")
+
+
+def written_sections(config: Config) -> frozenset[str]:
+    """The sections the config file writes (even empty, e.g. a bare ``[dynamics]``):
+    which stages run, and whether there are representations to resolve."""
+    return frozenset(config.raw)
+
+
 def check_study(config: Config | dict[str, Any]) -> StudyConfig:
     """Validate every section of a config (a ``Config`` or the parsed TOML) section by
     section, entry by entry; a config that plans no stage is an error."""

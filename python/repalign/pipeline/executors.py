@@ -23,9 +23,9 @@ from rich.live import Live
 from rich.table import Table
 
 from repalign.children import child_env, clean_environ, shell_prologue
-from repalign.config import Config, parse_section
+from repalign.config import Config
 from repalign.errors import ValidationError
-from repalign.pipeline.config import ExecutorSection
+from repalign.pipeline.config import ExecutorSection, executor_section
 from repalign.task import StaleOutputWarning, Task, TaskFailed, order_tasks, run_local
 
 
@@ -49,9 +49,7 @@ class ExecutorSettings:
 
     @classmethod
     def from_config(cls, config: Config | None, **overrides: Any) -> ExecutorSettings:
-        section = dict(config.section("executor", {}) or {}) if config is not None else {}
-        section.update({k: v for k, v in overrides.items() if v is not None})
-        section = parse_section(ExecutorSection, section, "[executor]").spec(exclude_unset=True)
+        section = executor_section(config, overrides).spec(exclude_unset=True)
         kind = section.pop("kind", "local")
         base = {
             k: section.pop(k)

@@ -1,11 +1,13 @@
-"""Collect the tasks of every stage named in a config."""
+"""Collect the tasks of every stage named in a config (``plan_all``), or of one stage
+alone (``plan_stage``, the per-stage CLI commands): both validate the config once,
+resolve its representations once and call the stages' registered planners."""
 
 from __future__ import annotations
 
 import importlib
 
 from repalign.config import Config
-from repalign.pipeline.config import StudyConfig, check_study
+from repalign.pipeline.config import StudyConfig, check_study, written_sections
 from repalign.stages import STAGES, Stage
 from repalign.task import Task, order_tasks
 
@@ -16,6 +18,14 @@ _REPRESENTATION_SECTIONS = ("stimuli", "models", "representations")
 def registrations() -> tuple[Stage, ...]:
     """Every stage's registration (its module's ``STAGE``), in the order of ``repalign.stages.STAGES``."""
     return tuple(importlib.import_module(module).STAGE for _name, module, _package in STAGES)
+
+
+def registration(name: str) -> Stage:
+    """The registration of the stage called ``name`` (as in ``repalign.stages.STAGES``)."""
+    for stage_name, module, _package in STAGES:
+        if stage_name == name:
+            return importlib.import_module(module).STAGE
+    raise KeyError(f"no stage {name!r}; stages: {', '.join(s for s, _m, _p in STAGES)}")
 
 
 def plan_all(config: Config) -> list[Task]:
@@ -30,18 +40,50 @@ def plan_all(config: Config) -> list[Task]:
     return plan_study(config, study)
 
 
-def plan_study(config: Config, study: StudyConfig) -> list[Task]:
-    """``plan_all`` of an already validated config."""
+def resolve_study(config: Config, study: StudyConfig):
+    """The run's one resolution of its representations
+    (``repalign.representations.resolve.Resolved``; empty when the config has no
+    [[stimuli]], [[models]] or [[representations]]) from the validated entries."""
     from repalign.representations.resolve import Resolved, resolve
 
-    resolved = Resolved({})
-    if any(s in config.raw for s in _REPRESENTATION_SECTIONS):
-        resolved = resolve(config, study.stimuli, study.models, study.representations)
+    if not written_sections(config) & set(_REPRESENTATION_SECTIONS):
+        return Resolved({})
+    return resolve(config, study.stimuli, study.models, study.representations)
+
+
+def _entries(study: StudyConfig, stage: Stage) -> dict:
+    """{section: validated entries} of the sections a stage plans from and reads."""
+    return {s: getattr(study, s) for s in stage.sections + stage.reads}
+
+
+def plan_study(config: Config, study: StudyConfig) -> list[Task]:
+    """``plan_all`` of an already validated config."""
+    resolved = resolve_study(config, study)
+    written = written_sections(config)
     tasks: dict[str, Task] = {}
     for stage in registrations():
-        if not any(s in config.raw for s in stage.sections):
+        if not written & set(stage.sections):
             continue
-        entries = {s: getattr(study, s) for s in stage.sections + stage.reads}
-        for t in stage.plan(config, entries, resolved, list(tasks.values())):
+        for t in stage.plan(config, _entries(study, stage), resolved, list(tasks.values())):
             tasks.setdefault(t.key, t)
     return order_tasks(list(tasks.values()))
+
+
+def plan_stage(config: Config, name: str, with_inputs: bool = False) -> list[Task]:
+    """The tasks of the stage ``name`` alone (``repalign metrics``, ``repalign
+    dynamics``, …), planned as ``plan_all`` plans it: the config validated once
+    (``check_study``), its representations resolved once (``resolve_study``), the
+    stage's registered planner called with no upstream tasks. ``with_inputs`` (what
+    the per-stage commands run): when a planned task depends on another task (a
+    representation to extract first), the resolution's tasks come first. [] when the
+    config has none of the stage's sections."""
+    study = check_study(config)
+    stage = registration(name)
+    if not written_sections(config) & set(stage.sections):
+        return []
+    resolved = resolve_study(config, study)
+    tasks = list(stage.plan(config, _entries(study, stage), resolved, []))
+    if with_inputs and any(t.deps for t in tasks):  # the extractions it reads: run before it
+        keys = {t.key for t in tasks}
+        tasks = [t for t in resolved.tasks if t.key not in keys] + tasks
+    return tasks
