@@ -368,6 +368,51 @@ def test_id_panels_in_estimator_order_with_the_estimator_named():
     )
 
 
+def test_dimensionality_family_draws_against_the_r_scores_it_finds(tmp_path):
+    """Without RSA or odd-one-out rows, the dimensionality family finds the R stage's
+    alignment_scores.csv (only in <output>/r/<key>/ beside summary.txt), draws each
+    representation's pseudo-R² (planted) with its CI against its dimensionality, and cites
+    the R table's anchor; the CKA family orders its rows by those scores."""
+    from repalign.metrics.cka_family import CKA
+    from repalign.metrics.dimensionality_family import DIMENSIONALITY
+
+    scores = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "layer": ["l", "l"],
+            "task": "t",
+            "pseudo_r2": [0.11, 0.37],
+            "ci_low": [0.05, 0.3],
+            "ci_high": [0.17, 0.44],
+        }
+    )
+    for folder in (tmp_path / "r" / "k1", tmp_path / "elsewhere"):  # the second is no R output folder
+        folder.mkdir(parents=True)
+        (folder / "summary.txt").write_text("done\n")
+        scores.assign(pseudo_r2=scores["pseudo_r2"] if folder.parent.name == "r" else 0.9).to_csv(
+            folder / "alignment_scores.csv", index=False
+        )
+    (found,) = DIMENSIONALITY.tables([tmp_path])
+    assert found.anchor == "tab-r-alignment_scores" and found.path.parent == tmp_path / "r" / "k1"
+    m = metrics_table(
+        [_row(x, "d", "dimensionality_twonn", v, layer="l") for x, v in (("a", 4.0), ("b", 12.0))]
+        + [_row(x, f"{r}/l@d", "cka_linear", 0.5, layer="l") for x in ("a", "b") for r in ("a", "b") if x != r]
+    )
+    (fig,) = DIMENSIONALITY.figures(m, tmp_path / "figures", {found.anchor: found.frame})
+    assert fig.tables == ("tab-metrics-dimensionality", "tab-r-alignment_scores") and fig.png.is_file()
+    ax = dimensionality_figures.plot_dimensionality(m, found.frame).axes[0]
+    points = sorted(
+        (float(ln.get_xdata()[0]), float(ln.get_ydata()[0]))
+        for ln in ax.lines
+        if ln.get_linestyle() == "None" and len(np.atleast_1d(ln.get_xdata())) == 1
+    )
+    assert points == [(4.0, 0.11), (12.0, 0.37)]
+    assert _whiskers(ax) == [(0.05, 0.17), (0.3, 0.44)]
+    (cka,) = CKA.figures(m, tmp_path / "figures", {found.anchor: found.frame})
+    assert "from most to least aligned" in cka.caption
+    assert dimensionality_figures.representation_order(m, found.frame) == [("b", "l"), ("a", "l")]
+
+
 def test_odd_one_out_long_names_do_not_collide(triplet_metrics):
     rows = [
         _row(name, "test_10", "odd_one_out_dot", 0.5 + 0.01 * i, 0.49, 0.52 + 0.01 * i) for i, name in enumerate(LONG)

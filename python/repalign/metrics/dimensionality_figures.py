@@ -25,10 +25,14 @@ SCORES = "alignment_scores"  # the R stage's table of cross-validated pseudo-R²
 
 
 def find_scores(roots: Sequence[Path]) -> list[FamilyTable]:
-    """The R stage's ``alignment_scores.csv`` among the run's files (in an R output folder:
-    one with ``summary.txt``), anchored as the report's R tables are (``anchor("r", ...)``);
-    the report shows them among its R tables and keeps their anchor."""
-    found = [p for p in files_under(roots, f"{SCORES}.csv") if (p.parent / "summary.txt").is_file()]
+    """The R stage's ``alignment_scores.csv`` among the run's files (in an R output folder,
+    ``<output>/r/<key>/`` with its ``summary.txt``), anchored as the report's R tables are
+    (``anchor("r", ...)``); the report shows them among its R tables and keeps their anchor."""
+    found = [
+        p
+        for p in files_under(roots, f"{SCORES}.csv")
+        if p.parent.parent.name == "r" and (p.parent / "summary.txt").is_file()
+    ]
     return [
         FamilyTable(anchor("r", SCORES if len(found) == 1 else f"{SCORES}-{i}"), SCORES, pd.read_csv(p), p)
         for i, p in enumerate(found)
