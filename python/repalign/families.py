@@ -75,8 +75,11 @@ class ResultFamily:
     read(path) -> what summary_lines gets (default: the Parquet table as pandas);
     tables(roots) -> ``FamilyTable``s found among the run's output files and folders
     (e.g. tables written by the R stage), shown in the report's tables under the heading
-    ``tables_title`` and handed to its ``figures`` and to the report's shared-style figures
-    (``repalign.pipeline.figures.python_figures``, by family name and table anchor).
+    ``tables_title`` and handed to its ``figures`` (by table anchor; e.g. tables written by
+    another stage that a figure reads). The report's figure groups are the families in
+    registration order, titled ``title`` (``repalign.pipeline.figures.figure_groups``); a
+    family draws in its own module with the style of ``repalign.style`` and the helpers of
+    ``repalign.plotting``.
     """
 
     name: str

@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("r",),
     ("datasets",),
     ("models",),
+    ("style", "plotting"),  # the figures' style and drawing helpers: each stage draws its own figures
     *(((package,) + _WITH.get(package, ())) for _name, _module, package in STAGES),
     ("pipeline",),
     ("cli",),
@@ -281,14 +282,25 @@ def test_a_toy_family_reaches_the_run_and_the_report(tmp_path, monkeypatch, caps
     assert not [p for p in (PKG / "pipeline").rglob("*.py") if "toy" in p.read_text()]
 
 
-def test_figure_groups_of_the_registered_families_keep_their_titles():
-    """Every metric-owning family has a figure group: its title where figures.FAMILIES lists it
-    (the order of the report's figure groups) is the family's own."""
+def test_figure_groups_come_from_the_registered_families(monkeypatch):
+    """The report's figure groups are the registered families, in registration order and with
+    their own titles (a family registered in a test joins at its place), then the groups of the
+    stages that are no family; every family that draws does so in its own module, not in
+    pipeline/, and pipeline/figures.py defines no family's plot function."""
+    import repalign.families as fams
     import repalign.metrics  # noqa: F401
-    from repalign.families import families
-    from repalign.pipeline.figures import FAMILIES
+    from repalign.pipeline import figures as figs
 
-    owning = [f for f in families() if f.metrics is not None]
+    owning = [f for f in fams.families() if f.metrics is not None]
     assert {f.name for f in owning} >= {"odd_one_out", "rsa", "cka", "dimensionality", "error_consistency"}
-    for f in owning:
-        assert FAMILIES.get(f.name, f.title) == f.title, f.name
+    drawing = [f for f in fams.families() if f.figures is not fams._nothing]
+    assert {f.name for f in drawing} >= {"odd_one_out", "rsa", "cka", "dimensionality", "error_consistency"}
+    assert not [f.name for f in drawing if f.figures.__module__.startswith("repalign.pipeline")]
+    source = (PKG / "pipeline" / "figures.py").read_text()
+    assert not [f.name for f in fams.families() if f"def plot_{f.name}" in source]
+    toy = fams.ResultFamily(name="toy", title="Toy family", task_prefix="metrics:toy:")
+    monkeypatch.setattr(fams, "_REGISTRY", {**fams._REGISTRY, "toy": toy})
+    groups = figs.figure_groups()
+    n = len(fams.families())
+    assert list(groups.items())[:n] == [(f.name, f.title) for f in fams.families()]
+    assert list(groups)[n - 1] == "toy" and list(groups)[n:] == [*figs.STAGE_GROUPS, "other"]

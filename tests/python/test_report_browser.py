@@ -211,9 +211,9 @@ def _check_report(drv, out: Path, families: set[str], name: str) -> dict:
         assert drv.execute_script(f"return document.getElementById('{links[0]}').open") is True
     ids = set(re.findall(r"<figure id='fig-([^']+)'", text))
     overview = set(re.findall(r"<li><b>([^<]+)</b> \((\d+)\)", text))
-    from repalign.pipeline.figures import FAMILIES
+    from repalign.pipeline.figures import figure_groups
 
-    titles = {FAMILIES[f] for f in families}
+    titles = {figure_groups()[f] for f in families}
     assert titles <= {t for t, _ in overview}, (titles, overview)
     shot = out / "report-screenshot.png"
     print(

@@ -1,5 +1,5 @@
-"""The report's figures (repalign.pipeline.figures) on synthetic tables with planted
-values: each reference line, band and CI whisker must sit where the table puts it;
+"""The report's figures (repalign.pipeline.figures, each family's repalign.metrics.*_figures)
+on synthetic tables with planted values: each reference line, band and CI whisker must sit where the table puts it;
 the classification hook must pick up a table of accuracy and κ per agent; the R
 theme must carry the same colours as the Python style; findings link each number
 to the table it comes from."""
@@ -21,10 +21,13 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Polygon, Rectangle
 
+from repalign import style
 from repalign.children import child_env
+from repalign.metrics import behaviour_figures, behaviour_tables, cka_figures, dimensionality_figures
+from repalign.metrics.odd_one_out_figures import plot_odd_one_out
+from repalign.metrics.rsa_figures import plot_rsa
 from repalign.metrics.table import metrics_table
 from repalign.pipeline import figures as figs
-from repalign.pipeline import style
 from repalign.pipeline.report import _linked, metric_findings
 
 
@@ -85,7 +88,7 @@ def _whiskers(ax):
 
 
 def test_odd_one_out_figure_puts_ceiling_chance_and_cis_where_the_table_says(triplet_metrics):
-    fig = figs.plot_odd_one_out(triplet_metrics)
+    fig = plot_odd_one_out(triplet_metrics)
     (ax,) = fig.axes[:1]
     spans = _spans(ax)
     # the noise-ceiling band runs from the leave-one-out to the majority estimate
@@ -106,7 +109,7 @@ def test_rsa_figure_band_is_the_noise_ceiling():
             _row("human", "mur92", "rsa_spearman_ceiling_upper", 0.577),
         ]
     )
-    fig = figs.plot_rsa(m)
+    fig = plot_rsa(m)
     ax = fig.axes[0]
     assert any(xs == (0.477, 0.577) for xs, _ in _spans(ax)), _spans(ax)
     assert _whiskers(ax) == [(0.076, 0.127), (0.219, 0.283)]
@@ -122,7 +125,7 @@ def test_cka_heatmap_holds_the_table_values():
             _row("b", "px@x", "cka_linear", 0.7),
         ]
     )
-    fig = figs.plot_cka(m)
+    fig = cka_figures.plot_cka(m)
     arr = fig.axes[0].images[0].get_array()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     cols = [t.get_text().replace("\n", "") for t in fig.axes[0].get_xticklabels()]
@@ -143,13 +146,13 @@ def test_classification_hook_draws_accuracy_and_kappa_with_the_human_band(tmp_pa
             "kappa_ci_high": [0.35, 0.15, 0.20],
         }
     )
-    assert figs.classification_columns(table.columns)["kappa"] == "kappa_to_humans"
+    assert behaviour_tables.classification_columns(table.columns)["kappa"] == "kappa_to_humans"
     got = figs.python_figures(tmp_path, pd.DataFrame(), tables={"error_consistency": {"tab-classification-x": table}})
     (f,) = got
     assert (
         f.family == "error_consistency" and f.png.is_file() and f.pdf.is_file() and f.tables == ["tab-classification-x"]
     )
-    fig = figs.plot_error_consistency(table)
+    fig = behaviour_figures.plot_error_consistency(table)
     ax_acc, ax_k = fig.axes
     assert any(xs == (0.85, 0.89) for xs, _ in _spans(ax_acc))  # humans' accuracy CI shaded
     assert any(xs == (0.25, 0.35) for xs, _ in _spans(ax_k))  # humans' κ CI shaded
@@ -163,10 +166,10 @@ def test_classification_hook_draws_accuracy_and_kappa_with_the_human_band(tmp_pa
             "ci_high": [0.92, 0.4, 0.6, 0.2],
         }
     )
-    wide = figs.classification_wide(long_)
-    assert figs.classification_columns(wide.columns) is not None
+    wide = behaviour_tables.classification_wide(long_)
+    assert behaviour_tables.classification_columns(wide.columns) is not None
     assert wide.set_index("agent").loc["vgg", "kappa"] == 0.1
-    assert figs.classification_columns(["model", "metric", "value"]) is None
+    assert behaviour_tables.classification_columns(["model", "metric", "value"]) is None
 
 
 def test_python_figures_draws_one_per_family_and_removes_stale_files(tmp_path, triplet_metrics):
@@ -196,7 +199,7 @@ def test_findings_link_every_number_to_its_table(triplet_metrics):
 
 
 def test_r_theme_has_the_python_colours():
-    """R/theme.R and repalign.pipeline.style carry the same numbers."""
+    """R/theme.R and repalign.style carry the same numbers."""
     from repalign.rlib import rlib_path
 
     env = child_env({"R_LIBS": str(rlib_path())})
@@ -293,10 +296,10 @@ def test_cka_rows_follow_the_rsa_figure_with_the_diagonal_drawn():
     cka = {("a", "b"): 0.3, ("a", "c"): 0.5, ("b", "a"): 0.3, ("b", "c"): 0.8, ("c", "a"): 0.5, ("c", "b"): 0.8}
     rows += [_row(m, f"{r}/penultimate@mur92", "cka_linear", v, layer="penultimate") for (m, r), v in cka.items()]
     m = metrics_table(rows)
-    rsa_fig = figs.plot_rsa(m)
+    rsa_fig = plot_rsa(m)
     rsa_top_down = [t.get_text() for t in rsa_fig.axes[0].get_yticklabels()][::-1]
     assert rsa_top_down == ["b", "c", "a"]
-    fig = figs.plot_cka(m, figs.representation_order(m))
+    fig = cka_figures.plot_cka(m, dimensionality_figures.representation_order(m))
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == rsa_top_down
     cols = [t.get_text().split("/")[0] for t in ax.get_xticklabels()]
@@ -321,7 +324,7 @@ def test_cka_rows_follow_the_rsa_figure_with_the_diagonal_drawn():
         rows[:3]
         + [_row(x, "a/penultimate@mur92", "cka_linear", v, layer="penultimate") for x, v in (("b", 0.3), ("c", 0.5))]
     )
-    ax = figs.plot_cka(one, figs.representation_order(one)).axes[0]
+    ax = cka_figures.plot_cka(one, dimensionality_figures.representation_order(one)).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "c", "a"]
     assert [float(v) for v in ax.images[0].get_array()[:, 0]] == [0.3, 0.5, 1.0]
     # no representation among the references: no frame, and the caption does not mention one
@@ -344,12 +347,14 @@ def test_id_panels_in_estimator_order_with_the_estimator_named():
             _row("b", "d", "rsa_spearman", 0.1, 0.0, 0.2, layer="l"),
         ]
     )
-    fig = figs.plot_dimensionality(m)
+    fig = dimensionality_figures.plot_dimensionality(m)
     assert [ax.get_xlabel() for ax in fig.axes[:2]] == [
         "intrinsic dimensionality (TwoNN)",
         "intrinsic dimensionality (participation ratio)",
     ]
-    assert figs.estimator_order(["dimensionality_pr", "dimensionality_zz", "dimensionality_twonn"]) == [
+    assert dimensionality_figures.estimator_order(
+        ["dimensionality_pr", "dimensionality_zz", "dimensionality_twonn"]
+    ) == [
         "dimensionality_twonn",
         "dimensionality_pr",
         "dimensionality_zz",
@@ -363,11 +368,56 @@ def test_id_panels_in_estimator_order_with_the_estimator_named():
     )
 
 
+def test_dimensionality_family_draws_against_the_r_scores_it_finds(tmp_path):
+    """Without RSA or odd-one-out rows, the dimensionality family finds the R stage's
+    alignment_scores.csv (only in <output>/r/<key>/ beside summary.txt), draws each
+    representation's pseudo-R² (planted) with its CI against its dimensionality, and cites
+    the R table's anchor; the CKA family orders its rows by those scores."""
+    from repalign.metrics.cka_family import CKA
+    from repalign.metrics.dimensionality_family import DIMENSIONALITY
+
+    scores = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "layer": ["l", "l"],
+            "task": "t",
+            "pseudo_r2": [0.11, 0.37],
+            "ci_low": [0.05, 0.3],
+            "ci_high": [0.17, 0.44],
+        }
+    )
+    for folder in (tmp_path / "r" / "k1", tmp_path / "elsewhere"):  # the second is no R output folder
+        folder.mkdir(parents=True)
+        (folder / "summary.txt").write_text("done\n")
+        scores.assign(pseudo_r2=scores["pseudo_r2"] if folder.parent.name == "r" else 0.9).to_csv(
+            folder / "alignment_scores.csv", index=False
+        )
+    (found,) = DIMENSIONALITY.tables([tmp_path])
+    assert found.anchor == "tab-r-alignment_scores" and found.path.parent == tmp_path / "r" / "k1"
+    m = metrics_table(
+        [_row(x, "d", "dimensionality_twonn", v, layer="l") for x, v in (("a", 4.0), ("b", 12.0))]
+        + [_row(x, f"{r}/l@d", "cka_linear", 0.5, layer="l") for x in ("a", "b") for r in ("a", "b") if x != r]
+    )
+    (fig,) = DIMENSIONALITY.figures(m, tmp_path / "figures", {found.anchor: found.frame})
+    assert fig.tables == ("tab-metrics-dimensionality", "tab-r-alignment_scores") and fig.png.is_file()
+    ax = dimensionality_figures.plot_dimensionality(m, found.frame).axes[0]
+    points = sorted(
+        (float(ln.get_xdata()[0]), float(ln.get_ydata()[0]))
+        for ln in ax.lines
+        if ln.get_linestyle() == "None" and len(np.atleast_1d(ln.get_xdata())) == 1
+    )
+    assert points == [(4.0, 0.11), (12.0, 0.37)]
+    assert _whiskers(ax) == [(0.05, 0.17), (0.3, 0.44)]
+    (cka,) = CKA.figures(m, tmp_path / "figures", {found.anchor: found.frame})
+    assert "from most to least aligned" in cka.caption
+    assert dimensionality_figures.representation_order(m, found.frame) == [("b", "l"), ("a", "l")]
+
+
 def test_odd_one_out_long_names_do_not_collide(triplet_metrics):
     rows = [
         _row(name, "test_10", "odd_one_out_dot", 0.5 + 0.01 * i, 0.49, 0.52 + 0.01 * i) for i, name in enumerate(LONG)
     ]
-    fig = figs.plot_odd_one_out(metrics_table(rows))
+    fig = plot_odd_one_out(metrics_table(rows))
     assert _colliding(fig) == []
 
 
@@ -386,15 +436,15 @@ def test_headline_figure_comes_first_and_the_header_says_cached():
     ]
     # a model-recovery study: the first finding cites the choice models' scores
     out, head = headline_first(
-        fs, [("Task t: the most aligned model is ...", "tab-r-scores"), ("x", None)], figs.FAMILIES
+        fs, [("Task t: the most aligned model is ...", "tab-r-scores"), ("x", None)], figs.figure_groups()
     )
     assert head.name == "choice" and [f.name for f in out] == ["choice", "dim", "r-size", "r-curves"]
     # an RSA study: the RSA figure leads
     fs.append(fig("rsa", "rsa", ["tab-metrics-rsa"]))
-    out, head = headline_first(fs, [("RSA ...", "tab-metrics-rsa")], figs.FAMILIES)
+    out, head = headline_first(fs, [("RSA ...", "tab-metrics-rsa")], figs.figure_groups())
     assert out[0].name == "rsa"
     # no finding: family order
-    out, head = headline_first(fs, [], figs.FAMILIES)
+    out, head = headline_first(fs, [], figs.figure_groups())
     assert head is None and [f.family for f in out][:2] == ["rsa", "dimensionality"]
     assert (
         run_header({f"t{i}": "skipped" for i in range(10)}, 0.04)

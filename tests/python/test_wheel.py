@@ -132,7 +132,7 @@ def test_installed_package_reads_nothing_outside_itself(wheel_env):
     no R package found without REPALIGN_RLIB or R's own libraries — said in one line."""
     _, env_dir, work, env = wheel_env
     code = (
-        "from repalign import rlib; from repalign.pipeline.style import model_objectives; "
+        "from repalign import rlib; from repalign.style import model_objectives; "
         "print(rlib.checkout_root(), rlib.rlib_path()); print(model_objectives(['efficientnet_lite0', "
         "'clip_vit_b32']))\n"
         "try:\n    rlib.installed_r_package(); print('found')\nexcept rlib.RPackageMissing as e:\n    "

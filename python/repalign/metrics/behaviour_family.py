@@ -3,8 +3,7 @@ console lines, report section and finding of accuracy and error consistency per
 agent, registered with ``repalign.families``; and the error-consistency family: the
 metrics-table rows of κ and error consistency, and the tables of accuracy and κ per
 agent found among the run's files (``repalign.metrics.behaviour_tables``), which the
-report shows and draws (``repalign.pipeline.figures.plot_error_consistency``: the
-figure needs the report's shared style, which lives above this stage)."""
+report shows and draws (``repalign.metrics.behaviour_figures``)."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from repalign.families import ResultFamily, files_under, register, table_html
+from repalign.metrics import behaviour_figures
 from repalign.metrics.behaviour import HUMANS, closest_to_humans, summary_lines
 from repalign.metrics.behaviour_tables import find_tables
 
@@ -89,7 +89,7 @@ def owns_agreement(metric: str) -> bool:
 
 
 # The figure group and metrics table of those rows, and the classification tables of the
-# run's files (the figure is drawn from them by ``repalign.pipeline.figures.plot_error_consistency``).
+# run's files (the figures are drawn from them by ``repalign.metrics.behaviour_figures``).
 ERROR_CONSISTENCY = register(
     ResultFamily(
         name="error_consistency",
@@ -97,6 +97,7 @@ ERROR_CONSISTENCY = register(
         task_prefix="metrics:classification:",
         metrics=owns_agreement,
         tables=find_tables,
+        figures=behaviour_figures.figures,
         tables_title="Classification tables",
     )
 )

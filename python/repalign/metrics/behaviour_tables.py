@@ -2,7 +2,7 @@
 tables): which columns make one (``classification_columns``), a long metrics-style
 table made wide (``classification_wide``), and the finder of such tables among a
 run's output files (``find_tables``, Parquet and CSV, R's CSVs included), which the
-report shows and ``repalign.pipeline.figures.plot_error_consistency`` draws.
+report shows and ``repalign.metrics.behaviour_figures`` draws.
 
 Error consistency is Cohen's κ of trial-wise correctness (Geirhos, Meding & Wichmann
 2020, "Beyond accuracy: quantifying trial-by-trial behaviour of CNNs and humans by

@@ -1,13 +1,14 @@
 """The odd-one-out result family: zero-shot odd-one-out accuracy (``odd_one_out_<similarity>``),
 the triplet noise ceiling (``noise_ceiling_*``) and linear probing (``probe_*``) rows of the
 metrics table, registered with ``repalign.families``: their report table and figure group
-(drawn by ``repalign.pipeline.figures.plot_odd_one_out``) and their findings."""
+(drawn by ``repalign.metrics.odd_one_out_figures``) and their findings."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from repalign.families import ResultFamily, register
+from repalign.metrics import odd_one_out_figures
 
 
 def owns(metric: str) -> bool:
@@ -67,5 +68,6 @@ ODD_ONE_OUT = register(
         task_prefix="metrics:odd_one_out:",
         findings=findings,
         metrics=owns,
+        figures=odd_one_out_figures.figures,
     )
 )

@@ -1,13 +1,14 @@
 """The RSA result family: ``rsa_<method>`` rows of the metrics table and their noise
 ceilings (``rsa_<method>_ceiling_lower`` / ``_upper``), registered with
 ``repalign.families``: their report table and figure group (drawn by
-``repalign.pipeline.figures.plot_rsa``) and their findings."""
+``repalign.metrics.rsa_figures``) and their findings."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from repalign.families import ResultFamily, register
+from repalign.metrics import rsa_figures
 
 
 def owns(metric: str) -> bool:
@@ -44,5 +45,6 @@ RSA = register(
         task_prefix="metrics:rsa:",
         findings=findings,
         metrics=owns,
+        figures=rsa_figures.figures,
     )
 )

@@ -370,10 +370,9 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
     metric_tables = []
     if len(metrics):
         fam = metrics["metric"].map(figs.metric_family)
-        for family in dict.fromkeys([*figs.FAMILIES, *(f.name for f in families() if f.metrics is not None)]):
+        for family, title in figs.figure_groups().items():  # rows of no family: the "other" group's table
             d = metrics[fam == family]
             if len(d):
-                title = figs.FAMILIES.get(family) or next(f.title for f in families() if f.name == family)
                 metric_tables.append((figs.anchor("metrics", family), f"metrics: {title}", d))
     r_dirs = sorted({p.parent for p in _files(roots, "summary.txt") if (out / "r") in p.parents})
     r_tables = []
@@ -416,21 +415,6 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
             "alignment_coefficients": r_anchor.get("alignment_coefficients", ""),
         },
     )
-    for fam in families():  # after python_figures, which removes the figure files it did not draw
-        own = {a: t.frame for a, t in family_tables[fam.name].items()}
-        for ff in fam.figures(metrics, out / "figures", own):
-            figures.append(
-                figs.Figure(
-                    fam.name,
-                    ff.name,
-                    ff.title,
-                    ff.caption,
-                    ff.png,
-                    ff.pdf,
-                    list(ff.tables),
-                    wide=figs._png_inches(ff.png) > figs.WIDE_INCHES,
-                )
-            )
 
     # ---- findings -------------------------------------------------------------------------
     findings = [(f, r_anchor.get("alignment_scores")) for f in alignment_findings(config, tasks)]
@@ -444,7 +428,7 @@ def write_report(config: Config, status: dict[str, str], elapsed: float, tasks=N
                 + "."
             )
             findings.append((text, figs.anchor("dynamics", "lag")))
-    family_titles = dict(figs.FAMILIES) | {f.name: f.title for f in families() if f.name not in figs.FAMILIES}
+    family_titles = figs.figure_groups()
     figures, headline = headline_first(figures, findings, family_titles)
     if headline is not None:  # its family leads the overview as well
         family_titles = {headline.family: family_titles.get(headline.family, headline.family)} | family_titles
