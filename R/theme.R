@@ -1,5 +1,5 @@
 # One visual style for every repalign figure: the ggplot2 twin of
-# python/repalign/pipeline/style.py (same colours, font size and line styles;
+# python/repalign/style.py (same colours, font size and line styles;
 # tests/python/test_report_figures.py checks that the two agree).
 
 #' The repalign figure style as numbers
@@ -8,7 +8,7 @@
 #' Okabe & Ito 2008; humans black, unlisted objectives grey), the base font size,
 #' the CI whisker width and the reference-line styles (chance: dotted grey; noise
 #' ceiling: a light-grey band with a dashed edge; zero: light grey). The same
-#' numbers as `repalign.pipeline.style` in Python.
+#' numbers as `repalign.style` in Python.
 #'
 #' @return A list: `objective_colours` (named character), `other_colour`,
 #'   `base_size`, `ci_linewidth`, `chance`, `ceiling`, `zero` (lists).
