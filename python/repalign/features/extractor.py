@@ -24,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import multiprocessing
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +387,8 @@ def extract(
     dtype: str | None = None,
     decoded: str | Path | None = None,
     decode: str = "cpu",
+    stimuli_hash: str | None = None,
+    batches: Iterator | None = None,
 ) -> dict[str, Path]:
     """Extract ``layers`` of ``model`` for every image of ``stimuli``.
 
@@ -401,7 +404,10 @@ def extract(
     on the CPU); a store that does not match the model is ignored with a warning;
     decode: "cpu" (PIL), or "gpu" — the features of a store decoded on the GPU
     (``repalign.features.gpu_decode``), under their own cache key; ``decoded`` must then
-    be such a store.
+    be such a store; stimuli_hash: ``stimuli.manifest_hash()`` when the caller has it
+    already (a planned task: ``repalign.features.plan``), else computed here;
+    batches: the store ``decoded`` as it is being written (``decoded.write_store_feeding``:
+    batches shaped like ``decoded.iter_batches``' from row 0), read instead of the file.
 
     Returns {layer: Parquet path}. Files that exist with the same cache key are
     reused without loading the model.
@@ -432,7 +438,7 @@ def extract(
             "extract: decode='gpu' reads a store decoded on the GPU; pass decoded= "
             '(repalign features plans it: [[models]] decode = "gpu")'
         )
-    stim_hash = stimuli.manifest_hash()
+    stim_hash = stimuli_hash or stimuli.manifest_hash()
     keys = {l: cache_key(spec, l, pooling, stim_hash, dtype, decode) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, stimuli.name, l, pooling, keys[l]) for l in layers}
     todo = [l for l in layers if not is_current(paths[l], keys[l])]
@@ -463,6 +469,8 @@ def extract(
         why = (
             "its transform is not a resize/crop + normalise the store can feed"
             if split is None
+            else None
+            if batches is not None  # the store being written for this model's geometry (plan._share_decoding)
             else store_matches(decoded, store_key(split.geometry, stim_hash, decode), n, stim_hash, split)
         )
         if why and decode == "gpu":  # its keys name GPU-decoded pixels: no other source will do
@@ -470,7 +478,10 @@ def extract(
         if why:
             warnings.warn(f"extract: model {spec.name!r} decodes its own images: {why}", stacklevel=2)
             split = None
-    if split is not None:
+    if split is not None and batches is not None:
+        # batches of batch_size rows from row 0: those of the groups already saved are skipped
+        loader = itertools.islice(batches, start * group // batch_size, None)
+    elif split is not None:
         loader = iter_batches(decoded, stimuli.ids, split.size, start * group, batch_size)
     else:
         workers = _default_workers() if num_workers is None else int(num_workers)
