@@ -123,3 +123,27 @@ def test_the_manifest_hash_memo_follows_the_files(tmp_path, jpegs):
     q.write_bytes(bytes(b))
     os.utime(q, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert _manifest_hash(s) == s.manifest_hash()
+
+
+def test_features_copied_to_the_host_one_batch_behind_are_todays(tmp_path, jpegs, monkeypatch):
+    """The CUDA path (pooled features copied without blocking, waited for once the next
+    batch's forward is queued) run on the CPU: the same files as the CPU's own loop,
+    an unreadable image skipped in its place."""
+    import repalign.features.extractor as ex
+    from repalign.features import extract
+
+    folder = tmp_path / "with_bad"
+    shutil.copytree(jpegs, folder)
+    data = (folder / "im02.jpg").read_bytes()
+    (folder / "im02.jpg").write_bytes(data[: len(data) // 3])
+    s = folder_set(folder, "j")
+    kw = dict(batch_size=3, num_workers=0, progress=False, skip_bad=True, rows_per_group=6)
+    want = extract(MODELS[1], s, out_dir=tmp_path / "today", **kw)["penultimate"]
+    waited = []
+    monkeypatch.setattr(ex, "_overlap_copies", lambda dev: True)
+    real_wait = ex._PendingCopy.wait
+    monkeypatch.setattr(ex._PendingCopy, "wait", lambda self: waited.append(1) or real_wait(self))
+    got = extract(MODELS[1], s, out_dir=tmp_path / "behind", **kw)["penultimate"]
+    assert len(waited) == 4  # every batch went through the deferred copy
+    assert got.name == want.name and got.read_bytes() == want.read_bytes()
+    assert table_info(got)["provenance"]["skipped_ids"] == ["im02"]

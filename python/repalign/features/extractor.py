@@ -255,10 +255,70 @@ class _Capture:
             h.remove()
 
 
+def _overlap_copies(dev: torch.device) -> bool:
+    """Whether pooled features travel to the host without blocking (CUDA only: on the
+    CPU there is no copy, and the loop is today's)."""
+    return dev.type == "cuda"
+
+
+class _PendingCopy:
+    """One batch's pooled features on their way to the host: ``wait()`` → {layer: float32 (B, D)}."""
+
+    def __init__(self, bufs: dict[str, torch.Tensor], event):
+        self.bufs, self.event = bufs, event
+
+    def wait(self) -> dict[str, np.ndarray]:
+        if self.event is not None:
+            self.event.synchronize()
+        # copied out: the buffer is reused two batches later, the arrays live until a part is written
+        return {l: b.numpy().copy() for l, b in self.bufs.items()}
+
+
+class _HostCopies:
+    """Two alternating sets of host buffers (pinned on CUDA) for the pooled features:
+    the copy of batch k (``non_blocking``, an event recorded after it) runs while batch
+    k+1's forward pass is queued; batch k's buffers are reused by batch k+2, after its
+    ``wait``. Pinned memory and ``non_blocking`` copies: PyTorch's "CUDA semantics" notes
+    (https://pytorch.org/docs/stable/notes/cuda.html, pinned memory buffers)."""
+
+    def __init__(self, dev: torch.device):
+        self.dev, self.cuda = dev, dev.type == "cuda"
+        self.slots: list[dict[str, torch.Tensor]] = [{}, {}]
+        self.k = 0
+
+    def start(self, out: dict[str, torch.Tensor]) -> _PendingCopy:
+        slot = self.slots[self.k % 2]
+        self.k += 1
+        bufs = {}
+        for l, t in out.items():
+            b = slot.get(l)
+            if b is None or b.shape != t.shape:
+                b = slot[l] = torch.empty(t.shape, dtype=torch.float32, pin_memory=self.cuda)
+            b.copy_(t.detach(), non_blocking=self.cuda)
+            bufs[l] = b
+        event = None
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record(torch.cuda.current_stream(self.dev))
+        return _PendingCopy(bufs, event)
+
+
+def _one_ahead(items):
+    """Yield each item once the next one has been made (the last at the end)."""
+    prev, have = None, False
+    for item in items:
+        if have:
+            yield prev
+        prev, have = item, True
+    if have:
+        yield prev
+
+
 def _forward_batch(
-    module: nn.Module, x: torch.Tensor, cap: _Capture, dev: torch.device, dtype: str
-) -> dict[str, np.ndarray]:
-    """One forward pass; returns {layer: float32 (B, D)}."""
+    module: nn.Module, x: torch.Tensor, cap: _Capture, dev: torch.device, dtype: str, copies=None
+) -> dict[str, np.ndarray] | _PendingCopy:
+    """One forward pass; returns {layer: float32 (B, D)}, or with ``copies`` (a
+    ``_HostCopies``) their copy to the host under way."""
     cap.out, cap.batch = {}, x.shape[0]
     autocast = torch.autocast(dev.type, dtype=getattr(torch, dtype)) if dtype != "float32" else contextlib.nullcontext()
     with torch.inference_mode(), autocast:
@@ -269,6 +329,8 @@ def _forward_batch(
     missing = [l for l in cap.targets if l not in cap.out]
     if missing:
         raise ValidationError(f"layer(s) {missing} were not reached in the forward pass")
+    if copies is not None:
+        return copies.start(cap.out)
     return {l: t.detach().to("cpu", torch.float32).numpy() for l, t in cap.out.items()}
 
 
@@ -519,16 +581,28 @@ def extract(
             buf_vals: dict[str, list[np.ndarray]] = {l: [] for l in todo}
             skipped: list[str] = []
             consumed = start * group
-            for x, idx, bad in loader:
+            copies = _HostCopies(dev) if _overlap_copies(dev) else None
+
+            def launched():
+                """(features, or their copy to the host under way, indices, errors) per batch."""
+                for x, idx, bad in loader:
+                    feats = None
+                    if x is not None and (skip_bad or not bad):
+                        # from the store: uint8 to the device, normalised there (decoded.apply_tail)
+                        x = apply_tail(x, split, dev) if split is not None else x.to(dev, non_blocking=True)
+                        if channels_last and x.ndim == 4:
+                            x = x.contiguous(memory_format=torch.channels_last)
+                        feats = _forward_batch(module, x, cap, dev, dtype, copies)
+                    yield feats, idx, bad
+
+            # on CUDA, batch k's features are waited for once batch k+1's forward is queued
+            for feats, idx, bad in _one_ahead(launched()) if copies is not None else launched():
                 if bad and not skip_bad:
                     raise ValidationError(bad[0][1] + " (use skip_bad / --skip-bad to leave it out)")
                 skipped += [stimuli.ids[i] for i, _ in bad]
-                if x is not None:
-                    # from the store: uint8 to the device, normalised there (decoded.apply_tail)
-                    x = apply_tail(x, split, dev) if split is not None else x.to(dev, non_blocking=True)
-                    if channels_last and x.ndim == 4:
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    feats = _forward_batch(module, x, cap, dev, dtype)
+                if feats is not None:
+                    if isinstance(feats, _PendingCopy):
+                        feats = feats.wait()
                     for l, v in feats.items():
                         if not np.isfinite(v).all():
                             row = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
