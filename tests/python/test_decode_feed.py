@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 from PIL import Image
 
 from repalign.config import load_config
@@ -147,3 +148,34 @@ def test_features_copied_to_the_host_one_batch_behind_are_todays(tmp_path, jpegs
     assert len(waited) == 4  # every batch went through the deferred copy
     assert got.name == want.name and got.read_bytes() == want.read_bytes()
     assert table_info(got)["provenance"]["skipped_ids"] == ["im02"]
+
+
+@pytest.mark.parametrize("start,batch", [(0, 3), (5, 4), (2, 7), (9, 64)])
+def test_store_batches_are_the_stored_rows_across_row_groups(tmp_path, jpegs, monkeypatch, start, batch):
+    import repalign.features.decoded as dec
+
+    folder = tmp_path / "with_bad"
+    shutil.copytree(jpegs, folder)
+    (folder / "im04.jpg").write_bytes(b"not a jpeg")
+    s = folder_set(folder, "j")
+    geometry = (("resize", "exact", 16, 24, "bilinear"),)
+    key = store_key(geometry, s.manifest_hash())
+    monkeypatch.setattr(dec, "ROWS_PER_GROUP", 3)  # four row groups: batches span them
+    path = write_store(s, geometry, store_path(tmp_path, "j", key), key)
+    assert pq.ParquetFile(path).num_row_groups == 4
+    t = pq.read_table(path)
+    rows = list(range(start, 10))
+    got = list(dec.iter_batches(path, s.ids, (16, 24), start, batch))
+    assert [i for x, idx, bad in got for i in sorted(idx + [j for j, _ in bad])] == rows
+    assert [len(idx) + len(bad) for _x, idx, bad in got] == [
+        min(batch, len(rows) - k) for k in range(0, len(rows), batch)
+    ]
+    assert sum(len(bad) for _x, _i, bad in got) == (start <= 4)
+    for x, idx, bad in got:
+        assert all(j == 4 and "im04.jpg" in e for j, e in bad)
+        if idx:
+            assert x.shape == (len(idx), 16, 24, 3) and x.dtype == torch.uint8
+            for row, i in zip(x.numpy(), idx):
+                assert np.array_equal(
+                    row, np.frombuffer(t.column("pixels")[i].as_buffer(), np.uint8).reshape(16, 24, 3)
+                )

@@ -530,6 +530,27 @@ def _read_groups(path: Path, ids: Sequence[str], start: int) -> Iterator[tuple[i
         first += n
 
 
+def _group_pixels(t: pa.Table, path, ids: Sequence[str], first: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(good: bool (n,), pixels: uint8 (n_good, H, W, 3), a read-only view) of one row
+    group: its pixel bytes sliced once, not row by row (rows with an error hold none)."""
+    good = np.asarray([not e for e in t.column("error").to_pylist()], dtype=bool)
+    px = t.column("pixels").combine_chunks()
+    offsets = np.frombuffer(px.buffers()[1], np.int32)[px.offset : px.offset + len(px) + 1]
+    lens = np.diff(offsets)
+    hs, ws = t.column("height").to_numpy(), t.column("width").to_numpy()
+    wrong = (good & ((hs != h) | (ws != w) | (lens != h * w * 3))) | (~good & (lens != 0))
+    if wrong.any():
+        r = int(np.flatnonzero(wrong)[0])
+        raise ValidationError(
+            f"decoded store {path}: image {ids[first + r]!r} is {hs[r]}×{ws[r]} ({lens[r]} bytes), expected {h}×{w}"
+        )
+    if not good.any():
+        return good, np.zeros((0, h, w, 3), np.uint8)
+    data = np.frombuffer(px.buffers()[2], np.uint8)
+    # rows with an error are empty, so the good rows' bytes follow one another
+    return good, data[offsets[0] : offsets[-1]].reshape(-1, h, w, 3)
+
+
 def iter_batches(
     path: str | Path, ids: Sequence[str], size: tuple[int, int], start: int, batch_size: int
 ) -> Iterator[tuple[torch.Tensor | None, list[int], list[tuple[int, str]]]]:
@@ -552,12 +573,12 @@ def iter_batches(
 
     th = threading.Thread(target=reader, daemon=True)
     th.start()
-    pend_x: list[np.ndarray] = []
+    pend_x: list[np.ndarray] = []  # (k, H, W, 3) views into a row group's pixel bytes
     pend_i: list[int] = []
     pend_bad: list[tuple[int, str]] = []
 
     def emit():
-        x = torch.from_numpy(np.stack(pend_x)) if pend_x else None
+        x = torch.from_numpy(np.concatenate(pend_x)) if pend_x else None  # one copy: writable, contiguous
         out = (x, list(pend_i), list(pend_bad))
         pend_x.clear(), pend_i.clear(), pend_bad.clear()
         return out
@@ -570,20 +591,18 @@ def iter_batches(
             if isinstance(item, BaseException):
                 raise item
             first, t = item
-            px, hs, ws, errs = t.column("pixels"), t.column("height"), t.column("width"), t.column("error")
-            for r in range(max(0, start - first), t.num_rows):
-                i = first + r
-                e = errs[r].as_py()
-                if e:
-                    pend_bad.append((i, e))
-                else:
-                    if (hs[r].as_py(), ws[r].as_py()) != (h, w):
-                        raise ValidationError(
-                            f"decoded store {path}: image {ids[i]!r} is {hs[r].as_py()}×{ws[r].as_py()}, expected "
-                            f"{h}×{w}"
-                        )
-                    pend_x.append(np.frombuffer(px[r].as_buffer(), np.uint8).reshape(h, w, 3))
-                    pend_i.append(i)
+            good, pixels = _group_pixels(t, path, ids, first, h, w)
+            errs = t.column("error").to_pylist()
+            before = np.concatenate([[0], np.cumsum(good)])  # good rows before each row
+            r = max(0, start - first)
+            while r < t.num_rows:
+                # the rows up to the end of the batch (or of the row group), in one slice
+                stop_r = min(t.num_rows, r + batch_size - len(pend_i) - len(pend_bad))
+                if before[stop_r] > before[r]:
+                    pend_x.append(pixels[before[r] : before[stop_r]])
+                pend_i.extend(first + k for k in range(r, stop_r) if good[k])
+                pend_bad.extend((first + k, errs[k]) for k in range(r, stop_r) if not good[k])
+                r = stop_r
                 if len(pend_i) + len(pend_bad) == batch_size:
                     yield emit()
         if pend_i or pend_bad:
