@@ -33,11 +33,12 @@ Parquet page checksums verified on reading.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,18 @@ def _decode_jpegs(batch: list, cpu_path: _Geometry, geometry: Sequence, device: 
     return batch
 
 
+def _loader(stimuli: StimulusSet, geometry: Sequence, num_workers: int, decoder: str) -> torch.utils.data.DataLoader:
+    """Batches of 32 (uint8 (H, W, 3) | None, index, error) from ``num_workers`` processes."""
+    return torch.utils.data.DataLoader(
+        _Geometry(stimuli, geometry, decoder),
+        batch_size=32,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_as_list,
+        prefetch_factor=2 if num_workers else None,
+    )
+
+
 def write_store(
     stimuli: StimulusSet,
     geometry: Sequence,
@@ -298,6 +311,9 @@ def write_store(
     num_workers: int = 0,
     decoder: str = "cpu",
     device: str | torch.device | None = None,
+    stimuli_hash: str | None = None,
+    tap: Callable[[list], None] | None = None,
+    started: Iterator[list] | None = None,
 ) -> Path:
     """Decode and resize every image of ``stimuli`` once (DataLoader workers), writing the
     store at ``path`` row group by row group; images that cannot be read are stored
@@ -306,7 +322,11 @@ def write_store(
     decoder "gpu": the workers only read the files; JPEGs that ``gpu_decode.gpu_decodable``
     accepts are decoded and resized on ``device`` (default CUDA) in this process, a batch
     at a time, every other image by the CPU path in the workers (``key`` must then be
-    ``store_key(..., decoder="gpu")``)."""
+    ``store_key(..., decoder="gpu")``). stimuli_hash: ``stimuli.manifest_hash()`` when the
+    caller has it, else computed here. tap: called with every decoded batch, a list of
+    (uint8 (H, W, 3) | None, index, error text) in stimulus order, as it is written
+    (``write_store_feeding``); started: the iterator of this store's ``_loader``, its
+    worker processes started already (decoder "cpu")."""
     geometry = [tuple(s) for s in geometry]
     prov = {
         "producer": "repalign.features.decoded",
@@ -314,7 +334,7 @@ def write_store(
         "format": DECODED_FORMAT,
         "geometry": [list(s) for s in geometry],
         "stimuli": stimuli.name,
-        "stimuli_hash": stimuli.manifest_hash(),
+        "stimuli_hash": stimuli_hash or stimuli.manifest_hash(),
         "n_stimuli": len(stimuli),
         "versions": _versions(),
     }
@@ -324,14 +344,7 @@ def write_store(
 
         device = torch.device(device or "cuda")
         cpu_path = _Geometry(stimuli, geometry)  # for JPEGs the GPU cannot decode after all
-    loader = torch.utils.data.DataLoader(
-        _Geometry(stimuli, geometry, decoder),
-        batch_size=32,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=_as_list,
-        prefetch_factor=2 if num_workers else None,
-    )
+    loader = started if started is not None else _loader(stimuli, geometry, num_workers, decoder)
     rows: list[tuple] = []
     with ParquetStream(path, SCHEMA, kind="generic", provenance=prov, options=_WRITER_OPTIONS) as w:
 
@@ -354,6 +367,8 @@ def write_store(
         for batch in loader:
             if decoder == "gpu":
                 batch = _decode_jpegs(batch, cpu_path, geometry, device, decode_resize)
+            if tap is not None:
+                tap(batch)
             for a, i, e in batch:
                 if e:
                     rows.append((stimuli.ids[i], 0, 0, b"", e))
@@ -364,6 +379,120 @@ def write_store(
         if rows:
             flush()
     return Path(path)
+
+
+def write_store_feeding(
+    stimuli: StimulusSet,
+    geometry: Sequence,
+    path: str | Path,
+    key: str,
+    consume: Callable[[Iterator], Any],
+    size: tuple[int, int],
+    batch_size: int,
+    num_workers: int = 0,
+    stimuli_hash: str | None = None,
+) -> tuple[Path, Any, Exception | None]:
+    """``write_store``, and while it runs, ``consume(batches)`` in this thread on the
+    images as they are decoded: ``batches`` are shaped like ``iter_batches(path, ids,
+    size, 0, batch_size)`` — the same uint8 arrays the store receives, so a model fed
+    here computes what it would from the finished store, bit for bit. The decoded
+    store's task runs its first reader this way (``repalign.features.plan``): the
+    model's forward passes overlap the decoding instead of waiting for it.
+
+    The store is always finished: if ``consume`` raises (e.g. an unreadable image its
+    model may not skip), decoding goes on without it and the error is returned, not
+    raised, for the reader's own task to meet again from the store. Memory stays
+    bounded: at most ``_FEED_DEPTH`` decoded batches wait for the consumer.
+
+    Returns (store path, what ``consume`` returned or None, the exception it raised or None)."""
+    h, w = size
+    q: queue.Queue = queue.Queue(maxsize=_FEED_DEPTH)
+    gone = threading.Event()  # the consumer stopped reading: the writer no longer feeds it
+    failed: list[BaseException] = []
+
+    def tap(batch: list) -> None:
+        while not gone.is_set():
+            try:
+                q.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    # the loader's worker processes are forked here, before the consumer's first forward pass:
+    # a process forked while another thread is inside an OpenMP parallel region can hang
+    started = iter(_loader(stimuli, [tuple(g) for g in geometry], num_workers, "cpu"))
+
+    def writer() -> None:
+        try:
+            write_store(
+                stimuli,
+                geometry,
+                path,
+                key,
+                num_workers=num_workers,
+                stimuli_hash=stimuli_hash,
+                tap=tap,
+                started=started,
+            )
+        except BaseException as exc:  # re-raised in the calling thread
+            failed.append(exc)
+        finally:
+            tap(None)  # end of the feed (dropped if the consumer is gone)
+
+    def batches() -> Iterator[tuple[torch.Tensor | None, list[int], list[tuple[int, str]]]]:
+        pend_x: list[np.ndarray] = []
+        pend_i: list[int] = []
+        pend_bad: list[tuple[int, str]] = []
+
+        def emit():
+            x = torch.from_numpy(np.stack(pend_x)) if pend_x else None
+            out = (x, list(pend_i), list(pend_bad))
+            pend_x.clear(), pend_i.clear(), pend_bad.clear()
+            return out
+
+        while True:
+            batch = q.get()
+            if batch is None:
+                if failed:
+                    raise failed[0]
+                break
+            for a, i, e in batch:
+                if e:
+                    pend_bad.append((i, e))
+                else:
+                    if a.shape[:2] != (h, w):
+                        raise ValidationError(
+                            f"decoding {stimuli.name!r}: image {stimuli.ids[i]!r} is {a.shape[0]}×{a.shape[1]}, "
+                            f"expected {h}×{w}"
+                        )
+                    pend_x.append(a)
+                    pend_i.append(i)
+                if len(pend_i) + len(pend_bad) == batch_size:
+                    yield emit()
+        if pend_i or pend_bad:
+            yield emit()
+
+    # the writer's tables carry this task's key (``store.task_context``, a context variable)
+    th = threading.Thread(target=contextvars.copy_context().run, args=(writer,), name="repalign-store", daemon=True)
+    th.start()
+    result, error = None, None
+    try:
+        result = consume(batches())
+    except Exception as exc:  # the reader's task meets it again, from the finished store
+        error = exc
+    finally:
+        gone.set()
+        while th.is_alive():  # unblock a writer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(0.05)
+    if failed:
+        raise failed[0]
+    return Path(path), result, error
+
+
+_FEED_DEPTH = 4  # decoded batches (of write_store's loader, 32 images) waiting for the consumer
 
 
 def store_matches(path: str | Path, key: str, n: int, stimuli_hash: str, split: Split) -> str | None:
@@ -401,6 +530,27 @@ def _read_groups(path: Path, ids: Sequence[str], start: int) -> Iterator[tuple[i
         first += n
 
 
+def _group_pixels(t: pa.Table, path, ids: Sequence[str], first: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(good: bool (n,), pixels: uint8 (n_good, H, W, 3), a read-only view) of one row
+    group: its pixel bytes sliced once, not row by row (rows with an error hold none)."""
+    good = np.asarray([not e for e in t.column("error").to_pylist()], dtype=bool)
+    px = t.column("pixels").combine_chunks()
+    offsets = np.frombuffer(px.buffers()[1], np.int32)[px.offset : px.offset + len(px) + 1]
+    lens = np.diff(offsets)
+    hs, ws = t.column("height").to_numpy(), t.column("width").to_numpy()
+    wrong = (good & ((hs != h) | (ws != w) | (lens != h * w * 3))) | (~good & (lens != 0))
+    if wrong.any():
+        r = int(np.flatnonzero(wrong)[0])
+        raise ValidationError(
+            f"decoded store {path}: image {ids[first + r]!r} is {hs[r]}×{ws[r]} ({lens[r]} bytes), expected {h}×{w}"
+        )
+    if not good.any():
+        return good, np.zeros((0, h, w, 3), np.uint8)
+    data = np.frombuffer(px.buffers()[2], np.uint8)
+    # rows with an error are empty, so the good rows' bytes follow one another
+    return good, data[offsets[0] : offsets[-1]].reshape(-1, h, w, 3)
+
+
 def iter_batches(
     path: str | Path, ids: Sequence[str], size: tuple[int, int], start: int, batch_size: int
 ) -> Iterator[tuple[torch.Tensor | None, list[int], list[tuple[int, str]]]]:
@@ -423,12 +573,12 @@ def iter_batches(
 
     th = threading.Thread(target=reader, daemon=True)
     th.start()
-    pend_x: list[np.ndarray] = []
+    pend_x: list[np.ndarray] = []  # (k, H, W, 3) views into a row group's pixel bytes
     pend_i: list[int] = []
     pend_bad: list[tuple[int, str]] = []
 
     def emit():
-        x = torch.from_numpy(np.stack(pend_x)) if pend_x else None
+        x = torch.from_numpy(np.concatenate(pend_x)) if pend_x else None  # one copy: writable, contiguous
         out = (x, list(pend_i), list(pend_bad))
         pend_x.clear(), pend_i.clear(), pend_bad.clear()
         return out
@@ -441,20 +591,18 @@ def iter_batches(
             if isinstance(item, BaseException):
                 raise item
             first, t = item
-            px, hs, ws, errs = t.column("pixels"), t.column("height"), t.column("width"), t.column("error")
-            for r in range(max(0, start - first), t.num_rows):
-                i = first + r
-                e = errs[r].as_py()
-                if e:
-                    pend_bad.append((i, e))
-                else:
-                    if (hs[r].as_py(), ws[r].as_py()) != (h, w):
-                        raise ValidationError(
-                            f"decoded store {path}: image {ids[i]!r} is {hs[r].as_py()}×{ws[r].as_py()}, expected "
-                            f"{h}×{w}"
-                        )
-                    pend_x.append(np.frombuffer(px[r].as_buffer(), np.uint8).reshape(h, w, 3))
-                    pend_i.append(i)
+            good, pixels = _group_pixels(t, path, ids, first, h, w)
+            errs = t.column("error").to_pylist()
+            before = np.concatenate([[0], np.cumsum(good)])  # good rows before each row
+            r = max(0, start - first)
+            while r < t.num_rows:
+                # the rows up to the end of the batch (or of the row group), in one slice
+                stop_r = min(t.num_rows, r + batch_size - len(pend_i) - len(pend_bad))
+                if before[stop_r] > before[r]:
+                    pend_x.append(pixels[before[r] : before[stop_r]])
+                pend_i.extend(first + k for k in range(r, stop_r) if good[k])
+                pend_bad.extend((first + k, errs[k]) for k in range(r, stop_r) if not good[k])
+                r = stop_r
                 if len(pend_i) + len(pend_bad) == batch_size:
                     yield emit()
         if pend_i or pend_bad:

@@ -24,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import multiprocessing
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,10 +255,70 @@ class _Capture:
             h.remove()
 
 
+def _overlap_copies(dev: torch.device) -> bool:
+    """Whether pooled features travel to the host without blocking (CUDA only: on the
+    CPU there is no copy, and the loop is today's)."""
+    return dev.type == "cuda"
+
+
+class _PendingCopy:
+    """One batch's pooled features on their way to the host: ``wait()`` → {layer: float32 (B, D)}."""
+
+    def __init__(self, bufs: dict[str, torch.Tensor], event):
+        self.bufs, self.event = bufs, event
+
+    def wait(self) -> dict[str, np.ndarray]:
+        if self.event is not None:
+            self.event.synchronize()
+        # copied out: the buffer is reused two batches later, the arrays live until a part is written
+        return {l: b.numpy().copy() for l, b in self.bufs.items()}
+
+
+class _HostCopies:
+    """Two alternating sets of host buffers (pinned on CUDA) for the pooled features:
+    the copy of batch k (``non_blocking``, an event recorded after it) runs while batch
+    k+1's forward pass is queued; batch k's buffers are reused by batch k+2, after its
+    ``wait``. Pinned memory and ``non_blocking`` copies: PyTorch's "CUDA semantics" notes
+    (https://pytorch.org/docs/stable/notes/cuda.html, pinned memory buffers)."""
+
+    def __init__(self, dev: torch.device):
+        self.dev, self.cuda = dev, dev.type == "cuda"
+        self.slots: list[dict[str, torch.Tensor]] = [{}, {}]
+        self.k = 0
+
+    def start(self, out: dict[str, torch.Tensor]) -> _PendingCopy:
+        slot = self.slots[self.k % 2]
+        self.k += 1
+        bufs = {}
+        for l, t in out.items():
+            b = slot.get(l)
+            if b is None or b.shape != t.shape:
+                b = slot[l] = torch.empty(t.shape, dtype=torch.float32, pin_memory=self.cuda)
+            b.copy_(t.detach(), non_blocking=self.cuda)
+            bufs[l] = b
+        event = None
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record(torch.cuda.current_stream(self.dev))
+        return _PendingCopy(bufs, event)
+
+
+def _one_ahead(items):
+    """Yield each item once the next one has been made (the last at the end)."""
+    prev, have = None, False
+    for item in items:
+        if have:
+            yield prev
+        prev, have = item, True
+    if have:
+        yield prev
+
+
 def _forward_batch(
-    module: nn.Module, x: torch.Tensor, cap: _Capture, dev: torch.device, dtype: str
-) -> dict[str, np.ndarray]:
-    """One forward pass; returns {layer: float32 (B, D)}."""
+    module: nn.Module, x: torch.Tensor, cap: _Capture, dev: torch.device, dtype: str, copies=None
+) -> dict[str, np.ndarray] | _PendingCopy:
+    """One forward pass; returns {layer: float32 (B, D)}, or with ``copies`` (a
+    ``_HostCopies``) their copy to the host under way."""
     cap.out, cap.batch = {}, x.shape[0]
     autocast = torch.autocast(dev.type, dtype=getattr(torch, dtype)) if dtype != "float32" else contextlib.nullcontext()
     with torch.inference_mode(), autocast:
@@ -268,6 +329,8 @@ def _forward_batch(
     missing = [l for l in cap.targets if l not in cap.out]
     if missing:
         raise ValidationError(f"layer(s) {missing} were not reached in the forward pass")
+    if copies is not None:
+        return copies.start(cap.out)
     return {l: t.detach().to("cpu", torch.float32).numpy() for l, t in cap.out.items()}
 
 
@@ -386,6 +449,8 @@ def extract(
     dtype: str | None = None,
     decoded: str | Path | None = None,
     decode: str = "cpu",
+    stimuli_hash: str | None = None,
+    batches: Iterator | None = None,
 ) -> dict[str, Path]:
     """Extract ``layers`` of ``model`` for every image of ``stimuli``.
 
@@ -401,7 +466,10 @@ def extract(
     on the CPU); a store that does not match the model is ignored with a warning;
     decode: "cpu" (PIL), or "gpu" — the features of a store decoded on the GPU
     (``repalign.features.gpu_decode``), under their own cache key; ``decoded`` must then
-    be such a store.
+    be such a store; stimuli_hash: ``stimuli.manifest_hash()`` when the caller has it
+    already (a planned task: ``repalign.features.plan``), else computed here;
+    batches: the store ``decoded`` as it is being written (``decoded.write_store_feeding``:
+    batches shaped like ``decoded.iter_batches``' from row 0), read instead of the file.
 
     Returns {layer: Parquet path}. Files that exist with the same cache key are
     reused without loading the model.
@@ -432,7 +500,7 @@ def extract(
             "extract: decode='gpu' reads a store decoded on the GPU; pass decoded= "
             '(repalign features plans it: [[models]] decode = "gpu")'
         )
-    stim_hash = stimuli.manifest_hash()
+    stim_hash = stimuli_hash or stimuli.manifest_hash()
     keys = {l: cache_key(spec, l, pooling, stim_hash, dtype, decode) for l in layers}
     paths = {l: feature_path(out_dir, spec.name, stimuli.name, l, pooling, keys[l]) for l in layers}
     todo = [l for l in layers if not is_current(paths[l], keys[l])]
@@ -463,6 +531,8 @@ def extract(
         why = (
             "its transform is not a resize/crop + normalise the store can feed"
             if split is None
+            else None
+            if batches is not None  # the store being written for this model's geometry (plan._share_decoding)
             else store_matches(decoded, store_key(split.geometry, stim_hash, decode), n, stim_hash, split)
         )
         if why and decode == "gpu":  # its keys name GPU-decoded pixels: no other source will do
@@ -470,7 +540,10 @@ def extract(
         if why:
             warnings.warn(f"extract: model {spec.name!r} decodes its own images: {why}", stacklevel=2)
             split = None
-    if split is not None:
+    if split is not None and batches is not None:
+        # batches of batch_size rows from row 0: those of the groups already saved are skipped
+        loader = itertools.islice(batches, start * group // batch_size, None)
+    elif split is not None:
         loader = iter_batches(decoded, stimuli.ids, split.size, start * group, batch_size)
     else:
         workers = _default_workers() if num_workers is None else int(num_workers)
@@ -508,16 +581,28 @@ def extract(
             buf_vals: dict[str, list[np.ndarray]] = {l: [] for l in todo}
             skipped: list[str] = []
             consumed = start * group
-            for x, idx, bad in loader:
+            copies = _HostCopies(dev) if _overlap_copies(dev) else None
+
+            def launched():
+                """(features, or their copy to the host under way, indices, errors) per batch."""
+                for x, idx, bad in loader:
+                    feats = None
+                    if x is not None and (skip_bad or not bad):
+                        # from the store: uint8 to the device, normalised there (decoded.apply_tail)
+                        x = apply_tail(x, split, dev) if split is not None else x.to(dev, non_blocking=True)
+                        if channels_last and x.ndim == 4:
+                            x = x.contiguous(memory_format=torch.channels_last)
+                        feats = _forward_batch(module, x, cap, dev, dtype, copies)
+                    yield feats, idx, bad
+
+            # on CUDA, batch k's features are waited for once batch k+1's forward is queued
+            for feats, idx, bad in _one_ahead(launched()) if copies is not None else launched():
                 if bad and not skip_bad:
                     raise ValidationError(bad[0][1] + " (use skip_bad / --skip-bad to leave it out)")
                 skipped += [stimuli.ids[i] for i, _ in bad]
-                if x is not None:
-                    # from the store: uint8 to the device, normalised there (decoded.apply_tail)
-                    x = apply_tail(x, split, dev) if split is not None else x.to(dev, non_blocking=True)
-                    if channels_last and x.ndim == 4:
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    feats = _forward_batch(module, x, cap, dev, dtype)
+                if feats is not None:
+                    if isinstance(feats, _PendingCopy):
+                        feats = feats.wait()
                     for l, v in feats.items():
                         if not np.isfinite(v).all():
                             row = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])

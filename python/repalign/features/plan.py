@@ -48,7 +48,7 @@ from repalign.config import Config, parse_entries
 from repalign.datasets import StimulusSet
 from repalign.errors import DataError, ValidationError
 from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
-from repalign.features.decoded import split_transform, store_key, store_path, write_store
+from repalign.features.decoded import split_transform, store_key, store_path, write_store, write_store_feeding
 from repalign.features.extractor import POOLINGS, available_cpus, cache_key, extract, feature_path, select_device
 from repalign.features.gpu_decode import select_decoder
 from repalign.features.stimuli import load_stimulus_set
@@ -103,8 +103,28 @@ def _load_stimuli(section: dict) -> tuple[StimulusSet, str]:
     memo = json.dumps(section, sort_keys=True)
     if memo not in _STIM_CACHE:
         s = load_stimulus_set(section)
-        _STIM_CACHE[memo] = (s, s.manifest_hash())
+        _STIM_CACHE[memo] = (s, _manifest_hash(s))
     return _STIM_CACHE[memo]
+
+
+_HASHES: dict[tuple, str] = {}  # (ids, (path, size, mtime) per image) → manifest hash, in this process
+
+
+def _manifest_hash(s: StimulusSet) -> str:
+    """``s.manifest_hash()`` (sha256 over ids and image bytes), computed once per process
+    for files whose (path, size, modification time) have not changed since: the plan
+    and every task run in the same process (``run_local``) hash the set's images once,
+    not once each (≈ 0.1 s per 80 MB of JPEGs). Sets held in memory are hashed each time."""
+    if s.paths is None:
+        return s.manifest_hash()
+    try:
+        stats = tuple((str(p), st.st_size, st.st_mtime_ns) for p in s.paths for st in (Path(p).stat(),))
+    except OSError:
+        return s.manifest_hash()  # it names the file it cannot read
+    memo = (s.name, tuple(s.ids), stats)
+    if memo not in _HASHES:
+        _HASHES[memo] = s.manifest_hash()
+    return _HASHES[memo]
 
 
 def _stimuli(
@@ -251,14 +271,20 @@ def run_extract_task(
     dtype: str | None = None,
     decoded: str | None = None,
     decode: str = "cpu",
+    batches=None,
+    stimuli: tuple[StimulusSet, str] | None = None,
 ) -> dict:
     """Task body (module level, picklable): one model over one stimulus set, on the
     device and in the dtype the plan fixed; ``decoded``: the set's decoded store to read
-    instead of decoding the images (``decode = "gpu"``: a store decoded on the GPU)."""
-    s = load_stimulus_set(stimuli_section)
+    instead of decoding the images (``decode = "gpu"``: a store decoded on the GPU).
+    batches, stimuli: the store as it is written and the (set, manifest hash) loaded
+    already, when the decode task runs this reader (``run_decode_task``)."""
+    if stimuli is None:
+        s = load_stimulus_set(stimuli_section)
+        stimuli = (s, _manifest_hash(s))
     return extract(
         model,
-        s,
+        stimuli[0],
         layers=layers,
         pooling=pooling,
         out_dir=out_dir,
@@ -269,6 +295,8 @@ def run_extract_task(
         dtype=dtype,
         decoded=decoded,
         decode=decode,
+        stimuli_hash=stimuli[1],
+        batches=batches,
     )
 
 
@@ -280,10 +308,21 @@ def run_decode_task(
     num_workers: int | None,
     decoder: str = "cpu",
     device: str | None = None,
+    first: dict | None = None,
+    skip_bad: bool = False,
 ) -> str:
     """Task body: decode and resize a stimulus set once into its decoded store
     (``repalign.features.decoded.write_store``; decoder "gpu": JPEGs on ``device``), for
-    every model of that geometry."""
+    every model of that geometry.
+
+    first: {"task": key, "kwargs": run_extract_task's kwargs} of the store's first
+    reader, which is then fed the images as they are decoded
+    (``decoded.write_store_feeding``), its forward passes overlapping the decoding; it
+    writes that reader's features files, stamped with its task key, so its own task
+    finds them done (on any executor: a task whose outputs are current is not run). If
+    the reader fails (e.g. an unreadable image it may not skip) the store is still
+    finished, and the reader's task meets the error again from it. skip_bad: the
+    reader's (``repalign features --skip-bad`` sets it here too)."""
     import multiprocessing
 
     s = load_stimulus_set(stimuli_section)
@@ -292,7 +331,24 @@ def run_decode_task(
     else:
         # the main process only writes row groups here: a worker per CPU
         workers = available_cpus() if num_workers is None else int(num_workers)
-    write_store(s, geometry, path, key, num_workers=workers, decoder=decoder, device=device)
+    h = _manifest_hash(s)
+    if first is None or decoder != "cpu":
+        write_store(s, geometry, path, key, num_workers=workers, decoder=decoder, device=device, stimuli_hash=h)
+        return path
+    from repalign.store import task_context
+
+    reader = dict(first["kwargs"], skip_bad=skip_bad, decoded=path)
+    split = split_transform(planned_transform(get_spec(reader["model"])))
+    if split is None or [list(g) for g in split.geometry] != [list(g) for g in geometry]:
+        raise ValidationError(f"decode task {key[:12]}: its first reader {reader['model']!r} has another geometry")
+
+    def consume(batches):
+        with task_context(first["task"]):  # the reader's key, as if its own task wrote the files
+            return run_extract_task(**reader, batches=batches, stimuli=(s, h))
+
+    write_store_feeding(
+        s, geometry, path, key, consume, split.size, int(reader["batch_size"]), num_workers=workers, stimuli_hash=h
+    )
     return path
 
 
@@ -339,6 +395,15 @@ def _share_decoding(
         geometry, decoder = geometry_of[(sname, key)]
         geometry = [list(s) for s in geometry]
         gpu = dict(decoder="gpu", device=todo[0].kwargs.get("device")) if decoder == "gpu" else {}
+        # the first reader is fed as the images are decoded (its forwards overlap the decoding)
+        first = (
+            {}
+            if gpu
+            else dict(
+                first={"task": todo[0].key, "kwargs": {k: v for k, v in todo[0].kwargs.items() if k != "skip_bad"}},
+                skip_bad=bool(todo[0].kwargs.get("skip_bad", False)),
+            )
+        )
         dtask = Task(
             key="decode:" + key[:20],
             stage="features",
@@ -351,10 +416,11 @@ def _share_decoding(
                 key=key,
                 num_workers=workers,
                 **gpu,
+                **first,
             ),
             label=(
                 f"decode {sname} once ({_describe(geometry)}{', JPEGs on the GPU' if gpu else ''}) "
-                f"for {len(todo)} models"
+                f"for {len(todo)} models{'' if gpu else ', feeding ' + todo[0].kwargs['model'] + ' as it decodes'}"
             ),
             output_keys=(key,),
         )
