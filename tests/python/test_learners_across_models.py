@@ -6,6 +6,7 @@ solvers' tolerance; the back-end rule; mismatched inputs are named."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -80,3 +81,104 @@ def test_backend_rule_and_bad_inputs():
         category_probabilities_models([feats[0], feats[1][:, :10]], y, [1.0])
     with pytest.raises(ValidationError, match="no models"):
         reward_values_models([], torch.zeros(1, 2, 2))
+
+
+# --- the [[learners]] plan on CUDA: one task per group of models -----------------------------------
+_STUDY = """[run]
+output = "out"
+seed = 2
+
+[[representations]]
+name = "spose"
+source = "spose49"
+
+[[representations]]
+name = "spose14"
+source = "spose14"
+
+[[representations]]
+name = "noise"
+source = "random"
+dims = 20
+seed = 5
+
+[[learners]]
+task = "demo-category"
+tasks = 3
+C_grid = [0.1, 10.0]
+
+[[learners]]
+task = "demo-reward"
+tasks = 2
+
+[[learners]]
+task = "demo-category"
+tasks = 2
+variant = "published"
+"""
+
+
+def _plans(tmp_path, monkeypatch):
+    """(per-model tasks as planned here on the CPU, tasks planned "as on CUDA"): the
+    plan's device resolver answers CUDA and the crossover lets any batch through."""
+    from repalign.config import load_config
+    from repalign.learners import across_models
+    from repalign.learners import plan as learner_plan
+    from repalign.pipeline.plan import plan_stage
+
+    p = tmp_path / "study.toml"
+    p.write_text(_STUDY)
+    cfg = load_config(p)
+    cpu = plan_stage(cfg, "learners")
+    monkeypatch.setattr(learner_plan, "resolve_device", lambda device=None: torch.device("cuda"))
+    for kind in GPU_MIN_SEQUENCES:
+        monkeypatch.setitem(across_models.GPU_MIN_SEQUENCES, kind, 1)
+    return cfg, cpu, plan_stage(cfg, "learners")
+
+
+@pytest.mark.data
+def test_cuda_plan_groups_models_with_the_per_model_outputs_and_keys(tmp_path, monkeypatch):
+    _, cpu, cuda = _plans(tmp_path, monkeypatch)
+    assert len(cpu) == 9 and all(t.key.startswith("learners:") for t in cpu)
+    grouped = [t for t in cuda if t.key.startswith("learners-batch:")]
+    # category and reward: one task for the 3 models each; the published variant is not batched
+    assert [t.label for t in grouped] == ["demo-category 3 models", "demo-reward 3 models"]
+    published = [t for t in cpu if t.kwargs["job"].spec.get("variant") == "published"]
+    assert [t for t in cuda if not t.key.startswith("learners-batch:")] == published
+    by_path = {t.outputs[0]: t for t in cpu}
+    assert sorted(p for t in cuda for p in t.outputs) == sorted(by_path)  # the same files, named as today
+    for g in grouped:
+        assert list(g.output_keys) == [by_path[p].key for p in g.outputs]
+        assert set(g.deps) == {d for p in g.outputs for d in by_path[p].deps}
+
+
+@pytest.mark.data
+def test_grouped_task_writes_each_models_per_model_table(tmp_path, monkeypatch):
+    """The grouped bodies, run here with torch on the CPU (the path CUDA takes), write
+    every model's table equal to its per-model task's within TOL, and a CPU plan then
+    finds every table current."""
+    from repalign.store import read_table, table_info
+    from repalign.task import run_local
+
+    _, cpu, cuda = _plans(tmp_path, monkeypatch)
+    grouped = [t for t in cuda if t.key.startswith("learners-batch:")]
+    assert all(t.kwargs["backend"] == "torch" for t in grouped)
+    assert run_local(cuda, progress=False) == {t.key: "done" for t in cuda}
+    assert run_local(cpu, progress=False) == {t.key: "skipped" for t in cpu}  # keys as the per-model tasks'
+    checked = 0
+    for t in cpu:
+        if not any(t.outputs[0] in g.outputs for g in grouped):
+            continue
+        assert table_info(t.outputs[0])["provenance"]["task"] == t.key
+        ref_path = tmp_path / f"ref-{checked}.parquet"
+        t.fn(**dict(t.kwargs, path=str(ref_path)))  # the per-model body
+        got, ref = read_table(t.outputs[0], kind="trials"), read_table(ref_path, kind="trials")
+        assert list(got.columns) == list(ref.columns) and len(got) == len(ref) > 0
+        close = [c for c in ref.columns if c in ("value", "value_left", "value_right", "p_choice")]
+        for c in ref.columns:
+            if c in close:
+                assert np.abs(got[c].to_numpy() - ref[c].to_numpy()).max() <= TOL, c
+            else:
+                pd.testing.assert_series_equal(got[c], ref[c], check_exact=True)
+        checked += 1
+    assert checked == 6

@@ -19,19 +19,34 @@ beat torch on the CPU), and on CUDA the batched torch solve once the batch reach
 ``GPU_MIN_SEQUENCES`` (category: 128 sequences, where issue #31 measured the GPU 2×
 faster than 16 cores; reward: 512, a rule not yet measured — ``make bench-gpu``
 prints the ratio on a GPU node), below it the CPU kernels on host copies.
+
+``simulate_category_models`` / ``simulate_reward_models`` are the learners' ``simulate``
+for several models at once (the ``[[learners]]`` plan's grouped task on CUDA): each
+model's trials table equals its own ``simulate`` within the solvers' tolerance (1e-6 on
+the values; tests/python/test_learners_across_models.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
 import torch
 
 from repalign.errors import ValidationError
 from repalign.learners.category import category_probabilities
 from repalign.learners.reward import reward_values
 
-__all__ = ["GPU_MIN_SEQUENCES", "choose_backend", "category_probabilities_models", "reward_values_models"]
+__all__ = [
+    "GPU_MIN_SEQUENCES",
+    "choose_backend",
+    "category_probabilities_models",
+    "reward_values_models",
+    "simulate_category_models",
+    "simulate_reward_models",
+    "batchable",
+]
 
 #: smallest batch (models × tasks) solved by torch on CUDA; below it, the CPU kernels.
 GPU_MIN_SEQUENCES = {"category": 128, "reward": 512}
@@ -95,3 +110,120 @@ def reward_values_models(
         return [reward_values(x, R, backend="cpu") for x in features]
     out = reward_values(X, R.repeat(len(features), 1, 1), backend=backend)
     return list(out.split(sizes))
+
+
+def batchable(learner) -> str | None:
+    """Why ``learner`` (a CategoryLearner or RewardLearner) cannot be batched across
+    models, or None if it can: only the default variant's torch solves batch (the
+    published variant is scikit-learn per task; the C search by training accuracy and
+    the ARD reward learner take other paths)."""
+    from repalign.learners.category import CategoryLearner
+
+    if learner.variant != "default":
+        return f"variant {learner.variant!r}"
+    if isinstance(learner, CategoryLearner):
+        grid = learner._grid()
+        if grid is not None and len(grid) > 1 and learner._selection() == "train_accuracy":
+            return "selection 'train_accuracy'"
+        return None
+    return "ard" if learner.ard else None
+
+
+def _batches(tasks: Sequence, batch_size: int):
+    """The task index batches ``simulate_in_batches`` runs: same length, ≤ batch_size."""
+    from repalign.learners._common import group_by
+
+    for group in group_by(tasks, len):
+        for start in range(0, len(group), batch_size):
+            yield group[start : start + batch_size]
+
+
+def _check_models(learner, embeddings: Sequence, names: Sequence[tuple[str, str]]) -> None:
+    why = batchable(learner)
+    if why is not None:
+        raise ValidationError(f"learners across models: {type(learner).__name__} with {why} is not batched")
+    if len(embeddings) != len(names) or not embeddings:
+        raise ValidationError(f"learners across models: {len(embeddings)} feature sets for {len(names)} names")
+
+
+def simulate_category_models(
+    learner, task_or_tasks, embeddings: Sequence, names: Sequence[tuple[str, str]], backend: str = "auto"
+) -> list[pd.DataFrame]:
+    """``CategoryLearner.simulate`` of each model (embeddings[m], names[m] = (model,
+    layer)) on the same tasks, each batch of tasks solved for all models in one call
+    (``category_probabilities_models``). Returns one trials table per model."""
+    from repalign.device import resolve_device
+    from repalign.learners._common import task_features
+    from repalign.learners.category import _frame, prequential_best
+
+    _check_models(learner, embeddings, names)
+    tasks = learner._checked_tasks(task_or_tasks)
+    grid = learner._grid()
+    use_grid = grid is not None
+    if grid is None:
+        grid = [1.0 if learner.C is None else float(learner.C)]
+    tol = 1e-6 if learner.tol is None else float(learner.tol)
+    dev = resolve_device(learner.device)
+    frames = [[None] * len(tasks) for _ in embeddings]
+    for idx in _batches(tasks, learner.batch_size):
+        ids = [learner.stimulus_ids(tasks[i]) for i in idx]
+        y = np.stack([np.asarray(tasks[i].categories, dtype=np.int64) for i in idx])
+        Xs = [
+            torch.as_tensor(
+                np.stack(
+                    [
+                        task_features(s, emb, learner.pca, f"category task {tasks[i].task_id!r} ({names[m][0]})")
+                        for s, i in zip(ids, idx)
+                    ]
+                ),
+                device=dev,
+            )
+            for m, emb in enumerate(embeddings)
+        ]
+        solved = category_probabilities_models(Xs, torch.as_tensor(y, device=dev), grid, tol=tol, backend=backend)
+        for m, (p, _) in enumerate(solved):
+            p = p.cpu().numpy()
+            best = prequential_best(p, y)
+            for j, i in enumerate(idx):
+                C = float(grid[best[j]]) if use_grid else None
+                frames[m][i] = _frame(tasks[i], ids[j], p[j, best[j]], y[j], *names[m], C)
+    return [pd.concat(f, ignore_index=True) for f in frames]
+
+
+def simulate_reward_models(
+    learner, task_or_tasks, embeddings: Sequence, names: Sequence[tuple[str, str]], backend: str = "auto"
+) -> list[pd.DataFrame]:
+    """``RewardLearner.simulate`` (default variant, no ARD) of each model on the same
+    tasks, each batch solved for all models in one call (``reward_values_models``).
+    Returns one trials table per model."""
+    from repalign.device import resolve_device
+    from repalign.learners._common import task_features
+    from repalign.learners.reward import _frame
+
+    _check_models(learner, embeddings, names)
+    tasks = learner._checked_tasks(task_or_tasks, embeddings[0])
+    dev = resolve_device(learner.device)
+    frames = [[None] * len(tasks) for _ in embeddings]
+    for idx in _batches(tasks, learner.batch_size):
+        ids = [learner.stimulus_ids(tasks[i]) for i in idx]
+        Rw = np.stack([np.asarray(tasks[i].rewards, dtype=np.float64) for i in idx])
+        Xs = [
+            torch.as_tensor(
+                np.stack(
+                    [
+                        task_features(
+                            s.reshape(-1), emb, learner.pca, f"reward task {tasks[i].task_id!r} ({names[m][0]})"
+                        ).reshape(len(s), 2, -1)
+                        for s, i in zip(ids, idx)
+                    ]
+                ),
+                device=dev,
+            )
+            for m, emb in enumerate(embeddings)
+        ]
+        solved = reward_values_models(Xs, torch.as_tensor(Rw, device=dev), backend=backend)
+        for m, V in enumerate(solved):
+            V = V.cpu().numpy()
+            for j, i in enumerate(idx):
+                frames[m][i] = _frame(tasks[i], ids[j], V[j], Rw[j], *names[m])
+    return [pd.concat(f, ignore_index=True) for f in frames]

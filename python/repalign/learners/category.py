@@ -409,14 +409,7 @@ class CategoryLearner:
         """Trial table (``trials`` schema) of the learner on each task: columns task,
         participant (= task id), trial (1-based), model, layer, stimulus_id, value =
         P(category 1), true_category (0/1), and C (the chosen one) when a grid is used."""
-        self._check()
-        tasks = as_task_list(task_or_tasks, CategoryTask, "CategoryLearner")
-        for t in tasks:
-            cats = np.asarray(t.categories)
-            if len(t) < 2 or cats.shape != (len(t),):
-                raise ValidationError(f"category task {t.task_id!r}: needs ≥2 trials with one category each")
-            if len(np.unique(cats)) < 2 or not np.isin(cats, (0, 1)).all():
-                raise ValidationError(f"category task {t.task_id!r}: categories must be 0/1 and both present")
+        tasks = self._checked_tasks(task_or_tasks)
         if self.variant == "published":
             return self._simulate_published(tasks, features, model, layer)
         grid = self._grid()
@@ -445,18 +438,25 @@ class CategoryLearner:
             else:
                 p, _ = category_probabilities(Xt, yt, grid, tol=tol)
                 p = p.cpu().numpy()
-                if len(grid) > 1:  # prequential log-likelihood of the true categories
-                    score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
-                    best = np.argmax(score, axis=1)
-                else:
-                    best = np.zeros(len(idx), dtype=np.int64)
-                pick = best
+                pick = best = prequential_best(p, y)
             return [
                 _frame(tasks[i], ids[j], p[j, pick[j]], y[j], model, layer, float(grid[best[j]]) if use_grid else None)
                 for j, i in enumerate(idx)
             ]
 
         return simulate_in_batches(tasks, len, self.batch_size, run_batch)
+
+    def _checked_tasks(self, task_or_tasks) -> list[CategoryTask]:
+        """The learner's settings and the tasks checked (every check before any work)."""
+        self._check()
+        tasks = as_task_list(task_or_tasks, CategoryTask, "CategoryLearner")
+        for t in tasks:
+            cats = np.asarray(t.categories)
+            if len(t) < 2 or cats.shape != (len(t),):
+                raise ValidationError(f"category task {t.task_id!r}: needs ≥2 trials with one category each")
+            if len(np.unique(cats)) < 2 or not np.isin(cats, (0, 1)).all():
+                raise ValidationError(f"category task {t.task_id!r}: categories must be 0/1 and both present")
+        return tasks
 
     def _simulate_published(self, tasks, features: Embedding, model: str, layer: str) -> pd.DataFrame:
         """The seed's pipeline, task by task (scikit-learn on the CPU)."""
@@ -481,6 +481,16 @@ class CategoryLearner:
             )
             frames.append(_frame(task, ids, p, y, model, layer, C if grid is not None else None))
         return pd.concat(frames, ignore_index=True)
+
+
+def prequential_best(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Index of the C with the best prequential log-likelihood of the true categories,
+    per task: p (B, nC, T) P(category 1), y (B, T) 0/1 → (B,) int (0 when nC = 1;
+    ties go to the first C in grid order)."""
+    if p.shape[1] == 1:
+        return np.zeros(p.shape[0], dtype=np.int64)
+    score = np.where(y[:, None, :] == 1, np.log(p), np.log1p(-p)).sum(-1)
+    return np.argmax(score, axis=1)
 
 
 def _frame(task, ids, p, y, model: str, layer: str, C: float | None) -> pd.DataFrame:

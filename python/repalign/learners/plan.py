@@ -58,7 +58,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from repalign.config import Config, parse_entries, parse_section
+from repalign.config import Config, parse_section
+from repalign.device import resolve_device
 from repalign.errors import ValidationError
 from repalign.learners.config import TASKS, LearnerEntry, learner_kind
 from repalign.stages import Stage
@@ -256,13 +257,22 @@ def make_learner(spec: Mapping[str, Any]):
 def run_learner(job: LearnerJob, ref: Representation, path: str, provenance: dict) -> str:
     """Task body: load the representation, simulate the learner on the entry's
     tasks (and simulated choices if asked), write the trials table atomically."""
-    from repalign.learners.choices import simulate_choices
     from repalign.store import write_table
 
     spec = job.spec
     model, layer = learner_names(ref)
     tasks = load_tasks(job)
     df = make_learner(spec).simulate(tasks, ref.load(), model=model, layer=layer)
+    write_table(_finish(job, df), path, kind="trials", provenance=provenance)
+    return path
+
+
+def _finish(job: LearnerJob, df):
+    """A learner's trials table as the task writes it: human or simulated choices, the
+    task kind and the entry's name added."""
+    from repalign.learners.choices import simulate_choices
+
+    spec = job.spec
     if spec.get("choices"):
         from repalign.learners.human_choices import attach_human_choices
 
@@ -276,8 +286,36 @@ def run_learner(job: LearnerJob, ref: Representation, path: str, provenance: dic
     elif "simulate" in spec:
         s = spec["simulate"]
         df = simulate_choices(df, s["temperature"], s["lapse"], s["seed"])
-    write_table(df, path, kind="trials", provenance=provenance)
-    return path
+    return df
+
+
+def run_learners_across_models(
+    job: LearnerJob,
+    refs: Sequence[Representation],
+    paths: Sequence[str],
+    keys: Sequence[str],
+    provenances: Sequence[dict],
+    backend: str,
+) -> list[str]:
+    """Task body of a group of models (CUDA plans): the entry's learner on every
+    representation of ``refs`` in one batched solve per batch of tasks
+    (``repalign.learners.across_models``), each model's table written to the path, and
+    with the provenance, its own per-model task would have written: ``provenance["task"]``
+    is that task's key (``keys[m]``), so a later per-model plan finds the table current;
+    ``cache_key`` the same, for this group task (its ``output_keys``)."""
+    from repalign.learners import across_models
+    from repalign.store import write_table
+
+    learner = make_learner(job.spec)
+    simulate = (
+        across_models.simulate_category_models
+        if learner_kind(job.task) == "category"
+        else across_models.simulate_reward_models
+    )
+    dfs = simulate(learner, load_tasks(job), [r.load() for r in refs], [learner_names(r) for r in refs], backend)
+    for df, path, member, prov in zip(dfs, paths, keys, provenances, strict=True):
+        write_table(_finish(job, df), path, kind="trials", provenance=dict(prov, task=member, cache_key=member))
+    return list(paths)
 
 
 def learner_names(ref: Representation) -> tuple[str, str]:
@@ -312,15 +350,12 @@ def _identity(ref: Representation) -> dict:
 
 
 def plan_learners(config: Config) -> list[Task]:
-    """Tasks for every ``[[learners]]`` entry × representation (this stage alone;
-    ``repalign.pipeline.plan_all`` hands the registered planner the run's entries)."""
-    entries = parse_entries(LearnerEntry, config.section("learners") or [], "learners")
-    if not entries:
-        return []
-    from repalign.representations.resolve import resolve
+    """Tasks for every ``[[learners]]`` entry × representation (this stage alone, for
+    callers that are not stages): ``repalign.pipeline.plan.plan_stage(config,
+    "learners")``, the config validated and its representations resolved as a run does."""
+    from repalign.pipeline.plan import plan_stage
 
-    resolved = resolve(config)
-    return _plan(config, entries, resolved.reps, resolved.stimuli)
+    return plan_stage(config, "learners")
 
 
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
@@ -383,6 +418,7 @@ def _plan(
                 raise ValidationError(f"{where}: generating representation {generating!r} is not among {names}")
             names = [generating] + [n for n in names if n != generating]
         gen_task = None
+        members: list[tuple[Task, Representation]] = []
         for name in names:
             ref = refs[name]
             dims = (ref.params or {}).get("dims")  # known before any work for files, random, SPoSE
@@ -413,10 +449,77 @@ def _plan(
                 deps=deps,
                 label=f"{spec['task']} {name}",
             )
-            tasks.append(task)
+            members.append((task, ref))
             if generating is not None and gen_task is None:
                 gen_task = task
+        tasks.extend(group_across_models(job, members, _entry_device(spec)))
     return tasks
+
+
+#: most models one grouped task solves together (CUDA): a category batch of 64 tasks ×
+#: 120 trials × 2,048 float64 features is 126 MB per model, so 16 models stay ≈ 2 GB.
+MODELS_PER_GROUP = 16
+
+
+def _entry_device(spec: Mapping[str, Any]):
+    """The torch device an entry's learner will run on, resolved here at plan time;
+    None when it cannot be (e.g. "cuda" asked for on a machine without one: the
+    per-model tasks stay, and fail when run, as before)."""
+    try:
+        return resolve_device(spec.get("device"))
+    except ValidationError:
+        return None
+
+
+def group_across_models(job: LearnerJob, members: Sequence[tuple[Task, Representation]], device) -> list[Task]:
+    """The entry's per-representation tasks ``members`` (task, representation), or,
+    where ``device`` (the resolved torch device) is CUDA and the rule of
+    ``across_models.choose_backend`` picks torch for the batch: one task per group of
+    ≤ ``MODELS_PER_GROUP`` models that solves them together and writes each model's
+    table to the path (and under the key) of its per-model task. On the CPU (or for
+    the published variant, a generating representation, a C search by training
+    accuracy, the ARD reward learner) the members unchanged."""
+    tasks = [t for t, _ in members]
+    kind = learner_kind(job.task)
+    if device is None or device.type != "cuda" or kind not in ("category", "reward") or len(members) < 2:
+        return tasks
+    if job.generating is not None:
+        return tasks
+    from repalign.learners import across_models
+
+    learner = make_learner(job.spec)
+    if across_models.batchable(learner) is not None:
+        return tasks
+    per_solve = min(len(load_tasks(job)), learner.batch_size)  # tasks per batch of simulate
+    out: list[Task] = []
+    for start in range(0, len(members), MODELS_PER_GROUP):
+        group = members[start : start + MODELS_PER_GROUP]
+        if len(group) < 2 or across_models.choose_backend(kind, len(group) * per_solve, device) != "torch":
+            out.extend(t for t, _ in group)
+            continue
+        keys = [t.key for t, _ in group]
+        deps = tuple(dict.fromkeys(d for t, _ in group for d in t.deps))
+        key = f"learners-batch:{job.task}:{_key(keys)}"
+        out.append(
+            Task(
+                key,
+                "learners",
+                tuple(p for t, _ in group for p in t.outputs),
+                run_learners_across_models,
+                kwargs=dict(
+                    job=job,
+                    refs=[r for _, r in group],
+                    paths=[str(t.outputs[0]) for t, _ in group],
+                    keys=keys,
+                    provenances=[t.kwargs["provenance"] for t, _ in group],
+                    backend="torch",
+                ),
+                deps=deps,
+                label=f"{job.task} {len(group)} models",
+                output_keys=tuple(keys),
+            )
+        )
+    return out
 
 
 STAGE = Stage("learners", ("learners",), _plan_stage, models={"learners": LearnerEntry}, tasks=(run_learner,))

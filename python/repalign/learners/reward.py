@@ -269,11 +269,8 @@ class RewardLearner:
             return f(np.asarray(task.images, dtype=object))
         raise ValidationError(f"RewardLearner: key must be 'concept', 'image' or 'path', got {self.key!r}")
 
-    def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
-        """Trial table (``trials`` schema): task, participant (task id, or the
-        human's id for THINGSDecisions), trial (1-based), model, layer, left, right
-        (stimulus ids), value_left, value_right, value = value_right − value_left,
-        reward_left, reward_right, and choice (human, 1 = right) when the task has one."""
+    def _checked_tasks(self, task_or_tasks, features: Embedding) -> list[RewardTask]:
+        """The learner's settings and the tasks checked (every check before any work)."""
         if self.variant not in ("default", "published"):
             raise ValidationError(f"RewardLearner: variant must be 'default' or 'published', got {self.variant!r}")
         if self.variant == "published" and self.device not in (None, "cpu"):
@@ -299,6 +296,14 @@ class RewardLearner:
                         f"reward task {t.task_id!r}: pca={self.pca} must be between 1 and "
                         f"min(#option rows, #dims)={top}"
                     )
+        return tasks
+
+    def simulate(self, task_or_tasks, features: Embedding, model: str = "model", layer: str = "") -> pd.DataFrame:
+        """Trial table (``trials`` schema): task, participant (task id, or the
+        human's id for THINGSDecisions), trial (1-based), model, layer, left, right
+        (stimulus ids), value_left, value_right, value = value_right − value_left,
+        reward_left, reward_right, and choice (human, 1 = right) when the task has one."""
+        tasks = self._checked_tasks(task_or_tasks, features)
         dev = resolve_device(self.device)
         published = self.variant == "published"
 
