@@ -287,16 +287,22 @@ def _write_config(tmp_path, learners: str):
     return load_config(p)
 
 
+def _plan_learners(config):
+    """The [[learners]] stage alone, planned as a run plans it."""
+    from repalign.pipeline.plan import plan_stage
+
+    return plan_stage(config, "learners")
+
+
 @pytest.mark.data
 def test_config_variant_is_in_the_task_key_and_runs_the_published_learner(tmp_path):
-    from repalign.learners import plan_learners
     from repalign.store import read_table
     from repalign.task import run_local
 
     base = '[[learners]]\ntask = "demircan-category"\ntasks = [2]\n'
-    k_none = plan_learners(_write_config(tmp_path, base))[0].key
-    k_default = plan_learners(_write_config(tmp_path, base + 'variant = "default"\n'))[0].key
-    (pub,) = plan_learners(_write_config(tmp_path, base + 'variant = "published"\n'))
+    k_none = _plan_learners(_write_config(tmp_path, base))[0].key
+    k_default = _plan_learners(_write_config(tmp_path, base + 'variant = "default"\n'))[0].key
+    (pub,) = _plan_learners(_write_config(tmp_path, base + 'variant = "published"\n'))
     assert k_none == k_default != pub.key
     run_local([pub], progress=False)
     df = read_table(pub.outputs[0], kind="trials")
@@ -305,9 +311,9 @@ def test_config_variant_is_in_the_task_key_and_runs_the_published_learner(tmp_pa
     with pytest.raises(
         ValidationError, match=r"#1: CategoryLearner: variant='published' chooses C by training accuracy"
     ):
-        plan_learners(_write_config(tmp_path, base + 'variant = "published"\nselection = "prequential"\n'))
+        _plan_learners(_write_config(tmp_path, base + 'variant = "published"\nselection = "prequential"\n'))
     with pytest.raises(ValidationError, match="variant must be 'default' or 'published', got 'seed'"):
-        plan_learners(_write_config(tmp_path, base + 'variant = "seed"\n'))
+        _plan_learners(_write_config(tmp_path, base + 'variant = "seed"\n'))
 
 
 def _paper_format_category_file(path: Path, tasks, planted: dict[str, tuple[str, np.ndarray]]) -> None:
@@ -334,7 +340,6 @@ def _paper_format_category_file(path: Path, tasks, planted: dict[str, tuple[str,
 @pytest.mark.data
 def test_human_choices_from_a_paper_format_file_are_joined_to_the_learner(tmp_path, spose):
     from repalign.datasets import load_category_tasks
-    from repalign.learners import plan_learners
     from repalign.store import read_table
     from repalign.task import run_local
 
@@ -346,7 +351,7 @@ def test_human_choices_from_a_paper_format_file_are_joined_to_the_learner(tmp_pa
         "P3": ("3", rng.integers(0, 2, 120)),
     }
     _paper_format_category_file(tmp_path / "above_chance.csv", tasks, planted)
-    (task,) = plan_learners(
+    (task,) = _plan_learners(
         _write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nC = 1.0\nchoices = "above_chance.csv"\n')
     )
     run_local([task], progress=False)
@@ -364,7 +369,6 @@ def test_human_choices_from_a_paper_format_file_are_joined_to_the_learner(tmp_pa
 @pytest.mark.data
 def test_human_choices_file_errors_name_the_problem(tmp_path):
     from repalign.datasets import load_category_tasks
-    from repalign.learners import plan_learners
 
     tasks = load_category_tasks([3])
     good = tmp_path / "good.csv"
@@ -373,7 +377,7 @@ def test_human_choices_file_errors_name_the_problem(tmp_path):
 
     def plan(frame, extra=""):
         frame.to_csv(tmp_path / "c.csv", index=False)
-        return plan_learners(
+        return _plan_learners(
             _write_config(tmp_path, '[[learners]]\ntask = "demircan-category"\nchoices = "c.csv"\n' + extra)
         )
 
@@ -399,17 +403,16 @@ def test_human_choices_file_errors_name_the_problem(tmp_path):
     with pytest.raises(ValidationError, match="either 'choices'"):
         plan(df, "tasks = [3]\n")
     with pytest.raises(ValidationError, match="choices file .*nope.csv: not found"):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "nope.csv"\n'))
+        _plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "nope.csv"\n'))
     with pytest.raises(
         ValidationError, match="'choices' .* applies only to tasks demircan-category and demircan-reward"
     ):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "things-decisions"\nchoices = "c.csv"\n'))
+        _plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "things-decisions"\nchoices = "c.csv"\n'))
 
 
 @pytest.mark.data
 def test_reward_human_choices_from_a_paper_format_file(tmp_path, spose):
     from repalign.datasets import load_reward_tasks
-    from repalign.learners import plan_learners
     from repalign.store import read_table
     from repalign.task import run_local
 
@@ -425,7 +428,7 @@ def test_reward_human_choices_from_a_paper_format_file(tmp_path, spose):
             "participant": "XJ3K",
         }
     ).to_csv(tmp_path / "r.csv", index=False)
-    (task,) = plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
+    (task,) = _plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
     run_local([task], progress=False)
     df = read_table(task.outputs[0], kind="trials").sort_values("trial")
     ref = RewardLearner().simulate(task5, spose)
@@ -435,4 +438,4 @@ def test_reward_human_choices_from_a_paper_format_file(tmp_path, spose):
     swapped[["left_image", "right_image"]] = swapped[["right_image", "left_image"]].to_numpy()
     swapped.to_csv(tmp_path / "r.csv", index=False)
     with pytest.raises(ValidationError, match=r"participant 'XJ3K', cond_file 5, trial 0: left_image"):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))
+        _plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nchoices = "r.csv"\n'))

@@ -189,7 +189,7 @@ def _write_config(tmp_path, learners: str) -> object:
 
 @pytest.mark.data
 def test_plan_learners_writes_trials_tables_once(tmp_path):
-    from repalign.learners import plan_learners
+    from repalign.pipeline.plan import plan_stage
     from repalign.store import read_table, table_info
     from repalign.task import run_local
 
@@ -198,10 +198,10 @@ def test_plan_learners_writes_trials_tables_once(tmp_path):
         '[[learners]]\ntask = "demo-category"\ntasks = 2\nC_grid = [0.1, 10.0]\n\n'
         '[[learners]]\ntask = "things-decisions"\ntasks = ["participant_03"]\n',
     )
-    tasks = plan_learners(cfg)
+    tasks = plan_stage(cfg, "learners")
     assert [t.stage for t in tasks] == ["learners", "learners"]
     assert run_local(tasks, progress=False) == {t.key: "done" for t in tasks}
-    assert run_local(plan_learners(cfg), progress=False) == {t.key: "skipped" for t in tasks}
+    assert run_local(plan_stage(cfg, "learners"), progress=False) == {t.key: "skipped" for t in tasks}
     cat = read_table(tasks[0].outputs[0], kind="trials")
     assert len(cat) == 240 and set(cat["C"]) <= {0.1, 10.0}
     assert {"choice", "p_choice", "true_category", "stimulus_id"} <= set(cat.columns)  # demo: simulated participants
@@ -212,16 +212,18 @@ def test_plan_learners_writes_trials_tables_once(tmp_path):
 
 @pytest.mark.data
 def test_plan_learners_rejects_bad_entries(tmp_path):
-    from repalign.learners import plan_learners
+    from repalign.pipeline.plan import plan_stage
 
     with pytest.raises(ValidationError, match=r"unknown key\(s\) \['Cgrid'\]; valid keys: task"):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demo-category"\nCgrid = [1.0]\n'))
+        plan_stage(_write_config(tmp_path, '[[learners]]\ntask = "demo-category"\nCgrid = [1.0]\n'), "learners")
     with pytest.raises(ValidationError, match=r"unknown representation\(s\) \['clip'\]"):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demo-category"\nrepresentations = ["clip"]\n'))
+        plan_stage(
+            _write_config(tmp_path, '[[learners]]\ntask = "demo-category"\nrepresentations = ["clip"]\n'), "learners"
+        )
     with pytest.raises(ValidationError, match="task must be one of"):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "bandit"\n'))
+        plan_stage(_write_config(tmp_path, '[[learners]]\ntask = "bandit"\n'), "learners")
     with pytest.raises(ValidationError, match=r"\['C_grid'\] do not apply to task 'demircan-reward'"):
-        plan_learners(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nC_grid = "default"\n'))
+        plan_stage(_write_config(tmp_path, '[[learners]]\ntask = "demircan-reward"\nC_grid = "default"\n'), "learners")
 
 
 @pytest.mark.data

@@ -19,8 +19,7 @@ __all__ = [
     "multiclass_probabilities",
     "RewardLearner",
     "reward_values",
-    "plan_learners",
     "run_learner",
 ]
 
-from repalign.learners.plan import plan_learners, run_learner  # noqa: E402
+from repalign.learners.plan import run_learner  # noqa: E402

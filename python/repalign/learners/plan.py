@@ -1,7 +1,9 @@
 """The ``[[learners]]`` config section → independent, content-keyed tasks.
 
 One task per (learners entry, representation) writes one ``trials`` table under
-``<output>/learners/``. Representations are names resolved by
+``<output>/learners/`` (on CUDA, one task per group of models writes those same tables:
+``group_across_models``). A stage alone is planned by
+``repalign.pipeline.plan.plan_stage(config, "learners")``. Representations are names resolved by
 ``repalign.representations.resolve_representations(config)``; a learner task depends on
 the task that produces its representation.
 
@@ -70,7 +72,15 @@ from repalign.task import safe_name as _safe
 if TYPE_CHECKING:
     from repalign.representations import Representation
 
-__all__ = ["plan_learners", "run_learner", "learner_spec", "LearnerJob", "TASKS", "load_tasks"]
+__all__ = [
+    "run_learner",
+    "run_learners_across_models",
+    "group_across_models",
+    "learner_spec",
+    "LearnerJob",
+    "TASKS",
+    "load_tasks",
+]
 
 _VERSION = 1  # bump when the learners' numbers change for the same inputs
 KEYS = tuple(LearnerEntry.model_fields)
@@ -347,15 +357,6 @@ def _identity(ref: Representation) -> dict:
         "cache_key": ref.cache_key,
         "params": ref.key_params,
     }
-
-
-def plan_learners(config: Config) -> list[Task]:
-    """Tasks for every ``[[learners]]`` entry × representation (this stage alone, for
-    callers that are not stages): ``repalign.pipeline.plan.plan_stage(config,
-    "learners")``, the config validated and its representations resolved as a run does."""
-    from repalign.pipeline.plan import plan_stage
-
-    return plan_stage(config, "learners")
 
 
 def _plan_stage(config: Config, entries: dict, resolved, upstream) -> list[Task]:
