@@ -182,3 +182,22 @@ def test_grouped_task_writes_each_models_per_model_table(tmp_path, monkeypatch):
                 pd.testing.assert_series_equal(got[c], ref[c], check_exact=True)
         checked += 1
     assert checked == 6
+
+
+def test_simulate_models_refuses_what_does_not_batch():
+    from repalign.datasets import CategoryTask, Embedding
+    from repalign.learners import CategoryLearner, RewardLearner
+    from repalign.learners.across_models import simulate_category_models, simulate_reward_models
+
+    emb = Embedding(("a", "b", "c", "d"), np.eye(4))
+    task = CategoryTask("t1", ("a", "b", "c", "d"), ("a", "b", "c", "d"), np.array([0, 1, 0, 1]))
+    with pytest.raises(ValidationError, match="CategoryLearner with variant 'published' is not batched"):
+        simulate_category_models(CategoryLearner(variant="published"), [task], [emb], [("m", "")])
+    with pytest.raises(ValidationError, match="selection 'train_accuracy' is not batched"):
+        simulate_category_models(
+            CategoryLearner(C_grid=[0.1, 1.0], selection="train_accuracy"), [task], [emb], [("m", "")]
+        )
+    with pytest.raises(ValidationError, match="RewardLearner with ard is not batched"):
+        simulate_reward_models(RewardLearner(ard=True), [], [emb], [("m", "")])
+    with pytest.raises(ValidationError, match="2 feature sets for 1 names"):
+        simulate_category_models(CategoryLearner(), [task], [emb, emb], [("m", "")])
