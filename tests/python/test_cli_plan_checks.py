@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from repalign.config import load_config
 from repalign.errors import ValidationError
 from repalign.features import load_stimulus_set
-from repalign.representations import resolve_representations
+from repalign.pipeline.plan import resolve_config
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -90,7 +90,7 @@ def _write(tmp_path: Path, ids, d: int = 4) -> None:
 def test_file_without_stimuli_takes_the_set_its_ids_cover(tmp_path):
     ids = load_stimulus_set({"source": "digits", "n": 2}).ids
     _write(tmp_path, ids)
-    ref = resolve_representations(_cfg(tmp_path, DIGITS + _file_entry("x.npy")))["mine"]
+    ref = resolve_config(_cfg(tmp_path, DIGITS + _file_entry("x.npy"))).reps["mine"]
     assert ref.stimuli == "digits"
 
 
@@ -98,7 +98,7 @@ def test_file_of_other_ids_without_stimuli_is_an_error_naming_the_entry(tmp_path
     # 30 of the user's own images: neither the [[stimuli]] set nor THINGS concepts
     _write(tmp_path, [f"img{i:02d}" for i in range(30)])
     with pytest.raises(ValidationError) as err:
-        resolve_representations(_cfg(tmp_path, DIGITS + _file_entry("x.npy")))
+        resolve_config(_cfg(tmp_path, DIGITS + _file_entry("x.npy")))
     msg = str(err.value)
     assert "\n" not in msg
     assert "[[representations]] #1 (mine): no stimuli = key" in msg
@@ -113,7 +113,7 @@ def test_file_whose_ids_cover_two_sets_must_say_which(tmp_path):
     with pytest.raises(
         ValidationError, match=r"\(mine\): its ids cover several \[\[stimuli\]\] sets \(digits, fewer\)"
     ):
-        resolve_representations(_cfg(tmp_path, body))
+        resolve_config(_cfg(tmp_path, body))
 
 
 @pytest.mark.data
@@ -122,14 +122,14 @@ def test_file_of_things_ids_without_stimuli_is_things(tmp_path):
 
     ids = load_things_ids()[:30]
     _write(tmp_path, ids)
-    assert resolve_representations(_cfg(tmp_path, _file_entry("x.npy")))["mine"].stimuli == "things"
+    assert resolve_config(_cfg(tmp_path, _file_entry("x.npy"))).reps["mine"].stimuli == "things"
     # one id that is not a THINGS concept: no silent "things"
     _write(tmp_path, list(ids[:29]) + ["my_photo_7"])
     with pytest.raises(
         ValidationError,
         match=r"ids \(e\.g\. 'my_photo_7'\) match no \[\[stimuli\]\] set and are not THINGS concept ids",
     ):
-        resolve_representations(_cfg(tmp_path, _file_entry("x.npy")))
+        resolve_config(_cfg(tmp_path, _file_entry("x.npy")))
 
 
 # ---- warnings name their model -----------------------------------------------------------

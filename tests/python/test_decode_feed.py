@@ -15,10 +15,11 @@ import torch
 from PIL import Image
 
 from repalign.config import load_config
-from repalign.features import folder_set, plan_features
+from repalign.features import folder_set
 from repalign.features.decoded import split_transform, store_key, store_path, write_store, write_store_feeding
 from repalign.features.plan import _manifest_hash
 from repalign.models import get_spec, planned_transform
+from repalign.pipeline.plan import plan_stage
 from repalign.store import table_info
 from repalign.task import TaskFailed, run_local
 
@@ -48,7 +49,7 @@ def _config(tmp_path, folder, name: str, decode_once: bool, workers: int, skip_b
 
 def test_the_decode_task_writes_its_first_readers_features_as_today(tmp_path, jpegs):
     # two worker processes: they are forked before the fed model's first forward pass
-    tasks = plan_features(_config(tmp_path, jpegs, "shared", True, workers=2))
+    tasks = plan_stage(_config(tmp_path, jpegs, "shared", True, workers=2), "features")
     decode = next(t for t in tasks if t.key.startswith("decode:"))
     first, second = [t for t in tasks if t.key.startswith("features:")]
     assert decode.kwargs["first"]["task"] == first.key and "feeding " + MODELS[0] in decode.label
@@ -59,7 +60,7 @@ def test_the_decode_task_writes_its_first_readers_features_as_today(tmp_path, jp
     status = run_local(tasks, progress=False)
     assert status[first.key] == "skipped" and status[second.key] == "done"
 
-    alone = plan_features(_config(tmp_path, jpegs, "alone", False, workers=1))
+    alone = plan_stage(_config(tmp_path, jpegs, "alone", False, workers=1), "features")
     run_local(alone, progress=False)
     for a, b in zip([first, second], alone):
         assert a.outputs[0].name == b.outputs[0].name
@@ -71,7 +72,7 @@ def test_a_failing_first_reader_leaves_a_finished_store_and_meets_its_error_itse
     shutil.copytree(jpegs, folder)
     data = (folder / "im06.jpg").read_bytes()
     (folder / "im06.jpg").write_bytes(data[: len(data) // 3])  # header fine, data truncated
-    tasks = plan_features(_config(tmp_path, folder, "bad", True, workers=0))
+    tasks = plan_stage(_config(tmp_path, folder, "bad", True, workers=0), "features")
     decode = next(t for t in tasks if t.key.startswith("decode:"))
     with pytest.raises(TaskFailed) as err:
         run_local(tasks, progress=False)
@@ -179,3 +180,18 @@ def test_store_batches_are_the_stored_rows_across_row_groups(tmp_path, jpegs, mo
                 assert np.array_equal(
                     row, np.frombuffer(t.column("pixels")[i].as_buffer(), np.uint8).reshape(16, 24, 3)
                 )
+
+
+def test_repalign_features_counts_the_fed_reader_as_run(tmp_path, jpegs, monkeypatch, capsys):
+    """A fresh output folder holds nothing, so all three tasks (the decode task and both
+    readers) are this run's work, the first reader fed by the decode task; the second
+    run finds both features files and plans no decode task."""
+    from test_value_ranges import run_cli
+
+    cfg = _config(tmp_path, jpegs, "cli", True, workers=0).path
+    code, text = run_cli(["features", "--config", str(cfg), "--quiet"], monkeypatch, capsys)
+    assert code == 0, text
+    assert "features: 3 task(s) run (1 fed by its decode task), 0 already done;" in text
+    code, text = run_cli(["features", "--config", str(cfg), "--quiet"], monkeypatch, capsys)
+    assert code == 0, text
+    assert "features: 0 task(s) run, 2 already done;" in text

@@ -13,7 +13,7 @@ from PIL import Image
 
 import repalign.features.extractor as ex
 from repalign.config import load_config
-from repalign.features import extract, folder_set, load_features, plan_features
+from repalign.features import extract, folder_set, load_features
 from repalign.features.decoded import (
     apply_geometry,
     apply_tail,
@@ -23,6 +23,7 @@ from repalign.features.decoded import (
     write_store,
 )
 from repalign.models import get_spec, load_model, planned_transform
+from repalign.pipeline.plan import plan_stage
 from repalign.store import table_info
 from repalign.task import run_local
 
@@ -98,7 +99,7 @@ def test_unrecognised_transforms_are_not_shared():
 
 def test_shared_decoding_gives_per_model_features_bit_for_bit(tmp_path, jpegs):
     shared = _config(tmp_path, jpegs, "shared", True)
-    tasks = plan_features(shared)
+    tasks = plan_stage(shared, "features")
     decode = [t for t in tasks if t.key.startswith("decode:")]
     feats = [t for t in tasks if t.key.startswith("features:")]
     assert len(decode) == 1 and len(feats) == 2
@@ -114,7 +115,7 @@ def test_shared_decoding_gives_per_model_features_bit_for_bit(tmp_path, jpegs):
     run_local(tasks, progress=False)
 
     alone = _config(tmp_path, jpegs, "alone", False)
-    alone_tasks = plan_features(alone)
+    alone_tasks = plan_stage(alone, "features")
     assert not any(t.key.startswith("decode:") for t in alone_tasks)
     assert [t.key for t in alone_tasks] == [t.key for t in feats]  # same tasks, same cache keys
     run_local(alone_tasks, progress=False)
@@ -128,7 +129,7 @@ def test_shared_decoding_gives_per_model_features_bit_for_bit(tmp_path, jpegs):
             assert pa_.read_bytes() == pb.read_bytes()  # provenance included: the same file
 
     # done tasks need no store: a re-plan has no decode task
-    assert not any(t.key.startswith("decode:") for t in plan_features(shared))
+    assert not any(t.key.startswith("decode:") for t in plan_stage(shared, "features"))
 
 
 def test_store_is_content_keyed_checksummed_and_streamed(tmp_path, jpegs):
@@ -170,10 +171,10 @@ def test_unreadable_images_are_skipped_or_named_as_without_the_store(tmp_path, j
     shutil.copytree(jpegs, folder)
     data = (folder / "img07.jpg").read_bytes()
     (folder / "img07.jpg").write_bytes(data[: len(data) // 3])  # header fine, data truncated
-    tasks = plan_features(_config(tmp_path, folder, "bad_shared", True, skip_bad=True))
+    tasks = plan_stage(_config(tmp_path, folder, "bad_shared", True, skip_bad=True), "features")
     assert any(t.key.startswith("decode:") for t in tasks)
     run_local(tasks, progress=False)
-    alone = plan_features(_config(tmp_path, folder, "bad_alone", False, skip_bad=True))
+    alone = plan_stage(_config(tmp_path, folder, "bad_alone", False, skip_bad=True), "features")
     run_local(alone, progress=False)
     for a, b in zip([t for t in tasks if t.key.startswith("features:")], alone):
         ea, eb = load_features(a.outputs[0]), load_features(b.outputs[0])
@@ -201,7 +202,7 @@ def test_sets_held_in_memory_are_not_decoded_once(tmp_path):
         '[run]\noutput = "o"\n[[stimuli]]\nsource = "digits"\nn = 1\n'
         + "".join(f'[[models]]\nname = "{m}"\n' for m in MODELS)
     )
-    tasks = plan_features(load_config(p))
+    tasks = plan_stage(load_config(p), "features")
     assert len(tasks) == 2 and not any(t.key.startswith("decode:") or "decoded" in t.kwargs for t in tasks)
 
 

@@ -264,12 +264,14 @@ lr = 0.03
     if prov["n_dims"]:
         assert set(read_table(out / "matching.parquet")["reference"]) == {"spose49"}
     # deterministic: the same task written elsewhere gives byte-identical tables
-    spec, ref, references, _, provenance = tasks[0].args
-    again = tmp_path / "again"
+    from dataclasses import replace
+
     from repalign.store import task_context
 
+    again = tmp_path / "again"
+    job = replace(tasks[0].kwargs["job"], out_dir=str(again))  # the task's job, by name: only the folder moved
     with task_context(tasks[0].key):  # as the executor runs it: the task's key in the provenance
-        tasks[0].fn(spec, ref, references, str(again), provenance)
+        tasks[0].fn(job=job)
     for p in tasks[0].outputs:
         assert (again / p.name).read_bytes() == p.read_bytes(), p.name
     # finished task: a second run skips it (the files are not rewritten)
@@ -483,7 +485,7 @@ def test_object_dimensions_study_config_plans_the_published_pipeline():
     from repalign.pipeline import plan_all
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "analysis" / "configs" / "object_dimensions.toml")
-    specs = {t.args[0]["name"]: t.args[0] for t in plan_all(cfg) if t.stage == "embed"}
+    specs = {t.kwargs["job"].spec["name"]: t.kwargs["job"].spec for t in plan_all(cfg) if t.stage == "embed"}
     assert set(specs) == {
         "lite0-mur92-vice",
         "lite0-mur92-vice-default",

@@ -20,12 +20,11 @@ from repalign.features import (
     extract,
     load_features,
     load_stimulus_set,
-    plan_features,
     pool,
     text_features,
 )
 from repalign.models import LoadedModel, get_spec, load_model
-from repalign.representations import resolve_representations
+from repalign.pipeline.plan import plan_stage, resolve_config
 from repalign.store import table_info
 from repalign.task import run_local
 
@@ -321,8 +320,8 @@ def test_plan_and_resolve_representations(tmp_path, real_data):
     cfg_path = tmp_path / "study.toml"
     cfg_path.write_text(CONFIG)
     cfg = load_config(cfg_path)
-    tasks = plan_features(cfg)
-    refs = resolve_representations(cfg)
+    tasks = plan_stage(cfg, "features")
+    refs = resolve_config(cfg).reps
     assert sorted(t.label for t in tasks) == sorted(
         ["pixels:4 on ld", "pixels:4 on digits", "efficientnet_lite0 on ld", "minilm on THINGS words"]
     )
@@ -342,7 +341,7 @@ def test_plan_and_resolve_representations(tmp_path, real_data):
     image_tasks = [t for t in tasks if "THINGS" not in t.label]
     status = run_local(image_tasks, progress=False)
     assert set(status.values()) == {"done"}
-    assert all(t.done() for t in plan_features(load_config(cfg_path)) if "THINGS" not in t.label)
+    assert all(t.done() for t in plan_stage(load_config(cfg_path), "features") if "THINGS" not in t.label)
     assert refs["lite0/penultimate@ld"].load().shape == (6, 1280)
     assert refs["pixels:4/output@digits"].load().shape == (10, 48)
     pd_ = refs["pix-digit"].load()
@@ -358,13 +357,13 @@ def test_config_errors_name_the_key(tmp_path, real_data):
     p = tmp_path / "bad.toml"
     p.write_text(CONFIG.replace('alias = "lite0"', 'alias = "lite0"\nlayer = "x"'))
     with pytest.raises(ValidationError, match=r"unknown key\(s\) \['layer'\].*layers"):
-        plan_features(load_config(p))
+        plan_stage(load_config(p), "features")
     p.write_text(CONFIG.replace('stimuli = ["ld"]', 'stimuli = ["nope"]'))
     with pytest.raises(ValidationError, match="unknown stimulus set.*nope"):
-        plan_features(load_config(p))
+        plan_stage(load_config(p), "features")
     p.write_text(CONFIG + '\n[[models]]\nname = "pixels:4"\nstimuli = ["digits"]\n')
     with pytest.raises(ValidationError, match="two representations named"):
-        resolve_representations(load_config(p))
+        resolve_config(load_config(p))
 
 
 def test_cli_features_dry_run_and_run(tmp_path, real_data):
@@ -402,8 +401,8 @@ def test_optional_stimulus_sets_missing_locally_are_skipped(tmp_path, monkeypatc
         '[[models]]\nname = "pixels:4"\n[[models]]\nname = "pixels:8"\nstimuli = ["mur92"]\n'
     )
     with pytest.warns(UserWarning, match="optional stimulus set 'mur92' skipped"):
-        tasks = plan_features(load_config(p))
+        tasks = plan_stage(load_config(p), "features")
     assert [t.label for t in tasks] == ["pixels:4 on digits"]
     p.write_text(p.read_text().replace("optional = true\n", ""))
     with pytest.raises(DatasetNotFoundError, match="mur92"):
-        plan_features(load_config(p))
+        plan_stage(load_config(p), "features")

@@ -12,11 +12,12 @@ from PIL import Image
 
 from repalign.config import load_config
 from repalign.errors import ValidationError
-from repalign.features import extract, folder_set, load_features, plan_features
+from repalign.features import extract, folder_set, load_features
 from repalign.features.decoded import apply_geometry, split_transform, store_key, store_path, write_store
 from repalign.features.extractor import cache_key
 from repalign.features.gpu_decode import gpu_decodable, select_decoder
 from repalign.models import get_spec, planned_transform
+from repalign.pipeline.plan import plan_stage
 
 MODEL = "random:torchvision/mobilenet_v3_small"
 
@@ -157,18 +158,18 @@ def _config(tmp_path, folder, decode: str, device: str, n_models: int = 1):
 
 def test_plan_with_gpu_decoding(tmp_path, mixed):
     with pytest.raises(ValidationError, match=r"\[\[models\]\] #1.*decode = \"gpu\" needs.*CUDA"):
-        plan_features(_config(tmp_path, mixed, "gpu", "cpu"))
+        plan_stage(_config(tmp_path, mixed, "gpu", "cpu"), "features")
     # planning for GPU workers on this machine: one model gets a store decoded on the GPU
-    gpu = plan_features(_config(tmp_path, mixed, "gpu", "cuda"))
+    gpu = plan_stage(_config(tmp_path, mixed, "gpu", "cuda"), "features")
     decode = [t for t in gpu if t.key.startswith("decode:")]
     assert len(decode) == 1 and decode[0].kwargs["decoder"] == "gpu" and "JPEGs on the GPU" in decode[0].label
     feats = [t for t in gpu if t.key.startswith("features:")]
     assert feats[0].kwargs["decode"] == "gpu" and feats[0].deps == (decode[0].key,)
-    cpu = plan_features(_config(tmp_path, mixed, "cpu", "cuda"))
+    cpu = plan_stage(_config(tmp_path, mixed, "cpu", "cuda"), "features")
     assert not any(t.key.startswith("decode:") for t in cpu) and "decode" not in cpu[0].kwargs
     assert cpu[0].outputs[0].name != feats[0].outputs[0].name  # other pixels, other file
     # auto on a CPU plan is today's plan: same tasks, same files
-    auto_cpu = plan_features(_config(tmp_path, mixed, "auto", "cpu", 2))
-    today = plan_features(_config(tmp_path, mixed, "cpu", "cpu", 2))
+    auto_cpu = plan_stage(_config(tmp_path, mixed, "auto", "cpu", 2), "features")
+    today = plan_stage(_config(tmp_path, mixed, "cpu", "cpu", 2), "features")
     assert [(t.key, t.outputs) for t in auto_cpu] == [(t.key, t.outputs) for t in today]
     assert not any("decoder" in t.kwargs for t in today)

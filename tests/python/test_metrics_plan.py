@@ -157,8 +157,7 @@ def test_unknown_representation_is_an_error(tmp_path):
 
 @pytest.mark.data
 def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representation(tmp_path, real_data):
-    from repalign.features import plan_features
-    from repalign.representations import resolve_representations
+    from repalign.pipeline.plan import resolve_config
 
     cfg = load_config(
         _write(
@@ -169,11 +168,11 @@ def test_metrics_tasks_depend_on_the_feature_task_that_makes_their_representatio
     """,
         )
     )
-    ref = resolve_representations(cfg)["words"]
+    ref = resolve_config(cfg).reps["words"]
     assert ref.task
     tasks = plan_stage_metrics(cfg)
     assert [t.deps for t in tasks] == [(ref.task,), (ref.task,)]
-    assert ref.task in {t.key for t in plan_features(cfg)}
+    assert ref.task in {t.key for t in plan_stage(cfg, "features")}
     with_inputs = plan_stage(cfg, "metrics", with_inputs=True)  # what `repalign metrics` runs
     assert ref.task in {t.key for t in with_inputs[: -len(tasks)]} and with_inputs[-len(tasks) :] == tasks
     probe = tasks[1].kwargs["job"].entry

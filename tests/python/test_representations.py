@@ -15,7 +15,8 @@ import pytest
 from repalign.config import load_config
 from repalign.errors import ValidationError
 from repalign.features import load_stimulus_set
-from repalign.representations import Representation, read_file, resolve_representations
+from repalign.pipeline.plan import resolve_config
+from repalign.representations import Representation, read_file
 from repalign.representations import resolve as resolve_mod
 from repalign.store import read_table
 from repalign.task import MissingOutputs, Task, TaskFailed, run_local
@@ -74,7 +75,7 @@ stimuli = "digits"
 def test_file_sources_load_the_planted_values(tmp_path):
     ids, X = _planted()
     _write_all(tmp_path, ids, X)
-    refs = resolve_representations(_cfg(tmp_path, DIGITS + FILES))
+    refs = resolve_config(_cfg(tmp_path, DIGITS + FILES)).reps
     for name in ("from-npy", "from-csv", "from-parquet"):
         ref = refs[name]
         assert isinstance(ref, Representation) and ref.kind == "file" and ref.deps == ()
@@ -92,16 +93,16 @@ def test_file_identity_is_the_content_not_the_path(tmp_path):
     a.mkdir(), b.mkdir()
     _write_all(a, ids, X)
     _write_all(b, ids, X)
-    key_a = resolve_representations(_cfg(a, DIGITS + FILES))["from-npy"].cache_key
-    key_b = resolve_representations(_cfg(b, DIGITS + FILES))["from-npy"].cache_key
+    key_a = resolve_config(_cfg(a, DIGITS + FILES)).reps["from-npy"].cache_key
+    key_b = resolve_config(_cfg(b, DIGITS + FILES)).reps["from-npy"].cache_key
     assert key_a == key_b  # same bytes elsewhere, other output directory: same key
     X2 = X.copy()
     X2[3, 2] += 1e-9
     np.save(b / "x.npy", X2)
-    key_c = resolve_representations(_cfg(b, DIGITS + FILES))["from-npy"].cache_key
+    key_c = resolve_config(_cfg(b, DIGITS + FILES)).reps["from-npy"].cache_key
     assert key_c != key_a  # one changed value: another key (the memo saw the file change)
     # the run planned on the old bytes refuses the new ones
-    ref_a = resolve_representations(_cfg(a, DIGITS + FILES))["from-npy"]
+    ref_a = resolve_config(_cfg(a, DIGITS + FILES)).reps["from-npy"]
     np.save(a / "x.npy", X2)
     with pytest.raises(ValidationError, match="changed since the run was planned"):
         ref_a.load()
@@ -137,7 +138,7 @@ def test_a_file_flows_through_a_metric(tmp_path):
 
 def _resolve_error(tmp_path, body):
     with pytest.raises(ValidationError) as err:
-        resolve_representations(_cfg(tmp_path, DIGITS + body))
+        resolve_config(_cfg(tmp_path, DIGITS + body))
     msg = str(err.value)
     assert "\n" not in msg
     return msg
@@ -255,12 +256,12 @@ def test_a_run_resolves_its_representations_once(tmp_path, monkeypatch):
 def test_plan_without_cuda_then_run_with_cuda_writes_the_planned_files(tmp_path, monkeypatch):
     import torch
 
-    from repalign.features import plan_features
+    from repalign.pipeline.plan import plan_stage
     from repalign.store import table_info
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = _cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "auto"\n')
-    tasks = plan_features(cfg)
+    tasks = plan_stage(cfg, "features")
     planned = [p for t in tasks for p in t.outputs]
     assert planned and not any(p.exists() for p in planned)
     # the worker has a GPU (mocked): "auto" there would pick CUDA and bfloat16, another cache
@@ -305,12 +306,13 @@ def test_executors_name_the_outputs_a_task_did_not_write(tmp_path):
 def test_planning_for_gpu_workers_on_a_machine_without_one(tmp_path, monkeypatch):
     import torch
 
-    from repalign.features import cache_key, feature_path, plan_features
+    from repalign.features import cache_key, feature_path
     from repalign.models import get_spec
+    from repalign.pipeline.plan import plan_stage
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = _cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "cuda"\ndtype = "bfloat16"\n')
-    (task,) = plan_features(cfg)
+    (task,) = plan_stage(cfg, "features")
     assert (task.kwargs["device"], task.kwargs["dtype"]) == ("cuda", "bfloat16")
     h = load_stimulus_set({"source": "digits", "n": 2, "name": "digits"}).manifest_hash()
     key = cache_key(get_spec("pixels:4"), "output", "auto", h, "bfloat16")
@@ -318,8 +320,8 @@ def test_planning_for_gpu_workers_on_a_machine_without_one(tmp_path, monkeypatch
     with pytest.raises(
         ValidationError, match=r"#1 \(pixels:4\): device 'cuda' requested but CUDA is not available; .*dtype"
     ):
-        plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "cuda"\n'))
+        plan_stage(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndevice = "cuda"\n'), "features")
     with pytest.raises(ValidationError, match="dtype 'bfloat16' needs a CUDA device"):
-        plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "bfloat16"\n'))
+        plan_stage(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "bfloat16"\n'), "features")
     with pytest.raises(ValidationError, match="unknown dtype 'half'; valid: auto, float32"):
-        plan_features(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "half"\n'))
+        plan_stage(_cfg(tmp_path, DIGITS + '[[models]]\nname = "pixels:4"\ndtype = "half"\n'), "features")

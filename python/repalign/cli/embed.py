@@ -35,7 +35,7 @@ def embed(
     for t in tasks:
         if t.stage != "embed":
             continue
-        spec = t.args[0]
+        spec = t.kwargs["job"].spec
         emb_path = next(p for p in t.outputs if p.name == "embedding.parquet")
         prov = table_info(emb_path)["provenance"]
         console.print(

@@ -21,13 +21,13 @@ def features(
     from dataclasses import replace
 
     from repalign.config import load_config
-    from repalign.pipeline.config import check_study
-    from repalign.pipeline.plan import resolve_study
+    from repalign.features.plan import fed_readers
+    from repalign.pipeline.plan import resolve_config
     from repalign.task import run_local
 
     cfg = load_config(config, output)
     # validated and resolved once, as `repalign run` does: the features stage's tasks are the resolution's
-    resolved = resolve_study(cfg, check_study(cfg))
+    resolved = resolve_config(cfg)
     tasks = list(resolved.tasks)
     if skip_bad:
         tasks = [replace(t, kwargs=dict(t.kwargs, skip_bad=True)) if "skip_bad" in t.kwargs else t for t in tasks]
@@ -40,8 +40,11 @@ def features(
         return
     with stage_lock(cfg, lock_timeout):
         status = run_local(tasks, progress=not quiet)
-    done = sum(v == "done" for v in status.values())
+    # a reader fed by its decode task is then found done: it was run by this run, not before it
+    fed = len(fed_readers(tasks, status))
+    done = sum(v == "done" for v in status.values()) + fed
     typer.echo(
-        f"features: {done} task(s) run, {len(status) - done} already done; "
+        f"features: {done} task(s) run{f' ({fed} fed by its decode task)' if fed else ''}, "
+        f"{len(status) - done} already done; "
         f"{len(refs)} representation(s) under {cfg.output / 'features'}"
     )

@@ -9,7 +9,7 @@
 """
 
 from repalign.embeddings.matching import DimensionMatch, dimension_correlations, match_dimensions, similarity_rsa
-from repalign.embeddings.plan import embed_spec, run_embed
+from repalign.embeddings.plan import EmbedJob, embed_spec, run_embed
 from repalign.embeddings.spose import SPoSE
 from repalign.embeddings.tripletise import choose_odd_one_out, sample_triplets, tripletise
 from repalign.embeddings.vice import VICE, reliable_counts
@@ -21,6 +21,7 @@ __all__ = [
     "sample_triplets",
     "choose_odd_one_out",
     "tripletise",
+    "EmbedJob",
     "embed_spec",
     "run_embed",
     "DimensionMatch",

@@ -2,10 +2,9 @@
 
 Each entry trains one SPoSE or VICE embedding, either on the THINGS human odd-one-out
 triplets (``source = "human"``) or on a representation's simulated choices
-(``source = "<representation name>"``, resolved by
-``repalign.representations.resolve_representations``), evaluates it on held-out triplets (and,
-for THINGS objects, on the human noise-ceiling triplets), matches its dimensions with
-reference embeddings (default SPoSE-49) and writes under
+(``source = "<representation name>"``, one of the run's resolved representations),
+evaluates it on held-out triplets (and, for THINGS objects, on the human noise-ceiling
+triplets), matches its dimensions with reference embeddings (default SPoSE-49) and writes under
 ``<output>/embed/<name>-<key>/``:
 
 * ``embedding.parquet`` (kind ``embedding``): stimulus_id, embedding (float32, n_dims);
@@ -52,6 +51,7 @@ content key is computed, so the key always names the values used.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,15 +204,29 @@ def _human_triplets_for(ids: tuple[str, ...]) -> np.ndarray | None:
     return rows[load_triplets("noise_ceiling").triplets]
 
 
-def run_embed(
-    spec: dict,
-    ref: Representation | None,
-    references: dict[str, Representation | None] | None,
-    out_dir: str,
-    provenance: dict,
-) -> str:
+@dataclass(frozen=True)
+class EmbedJob:
+    """What an embed task runs: one ``[[embed]]`` entry as the plan fixed it. A task
+    receives this (picklable) by name (``job``) and nothing else of the config.
+
+    spec: the entry with every default filled in (``embed_spec``; the content key hashes
+    it, so it is not changed after the plan); ref: the source representation (None for
+    ``source = "human"``); references: {name: Representation, or None for a built-in
+    reference}, None for the default (SPoSE-49 for THINGS objects); out_dir: the task's
+    output folder; provenance: what the tables record (the key's identity included).
+    """
+
+    spec: dict[str, Any]
+    ref: Representation | None
+    references: dict[str, Representation | None] | None
+    out_dir: str
+    provenance: dict[str, Any]
+
+
+def run_embed(job: EmbedJob) -> str:
     """Task body: load or simulate the triplets, fit, evaluate, match, write the tables
     (the embedding last, so that its presence marks a finished task)."""
+    spec, ref, references, out_dir, provenance = job.spec, job.ref, job.references, job.out_dir, job.provenance
     from repalign.datasets import Embedding
     from repalign.embeddings.matching import similarity_rsa
     from repalign.metrics.table import metrics_table
@@ -388,7 +402,7 @@ def _plan(config: Config, entries: Sequence[Any], refs: Mapping[str, Representat
                     out / f for f in ("curve.parquet", "evaluation.parquet", "matching.parquet", "embedding.parquet")
                 ),
                 fn=run_embed,
-                args=(spec, ref, references, str(out), provenance),
+                kwargs=dict(job=EmbedJob(spec, ref, references, str(out), provenance)),
                 deps=deps,
                 label=f"{spec['method']} {spec['name']}",
             )

@@ -1,6 +1,7 @@
 """The features stage: feature extraction: stimulus sets → model layers → Parquet
 features (streamed, cached, resumable), concept averages, text features, and
-the config plan (``plan_features``, ``resolve_representations``)."""
+the plan of typed entries (``model_features``; the stage alone:
+``repalign.pipeline.plan.plan_stage(config, "features")``)."""
 
 from repalign.features.extractor import (
     FORMAT_VERSION,
@@ -35,6 +36,6 @@ __all__ = [
     "text_features",
 ]
 
-from repalign.features.plan import FeatureFile, model_features, plan_features, plan_model_features  # noqa: E402
+from repalign.features.plan import FeatureFile, model_features, plan_model_features  # noqa: E402
 
-__all__ += ["FeatureFile", "model_features", "plan_features", "plan_model_features"]
+__all__ += ["FeatureFile", "model_features", "plan_model_features"]

@@ -1,5 +1,6 @@
-"""Config → feature tasks (``plan_features``) and the features files they write
-(``model_features``); ``repalign.representations`` names them, with the other
+"""Typed entries → feature tasks and the features files they write
+(``model_features``; the stage alone: ``repalign.pipeline.plan.plan_stage(config,
+"features")``); ``repalign.representations`` names them, with the other
 representation sources, for every later stage.
 
 Config keys::
@@ -38,13 +39,13 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from repalign.config import Config, parse_entries
+from repalign.config import Config
 from repalign.datasets import StimulusSet
 from repalign.errors import DataError, ValidationError
 from repalign.features.config import ModelEntry, RepresentationEntry, StimuliEntry
@@ -127,19 +128,17 @@ def _manifest_hash(s: StimulusSet) -> str:
     return _HASHES[memo]
 
 
-def _stimuli(
-    config: Config, entries: Sequence[StimuliEntry] | None = None
+def stimulus_sets(
+    config: Config, entries: Sequence[StimuliEntry]
 ) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
     """({name: (section, StimulusSet, manifest hash)}, names of skipped sets) of the
-    validated [[stimuli]] ``entries`` (default: the config's, validated here).
+    validated [[stimuli]] ``entries`` (``check_study``'s; ``config`` resolves their paths).
 
     A section with ``optional = true`` whose data are not available (not in
     REPALIGN_DATA_DIR and not downloadable) is skipped with a warning, and so
     is every model × that set."""
     out: dict[str, tuple[dict, StimulusSet, str]] = {}
     skipped: set[str] = set()
-    if entries is None:
-        entries = parse_entries(StimuliEntry, config.section("stimuli", []) or [], "stimuli")
     for entry in entries:
         sec = entry.spec(exclude_unset=True)  # as written: the memo and the task's section
         optional = bool(sec.pop("optional", False))
@@ -168,11 +167,7 @@ def stimulus_content(section: dict) -> str:
     return hashlib.sha256(h.encode() + b"\0" + labels).hexdigest()
 
 
-def _model_entries(
-    config: Config, stim: dict, skipped: set[str] = frozenset(), models: Sequence[ModelEntry] | None = None
-) -> list[dict]:
-    if models is None:
-        models = parse_entries(ModelEntry, config.section("models", []) or [], "models")
+def _model_entries(config: Config, stim: dict, skipped: set[str], models: Sequence[ModelEntry]) -> list[dict]:
     entries = []
     for i, m in enumerate(models):
         where = f"{config.path} [[models]] #{i + 1} ({m.name})"
@@ -350,6 +345,21 @@ def run_decode_task(
         s, geometry, path, key, consume, split.size, int(reader["batch_size"]), num_workers=workers, stimuli_hash=h
     )
     return path
+
+
+def fed_readers(tasks: Sequence[Task], status: Mapping[str, str]) -> set[str]:
+    """Keys of the feature tasks that a decode task of this run fed (its ``first``
+    reader, ``run_decode_task``) and that were then found done ("skipped" in
+    ``status``, the ``run_local`` result): work this run did, not work found done.
+    A reader whose feed failed meets its error in its own task, so it is not counted."""
+    return {
+        t.kwargs["first"]["task"]
+        for t in tasks
+        if t.fn is run_decode_task
+        and t.kwargs.get("first")
+        and status.get(t.key) == "done"
+        and status.get(t.kwargs["first"]["task"]) == "skipped"
+    }
 
 
 def _describe(geometry) -> str:
@@ -560,18 +570,18 @@ def plan_model_features(
 
 # --- the public functions --------------------------------------------------------------------
 def model_features(
-    config: Config, models: Sequence[ModelEntry] | None = None, stimuli: tuple[dict, set[str]] | None = None
+    config: Config, models: Sequence[ModelEntry], stimuli: tuple[dict, set[str]]
 ) -> tuple[list[Task], list[FeatureFile]]:
     """One task per ([[models]] entry, stimulus set) — all its layers in one forward
     pass — and the features file of every (model, layer, set). ``models``: the
-    validated [[models]] entries and ``stimuli`` the loaded sets (``stimulus_sets``),
-    by default the config's, validated and loaded here.
+    validated [[models]] entries (``check_study``'s) and ``stimuli`` the loaded sets
+    (``stimulus_sets``).
 
     The device, and with it the compute dtype that is part of the cache key and the
     file name, is chosen here once (``device = "auto"``: CUDA if this machine has it)
     and handed to the task, so a task planned without a GPU writes the files the plan
     names even on a worker that has one."""
-    stim, skipped = stimuli if stimuli is not None else _stimuli(config)
+    stim, skipped = stimuli
     tasks: list[Task] = []
     files: list[FeatureFile] = []
     shareable: dict[str, tuple] = {}  # task key → (set, geometry) for models that may share decoding
@@ -623,14 +633,6 @@ def model_features(
     return tasks, files
 
 
-def stimulus_sets(
-    config: Config, entries: Sequence[StimuliEntry] | None = None
-) -> tuple[dict[str, tuple[dict, StimulusSet, str]], set[str]]:
-    """({name: (section, StimulusSet, manifest hash)}, names of skipped optional sets)
-    of the validated [[stimuli]] ``entries`` (default: the config's)."""
-    return _stimuli(config, entries)
-
-
 def text_features_task(config: Config) -> Task:
     """The task that writes MiniLM embeddings of the THINGS concept words (its one output)."""
     ids, words = _things_words()
@@ -645,19 +647,6 @@ def text_features_task(config: Config) -> Task:
         label="minilm on THINGS words",
         output_keys=(key,),
     )
-
-
-def plan_features(config: Config) -> list[Task]:
-    """Feature tasks only (this stage alone): one per ([[models]] entry, stimulus set)
-    plus the text task when a [[representations]] entry asks for MiniLM. Outputs are
-    content-keyed Parquet files under ``<output>/features/``. (Named representations:
-    ``repalign.representations.resolve_representations``.)"""
-    entries = parse_entries(RepresentationEntry, config.section("representations", []) or [], "representations")
-    return model_features(config)[0] + _text_tasks(config, entries)
-
-
-def _text_tasks(config: Config, representations: Sequence[RepresentationEntry]) -> list[Task]:
-    return [text_features_task(config)] if any(r.source == "minilm-things" for r in representations) else []
 
 
 def _plan_stage(config: Config, entries: dict, resolved, upstream: Sequence[Task]) -> list[Task]:

@@ -51,6 +51,14 @@ def resolve_study(config: Config, study: StudyConfig):
     return resolve(config, study.stimuli, study.models, study.representations)
 
 
+def resolve_config(config: Config):
+    """``resolve_study`` of the config validated here (``check_study``): the route of a
+    caller outside the stages (``repalign features``, tests) to the config's
+    representations (``.reps``, {name: Representation}) and the feature tasks producing
+    them (``.tasks``)."""
+    return resolve_study(config, check_study(config))
+
+
 def _entries(study: StudyConfig, stage: Stage) -> dict:
     """{section: validated entries} of the sections a stage plans from and reads."""
     return {s: getattr(study, s) for s in stage.sections + stage.reads}

@@ -3,11 +3,12 @@ representation of a config (zoo features, SPoSE, MiniLM, random, concept means, 
 user's own files), owning its identity (a content key, independent of the output
 directory), its dependency (the key of the task that produces it) and its loading
 (``.load()`` → ``Embedding``). Later stages (metrics, learners, embeddings, report)
-read representations only through this package."""
+read representations only through this package; a caller outside the stages
+resolves a config's with ``repalign.pipeline.plan.resolve_study``."""
 
 from repalign.representations.files import SUFFIXES, read_file
 from repalign.representations.reference import KINDS, Representation
-from repalign.representations.resolve import REPR_KEYS, SOURCES, plan_representations, resolve_representations
+from repalign.representations.resolve import REPR_KEYS, SOURCES
 
 __all__ = [
     "KINDS",
@@ -15,7 +16,5 @@ __all__ = [
     "Representation",
     "SOURCES",
     "SUFFIXES",
-    "plan_representations",
     "read_file",
-    "resolve_representations",
 ]

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repalign.config import Config, memory_problem, parse_entries
+from repalign.config import Config, memory_problem
 from repalign.datasets.things import N_CONCEPTS
 from repalign.errors import ValidationError
 from repalign.features.config import REPR_SOURCE_KEYS, ModelEntry, RepresentationEntry, StimuliEntry
@@ -56,36 +56,21 @@ class Resolved:
 
 def resolve(
     config: Config,
-    stimuli: Sequence[StimuliEntry] | None = None,
-    models: Sequence[ModelEntry] | None = None,
-    representations: Sequence[RepresentationEntry] | None = None,
+    stimuli: Sequence[StimuliEntry],
+    models: Sequence[ModelEntry],
+    representations: Sequence[RepresentationEntry],
 ) -> Resolved:
     """Every representation the config defines, by name (see the module doc), with
     the tasks producing them: the validated entries of [[stimuli]], [[models]] and
-    [[representations]] (default: the config's, validated here). Every entry is
-    checked (files read and checked in full) before any work. ``plan_all`` calls it
-    once per run and hands the result to every stage."""
-    if representations is None:
-        representations = parse_entries(
-            RepresentationEntry, config.section("representations", []) or [], "representations"
-        )
+    [[representations]] (``check_study``'s). Every entry is checked (files read and
+    checked in full) before any work. ``plan_all`` calls it once per run (through
+    ``repalign.pipeline.plan.resolve_study``, also the route of a caller outside the
+    stages) and hands the result to every stage."""
     stim = stimulus_sets(config, stimuli)
     tasks, files = model_features(config, models, stim)
     reps = _resolve(config, stim, files, representations)
     text = [text_features_task(config)] if any(r.source == "minilm-things" for r in representations) else []
     return Resolved(reps, tuple(tasks + text), stim[0], frozenset(stim[1]))
-
-
-def resolve_representations(config: Config) -> dict[str, Representation]:
-    """Every representation the config defines, by name (``resolve(config).reps``)."""
-    return dict(resolve(config).reps)
-
-
-def plan_representations(config: Config) -> list[Task]:
-    """The representations stage has no tasks of its own: it checks every entry
-    (before any task runs) and returns []."""
-    resolve(config)
-    return []
 
 
 def _plan_stage(config: Config, entries: dict, resolved: Resolved, upstream: Sequence[Task]) -> list[Task]:
