@@ -198,9 +198,9 @@ def _kind(task) -> tuple[str, int]:
     """The cost class of a pipeline task ('category/published', …, 'r' or its stage) and
     the width of its stand-in features (0 when none)."""
     if task.stage == "learners":
-        spec = task.args[0]
+        spec = task.kwargs["job"].spec  # a learner task receives its LearnerJob and representation by name
         kind = spec["task"].split("-")[1]
-        width = int(str(task.args[2]).rsplit("_d", 1)[1])  # args: spec, representation, model, …
+        width = int(str(task.kwargs["ref"].model).rsplit("_d", 1)[1])  # stand-in models are named …_d<width>
         return f"{kind}/{spec.get('variant', 'default')}", width
     return task.stage, 0  # the [r] stage: stage "r"
 

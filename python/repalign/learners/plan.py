@@ -3,8 +3,8 @@
 One task per (learners entry, representation) writes one ``trials`` table under
 ``<output>/learners/`` (on CUDA, one task per group of models writes those same tables:
 ``group_across_models``). A stage alone is planned by
-``repalign.pipeline.plan.plan_stage(config, "learners")``. Representations are names resolved by
-``repalign.representations.resolve_representations(config)``; a learner task depends on
+``repalign.pipeline.plan.plan_stage(config, "learners")``. Representations are names resolved once per run
+(``repalign.representations.resolve.resolve``); a learner task depends on
 the task that produces its representation.
 
 Keys of a ``[[learners]]`` entry (defaults in brackets)::
