@@ -98,15 +98,20 @@ def ceiling(ax, low, high, label, horizontal=True):
             ax.axvline(v, color=c["edge"], linestyle=c["linestyle"], linewidth=0.8, zorder=0)
 
 
-def objective_legend(ax, objectives: Iterable[str], **kw):
-    """A legend of the training objectives' colours."""
+def objective_handles(objectives: Iterable[str], label: str = "{}") -> list:
+    """Legend handles of the training objectives' colours, one per distinct objective (sorted);
+    ``label`` formats each objective's entry."""
     from matplotlib.lines import Line2D
 
-    handles = [
-        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=o)
+    return [
+        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=label.format(o))
         for o in sorted(set(objectives))
     ]
-    return ax.legend(handles=handles, title="objective", **kw)
+
+
+def objective_legend(ax, objectives: Iterable[str], **kw):
+    """A legend of the training objectives' colours."""
+    return ax.legend(handles=objective_handles(objectives), title="objective", **kw)
 
 
 def figure(n_panels: int, width_per: float = 4.2, height: float = 3.6, ncols_max: int = 3):

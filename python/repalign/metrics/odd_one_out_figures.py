@@ -85,10 +85,7 @@ def plot_odd_one_out(metrics: pd.DataFrame, objectives: dict[str, str] | None = 
         )
         for v in variants
     ]
-    handles += [
-        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
-        for o in sorted({objectives.get(m, "other") for m in df["model"]})
-    ]
+    handles += plotting.objective_handles((objectives.get(m, "other") for m in df["model"]), "objective: {}")
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig

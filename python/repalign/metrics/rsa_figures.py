@@ -51,13 +51,8 @@ def plot_rsa(metrics: pd.DataFrame, objectives: dict[str, str] | None = None):
         ax.set_yticks(y, sub["label"])
         ax.set_xlabel(f"RSA ({metric.removeprefix('rsa_')}, 95% CI)")
         ax.set_title(f"{ds}")
-    from matplotlib.lines import Line2D
-
     handles = axes[0].get_legend_handles_labels()[0]
-    handles += [
-        Line2D([], [], marker="o", linestyle="none", color=style.objective_colour(o), label=f"objective: {o}")
-        for o in sorted({objectives.get(m, "other") for m in df["model"]})
-    ]
+    handles += plotting.objective_handles((objectives.get(m, "other") for m in df["model"]), "objective: {}")
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
