@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from repalign.errors import ValidationError
+from repalign.metrics.decisions_task import decisions_task
 from repalign.task import Task, content_key, safe_name
 
 if TYPE_CHECKING:
@@ -128,24 +129,19 @@ def own_classification_task(
     }
     key = content_key(ident)
     label = safe_name(entry.name) if entry.name else safe_name(name)
-    root = config.output / "metrics"
-    paths = (root / f"classification-{label}-{key}.parquet", root / f"decisions-{label}-{key}.parquet")
-    prov = {
-        "producer": "repalign.metrics.own_classification.run_own_classification",
-        "spec": entry.spec_fields(),
-        "key": key,
-        "human": human.key,
-        "models": [[a.name, a.representation.cache_key] for a in deciders],
-    }
-    deps = tuple(dict.fromkeys(d for a in deciders for d in a.representation.deps))
-    return Task(
-        f"metrics:classification:{key}",
-        "metrics",
-        paths,
+    return decisions_task(
+        config,
+        "classification",
+        key,
+        label,
+        ("classification", "decisions"),
         run_own_classification,
-        kwargs=dict(entry=entry, agents=tuple(deciders), human=human, paths=tuple(map(str, paths)), provenance=prov),
-        deps=deps,
-        label=f"classification {label}",
+        "repalign.metrics.own_classification.run_own_classification",
+        entry=entry,
+        agents=deciders,
+        provenance={"human": human.key, "models": [[a.name, a.representation.cache_key] for a in deciders]},
+        title="classification",
+        human=human,
     )
 
 

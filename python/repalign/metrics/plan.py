@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from repalign.config import Config
 from repalign.errors import ValidationError
 from repalign.metrics.config import METRIC_KINDS, MetricKind, metric_model
+from repalign.metrics.decisions_task import decisions_task
 from repalign.metrics.own_classification import run_own_classification
 from repalign.metrics.shape_bias_task import run_shape_bias
 from repalign.stages import Stage
@@ -378,25 +379,19 @@ def classification_task(
     models = [(a.condition, a.name, a.layer, a.representation.cache_key) for a in agents]
     key = _key({"v": _VERSION, "spec": entry.key_fields(), "models": sorted(models)})
     label = _safe(entry.name) if entry.name else "texture-shape"
-    root = config.output / "metrics"
-    paths = (root / f"classification-{label}-{key}.parquet", root / f"decisions-{label}-{key}.parquet")
-    prov = {
-        "producer": "repalign.metrics.run_classification",
-        "spec": entry.spec_fields(),
-        "key": key,
-        "models": [list(m) for m in models],
-    }
-    deps = tuple(dict.fromkeys(d for a in agents for d in a.representation.deps))
-    return Task(
-        f"metrics:classification:{key}",
-        "metrics",
-        paths,
+    return decisions_task(
+        config,
+        "classification",
+        key,
+        label,
+        ("classification", "decisions"),
         run_classification,
-        kwargs=dict(
-            entry=entry, conditions=list(wanted), agents=tuple(agents), paths=tuple(map(str, paths)), provenance=prov
-        ),
-        deps=deps,
-        label=f"classification {label}",
+        "repalign.metrics.run_classification",
+        entry=entry,
+        agents=agents,
+        provenance={"models": [list(m) for m in models]},
+        title="classification",
+        conditions=list(wanted),
     )
 
 

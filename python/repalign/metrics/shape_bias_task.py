@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from repalign.config import Config
 from repalign.errors import ValidationError
+from repalign.metrics.decisions_task import decisions_task
 from repalign.task import Task, content_key, safe_name
 
 if TYPE_CHECKING:
@@ -69,23 +70,18 @@ def shape_bias_task(
     models = [(a.name, a.layer, a.representation.cache_key) for a in agents]
     key = content_key({"v": _VERSION, "spec": entry.key_fields(), "models": sorted(models)})
     label = safe_name(entry.name) if entry.name else "cue-conflict"
-    root = config.output / "metrics"
-    paths = (root / f"shape_bias-{label}-{key}.parquet", root / f"cue-decisions-{label}-{key}.parquet")
-    prov = {
-        "producer": "repalign.metrics.shape_bias_task.run_shape_bias",
-        "spec": entry.spec_fields(),
-        "key": key,
-        "models": [list(m) for m in models],
-    }
-    deps = tuple(dict.fromkeys(d for a in agents for d in a.representation.deps))
-    return Task(
-        f"metrics:shape_bias:{key}",
-        "metrics",
-        paths,
+    return decisions_task(
+        config,
+        "shape_bias",
+        key,
+        label,
+        ("shape_bias", "cue-decisions"),
         run_shape_bias,
-        kwargs=dict(entry=entry, agents=tuple(agents), paths=tuple(map(str, paths)), provenance=prov),
-        deps=deps,
-        label=f"shape bias {label}",
+        "repalign.metrics.shape_bias_task.run_shape_bias",
+        entry=entry,
+        agents=agents,
+        provenance={"models": [list(m) for m in models]},
+        title="shape bias",
     )
 
 
